@@ -1,0 +1,15 @@
+//! The Flightdeck engine: the local CRDT store and everything built on it. No UI here; the
+//! CLI and the desktop shell are thin layers over this crate.
+
+pub mod audit;
+pub mod clock;
+pub mod environments;
+pub mod error;
+pub mod ids;
+pub mod paths;
+pub mod secrets;
+pub mod store;
+pub mod tasks;
+
+pub use error::{CoreError, Result};
+pub use store::Store;

@@ -1,0 +1,86 @@
+//! `CrConn`: a SQLite connection with cr-sqlite and sqlite-vec loaded and our pragmas set,
+//! which calls `crsql_finalize()` before it closes, as cr-sqlite requires.
+
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::extensions::{find_crsqlite, load_crsqlite, register_sqlite_vec};
+use crate::error::{CoreError, Result};
+
+pub struct CrConn(Connection);
+
+impl CrConn {
+    /// Opens (creating if needed) the database at `path` with both extensions loaded.
+    pub fn open(path: &Path) -> Result<Self> {
+        let crsqlite = find_crsqlite()?;
+        register_sqlite_vec();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_URI,
+        )
+        .map_err(|e| CoreError::Extension(format!("cannot open {}: {e}", path.display())))?;
+        // Several processes (app, daemon, CLI) share one file: wait for a writer rather than
+        // failing at once, and use WAL so that readers never block it.
+        conn.busy_timeout(Duration::from_secs(10))?;
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") && !path.as_os_str().is_empty() {
+            tracing::warn!(%mode, "SQLite refused WAL mode");
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF;")?;
+        load_crsqlite(&conn, &crsqlite)?;
+        let conn = CrConn(conn);
+        conn.check_extensions()?;
+        Ok(conn)
+    }
+
+    fn check_extensions(&self) -> Result<()> {
+        let vec: String = self
+            .query_row("SELECT vec_version()", [], |r| r.get(0))
+            .map_err(|e| CoreError::Extension(format!("sqlite-vec is not working: {e}")))?;
+        tracing::debug!(sqlite_vec = %vec, "extensions loaded");
+        Ok(())
+    }
+
+    /// This database's cr-sqlite site id, as lower-case hex: the device id.
+    pub fn site_id(&self) -> Result<String> {
+        let bytes: Vec<u8> = self.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
+        Ok(hex(&bytes))
+    }
+
+    /// The current cr-sqlite database version (the logical clock of local changes).
+    pub fn db_version(&self) -> Result<i64> {
+        Ok(self.query_row("SELECT crsql_db_version()", [], |r| r.get(0))?)
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Deref for CrConn {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+impl DerefMut for CrConn {
+    fn deref_mut(&mut self) -> &mut Connection {
+        &mut self.0
+    }
+}
+
+impl Drop for CrConn {
+    fn drop(&mut self) {
+        // cr-sqlite keeps prepared statements and caches that must be released before close.
+        if let Err(e) = self.0.query_row("SELECT crsql_finalize()", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "crsql_finalize failed");
+        }
+    }
+}

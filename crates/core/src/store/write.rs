@@ -1,0 +1,143 @@
+//! The one write path. Every local change runs inside [`Store::write`], which opens an
+//! IMMEDIATE transaction, runs the caller's closure, appends the audit rows the closure
+//! recorded, commits, and only then tells subscribers. cr-sqlite captures the change itself
+//! (its triggers fill `crsql_changes`) inside the same transaction.
+
+use std::collections::BTreeMap;
+use std::ops::Deref;
+
+use flightdeck_types::{AuditAction, EntityKind, FieldChange, Timestamp};
+use rusqlite::{params, Transaction, TransactionBehavior};
+
+use super::Store;
+use crate::error::Result;
+
+/// A committed change, as subscribers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The table that changed.
+    pub table: &'static str,
+    pub id: String,
+    pub action: AuditAction,
+}
+
+struct PendingAudit {
+    entity: EntityKind,
+    entity_id: String,
+    action: AuditAction,
+    changes: BTreeMap<String, FieldChange>,
+}
+
+/// The transaction handed to a write closure. Derefs to the rusqlite transaction for SQL.
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+    device_id: &'a str,
+    now: Timestamp,
+    audit: Vec<PendingAudit>,
+    changes: Vec<Change>,
+}
+
+impl<'a> Writer<'a> {
+    /// The time this write is stamped with (one value for the whole transaction).
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    pub fn device_id(&self) -> &str {
+        self.device_id
+    }
+
+    /// Records an audited change to an entity: an `audit_log` row is written at commit and
+    /// subscribers are told after it.
+    pub fn audit(
+        &mut self,
+        entity: EntityKind,
+        entity_id: &str,
+        action: AuditAction,
+        changes: BTreeMap<String, FieldChange>,
+    ) {
+        self.changes.push(Change {
+            table: entity_table(entity),
+            id: entity_id.to_string(),
+            action,
+        });
+        self.audit.push(PendingAudit {
+            entity,
+            entity_id: entity_id.to_string(),
+            action,
+            changes,
+        });
+    }
+
+    /// Records a change that is not audited (e.g. a run's event), for subscribers only.
+    pub fn touched(&mut self, table: &'static str, id: &str, action: AuditAction) {
+        self.changes.push(Change {
+            table,
+            id: id.to_string(),
+            action,
+        });
+    }
+
+    fn flush_audit(&mut self) -> Result<()> {
+        if self.audit.is_empty() {
+            return Ok(());
+        }
+        let mut insert = self.tx.prepare_cached(
+            "INSERT INTO audit_log (id, entity, entity_id, action, changes, device_id, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?;
+        for entry in &self.audit {
+            let changes = serde_json::to_string(&entry.changes)
+                .expect("JSON values always serialize");
+            insert.execute(params![
+                crate::ids::new_id(),
+                entry.entity.as_str(),
+                entry.entity_id,
+                entry.action.as_str(),
+                changes,
+                self.device_id,
+                self.now.as_millis(),
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+impl<'a> Deref for Writer<'a> {
+    type Target = Transaction<'a>;
+    fn deref(&self) -> &Transaction<'a> {
+        &self.tx
+    }
+}
+
+pub(crate) fn entity_table(entity: EntityKind) -> &'static str {
+    match entity {
+        EntityKind::Task => "tasks",
+        EntityKind::Environment => "environments",
+    }
+}
+
+impl Store {
+    /// Runs `f` in one transaction: all of it commits, with its audit rows, or none of it.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
+        let (value, changes) = {
+            let mut conn = self.lock();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut writer = Writer {
+                tx,
+                device_id: &self.device_id,
+                now: crate::clock::now(),
+                audit: Vec::new(),
+                changes: Vec::new(),
+            };
+            let value = f(&mut writer)?;
+            writer.flush_audit()?;
+            let Writer { tx, changes, .. } = writer;
+            tx.commit()?;
+            (value, changes)
+        };
+        // Subscribers hear of a change only once it is durable, and never under the lock.
+        self.notify(changes);
+        Ok(value)
+    }
+}

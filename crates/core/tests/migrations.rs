@@ -1,0 +1,140 @@
+//! Migrations are append-only, idempotent, and upgrade a database made by an older set
+//! without losing data, including a CRR schema change through crsql_begin_alter.
+
+mod common;
+
+use common::count;
+use flightdeck_core::store::{local_migrations, Migration, Origin};
+use flightdeck_core::{tasks, CoreError, Store};
+use flightdeck_types::NewTask;
+
+fn schema(store: &Store) -> Vec<(String, String)> {
+    store
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+#[test]
+fn running_migrations_twice_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let first = Store::open(&path).unwrap();
+    let task = tasks::create(&first, NewTask { title: "Keep".into(), ..Default::default() }).unwrap();
+    let schema_before = schema(&first);
+    let versions_before = count(&first, "SELECT count(*) FROM schema_migrations");
+    drop(first);
+
+    let again = Store::open(&path).unwrap();
+    assert_eq!(schema(&again), schema_before);
+    assert_eq!(count(&again, "SELECT count(*) FROM schema_migrations"), versions_before);
+    assert_eq!(versions_before as usize, local_migrations().len());
+    assert_eq!(tasks::get(&again, &task.id).unwrap().title, "Keep");
+}
+
+#[test]
+fn each_older_migration_set_upgrades_to_the_current_one() {
+    let all = local_migrations();
+    for cut in 1..all.len() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let older = Store::open_with_migrations(&path, &all[..cut]).unwrap();
+        if cut >= 1 {
+            tasks::create(&older, NewTask { title: format!("made at {cut}"), ..Default::default() }).unwrap();
+        }
+        drop(older);
+        let current = Store::open(&path).unwrap();
+        assert_eq!(count(&current, "SELECT count(*) FROM schema_migrations") as usize, all.len());
+        assert_eq!(count(&current, "SELECT count(*) FROM tasks"), 1);
+        let fresh_dir = tempfile::tempdir().unwrap();
+        let fresh = Store::open(&fresh_dir.path().join("db")).unwrap();
+        assert_eq!(schema(&current), schema(&fresh), "upgraded schema equals a fresh one (cut {cut})");
+    }
+}
+
+/// A later migration that adds a column to a CRR the way DESIGN.md prescribes.
+const ADD_COLUMN: Migration = Migration {
+    version: 9000,
+    name: "9000_test_add_task_estimate",
+    sql: "SELECT crsql_begin_alter('tasks');
+          ALTER TABLE tasks ADD COLUMN estimate_minutes INTEGER;
+          SELECT crsql_commit_alter('tasks');",
+};
+
+#[test]
+fn a_crr_column_added_through_begin_alter_keeps_data_and_syncs() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let store = Store::open(&path).unwrap();
+    let task = tasks::create(&store, NewTask { title: "Before alter".into(), ..Default::default() }).unwrap();
+    drop(store);
+
+    let mut extended: Vec<Migration> = local_migrations().to_vec();
+    extended.push(ADD_COLUMN);
+    let store = Store::open_with_migrations(&path, &extended).unwrap();
+    assert_eq!(tasks::get(&store, &task.id).unwrap().title, "Before alter");
+    store
+        .write(|w| {
+            w.execute("UPDATE tasks SET estimate_minutes = 45 WHERE id = ?1", [&task.id])?;
+            Ok(())
+        })
+        .unwrap();
+    let changes = store.changes_since(0, Origin::Local).unwrap();
+    assert!(
+        changes.iter().any(|c| c.cid == "estimate_minutes"),
+        "the new column is tracked by cr-sqlite"
+    );
+    // And opening with the extended set again is a no-op.
+    drop(store);
+    Store::open_with_migrations(&path, &extended).unwrap();
+}
+
+#[test]
+fn an_edited_migration_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    drop(Store::open(&path).unwrap());
+    let mut edited: Vec<Migration> = local_migrations().to_vec();
+    edited[0].sql = "CREATE TABLE sneaky (id TEXT PRIMARY KEY NOT NULL);";
+    match Store::open_with_migrations(&path, &edited) {
+        Err(CoreError::Migration(msg)) => assert!(msg.contains("append-only"), "{msg}"),
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("an edited migration must be refused"),
+    }
+}
+
+#[test]
+fn a_database_from_a_newer_build_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut newer: Vec<Migration> = local_migrations().to_vec();
+    newer.push(ADD_COLUMN);
+    drop(Store::open_with_migrations(&path, &newer).unwrap());
+    match Store::open(&path) {
+        Err(CoreError::Migration(msg)) => assert!(msg.contains("upgrade Flightdeck"), "{msg}"),
+        Err(other) => panic!("wrong error: {other}"),
+        Ok(_) => panic!("a newer schema must be refused"),
+    }
+}
+
+#[test]
+fn a_failing_migration_rolls_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let mut broken: Vec<Migration> = local_migrations().to_vec();
+    broken.push(Migration {
+        version: 9001,
+        name: "9001_broken",
+        sql: "CREATE TABLE half_done (id TEXT PRIMARY KEY NOT NULL); SELECT no_such_function();",
+    });
+    assert!(matches!(Store::open_with_migrations(&path, &broken), Err(CoreError::Migration(_))));
+    let store = Store::open(&path).unwrap();
+    assert_eq!(count(&store, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'"), 0);
+}

@@ -1,0 +1,19 @@
+//! Types shared by every Flightdeck component: entities, their inputs and filters, validation
+//! rules that both the engine and the UI apply, and timestamps.
+//!
+//! Serde-only on purpose: this crate compiles to wasm32 for the UI, so it holds no I/O.
+
+#[macro_use]
+mod string_enum;
+
+pub mod audit;
+pub mod environment;
+pub mod task;
+pub mod time;
+pub mod validate;
+
+pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
+pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
+pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
+pub use time::Timestamp;
+pub use validate::FieldError;
