@@ -26,7 +26,11 @@ fn main() {
     }
     files.sort();
     for pair in files.windows(2) {
-        assert!(pair[0].0 != pair[1].0, "two migrations share version {}", pair[0].0);
+        assert!(
+            pair[0].0 != pair[1].0,
+            "two migrations share version {}",
+            pair[0].0
+        );
     }
 
     let mut out = String::from("pub(crate) static LOCAL_MIGRATIONS: &[Migration] = &[\n");
@@ -39,5 +43,9 @@ fn main() {
         .unwrap();
     }
     out.push_str("];\n");
-    fs::write(PathBuf::from(env::var("OUT_DIR").unwrap()).join("local_migrations.rs"), out).unwrap();
+    fs::write(
+        PathBuf::from(env::var("OUT_DIR").unwrap()).join("local_migrations.rs"),
+        out,
+    )
+    .unwrap();
 }

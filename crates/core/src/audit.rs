@@ -11,7 +11,7 @@ use crate::error::{CoreError, Result};
 use crate::store::Store;
 
 /// Fields that change on every write and say nothing on their own.
-const NOISE: &[&str] = &["updated_at"];
+const NOISE: &[&str] = &["created_at", "updated_at"];
 
 /// The fields whose JSON form differs between `old` and `new` (either may be absent, for a
 /// create or a delete), without `id` and bookkeeping fields.
@@ -95,16 +95,37 @@ mod tests {
 
     #[test]
     fn diff_lists_changed_fields_only() {
-        let old = Row { id: "x", a: 1, b: "same", updated_at: 1 };
-        let new = Row { id: "x", a: 2, b: "same", updated_at: 2 };
+        let old = Row {
+            id: "x",
+            a: 1,
+            b: "same",
+            updated_at: 1,
+        };
+        let new = Row {
+            id: "x",
+            a: 2,
+            b: "same",
+            updated_at: 2,
+        };
         let changes = diff(Some(&old), Some(&new));
         assert_eq!(changes.len(), 1);
-        assert_eq!(changes["a"], FieldChange { old: json!(1), new: json!(2) });
+        assert_eq!(
+            changes["a"],
+            FieldChange {
+                old: json!(1),
+                new: json!(2)
+            }
+        );
     }
 
     #[test]
     fn diff_of_create_and_delete_covers_every_field() {
-        let row = Row { id: "x", a: 1, b: "b", updated_at: 1 };
+        let row = Row {
+            id: "x",
+            a: 1,
+            b: "b",
+            updated_at: 1,
+        };
         let created = diff(None, Some(&row));
         assert_eq!(created.keys().collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(created["b"].old, Value::Null);

@@ -57,7 +57,11 @@ pub(crate) fn resolve(conn: &Connection, key: &str) -> Result<Environment> {
             kind: "environment",
             key: key.to_string(),
             count: many.len(),
-            ids: many.iter().map(|e| e.id.as_str()).collect::<Vec<_>>().join(", "),
+            ids: many
+                .iter()
+                .map(|e| e.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         }),
     }
 }
@@ -104,7 +108,9 @@ fn validate_vars(env: &Environment) -> Result<()> {
         if env.env_vars.contains_key(name) {
             return Err(CoreError::invalid(
                 "secret_var",
-                format!("`{name}` is already a plain variable; remove it first or pick another name"),
+                format!(
+                    "`{name}` is already a plain variable; remove it first or pick another name"
+                ),
             ));
         }
     }
@@ -170,8 +176,9 @@ pub fn get(store: &Store, key: &str) -> Result<Environment> {
 /// All environments, by name.
 pub fn list(store: &Store) -> Result<Vec<Environment>> {
     store.read(|conn| {
-        let mut stmt =
-            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM environments ORDER BY name, id"))?;
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM environments ORDER BY name, id"
+        ))?;
         let rows = stmt.query_map([], from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     })
@@ -245,7 +252,11 @@ pub fn update(
     Ok(updated)
 }
 
-fn save_changes(w: &mut Writer<'_>, old: &Environment, mut new: Environment) -> Result<Environment> {
+fn save_changes(
+    w: &mut Writer<'_>,
+    old: &Environment,
+    mut new: Environment,
+) -> Result<Environment> {
     let changes = diff(Some(old), Some(&new));
     if changes.is_empty() {
         return Ok(old.clone());
@@ -274,7 +285,12 @@ fn save_changes(w: &mut Writer<'_>, old: &Environment, mut new: Environment) -> 
         &format!("UPDATE environments SET {} WHERE id = ?", sets.join(", ")),
         rusqlite::params_from_iter(values),
     )?;
-    w.audit(EntityKind::Environment, &new.id, AuditAction::Update, changes);
+    w.audit(
+        EntityKind::Environment,
+        &new.id,
+        AuditAction::Update,
+        changes,
+    );
     Ok(new)
 }
 

@@ -9,7 +9,7 @@ pub enum CoreError {
     #[error("invalid {0}")]
     Invalid(FieldError),
 
-    #[error("no {kind} with id or name `{key}`")]
+    #[error("no {kind} matches `{key}`")]
     NotFound { kind: &'static str, key: String },
 
     #[error("`{key}` matches {count} {kind}s ({ids}); use the id instead")]

@@ -68,7 +68,10 @@ impl OsKeyring {
                 "is a Secret Service (e.g. gnome-keyring) running and unlocked? On a headless \
                  machine set FLIGHTDECK_KEYRING=keyutils"
             }
-            KeyringBackend::Keyutils => "is the kernel keyring available to this session?",
+            KeyringBackend::Keyutils => {
+                "the kernel keyring needs a session keyring: run inside a login session or \
+                 under `keyctl session - ...`"
+            }
         };
         CoreError::Keyring(format!("{action} `{account}`: {e} ({hint})"))
     }

@@ -3,8 +3,7 @@
 
 use flightdeck_types::validate::{long_text, task_title};
 use flightdeck_types::{
-    AuditAction, EntityKind, NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus,
-    Timestamp,
+    AuditAction, EntityKind, NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus, Timestamp,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -239,7 +238,12 @@ pub(crate) fn count_using_environment(conn: &Connection, environment_id: &str) -
     )?)
 }
 
-fn save_changes(w: &mut Writer<'_>, old: &Task, mut new: Task, action: AuditAction) -> Result<Task> {
+fn save_changes(
+    w: &mut Writer<'_>,
+    old: &Task,
+    mut new: Task,
+    action: AuditAction,
+) -> Result<Task> {
     let changes = diff(Some(old), Some(&new));
     if changes.is_empty() {
         return Ok(old.clone());

@@ -14,7 +14,9 @@ fn rows(store: &Store) -> Vec<(String, String, String, String, i64)> {
                 "SELECT id, title, description, status, priority FROM tasks ORDER BY id",
             )?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+                .query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
@@ -25,21 +27,39 @@ fn rows(store: &Store) -> Vec<(String, String, String, String, i64)> {
 fn shared_task() -> (tempfile::TempDir, Store, tempfile::TempDir, Store, Task) {
     let (dir_a, a) = temp_store();
     let (dir_b, b) = temp_store();
-    let task = tasks::create(&a, NewTask { title: "Shared".into(), ..Default::default() }).unwrap();
+    let task = tasks::create(
+        &a,
+        NewTask {
+            title: "Shared".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     exchange(&a, &b);
     assert_eq!(tasks::get(&b, &task.id).unwrap().title, "Shared");
     (dir_a, a, dir_b, b, task)
 }
 
 fn patch_title(title: &str) -> TaskPatch {
-    TaskPatch { title: Some(title.into()), ..Default::default() }
+    TaskPatch {
+        title: Some(title.into()),
+        ..Default::default()
+    }
 }
 
 #[test]
 fn concurrent_edits_to_different_columns_both_survive() {
     let (_da, a, _db, b, task) = shared_task();
     tasks::update(&a, &task.id, patch_title("Renamed on A")).unwrap();
-    tasks::update(&b, &task.id, TaskPatch { status: Some(TaskStatus::Done), ..Default::default() }).unwrap();
+    tasks::update(
+        &b,
+        &task.id,
+        TaskPatch {
+            status: Some(TaskStatus::Done),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     exchange(&a, &b);
 
     for store in [&a, &b] {
@@ -116,9 +136,24 @@ fn three_devices_converge_whatever_the_order() {
     let (_dc, c) = temp_store();
     common::ship(&a, &c);
     tasks::update(&a, &task.id, patch_title("A's title")).unwrap();
-    tasks::update(&b, &task.id, TaskPatch { description: Some("B's words".into()), ..Default::default() }).unwrap();
+    tasks::update(
+        &b,
+        &task.id,
+        TaskPatch {
+            description: Some("B's words".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     tasks::update(&c, &task.id, patch_title("C's title")).unwrap();
-    tasks::create(&c, NewTask { title: "Only on C".into(), ..Default::default() }).unwrap();
+    tasks::create(
+        &c,
+        NewTask {
+            title: "Only on C".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     // An arbitrary gossip order.
     common::ship(&c, &b);
     common::ship(&b, &a);

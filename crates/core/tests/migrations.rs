@@ -11,9 +11,8 @@ use flightdeck_types::NewTask;
 fn schema(store: &Store) -> Vec<(String, String)> {
     store
         .read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name",
-            )?;
+            let mut stmt =
+                c.prepare("SELECT name, coalesce(sql, '') FROM sqlite_master ORDER BY type, name")?;
             let rows = stmt
                 .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -27,14 +26,24 @@ fn running_migrations_twice_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let first = Store::open(&path).unwrap();
-    let task = tasks::create(&first, NewTask { title: "Keep".into(), ..Default::default() }).unwrap();
+    let task = tasks::create(
+        &first,
+        NewTask {
+            title: "Keep".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let schema_before = schema(&first);
     let versions_before = count(&first, "SELECT count(*) FROM schema_migrations");
     drop(first);
 
     let again = Store::open(&path).unwrap();
     assert_eq!(schema(&again), schema_before);
-    assert_eq!(count(&again, "SELECT count(*) FROM schema_migrations"), versions_before);
+    assert_eq!(
+        count(&again, "SELECT count(*) FROM schema_migrations"),
+        versions_before
+    );
     assert_eq!(versions_before as usize, local_migrations().len());
     assert_eq!(tasks::get(&again, &task.id).unwrap().title, "Keep");
 }
@@ -47,15 +56,29 @@ fn each_older_migration_set_upgrades_to_the_current_one() {
         let path = dir.path().join("db");
         let older = Store::open_with_migrations(&path, &all[..cut]).unwrap();
         if cut >= 1 {
-            tasks::create(&older, NewTask { title: format!("made at {cut}"), ..Default::default() }).unwrap();
+            tasks::create(
+                &older,
+                NewTask {
+                    title: format!("made at {cut}"),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
         }
         drop(older);
         let current = Store::open(&path).unwrap();
-        assert_eq!(count(&current, "SELECT count(*) FROM schema_migrations") as usize, all.len());
+        assert_eq!(
+            count(&current, "SELECT count(*) FROM schema_migrations") as usize,
+            all.len()
+        );
         assert_eq!(count(&current, "SELECT count(*) FROM tasks"), 1);
         let fresh_dir = tempfile::tempdir().unwrap();
         let fresh = Store::open(&fresh_dir.path().join("db")).unwrap();
-        assert_eq!(schema(&current), schema(&fresh), "upgraded schema equals a fresh one (cut {cut})");
+        assert_eq!(
+            schema(&current),
+            schema(&fresh),
+            "upgraded schema equals a fresh one (cut {cut})"
+        );
     }
 }
 
@@ -73,7 +96,14 @@ fn a_crr_column_added_through_begin_alter_keeps_data_and_syncs() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
     let store = Store::open(&path).unwrap();
-    let task = tasks::create(&store, NewTask { title: "Before alter".into(), ..Default::default() }).unwrap();
+    let task = tasks::create(
+        &store,
+        NewTask {
+            title: "Before alter".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     drop(store);
 
     let mut extended: Vec<Migration> = local_migrations().to_vec();
@@ -82,7 +112,10 @@ fn a_crr_column_added_through_begin_alter_keeps_data_and_syncs() {
     assert_eq!(tasks::get(&store, &task.id).unwrap().title, "Before alter");
     store
         .write(|w| {
-            w.execute("UPDATE tasks SET estimate_minutes = 45 WHERE id = ?1", [&task.id])?;
+            w.execute(
+                "UPDATE tasks SET estimate_minutes = 45 WHERE id = ?1",
+                [&task.id],
+            )?;
             Ok(())
         })
         .unwrap();
@@ -134,7 +167,16 @@ fn a_failing_migration_rolls_back_whole() {
         name: "9001_broken",
         sql: "CREATE TABLE half_done (id TEXT PRIMARY KEY NOT NULL); SELECT no_such_function();",
     });
-    assert!(matches!(Store::open_with_migrations(&path, &broken), Err(CoreError::Migration(_))));
+    assert!(matches!(
+        Store::open_with_migrations(&path, &broken),
+        Err(CoreError::Migration(_))
+    ));
     let store = Store::open(&path).unwrap();
-    assert_eq!(count(&store, "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'"), 0);
+    assert_eq!(
+        count(
+            &store,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'half_done'"
+        ),
+        0
+    );
 }

@@ -37,18 +37,42 @@ fn crsqlite_and_sqlite_vec_answer() {
 fn every_synced_table_is_a_crr_and_local_tables_are_not() {
     let (_dir, store) = temp_store();
     let synced = [
-        "environments", "tasks", "executions", "execution_events", "execution_snapshots",
-        "schedules", "error_records", "workflows", "workflow_runs", "memories", "audit_log",
+        "environments",
+        "tasks",
+        "executions",
+        "execution_events",
+        "execution_snapshots",
+        "schedules",
+        "error_records",
+        "workflows",
+        "workflow_runs",
+        "memories",
+        "audit_log",
     ];
     for table in synced {
         let clock = format!("{table}__crsql_clock");
-        let n = count(&store, &format!("SELECT count(*) FROM sqlite_master WHERE name = '{clock}'"));
+        let n = count(
+            &store,
+            &format!("SELECT count(*) FROM sqlite_master WHERE name = '{clock}'"),
+        );
         assert_eq!(n, 1, "{table} should be a CRR");
     }
-    for table in ["settings", "sync_state", "conflict_log", "locks", "schema_migrations"] {
-        let exists = count(&store, &format!("SELECT count(*) FROM sqlite_master WHERE name = '{table}'"));
+    for table in [
+        "settings",
+        "sync_state",
+        "conflict_log",
+        "locks",
+        "schema_migrations",
+    ] {
+        let exists = count(
+            &store,
+            &format!("SELECT count(*) FROM sqlite_master WHERE name = '{table}'"),
+        );
         assert_eq!(exists, 1, "{table} should exist");
-        let clock = count(&store, &format!("SELECT count(*) FROM sqlite_master WHERE name = '{table}__crsql_clock'"));
+        let clock = count(
+            &store,
+            &format!("SELECT count(*) FROM sqlite_master WHERE name = '{table}__crsql_clock'"),
+        );
         assert_eq!(clock, 0, "{table} must stay local");
     }
 }
@@ -56,20 +80,43 @@ fn every_synced_table_is_a_crr_and_local_tables_are_not() {
 #[test]
 fn a_write_produces_local_changes_and_an_audit_row() {
     let (_dir, store) = temp_store();
-    let task = tasks::create(&store, NewTask { title: "Ship it".into(), ..Default::default() }).unwrap();
+    let task = tasks::create(
+        &store,
+        NewTask {
+            title: "Ship it".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
 
     let changes = store.changes_since(0, Origin::Local).unwrap();
     let task_cells: Vec<_> = changes.iter().filter(|c| c.table == "tasks").collect();
-    assert!(task_cells.iter().any(|c| c.cid == "title"), "title cell captured: {task_cells:?}");
+    assert!(
+        task_cells.iter().any(|c| c.cid == "title"),
+        "title cell captured: {task_cells:?}"
+    );
     let site = hex(&task_cells[0].site_id);
-    assert_eq!(site, store.device_id(), "changes carry this device's site id");
-    assert!(changes.iter().any(|c| c.table == "audit_log"), "audit row is a synced change too");
+    assert_eq!(
+        site,
+        store.device_id(),
+        "changes carry this device's site id"
+    );
+    assert!(
+        changes.iter().any(|c| c.table == "audit_log"),
+        "audit row is a synced change too"
+    );
     // One transaction: the task and its audit row share one db_version.
     let versions: std::collections::BTreeSet<i64> = changes.iter().map(|c| c.db_version).collect();
     assert_eq!(versions.len(), 1);
 
     let audit: String = store
-        .read(|c| Ok(c.query_row("SELECT action FROM audit_log WHERE entity_id = ?1", [&task.id], |r| r.get(0))?))
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT action FROM audit_log WHERE entity_id = ?1",
+                [&task.id],
+                |r| r.get(0),
+            )?)
+        })
         .unwrap();
     assert_eq!(audit, "create");
 }
@@ -90,7 +137,14 @@ fn a_failed_write_leaves_nothing_behind() {
 fn subscribers_hear_committed_changes() {
     let (_dir, store) = temp_store();
     let rx = store.subscribe();
-    let task = tasks::create(&store, NewTask { title: "Watch me".into(), ..Default::default() }).unwrap();
+    let task = tasks::create(
+        &store,
+        NewTask {
+            title: "Watch me".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let change = rx.try_recv().expect("a change was announced");
     assert_eq!(change.table, "tasks");
     assert_eq!(change.id, task.id);
@@ -103,13 +157,22 @@ fn data_survives_reopen_and_the_device_id_is_stable() {
     let path = dir.path().join("nested/dirs/flightdeck.db");
     let (id, device) = {
         let store = Store::open(&path).unwrap();
-        let task = tasks::create(&store, NewTask { title: "Persist".into(), ..Default::default() }).unwrap();
+        let task = tasks::create(
+            &store,
+            NewTask {
+                title: "Persist".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         (task.id, store.device_id().to_string())
     };
     let store = Store::open(&path).unwrap();
     assert_eq!(tasks::get(&store, &id).unwrap().title, "Persist");
     assert_eq!(store.device_id(), device);
-    let mode: String = store.read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?)).unwrap();
+    let mode: String = store
+        .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 

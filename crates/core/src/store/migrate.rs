@@ -44,7 +44,9 @@ pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<Vec<u3
 
     let newest_known = migrations.iter().map(|m| m.version).max().unwrap_or(0);
     let newest_applied: Option<u32> = conn
-        .query_row("SELECT max(version) FROM schema_migrations", [], |r| r.get(0))
+        .query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
         .optional()?
         .flatten();
     if let Some(applied) = newest_applied.filter(|v| *v > newest_known) {
@@ -82,7 +84,12 @@ pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<Vec<u3
         tx.execute(
             "INSERT INTO schema_migrations (version, name, checksum, applied_at)
              VALUES (?1, ?2, ?3, ?4)",
-            params![migration.version, migration.name, sum, crate::clock::now_millis()],
+            params![
+                migration.version,
+                migration.name,
+                sum,
+                crate::clock::now_millis()
+            ],
         )?;
         tx.commit()?;
         tracing::info!(migration = migration.name, "applied migration");

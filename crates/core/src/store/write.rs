@@ -87,8 +87,8 @@ impl<'a> Writer<'a> {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )?;
         for entry in &self.audit {
-            let changes = serde_json::to_string(&entry.changes)
-                .expect("JSON values always serialize");
+            let changes =
+                serde_json::to_string(&entry.changes).expect("JSON values always serialize");
             insert.execute(params![
                 crate::ids::new_id(),
                 entry.entity.as_str(),

@@ -1,0 +1,213 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use flightdeck_types::{Priority, TaskStatus};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flightdeck",
+    version,
+    about = "Flightdeck, headless: tasks, environments and the audit log from scripts",
+    after_help = "Data lives in $FLIGHTDECK_DATA_DIR, else ~/.local/share/flightdeck; \
+                  one database per workspace."
+)]
+pub struct Cli {
+    /// Where workspaces are kept [default: $FLIGHTDECK_DATA_DIR, else the platform data dir]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// The workspace to use
+    #[arg(
+        long,
+        global = true,
+        value_name = "NAME",
+        env = "FLIGHTDECK_WORKSPACE",
+        default_value = "default"
+    )]
+    pub workspace: String,
+
+    /// Print machine-readable JSON (stable; see the README) instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create, list, show, change, archive and delete tasks
+    #[command(subcommand)]
+    Task(TaskCommand),
+    /// Create, list, show, change and delete environments
+    #[command(subcommand)]
+    Env(EnvCommand),
+    /// Show the audit log, newest first
+    Audit(AuditArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Create a task and print its id
+    Add {
+        title: String,
+        #[arg(long, short)]
+        description: Option<String>,
+        /// Environment name or id
+        #[arg(long)]
+        env: Option<String>,
+        #[arg(long, short)]
+        priority: Option<Priority>,
+        #[arg(long, short)]
+        status: Option<TaskStatus>,
+    },
+    /// List tasks (archived ones only with --all)
+    List {
+        #[arg(long, short)]
+        status: Option<TaskStatus>,
+        /// Environment name or id
+        #[arg(long)]
+        env: Option<String>,
+        /// Case-insensitive text in the title or description
+        #[arg(long)]
+        search: Option<String>,
+        /// Include archived tasks
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show one task
+    Show { id: String },
+    /// Change a task's fields
+    Update {
+        id: String,
+        #[arg(long, short)]
+        title: Option<String>,
+        #[arg(long, short)]
+        description: Option<String>,
+        #[arg(long, short)]
+        status: Option<TaskStatus>,
+        #[arg(long, short)]
+        priority: Option<Priority>,
+        /// Environment name or id
+        #[arg(long, conflicts_with = "no_env")]
+        env: Option<String>,
+        /// Clear the task's environment
+        #[arg(long)]
+        no_env: bool,
+    },
+    /// Hide a task from default lists (reversible with `unarchive`)
+    Archive { id: String },
+    /// Bring an archived task back
+    Unarchive { id: String },
+    /// Delete a task on every device
+    Rm { id: String },
+}
+
+#[derive(Debug, Args)]
+pub struct EnvFields {
+    /// The directory commands run in
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<String>,
+    /// The repository, a path or a URL
+    #[arg(long, value_name = "URL")]
+    pub repo: Option<String>,
+    /// A plain variable, KEY=VALUE (repeatable)
+    #[arg(long = "var", value_name = "K=V")]
+    pub vars: Vec<String>,
+    /// The name of a secret variable, whose value lives in the OS keyring (repeatable; set
+    /// the value with `flightdeck env secret set`)
+    #[arg(long = "secret-var", value_name = "K")]
+    pub secret_vars: Vec<String>,
+    /// A setup script run before each run
+    #[arg(long, value_name = "CMD")]
+    pub setup: Option<String>,
+    /// The agent CLI template, e.g. 'claude -p {prompt}'
+    #[arg(long, value_name = "CMD")]
+    pub agent: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EnvCommand {
+    /// Create an environment
+    Add {
+        name: String,
+        #[command(flatten)]
+        fields: EnvFields,
+    },
+    /// List environments
+    List,
+    /// Show one environment, with whether each secret is set on this device
+    Show {
+        /// Name or id
+        env: String,
+    },
+    /// Change an environment
+    Update {
+        /// Name or id
+        env: String,
+        /// Rename it
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        fields: EnvFields,
+        /// Remove a plain variable (repeatable)
+        #[arg(long = "unset-var", value_name = "K")]
+        unset_vars: Vec<String>,
+        /// Remove a secret variable and its stored value (repeatable)
+        #[arg(long = "remove-secret-var", value_name = "K")]
+        remove_secret_vars: Vec<String>,
+        /// Clear the working directory
+        #[arg(long, conflicts_with = "path")]
+        no_path: bool,
+        /// Clear the repository
+        #[arg(long, conflicts_with = "repo")]
+        no_repo: bool,
+        /// Clear the setup script
+        #[arg(long, conflicts_with = "setup")]
+        no_setup: bool,
+        /// Clear the agent command
+        #[arg(long, conflicts_with = "agent")]
+        no_agent: bool,
+    },
+    /// Delete an environment
+    Rm {
+        /// Name or id
+        env: String,
+        /// Delete it even if tasks use it (their environment is cleared)
+        #[arg(long)]
+        force: bool,
+    },
+    /// Set or remove secret variable values in the OS keyring
+    #[command(subcommand)]
+    Secret(SecretCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret's value, read from standard input (one line, or all of it)
+    Set {
+        /// Environment name or id
+        env: String,
+        /// Variable name
+        key: String,
+    },
+    /// Remove a secret variable and its value
+    Rm {
+        /// Environment name or id
+        env: String,
+        /// Variable name
+        key: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only changes to this task or environment id
+    #[arg(long, value_name = "ID")]
+    pub entity: Option<String>,
+    /// At most this many rows
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+}

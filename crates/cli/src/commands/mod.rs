@@ -1,0 +1,3 @@
+pub mod audit;
+pub mod env;
+pub mod task;

@@ -1,0 +1,70 @@
+//! `flightdeck`: the Flightdeck engine, headless. Every command is a thin layer over
+//! `flightdeck-core`; this file parses, dispatches and turns errors into one stderr line.
+
+mod args;
+mod commands;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use flightdeck_core::{CoreError, Store};
+
+use crate::args::{Cli, Command};
+use crate::output::Output;
+
+/// Exit codes: 1 for a refused or failed command, 2 for a command line clap rejects.
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
+    let out = Output::new(cli.json);
+    match run(&cli, &out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            out.error(&e);
+            ExitCode::from(EXIT_FAILED)
+        }
+    }
+}
+
+fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
+    let store = Store::open_workspace(cli.data_dir.as_deref(), &cli.workspace)?;
+    match &cli.command {
+        Command::Task(cmd) => commands::task::run(&store, cmd, out),
+        Command::Env(cmd) => commands::env::run(&store, cmd, out),
+        Command::Audit(args) => commands::audit::run(&store, args, out),
+    }
+}
+
+/// Help and version print as clap does; anything else becomes one line on stderr.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => {
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("error: invalid command line")
+                .trim();
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("error: {first} (see `flightdeck --help`)");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
