@@ -1,0 +1,16 @@
+//! The router: one sub-router per route group, a body limit, JSON errors for unknown routes.
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+use crate::error::ApiError;
+
+/// Requests larger than this are refused with 413 before a handler sees them.
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+pub fn router() -> Router {
+    Router::new()
+        .merge(crate::routes::health::router())
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}

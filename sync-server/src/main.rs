@@ -1,0 +1,58 @@
+//! `flightdeck-sync-server`: relays and compacts change sets between a workspace's devices.
+//! This is the skeleton the sync issue grows: the binary, its CLI and the health route.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+mod app;
+mod error;
+mod routes;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flightdeck-sync-server",
+    version,
+    about = "The Flightdeck sync server"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the sync API
+    Serve {
+        /// Address to listen on (port 0 picks a free port, printed at start)
+        #[arg(long, default_value = "127.0.0.1:8787", env = "FLIGHTDECK_SYNC_BIND")]
+        bind: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Serve { bind } => {
+            let listener = tokio::net::TcpListener::bind(bind)
+                .await
+                .with_context(|| format!("cannot listen on {bind}"))?;
+            let addr = listener.local_addr()?;
+            // One machine-readable line so that tests and scripts can find a port-0 server.
+            println!("listening on {addr}");
+            axum::serve(listener, app::router())
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await
+                .context("server failed")?;
+        }
+    }
+    Ok(())
+}
