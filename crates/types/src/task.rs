@@ -15,6 +15,8 @@ string_enum! {
     }
 }
 
+// Written out: the enum comes from `string_enum!`, which derives no Default.
+#[allow(clippy::derivable_impls)]
 impl Default for TaskStatus {
     fn default() -> Self {
         Self::Todo
@@ -31,6 +33,7 @@ string_enum! {
     }
 }
 
+#[allow(clippy::derivable_impls)]
 impl Default for Priority {
     fn default() -> Self {
         Self::Medium
