@@ -4,7 +4,8 @@
 #   2. cargo fetch (trunk builds the UI with --offline)
 #   3. the UI in debug (ui/dist is embedded into src-tauri at compile time)
 #   4. cargo fmt --check, 5. cargo clippy -D warnings,
-#   6. cargo test --workspace inside a session with a usable OS keyring (scripts/with-keyring.sh)
+#   6. the debug app binary (tests/tests/app.rs drives it through tauri-driver under Xvfb)
+#   7. cargo test --workspace inside a session with a usable OS keyring (scripts/with-keyring.sh)
 #
 #   scripts/test.sh [extra cargo test args, e.g. -- --nocapture]
 #
@@ -51,6 +52,9 @@ cargo fmt --all -- --check
 
 begin "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+begin "cargo build -p flightdeck-app (the e2e tests drive this binary)"
+cargo build -p flightdeck-app
 
 begin "cargo test --workspace (with OS keyring)"
 scripts/with-keyring.sh cargo test --workspace "$@"

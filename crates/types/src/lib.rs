@@ -6,12 +6,14 @@
 #[macro_use]
 mod string_enum;
 
+pub mod app;
 pub mod audit;
 pub mod environment;
 pub mod task;
 pub mod time;
 pub mod validate;
 
+pub use app::{AppInfo, CommandError};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
 pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};

@@ -1,0 +1,6 @@
+//! The shell's `#[tauri::command]`s, one module per domain. Each command is thin: it takes
+//! the store from managed state, calls the engine and maps failures to
+//! [`crate::error::CommandError`].
+
+pub mod app;
+pub mod tasks;

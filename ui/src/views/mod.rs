@@ -1,0 +1,3 @@
+//! One module per view in the nav.
+
+pub mod tasks;
