@@ -10,14 +10,13 @@ pub fn until<T>(
     mut probe: impl FnMut() -> Result<Option<T>, String>,
 ) -> T {
     let deadline = Instant::now() + timeout;
-    let mut last = String::from("never checked");
     let mut pause = Duration::from_millis(10);
     loop {
-        match probe() {
+        let last = match probe() {
             Ok(Some(value)) => return value,
-            Ok(None) => last = "not yet".into(),
-            Err(e) => last = e,
-        }
+            Ok(None) => "not yet".to_string(),
+            Err(e) => e,
+        };
         if Instant::now() >= deadline {
             panic!("timed out after {timeout:?} waiting for {what} (last: {last})");
         }
