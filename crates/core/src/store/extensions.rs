@@ -36,7 +36,8 @@ pub(crate) fn register_sqlite_vec() {
 }
 
 /// Where to look for cr-sqlite, in order: the environment variable, beside the executable
-/// (how the app bundle ships it), then the repository's `.deps/` where set-up builds it.
+/// (a dev build of the app copies its bundle resources there; an installed bundle keeps them
+/// in `../lib/Flightdeck`), then the repository's `.deps/` where set-up builds it.
 pub fn crsqlite_candidates() -> Vec<PathBuf> {
     let mut paths = Vec::new();
     if let Some(path) = std::env::var_os(CRSQLITE_PATH_ENV) {
@@ -47,6 +48,8 @@ pub fn crsqlite_candidates() -> Vec<PathBuf> {
         if let Some(dir) = exe.parent() {
             paths.push(dir.join(CRSQLITE_FILE));
             paths.push(dir.join("../lib/flightdeck").join(CRSQLITE_FILE));
+            // Where the app's Linux bundles (deb, rpm) put Tauri resources.
+            paths.push(dir.join("../lib/Flightdeck").join(CRSQLITE_FILE));
         }
     }
     paths.push(
