@@ -445,15 +445,8 @@ fn workspaces_are_separate_databases() {
 fn json_task_shape_is_stable() {
     let dir = tempfile::tempdir().unwrap();
     let task = json(dir.path(), &["task", "add", "Shape"]);
-    let mut keys: Vec<&str> = task
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
     assert_eq!(
-        keys,
+        sorted_keys(&task),
         [
             "archived",
             "created_at",
@@ -467,15 +460,8 @@ fn json_task_shape_is_stable() {
         ]
     );
     let env = json(dir.path(), &["env", "add", "shape"]);
-    let mut keys: Vec<&str> = env
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
-    keys.sort();
     assert_eq!(
-        keys,
+        sorted_keys(&env),
         [
             "agent_command",
             "created_at",
@@ -489,4 +475,15 @@ fn json_task_shape_is_stable() {
             "working_dir"
         ]
     );
+}
+
+fn sorted_keys(value: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = value
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort();
+    keys
 }

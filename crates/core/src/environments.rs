@@ -262,35 +262,23 @@ fn save_changes(
         return Ok(old.clone());
     }
     new.updated_at = w.now();
-    let mut sets: Vec<&str> = Vec::new();
-    let mut values: Vec<rusqlite::types::Value> = Vec::new();
-    for field in changes.keys() {
-        let (set, value): (&str, rusqlite::types::Value) = match field.as_str() {
-            "name" => ("name = ?", new.name.clone().into()),
-            "repository" => ("repository = ?", new.repository.clone().into()),
-            "working_dir" => ("working_dir = ?", new.working_dir.clone().into()),
-            "env_vars" => ("env_vars = ?", json(&new.env_vars).into()),
-            "secret_vars" => ("secret_vars = ?", json(&new.secret_vars).into()),
-            "setup_script" => ("setup_script = ?", new.setup_script.clone().into()),
-            "agent_command" => ("agent_command = ?", new.agent_command.clone().into()),
-            other => unreachable!("environment field `{other}` is not editable"),
-        };
-        sets.push(set);
-        values.push(value);
-    }
-    sets.push("updated_at = ?");
-    values.push(new.updated_at.as_millis().into());
-    values.push(new.id.clone().into());
-    w.execute(
-        &format!("UPDATE environments SET {} WHERE id = ?", sets.join(", ")),
-        rusqlite::params_from_iter(values),
-    )?;
-    w.audit(
+    let action = AuditAction::Update;
+    w.update_changed(
         EntityKind::Environment,
         &new.id,
-        AuditAction::Update,
+        action,
         changes,
-    );
+        |field| match field {
+            "name" => new.name.clone().into(),
+            "repository" => new.repository.clone().into(),
+            "working_dir" => new.working_dir.clone().into(),
+            "env_vars" => json(&new.env_vars).into(),
+            "secret_vars" => json(&new.secret_vars).into(),
+            "setup_script" => new.setup_script.clone().into(),
+            "agent_command" => new.agent_command.clone().into(),
+            other => unreachable!("environment field `{other}` is not editable"),
+        },
+    )?;
     Ok(new)
 }
 

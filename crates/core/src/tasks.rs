@@ -249,28 +249,20 @@ fn save_changes(
         return Ok(old.clone());
     }
     new.updated_at = w.now();
-    let mut sets: Vec<&str> = Vec::new();
-    let mut values: Vec<rusqlite::types::Value> = Vec::new();
-    for field in changes.keys() {
-        let (set, value): (&str, rusqlite::types::Value) = match field.as_str() {
-            "title" => ("title = ?", new.title.clone().into()),
-            "description" => ("description = ?", new.description.clone().into()),
-            "status" => ("status = ?", new.status.as_str().to_string().into()),
-            "priority" => ("priority = ?", new.priority.rank().into()),
-            "environment_id" => ("environment_id = ?", new.environment_id.clone().into()),
-            "archived" => ("archived = ?", i64::from(new.archived).into()),
+    w.update_changed(
+        EntityKind::Task,
+        &new.id,
+        action,
+        changes,
+        |field| match field {
+            "title" => new.title.clone().into(),
+            "description" => new.description.clone().into(),
+            "status" => new.status.as_str().to_string().into(),
+            "priority" => new.priority.rank().into(),
+            "environment_id" => new.environment_id.clone().into(),
+            "archived" => i64::from(new.archived).into(),
             other => unreachable!("task field `{other}` is not editable"),
-        };
-        sets.push(set);
-        values.push(value);
-    }
-    sets.push("updated_at = ?");
-    values.push(new.updated_at.as_millis().into());
-    values.push(new.id.clone().into());
-    w.execute(
-        &format!("UPDATE tasks SET {} WHERE id = ?", sets.join(", ")),
-        rusqlite::params_from_iter(values),
+        },
     )?;
-    w.audit(EntityKind::Task, &new.id, action, changes);
     Ok(new)
 }

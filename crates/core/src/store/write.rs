@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::ops::Deref;
 
 use flightdeck_types::{AuditAction, EntityKind, FieldChange, Timestamp};
+use rusqlite::types::Value;
 use rusqlite::{params, Transaction, TransactionBehavior};
 
 use super::Store;
@@ -76,6 +77,38 @@ impl<'a> Writer<'a> {
             id: id.to_string(),
             action,
         });
+    }
+
+    /// Writes the changed fields of one entity row, plus `updated_at`, and audits them. Only
+    /// changed columns are written, so that concurrent edits of other columns on other devices
+    /// survive the merge. Field names are column names; `value_of` gives each new value.
+    pub fn update_changed(
+        &mut self,
+        entity: EntityKind,
+        id: &str,
+        action: AuditAction,
+        changes: BTreeMap<String, FieldChange>,
+        value_of: impl Fn(&str) -> Value,
+    ) -> Result<()> {
+        let mut sets: Vec<String> = Vec::with_capacity(changes.len() + 1);
+        let mut values: Vec<Value> = Vec::with_capacity(changes.len() + 2);
+        for field in changes.keys() {
+            sets.push(format!("{field} = ?"));
+            values.push(value_of(field));
+        }
+        sets.push("updated_at = ?".into());
+        values.push(self.now.as_millis().into());
+        values.push(id.to_string().into());
+        self.tx.execute(
+            &format!(
+                "UPDATE {} SET {} WHERE id = ?",
+                entity_table(entity),
+                sets.join(", ")
+            ),
+            rusqlite::params_from_iter(values),
+        )?;
+        self.audit(entity, id, action, changes);
+        Ok(())
     }
 
     fn flush_audit(&mut self) -> Result<()> {
