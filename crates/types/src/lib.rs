@@ -9,6 +9,7 @@ mod string_enum;
 pub mod app;
 pub mod audit;
 pub mod environment;
+pub mod sync;
 pub mod task;
 pub mod time;
 pub mod validate;

@@ -1,0 +1,107 @@
+//! The sync wire protocol (`/v1`), shared by the client engine and the sync server.
+//!
+//! A change is one cell of cr-sqlite's `crsql_changes`: one column of one row at one version.
+//! Binary fields (packed primary keys, site ids, blob values) travel as lower-case hex.
+
+use serde::{Deserialize, Serialize};
+
+/// Sent with every request; a server answers a different version with 400
+/// `protocol_mismatch` naming both versions.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// The HTTP header that carries [`PROTOCOL_VERSION`].
+pub const PROTOCOL_HEADER: &str = "x-flightdeck-protocol";
+
+/// A SQLite value, tagged so that text and blobs stay apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum WireValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    /// Hex.
+    Blob(String),
+}
+
+/// One row of `crsql_changes`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireChange {
+    pub table: String,
+    /// The packed primary key, hex.
+    pub pk: String,
+    /// Column name, or `-1` for the row's existence (create/delete sentinel).
+    pub cid: String,
+    pub val: WireValue,
+    pub col_version: i64,
+    pub db_version: i64,
+    /// The site id of the device that made the change, hex.
+    pub site_id: String,
+    /// Causal length: odd while the row exists, even once deleted.
+    pub cl: i64,
+    pub seq: i64,
+}
+
+/// `POST /v1/join`: trade a workspace join token for this device's own token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinRequest {
+    pub join_token: String,
+    /// A name for people to recognise the device by (e.g. the host name).
+    pub device_name: String,
+    /// The device's cr-sqlite site id, hex.
+    pub site_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinResponse {
+    pub workspace_id: String,
+    pub workspace_name: String,
+    pub device_id: String,
+    /// Shown once; the server keeps only its hash.
+    pub device_token: String,
+}
+
+/// `POST /v1/push`: whole local transactions (no `db_version` split across requests).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PushRequest {
+    pub changes: Vec<WireChange>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// The highest `db_version` of this push: the client may advance its push cursor to it.
+    pub acknowledged_db_version: i64,
+    /// The sequence number this push was given, or `None` when it changed nothing (e.g. a
+    /// repeated push).
+    pub seq: Option<i64>,
+    /// The workspace's newest sequence number.
+    pub head: i64,
+}
+
+/// `GET /v1/pull?after=SEQ&limit=N`: the current winning cells changed after `after`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullResponse {
+    pub changes: Vec<WireChange>,
+    /// The cursor to ask with next (and to store once `changes` are applied).
+    pub next: i64,
+    /// The workspace's newest sequence number; `next < head` means more pages wait.
+    pub head: i64,
+}
+
+/// What the WebSocket `/v1/ws` announces: a new sequence number in the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    pub head: i64,
+}
+
+/// Every error body of the server: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
