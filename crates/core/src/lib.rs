@@ -9,6 +9,7 @@ pub mod ids;
 pub mod paths;
 pub mod secrets;
 pub mod store;
+pub mod sync;
 pub mod tasks;
 
 pub use error::{CoreError, Result};

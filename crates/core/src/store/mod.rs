@@ -5,14 +5,17 @@ mod changes;
 mod conn;
 pub mod extensions;
 pub mod migrate;
+mod sync_state;
 mod write;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex, MutexGuard};
 
 pub use changes::{ChangeRow, Origin};
+pub(crate) use conn::hex as conn_hex;
 pub use conn::CrConn;
 pub use migrate::{local_migrations, Migration};
+pub use sync_state::ConflictRow;
 pub use write::{Change, Writer};
 
 use crate::error::{CoreError, Result};

@@ -1,0 +1,311 @@
+//! The SQL side of sync: reading this device's unpushed changes by whole transactions,
+//! merging pulled changes with the conflict check and the cursor in one transaction, the
+//! sync key/value state, and the conflict log.
+
+use std::collections::HashMap;
+
+use rusqlite::types::Value;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::changes::ChangeRow;
+use super::Store;
+use crate::error::{CoreError, Result};
+
+/// A remote change that overwrote a local value the server had not acknowledged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConflictRow {
+    pub id: i64,
+    pub table: String,
+    pub pk: Vec<u8>,
+    pub column: String,
+    pub local_value: Value,
+    pub remote_value: Value,
+    pub remote_site_id: Vec<u8>,
+    pub detected_at: i64,
+    pub restored_at: Option<i64>,
+}
+
+type CellKey = (String, Vec<u8>, String);
+
+const CHANGE_COLUMNS: &str = r#""table", pk, cid, val, col_version, db_version, site_id, cl, seq"#;
+
+fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    Ok(ChangeRow {
+        table: r.get(0)?,
+        pk: r.get(1)?,
+        cid: r.get(2)?,
+        val: r.get(3)?,
+        col_version: r.get(4)?,
+        db_version: r.get(5)?,
+        site_id: r.get(6)?,
+        cl: r.get(7)?,
+        seq: r.get(8)?,
+    })
+}
+
+/// This device's cells changed after `acked` (not yet acknowledged by the server), by key.
+fn unacknowledged(conn: &Connection, acked: i64) -> Result<HashMap<CellKey, Value>> {
+    let mut stmt = conn.prepare_cached(
+        r#"SELECT "table", pk, cid, val FROM crsql_changes
+           WHERE db_version > ?1 AND site_id = crsql_site_id()"#,
+    )?;
+    let rows = stmt.query_map([acked], |r| {
+        Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub(crate) fn get_state(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM sync_state WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub(crate) fn set_state(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sync_state (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+impl Store {
+    /// This device's own changes after `db_version`, whole transactions only: at least one
+    /// transaction, then more while the total stays under `max_cells`.
+    pub fn local_changes_after(&self, db_version: i64, max_cells: usize) -> Result<Vec<ChangeRow>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CHANGE_COLUMNS} FROM crsql_changes
+                 WHERE db_version > ?1 AND site_id = crsql_site_id()
+                 ORDER BY db_version, seq"
+            ))?;
+            let mut rows = stmt.query([db_version])?;
+            let mut out: Vec<ChangeRow> = Vec::new();
+            while let Some(row) = rows.next()? {
+                let change = change_from_row(row)?;
+                let new_transaction = out
+                    .last()
+                    .is_some_and(|l| l.db_version != change.db_version);
+                if new_transaction && out.len() >= max_cells {
+                    break;
+                }
+                out.push(change);
+            }
+            Ok(out)
+        })
+    }
+
+    /// Reads one sync state value.
+    pub fn sync_state(&self, key: &str) -> Result<Option<String>> {
+        self.read(|conn| get_state(conn, key))
+    }
+
+    /// Writes sync state values, all in one transaction.
+    pub fn set_sync_state(&self, values: &[(&str, &str)]) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for (key, value) in values {
+            set_state(&tx, key, value)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Merges a page of remote changes and records `cursor` under `cursor_key`, in one
+    /// transaction: a crash loses nothing and repeats nothing. Local values that the server had
+    /// not acknowledged (`acked` is the push cursor) and that the merge overwrote go to the
+    /// conflict log, which is returned.
+    pub fn apply_remote(
+        &self,
+        changes: &[ChangeRow],
+        acked: i64,
+        cursor_key: &str,
+        cursor: &str,
+    ) -> Result<Vec<ConflictRow>> {
+        let now = crate::clock::now_millis();
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let before = unacknowledged(&tx, acked)?;
+        {
+            let mut insert = tx.prepare_cached(&format!(
+                "INSERT INTO crsql_changes ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+            ))?;
+            for c in changes {
+                insert.execute(params![
+                    c.table,
+                    c.pk,
+                    c.cid,
+                    c.val,
+                    c.col_version,
+                    c.db_version,
+                    c.site_id,
+                    c.cl,
+                    c.seq
+                ])?;
+            }
+        }
+        let mut conflicts = Vec::new();
+        if !before.is_empty() {
+            let after = unacknowledged(&tx, acked)?;
+            let incoming: HashMap<(&str, &[u8]), &ChangeRow> = changes
+                .iter()
+                .map(|c| ((c.table.as_str(), c.pk.as_slice()), c))
+                .collect();
+            let mut lost: Vec<(&CellKey, &Value)> = before
+                .iter()
+                .filter(|(k, _)| !after.contains_key(*k))
+                .collect();
+            lost.sort_by(|a, b| a.0.cmp(b.0));
+            for ((table, pk, column), local) in lost {
+                // The winning remote cell for that column, or the row's delete.
+                let winner = changes
+                    .iter()
+                    .rev()
+                    .find(|c| &c.table == table && &c.pk == pk && &c.cid == column)
+                    .or_else(|| incoming.get(&(table.as_str(), pk.as_slice())).copied());
+                let (remote_value, remote_site) = match winner {
+                    Some(c) if &c.cid == column => (c.val.clone(), c.site_id.clone()),
+                    Some(c) => (Value::Null, c.site_id.clone()),
+                    None => (Value::Null, Vec::new()),
+                };
+                tx.execute(
+                    "INSERT INTO conflict_log (table_name, pk, column_name, local_value,
+                         remote_value, remote_site_id, detected_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![table, pk, column, local, remote_value, remote_site, now],
+                )?;
+                conflicts.push(ConflictRow {
+                    id: tx.last_insert_rowid(),
+                    table: table.clone(),
+                    pk: pk.clone(),
+                    column: column.clone(),
+                    local_value: local.clone(),
+                    remote_value,
+                    remote_site_id: remote_site,
+                    detected_at: now,
+                    restored_at: None,
+                });
+            }
+        }
+        set_state(&tx, cursor_key, cursor)?;
+        tx.commit()?;
+        Ok(conflicts)
+    }
+
+    /// The conflict log, newest first.
+    pub fn conflicts(&self) -> Result<Vec<ConflictRow>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, table_name, pk, column_name, local_value, remote_value,
+                        remote_site_id, detected_at, restored_at
+                 FROM conflict_log ORDER BY id DESC",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(ConflictRow {
+                    id: r.get(0)?,
+                    table: r.get(1)?,
+                    pk: r.get(2)?,
+                    column: r.get(3)?,
+                    local_value: r.get(4)?,
+                    remote_value: r.get(5)?,
+                    remote_site_id: r.get::<_, Option<Vec<u8>>>(6)?.unwrap_or_default(),
+                    detected_at: r.get(7)?,
+                    restored_at: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
+    /// Writes a conflict's local value back as a new local change (which then wins, being
+    /// later than the remote one it saw) and marks the conflict restored.
+    pub fn restore_conflict(&self, id: i64) -> Result<ConflictRow> {
+        let conflict = self
+            .conflicts()?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| CoreError::NotFound {
+                kind: "conflict",
+                key: id.to_string(),
+            })?;
+        if conflict.restored_at.is_some() {
+            return Err(CoreError::Refused(format!(
+                "conflict {id} was already restored"
+            )));
+        }
+        self.write(|w| {
+            let pk_columns: Vec<String> = w
+                .prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")?
+                .query_map([&conflict.table], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let pk_values: Vec<Value> = w
+                .prepare("SELECT cell FROM crsql_unpack_columns WHERE package = ?1")?
+                .query_map([&conflict.pk], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if pk_columns.is_empty() || pk_columns.len() != pk_values.len() {
+                return Err(CoreError::Corrupt(format!(
+                    "conflict {id}: its key does not fit table `{}`",
+                    conflict.table
+                )));
+            }
+            let pk_values_first = pk_values.first().cloned();
+            let mut values = vec![conflict.local_value.clone()];
+            values.extend(pk_values);
+            let filter: Vec<String> = pk_columns.iter().map(|c| format!("\"{c}\" = ?")).collect();
+            let updated = w.execute(
+                &format!(
+                    "UPDATE \"{}\" SET \"{}\" = ? WHERE {}",
+                    conflict.table,
+                    conflict.column,
+                    filter.join(" AND ")
+                ),
+                rusqlite::params_from_iter(values),
+            )?;
+            if updated == 0 {
+                return Err(CoreError::Refused(format!(
+                    "conflict {id}: the row was deleted, so there is nothing to restore into"
+                )));
+            }
+            audit_restore(w, &conflict, pk_values_first.as_ref());
+            w.execute(
+                "UPDATE conflict_log SET restored_at = ?2 WHERE id = ?1",
+                params![id, w.now().as_millis()],
+            )?;
+            Ok(())
+        })?;
+        Ok(ConflictRow {
+            restored_at: Some(crate::clock::now_millis()),
+            ..conflict
+        })
+    }
+}
+
+/// Audits a restore when it changed a task or an environment, like any other edit.
+fn audit_restore(w: &mut super::Writer<'_>, conflict: &ConflictRow, pk: Option<&Value>) {
+    use flightdeck_types::{AuditAction, EntityKind, FieldChange};
+    let entity = match conflict.table.as_str() {
+        "tasks" => EntityKind::Task,
+        "environments" => EntityKind::Environment,
+        _ => return,
+    };
+    let Some(Value::Text(id)) = pk else { return };
+    let change = FieldChange {
+        old: json_value(&conflict.remote_value),
+        new: json_value(&conflict.local_value),
+    };
+    let changes = std::iter::once((conflict.column.clone(), change)).collect();
+    w.audit(entity, id, AuditAction::Update, changes);
+}
+
+fn json_value(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Null => serde_json::Value::Null,
+        Value::Integer(i) => (*i).into(),
+        Value::Real(f) => (*f).into(),
+        Value::Text(t) => t.clone().into(),
+        Value::Blob(b) => crate::store::conn_hex(b).into(),
+    }
+}

@@ -1,0 +1,77 @@
+//! The client side of sync, transport aside: what to push (this device's changes by whole
+//! transactions after the push cursor), acknowledging a push, and applying a pulled page
+//! with its cursor and the conflict check in one local transaction.
+
+pub mod wire;
+
+use flightdeck_types::sync::{PullResponse, WireChange};
+
+use crate::error::{CoreError, Result};
+use crate::store::{ConflictRow, Store};
+
+/// The highest local `db_version` the server has acknowledged.
+pub const PUSH_CURSOR: &str = "push.acked_db_version";
+/// The server sequence number this device has applied up to.
+pub const PULL_CURSOR: &str = "pull.seq";
+
+/// A batch of local changes ready to push.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outgoing {
+    pub changes: Vec<WireChange>,
+    /// The highest `db_version` in `changes`: the push cursor once the server acknowledges.
+    pub last_db_version: i64,
+}
+
+fn cursor(store: &Store, key: &str) -> Result<i64> {
+    match store.sync_state(key)? {
+        None => Ok(0),
+        Some(text) => text
+            .parse()
+            .map_err(|_| CoreError::Corrupt(format!("sync cursor {key} is `{text}`"))),
+    }
+}
+
+pub fn push_cursor(store: &Store) -> Result<i64> {
+    cursor(store, PUSH_CURSOR)
+}
+
+pub fn pull_cursor(store: &Store) -> Result<i64> {
+    cursor(store, PULL_CURSOR)
+}
+
+/// The next batch to push (whole transactions, about `max_cells`), or `None` when the
+/// server has everything.
+pub fn outgoing(store: &Store, max_cells: usize) -> Result<Option<Outgoing>> {
+    let changes = store.local_changes_after(push_cursor(store)?, max_cells)?;
+    let Some(last) = changes.last() else {
+        return Ok(None);
+    };
+    Ok(Some(Outgoing {
+        last_db_version: last.db_version,
+        changes: changes.iter().map(wire::to_wire).collect(),
+    }))
+}
+
+/// Records that the server has everything up to `db_version`. Never moves backwards.
+pub fn acknowledge(store: &Store, db_version: i64) -> Result<()> {
+    if db_version > push_cursor(store)? {
+        store.set_sync_state(&[(PUSH_CURSOR, &db_version.to_string())])?;
+    }
+    Ok(())
+}
+
+/// Applies a pulled page and advances the pull cursor to `page.next`, atomically. Returns
+/// the conflicts it logged.
+pub fn apply_pull(store: &Store, page: &PullResponse) -> Result<Vec<ConflictRow>> {
+    let rows = page
+        .changes
+        .iter()
+        .map(wire::from_wire)
+        .collect::<Result<Vec<_>>>()?;
+    store.apply_remote(
+        &rows,
+        push_cursor(store)?,
+        PULL_CURSOR,
+        &page.next.to_string(),
+    )
+}
