@@ -46,6 +46,25 @@ pub enum Command {
     Env(EnvCommand),
     /// Show the audit log, newest first
     Audit(AuditArgs),
+    /// Join a sync server, sync now, show status and conflicts
+    #[command(subcommand)]
+    Sync(SyncCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SyncCommand {
+    /// Join the workspace behind JOIN_TOKEN on the sync server at URL
+    Join { url: String, join_token: String },
+    /// Push pending changes and pull until current
+    Now,
+    /// Show the server, pending changes, last sync and cursors
+    Status,
+    /// List values that remote changes overwrote before the server had them
+    Conflicts {
+        /// Write this conflict's local value back (it then wins everywhere)
+        #[arg(long, value_name = "ID")]
+        restore: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -46,6 +46,10 @@ pub enum CoreError {
 
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+
+    /// The sync server answered with an error, or could not be reached.
+    #[error("sync server: {message}")]
+    Sync { code: String, message: String },
 }
 
 impl CoreError {
@@ -73,6 +77,7 @@ impl CoreError {
             Self::Io { .. } => "io",
             Self::Sqlite(_) => "database",
             Self::Corrupt(_) => "corrupt",
+            Self::Sync { .. } => "sync",
         }
     }
 

@@ -1,3 +1,4 @@
 pub mod audit;
 pub mod env;
+pub mod sync;
 pub mod task;

@@ -15,6 +15,7 @@ pub use changes::{ChangeRow, Origin};
 pub(crate) use conn::hex as conn_hex;
 pub use conn::CrConn;
 pub use migrate::{local_migrations, Migration};
+pub use rusqlite::types::Value as SqlValue;
 pub use sync_state::ConflictRow;
 pub use write::{Change, Writer};
 

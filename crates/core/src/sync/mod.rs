@@ -2,6 +2,8 @@
 //! transactions after the push cursor), acknowledging a push, and applying a pulled page
 //! with its cursor and the conflict check in one local transaction.
 
+pub mod account;
+pub mod client;
 pub mod wire;
 
 use flightdeck_types::sync::{PullResponse, WireChange};

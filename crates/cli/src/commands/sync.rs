@@ -1,0 +1,149 @@
+//! `flightdeck sync ...`
+
+use flightdeck_core::secrets::OsKeyring;
+use flightdeck_core::store::ConflictRow;
+use flightdeck_core::sync::{account, wire};
+use flightdeck_core::{CoreError, Store};
+use flightdeck_types::Timestamp;
+use serde::Serialize;
+
+use crate::args::SyncCommand;
+use crate::output::{table, Output};
+
+pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| CoreError::io("cannot start the async runtime", e))?;
+    let keyring = OsKeyring::from_env()?;
+    match cmd {
+        SyncCommand::Join { url, join_token } => {
+            let joined = runtime.block_on(account::join(store, &keyring, url, join_token))?;
+            let r = &joined.response;
+            if let Some(why) = &joined.keyring_error {
+                // The server shows a device token once: say it now, or it is lost.
+                eprintln!(
+                    "warning: the OS keyring refused the device token ({why}); set \
+                     {}={} for this workspace",
+                    account::TOKEN_ENV,
+                    r.device_token
+                );
+            }
+            let shown = serde_json::json!({
+                "workspace_id": r.workspace_id,
+                "workspace_name": r.workspace_name,
+                "device_id": r.device_id,
+                "token_in_keyring": joined.keyring_error.is_none(),
+            });
+            out.print(&shown, || {
+                format!(
+                    "joined workspace {} as device {}",
+                    r.workspace_name, r.device_id
+                )
+            });
+        }
+        SyncCommand::Now => {
+            let report = runtime.block_on(account::sync_now(store, &keyring))?;
+            out.print(&report, || {
+                format!(
+                    "pushed {} cells, pulled {} cells, {} conflicts; at {} of {}",
+                    report.pushed_cells,
+                    report.pulled_cells,
+                    report.conflicts,
+                    report.local_cursor,
+                    report.server_head
+                )
+            });
+        }
+        SyncCommand::Status => {
+            let status = account::status(store)?;
+            out.print(&status, || {
+                let last = status
+                    .last_sync_at
+                    .map(|t| t.to_string())
+                    .unwrap_or_else(|| "never".into());
+                format!(
+                    "server:     {}\nworkspace:  {}\ndevice:     {}\npending:    {} cells\n\
+                     last sync:  {last}\ncursor:     {} of {}\nconflicts:  {} unresolved",
+                    status.server_url.as_deref().unwrap_or("(not joined)"),
+                    status.workspace_name.as_deref().unwrap_or("-"),
+                    status.device_id,
+                    status.pending_cells,
+                    status.local_cursor,
+                    status.server_head,
+                    status.unresolved_conflicts,
+                )
+            });
+        }
+        SyncCommand::Conflicts { restore: Some(id) } => {
+            let restored = store.restore_conflict(*id)?;
+            let shown = ConflictView::from(&restored);
+            out.print(&shown, || {
+                format!(
+                    "restored {}.{} to {}",
+                    restored.table, restored.column, shown.local_value
+                )
+            });
+        }
+        SyncCommand::Conflicts { restore: None } => {
+            let all: Vec<ConflictView> =
+                store.conflicts()?.iter().map(ConflictView::from).collect();
+            out.print(&all, || {
+                if all.is_empty() {
+                    return "no conflicts".into();
+                }
+                let rows: Vec<Vec<String>> = all
+                    .iter()
+                    .map(|c| {
+                        vec![
+                            c.id.to_string(),
+                            format!("{}.{}", c.table, c.column),
+                            c.local_value.to_string(),
+                            c.remote_value.to_string(),
+                            if c.restored_at.is_some() {
+                                "restored"
+                            } else {
+                                "open"
+                            }
+                            .into(),
+                        ]
+                    })
+                    .collect();
+                table(&["ID", "CELL", "LOCAL", "REMOTE", "STATE"], &rows)
+            });
+        }
+    }
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct ConflictView {
+    id: i64,
+    table: String,
+    pk: String,
+    column: String,
+    local_value: serde_json::Value,
+    remote_value: serde_json::Value,
+    remote_site_id: String,
+    detected_at: Timestamp,
+    restored_at: Option<Timestamp>,
+}
+
+impl From<&ConflictRow> for ConflictView {
+    fn from(c: &ConflictRow) -> Self {
+        let json = |v: &flightdeck_core::store::SqlValue| {
+            serde_json::to_value(wire::value_to_wire(v)).unwrap_or(serde_json::Value::Null)
+        };
+        ConflictView {
+            id: c.id,
+            table: c.table.clone(),
+            pk: wire::hex(&c.pk),
+            column: c.column.clone(),
+            local_value: json(&c.local_value),
+            remote_value: json(&c.remote_value),
+            remote_site_id: wire::hex(&c.remote_site_id),
+            detected_at: Timestamp(c.detected_at),
+            restored_at: c.restored_at.map(Timestamp),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! Which server this workspace syncs with, and the device token that proves it: the URL and
+//! ids in local sync state, the token in the OS keyring (or `$FLIGHTDECK_SYNC_TOKEN` on
+//! machines without one). Never in the database.
+
+use flightdeck_types::sync::{JoinRequest, JoinResponse};
+use serde::Serialize;
+
+use super::client::{SyncClient, SyncReport};
+use super::{pull_cursor, push_cursor};
+use crate::error::{CoreError, Result};
+use crate::secrets::SecretStore;
+use crate::store::Store;
+
+pub const TOKEN_ENV: &str = "FLIGHTDECK_SYNC_TOKEN";
+const SERVER_URL: &str = "server.url";
+const WORKSPACE_ID: &str = "server.workspace_id";
+const WORKSPACE_NAME: &str = "server.workspace_name";
+const DEVICE_ID: &str = "server.device_id";
+const LAST_SYNC_AT: &str = "last_sync_at";
+const SERVER_HEAD: &str = "server.head";
+
+fn token_account(store: &Store) -> String {
+    format!("sync/{}", store.device_id())
+}
+
+/// The outcome of a join: the server's answer, and whether the token reached the keyring.
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub response: JoinResponse,
+    /// When the keyring refused the token, the reason; the caller must show the token once so
+    /// the person can put it in `$FLIGHTDECK_SYNC_TOKEN`.
+    pub keyring_error: Option<String>,
+}
+
+/// Joins the workspace behind `join_token` on the server at `url`.
+pub async fn join(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    url: &str,
+    join_token: &str,
+) -> Result<Joined> {
+    let url = url.trim_end_matches('/');
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(CoreError::invalid(
+            "url",
+            format!("`{url}` is not an http:// or https:// URL"),
+        ));
+    }
+    if let Some(existing) = store.sync_state(SERVER_URL)? {
+        return Err(CoreError::Refused(format!(
+            "this workspace already syncs with {existing}; use another workspace to join a \
+             different server"
+        )));
+    }
+    let device_name = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "flightdeck device".into());
+    let response = SyncClient::join(
+        url,
+        &JoinRequest {
+            join_token: join_token.to_string(),
+            device_name,
+            site_id: store.device_id().to_string(),
+        },
+    )
+    .await?;
+    let keyring_error = secrets
+        .set(&token_account(store), &response.device_token)
+        .err()
+        .map(|e| e.to_string());
+    store.set_sync_state(&[
+        (SERVER_URL, url),
+        (WORKSPACE_ID, &response.workspace_id),
+        (WORKSPACE_NAME, &response.workspace_name),
+        (DEVICE_ID, &response.device_id),
+    ])?;
+    Ok(Joined {
+        response,
+        keyring_error,
+    })
+}
+
+/// A client for the server this workspace joined.
+pub fn connect(store: &Store, secrets: &dyn SecretStore) -> Result<SyncClient> {
+    let url = store.sync_state(SERVER_URL)?.ok_or_else(|| {
+        CoreError::Refused(
+            "this workspace has not joined a sync server; run `flightdeck sync join URL TOKEN`"
+                .into(),
+        )
+    })?;
+    let token = match std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()) {
+        Some(token) => token,
+        None => secrets.get(&token_account(store))?.ok_or_else(|| {
+            CoreError::Keyring(format!(
+                "no device token for {url} in the keyring; set {TOKEN_ENV} or join again"
+            ))
+        })?,
+    };
+    Ok(SyncClient::new(&url, &token))
+}
+
+/// One sync round, remembering when it succeeded and the server head it saw.
+pub async fn sync_now(store: &Store, secrets: &dyn SecretStore) -> Result<SyncReport> {
+    let client = connect(store, secrets)?;
+    let report = super::client::sync_now(store, &client).await?;
+    store.set_sync_state(&[
+        (LAST_SYNC_AT, &crate::clock::now_millis().to_string()),
+        (SERVER_HEAD, &report.server_head.to_string()),
+    ])?;
+    Ok(report)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncStatus {
+    pub joined: bool,
+    pub server_url: Option<String>,
+    pub workspace_name: Option<String>,
+    pub device_id: String,
+    /// Local cells not yet acknowledged by the server.
+    pub pending_cells: usize,
+    pub last_sync_at: Option<flightdeck_types::Timestamp>,
+    /// The server's head when last seen, and how far this device has applied.
+    pub server_head: i64,
+    pub local_cursor: i64,
+    pub unresolved_conflicts: usize,
+}
+
+pub fn status(store: &Store) -> Result<SyncStatus> {
+    let number = |key: &str| -> Result<Option<i64>> {
+        Ok(store.sync_state(key)?.and_then(|v| v.parse().ok()))
+    };
+    let server_url = store.sync_state(SERVER_URL)?;
+    Ok(SyncStatus {
+        joined: server_url.is_some(),
+        server_url,
+        workspace_name: store.sync_state(WORKSPACE_NAME)?,
+        device_id: store.device_id().to_string(),
+        pending_cells: store
+            .local_changes_after(push_cursor(store)?, usize::MAX)?
+            .len(),
+        last_sync_at: number(LAST_SYNC_AT)?.map(flightdeck_types::Timestamp),
+        server_head: number(SERVER_HEAD)?.unwrap_or(0),
+        local_cursor: pull_cursor(store)?,
+        unresolved_conflicts: store
+            .conflicts()?
+            .iter()
+            .filter(|c| c.restored_at.is_none())
+            .count(),
+    })
+}

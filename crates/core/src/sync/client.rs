@@ -1,0 +1,170 @@
+//! The HTTP transport of sync: join, push and pull against the server's `/v1` API, and one
+//! full round (`sync_now`) that pushes everything pending and pulls until current.
+
+use std::time::Duration;
+
+use flightdeck_types::sync::{
+    ErrorBody, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
+};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{acknowledge, apply_pull, outgoing, pull_cursor};
+use crate::error::{CoreError, Result};
+use crate::store::Store;
+
+/// Cells per push request (whole transactions, so a request may hold a few more).
+pub const PUSH_BATCH_CELLS: usize = 5_000;
+/// Cells per pull page the client asks for.
+pub const PULL_PAGE_CELLS: usize = 5_000;
+
+pub struct SyncClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+fn network_error(base: &str, e: reqwest::Error) -> CoreError {
+    CoreError::Sync {
+        code: "unreachable".into(),
+        message: format!("cannot reach {base}: {e}"),
+    }
+}
+
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("a TLS backend is compiled in")
+}
+
+/// Turns a response into its JSON body, or the server's JSON error into `CoreError::Sync`.
+async fn decode<T: DeserializeOwned>(base: &str, response: reqwest::Response) -> Result<T> {
+    let status = response.status();
+    let bytes = response.bytes().await.map_err(|e| network_error(base, e))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| CoreError::Sync {
+            code: "bad_response".into(),
+            message: format!("{base} sent a response this client cannot read: {e}"),
+        });
+    }
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => Err(CoreError::Sync {
+            code: body.error.code,
+            message: body.error.message,
+        }),
+        Err(_) => Err(CoreError::Sync {
+            code: format!("http_{}", status.as_u16()),
+            message: format!("{base} answered HTTP {status}"),
+        }),
+    }
+}
+
+impl SyncClient {
+    pub fn new(base: &str, token: &str) -> Self {
+        Self {
+            http: http_client(),
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+        }
+    }
+
+    /// Trades a join token for this device's own token.
+    pub async fn join(base: &str, request: &JoinRequest) -> Result<JoinResponse> {
+        let base = base.trim_end_matches('/');
+        let response = http_client()
+            .post(format!("{base}/v1/join"))
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .json(request)
+            .send()
+            .await
+            .map_err(|e| network_error(base, e))?;
+        decode(base, response).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| network_error(&self.base, e))?;
+        decode(&self.base, response).await
+    }
+
+    pub async fn push(&self, request: &PushRequest) -> Result<PushResponse> {
+        self.post("/v1/push", request).await
+    }
+
+    pub async fn pull(&self, after: i64, limit: usize) -> Result<PullResponse> {
+        let response = self
+            .http
+            .get(format!("{}/v1/pull", self.base))
+            .query(&[("after", after.to_string()), ("limit", limit.to_string())])
+            .bearer_auth(&self.token)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
+            .send()
+            .await
+            .map_err(|e| network_error(&self.base, e))?;
+        decode(&self.base, response).await
+    }
+}
+
+/// What one sync round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub pushed_cells: usize,
+    pub pulled_cells: usize,
+    pub conflicts: usize,
+    /// The server's newest sequence number, as last seen.
+    pub server_head: i64,
+    /// This device's pull cursor afterwards.
+    pub local_cursor: i64,
+}
+
+/// Pushes every pending local transaction, then pulls until the server has nothing newer.
+pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> {
+    let mut report = SyncReport::default();
+    while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
+        let response = client
+            .push(&PushRequest {
+                changes: batch.changes.clone(),
+            })
+            .await?;
+        acknowledge(
+            store,
+            response.acknowledged_db_version.min(batch.last_db_version),
+        )?;
+        report.pushed_cells += batch.changes.len();
+        report.server_head = response.head;
+        if response.acknowledged_db_version < batch.last_db_version {
+            return Err(CoreError::Sync {
+                code: "partial_ack".into(),
+                message: format!(
+                    "the server acknowledged db_version {} of {}",
+                    response.acknowledged_db_version, batch.last_db_version
+                ),
+            });
+        }
+    }
+    loop {
+        let after = pull_cursor(store)?;
+        let page = client.pull(after, PULL_PAGE_CELLS).await?;
+        report.server_head = page.head;
+        if page.changes.is_empty() && page.next <= after {
+            break;
+        }
+        report.conflicts += apply_pull(store, &page)?.len();
+        report.pulled_cells += page.changes.len();
+        if page.next >= page.head {
+            break;
+        }
+    }
+    report.local_cursor = pull_cursor(store)?;
+    Ok(report)
+}
