@@ -49,6 +49,8 @@ pub enum Command {
     /// Join a sync server, sync now, show status and conflicts
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// Keep syncing in the foreground until Ctrl-C (push on every local write, pull regularly)
+    Daemon,
 }
 
 #[derive(Debug, Subcommand)]

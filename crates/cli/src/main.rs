@@ -39,6 +39,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Env(cmd) => commands::env::run(&store, cmd, out),
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
+        Command::Daemon => commands::sync::daemon(&store),
     }
 }
 

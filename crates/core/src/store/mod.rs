@@ -69,6 +69,11 @@ impl Store {
         &self.device_id
     }
 
+    /// The cr-sqlite database version: it moves on every committed change, local or merged.
+    pub fn db_version(&self) -> Result<i64> {
+        self.lock().db_version()
+    }
+
     /// Runs `f` against a consistent view of the database. Reads only: writes go through
     /// [`Store::write`].
     pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {

@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod client;
+pub mod daemon;
 pub mod wire;
 
 use flightdeck_types::sync::{PullResponse, WireChange};
