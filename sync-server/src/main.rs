@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 mod app;
 mod error;
 mod routes;
+#[cfg(test)]
+mod testing;
 
 #[derive(Debug, Parser)]
 #[command(
