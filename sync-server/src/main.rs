@@ -7,6 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod app;
+mod db;
 mod error;
 mod routes;
 #[cfg(test)]
@@ -19,6 +20,9 @@ mod testing;
     about = "The Flightdeck sync server"
 )]
 struct Cli {
+    /// Postgres connection string (postgres://user:pass@host/db, or key=value pairs)
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -40,7 +44,14 @@ async fn main() -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    let database_url = cli
+        .database_url
+        .context("no database: pass --database-url or set DATABASE_URL")?;
+    let pool = db::connect_and_migrate(&database_url)
+        .await
+        .context("cannot prepare the database")?;
+    match cli.command {
         Command::Serve { bind } => {
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
@@ -48,7 +59,7 @@ async fn main() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             // One machine-readable line so that tests and scripts can find a port-0 server.
             println!("listening on {addr}");
-            axum::serve(listener, app::router())
+            axum::serve(listener, app::router(app::AppState { pool }))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })
