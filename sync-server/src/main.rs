@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 mod app;
 mod db;
 mod error;
+mod merge;
 mod routes;
 #[cfg(test)]
 mod testing;
