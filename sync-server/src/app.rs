@@ -16,8 +16,15 @@ pub struct AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .merge(crate::routes::join::router())
+        .merge(crate::routes::sync::router())
+        .route_layer(axum::middleware::from_fn(
+            crate::routes::auth::check_protocol,
+        ));
     Router::new()
         .merge(crate::routes::health::router())
+        .merge(v1)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this route does not take that method".into())

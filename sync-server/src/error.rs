@@ -23,6 +23,14 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request body too large (the limit is {limit} bytes)")]
     PayloadTooLarge { limit: usize },
+    #[error("protocol version mismatch: the client speaks {client}, this server speaks {server}")]
+    ProtocolMismatch { client: String, server: u32 },
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    DeviceRevoked(String),
+    #[error("{0}")]
+    SiteIdMismatch(String),
     #[error("{0}")]
     Unavailable(String),
     /// A server-side failure; the details are logged, not sent.
@@ -43,6 +51,10 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
+            ApiError::ProtocolMismatch { .. } => (StatusCode::BAD_REQUEST, "protocol_mismatch"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::DeviceRevoked(_) => (StatusCode::FORBIDDEN, "device_revoked"),
+            ApiError::SiteIdMismatch(_) => (StatusCode::FORBIDDEN, "site_id_mismatch"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -1,11 +1,12 @@
 //! `flightdeck-sync-server`: relays and compacts change sets between a workspace's devices.
-//! This is the skeleton the sync issue grows: the binary, its CLI and the health route.
+//! `serve` runs the HTTP API; `workspace` and `device` administer the database directly.
 
 use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+mod admin;
 mod app;
 mod db;
 mod error;
@@ -13,6 +14,8 @@ mod merge;
 mod routes;
 #[cfg(test)]
 mod testing;
+mod tokens;
+mod wire;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -36,6 +39,28 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8787", env = "FLIGHTDECK_SYNC_BIND")]
         bind: SocketAddr,
     },
+    /// Manage workspaces
+    #[command(subcommand)]
+    Workspace(WorkspaceCommand),
+    /// Manage devices
+    #[command(subcommand)]
+    Device(DeviceCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum WorkspaceCommand {
+    /// Create a workspace and print its join token
+    Create { name: String },
+    /// List workspaces
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeviceCommand {
+    /// List a workspace's devices (by workspace id or name)
+    List { workspace: String },
+    /// Revoke a device: its token is refused from now on
+    Revoke { id: String },
 }
 
 #[tokio::main]
@@ -67,6 +92,14 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .context("server failed")?;
         }
+        Command::Workspace(WorkspaceCommand::Create { name }) => {
+            admin::create_workspace(&pool, &name).await?
+        }
+        Command::Workspace(WorkspaceCommand::List) => admin::list_workspaces(&pool).await?,
+        Command::Device(DeviceCommand::List { workspace }) => {
+            admin::list_devices(&pool, &workspace).await?
+        }
+        Command::Device(DeviceCommand::Revoke { id }) => admin::revoke_device(&pool, &id).await?,
     }
     Ok(())
 }

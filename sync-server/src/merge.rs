@@ -8,9 +8,6 @@
 //! by the higher col_version, then by the larger value under `crsql_compare_sqlite_values`;
 //! an equal value changes nothing (cr-sqlite's default, `merge-equal-values` off).
 
-// The push route (next commit) is the first caller.
-#![allow(dead_code)]
-
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 

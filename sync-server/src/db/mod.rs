@@ -2,7 +2,9 @@
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
+pub mod cells;
 pub mod migrate;
+pub mod workspaces;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {

@@ -1,0 +1,359 @@
+//! The cell store: applying a push under the merge rule, and paging changes out by sequence.
+
+use std::collections::{BTreeSet, HashMap};
+
+use flightdeck_types::sync::{PullResponse, PushResponse, WireChange};
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::DbError;
+use crate::merge::{merge, Cell, Decision, RowState, Value, SENTINEL_CID};
+use crate::wire::{value_to_wire, RowChange};
+
+/// The Postgres channel that carries `<workspace_id>:<head>` for each new sequence number.
+pub const NOTIFY_CHANNEL: &str = "flightdeck_ws";
+
+/// One row touched by a push: its state as loaded and as merged.
+#[derive(Default)]
+struct TouchedRow {
+    state: RowState,
+    /// The cids stored before this push (to know which ones a delete or resurrect dropped).
+    stored_cids: BTreeSet<String>,
+    /// The cids this push wrote.
+    written_cids: BTreeSet<String>,
+    changed: bool,
+}
+
+type RowKey = (String, Vec<u8>);
+
+/// Applies one push in one transaction. Pushes to a workspace serialize on its row lock; a
+/// push that changes anything gets the next sequence number, stamped on every cell it changed,
+/// and is announced with NOTIFY when the transaction commits.
+pub async fn apply_push(
+    client: &mut tokio_postgres::Client,
+    workspace_id: Uuid,
+    device_id: Uuid,
+    changes: &[RowChange],
+) -> Result<PushResponse, DbError> {
+    let tx = client.transaction().await?;
+    let head: i64 = tx
+        .query_one(
+            "SELECT head FROM workspaces WHERE id = $1 FOR UPDATE",
+            &[&workspace_id],
+        )
+        .await?
+        .get(0);
+
+    let mut rows = load_rows(&tx, workspace_id, changes).await?;
+    for row_change in changes {
+        let key = (row_change.tbl.clone(), row_change.pk.clone());
+        let row = rows.entry(key).or_default();
+        let change = &row_change.change;
+        match merge(&mut row.state, change) {
+            Decision::Ignore => continue,
+            Decision::Delete => {
+                row.written_cids.insert(SENTINEL_CID.into());
+            }
+            Decision::Resurrect { .. } => {
+                row.written_cids.insert(SENTINEL_CID.into());
+                row.written_cids.insert(change.cid.clone());
+            }
+            Decision::Write => {
+                row.written_cids.insert(change.cid.clone());
+            }
+        }
+        row.changed = true;
+    }
+
+    let pushed_db_version = changes.iter().map(|c| c.change.db_version).max();
+    let seq = if rows.values().any(|row| row.changed) {
+        let seq = head + 1;
+        write_rows(&tx, workspace_id, seq, &rows).await?;
+        tx.execute(
+            "UPDATE workspaces SET head = $2 WHERE id = $1",
+            &[&workspace_id, &seq],
+        )
+        .await?;
+        // Delivered on commit, and only then: listeners never hear of a rolled-back push.
+        tx.execute(
+            "SELECT pg_notify($1, $2)",
+            &[&NOTIFY_CHANNEL, &format!("{workspace_id}:{seq}")],
+        )
+        .await?;
+        Some(seq)
+    } else {
+        None
+    };
+    let acknowledged: i64 = tx
+        .query_one(
+            "UPDATE devices
+             SET pushed_db_version = GREATEST(pushed_db_version, COALESCE($2::int8, 0)),
+                 last_seen_at = now()
+             WHERE id = $1
+             RETURNING pushed_db_version",
+            &[&device_id, &pushed_db_version],
+        )
+        .await?
+        .get(0);
+    tx.commit().await?;
+    Ok(PushResponse {
+        acknowledged_db_version: pushed_db_version.unwrap_or(acknowledged),
+        seq,
+        head: seq.unwrap_or(head),
+    })
+}
+
+/// The stored state of every row the push touches, in two queries.
+async fn load_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    workspace_id: Uuid,
+    changes: &[RowChange],
+) -> Result<HashMap<RowKey, TouchedRow>, DbError> {
+    let keys: BTreeSet<(&str, &[u8])> = changes
+        .iter()
+        .map(|c| (c.tbl.as_str(), c.pk.as_slice()))
+        .collect();
+    let tbls: Vec<&str> = keys.iter().map(|(tbl, _)| *tbl).collect();
+    let pks: Vec<&[u8]> = keys.iter().map(|(_, pk)| *pk).collect();
+    let mut rows: HashMap<RowKey, TouchedRow> = HashMap::new();
+    for row in tx
+        .query(
+            "SELECT r.tbl, r.pk, r.cl FROM rows r
+             JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON r.tbl = k.tbl AND r.pk = k.pk
+             WHERE r.workspace_id = $1",
+            &[&workspace_id, &tbls, &pks],
+        )
+        .await?
+    {
+        let touched = rows.entry((row.get(0), row.get(1))).or_default();
+        touched.state.cl = row.get(2);
+    }
+    for row in tx
+        .query(
+            "SELECT c.tbl, c.pk, c.cid, c.val_type, c.val_int, c.val_real, c.val_bytes,
+                    c.col_version, c.db_version, c.site_id, c.crsql_seq
+             FROM cells c
+             JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON c.tbl = k.tbl AND c.pk = k.pk
+             WHERE c.workspace_id = $1",
+            &[&workspace_id, &tbls, &pks],
+        )
+        .await?
+    {
+        let touched = rows.entry((row.get(0), row.get(1))).or_default();
+        let cid: String = row.get(2);
+        let cell = Cell {
+            value: value_from_columns(&row, 3)?,
+            col_version: row.get(7),
+            db_version: row.get(8),
+            site_id: row.get(9),
+            crsql_seq: row.get(10),
+        };
+        touched.stored_cids.insert(cid.clone());
+        touched.state.cells.insert(cid, cell);
+    }
+    Ok(rows)
+}
+
+/// Writes the changed rows: their causal lengths, the cells they dropped and the cells they
+/// took, each stamped with `seq`.
+async fn write_rows(
+    tx: &tokio_postgres::Transaction<'_>,
+    workspace_id: Uuid,
+    seq: i64,
+    rows: &HashMap<RowKey, TouchedRow>,
+) -> Result<(), DbError> {
+    let changed: Vec<(&RowKey, &TouchedRow)> = rows.iter().filter(|(_, r)| r.changed).collect();
+
+    let tbls: Vec<&str> = changed.iter().map(|((tbl, _), _)| tbl.as_str()).collect();
+    let pks: Vec<&[u8]> = changed.iter().map(|((_, pk), _)| pk.as_slice()).collect();
+    let cls: Vec<i64> = changed.iter().map(|(_, row)| row.state.cl).collect();
+    tx.execute(
+        "INSERT INTO rows (workspace_id, tbl, pk, cl)
+         SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::int8[])
+         ON CONFLICT (workspace_id, tbl, pk) DO UPDATE SET cl = EXCLUDED.cl",
+        &[&workspace_id, &tbls, &pks, &cls],
+    )
+    .await?;
+
+    let mut dropped: (Vec<&str>, Vec<&[u8]>, Vec<&str>) = Default::default();
+    for ((tbl, pk), row) in &changed {
+        for cid in row.stored_cids.iter() {
+            if !row.state.cells.contains_key(cid) {
+                dropped.0.push(tbl);
+                dropped.1.push(pk);
+                dropped.2.push(cid);
+            }
+        }
+    }
+    if !dropped.0.is_empty() {
+        tx.execute(
+            "DELETE FROM cells c
+             USING unnest($2::text[], $3::bytea[], $4::text[]) AS k(tbl, pk, cid)
+             WHERE c.workspace_id = $1 AND c.tbl = k.tbl AND c.pk = k.pk AND c.cid = k.cid",
+            &[&workspace_id, &dropped.0, &dropped.1, &dropped.2],
+        )
+        .await?;
+    }
+
+    let mut cells = CellColumns::default();
+    for ((tbl, pk), row) in &changed {
+        for cid in &row.written_cids {
+            if let Some(cell) = row.state.cells.get(cid) {
+                cells.push(tbl, pk, cid, cell, row.state.cl);
+            }
+        }
+    }
+    tx.execute(
+        "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real, val_bytes,
+                            col_version, db_version, site_id, cl, crsql_seq, seq)
+         SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
+             $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
+             $12::int8[], $13::int8[]) AS k
+         ON CONFLICT (workspace_id, tbl, pk, cid) DO UPDATE SET
+             val_type = EXCLUDED.val_type, val_int = EXCLUDED.val_int,
+             val_real = EXCLUDED.val_real, val_bytes = EXCLUDED.val_bytes,
+             col_version = EXCLUDED.col_version, db_version = EXCLUDED.db_version,
+             site_id = EXCLUDED.site_id, cl = EXCLUDED.cl, crsql_seq = EXCLUDED.crsql_seq,
+             seq = EXCLUDED.seq",
+        &[
+            &workspace_id,
+            &cells.tbl,
+            &cells.pk,
+            &cells.cid,
+            &cells.val_type,
+            &cells.val_int,
+            &cells.val_real,
+            &cells.val_bytes,
+            &cells.col_version,
+            &cells.db_version,
+            &cells.site_id,
+            &cells.cl,
+            &cells.crsql_seq,
+            &seq,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Cells laid out as columns, for one `unnest` insert.
+#[derive(Default)]
+struct CellColumns<'a> {
+    tbl: Vec<&'a str>,
+    pk: Vec<&'a [u8]>,
+    cid: Vec<&'a str>,
+    val_type: Vec<i16>,
+    val_int: Vec<Option<i64>>,
+    val_real: Vec<Option<f64>>,
+    val_bytes: Vec<Option<&'a [u8]>>,
+    col_version: Vec<i64>,
+    db_version: Vec<i64>,
+    site_id: Vec<&'a [u8]>,
+    cl: Vec<i64>,
+    crsql_seq: Vec<i64>,
+}
+
+impl<'a> CellColumns<'a> {
+    fn push(&mut self, tbl: &'a str, pk: &'a [u8], cid: &'a str, cell: &'a Cell, cl: i64) {
+        let (val_type, val_int, val_real, val_bytes) = match &cell.value {
+            Value::Null => (0, None, None, None),
+            Value::Integer(int) => (1, Some(*int), None, None),
+            Value::Real(real) => (2, None, Some(*real), None),
+            Value::Text(text) => (3, None, None, Some(text.as_bytes())),
+            Value::Blob(bytes) => (4, None, None, Some(bytes.as_slice())),
+        };
+        self.tbl.push(tbl);
+        self.pk.push(pk);
+        self.cid.push(cid);
+        self.val_type.push(val_type);
+        self.val_int.push(val_int);
+        self.val_real.push(val_real);
+        self.val_bytes.push(val_bytes);
+        self.col_version.push(cell.col_version);
+        self.db_version.push(cell.db_version);
+        self.site_id.push(&cell.site_id);
+        self.cl.push(cl);
+        self.crsql_seq.push(cell.crsql_seq);
+    }
+}
+
+/// Reads the typed pair `val_type, val_int, val_real, val_bytes` starting at column `first`.
+fn value_from_columns(row: &Row, first: usize) -> Result<Value, DbError> {
+    let val_type: i16 = row.get(first);
+    Ok(match val_type {
+        0 => Value::Null,
+        1 => Value::Integer(row.get(first + 1)),
+        2 => Value::Real(row.get(first + 2)),
+        3 => Value::Text(
+            String::from_utf8(row.get(first + 3))
+                .map_err(|_| DbError::Schema("a stored text value is not UTF-8".into()))?,
+        ),
+        4 => Value::Blob(row.get(first + 3)),
+        other => return Err(DbError::Schema(format!("unknown stored val_type {other}"))),
+    })
+}
+
+/// The cells changed after `after`, in whole sequence numbers: sequences are taken until the
+/// page holds at least `limit` cells, and always at least one.
+pub async fn pull(
+    client: &mut tokio_postgres::Client,
+    workspace_id: Uuid,
+    after: i64,
+    limit: i64,
+) -> Result<PullResponse, DbError> {
+    // One snapshot, so that the page and the head agree.
+    let tx = client
+        .build_transaction()
+        .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await?;
+    let head: i64 = tx
+        .query_one(
+            "SELECT head FROM workspaces WHERE id = $1",
+            &[&workspace_id],
+        )
+        .await?
+        .get(0);
+    // The sequence number of the limit-th cell: the page ends with that whole sequence.
+    let last_seq: Option<i64> = tx
+        .query_opt(
+            "SELECT seq FROM cells WHERE workspace_id = $1 AND seq > $2
+             ORDER BY seq OFFSET $3 LIMIT 1",
+            &[&workspace_id, &after, &(limit - 1)],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let rows = tx
+        .query(
+            "SELECT tbl, pk, cid, val_type, val_int, val_real, val_bytes, col_version,
+                    db_version, site_id, cl, crsql_seq, seq
+             FROM cells
+             WHERE workspace_id = $1 AND seq > $2 AND seq <= $3
+             ORDER BY seq, db_version, crsql_seq, tbl, pk, cid",
+            &[&workspace_id, &after, &last_seq.unwrap_or(i64::MAX)],
+        )
+        .await?;
+    tx.commit().await?;
+    let mut changes = Vec::with_capacity(rows.len());
+    let mut next = after;
+    for row in &rows {
+        changes.push(WireChange {
+            table: row.get(0),
+            pk: hex::encode(row.get::<_, &[u8]>(1)),
+            cid: row.get(2),
+            val: value_to_wire(&value_from_columns(row, 3)?),
+            col_version: row.get(7),
+            db_version: row.get(8),
+            site_id: hex::encode(row.get::<_, &[u8]>(9)),
+            cl: row.get(10),
+            seq: row.get(11),
+        });
+        next = row.get(12);
+    }
+    Ok(PullResponse {
+        changes,
+        next,
+        head,
+    })
+}

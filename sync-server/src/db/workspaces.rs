@@ -1,0 +1,198 @@
+//! Workspaces, their join tokens and devices. Every lookup by token goes through its hash.
+
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::DbError;
+use crate::tokens;
+
+/// A registered device, as the auth layer sees it.
+#[derive(Debug, Clone)]
+pub struct Device {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub site_id: Vec<u8>,
+    /// When it was revoked (RFC 3339-ish text), if it was.
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WorkspaceSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub created_at: String,
+    pub head: i64,
+    pub devices: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceSummary {
+    pub id: Uuid,
+    pub name: String,
+    pub site_id: String,
+    pub created_at: String,
+    pub last_seen_at: Option<String>,
+    pub revoked_at: Option<String>,
+    pub pushed_db_version: i64,
+}
+
+/// A new device's credentials, returned once by [`join`].
+#[derive(Debug, Clone)]
+pub struct Joined {
+    pub workspace_id: Uuid,
+    pub workspace_name: String,
+    pub device_id: Uuid,
+    pub device_token: String,
+}
+
+/// Creates a workspace and its first join token (returned; only its hash is kept).
+pub async fn create_workspace(
+    client: &mut tokio_postgres::Client,
+    name: &str,
+) -> Result<(Uuid, String), DbError> {
+    let id = Uuid::now_v7();
+    let join_token = tokens::generate(tokens::JOIN_TOKEN_PREFIX);
+    let tx = client.transaction().await?;
+    tx.execute(
+        "INSERT INTO workspaces (id, name) VALUES ($1, $2)",
+        &[&id, &name],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO join_tokens (hash, workspace_id) VALUES ($1, $2)",
+        &[&tokens::hash(&join_token), &id],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok((id, join_token))
+}
+
+pub async fn list_workspaces(
+    client: &impl GenericClient,
+) -> Result<Vec<WorkspaceSummary>, DbError> {
+    let rows = client
+        .query(
+            "SELECT w.id, w.name, w.created_at::text, w.head,
+                    (SELECT count(*) FROM devices d WHERE d.workspace_id = w.id)
+             FROM workspaces w ORDER BY w.created_at, w.id",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| WorkspaceSummary {
+            id: row.get(0),
+            name: row.get(1),
+            created_at: row.get(2),
+            head: row.get(3),
+            devices: row.get(4),
+        })
+        .collect())
+}
+
+/// Trades a join token for a new device. `None` when the token is unknown or revoked.
+pub async fn join(
+    client: &impl GenericClient,
+    join_token: &str,
+    device_name: &str,
+    site_id: &[u8],
+) -> Result<Option<Joined>, DbError> {
+    let Some(workspace) = client
+        .query_opt(
+            "SELECT w.id, w.name FROM join_tokens t JOIN workspaces w ON w.id = t.workspace_id
+             WHERE t.hash = $1 AND NOT t.revoked",
+            &[&tokens::hash(join_token)],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let device_id = Uuid::now_v7();
+    let device_token = tokens::generate(tokens::DEVICE_TOKEN_PREFIX);
+    let workspace_id: Uuid = workspace.get(0);
+    client
+        .execute(
+            "INSERT INTO devices (id, workspace_id, name, site_id, token_hash)
+             VALUES ($1, $2, $3, $4, $5)",
+            &[
+                &device_id,
+                &workspace_id,
+                &device_name,
+                &site_id,
+                &tokens::hash(&device_token),
+            ],
+        )
+        .await?;
+    Ok(Some(Joined {
+        workspace_id,
+        workspace_name: workspace.get(1),
+        device_id,
+        device_token,
+    }))
+}
+
+/// The device a bearer token belongs to, revoked or not.
+pub async fn device_by_token(
+    client: &impl GenericClient,
+    device_token: &str,
+) -> Result<Option<Device>, DbError> {
+    let row = client
+        .query_opt(
+            "SELECT id, workspace_id, site_id, revoked_at::text FROM devices WHERE token_hash = $1",
+            &[&tokens::hash(device_token)],
+        )
+        .await?;
+    Ok(row.map(|row| Device {
+        id: row.get(0),
+        workspace_id: row.get(1),
+        site_id: row.get(2),
+        revoked_at: row.get(3),
+    }))
+}
+
+pub async fn touch_device(client: &impl GenericClient, device_id: Uuid) -> Result<(), DbError> {
+    client
+        .execute(
+            "UPDATE devices SET last_seen_at = now() WHERE id = $1",
+            &[&device_id],
+        )
+        .await?;
+    Ok(())
+}
+
+pub async fn list_devices(
+    client: &impl GenericClient,
+    workspace_id: Uuid,
+) -> Result<Vec<DeviceSummary>, DbError> {
+    let rows = client
+        .query(
+            "SELECT id, name, site_id, created_at::text, last_seen_at::text, revoked_at::text,
+                    pushed_db_version
+             FROM devices WHERE workspace_id = $1 ORDER BY created_at, id",
+            &[&workspace_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| DeviceSummary {
+            id: row.get(0),
+            name: row.get(1),
+            site_id: hex::encode(row.get::<_, Vec<u8>>(2)),
+            created_at: row.get(3),
+            last_seen_at: row.get(4),
+            revoked_at: row.get(5),
+            pushed_db_version: row.get(6),
+        })
+        .collect())
+}
+
+/// Revokes a device; `false` when no such (unrevoked) device exists.
+pub async fn revoke_device(client: &impl GenericClient, device_id: Uuid) -> Result<bool, DbError> {
+    let updated = client
+        .execute(
+            "UPDATE devices SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
+            &[&device_id],
+        )
+        .await?;
+    Ok(updated == 1)
+}

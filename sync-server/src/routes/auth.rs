@@ -1,0 +1,58 @@
+//! What every `/v1` request passes: the protocol version check and, for device routes, the
+//! bearer device token.
+
+use axum::extract::{FromRequestParts, Request};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+
+use crate::app::AppState;
+use crate::db::workspaces::{self, Device};
+use crate::error::ApiError;
+
+/// Refuses a request whose protocol header names another version. A request without the
+/// header is let through, so that curl and health probes stay simple.
+pub async fn check_protocol(request: Request, next: Next) -> Result<Response, ApiError> {
+    if let Some(value) = request.headers().get(PROTOCOL_HEADER) {
+        let client = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        if client.trim() != PROTOCOL_VERSION.to_string() {
+            return Err(ApiError::ProtocolMismatch {
+                client,
+                server: PROTOCOL_VERSION,
+            });
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// The device behind the request's `Authorization: Bearer` token; refused when unknown (401)
+/// or revoked (403).
+pub struct AuthedDevice(pub Device);
+
+impl FromRequestParts<AppState> for AuthedDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| {
+                ApiError::Unauthorized("missing `Authorization: Bearer <device token>`".into())
+            })?;
+        let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
+        let device = workspaces::device_by_token(&**client, token)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("unknown device token".into()))?;
+        if let Some(revoked_at) = &device.revoked_at {
+            return Err(ApiError::DeviceRevoked(format!(
+                "this device was revoked at {revoked_at}; join the workspace again with a join token"
+            )));
+        }
+        Ok(AuthedDevice(device))
+    }
+}
