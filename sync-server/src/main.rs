@@ -69,6 +69,9 @@ async fn main() -> anyhow::Result<()> {
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        // Logs go to stderr: stdout carries only what scripts read (the listening address,
+        // a new join token, listings).
+        .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
     let database_url = cli

@@ -1,0 +1,106 @@
+//! The real binary: admin commands against a throwaway Postgres, then `serve` on port 0.
+
+#[path = "../src/testing.rs"]
+mod testing;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_flightdeck-sync-server");
+
+/// A bare HTTP/1.1 GET: status code and body.
+async fn get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr).await?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+async fn admin(url: &str, args: &[&str]) -> String {
+    let output = Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn admin_commands_manage_workspaces() {
+    let db = testing::fresh_database().await;
+    let token = admin(&db.url, &["workspace", "create", "home"]).await;
+    assert!(token.trim().starts_with("fdj_"), "{token}");
+    let list = admin(&db.url, &["workspace", "list"]).await;
+    assert!(list.contains("\thome\t"), "{list}");
+    let devices = admin(&db.url, &["device", "list", "home"]).await;
+    assert_eq!(devices.lines().count(), 1, "only the header: {devices}");
+    let missing = Command::new(BIN)
+        .args(["device", "revoke", "not-a-uuid"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(!missing.status.success());
+}
+
+#[tokio::test]
+async fn serve_listens_and_is_ready() {
+    let db = testing::fresh_database().await;
+    let mut server = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the server exited before listening");
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_owned();
+        }
+    };
+
+    let started = Instant::now();
+    let (status, body) = loop {
+        match get(&addr, "/healthz").await {
+            Ok(answer) => break answer,
+            Err(error) if started.elapsed() > Duration::from_secs(10) => {
+                panic!("no answer from {addr}: {error}")
+            }
+            // Polling: the socket is bound before the line is printed, so this rarely loops.
+            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+        }
+    };
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = get(&addr, "/readyz").await.unwrap();
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("ready"), "{body}");
+    server.kill().await.unwrap();
+}
