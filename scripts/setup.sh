@@ -53,6 +53,8 @@ FD_APT_PACKAGES=(
     libclang-dev
     # OS keyring in headless tests
     dbus dbus-x11 gnome-keyring libsecret-tools keyutils
+    # the sync server's tests start throwaway clusters from these binaries
+    postgresql
     # the set-up itself
     curl unzip
 )

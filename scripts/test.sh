@@ -53,8 +53,8 @@ cargo fmt --all -- --check
 begin "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-begin "cargo build -p flightdeck-app (the e2e tests drive this binary)"
-cargo build -p flightdeck-app
+begin "cargo build: the app and the sync server (the e2e tests drive these binaries)"
+cargo build -p flightdeck-app -p flightdeck-sync-server
 
 begin "cargo test --workspace (with OS keyring)"
 scripts/with-keyring.sh cargo test --workspace "$@"

@@ -127,9 +127,26 @@ pub struct SyncReport {
     pub local_cursor: i64,
 }
 
-/// Pushes every pending local transaction, then pulls until the server has nothing newer.
+/// Pulls until current, then pushes every pending local transaction.
+///
+/// Pulling first matters: a local edit the server has not acknowledged yet and that a remote
+/// change overwrites is detected during the pull and kept in the conflict log. Pushing first
+/// would let the server settle it silently.
 pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> {
     let mut report = SyncReport::default();
+    loop {
+        let after = pull_cursor(store)?;
+        let page = client.pull(after, PULL_PAGE_CELLS).await?;
+        report.server_head = page.head;
+        if page.changes.is_empty() && page.next <= after {
+            break;
+        }
+        report.conflicts += apply_pull(store, &page)?.len();
+        report.pulled_cells += page.changes.len();
+        if page.next >= page.head {
+            break;
+        }
+    }
     while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
         let response = client
             .push(&PushRequest {
@@ -150,19 +167,6 @@ pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> 
                     response.acknowledged_db_version, batch.last_db_version
                 ),
             });
-        }
-    }
-    loop {
-        let after = pull_cursor(store)?;
-        let page = client.pull(after, PULL_PAGE_CELLS).await?;
-        report.server_head = page.head;
-        if page.changes.is_empty() && page.next <= after {
-            break;
-        }
-        report.conflicts += apply_pull(store, &page)?.len();
-        report.pulled_cells += page.changes.len();
-        if page.next >= page.head {
-            break;
         }
     }
     report.local_cursor = pull_cursor(store)?;

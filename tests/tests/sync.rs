@@ -1,0 +1,357 @@
+//! Several devices and the real sync server (its binary, on 127.0.0.1:0, over a throwaway
+//! Postgres): changes reach every device, offline edits converge under the CRDT rule with
+//! overwritten local values in the conflict log, and a late device bootstraps from the
+//! server's compacted state.
+
+#[path = "../../sync-server/src/testing.rs"]
+mod pg;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flightdeck_core::secrets::OsKeyring;
+use flightdeck_core::sync::{account, daemon};
+use flightdeck_core::{environments, tasks, Store};
+use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn server_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let path = target.join("debug/flightdeck-sync-server");
+    assert!(
+        path.is_file(),
+        "build the server first: cargo build -p flightdeck-sync-server"
+    );
+    path
+}
+
+struct Server {
+    url: String,
+    join_token: String,
+    _process: Child,
+}
+
+/// A fresh database, a workspace in it, and the server binary serving it on a free port.
+async fn start_server() -> Server {
+    let db = pg::fresh_database().await;
+    let created = Command::new(server_binary())
+        .args(["workspace", "create", "team"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let join_token = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+
+    let mut process = Command::new(server_binary())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the server printed its address");
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    Server {
+        url: format!("http://{addr}"),
+        join_token,
+        _process: process,
+    }
+}
+
+struct Device {
+    store: Arc<Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn join(server: &Server) -> Device {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    let keyring = OsKeyring::from_env().unwrap();
+    let joined = account::join(&store, &keyring, &server.url, &server.join_token)
+        .await
+        .unwrap();
+    assert!(joined.keyring_error.is_none(), "{:?}", joined.keyring_error);
+    Device {
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+async fn sync(device: &Device) -> flightdeck_core::sync::client::SyncReport {
+    account::sync_now(&device.store, &OsKeyring::from_env().unwrap())
+        .await
+        .unwrap()
+}
+
+fn all_tasks(device: &Device) -> Vec<Task> {
+    let filter = TaskFilter {
+        include_archived: true,
+        ..Default::default()
+    };
+    let mut list = tasks::list(&device.store, &filter).unwrap();
+    list.sort_by(|a, b| a.id.cmp(&b.id));
+    list
+}
+
+fn title(text: &str) -> TaskPatch {
+    TaskPatch {
+        title: Some(text.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_devices_converge_through_the_server() {
+    let server = start_server().await;
+    let (a, b, c) = (
+        join(&server).await,
+        join(&server).await,
+        join(&server).await,
+    );
+
+    let env = environments::create(
+        &a.store,
+        NewEnvironment {
+            name: "web".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let task = tasks::create(
+        &a.store,
+        NewTask {
+            title: "From A".into(),
+            environment: Some("web".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let pushed = sync(&a).await;
+    assert!(pushed.pushed_cells > 0);
+    for device in [&b, &c] {
+        sync(device).await;
+        assert_eq!(
+            tasks::get(&device.store, &task.id)
+                .unwrap()
+                .environment_id
+                .as_deref(),
+            Some(env.id.as_str())
+        );
+    }
+    tasks::update(
+        &c.store,
+        &task.id,
+        TaskPatch {
+            status: Some(TaskStatus::Done),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sync(&c).await;
+    sync(&a).await;
+    sync(&b).await;
+    assert_eq!(
+        tasks::get(&a.store, &task.id).unwrap().status,
+        TaskStatus::Done
+    );
+    assert_eq!(all_tasks(&a), all_tasks(&b));
+    assert_eq!(all_tasks(&b), all_tasks(&c));
+    // A round with nothing new moves nothing.
+    let idle = sync(&b).await;
+    assert_eq!((idle.pushed_cells, idle.pulled_cells), (0, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offline_edits_converge_and_the_loser_keeps_its_value_in_the_conflict_log() {
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let shared = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Shared".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let doomed = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Doomed".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sync(&a).await;
+    sync(&b).await;
+
+    // Both offline: same column, different columns, and delete against edit.
+    tasks::update(&a.store, &shared.id, title("Zebra")).unwrap();
+    tasks::update(&b.store, &shared.id, title("Apple")).unwrap();
+    tasks::update(
+        &b.store,
+        &shared.id,
+        TaskPatch {
+            description: Some("B's notes".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    tasks::delete(&a.store, &doomed.id).unwrap();
+    tasks::update(&b.store, &doomed.id, title("Edited while deleted")).unwrap();
+
+    sync(&a).await;
+    let b_round = sync(&b).await;
+    sync(&a).await;
+
+    assert_eq!(all_tasks(&a), all_tasks(&b));
+    let merged = tasks::get(&a.store, &shared.id).unwrap();
+    assert_eq!(
+        merged.title, "Zebra",
+        "equal versions: the larger value wins"
+    );
+    assert_eq!(
+        merged.description, "B's notes",
+        "a different column survives"
+    );
+    assert!(tasks::get(&b.store, &doomed.id).is_err(), "the delete wins");
+
+    assert!(b_round.conflicts >= 1);
+    let conflicts = b.store.conflicts().unwrap();
+    let lost = conflicts
+        .iter()
+        .find(|c| {
+            c.column == "title"
+                && c.local_value == flightdeck_core::store::SqlValue::Text("Apple".into())
+        })
+        .expect("B's title is in the log");
+    b.store.restore_conflict(lost.id).unwrap();
+    sync(&b).await;
+    sync(&a).await;
+    assert_eq!(
+        tasks::get(&a.store, &shared.id).unwrap().title,
+        "Apple",
+        "the restore propagates"
+    );
+    assert_eq!(all_tasks(&a), all_tasks(&b));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_device_bootstraps_from_live_state_not_history() {
+    let server = start_server().await;
+    let a = join(&server).await;
+    let task = tasks::create(
+        &a.store,
+        NewTask {
+            title: "v0".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut history = 0;
+    for i in 1..=50 {
+        tasks::update(&a.store, &task.id, title(&format!("v{i}"))).unwrap();
+        history += sync(&a).await.pushed_cells;
+    }
+    let gone = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Deleted before B came".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    tasks::delete(&a.store, &gone.id).unwrap();
+    history += sync(&a).await.pushed_cells;
+
+    let late = join(&server).await;
+    let report = sync(&late).await;
+    assert_eq!(all_tasks(&late), all_tasks(&a));
+    assert_eq!(tasks::get(&late.store, &task.id).unwrap().title, "v50");
+    // Only live cells travel: exactly what a fully synced device holds (cr-sqlite keeps one
+    // clock entry per live cell), fewer than the history of pushes (audit rows are live too).
+    let live: i64 = a
+        .store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM crsql_changes", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(report.pulled_cells as i64, live);
+    assert!(
+        report.pulled_cells < history,
+        "pulled {} of {history}",
+        report.pulled_cells
+    );
+    assert_eq!(report.local_cursor, report.server_head);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemons_carry_a_change_without_anyone_syncing_by_hand() {
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let options = daemon::DaemonOptions {
+        local_poll: Duration::from_millis(20),
+        pull_interval: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(1),
+    };
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut handles = Vec::new();
+    for device in [&a, &b] {
+        let store = device.store.clone();
+        let options = options.clone();
+        let mut stop = stop_tx.subscribe();
+        handles.push(tokio::spawn(async move {
+            let keyring = OsKeyring::from_env().unwrap();
+            daemon::run(
+                &store,
+                &keyring,
+                options,
+                async move {
+                    let _ = stop.recv().await;
+                },
+                |_| {},
+            )
+            .await
+        }));
+    }
+    let task = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Carried by daemons".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tasks::get(&b.store, &task.id).is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the task never reached B"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop_tx.send(()).unwrap();
+    for handle in handles {
+        handle.await.unwrap().unwrap();
+    }
+}
