@@ -84,6 +84,12 @@ pub async fn join(
 
 /// A client for the server this workspace joined.
 pub fn connect(store: &Store, secrets: &dyn SecretStore) -> Result<SyncClient> {
+    let (url, token) = credentials(store, secrets)?;
+    Ok(SyncClient::new(&url, &token))
+}
+
+/// The joined server's URL and this device's token.
+pub fn credentials(store: &Store, secrets: &dyn SecretStore) -> Result<(String, String)> {
     let url = store.sync_state(SERVER_URL)?.ok_or_else(|| {
         CoreError::Refused(
             "this workspace has not joined a sync server; run `flightdeck sync join URL TOKEN`"
@@ -98,7 +104,7 @@ pub fn connect(store: &Store, secrets: &dyn SecretStore) -> Result<SyncClient> {
             ))
         })?,
     };
-    Ok(SyncClient::new(&url, &token))
+    Ok((url, token))
 }
 
 /// One sync round, remembering when it succeeded and the server head it saw.

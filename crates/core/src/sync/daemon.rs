@@ -1,12 +1,16 @@
-//! Background sync: push soon after every local write (from this process or any other on
-//! the same database), pull on a slow interval, and back off with jitter while the server is
-//! unreachable. The app keeps working offline throughout; this only catches up.
+//! Background sync: pull as soon as the server announces a new head over its WebSocket, push
+//! soon after every local write (from this process or any other on the same database), pull
+//! on a slow interval as a safety net, and back off with jitter while the server is away.
+//! The app keeps working offline throughout; this only catches up.
 
 use std::future::Future;
 use std::time::Duration;
 
-use super::account::sync_now;
+use super::account::{credentials, sync_now};
+use super::announcements::{watch_server, Heard};
+use super::backoff::Backoff;
 use super::client::SyncReport;
+use super::pull_cursor;
 use crate::error::Result;
 use crate::secrets::SecretStore;
 use crate::store::Store;
@@ -31,28 +35,6 @@ impl Default for DaemonOptions {
     }
 }
 
-/// Exponential backoff with full jitter: a random wait in [base/2, base].
-struct Backoff {
-    failures: u32,
-    max: Duration,
-    seed: u64,
-}
-
-impl Backoff {
-    fn next_wait(&mut self) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        let base = Duration::from_millis(500)
-            .saturating_mul(1 << self.failures.min(10))
-            .min(self.max);
-        // xorshift: jitter needs spread, not cryptographic quality.
-        self.seed ^= self.seed << 13;
-        self.seed ^= self.seed >> 7;
-        self.seed ^= self.seed << 17;
-        let fraction = (self.seed % 1000) as f64 / 1000.0;
-        base.mul_f64(0.5 + fraction / 2.0)
-    }
-}
-
 /// Runs until `shutdown` completes, calling `on_round` after every sync attempt.
 pub async fn run(
     store: &Store,
@@ -62,36 +44,44 @@ pub async fn run(
     mut on_round: impl FnMut(&Result<SyncReport>),
 ) -> Result<()> {
     tokio::pin!(shutdown);
-    let mut backoff = Backoff {
-        failures: 0,
-        max: options.max_backoff,
-        seed: crate::clock::now_millis() as u64 | 1,
-    };
+    let (url, token) = credentials(store, secrets)?;
+    let (heard_tx, mut heard) = tokio::sync::watch::channel(Heard::default());
+    let watcher = tokio::spawn(watch_server(url, token, options.max_backoff, heard_tx));
+    let mut backoff = Backoff::new(options.max_backoff);
     let mut seen_version: Option<i64> = None;
     let mut next_pull = tokio::time::Instant::now();
     let mut retry_at: Option<tokio::time::Instant> = None;
-    loop {
+    let outcome = loop {
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => break Ok(()),
             _ = tokio::time::sleep(options.local_poll) => {}
+            _ = heard.changed() => {}
         }
         let now = tokio::time::Instant::now();
         if retry_at.is_some_and(|at| now < at) {
             continue;
         }
-        let version = store.db_version()?;
+        let version = match store.db_version() {
+            Ok(v) => v,
+            Err(e) => break Err(e),
+        };
         let local_write = seen_version != Some(version);
-        if !(local_write || now >= next_pull || retry_at.is_some()) {
+        let announced = heard.borrow_and_update().head;
+        let remote_ahead = match (announced, pull_cursor(store)) {
+            (Some(head), Ok(cursor)) => head > cursor,
+            _ => false,
+        };
+        if !(local_write || remote_ahead || now >= next_pull || retry_at.is_some()) {
             continue;
         }
         let result = sync_now(store, secrets).await;
         on_round(&result);
         match &result {
             Ok(_) => {
-                backoff.failures = 0;
+                backoff.reset();
                 retry_at = None;
                 // Our own pull moved db_version too: remember where the round left it.
-                seen_version = Some(store.db_version()?);
+                seen_version = store.db_version().ok();
                 next_pull = tokio::time::Instant::now() + options.pull_interval;
             }
             Err(e) => {
@@ -100,28 +90,7 @@ pub async fn run(
                 retry_at = Some(tokio::time::Instant::now() + wait);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_with_jitter_up_to_the_cap() {
-        let mut b = Backoff {
-            failures: 0,
-            max: Duration::from_secs(60),
-            seed: 42,
-        };
-        let waits: Vec<Duration> = (0..12).map(|_| b.next_wait()).collect();
-        assert!(waits[0] >= Duration::from_millis(500) && waits[0] <= Duration::from_secs(1));
-        assert!(waits.iter().all(|w| *w <= Duration::from_secs(60)));
-        assert!(
-            waits[11] >= Duration::from_secs(30),
-            "capped near the max: {:?}",
-            waits[11]
-        );
-        assert!(waits.windows(2).any(|w| w[0] != w[1]));
-    }
+    };
+    watcher.abort();
+    outcome
 }

@@ -3,6 +3,8 @@
 //! with its cursor and the conflict check in one local transaction.
 
 pub mod account;
+pub mod announcements;
+mod backoff;
 pub mod client;
 pub mod daemon;
 pub mod wire;

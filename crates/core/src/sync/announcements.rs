@@ -1,0 +1,105 @@
+//! The server's real-time announcements: a WebSocket to `/v1/ws` that carries the workspace's
+//! newest sequence number (`{"head": N}`) as it moves. Reconnects with backoff forever; the
+//! latest head and whether the socket is up are published on a watch channel.
+
+use std::time::Duration;
+
+use flightdeck_types::sync::{Announcement, PROTOCOL_HEADER, PROTOCOL_VERSION};
+use futures_util::StreamExt;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::backoff::Backoff;
+
+/// What the watcher knows: the newest head announced, and whether the socket is connected.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Heard {
+    pub head: Option<i64>,
+    pub connected: bool,
+}
+
+/// `http(s)://host/...` -> `ws(s)://host/.../v1/ws`.
+pub fn socket_url(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let rest = base
+        .strip_prefix("https://")
+        .map(|r| format!("wss://{r}"))
+        .or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")))
+        .unwrap_or_else(|| base.to_string());
+    format!("{rest}/v1/ws")
+}
+
+/// Keeps a socket to the server open until the receiver side of `heard` is gone.
+pub async fn watch_server(
+    base: String,
+    token: String,
+    max_backoff: Duration,
+    heard: watch::Sender<Heard>,
+) {
+    let url = socket_url(&base);
+    let mut backoff = Backoff::new(max_backoff);
+    while !heard.is_closed() {
+        match listen_once(&url, &token, &heard, &mut backoff).await {
+            Ok(()) => tracing::debug!("announcement socket closed by the server"),
+            Err(e) => tracing::debug!(error = %e, "announcement socket failed"),
+        }
+        heard.send_modify(|h| h.connected = false);
+        tokio::time::sleep(backoff.next_wait()).await;
+    }
+}
+
+async fn listen_once(
+    url: &str,
+    token: &str,
+    heard: &watch::Sender<Heard>,
+    backoff: &mut Backoff,
+) -> Result<(), String> {
+    let mut request = url.into_client_request().map_err(|e| e.to_string())?;
+    let headers = request.headers_mut();
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?,
+    );
+    headers.insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .map_err(|e| e.to_string())?;
+    backoff.reset();
+    heard.send_modify(|h| h.connected = true);
+    while let Some(message) = socket.next().await {
+        match message.map_err(|e| e.to_string())? {
+            Message::Text(text) => {
+                if let Ok(a) = serde_json::from_str::<Announcement>(text.as_str()) {
+                    heard.send_modify(|h| {
+                        h.head = Some(h.head.map_or(a.head, |old| old.max(a.head)))
+                    });
+                }
+            }
+            Message::Close(_) => return Ok(()),
+            _ => {}
+        }
+        if heard.is_closed() {
+            return Ok(());
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::socket_url;
+
+    #[test]
+    fn socket_urls() {
+        assert_eq!(
+            socket_url("http://127.0.0.1:8787"),
+            "ws://127.0.0.1:8787/v1/ws"
+        );
+        assert_eq!(
+            socket_url("https://sync.example.com/base/"),
+            "wss://sync.example.com/base/v1/ws"
+        );
+    }
+}
