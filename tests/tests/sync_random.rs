@@ -1,0 +1,315 @@
+//! DESIGN.md's sync invariant under random histories: any interleaving of offline writes,
+//! deletes, syncs and restarts on three devices ends, once everyone has synced, with every
+//! device and a freshly bootstrapped device holding the same rows and the same cells, equal
+//! to the server's cell state. Real server binary, real Postgres, real stores.
+
+#[path = "../../sync-server/src/testing.rs"]
+mod pg;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use flightdeck_core::secrets::OsKeyring;
+use flightdeck_core::store::Origin;
+use flightdeck_core::sync::{account, wire};
+use flightdeck_core::{tasks, Store};
+use flightdeck_types::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
+use proptest::prelude::*;
+use proptest::test_runner::{Config, TestRunner};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const DEVICES: usize = 3;
+/// Few distinct values, so that concurrent writes often tie on version and compare values.
+const WORDS: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create {
+        dev: usize,
+        word: usize,
+    },
+    Update {
+        dev: usize,
+        slot: usize,
+        field: u8,
+        word: usize,
+    },
+    Delete {
+        dev: usize,
+        slot: usize,
+    },
+    Sync {
+        dev: usize,
+    },
+    Restart {
+        dev: usize,
+    },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let dev = 0..DEVICES;
+    prop_oneof![
+        3 => (dev.clone(), 0..WORDS.len()).prop_map(|(dev, word)| Op::Create { dev, word }),
+        5 => (dev.clone(), 0..8usize, 0..3u8, 0..WORDS.len())
+            .prop_map(|(dev, slot, field, word)| Op::Update { dev, slot, field, word }),
+        1 => (dev.clone(), 0..8usize).prop_map(|(dev, slot)| Op::Delete { dev, slot }),
+        3 => dev.clone().prop_map(|dev| Op::Sync { dev }),
+        1 => dev.prop_map(|dev| Op::Restart { dev }),
+    ]
+}
+
+fn server_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug/flightdeck-sync-server")
+}
+
+struct Server {
+    url: String,
+    database_url: String,
+    _process: Child,
+}
+
+async fn start_server() -> Server {
+    let db = pg::fresh_database().await;
+    let mut process = Command::new(server_binary())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the sync server binary (cargo build -p flightdeck-sync-server)");
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("the server printed its address");
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    Server {
+        url: format!("http://{addr}"),
+        database_url: db.url,
+        _process: process,
+    }
+}
+
+/// A new workspace per case, so cases never see each other's data.
+async fn new_workspace(server: &Server, name: &str) -> String {
+    let out = Command::new(server_binary())
+        .args(["workspace", "create", name])
+        .env("DATABASE_URL", &server.database_url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+struct Device {
+    path: PathBuf,
+    store: Option<Store>,
+    _dir: tempfile::TempDir,
+}
+
+impl Device {
+    async fn join(server: &Server, token: &str) -> Device {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flightdeck.db");
+        let store = Store::open(&path).unwrap();
+        account::join(&store, &keyring(), &server.url, token)
+            .await
+            .unwrap();
+        Device {
+            path,
+            store: Some(store),
+            _dir: dir,
+        }
+    }
+
+    fn store(&self) -> &Store {
+        self.store.as_ref().unwrap()
+    }
+
+    async fn sync(&self) {
+        account::sync_now(self.store(), &keyring()).await.unwrap();
+    }
+
+    fn restart(&mut self) {
+        self.store = None; // crsql_finalize and close
+        self.store = Some(Store::open(&self.path).unwrap());
+    }
+
+    fn tasks(&self) -> Vec<Task> {
+        let filter = TaskFilter {
+            include_archived: true,
+            ..Default::default()
+        };
+        let mut list = tasks::list(self.store(), &filter).unwrap();
+        list.sort_by(|a, b| a.id.cmp(&b.id));
+        list
+    }
+}
+
+fn keyring() -> OsKeyring {
+    OsKeyring::from_env().unwrap()
+}
+
+type Cell = (String, String, String, String, i64, String, i64);
+
+fn device_cells(device: &Device) -> BTreeSet<Cell> {
+    device
+        .store()
+        .changes_since(0, Origin::Any)
+        .unwrap()
+        .iter()
+        .map(wire::to_wire)
+        .map(|c| {
+            (
+                c.table,
+                c.pk,
+                c.cid,
+                format!("{:?}", c.val),
+                c.col_version,
+                c.site_id,
+                c.cl,
+            )
+        })
+        .collect()
+}
+
+async fn server_cells(device: &Device) -> BTreeSet<Cell> {
+    let client = account::connect(device.store(), &keyring()).unwrap();
+    let mut cells = BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let page = client.pull(after, 1000).await.unwrap();
+        for c in page.changes {
+            cells.insert((
+                c.table,
+                c.pk,
+                c.cid,
+                format!("{:?}", c.val),
+                c.col_version,
+                c.site_id,
+                c.cl,
+            ));
+        }
+        if page.next >= page.head {
+            break;
+        }
+        after = page.next;
+    }
+    cells
+}
+
+async fn apply(devices: &mut [Device], op: &Op) {
+    match *op {
+        Op::Create { dev, word } => {
+            let input = NewTask {
+                title: WORDS[word].into(),
+                ..Default::default()
+            };
+            tasks::create(devices[dev].store(), input).unwrap();
+        }
+        Op::Update {
+            dev,
+            slot,
+            field,
+            word,
+        } => {
+            let list = devices[dev].tasks();
+            if list.is_empty() {
+                return;
+            }
+            let id = &list[slot % list.len()].id;
+            let patch = match field {
+                0 => TaskPatch {
+                    title: Some(WORDS[word].into()),
+                    ..Default::default()
+                },
+                1 => TaskPatch {
+                    status: Some(TaskStatus::ALL[word % TaskStatus::ALL.len()]),
+                    ..Default::default()
+                },
+                _ => TaskPatch {
+                    priority: Some(Priority::ALL[word % Priority::ALL.len()]),
+                    ..Default::default()
+                },
+            };
+            tasks::update(devices[dev].store(), id, patch).unwrap();
+        }
+        Op::Delete { dev, slot } => {
+            let list = devices[dev].tasks();
+            if !list.is_empty() {
+                tasks::delete(devices[dev].store(), &list[slot % list.len()].id).unwrap();
+            }
+        }
+        Op::Sync { dev } => devices[dev].sync().await,
+        Op::Restart { dev } => devices[dev].restart(),
+    }
+}
+
+#[test]
+fn random_histories_converge_everywhere() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let server = runtime.block_on(start_server());
+    let case = std::sync::atomic::AtomicUsize::new(0);
+    let mut runner = TestRunner::new(Config {
+        cases: 16,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&proptest::collection::vec(op(), 5..40), |ops| {
+            let case = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            runtime.block_on(async {
+                let token = new_workspace(&server, &format!("case-{case}")).await;
+                let mut devices = Vec::new();
+                for _ in 0..DEVICES {
+                    devices.push(Device::join(&server, &token).await);
+                }
+                for op in &ops {
+                    apply(&mut devices, op).await;
+                }
+                // Everyone syncs twice round-robin: the first round delivers every push to
+                // the server, the second every change to every device.
+                for _ in 0..2 {
+                    for device in &devices {
+                        device.sync().await;
+                    }
+                }
+                let fresh = Device::join(&server, &token).await;
+                fresh.sync().await;
+
+                let rows = devices[0].tasks();
+                let cells = device_cells(&devices[0]);
+                for device in devices.iter().chain(std::iter::once(&fresh)) {
+                    prop_assert_eq!(&device.tasks(), &rows);
+                    prop_assert_eq!(&device_cells(device), &cells);
+                }
+                prop_assert_eq!(
+                    &server_cells(&fresh).await,
+                    &cells,
+                    "server state = devices"
+                );
+                Ok(())
+            })
+        })
+        .unwrap();
+}
