@@ -1,10 +1,14 @@
 //! The router: one sub-router per route group, a body limit, JSON errors for unknown routes.
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
 use deadpool_postgres::Pool;
 
+use crate::announce::Announcer;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 
 /// Requests larger than this are refused with 413 before a handler sees them.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -13,17 +17,33 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 #[derive(Clone)]
 pub struct AppState {
     pub pool: Pool,
+    /// The heads that this process's WebSockets follow (fed by the LISTEN connection).
+    pub announcer: Announcer,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    pub fn new(pool: Pool) -> Self {
+        AppState {
+            pool,
+            announcer: Announcer::default(),
+            metrics: Arc::default(),
+        }
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(crate::routes::join::router())
         .merge(crate::routes::sync::router())
+        .merge(crate::routes::ws::router())
+        .merge(crate::openapi::router())
         .route_layer(axum::middleware::from_fn(
             crate::routes::auth::check_protocol,
         ));
     Router::new()
         .merge(crate::routes::health::router())
+        .merge(crate::metrics::router())
         .merge(v1)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {

@@ -26,6 +26,8 @@ pub enum ApiError {
     #[error("protocol version mismatch: the client speaks {client}, this server speaks {server}")]
     ProtocolMismatch { client: String, server: u32 },
     #[error("{0}")]
+    UpgradeRequired(String),
+    #[error("{0}")]
     Unauthorized(String),
     #[error("{0}")]
     DeviceRevoked(String),
@@ -52,6 +54,7 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
             }
             ApiError::ProtocolMismatch { .. } => (StatusCode::BAD_REQUEST, "protocol_mismatch"),
+            ApiError::UpgradeRequired(_) => (StatusCode::UPGRADE_REQUIRED, "upgrade_required"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::DeviceRevoked(_) => (StatusCode::FORBIDDEN, "device_revoked"),
             ApiError::SiteIdMismatch(_) => (StatusCode::FORBIDDEN, "site_id_mismatch"),

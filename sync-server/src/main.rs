@@ -7,10 +7,13 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 mod admin;
+mod announce;
 mod app;
 mod db;
 mod error;
 mod merge;
+mod metrics;
+mod openapi;
 mod routes;
 #[cfg(test)]
 mod testing;
@@ -88,7 +91,11 @@ async fn main() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             // One machine-readable line so that tests and scripts can find a port-0 server.
             println!("listening on {addr}");
-            axum::serve(listener, app::router(app::AppState { pool }))
+            let state = app::AppState::new(pool);
+            let config: tokio_postgres::Config =
+                database_url.parse().context("invalid database url")?;
+            tokio::spawn(announce::run_listener(config, state.announcer.clone()));
+            axum::serve(listener, app::router(state))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

@@ -8,10 +8,16 @@ use sha2::{Digest, Sha256};
 use super::DbError;
 
 /// Every migration, in order. Append only.
-const MIGRATIONS: &[(&str, &str)] = &[(
-    "0001_init",
-    include_str!("../../../migrations/server/0001_init.sql"),
-)];
+const MIGRATIONS: &[(&str, &str)] = &[
+    (
+        "0001_init",
+        include_str!("../../../migrations/server/0001_init.sql"),
+    ),
+    (
+        "0002_pulled_seq",
+        include_str!("../../../migrations/server/0002_pulled_seq.sql"),
+    ),
+];
 
 /// An arbitrary constant: the advisory lock that keeps two servers starting at once from
 /// migrating the same database concurrently.

@@ -150,14 +150,63 @@ pub async fn device_by_token(
     }))
 }
 
-pub async fn touch_device(client: &impl GenericClient, device_id: Uuid) -> Result<(), DbError> {
+/// Records a pull: the device was seen now and has been sent everything up to `pulled_seq`.
+pub async fn record_pull(
+    client: &impl GenericClient,
+    device_id: Uuid,
+    pulled_seq: i64,
+) -> Result<(), DbError> {
     client
         .execute(
-            "UPDATE devices SET last_seen_at = now() WHERE id = $1",
-            &[&device_id],
+            "UPDATE devices SET last_seen_at = now(), pulled_seq = $2 WHERE id = $1",
+            &[&device_id, &pulled_seq],
         )
         .await?;
     Ok(())
+}
+
+/// What `/metrics` reports per device.
+#[derive(Debug, Clone)]
+pub struct DeviceStats {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub last_seen_unix: Option<i64>,
+    /// The workspace's head minus the sequence number the device last pulled up to.
+    pub lag: i64,
+}
+
+/// Every unrevoked device's last seen time and lag.
+pub async fn device_stats(client: &impl GenericClient) -> Result<Vec<DeviceStats>, DbError> {
+    let rows = client
+        .query(
+            "SELECT d.id, d.workspace_id, extract(epoch FROM d.last_seen_at)::int8,
+                    GREATEST(w.head - d.pulled_seq, 0)
+             FROM devices d JOIN workspaces w ON w.id = d.workspace_id
+             WHERE d.revoked_at IS NULL
+             ORDER BY d.workspace_id, d.id",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| DeviceStats {
+            id: row.get(0),
+            workspace_id: row.get(1),
+            last_seen_unix: row.get(2),
+            lag: row.get(3),
+        })
+        .collect())
+}
+
+/// A workspace's newest sequence number.
+pub async fn head(client: &impl GenericClient, workspace_id: Uuid) -> Result<i64, DbError> {
+    Ok(client
+        .query_one(
+            "SELECT head FROM workspaces WHERE id = $1",
+            &[&workspace_id],
+        )
+        .await?
+        .get(0))
 }
 
 pub async fn list_devices(

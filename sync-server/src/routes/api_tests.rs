@@ -1,150 +1,10 @@
-//! The `/v1` API over a real Postgres (one fresh database per test), through `Router::oneshot`.
+//! The `/v1` API over a real Postgres (one fresh database per test): join, push, pull, merge.
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
-use flightdeck_types::sync::{
-    JoinResponse, PullResponse, PushResponse, WireChange, WireValue, PROTOCOL_HEADER,
-};
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use axum::http::StatusCode;
+use flightdeck_types::sync::WireValue;
+use serde_json::json;
 
-use crate::app::{router, AppState, MAX_BODY_BYTES};
-use crate::db::{connect_and_migrate, workspaces};
-
-struct TestServer {
-    app: Router,
-    state: AppState,
-    url: String,
-}
-
-/// A migrated database with one workspace; returns the server and the join token.
-async fn server_with_workspace() -> (TestServer, String) {
-    let db = crate::testing::fresh_database().await;
-    let state = AppState {
-        pool: connect_and_migrate(&db.url).await.unwrap(),
-    };
-    let server = TestServer {
-        app: router(state.clone()),
-        state,
-        url: db.url,
-    };
-    let join_token = server.create_workspace("home").await;
-    (server, join_token)
-}
-
-fn site(byte: u8) -> String {
-    hex::encode([byte; 16])
-}
-
-fn text(value: &str) -> WireValue {
-    WireValue::Text(value.into())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn change(
-    site_byte: u8,
-    pk: &str,
-    cid: &str,
-    val: WireValue,
-    col_version: i64,
-    db_version: i64,
-    cl: i64,
-) -> WireChange {
-    WireChange {
-        table: "tasks".into(),
-        pk: pk.into(),
-        cid: cid.into(),
-        val,
-        col_version,
-        db_version,
-        site_id: site(site_byte),
-        cl,
-        seq: 0,
-    }
-}
-
-impl TestServer {
-    async fn create_workspace(&self, name: &str) -> String {
-        let mut client = self.state.pool.get().await.unwrap();
-        workspaces::create_workspace(&mut client, name)
-            .await
-            .unwrap()
-            .1
-    }
-
-    async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("not JSON ({status}): {}", String::from_utf8_lossy(&bytes)));
-        (status, body)
-    }
-
-    async fn post(
-        &self,
-        uri: &str,
-        token: Option<&str>,
-        body: impl Into<Body>,
-    ) -> (StatusCode, Value) {
-        let mut request = Request::post(uri).header("content-type", "application/json");
-        if let Some(token) = token {
-            request = request.header("authorization", format!("Bearer {token}"));
-        }
-        self.send(request.body(body.into()).unwrap()).await
-    }
-
-    async fn join(&self, join_token: &str, site_byte: u8) -> JoinResponse {
-        let body =
-            json!({"join_token": join_token, "device_name": "laptop", "site_id": site(site_byte)});
-        let (status, body) = self.post("/v1/join", None, body.to_string()).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        serde_json::from_value(body).unwrap()
-    }
-
-    async fn push_raw(&self, token: &str, changes: &[WireChange]) -> (StatusCode, Value) {
-        let body = json!({ "changes": changes });
-        self.post("/v1/push", Some(token), body.to_string()).await
-    }
-
-    async fn push(&self, token: &str, changes: &[WireChange]) -> PushResponse {
-        let (status, body) = self.push_raw(token, changes).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        serde_json::from_value(body).unwrap()
-    }
-
-    async fn pull_raw(&self, token: &str, query: &str) -> (StatusCode, Value) {
-        let request = Request::get(format!("/v1/pull?{query}"))
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .unwrap();
-        self.send(request).await
-    }
-
-    async fn pull(&self, token: &str, after: i64, limit: i64) -> PullResponse {
-        let (status, body) = self
-            .pull_raw(token, &format!("after={after}&limit={limit}"))
-            .await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-        serde_json::from_value(body).unwrap()
-    }
-
-    /// Everything a new device would receive, page by page.
-    async fn bootstrap(&self, token: &str) -> Vec<WireChange> {
-        let mut all = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.pull(token, after, 1000).await;
-            all.extend(page.changes);
-            after = page.next;
-            if page.next >= page.head {
-                return all;
-            }
-        }
-    }
-}
+use super::test_support::*;
 
 #[tokio::test]
 async fn join_with_a_good_token_and_refuse_a_bad_one() {
@@ -339,213 +199,63 @@ async fn pages_never_split_a_sequence_number() {
 }
 
 #[tokio::test]
-async fn another_workspace_sees_nothing() {
+async fn metrics_count_pushes_pulls_cells_and_device_lag() {
     let (server, join_token) = server_with_workspace().await;
-    let other_token = server.create_workspace("work").await;
     let a = server.join(&join_token, 1).await;
-    let stranger = server.join(&other_token, 2).await;
+    let b = server.join(&join_token, 2).await;
+    let before = server.metrics().await;
+    assert_eq!(metric(&before, "flightdeck_sync_pushes_total"), 0.0);
+    assert!(before.contains("# TYPE flightdeck_sync_connected_sockets gauge"));
+
     server
         .push(
             &a.device_token,
-            &[change(1, "01", "title", text("secret"), 1, 1, 1)],
+            &[
+                change(1, "01", "title", text("x"), 1, 1, 1),
+                change(1, "01", "notes", text("y"), 1, 1, 1),
+            ],
         )
         .await;
-    let page = server.pull(&stranger.device_token, 0, 100).await;
-    assert!(page.changes.is_empty());
-    assert_eq!(page.head, 0);
-    // The same row pushed into the other workspace is a row of its own.
-    let theirs = server
+    server
         .push(
-            &stranger.device_token,
-            &[change(2, "01", "title", text("a"), 1, 1, 1)],
+            &a.device_token,
+            &[change(1, "02", "title", text("z"), 1, 2, 1)],
         )
         .await;
-    assert_eq!(theirs.seq, Some(1));
-    assert_eq!(
-        server.bootstrap(&a.device_token).await[0].val,
-        text("secret")
-    );
-}
+    let page = server.pull(&b.device_token, 0, 1).await;
+    assert_eq!((page.next, page.head), (1, 2));
 
-#[tokio::test]
-async fn unknown_and_revoked_devices_are_refused() {
-    let (server, join_token) = server_with_workspace().await;
-    let a = server.join(&join_token, 1).await;
-    let (status, body) = server.pull_raw("fdd_wrong", "after=0").await;
+    let after = server.metrics().await;
+    assert_eq!(metric(&after, "flightdeck_sync_pushes_total"), 2.0);
+    assert_eq!(metric(&after, "flightdeck_sync_cells_in_total"), 3.0);
+    assert_eq!(metric(&after, "flightdeck_sync_pulls_total"), 1.0);
+    assert_eq!(metric(&after, "flightdeck_sync_cells_out_total"), 2.0);
+    let labels = |device: &str| format!("{{workspace=\"{}\",device=\"{device}\"}}", a.workspace_id);
+    // B pulled up to 1 of 2; A never pulled.
     assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+        metric(
+            &after,
+            &format!("flightdeck_sync_device_lag{}", labels(&b.device_id))
+        ),
+        1.0
     );
-    let request = Request::get("/v1/pull").body(Body::empty()).unwrap();
-    assert_eq!(server.send(request).await.0, StatusCode::UNAUTHORIZED);
-
-    let client = server.state.pool.get().await.unwrap();
-    assert!(
-        workspaces::revoke_device(&**client, a.device_id.parse().unwrap())
-            .await
-            .unwrap()
+    assert_eq!(
+        metric(
+            &after,
+            &format!("flightdeck_sync_device_lag{}", labels(&a.device_id))
+        ),
+        2.0
     );
-    let (status, body) = server.pull_raw(&a.device_token, "after=0").await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(body["error"]["code"], "device_revoked");
-    assert!(body["error"]["message"]
-        .as_str()
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .contains("revoked"));
-    let (status, _) = server.push_raw(&a.device_token, &[]).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-}
-
-#[tokio::test]
-async fn bad_pushes_get_json_4xx() {
-    let (server, join_token) = server_with_workspace().await;
-    let a = server.join(&join_token, 1).await;
-    let token = Some(a.device_token.as_str());
-
-    let (status, body) = server.post("/v1/push", token, "{\"changes\": [").await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::BAD_REQUEST, Some("invalid_json"))
+        .as_secs_f64();
+    let seen = metric(
+        &after,
+        &format!(
+            "flightdeck_sync_device_last_seen_seconds{}",
+            labels(&b.device_id)
+        ),
     );
-    let (status, _) = server
-        .post("/v1/push", token, "{\"changes\": [{\"table\": 1}]}")
-        .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-
-    let oversized = vec![b' '; MAX_BODY_BYTES + 1];
-    let (status, body) = server.post("/v1/push", token, oversized).await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
-    );
-
-    let (status, body) = server
-        .push_raw(
-            &a.device_token,
-            &[change(9, "01", "title", text("x"), 1, 1, 1)],
-        )
-        .await;
-    assert_eq!(
-        (status, body["error"]["code"].as_str()),
-        (StatusCode::FORBIDDEN, Some("site_id_mismatch"))
-    );
-
-    let unsorted = [
-        change(1, "01", "a", text("x"), 1, 2, 1),
-        change(1, "01", "b", text("x"), 1, 1, 1),
-    ];
-    let (status, body) = server.push_raw(&a.device_token, &unsorted).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-
-    let mut nul = change(1, "01", "title", text("x"), 1, 1, 1);
-    nul.table = "a\0b".into();
-    assert_eq!(
-        server.push_raw(&a.device_token, &[nul]).await.0,
-        StatusCode::BAD_REQUEST
-    );
-
-    for query in ["limit=0", "limit=100000", "after=-1", "after=x"] {
-        let (status, body) = server.pull_raw(&a.device_token, query).await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
-    }
-}
-
-#[tokio::test]
-async fn text_with_nul_and_every_value_type_round_trip() {
-    let (server, join_token) = server_with_workspace().await;
-    let a = server.join(&join_token, 1).await;
-    let values = [
-        WireValue::Null,
-        WireValue::Integer(i64::MIN),
-        WireValue::Real(-0.25),
-        text("a\0b é"),
-        WireValue::Blob(String::new()),
-    ];
-    let changes: Vec<_> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| change(1, "01", &format!("c{i}"), v.clone(), 1, 1, 1))
-        .collect();
-    server.push(&a.device_token, &changes).await;
-    let pulled: Vec<_> = server
-        .bootstrap(&a.device_token)
-        .await
-        .into_iter()
-        .map(|c| c.val)
-        .collect();
-    assert_eq!(pulled, values);
-}
-
-#[tokio::test]
-async fn a_protocol_mismatch_is_a_clear_400() {
-    let (server, join_token) = server_with_workspace().await;
-    let body = json!({"join_token": join_token, "device_name": "x", "site_id": site(1)});
-    let request = Request::post("/v1/join")
-        .header("content-type", "application/json")
-        .header(PROTOCOL_HEADER, "999")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let (status, body) = server.send(request).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"]["code"], "protocol_mismatch");
-    let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("999") && message.contains('1'),
-        "{message}"
-    );
-}
-
-#[tokio::test]
-async fn a_changing_push_is_announced_with_notify() {
-    let (server, join_token) = server_with_workspace().await;
-    let a = server.join(&join_token, 1).await;
-    let (listener, mut connection) = tokio_postgres::connect(&server.url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-            if let tokio_postgres::AsyncMessage::Notification(note) = message {
-                let _ = sender.send((note.channel().to_owned(), note.payload().to_owned()));
-            }
-        }
-    });
-    listener
-        .batch_execute("LISTEN flightdeck_ws")
-        .await
-        .unwrap();
-
-    let first = server
-        .push(
-            &a.device_token,
-            &[change(1, "01", "title", text("x"), 1, 1, 1)],
-        )
-        .await;
-    // A push that changes nothing is not announced: the next notification is the third push's.
-    server
-        .push(
-            &a.device_token,
-            &[change(1, "01", "title", text("x"), 1, 1, 1)],
-        )
-        .await;
-    let third = server
-        .push(
-            &a.device_token,
-            &[change(1, "01", "title", text("y"), 2, 2, 1)],
-        )
-        .await;
-
-    let (workspace_id, _): (String, String) = {
-        let client = server.state.pool.get().await.unwrap();
-        let row = client
-            .query_one("SELECT id::text, name FROM workspaces", &[])
-            .await
-            .unwrap();
-        (row.get(0), row.get(1))
-    };
-    for expected in [first.seq, third.seq] {
-        let (channel, payload) = notifications.recv().await.unwrap();
-        assert_eq!(channel, "flightdeck_ws");
-        assert_eq!(payload, format!("{workspace_id}:{}", expected.unwrap()));
-    }
+    assert!((now - seen).abs() < 600.0, "{seen} vs {now}");
 }

@@ -35,24 +35,59 @@ impl FromRequestParts<AppState> for AuthedDevice {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = parts
-            .headers
-            .get(AUTHORIZATION)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("missing `Authorization: Bearer <device token>`".into())
-            })?;
-        let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
-        let device = workspaces::device_by_token(&**client, token)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("unknown device token".into()))?;
-        if let Some(revoked_at) = &device.revoked_at {
-            return Err(ApiError::DeviceRevoked(format!(
-                "this device was revoked at {revoked_at}; join the workspace again with a join token"
-            )));
-        }
-        Ok(AuthedDevice(device))
+        let token = bearer_token(parts).ok_or_else(|| {
+            ApiError::Unauthorized("missing `Authorization: Bearer <device token>`".into())
+        })?;
+        authenticate(state, token).await.map(AuthedDevice)
     }
+}
+
+/// Like [`AuthedDevice`], but the token may also come as `?token=` in the query, for WebSocket
+/// clients (browsers) that cannot set headers. The header wins when both are present.
+pub struct SocketDevice(pub Device);
+
+impl FromRequestParts<AppState> for SocketDevice {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let from_query = parts.uri.query().and_then(|query| {
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(key, _)| *key == "token")
+                .map(|(_, value)| value.to_owned())
+        });
+        let token = bearer_token(parts)
+            .map(str::to_owned)
+            .or(from_query)
+            .ok_or_else(|| {
+                ApiError::Unauthorized(
+                    "missing `Authorization: Bearer <device token>` or `?token=`".into(),
+                )
+            })?;
+        authenticate(state, &token).await.map(SocketDevice)
+    }
+}
+
+fn bearer_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// The unrevoked device a token belongs to.
+async fn authenticate(state: &AppState, token: &str) -> Result<Device, ApiError> {
+    let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
+    let device = workspaces::device_by_token(&**client, token)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown device token".into()))?;
+    if let Some(revoked_at) = &device.revoked_at {
+        return Err(ApiError::DeviceRevoked(format!(
+            "this device was revoked at {revoked_at}; join the workspace again with a join token"
+        )));
+    }
+    Ok(device)
 }

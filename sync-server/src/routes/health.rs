@@ -54,7 +54,7 @@ mod tests {
     /// A pool that never reaches a database: deadpool connects lazily.
     fn unreachable_state() -> AppState {
         let pool = crate::db::pool("host=/nonexistent-flightdeck port=1 user=none").unwrap();
-        AppState { pool }
+        AppState::new(pool)
     }
 
     async fn send(state: AppState, request: Request<Body>) -> (StatusCode, serde_json::Value) {
@@ -101,9 +101,7 @@ mod tests {
     #[tokio::test]
     async fn readyz_is_200_with_a_database() {
         let db = crate::testing::fresh_database().await;
-        let state = AppState {
-            pool: crate::db::connect_and_migrate(&db.url).await.unwrap(),
-        };
+        let state = AppState::new(crate::db::connect_and_migrate(&db.url).await.unwrap());
         let request = Request::get("/readyz").body(Body::empty()).unwrap();
         let (status, body) = send(state, request).await;
         assert_eq!(status, StatusCode::OK);

@@ -3,4 +3,11 @@ mod api_tests;
 pub mod auth;
 pub mod health;
 pub mod join;
+#[cfg(test)]
+mod refusal_tests;
 pub mod sync;
+#[cfg(test)]
+mod test_support;
+pub mod ws;
+#[cfg(test)]
+mod ws_tests;

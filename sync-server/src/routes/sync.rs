@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::db::{cells, workspaces, DbError};
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::routes::auth::AuthedDevice;
 use crate::wire::change_from_wire;
 
@@ -52,6 +53,11 @@ async fn push(
     }
     let mut client = state.pool.get().await.map_err(DbError::from)?;
     let response = cells::apply_push(&mut client, device.workspace_id, device.id, &changes).await?;
+    Metrics::add(&state.metrics.pushes, 1);
+    Metrics::add(&state.metrics.cells_in, changes.len());
+    // This process's sockets hear at once; the others' through NOTIFY (and so do these, again:
+    // a head is only ever raised, so the repeat is ignored).
+    state.announcer.publish(device.workspace_id, response.head);
     Ok(Json(response))
 }
 
@@ -78,7 +84,9 @@ async fn pull(
         return Err(ApiError::BadRequest("after must not be negative".into()));
     }
     let mut client = state.pool.get().await.map_err(DbError::from)?;
-    workspaces::touch_device(&**client, device.id).await?;
     let response = cells::pull(&mut client, device.workspace_id, params.after, limit).await?;
+    workspaces::record_pull(&**client, device.id, response.next).await?;
+    Metrics::add(&state.metrics.pulls, 1);
+    Metrics::add(&state.metrics.cells_out, response.changes.len());
     Ok(Json(response))
 }

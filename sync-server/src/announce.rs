@@ -1,0 +1,223 @@
+//! Real-time announcements: which workspaces have sockets open here, and their newest head.
+//!
+//! Every push NOTIFYs `flightdeck_ws` with `<workspace_id>:<head>` in its transaction. One
+//! dedicated Postgres connection per server process LISTENs on that channel ([`run_listener`])
+//! and publishes each head into the [`Announcer`], which keeps one `watch` channel per workspace
+//! with open sockets. A `watch` holds only the latest value, so a slow socket never blocks the
+//! others: it skips intermediate heads and sees the newest one, which is all a client needs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::db::cells::NOTIFY_CHANNEL;
+
+/// The first pause before reconnecting a lost listener connection; doubled up to the max.
+const RECONNECT_MIN: Duration = Duration::from_millis(100);
+const RECONNECT_MAX: Duration = Duration::from_secs(5);
+
+/// The per-workspace head channels of one server process.
+#[derive(Clone, Default)]
+pub struct Announcer {
+    workspaces: Arc<Mutex<HashMap<Uuid, watch::Sender<i64>>>>,
+}
+
+/// A socket's view of its workspace's head. Dropping it forgets the workspace once no other
+/// socket of this process follows it.
+pub struct Subscription {
+    receiver: Option<watch::Receiver<i64>>,
+    workspace_id: Uuid,
+    announcer: Announcer,
+}
+
+impl Subscription {
+    /// The channel to wait on (`changed()`, then `borrow_and_update()`).
+    pub fn receiver(&mut self) -> &mut watch::Receiver<i64> {
+        self.receiver
+            .as_mut()
+            .expect("the receiver is only taken on drop")
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        drop(self.receiver.take());
+        let mut workspaces = self.announcer.lock();
+        if workspaces
+            .get(&self.workspace_id)
+            .is_some_and(|sender| sender.receiver_count() == 0)
+        {
+            workspaces.remove(&self.workspace_id);
+        }
+    }
+}
+
+impl Announcer {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, watch::Sender<i64>>> {
+        // Nothing panics while holding the lock; recover the map even if something did.
+        self.workspaces
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Follows a workspace's head. Subscribe before reading the head from the database, then
+    /// [`publish`](Self::publish) what was read: no push can fall between the two.
+    pub fn subscribe(&self, workspace_id: Uuid) -> Subscription {
+        let receiver = self
+            .lock()
+            .entry(workspace_id)
+            .or_insert_with(|| watch::channel(0).0)
+            .subscribe();
+        Subscription {
+            receiver: Some(receiver),
+            workspace_id,
+            announcer: self.clone(),
+        }
+    }
+
+    /// Raises a workspace's head (never lowers it: notifications may arrive out of order).
+    /// Ignored when no socket of this process follows the workspace.
+    pub fn publish(&self, workspace_id: Uuid, head: i64) {
+        if let Some(sender) = self.lock().get(&workspace_id) {
+            sender.send_if_modified(|current| {
+                let newer = head > *current;
+                if newer {
+                    *current = head;
+                }
+                newer
+            });
+        }
+    }
+
+    /// The workspaces that sockets of this process follow.
+    pub fn active_workspaces(&self) -> Vec<Uuid> {
+        self.lock().keys().copied().collect()
+    }
+}
+
+/// Parses a `flightdeck_ws` payload, `<workspace_id>:<head>`.
+pub fn parse_payload(payload: &str) -> Option<(Uuid, i64)> {
+    let (workspace, head) = payload.split_once(':')?;
+    Some((workspace.parse().ok()?, head.parse().ok()?))
+}
+
+/// Keeps one connection LISTENing on `flightdeck_ws` for the life of the process, forwarding
+/// every notification to `announcer`. A lost connection is reopened with exponential backoff;
+/// after each (re)connect the heads of all followed workspaces are read again, so that nothing
+/// pushed while the listener was away goes unannounced.
+pub async fn run_listener(config: tokio_postgres::Config, announcer: Announcer) {
+    let mut pause = RECONNECT_MIN;
+    loop {
+        match listen_once(&config, &announcer).await {
+            Ok(()) => {
+                tracing::warn!("the LISTEN connection closed; reconnecting");
+                pause = RECONNECT_MIN;
+            }
+            Err(error) => tracing::warn!(%error, ?pause, "the LISTEN connection failed"),
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(RECONNECT_MAX);
+    }
+}
+
+/// One connection's life: LISTEN, catch up, then forward until the connection ends.
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    announcer: &Announcer,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+    let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    // The connection must be polled for the client's queries to complete; notifications come
+    // out of the same poll.
+    let driver = tokio::spawn(async move {
+        loop {
+            match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+                Some(Ok(tokio_postgres::AsyncMessage::Notification(note))) => {
+                    if sender.send(note.payload().to_owned()).is_err() {
+                        return Ok(());
+                    }
+                }
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return Err(error),
+                None => return Ok(()),
+            }
+        }
+    });
+    client
+        .batch_execute(&format!("LISTEN {NOTIFY_CHANNEL}"))
+        .await?;
+    catch_up(&client, announcer).await?;
+    tracing::info!("listening for pushes of every server process");
+    while let Some(payload) = notifications.recv().await {
+        match parse_payload(&payload) {
+            Some((workspace_id, head)) => announcer.publish(workspace_id, head),
+            None => tracing::warn!(%payload, "ignoring a malformed notification"),
+        }
+    }
+    match driver.await {
+        Ok(result) => result,
+        Err(_) => Ok(()),
+    }
+}
+
+/// Reads the current head of every followed workspace.
+async fn catch_up(
+    client: &tokio_postgres::Client,
+    announcer: &Announcer,
+) -> Result<(), tokio_postgres::Error> {
+    let active = announcer.active_workspaces();
+    if active.is_empty() {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT id, head FROM workspaces WHERE id = ANY($1)",
+            &[&active],
+        )
+        .await?;
+    for row in rows {
+        announcer.publish(row.get(0), row.get(1));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse_and_garbage_does_not() {
+        let id = Uuid::now_v7();
+        assert_eq!(parse_payload(&format!("{id}:42")), Some((id, 42)));
+        assert_eq!(parse_payload("nope"), None);
+        assert_eq!(parse_payload(&format!("{id}:x")), None);
+        assert_eq!(parse_payload("x:1"), None);
+    }
+
+    #[tokio::test]
+    async fn heads_only_rise_and_unfollowed_workspaces_are_forgotten() {
+        let announcer = Announcer::default();
+        let workspace = Uuid::now_v7();
+        announcer.publish(workspace, 5);
+        assert!(announcer.active_workspaces().is_empty());
+
+        let mut first = announcer.subscribe(workspace);
+        let second = announcer.subscribe(workspace);
+        announcer.publish(workspace, 3);
+        announcer.publish(workspace, 7);
+        announcer.publish(workspace, 6);
+        // A slow receiver sees only the newest head.
+        assert!(first.receiver().has_changed().unwrap());
+        assert_eq!(*first.receiver().borrow_and_update(), 7);
+        announcer.publish(workspace, 7);
+        assert!(!first.receiver().has_changed().unwrap());
+
+        drop(first);
+        assert_eq!(announcer.active_workspaces(), vec![workspace]);
+        drop(second);
+        assert!(announcer.active_workspaces().is_empty());
+    }
+}

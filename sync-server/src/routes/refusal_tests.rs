@@ -1,0 +1,223 @@
+//! The `/v1` API refusing what it must: other workspaces, bad tokens and payloads, protocol
+//! mismatches; and the NOTIFY that a changing push sends.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use flightdeck_types::sync::{WireValue, PROTOCOL_HEADER};
+use serde_json::json;
+
+use super::test_support::*;
+use crate::app::MAX_BODY_BYTES;
+use crate::db::workspaces;
+
+#[tokio::test]
+async fn another_workspace_sees_nothing() {
+    let (server, join_token) = server_with_workspace().await;
+    let other_token = server.create_workspace("work").await;
+    let a = server.join(&join_token, 1).await;
+    let stranger = server.join(&other_token, 2).await;
+    server
+        .push(
+            &a.device_token,
+            &[change(1, "01", "title", text("secret"), 1, 1, 1)],
+        )
+        .await;
+    let page = server.pull(&stranger.device_token, 0, 100).await;
+    assert!(page.changes.is_empty());
+    assert_eq!(page.head, 0);
+    // The same row pushed into the other workspace is a row of its own.
+    let theirs = server
+        .push(
+            &stranger.device_token,
+            &[change(2, "01", "title", text("a"), 1, 1, 1)],
+        )
+        .await;
+    assert_eq!(theirs.seq, Some(1));
+    assert_eq!(
+        server.bootstrap(&a.device_token).await[0].val,
+        text("secret")
+    );
+}
+
+#[tokio::test]
+async fn unknown_and_revoked_devices_are_refused() {
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let (status, body) = server.pull_raw("fdd_wrong", "after=0").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let request = Request::get("/v1/pull").body(Body::empty()).unwrap();
+    assert_eq!(server.send(request).await.0, StatusCode::UNAUTHORIZED);
+
+    let client = server.state.pool.get().await.unwrap();
+    assert!(
+        workspaces::revoke_device(&**client, a.device_id.parse().unwrap())
+            .await
+            .unwrap()
+    );
+    let (status, body) = server.pull_raw(&a.device_token, "after=0").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "device_revoked");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("revoked"));
+    let (status, _) = server.push_raw(&a.device_token, &[]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn bad_pushes_get_json_4xx() {
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let token = Some(a.device_token.as_str());
+
+    let (status, body) = server.post("/v1/push", token, "{\"changes\": [").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_json"))
+    );
+    let (status, _) = server
+        .post("/v1/push", token, "{\"changes\": [{\"table\": 1}]}")
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let oversized = vec![b' '; MAX_BODY_BYTES + 1];
+    let (status, body) = server.post("/v1/push", token, oversized).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large"))
+    );
+
+    let (status, body) = server
+        .push_raw(
+            &a.device_token,
+            &[change(9, "01", "title", text("x"), 1, 1, 1)],
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("site_id_mismatch"))
+    );
+
+    let unsorted = [
+        change(1, "01", "a", text("x"), 1, 2, 1),
+        change(1, "01", "b", text("x"), 1, 1, 1),
+    ];
+    let (status, body) = server.push_raw(&a.device_token, &unsorted).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let mut nul = change(1, "01", "title", text("x"), 1, 1, 1);
+    nul.table = "a\0b".into();
+    assert_eq!(
+        server.push_raw(&a.device_token, &[nul]).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    for query in ["limit=0", "limit=100000", "after=-1", "after=x"] {
+        let (status, body) = server.pull_raw(&a.device_token, query).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn text_with_nul_and_every_value_type_round_trip() {
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let values = [
+        WireValue::Null,
+        WireValue::Integer(i64::MIN),
+        WireValue::Real(-0.25),
+        text("a\0b é"),
+        WireValue::Blob(String::new()),
+    ];
+    let changes: Vec<_> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| change(1, "01", &format!("c{i}"), v.clone(), 1, 1, 1))
+        .collect();
+    server.push(&a.device_token, &changes).await;
+    let pulled: Vec<_> = server
+        .bootstrap(&a.device_token)
+        .await
+        .into_iter()
+        .map(|c| c.val)
+        .collect();
+    assert_eq!(pulled, values);
+}
+
+#[tokio::test]
+async fn a_protocol_mismatch_is_a_clear_400() {
+    let (server, join_token) = server_with_workspace().await;
+    let body = json!({"join_token": join_token, "device_name": "x", "site_id": site(1)});
+    let request = Request::post("/v1/join")
+        .header("content-type", "application/json")
+        .header(PROTOCOL_HEADER, "999")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let (status, body) = server.send(request).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "protocol_mismatch");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("999") && message.contains('1'),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn a_changing_push_is_announced_with_notify() {
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let (listener, mut connection) = tokio_postgres::connect(&server.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(Ok(message)) = std::future::poll_fn(|cx| connection.poll_message(cx)).await {
+            if let tokio_postgres::AsyncMessage::Notification(note) = message {
+                let _ = sender.send((note.channel().to_owned(), note.payload().to_owned()));
+            }
+        }
+    });
+    listener
+        .batch_execute("LISTEN flightdeck_ws")
+        .await
+        .unwrap();
+
+    let first = server
+        .push(
+            &a.device_token,
+            &[change(1, "01", "title", text("x"), 1, 1, 1)],
+        )
+        .await;
+    // A push that changes nothing is not announced: the next notification is the third push's.
+    server
+        .push(
+            &a.device_token,
+            &[change(1, "01", "title", text("x"), 1, 1, 1)],
+        )
+        .await;
+    let third = server
+        .push(
+            &a.device_token,
+            &[change(1, "01", "title", text("y"), 2, 2, 1)],
+        )
+        .await;
+
+    let (workspace_id, _): (String, String) = {
+        let client = server.state.pool.get().await.unwrap();
+        let row = client
+            .query_one("SELECT id::text, name FROM workspaces", &[])
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    for expected in [first.seq, third.seq] {
+        let (channel, payload) = notifications.recv().await.unwrap();
+        assert_eq!(channel, "flightdeck_ws");
+        assert_eq!(payload, format!("{workspace_id}:{}", expected.unwrap()));
+    }
+}

@@ -1,0 +1,113 @@
+//! `GET /v1/ws`: a WebSocket that announces the device's workspace head.
+//!
+//! Authenticated before the upgrade (bearer header, or `?token=`), so a bad token gets the
+//! usual JSON 401/403. After the upgrade the server sends `{"head": N}` (an
+//! [`Announcement`]) at once, then again for every newer head; heads that arrive faster than
+//! the socket drains are skipped in favour of the newest. The server pings every
+//! [`PING_INTERVAL`] and closes a socket it has heard nothing from for two intervals.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use flightdeck_types::sync::Announcement;
+use tokio::time::Instant;
+
+use crate::announce::Subscription;
+use crate::app::AppState;
+use crate::db::{workspaces, DbError};
+use crate::error::ApiError;
+use crate::metrics::Metrics;
+use crate::routes::auth::SocketDevice;
+
+pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// A socket that cannot take a frame for this long is closed.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/ws", get(ws))
+}
+
+async fn ws(
+    State(state): State<AppState>,
+    SocketDevice(device): SocketDevice,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    // Whatever is missing from the handshake (Connection, Upgrade, Sec-WebSocket-* headers),
+    // the answer is the same: this route speaks only WebSocket.
+    let upgrade = upgrade.map_err(|rejection| {
+        ApiError::UpgradeRequired(format!(
+            "{} (this route needs a WebSocket handshake)",
+            rejection.body_text()
+        ))
+    })?;
+    // Subscribe first, then read the head: a push committed in between is announced anyway.
+    let subscription = state.announcer.subscribe(device.workspace_id);
+    let head = {
+        let client = state.pool.get().await.map_err(DbError::from)?;
+        workspaces::head(&**client, device.workspace_id).await?
+    };
+    state.announcer.publish(device.workspace_id, head);
+    let metrics = state.metrics.clone();
+    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, subscription, metrics)))
+}
+
+async fn serve_socket(socket: WebSocket, mut subscription: Subscription, metrics: Arc<Metrics>) {
+    let _connected = metrics.socket_connected();
+    let mut socket = socket;
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    let mut last_heard = Instant::now();
+    let head = *subscription.receiver().borrow_and_update();
+    if send_head(&mut socket, head, &metrics).await.is_err() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            changed = subscription.receiver().changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let head = *subscription.receiver().borrow_and_update();
+                if send_head(&mut socket, head, &metrics).await.is_err() {
+                    break;
+                }
+            }
+            message = socket.recv() => match message {
+                // Pings are answered by the WebSocket layer itself; a close is echoed by it.
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => last_heard = Instant::now(),
+            },
+            _ = ping.tick() => {
+                if last_heard.elapsed() > 2 * PING_INTERVAL {
+                    tracing::debug!("closing a silent WebSocket");
+                    break;
+                }
+                let sent = tokio::time::timeout(
+                    SEND_TIMEOUT,
+                    socket.send(Message::Ping(Default::default())),
+                )
+                .await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Sends one announcement; an error means the socket is gone or stuck.
+async fn send_head(socket: &mut WebSocket, head: i64, metrics: &Metrics) -> Result<(), ()> {
+    let text = serde_json::to_string(&Announcement { head }).map_err(|_| ())?;
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+        Ok(Ok(())) => {
+            Metrics::add(&metrics.announcements, 1);
+            Ok(())
+        }
+        _ => Err(()),
+    }
+}

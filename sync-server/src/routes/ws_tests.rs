@@ -1,0 +1,199 @@
+//! `GET /v1/ws` over real TCP and a real Postgres. The socket's server has an announcer of its
+//! own, separate from the one the pushes go through, so every announcement here travels
+//! through NOTIFY and the LISTEN connection, as it would between two server processes.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use flightdeck_types::sync::{Announcement, PROTOCOL_HEADER};
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::test_support::*;
+use crate::app::{router, AppState};
+use crate::db::workspaces;
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How long any announcement may take before the test fails (it normally takes milliseconds).
+const DEADLINE: Duration = Duration::from_secs(10);
+
+/// Serves the API on 127.0.0.1:0 with its own announcer and LISTEN connection.
+async fn serve_over_tcp(server: &TestServer) -> SocketAddr {
+    let state = AppState::new(server.state.pool.clone());
+    tokio::spawn(crate::announce::run_listener(
+        server.url.parse().unwrap(),
+        state.announcer.clone(),
+    ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(state)).await });
+    addr
+}
+
+async fn connect(addr: SocketAddr, token: &str) -> Result<Socket, tungstenite::Error> {
+    let mut request = format!("ws://{addr}/v1/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    request
+        .headers_mut()
+        .insert(PROTOCOL_HEADER, "1".parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+/// The next announced head, skipping control frames.
+async fn next_head(socket: &mut Socket) -> i64 {
+    let read = async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    return serde_json::from_str::<Announcement>(&text).unwrap().head;
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected an announcement, got {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, read)
+        .await
+        .expect("no announcement before the deadline")
+}
+
+/// The status and JSON error body of a refused upgrade.
+fn refusal(error: tungstenite::Error) -> (u16, Value) {
+    match error {
+        tungstenite::Error::Http(response) => {
+            let body = response.body().clone().unwrap_or_default();
+            (
+                response.status().as_u16(),
+                serde_json::from_slice(&body).unwrap(),
+            )
+        }
+        other => panic!("expected an HTTP refusal, got {other}"),
+    }
+}
+
+#[tokio::test]
+async fn pushes_are_announced_to_the_workspace_and_only_to_it() {
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let a = server.join(&join_token, 1).await;
+    let b = server.join(&join_token, 2).await;
+    let other_token = server.create_workspace("work").await;
+    let stranger = server.join(&other_token, 3).await;
+
+    server
+        .push(&a.device_token, &[change(1, "01", "t", text("x"), 1, 1, 1)])
+        .await;
+    let mut socket_b = connect(addr, &b.device_token).await.unwrap();
+    assert_eq!(
+        next_head(&mut socket_b).await,
+        1,
+        "the current head at once"
+    );
+    let mut stranger_socket = connect(addr, &stranger.device_token).await.unwrap();
+    assert_eq!(next_head(&mut stranger_socket).await, 0);
+
+    server
+        .push(&a.device_token, &[change(1, "01", "t", text("y"), 2, 2, 1)])
+        .await;
+    assert_eq!(next_head(&mut socket_b).await, 2);
+    server
+        .push(&a.device_token, &[change(1, "01", "t", text("z"), 3, 3, 1)])
+        .await;
+    assert_eq!(next_head(&mut socket_b).await, 3);
+
+    // Had the stranger heard of heads 2 and 3, its own head 1 would never be announced (heads
+    // only rise), so the next frame being 1 shows it heard nothing of the other workspace.
+    server
+        .push(
+            &stranger.device_token,
+            &[change(3, "09", "t", text("mine"), 1, 1, 1)],
+        )
+        .await;
+    assert_eq!(next_head(&mut stranger_socket).await, 1);
+}
+
+#[tokio::test]
+async fn the_token_may_come_in_the_query_and_bad_ones_are_refused_before_upgrading() {
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let a = server.join(&join_token, 1).await;
+
+    let url = format!("ws://{addr}/v1/ws?token={}", a.device_token);
+    let (mut socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+    assert_eq!(next_head(&mut socket).await, 0);
+
+    let (status, body) = refusal(connect(addr, "fdd_nonsense").await.unwrap_err());
+    assert_eq!(status, 401);
+    assert_eq!(body["error"]["code"], "unauthorized");
+
+    let url = format!("ws://{addr}/v1/ws");
+    let (status, _) = refusal(tokio_tungstenite::connect_async(url).await.unwrap_err());
+    assert_eq!(status, 401);
+
+    let mut request = format!("ws://{addr}/v1/ws?token={}", a.device_token)
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert(PROTOCOL_HEADER, "999".parse().unwrap());
+    let (status, body) = refusal(tokio_tungstenite::connect_async(request).await.unwrap_err());
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "protocol_mismatch");
+
+    let client = server.state.pool.get().await.unwrap();
+    let device_id = a.device_id.parse().unwrap();
+    assert!(workspaces::revoke_device(&**client, device_id)
+        .await
+        .unwrap());
+    drop(client);
+    let (status, body) = refusal(connect(addr, &a.device_token).await.unwrap_err());
+    assert_eq!(status, 403);
+    assert_eq!(body["error"]["code"], "device_revoked");
+}
+
+#[tokio::test]
+async fn a_plain_get_of_the_socket_is_a_json_426_and_closing_is_counted() {
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let request = Request::get("/v1/ws")
+        .header("authorization", format!("Bearer {}", a.device_token))
+        .body(Body::empty())
+        .unwrap();
+    let (status, body) = server.send(request).await;
+    assert_eq!(status, StatusCode::UPGRADE_REQUIRED);
+    assert_eq!(body["error"]["code"], "upgrade_required");
+
+    let addr = {
+        let state = server.state.clone();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, router(state)).await });
+        addr
+    };
+    let sockets = || async { metric(&server.metrics().await, "flightdeck_sync_connected_sockets") };
+    let mut socket = connect(addr, &a.device_token).await.unwrap();
+    assert_eq!(next_head(&mut socket).await, 0);
+    assert_eq!(sockets().await, 1.0);
+    socket.close(None).await.unwrap();
+    // The server echoes the close; the socket then ends.
+    while let Some(Ok(_)) = socket.next().await {}
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    while sockets().await != 0.0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the socket stayed counted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
