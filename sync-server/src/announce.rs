@@ -19,6 +19,9 @@ use crate::db::cells::NOTIFY_CHANNEL;
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
 const RECONNECT_MAX: Duration = Duration::from_secs(5);
 
+/// How the LISTEN connection names itself in `pg_stat_activity`.
+pub const LISTENER_APPLICATION_NAME: &str = "flightdeck-sync-listener";
+
 /// The per-workspace head channels of one server process.
 #[derive(Clone, Default)]
 pub struct Announcer {
@@ -108,15 +111,18 @@ pub fn parse_payload(payload: &str) -> Option<(Uuid, i64)> {
 /// every notification to `announcer`. A lost connection is reopened with exponential backoff;
 /// after each (re)connect the heads of all followed workspaces are read again, so that nothing
 /// pushed while the listener was away goes unannounced.
-pub async fn run_listener(config: tokio_postgres::Config, announcer: Announcer) {
+pub async fn run_listener(mut config: tokio_postgres::Config, announcer: Announcer) {
+    config.application_name(LISTENER_APPLICATION_NAME);
     let mut pause = RECONNECT_MIN;
     loop {
+        let started = tokio::time::Instant::now();
         match listen_once(&config, &announcer).await {
-            Ok(()) => {
-                tracing::warn!("the LISTEN connection closed; reconnecting");
-                pause = RECONNECT_MIN;
-            }
+            Ok(()) => tracing::warn!("the LISTEN connection closed; reconnecting"),
             Err(error) => tracing::warn!(%error, ?pause, "the LISTEN connection failed"),
+        }
+        // A connection that lived a while was healthy: start the backoff over.
+        if started.elapsed() > RECONNECT_MAX * 2 {
+            pause = RECONNECT_MIN;
         }
         tokio::time::sleep(pause).await;
         pause = (pause * 2).min(RECONNECT_MAX);

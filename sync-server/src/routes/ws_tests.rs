@@ -197,3 +197,59 @@ async fn a_plain_get_of_the_socket_is_a_json_426_and_closing_is_counted() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// The backend pids of this database's LISTEN connections.
+async fn listener_pids(server: &TestServer) -> Vec<i32> {
+    let client = server.state.pool.get().await.unwrap();
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = $1",
+            &[&crate::announce::LISTENER_APPLICATION_NAME],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// Polls until this database has exactly one LISTEN connection other than `old`.
+async fn wait_for_listener(server: &TestServer, old: Option<i32>) -> i32 {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match listener_pids(server).await.as_slice() {
+            [pid] if Some(*pid) != old => return *pid,
+            _ => assert!(tokio::time::Instant::now() < deadline, "no new listener"),
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_listener_reconnects_and_catches_up_after_losing_its_connection() {
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let a = server.join(&join_token, 1).await;
+    let mut socket = connect(addr, &a.device_token).await.unwrap();
+    assert_eq!(next_head(&mut socket).await, 0);
+    let first = wait_for_listener(&server, None).await;
+
+    let client = server.state.pool.get().await.unwrap();
+    client
+        .execute("SELECT pg_terminate_backend($1)", &[&first])
+        .await
+        .unwrap();
+    drop(client);
+    // Pushed while the listener is (most likely) away: the catch-up after reconnecting reads it.
+    server
+        .push(&a.device_token, &[change(1, "01", "t", text("x"), 1, 1, 1)])
+        .await;
+    assert_eq!(next_head(&mut socket).await, 1);
+    // And the new connection hears later pushes.
+    wait_for_listener(&server, Some(first)).await;
+    server
+        .push(&a.device_token, &[change(1, "01", "t", text("y"), 2, 2, 1)])
+        .await;
+    assert_eq!(next_head(&mut socket).await, 2);
+}
