@@ -10,14 +10,14 @@ use super::account::{credentials, sync_now};
 use super::announcements::{watch_server, Heard};
 use super::backoff::Backoff;
 use super::client::SyncReport;
-use super::pull_cursor;
+use super::{has_pending, pull_cursor};
 use crate::error::Result;
 use crate::secrets::SecretStore;
 use crate::store::Store;
 
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
-    /// How often to look for local writes (a cheap `crsql_db_version()` read).
+    /// How often to look for unpushed local writes made by other processes.
     pub local_poll: Duration,
     /// How often to pull when nothing else prompts it.
     pub pull_interval: Duration,
@@ -47,8 +47,8 @@ pub async fn run(
     let (url, token) = credentials(store, secrets)?;
     let (heard_tx, mut heard) = tokio::sync::watch::channel(Heard::default());
     let watcher = tokio::spawn(watch_server(url, token, options.max_backoff, heard_tx));
+    let local = local_writes(store);
     let mut backoff = Backoff::new(options.max_backoff);
-    let mut seen_version: Option<i64> = None;
     let mut next_pull = tokio::time::Instant::now();
     let mut retry_at: Option<tokio::time::Instant> = None;
     let outcome = loop {
@@ -56,16 +56,18 @@ pub async fn run(
             _ = &mut shutdown => break Ok(()),
             _ = tokio::time::sleep(options.local_poll) => {}
             _ = heard.changed() => {}
+            _ = local.notify.notified() => {}
         }
         let now = tokio::time::Instant::now();
         if retry_at.is_some_and(|at| now < at) {
             continue;
         }
-        let version = match store.db_version() {
-            Ok(v) => v,
+        // Asking "is anything unpushed?" rather than "did db_version move?" cannot miss a
+        // write that lands while a round is running.
+        let local_write = match has_pending(store) {
+            Ok(pending) => pending,
             Err(e) => break Err(e),
         };
-        let local_write = seen_version != Some(version);
         let announced = heard.borrow_and_update().head;
         let remote_ahead = match (announced, pull_cursor(store)) {
             (Some(head), Ok(cursor)) => head > cursor,
@@ -80,8 +82,6 @@ pub async fn run(
             Ok(_) => {
                 backoff.reset();
                 retry_at = None;
-                // Our own pull moved db_version too: remember where the round left it.
-                seen_version = store.db_version().ok();
                 next_pull = tokio::time::Instant::now() + options.pull_interval;
             }
             Err(e) => {
@@ -92,5 +92,33 @@ pub async fn run(
         }
     };
     watcher.abort();
+    local.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     outcome
+}
+
+/// Wakes the loop at once on writes made through this process's store; writes by other
+/// processes on the same file are caught by the `local_poll` check for unpushed changes.
+struct LocalWrites {
+    notify: std::sync::Arc<tokio::sync::Notify>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn local_writes(store: &Store) -> LocalWrites {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let changes = store.subscribe();
+    let notify = Arc::new(tokio::sync::Notify::new());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (n, s) = (notify.clone(), stop.clone());
+    // The store announces on a std channel; a small thread turns that into a tokio wake-up.
+    std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            match changes.recv_timeout(Duration::from_millis(500)) {
+                Ok(_) => n.notify_one(),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+    });
+    LocalWrites { notify, stop }
 }

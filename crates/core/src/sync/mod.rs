@@ -57,6 +57,13 @@ pub fn outgoing(store: &Store, max_cells: usize) -> Result<Option<Outgoing>> {
     }))
 }
 
+/// Whether this device has changes the server has not acknowledged.
+pub fn has_pending(store: &Store) -> Result<bool> {
+    Ok(!store
+        .local_changes_after(push_cursor(store)?, 1)?
+        .is_empty())
+}
+
 /// Records that the server has everything up to `db_version`. Never moves backwards.
 pub fn acknowledge(store: &Store, db_version: i64) -> Result<()> {
     if db_version > push_cursor(store)? {

@@ -1,0 +1,277 @@
+//! Sync figures end to end, through the real server binary over a throwaway Postgres:
+//!
+//! - propagation: a task written on device A, visible on device B, both running the sync
+//!   daemon (pushes on local writes, pulls on the server's WebSocket announcement);
+//! - server ingest: A pushes N freshly created tasks, cells per second;
+//! - bootstrap: a new device joins and pulls everything, against the same cells applied
+//!   straight into a store without a server (raw cr-sqlite's own apply rate).
+//!
+//! Build the release server first, then run:
+//!   cargo build --release -p flightdeck-sync-server
+//!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench sync
+//! `FLIGHTDECK_BENCH_TASKS` sets N (default 100000), `FLIGHTDECK_BENCH_SAMPLES` the number of
+//! propagation samples (default 200).
+
+#[path = "../../sync-server/src/testing.rs"]
+mod pg;
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flightdeck_core::secrets::OsKeyring;
+use flightdeck_core::store::Origin;
+use flightdeck_core::sync::{account, daemon};
+use flightdeck_core::{tasks, Store};
+use flightdeck_types::NewTask;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn server_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FLIGHTDECK_SYNC_SERVER_BIN") {
+        return PathBuf::from(path);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let release = target.join("release/flightdeck-sync-server");
+    assert!(
+        release.is_file(),
+        "build it first: cargo build --release -p flightdeck-sync-server"
+    );
+    release
+}
+
+struct Server {
+    url: String,
+    join_token: String,
+    _process: Child,
+}
+
+async fn start_server() -> Server {
+    let db = pg::fresh_database().await;
+    let created = Command::new(server_binary())
+        .args(["workspace", "create", "bench"])
+        .env("DATABASE_URL", &db.url)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let mut process = Command::new(server_binary())
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next_line().await.unwrap().expect("listening line");
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    Server {
+        url: format!("http://{addr}"),
+        join_token: String::from_utf8(created.stdout)
+            .unwrap()
+            .trim()
+            .to_string(),
+        _process: process,
+    }
+}
+
+struct Device {
+    store: Arc<Store>,
+    _dir: tempfile::TempDir,
+}
+
+async fn join(server: &Server) -> Device {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    account::join(
+        &store,
+        &OsKeyring::from_env().unwrap(),
+        &server.url,
+        &server.join_token,
+    )
+    .await
+    .unwrap();
+    Device {
+        store: Arc::new(store),
+        _dir: dir,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+async fn propagation(server: &Server, samples: usize) {
+    let (a, b) = (join(server).await, join(server).await);
+    let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut daemons = Vec::new();
+    for device in [&a, &b] {
+        let store = device.store.clone();
+        let mut stop = stop.subscribe();
+        daemons.push(tokio::spawn(async move {
+            let keyring = OsKeyring::from_env().unwrap();
+            let shutdown = async move {
+                let _ = stop.recv().await;
+            };
+            daemon::run(
+                &store,
+                &keyring,
+                daemon::DaemonOptions::default(),
+                shutdown,
+                |r| match r {
+                    Err(e) => eprintln!("sync round failed: {e}"),
+                    Ok(r) if std::env::var_os("BENCH_DEBUG").is_some() => eprintln!("round {r:?}"),
+                    Ok(_) => {}
+                },
+            )
+            .await
+        }));
+    }
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples + 10 {
+        let start = Instant::now();
+        let task = tasks::create(
+            &a.store,
+            NewTask {
+                title: format!("p{i}"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        while tasks::get(&b.store, &task.id).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "sample {i} never arrived"
+            );
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        if std::env::var_os("BENCH_DEBUG").is_some() {
+            eprintln!("sample {i}: {:?}", start.elapsed());
+        }
+        if i >= 10 {
+            latencies.push(start.elapsed()); // the first 10 warm connections and caches
+        }
+    }
+    stop.send(()).unwrap();
+    for d in daemons {
+        d.await.unwrap().unwrap();
+    }
+    latencies.sort();
+    println!(
+        "| propagation A -> server -> B ({samples} samples) | p50 {:.1} ms | p99 {:.1} ms | max {:.1} ms |",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(*latencies.last().unwrap())
+    );
+}
+
+/// N tasks written in large local transactions (set-up, not measured).
+fn fill(store: &Store, n: usize) {
+    let mut done = 0;
+    while done < n {
+        let batch = (n - done).min(5_000);
+        store
+            .write(|w| {
+                let mut insert = w.prepare_cached(
+                    "INSERT INTO tasks (id, title, description, status, priority, created_at, updated_at)
+                     VALUES (?1, ?2, 'bootstrap benchmark', 'todo', 1, ?3, ?3)",
+                )?;
+                for i in done..done + batch {
+                    insert.execute(rusqlite_params(i))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        done += batch;
+    }
+}
+
+fn rusqlite_params(i: usize) -> (String, String, i64) {
+    (
+        format!("0190b000-0000-7000-8000-{i:012}"),
+        format!("Bootstrap task {i}"),
+        1_700_000_000_000 + i as i64,
+    )
+}
+
+async fn ingest_and_bootstrap(server: &Server, n: usize) {
+    let a = join(server).await;
+    fill(&a.store, n);
+    let keyring = OsKeyring::from_env().unwrap();
+
+    let start = Instant::now();
+    let pushed = account::sync_now(&a.store, &keyring).await.unwrap();
+    let push_time = start.elapsed();
+    println!(
+        "| server ingest ({n} tasks) | {} cells in {:.2} s | {:.0} cells/s | |",
+        pushed.pushed_cells,
+        push_time.as_secs_f64(),
+        pushed.pushed_cells as f64 / push_time.as_secs_f64()
+    );
+
+    let late = join(server).await;
+    let start = Instant::now();
+    let pulled = account::sync_now(&late.store, &keyring).await.unwrap();
+    let boot_time = start.elapsed();
+    let boot_rate = pulled.pulled_cells as f64 / boot_time.as_secs_f64();
+
+    // The peer: the same cells applied straight into a fresh store, in pages of the same size.
+    let changes = a.store.changes_since(0, Origin::Any).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let raw = Store::open(&dir.path().join("raw.db")).unwrap();
+    let start = Instant::now();
+    for page in changes.chunks(flightdeck_core::sync::client::PULL_PAGE_CELLS) {
+        raw.apply_changes(page).unwrap();
+    }
+    let raw_time = start.elapsed();
+    let raw_rate = changes.len() as f64 / raw_time.as_secs_f64();
+    println!(
+        "| bootstrap of a new device ({n} tasks) | {} cells in {:.2} s | {:.0} cells/s | raw cr-sqlite apply {:.0} cells/s ({:.2} s); ratio {:.2} |",
+        pulled.pulled_cells,
+        boot_time.as_secs_f64(),
+        boot_rate,
+        raw_rate,
+        raw_time.as_secs_f64(),
+        boot_rate / raw_rate
+    );
+}
+
+fn main() {
+    let tasks_n = env_number("FLIGHTDECK_BENCH_TASKS", 100_000);
+    let samples = env_number("FLIGHTDECK_BENCH_SAMPLES", 200);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let server = start_server().await;
+        println!("| figure | result | | |\n|---|---|---|---|");
+        propagation(&server, samples).await;
+        ingest_and_bootstrap(&server, tasks_n).await;
+    });
+}
