@@ -12,6 +12,8 @@
 //! `FLIGHTDECK_BENCH_TASKS` sets N (default 100000), `FLIGHTDECK_BENCH_SAMPLES` the number of
 //! propagation samples (default 200).
 
+// Its own unit tests do not run in a harness-less bench, which leaves their imports unused.
+#[allow(unused_imports)]
 #[path = "../../sync-server/src/testing.rs"]
 mod pg;
 
