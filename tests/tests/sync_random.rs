@@ -166,7 +166,10 @@ fn keyring() -> OsKeyring {
     OsKeyring::from_env().unwrap()
 }
 
-type Cell = (String, String, String, String, i64, String, i64);
+/// (table, pk, column, value, column version, causal length). Not the site id: when two
+/// devices write the same value at the same version, cr-sqlite's rule keeps each side's cell
+/// as it is (nothing to merge), so the value converges but the writer's site id may not.
+type Cell = (String, String, String, String, i64, i64);
 
 fn device_cells(device: &Device) -> BTreeSet<Cell> {
     device
@@ -182,7 +185,6 @@ fn device_cells(device: &Device) -> BTreeSet<Cell> {
                 c.cid,
                 format!("{:?}", c.val),
                 c.col_version,
-                c.site_id,
                 c.cl,
             )
         })
@@ -202,7 +204,6 @@ async fn server_cells(device: &Device) -> BTreeSet<Cell> {
                 c.cid,
                 format!("{:?}", c.val),
                 c.col_version,
-                c.site_id,
                 c.cl,
             ));
         }
@@ -270,11 +271,19 @@ fn random_histories_converge_everywhere() {
         .unwrap();
     let server = runtime.block_on(start_server());
     let case = std::sync::atomic::AtomicUsize::new(0);
-    let mut runner = TestRunner::new(Config {
+    let config = Config {
         cases: 16,
         failure_persistence: None,
         ..Config::default()
-    });
+    };
+    // Deterministic by default so that CI is repeatable; FLIGHTDECK_RANDOM_EXPLORE=1 draws new
+    // histories each run (what found the regression case below).
+    let mut runner = if std::env::var_os("FLIGHTDECK_RANDOM_EXPLORE").is_some() {
+        TestRunner::new(config)
+    } else {
+        let rng = proptest::test_runner::TestRng::deterministic_rng(config.rng_algorithm);
+        TestRunner::new_with_rng(config, rng)
+    };
     runner
         .run(&proptest::collection::vec(op(), 5..40), |ops| {
             let case = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -299,9 +308,15 @@ fn random_histories_converge_everywhere() {
 
                 let rows = devices[0].tasks();
                 let cells = device_cells(&devices[0]);
-                for device in devices.iter().chain(std::iter::once(&fresh)) {
+                for (i, device) in devices.iter().chain(std::iter::once(&fresh)).enumerate() {
                     prop_assert_eq!(&device.tasks(), &rows);
-                    prop_assert_eq!(&device_cells(device), &cells);
+                    let theirs = device_cells(device);
+                    let only_first: Vec<_> = cells.difference(&theirs).collect();
+                    let only_theirs: Vec<_> = theirs.difference(&cells).collect();
+                    prop_assert!(
+                        only_first.is_empty() && only_theirs.is_empty(),
+                        "device {i} differs from device 0: only on 0 {only_first:?}, only on {i} {only_theirs:?}"
+                    );
                 }
                 prop_assert_eq!(
                     &server_cells(&fresh).await,
@@ -312,4 +327,129 @@ fn random_histories_converge_everywhere() {
             })
         })
         .unwrap();
+}
+
+/// A history the random test once found (two devices stamped the same `updated_at` in the
+/// same millisecond); kept as a fixed case.
+#[test]
+fn regression_delete_against_concurrent_updates() {
+    use Op::*;
+    let ops = vec![
+        Create { dev: 2, word: 0 },
+        Create { dev: 2, word: 1 },
+        Sync { dev: 2 },
+        Update {
+            dev: 0,
+            slot: 6,
+            field: 2,
+            word: 1,
+        },
+        Sync { dev: 1 },
+        Update {
+            dev: 0,
+            slot: 5,
+            field: 1,
+            word: 0,
+        },
+        Update {
+            dev: 2,
+            slot: 7,
+            field: 2,
+            word: 2,
+        },
+        Update {
+            dev: 1,
+            slot: 1,
+            field: 0,
+            word: 2,
+        },
+        Create { dev: 0, word: 3 },
+        Update {
+            dev: 1,
+            slot: 4,
+            field: 2,
+            word: 2,
+        },
+        Delete { dev: 0, slot: 1 },
+        Update {
+            dev: 2,
+            slot: 2,
+            field: 1,
+            word: 2,
+        },
+        Update {
+            dev: 0,
+            slot: 2,
+            field: 1,
+            word: 1,
+        },
+        Create { dev: 1, word: 0 },
+        Update {
+            dev: 1,
+            slot: 4,
+            field: 0,
+            word: 3,
+        },
+        Update {
+            dev: 1,
+            slot: 4,
+            field: 1,
+            word: 1,
+        },
+        Create { dev: 1, word: 3 },
+        Sync { dev: 1 },
+        Update {
+            dev: 1,
+            slot: 5,
+            field: 0,
+            word: 0,
+        },
+        Sync { dev: 0 },
+        Create { dev: 0, word: 1 },
+        Update {
+            dev: 1,
+            slot: 7,
+            field: 0,
+            word: 3,
+        },
+        Create { dev: 2, word: 0 },
+        Restart { dev: 2 },
+        Update {
+            dev: 0,
+            slot: 7,
+            field: 1,
+            word: 1,
+        },
+    ];
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let server = start_server().await;
+        let token = new_workspace(&server, "regression").await;
+        let mut devices = Vec::new();
+        for _ in 0..DEVICES {
+            devices.push(Device::join(&server, &token).await);
+        }
+        for op in &ops {
+            apply(&mut devices, op).await;
+        }
+        for _ in 0..2 {
+            for device in &devices {
+                device.sync().await;
+            }
+        }
+        let cells = device_cells(&devices[0]);
+        for (i, device) in devices.iter().enumerate() {
+            let theirs = device_cells(device);
+            let a: Vec<_> = cells.difference(&theirs).collect();
+            let b: Vec<_> = theirs.difference(&cells).collect();
+            assert!(
+                a.is_empty() && b.is_empty(),
+                "device {i}: only on 0 {a:?}; only on {i} {b:?}"
+            );
+        }
+    });
 }
