@@ -195,7 +195,9 @@ async fn propagation(server: &Server, samples: usize) {
 fn fill(store: &Store, n: usize) {
     let mut done = 0;
     while done < n {
-        let batch = (n - done).min(5_000);
+        // 500 tasks (4,000 cells) per transaction: a transaction is never split across pushes,
+        // so one must fit in the server's 8 MiB request limit.
+        let batch = (n - done).min(500);
         store
             .write(|w| {
                 let mut insert = w.prepare_cached(
