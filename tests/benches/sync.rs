@@ -12,23 +12,13 @@
 //! `FLIGHTDECK_BENCH_TASKS` sets N (default 100000), `FLIGHTDECK_BENCH_SAMPLES` the number of
 //! propagation samples (default 200).
 
-// Its own unit tests do not run in a harness-less bench, which leaves their imports unused.
-#[allow(unused_imports)]
-#[path = "../../sync-server/src/testing.rs"]
-mod pg;
-
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::store::Origin;
 use flightdeck_core::sync::{account, daemon};
 use flightdeck_core::{tasks, Store};
+use flightdeck_tests::sync_rig::{keyring, server_binary, Device, Server};
 use flightdeck_types::NewTask;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -37,86 +27,12 @@ fn env_number(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FLIGHTDECK_SYNC_SERVER_BIN") {
-        return PathBuf::from(path);
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let release = target.join("release/flightdeck-sync-server");
-    assert!(
-        release.is_file(),
-        "build it first: cargo build --release -p flightdeck-sync-server"
-    );
-    release
-}
-
-struct Server {
-    url: String,
-    join_token: String,
-    _process: Child,
-}
-
 async fn start_server() -> Server {
-    let db = pg::fresh_database().await;
-    let created = Command::new(server_binary())
-        .args(["workspace", "create", "bench"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let mut process = Command::new(server_binary())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next_line().await.unwrap().expect("listening line");
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
-    };
-    Server {
-        url: format!("http://{addr}"),
-        join_token: String::from_utf8(created.stdout)
-            .unwrap()
-            .trim()
-            .to_string(),
-        _process: process,
-    }
-}
-
-struct Device {
-    store: Arc<Store>,
-    _dir: tempfile::TempDir,
+    Server::start(server_binary("release")).await
 }
 
 async fn join(server: &Server) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
-    account::join(
-        &store,
-        &OsKeyring::from_env().unwrap(),
-        &server.url,
-        &server.join_token,
-    )
-    .await
-    .unwrap();
-    Device {
-        store: Arc::new(store),
-        _dir: dir,
-    }
+    Device::join(server, &server.join_token).await
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -135,7 +51,7 @@ async fn propagation(server: &Server, samples: usize) {
         let store = device.store.clone();
         let mut stop = stop.subscribe();
         daemons.push(tokio::spawn(async move {
-            let keyring = OsKeyring::from_env().unwrap();
+            let keyring = keyring();
             let shutdown = async move {
                 let _ = stop.recv().await;
             };
@@ -225,7 +141,7 @@ fn rusqlite_params(i: usize) -> (String, String, i64) {
 async fn ingest_and_bootstrap(server: &Server, n: usize) {
     let a = join(server).await;
     fill(&a.store, n);
-    let keyring = OsKeyring::from_env().unwrap();
+    let keyring = keyring();
 
     let start = Instant::now();
     let pushed = account::sync_now(&a.store, &keyring).await.unwrap();
@@ -245,7 +161,7 @@ async fn ingest_and_bootstrap(server: &Server, n: usize) {
 
     // The peer: the same cells applied straight into a fresh store, in pages of the same size.
     let changes = a.store.changes_since(0, Origin::Any).unwrap();
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::TempDir::new().unwrap();
     let raw = Store::open(&dir.path().join("raw.db")).unwrap();
     let start = Instant::now();
     for page in changes.chunks(flightdeck_core::sync::client::PULL_PAGE_CELLS) {

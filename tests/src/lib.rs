@@ -1,6 +1,12 @@
-//! Support for the cross-component end-to-end tests in `tests/tests/`: driving the real app
-//! through tauri-driver, and polling for readiness (never sleeping a fixed time).
+//! Support for the cross-component end-to-end tests in `tests/tests/` and the benchmarks in
+//! `tests/benches/`: driving the real app through tauri-driver, the real sync server over a
+//! throwaway Postgres, and polling for readiness (never sleeping a fixed time).
 
 pub mod app;
+// The sync server's own harness, shared rather than copied; its unit tests run there.
+#[allow(unused_imports)]
+#[path = "../../sync-server/src/testing.rs"]
+pub mod pg;
 pub mod poll;
+pub mod sync_rig;
 pub mod webdriver;

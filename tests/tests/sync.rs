@@ -3,107 +3,23 @@
 //! overwritten local values in the conflict log, and a late device bootstraps from the
 //! server's compacted state.
 
-#[path = "../../sync-server/src/testing.rs"]
-mod pg;
-
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use flightdeck_core::secrets::OsKeyring;
-use flightdeck_core::sync::{account, daemon};
-use flightdeck_core::{environments, tasks, Store};
+use flightdeck_core::sync::daemon;
+use flightdeck_core::{environments, tasks};
+use flightdeck_tests::sync_rig::{keyring, server_binary, Device, Server};
 use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
-fn server_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join("debug/flightdeck-sync-server");
-    assert!(
-        path.is_file(),
-        "build the server first: cargo build -p flightdeck-sync-server"
-    );
-    path
-}
-
-struct Server {
-    url: String,
-    join_token: String,
-    _process: Child,
-}
-
-/// A fresh database, a workspace in it, and the server binary serving it on a free port.
 async fn start_server() -> Server {
-    let db = pg::fresh_database().await;
-    let created = Command::new(server_binary())
-        .args(["workspace", "create", "team"])
-        .env("DATABASE_URL", &db.url)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let join_token = String::from_utf8(created.stdout)
-        .unwrap()
-        .trim()
-        .to_string();
-
-    let mut process = Command::new(server_binary())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("the server printed its address");
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
-    };
-    Server {
-        url: format!("http://{addr}"),
-        join_token,
-        _process: process,
-    }
-}
-
-struct Device {
-    store: Arc<Store>,
-    _dir: tempfile::TempDir,
+    Server::start(server_binary("debug")).await
 }
 
 async fn join(server: &Server) -> Device {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
-    let keyring = OsKeyring::from_env().unwrap();
-    let joined = account::join(&store, &keyring, &server.url, &server.join_token)
-        .await
-        .unwrap();
-    assert!(joined.keyring_error.is_none(), "{:?}", joined.keyring_error);
-    Device {
-        store: Arc::new(store),
-        _dir: dir,
-    }
+    Device::join(server, &server.join_token).await
 }
 
 async fn sync(device: &Device) -> flightdeck_core::sync::client::SyncReport {
-    account::sync_now(&device.store, &OsKeyring::from_env().unwrap())
-        .await
-        .unwrap()
+    device.sync().await
 }
 
 fn all_tasks(device: &Device) -> Vec<Task> {
@@ -321,7 +237,7 @@ async fn daemons_carry_a_change_without_anyone_syncing_by_hand() {
         let options = options.clone();
         let mut stop = stop_tx.subscribe();
         handles.push(tokio::spawn(async move {
-            let keyring = OsKeyring::from_env().unwrap();
+            let keyring = keyring();
             daemon::run(
                 &store,
                 &keyring,

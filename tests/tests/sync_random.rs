@@ -3,22 +3,15 @@
 //! device and a freshly bootstrapped device holding the same rows and the same cells, equal
 //! to the server's cell state. Real server binary, real Postgres, real stores.
 
-#[path = "../../sync-server/src/testing.rs"]
-mod pg;
-
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Stdio;
 
-use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::store::Origin;
 use flightdeck_core::sync::{account, wire};
 use flightdeck_core::{tasks, Store};
+use flightdeck_tests::sync_rig::{keyring, server_binary, Device as Joined, Server};
 use flightdeck_types::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 
 const DEVICES: usize = 3;
 /// Few distinct values, so that concurrent writes often tie on version and compare values.
@@ -60,77 +53,26 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-fn server_binary() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    target.join("debug/flightdeck-sync-server")
-}
-
-struct Server {
-    url: String,
-    database_url: String,
-    _process: Child,
-}
-
 async fn start_server() -> Server {
-    let db = pg::fresh_database().await;
-    let mut process = Command::new(server_binary())
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("DATABASE_URL", &db.url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the sync server binary (cargo build -p flightdeck-sync-server)");
-    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("the server printed its address");
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break addr.to_string();
-        }
-    };
-    Server {
-        url: format!("http://{addr}"),
-        database_url: db.url,
-        _process: process,
-    }
+    Server::start(server_binary("debug")).await
 }
 
-/// A new workspace per case, so cases never see each other's data.
 async fn new_workspace(server: &Server, name: &str) -> String {
-    let out = Command::new(server_binary())
-        .args(["workspace", "create", name])
-        .env("DATABASE_URL", &server.database_url)
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
+    server.new_workspace(name).await
 }
 
+/// A joined device whose store can be closed and reopened (a restart).
 struct Device {
-    path: PathBuf,
+    path: std::path::PathBuf,
     store: Option<Store>,
     _dir: tempfile::TempDir,
 }
 
 impl Device {
     async fn join(server: &Server, token: &str) -> Device {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("flightdeck.db");
+        // Take the file over from the joined device, so that a restart really closes it.
+        let (dir, path) = Joined::join(server, token).await.close();
         let store = Store::open(&path).unwrap();
-        account::join(&store, &keyring(), &server.url, token)
-            .await
-            .unwrap();
         Device {
             path,
             store: Some(store),
@@ -160,10 +102,6 @@ impl Device {
         list.sort_by(|a, b| a.id.cmp(&b.id));
         list
     }
-}
-
-fn keyring() -> OsKeyring {
-    OsKeyring::from_env().unwrap()
 }
 
 /// (table, pk, column, value, column version, causal length). Not the site id: when two

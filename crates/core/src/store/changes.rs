@@ -67,27 +67,32 @@ impl Store {
     pub fn apply_changes(&self, changes: &[ChangeRow]) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        {
-            let mut insert = tx.prepare_cached(
-                r#"INSERT INTO crsql_changes
-                   ("table", pk, cid, val, col_version, db_version, site_id, cl, seq)
-                   VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"#,
-            )?;
-            for c in changes {
-                insert.execute(params![
-                    c.table,
-                    c.pk,
-                    c.cid,
-                    c.val,
-                    c.col_version,
-                    c.db_version,
-                    c.site_id,
-                    c.cl,
-                    c.seq
-                ])?;
-            }
-        }
+        insert_changes(&tx, changes)?;
         tx.commit()?;
         Ok(())
     }
+}
+
+/// Feeds `changes` to cr-sqlite's merge (`INSERT INTO crsql_changes`) on `conn`, which the
+/// caller has inside a transaction.
+pub(crate) fn insert_changes(conn: &rusqlite::Connection, changes: &[ChangeRow]) -> Result<()> {
+    let mut insert = conn.prepare_cached(
+        r#"INSERT INTO crsql_changes
+           ("table", pk, cid, val, col_version, db_version, site_id, cl, seq)
+           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"#,
+    )?;
+    for c in changes {
+        insert.execute(params![
+            c.table,
+            c.pk,
+            c.cid,
+            c.val,
+            c.col_version,
+            c.db_version,
+            c.site_id,
+            c.cl,
+            c.seq
+        ])?;
+    }
+    Ok(())
 }

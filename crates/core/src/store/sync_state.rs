@@ -129,24 +129,7 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let before = unacknowledged(&tx, acked)?;
-        {
-            let mut insert = tx.prepare_cached(&format!(
-                "INSERT INTO crsql_changes ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-            ))?;
-            for c in changes {
-                insert.execute(params![
-                    c.table,
-                    c.pk,
-                    c.cid,
-                    c.val,
-                    c.col_version,
-                    c.db_version,
-                    c.site_id,
-                    c.cl,
-                    c.seq
-                ])?;
-            }
-        }
+        super::changes::insert_changes(&tx, changes)?;
         let mut conflicts = Vec::new();
         if !before.is_empty() {
             let after = unacknowledged(&tx, acked)?;
