@@ -25,6 +25,24 @@ pub struct ChangeRow {
     pub seq: i64,
 }
 
+/// The columns of `crsql_changes`, in the order [`change_from_row`] reads them.
+pub(crate) const CHANGE_COLUMNS: &str =
+    r#""table", pk, cid, val, col_version, db_version, site_id, cl, seq"#;
+
+pub(crate) fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
+    Ok(ChangeRow {
+        table: r.get(0)?,
+        pk: r.get(1)?,
+        cid: r.get(2)?,
+        val: r.get(3)?,
+        col_version: r.get(4)?,
+        db_version: r.get(5)?,
+        site_id: r.get(6)?,
+        cl: r.get(7)?,
+        seq: r.get(8)?,
+    })
+}
+
 /// Which changes to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
@@ -39,25 +57,12 @@ impl Store {
     /// cut the list at transaction boundaries.
     pub fn changes_since(&self, after: i64, origin: Origin) -> Result<Vec<ChangeRow>> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                r#"SELECT "table", pk, cid, val, col_version, db_version, site_id, cl, seq
-                   FROM crsql_changes
-                   WHERE db_version > ?1 AND (?2 = 0 OR site_id = crsql_site_id())
-                   ORDER BY db_version, seq"#,
-            )?;
-            let rows = stmt.query_map(params![after, origin == Origin::Local], |r| {
-                Ok(ChangeRow {
-                    table: r.get(0)?,
-                    pk: r.get(1)?,
-                    cid: r.get(2)?,
-                    val: r.get(3)?,
-                    col_version: r.get(4)?,
-                    db_version: r.get(5)?,
-                    site_id: r.get(6)?,
-                    cl: r.get(7)?,
-                    seq: r.get(8)?,
-                })
-            })?;
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {CHANGE_COLUMNS} FROM crsql_changes
+                 WHERE db_version > ?1 AND (?2 = 0 OR site_id = crsql_site_id())
+                 ORDER BY db_version, seq"
+            ))?;
+            let rows = stmt.query_map(params![after, origin == Origin::Local], change_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
@@ -76,11 +81,9 @@ impl Store {
 /// Feeds `changes` to cr-sqlite's merge (`INSERT INTO crsql_changes`) on `conn`, which the
 /// caller has inside a transaction.
 pub(crate) fn insert_changes(conn: &rusqlite::Connection, changes: &[ChangeRow]) -> Result<()> {
-    let mut insert = conn.prepare_cached(
-        r#"INSERT INTO crsql_changes
-           ("table", pk, cid, val, col_version, db_version, site_id, cl, seq)
-           VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"#,
-    )?;
+    let mut insert = conn.prepare_cached(&format!(
+        "INSERT INTO crsql_changes ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?;
     for c in changes {
         insert.execute(params![
             c.table,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::changes::ChangeRow;
+use super::changes::{change_from_row, ChangeRow, CHANGE_COLUMNS};
 use super::Store;
 use crate::error::{CoreError, Result};
 
@@ -26,22 +26,6 @@ pub struct ConflictRow {
 }
 
 type CellKey = (String, Vec<u8>, String);
-
-const CHANGE_COLUMNS: &str = r#""table", pk, cid, val, col_version, db_version, site_id, cl, seq"#;
-
-fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChangeRow> {
-    Ok(ChangeRow {
-        table: r.get(0)?,
-        pk: r.get(1)?,
-        cid: r.get(2)?,
-        val: r.get(3)?,
-        col_version: r.get(4)?,
-        db_version: r.get(5)?,
-        site_id: r.get(6)?,
-        cl: r.get(7)?,
-        seq: r.get(8)?,
-    })
-}
 
 /// This device's cells changed after `acked` (not yet acknowledged by the server), by key.
 fn unacknowledged(conn: &Connection, acked: i64) -> Result<HashMap<CellKey, Value>> {
