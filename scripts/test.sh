@@ -4,7 +4,7 @@
 #   2. cargo fetch (trunk builds the UI with --offline)
 #   3. the UI in debug (ui/dist is embedded into src-tauri at compile time)
 #   4. cargo fmt --check, 5. cargo clippy -D warnings,
-#   6. the debug app binary (tests/tests/app.rs drives it through tauri-driver under Xvfb)
+#   6. every debug binary (tests/tests/app.rs drives it through tauri-driver under Xvfb)
 #   7. cargo test --workspace inside a session with a usable OS keyring (scripts/with-keyring.sh)
 #
 #   scripts/test.sh [extra cargo test args, e.g. -- --nocapture]
@@ -53,8 +53,10 @@ cargo fmt --all -- --check
 begin "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
-begin "cargo build: the app and the sync server (the e2e tests drive these binaries)"
-cargo build -p flightdeck-app -p flightdeck-sync-server
+# --workspace, not -p: the same package selection as `cargo test --workspace` resolves the same
+# features, so shared dependencies compile once instead of twice.
+begin "cargo build: every binary (the e2e tests drive the app, the CLI and the sync server)"
+cargo build --workspace --bins
 
 begin "cargo test --workspace (with OS keyring)"
 scripts/with-keyring.sh cargo test --workspace "$@"

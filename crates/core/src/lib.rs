@@ -7,6 +7,7 @@ pub mod environments;
 pub mod error;
 pub mod ids;
 pub mod paths;
+pub mod runs;
 pub mod secrets;
 pub mod store;
 pub mod sync;

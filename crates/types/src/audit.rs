@@ -11,6 +11,9 @@ string_enum! {
     EntityKind, "entity kind" {
         Task => "task",
         Environment => "environment",
+        Execution => "execution",
+        Schedule => "schedule",
+        ErrorRecord => "error_record",
     }
 }
 
@@ -21,6 +24,8 @@ string_enum! {
         Archive => "archive",
         Unarchive => "unarchive",
         Delete => "delete",
+        /// A run, schedule or error changed state (started, finished, paused, retried...).
+        Transition => "transition",
     }
 }
 

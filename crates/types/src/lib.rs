@@ -9,6 +9,7 @@ mod string_enum;
 pub mod app;
 pub mod audit;
 pub mod environment;
+pub mod run;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -17,6 +18,10 @@ pub mod validate;
 pub use app::{AppInfo, CommandError};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
+pub use run::{
+    AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
+    ExecutorKind, HttpSpec, NewExecution, RetryPolicy, ShellSpec,
+};
 pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
 pub use time::Timestamp;
 pub use validate::FieldError;

@@ -3,6 +3,7 @@
 
 mod changes;
 mod conn;
+pub mod executions;
 pub mod extensions;
 pub mod migrate;
 mod sync_state;

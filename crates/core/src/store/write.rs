@@ -147,6 +147,9 @@ pub(crate) fn entity_table(entity: EntityKind) -> &'static str {
     match entity {
         EntityKind::Task => "tasks",
         EntityKind::Environment => "environments",
+        EntityKind::Execution => "executions",
+        EntityKind::Schedule => "schedules",
+        EntityKind::ErrorRecord => "error_records",
     }
 }
 

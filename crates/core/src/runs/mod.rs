@@ -1,0 +1,86 @@
+//! Runs: queue an executor call as an `executions` row, follow its status and events, ask for
+//! a cancel. The runner (on the device named by the row) picks queued runs up and executes
+//! them; the scheduler and the recovery loop only ever queue rows through [`queue`].
+
+use flightdeck_types::{
+    AuditAction, EntityKind, Execution, ExecutionEvent, ExecutionFilter, ExecutionStatus,
+    NewExecution,
+};
+
+use crate::audit::diff;
+use crate::error::{CoreError, Result};
+use crate::store::{executions, Store, Writer};
+
+/// Queues a run inside the caller's write (so a schedule's fire and its run commit together).
+pub fn queue_in(w: &mut Writer<'_>, input: NewExecution) -> Result<Execution> {
+    let spec = input
+        .spec
+        .ok_or_else(|| CoreError::invalid("spec", "a run needs something to run"))?;
+    let execution = Execution {
+        id: crate::ids::new_id(),
+        task_id: input.task_id,
+        environment_id: input.environment_id,
+        schedule_id: input.schedule_id,
+        workflow_run_id: None,
+        retry_of: input.retry_of,
+        spec,
+        status: ExecutionStatus::Queued,
+        attempt: input.attempt.unwrap_or(1),
+        device_id: Some(input.device_id.unwrap_or_else(|| w.device_id().to_string())),
+        exit_code: None,
+        result: None,
+        error: None,
+        retry_policy: input.retry_policy.unwrap_or_default(),
+        queued_at: w.now(),
+        not_before: input.not_before,
+        started_at: None,
+        finished_at: None,
+        cancel_requested_at: None,
+    };
+    executions::insert(w, &execution)?;
+    w.audit(
+        EntityKind::Execution,
+        &execution.id,
+        AuditAction::Create,
+        diff(None, Some(&execution)),
+    );
+    Ok(execution)
+}
+
+pub fn queue(store: &Store, input: NewExecution) -> Result<Execution> {
+    store.write(|w| queue_in(w, input))
+}
+
+pub fn get(store: &Store, id: &str) -> Result<Execution> {
+    store.read(|conn| executions::find(conn, id))
+}
+
+pub fn list(store: &Store, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
+    store.read(|conn| executions::list(conn, filter))
+}
+
+pub fn events(
+    store: &Store,
+    execution_id: &str,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<ExecutionEvent>> {
+    store.read(|conn| executions::events(conn, execution_id, after_seq, limit))
+}
+
+/// Asks for a run to stop. Any device may ask; the device running it acts on the request.
+/// A run that is already final is refused with a message saying so.
+pub fn request_cancel(store: &Store, id: &str) -> Result<Execution> {
+    store.write(|w| {
+        let run = executions::find(w, id)?;
+        if run.status.is_final() {
+            return Err(CoreError::Refused(format!(
+                "run {id} already ended ({}); nothing to cancel",
+                run.status
+            )));
+        }
+        executions::request_cancel(w, id, w.now())?;
+        w.touched("executions", id, AuditAction::Update);
+        executions::find(w, id)
+    })
+}

@@ -1,0 +1,177 @@
+//! SQL for runs: `executions` rows and their `execution_events` timeline.
+
+use flightdeck_types::{
+    Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus, RetryPolicy,
+    Timestamp,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::error::{CoreError, Result};
+
+const COLUMNS: &str = "id, task_id, environment_id, schedule_id, workflow_run_id, retry_of, \
+     spec, status, attempt, device_id, exit_code, result, error, retry_policy, queued_at, \
+     not_before, started_at, finished_at, cancel_requested_at";
+
+fn json_err(i: usize, e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
+    let spec: String = row.get(6)?;
+    let status: String = row.get(7)?;
+    let result: Option<String> = row.get(11)?;
+    let policy: String = row.get(13)?;
+    let ts = |i: usize| -> rusqlite::Result<Option<Timestamp>> {
+        Ok(row.get::<_, Option<i64>>(i)?.map(Timestamp))
+    };
+    Ok(Execution {
+        id: row.get(0)?,
+        task_id: row.get(1)?,
+        environment_id: row.get(2)?,
+        schedule_id: row.get(3)?,
+        workflow_run_id: row.get(4)?,
+        retry_of: row.get(5)?,
+        spec: serde_json::from_str::<ExecutionSpec>(&spec).map_err(|e| json_err(6, e))?,
+        // A status this build does not know came from a newer peer; treat it as final.
+        status: status.parse().unwrap_or(ExecutionStatus::Failed),
+        attempt: row.get(8)?,
+        device_id: row.get(9)?,
+        exit_code: row.get(10)?,
+        result: result
+            .map(|r| serde_json::from_str(&r))
+            .transpose()
+            .map_err(|e| json_err(11, e))?,
+        error: row.get(12)?,
+        retry_policy: serde_json::from_str::<RetryPolicy>(&policy).unwrap_or_default(),
+        queued_at: Timestamp(row.get(14)?),
+        not_before: ts(15)?,
+        started_at: ts(16)?,
+        finished_at: ts(17)?,
+        cancel_requested_at: ts(18)?,
+    })
+}
+
+pub fn insert(conn: &Connection, e: &Execution) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO executions (id, task_id, environment_id, schedule_id, workflow_run_id,
+             retry_of, executor, spec, status, attempt, device_id, retry_policy, queued_at,
+             not_before)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        e.id,
+        e.task_id,
+        e.environment_id,
+        e.schedule_id,
+        e.workflow_run_id,
+        e.retry_of,
+        e.spec.kind().as_str(),
+        serde_json::to_string(&e.spec).expect("specs always serialize"),
+        e.status.as_str(),
+        e.attempt,
+        e.device_id,
+        serde_json::to_string(&e.retry_policy).expect("policies always serialize"),
+        e.queued_at.as_millis(),
+        e.not_before.map(Timestamp::as_millis),
+    ])?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, id: &str) -> Result<Execution> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM executions WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()?
+    .ok_or_else(|| CoreError::NotFound {
+        kind: "run",
+        key: id.to_string(),
+    })
+}
+
+pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM executions
+         WHERE (?1 IS NULL OR task_id = ?1) AND (?2 IS NULL OR schedule_id = ?2)
+           AND (?3 IS NULL OR status = ?3)
+         ORDER BY queued_at DESC, id DESC LIMIT ?4"
+    ))?;
+    let rows = stmt.query_map(
+        params![
+            filter.task_id,
+            filter.schedule_id,
+            filter.status.map(ExecutionStatus::as_str),
+            filter.limit.unwrap_or(100),
+        ],
+        from_row,
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Live (queued or running) runs on `device_id`, oldest first.
+pub fn live_on_device(conn: &Connection, device_id: &str) -> Result<Vec<Execution>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM executions
+         WHERE status IN ('queued', 'running') AND device_id = ?1
+         ORDER BY queued_at, id"
+    ))?;
+    let rows = stmt.query_map([device_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn request_cancel(conn: &Connection, id: &str, at: Timestamp) -> Result<()> {
+    conn.execute(
+        "UPDATE executions SET cancel_requested_at = ?2
+         WHERE id = ?1 AND cancel_requested_at IS NULL",
+        params![id, at.as_millis()],
+    )?;
+    Ok(())
+}
+
+/// The next free event number of a run (events of one run are written by one device only).
+pub fn next_event_seq(conn: &Connection, execution_id: &str) -> Result<i64> {
+    Ok(conn.query_row(
+        "SELECT coalesce(max(seq), 0) + 1 FROM execution_events WHERE execution_id = ?1",
+        [execution_id],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn insert_event(conn: &Connection, event: &ExecutionEvent) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO execution_events (execution_id, seq, at, kind, data)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        event.execution_id,
+        event.seq,
+        event.at.as_millis(),
+        event.kind,
+        event.data
+    ])?;
+    Ok(())
+}
+
+/// Events of a run after `after_seq`, in order, at most `limit`.
+pub fn events(
+    conn: &Connection,
+    execution_id: &str,
+    after_seq: i64,
+    limit: u32,
+) -> Result<Vec<ExecutionEvent>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT execution_id, seq, at, kind, data FROM execution_events
+         WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![execution_id, after_seq, limit], |r| {
+        Ok(ExecutionEvent {
+            execution_id: r.get(0)?,
+            seq: r.get(1)?,
+            at: Timestamp(r.get(2)?),
+            kind: r.get(3)?,
+            data: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
