@@ -7,6 +7,7 @@ pub mod environments;
 pub mod error;
 pub mod ids;
 pub mod paths;
+pub mod recovery;
 pub mod runs;
 pub mod secrets;
 pub mod store;
