@@ -2,12 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use flightdeck_types::{AuditEntry, AuditFilter, FieldChange, Timestamp};
-use rusqlite::params;
+use flightdeck_types::{AuditEntry, AuditFilter, FieldChange};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{CoreError, Result};
+use crate::error::Result;
 use crate::store::Store;
 
 /// Fields that change on every write and say nothing on their own.
@@ -44,40 +43,7 @@ pub fn diff<T: Serialize>(old: Option<&T>, new: Option<&T>) -> BTreeMap<String, 
 /// Audit rows, newest first.
 pub fn list(store: &Store, filter: &AuditFilter) -> Result<Vec<AuditEntry>> {
     let limit = i64::from(filter.limit.unwrap_or(100));
-    store.read(|conn| {
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, entity, entity_id, action, changes, device_id, at FROM audit_log
-             WHERE (?1 IS NULL OR entity_id = ?1)
-             ORDER BY at DESC, id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![filter.entity_id, limit], |row| {
-            Ok((
-                row.get::<_, String>(0)?,
-                row.get::<_, String>(1)?,
-                row.get::<_, String>(2)?,
-                row.get::<_, String>(3)?,
-                row.get::<_, String>(4)?,
-                row.get::<_, String>(5)?,
-                row.get::<_, i64>(6)?,
-            ))
-        })?;
-        let mut entries = Vec::new();
-        for row in rows {
-            let (id, entity, entity_id, action, changes, device_id, at) = row?;
-            let corrupt = |what: String| CoreError::Corrupt(format!("audit row {id}: {what}"));
-            entries.push(AuditEntry {
-                entity: entity.parse().map_err(corrupt)?,
-                action: action.parse().map_err(corrupt)?,
-                changes: serde_json::from_str(&changes)
-                    .map_err(|e| corrupt(format!("changes: {e}")))?,
-                id,
-                entity_id,
-                device_id,
-                at: Timestamp(at),
-            });
-        }
-        Ok(entries)
-    })
+    store.read(|conn| crate::store::audit_log::list(conn, filter.entity_id.as_deref(), limit))
 }
 
 #[cfg(test)]

@@ -7,45 +7,17 @@ use flightdeck_types::validate::{env_var_name, environment_name, long_text};
 use flightdeck_types::{
     AuditAction, EntityKind, Environment, EnvironmentPatch, NewEnvironment, Timestamp,
 };
-use rusqlite::{params, Connection, Row};
+use rusqlite::Connection;
 
 use crate::audit::diff;
 use crate::error::{CoreError, Result};
 use crate::secrets::{env_secret_account, SecretStore};
-use crate::store::{Store, Writer};
-
-const COLUMNS: &str = "id, name, repository, working_dir, env_vars, secret_vars, setup_script, \
-                       agent_command, created_at, updated_at";
-
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Environment> {
-    let json_err = |i: usize, e: serde_json::Error| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    };
-    let env_vars: String = row.get(4)?;
-    let secret_vars: String = row.get(5)?;
-    Ok(Environment {
-        id: row.get(0)?,
-        name: row.get(1)?,
-        repository: row.get(2)?,
-        working_dir: row.get(3)?,
-        env_vars: serde_json::from_str(&env_vars).map_err(|e| json_err(4, e))?,
-        secret_vars: serde_json::from_str(&secret_vars).map_err(|e| json_err(5, e))?,
-        setup_script: row.get(6)?,
-        agent_command: row.get(7)?,
-        created_at: Timestamp(row.get(8)?),
-        updated_at: Timestamp(row.get(9)?),
-    })
-}
+use crate::store::{environments as rows, Store, Writer};
 
 /// Finds an environment by id or by name. Names are unique when made here, but two devices
 /// can create the same name offline; then the name is ambiguous and the id is needed.
 pub(crate) fn resolve(conn: &Connection, key: &str) -> Result<Environment> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM environments WHERE id = ?1 OR name = ?1 ORDER BY id = ?1 DESC"
-    ))?;
-    let found: Vec<Environment> = stmt
-        .query_map([key], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
+    let found = rows::matching(conn, key)?;
     match found.as_slice() {
         [] => Err(CoreError::NotFound {
             kind: "environment",
@@ -67,17 +39,7 @@ pub(crate) fn resolve(conn: &Connection, key: &str) -> Result<Environment> {
 }
 
 fn ensure_name_free(conn: &Connection, name: &str, except_id: Option<&str>) -> Result<()> {
-    let taken: Option<String> = conn
-        .query_row(
-            "SELECT id FROM environments WHERE name = ?1 AND id IS NOT ?2 LIMIT 1",
-            params![name, except_id],
-            |r| r.get(0),
-        )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            e => Err(e),
-        })?;
+    let taken = rows::named(conn, name, except_id)?;
     match taken {
         Some(id) => Err(CoreError::invalid(
             "name",
@@ -139,22 +101,7 @@ pub fn create(store: &Store, input: NewEnvironment) -> Result<Environment> {
         ensure_name_free(w, &env.name, None)?;
         env.created_at = w.now();
         env.updated_at = w.now();
-        w.prepare_cached(
-            "INSERT INTO environments (id, name, repository, working_dir, env_vars, secret_vars,
-                                       setup_script, agent_command, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
-        )?
-        .execute(params![
-            env.id,
-            env.name,
-            env.repository,
-            env.working_dir,
-            json(&env.env_vars),
-            json(&env.secret_vars),
-            env.setup_script,
-            env.agent_command,
-            env.created_at.as_millis(),
-        ])?;
+        rows::insert(w, &env)?;
         w.audit(
             EntityKind::Environment,
             &env.id,
@@ -165,23 +112,13 @@ pub fn create(store: &Store, input: NewEnvironment) -> Result<Environment> {
     })
 }
 
-fn json<T: serde::Serialize>(value: &T) -> String {
-    serde_json::to_string(value).expect("maps and lists of strings always serialize")
-}
-
 pub fn get(store: &Store, key: &str) -> Result<Environment> {
     store.read(|conn| resolve(conn, key))
 }
 
 /// All environments, by name.
 pub fn list(store: &Store) -> Result<Vec<Environment>> {
-    store.read(|conn| {
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM environments ORDER BY name, id"
-        ))?;
-        let rows = stmt.query_map([], from_row)?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-    })
+    store.read(|conn| rows::list(conn))
 }
 
 pub fn update(
@@ -272,8 +209,8 @@ fn save_changes(
             "name" => new.name.clone().into(),
             "repository" => new.repository.clone().into(),
             "working_dir" => new.working_dir.clone().into(),
-            "env_vars" => json(&new.env_vars).into(),
-            "secret_vars" => json(&new.secret_vars).into(),
+            "env_vars" => rows::json(&new.env_vars).into(),
+            "secret_vars" => rows::json(&new.secret_vars).into(),
             "setup_script" => new.setup_script.clone().into(),
             "agent_command" => new.agent_command.clone().into(),
             other => unreachable!("environment field `{other}` is not editable"),
@@ -301,7 +238,7 @@ pub fn delete(
             )));
         }
         crate::tasks::detach_environment(w, &env.id)?;
-        w.execute("DELETE FROM environments WHERE id = ?1", [&env.id])?;
+        rows::delete(w, &env.id)?;
         w.audit(
             EntityKind::Environment,
             &env.id,

@@ -2,48 +2,13 @@
 //! path with an audit row.
 
 use flightdeck_types::validate::{long_text, task_title};
-use flightdeck_types::{
-    AuditAction, EntityKind, NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus, Timestamp,
-};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use flightdeck_types::{AuditAction, EntityKind, NewTask, Task, TaskFilter, TaskPatch};
+use rusqlite::Connection;
 
 use crate::audit::diff;
 use crate::environments;
 use crate::error::{CoreError, Result};
-use crate::store::{Store, Writer};
-
-const COLUMNS: &str =
-    "id, title, description, status, priority, environment_id, archived, created_at, updated_at";
-
-fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
-    let status: String = row.get(3)?;
-    Ok(Task {
-        id: row.get(0)?,
-        title: row.get(1)?,
-        description: row.get(2)?,
-        // A status this build does not know came from a newer peer: show it as todo rather
-        // than hide the task.
-        status: status.parse().unwrap_or_default(),
-        priority: Priority::from_rank(row.get(4)?),
-        environment_id: row.get(5)?,
-        archived: row.get::<_, i64>(6)? != 0,
-        created_at: Timestamp(row.get(7)?),
-        updated_at: Timestamp(row.get(8)?),
-    })
-}
-
-fn find(conn: &Connection, id: &str) -> Result<Task> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM tasks WHERE id = ?1"),
-        [id],
-        from_row,
-    )
-    .optional()?
-    .ok_or_else(|| CoreError::NotFound {
-        kind: "task",
-        key: id.to_string(),
-    })
-}
+use crate::store::{tasks as rows, Store, Writer};
 
 /// Resolves an environment name or id given as a task field into its id.
 fn environment_field(conn: &Connection, key: &str) -> Result<String> {
@@ -76,20 +41,7 @@ pub fn create(store: &Store, input: NewTask) -> Result<Task> {
             created_at: w.now(),
             updated_at: w.now(),
         };
-        w.prepare_cached(
-            "INSERT INTO tasks (id, title, description, status, priority, environment_id,
-                                archived, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?7)",
-        )?
-        .execute(params![
-            task.id,
-            task.title,
-            task.description,
-            task.status.as_str(),
-            task.priority.rank(),
-            task.environment_id,
-            task.created_at.as_millis(),
-        ])?;
+        rows::insert(w, &task)?;
         w.audit(
             EntityKind::Task,
             &task.id,
@@ -101,7 +53,7 @@ pub fn create(store: &Store, input: NewTask) -> Result<Task> {
 }
 
 pub fn get(store: &Store, id: &str) -> Result<Task> {
-    store.read(|conn| find(conn, id))
+    store.read(|conn| rows::find(conn, id))
 }
 
 /// Tasks matching `filter`, most urgent first, then most recently updated.
@@ -117,24 +69,13 @@ pub fn list(store: &Store, filter: &TaskFilter) -> Result<Vec<Task>> {
             .map(str::trim)
             .filter(|s| !s.is_empty())
             .map(str::to_lowercase);
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM tasks
-             WHERE (?1 IS NULL OR status = ?1)
-               AND (?2 IS NULL OR environment_id = ?2)
-               AND (?3 IS NULL OR instr(lower(title), ?3) > 0 OR instr(lower(description), ?3) > 0)
-               AND (?4 OR archived = 0)
-             ORDER BY priority DESC, updated_at DESC, id DESC"
-        ))?;
-        let rows = stmt.query_map(
-            params![
-                filter.status.map(TaskStatus::as_str),
-                environment_id,
-                search,
-                filter.include_archived
-            ],
-            from_row,
-        )?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        rows::list(
+            conn,
+            filter.status,
+            environment_id.as_deref(),
+            search.as_deref(),
+            filter.include_archived,
+        )
     })
 }
 
@@ -155,7 +96,7 @@ pub fn update(store: &Store, id: &str, patch: TaskPatch) -> Result<Task> {
         .map(|d| long_text("description", d))
         .transpose()?;
     store.write(|w| {
-        let old = find(w, id)?;
+        let old = rows::find(w, id)?;
         let mut new = old.clone();
         if let Some(title) = title {
             new.title = title;
@@ -183,7 +124,7 @@ pub fn update(store: &Store, id: &str, patch: TaskPatch) -> Result<Task> {
 /// changes nothing.
 pub fn set_archived(store: &Store, id: &str, archived: bool) -> Result<Task> {
     store.write(|w| {
-        let old = find(w, id)?;
+        let old = rows::find(w, id)?;
         let new = Task {
             archived,
             ..old.clone()
@@ -200,8 +141,8 @@ pub fn set_archived(store: &Store, id: &str, archived: bool) -> Result<Task> {
 /// Deletes a task for good (on every device once synced). Returns what was deleted.
 pub fn delete(store: &Store, id: &str) -> Result<Task> {
     store.write(|w| {
-        let old = find(w, id)?;
-        w.execute("DELETE FROM tasks WHERE id = ?1", [id])?;
+        let old = rows::find(w, id)?;
+        rows::delete(w, id)?;
         w.audit(
             EntityKind::Task,
             id,
@@ -214,12 +155,7 @@ pub fn delete(store: &Store, id: &str) -> Result<Task> {
 
 /// Clears the environment of every task that uses `environment_id`, with an audit row each.
 pub(crate) fn detach_environment(w: &mut Writer<'_>, environment_id: &str) -> Result<usize> {
-    let tasks: Vec<Task> = w
-        .prepare(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE environment_id = ?1"
-        ))?
-        .query_map([environment_id], from_row)?
-        .collect::<rusqlite::Result<_>>()?;
+    let tasks = rows::using_environment(w, environment_id)?;
     for old in &tasks {
         let new = Task {
             environment_id: None,
@@ -231,11 +167,7 @@ pub(crate) fn detach_environment(w: &mut Writer<'_>, environment_id: &str) -> Re
 }
 
 pub(crate) fn count_using_environment(conn: &Connection, environment_id: &str) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT count(*) FROM tasks WHERE environment_id = ?1",
-        [environment_id],
-        |r| r.get(0),
-    )?)
+    rows::count_using_environment(conn, environment_id)
 }
 
 fn save_changes(

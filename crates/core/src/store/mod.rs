@@ -1,12 +1,15 @@
 //! The local store: one SQLite file per workspace with cr-sqlite and sqlite-vec loaded, the
 //! schema migrated at open, and one write path that every local change goes through.
 
+pub mod audit_log;
 mod changes;
 mod conn;
+pub mod environments;
 pub mod executions;
 pub mod extensions;
 pub mod migrate;
 mod sync_state;
+pub mod tasks;
 mod write;
 
 use std::path::{Path, PathBuf};
