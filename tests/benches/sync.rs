@@ -183,11 +183,7 @@ async fn ingest_and_bootstrap(server: &Server, n: usize) {
 fn main() {
     let tasks_n = env_number("FLIGHTDECK_BENCH_TASKS", 100_000);
     let samples = env_number("FLIGHTDECK_BENCH_SAMPLES", 200);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = flightdeck_tests::runtime();
     runtime.block_on(async {
         let server = start_server().await;
         println!("| figure | result | | |\n|---|---|---|---|");

@@ -10,3 +10,13 @@ pub mod pg;
 pub mod poll;
 pub mod sync_rig;
 pub mod webdriver;
+
+/// The tokio runtime the tests and benches drive devices and servers on (two workers: this
+/// machine's core count).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+}

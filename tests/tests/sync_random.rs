@@ -200,13 +200,27 @@ async fn apply(devices: &mut [Device], op: &Op) {
     }
 }
 
+/// Joins `DEVICES` devices, plays `ops` on them, then lets everyone sync twice round-robin:
+/// the first round delivers every push to the server, the second every change to every device.
+async fn play(server: &Server, token: &str, ops: &[Op]) -> Vec<Device> {
+    let mut devices = Vec::new();
+    for _ in 0..DEVICES {
+        devices.push(Device::join(server, token).await);
+    }
+    for op in ops {
+        apply(&mut devices, op).await;
+    }
+    for _ in 0..2 {
+        for device in &devices {
+            device.sync().await;
+        }
+    }
+    devices
+}
+
 #[test]
 fn random_histories_converge_everywhere() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = flightdeck_tests::runtime();
     let server = runtime.block_on(start_server());
     let case = std::sync::atomic::AtomicUsize::new(0);
     let config = Config {
@@ -227,20 +241,7 @@ fn random_histories_converge_everywhere() {
             let case = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             runtime.block_on(async {
                 let token = new_workspace(&server, &format!("case-{case}")).await;
-                let mut devices = Vec::new();
-                for _ in 0..DEVICES {
-                    devices.push(Device::join(&server, &token).await);
-                }
-                for op in &ops {
-                    apply(&mut devices, op).await;
-                }
-                // Everyone syncs twice round-robin: the first round delivers every push to
-                // the server, the second every change to every device.
-                for _ in 0..2 {
-                    for device in &devices {
-                        device.sync().await;
-                    }
-                }
+                let devices = play(&server, &token, &ops).await;
                 let fresh = Device::join(&server, &token).await;
                 fresh.sync().await;
 
@@ -359,26 +360,11 @@ fn regression_delete_against_concurrent_updates() {
             word: 1,
         },
     ];
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = flightdeck_tests::runtime();
     runtime.block_on(async {
         let server = start_server().await;
         let token = new_workspace(&server, "regression").await;
-        let mut devices = Vec::new();
-        for _ in 0..DEVICES {
-            devices.push(Device::join(&server, &token).await);
-        }
-        for op in &ops {
-            apply(&mut devices, op).await;
-        }
-        for _ in 0..2 {
-            for device in &devices {
-                device.sync().await;
-            }
-        }
+        let devices = play(&server, &token, &ops).await;
         let cells = device_cells(&devices[0]);
         for (i, device) in devices.iter().enumerate() {
             let theirs = device_cells(device);

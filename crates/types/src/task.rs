@@ -93,16 +93,12 @@ pub struct NewTask {
 
 /// A partial update: `None` leaves a field as it is. `environment: Some(None)` clears it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TaskPatch {
-    #[serde(default)]
     pub title: Option<String>,
-    #[serde(default)]
     pub description: Option<String>,
-    #[serde(default)]
     pub status: Option<TaskStatus>,
-    #[serde(default)]
     pub priority: Option<Priority>,
-    #[serde(default)]
     pub environment: Option<Option<String>>,
 }
 
@@ -114,16 +110,13 @@ impl TaskPatch {
 
 /// Which tasks to list. Archived tasks are hidden unless asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct TaskFilter {
-    #[serde(default)]
     pub status: Option<TaskStatus>,
     /// An environment name or id.
-    #[serde(default)]
     pub environment: Option<String>,
     /// Case-insensitive substring of the title or description.
-    #[serde(default)]
     pub search: Option<String>,
-    #[serde(default)]
     pub include_archived: bool,
 }
 
