@@ -95,6 +95,13 @@ async fn main() -> anyhow::Result<()> {
             let config: tokio_postgres::Config =
                 database_url.parse().context("invalid database url")?;
             tokio::spawn(announce::run_listener(config, state.announcer.clone()));
+            // Small writes (WebSocket announcements, push acknowledgements) must leave at once:
+            // with Nagle's algorithm on, loopback latency sat at delayed-ACK multiples (40 ms).
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                if let Err(e) = tcp.set_nodelay(true) {
+                    tracing::warn!(error = %e, "cannot set TCP_NODELAY");
+                }
+            });
             axum::serve(listener, app::router(state))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;

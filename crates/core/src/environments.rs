@@ -118,7 +118,7 @@ pub fn get(store: &Store, key: &str) -> Result<Environment> {
 
 /// All environments, by name.
 pub fn list(store: &Store) -> Result<Vec<Environment>> {
-    store.read(|conn| rows::list(conn))
+    store.read(rows::list)
 }
 
 pub fn update(

@@ -109,8 +109,13 @@ pub fn credentials(store: &Store, secrets: &dyn SecretStore) -> Result<(String, 
 
 /// One sync round, remembering when it succeeded and the server head it saw.
 pub async fn sync_now(store: &Store, secrets: &dyn SecretStore) -> Result<SyncReport> {
-    let client = connect(store, secrets)?;
-    let report = super::client::sync_now(store, &client).await?;
+    sync_with(store, &connect(store, secrets)?).await
+}
+
+/// One sync round through a client kept across rounds: the daemon's, so that it neither reads
+/// the keyring nor opens a new connection per round (both cost more than the round itself).
+pub async fn sync_with(store: &Store, client: &SyncClient) -> Result<SyncReport> {
+    let report = super::client::sync_now(store, client).await?;
     store.set_sync_state(&[
         (LAST_SYNC_AT, &crate::clock::now_millis().to_string()),
         (SERVER_HEAD, &report.server_head.to_string()),

@@ -63,7 +63,8 @@ async fn listen_once(
         HeaderValue::from_str(&format!("Bearer {token}")).map_err(|e| e.to_string())?,
     );
     headers.insert(PROTOCOL_HEADER, HeaderValue::from(PROTOCOL_VERSION));
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+    // Nagle off: announcements are tiny and latency is the point.
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, None, true)
         .await
         .map_err(|e| e.to_string())?;
     backoff.reset();

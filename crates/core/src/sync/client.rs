@@ -10,7 +10,7 @@ use flightdeck_types::sync::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{acknowledge, apply_pull, outgoing, pull_cursor};
+use super::{acknowledge, acknowledge_next, apply_pull, outgoing, pull_cursor};
 use crate::error::{CoreError, Result};
 use crate::store::Store;
 
@@ -127,38 +127,23 @@ pub struct SyncReport {
     pub local_cursor: i64,
 }
 
-/// Pulls until current, then pushes every pending local transaction.
+/// Pushes every pending local transaction, then pulls until current.
 ///
-/// Pulling first matters: a local edit the server has not acknowledged yet and that a remote
-/// change overwrites is detected during the pull and kept in the conflict log. Pushing first
-/// would let the server settle it silently.
+/// A push is acknowledged locally only once everything the server had before it has been
+/// pulled: a remote change that beat a local edit is then still found, during that pull,
+/// against an unacknowledged local value, and kept in the conflict log. When the push got the
+/// very next sequence number after this device's pull cursor, nobody else pushed in between:
+/// both cursors move at once and the round needs no pull at all (no echo of our own change),
+/// which keeps a write's path to the other devices to one round trip.
 pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> {
     let mut report = SyncReport::default();
-    loop {
-        let after = pull_cursor(store)?;
-        let page = client.pull(after, PULL_PAGE_CELLS).await?;
-        report.server_head = page.head;
-        if page.changes.is_empty() && page.next <= after {
-            break;
-        }
-        report.conflicts += apply_pull(store, &page)?.len();
-        report.pulled_cells += page.changes.len();
-        if page.next >= page.head {
-            break;
-        }
-    }
     while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
+        let cursor = pull_cursor(store)?;
         let response = client
             .push(&PushRequest {
                 changes: batch.changes.clone(),
             })
             .await?;
-        acknowledge(
-            store,
-            response.acknowledged_db_version.min(batch.last_db_version),
-        )?;
-        report.pushed_cells += batch.changes.len();
-        report.server_head = response.head;
         if response.acknowledged_db_version < batch.last_db_version {
             return Err(CoreError::Sync {
                 code: "partial_ack".into(),
@@ -168,7 +153,38 @@ pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> 
                 ),
             });
         }
+        report.pushed_cells += batch.changes.len();
+        report.server_head = response.head;
+        if response.seq == Some(cursor + 1) {
+            acknowledge_next(store, batch.last_db_version, cursor + 1)?;
+        } else {
+            pull_until_current(store, client, &mut report).await?;
+            acknowledge(store, batch.last_db_version)?;
+        }
+    }
+    if report.pushed_cells == 0 || report.server_head > pull_cursor(store)? {
+        pull_until_current(store, client, &mut report).await?;
     }
     report.local_cursor = pull_cursor(store)?;
     Ok(report)
+}
+
+async fn pull_until_current(
+    store: &Store,
+    client: &SyncClient,
+    report: &mut SyncReport,
+) -> Result<()> {
+    loop {
+        let after = pull_cursor(store)?;
+        let page = client.pull(after, PULL_PAGE_CELLS).await?;
+        report.server_head = page.head;
+        if page.changes.is_empty() && page.next <= after {
+            return Ok(());
+        }
+        report.conflicts += apply_pull(store, &page)?.len();
+        report.pulled_cells += page.changes.len();
+        if page.next >= page.head {
+            return Ok(());
+        }
+    }
 }

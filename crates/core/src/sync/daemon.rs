@@ -6,9 +6,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::account::{credentials, sync_now};
+use super::account::{credentials, sync_with};
 use super::announcements::{watch_server, Heard};
 use super::backoff::Backoff;
+use super::client::SyncClient;
 use super::client::SyncReport;
 use super::{has_pending, pull_cursor};
 use crate::error::Result;
@@ -45,6 +46,7 @@ pub async fn run(
 ) -> Result<()> {
     tokio::pin!(shutdown);
     let (url, token) = credentials(store, secrets)?;
+    let client = SyncClient::new(&url, &token);
     let (heard_tx, mut heard) = tokio::sync::watch::channel(Heard::default());
     let watcher = tokio::spawn(watch_server(url, token, options.max_backoff, heard_tx));
     let local = local_writes(store);
@@ -62,21 +64,23 @@ pub async fn run(
         if retry_at.is_some_and(|at| now < at) {
             continue;
         }
-        // Asking "is anything unpushed?" rather than "did db_version move?" cannot miss a
-        // write that lands while a round is running.
-        let local_write = match has_pending(store) {
-            Ok(pending) => pending,
-            Err(e) => break Err(e),
-        };
         let announced = heard.borrow_and_update().head;
         let remote_ahead = match (announced, pull_cursor(store)) {
             (Some(head), Ok(cursor)) => head > cursor,
             _ => false,
         };
-        if !(local_write || remote_ahead || now >= next_pull || retry_at.is_some()) {
-            continue;
+        // Asking "is anything unpushed?" rather than "did db_version move?" cannot miss a
+        // write that lands while a round is running. Skipped when a round is due anyway: the
+        // round itself pushes whatever is pending.
+        let due = remote_ahead || now >= next_pull || retry_at.is_some();
+        if !due {
+            match has_pending(store) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => break Err(e),
+            }
         }
-        let result = sync_now(store, secrets).await;
+        let result = sync_with(store, &client).await;
         on_round(&result);
         match &result {
             Ok(_) => {

@@ -72,6 +72,17 @@ pub fn acknowledge(store: &Store, db_version: i64) -> Result<()> {
     Ok(())
 }
 
+/// Records a push that the server numbered `seq`, the next after this device's pull cursor:
+/// the server then holds nothing this device lacks up to `seq`, so both cursors move together.
+pub fn acknowledge_next(store: &Store, db_version: i64, seq: i64) -> Result<()> {
+    let push = push_cursor(store)?.max(db_version);
+    let pull = pull_cursor(store)?.max(seq);
+    store.set_sync_state(&[
+        (PUSH_CURSOR, &push.to_string()),
+        (PULL_CURSOR, &pull.to_string()),
+    ])
+}
+
 /// Applies a pulled page and advances the pull cursor to `page.next`, atomically. Returns
 /// the conflicts it logged.
 pub fn apply_pull(store: &Store, page: &PullResponse) -> Result<Vec<ConflictRow>> {
