@@ -30,7 +30,7 @@ type RowKey = (String, Vec<u8>);
 /// push that changes anything gets the next sequence number, stamped on every cell it changed,
 /// and is announced with NOTIFY when the transaction commits.
 pub async fn apply_push(
-    client: &mut tokio_postgres::Client,
+    client: &mut deadpool_postgres::Object,
     workspace_id: Uuid,
     device_id: Uuid,
     changes: &[RowChange],
@@ -38,7 +38,8 @@ pub async fn apply_push(
     let tx = client.transaction().await?;
     let head: i64 = tx
         .query_one(
-            "SELECT head FROM workspaces WHERE id = $1 FOR UPDATE",
+            &tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1 FOR UPDATE")
+                .await?,
             &[&workspace_id],
         )
         .await?
@@ -70,13 +71,14 @@ pub async fn apply_push(
         let seq = head + 1;
         write_rows(&tx, workspace_id, seq, &rows).await?;
         tx.execute(
-            "UPDATE workspaces SET head = $2 WHERE id = $1",
+            &tx.prepare_cached("UPDATE workspaces SET head = $2 WHERE id = $1")
+                .await?,
             &[&workspace_id, &seq],
         )
         .await?;
         // Delivered on commit, and only then: listeners never hear of a rolled-back push.
         tx.execute(
-            "SELECT pg_notify($1, $2)",
+            &tx.prepare_cached("SELECT pg_notify($1, $2)").await?,
             &[&NOTIFY_CHANNEL, &format!("{workspace_id}:{seq}")],
         )
         .await?;
@@ -86,11 +88,14 @@ pub async fn apply_push(
     };
     let acknowledged: i64 = tx
         .query_one(
-            "UPDATE devices
+            &tx.prepare_cached(
+                "UPDATE devices
              SET pushed_db_version = GREATEST(pushed_db_version, COALESCE($2::int8, 0)),
                  last_seen_at = now()
              WHERE id = $1
              RETURNING pushed_db_version",
+            )
+            .await?,
             &[&device_id, &pushed_db_version],
         )
         .await?
@@ -105,7 +110,7 @@ pub async fn apply_push(
 
 /// The stored state of every row the push touches, in two queries.
 async fn load_rows(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     workspace_id: Uuid,
     changes: &[RowChange],
 ) -> Result<HashMap<RowKey, TouchedRow>, DbError> {
@@ -118,9 +123,12 @@ async fn load_rows(
     let mut rows: HashMap<RowKey, TouchedRow> = HashMap::new();
     for row in tx
         .query(
-            "SELECT r.tbl, r.pk, r.cl FROM rows r
+            &tx.prepare_cached(
+                "SELECT r.tbl, r.pk, r.cl FROM rows r
              JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON r.tbl = k.tbl AND r.pk = k.pk
              WHERE r.workspace_id = $1",
+            )
+            .await?,
             &[&workspace_id, &tbls, &pks],
         )
         .await?
@@ -130,11 +138,14 @@ async fn load_rows(
     }
     for row in tx
         .query(
-            "SELECT c.tbl, c.pk, c.cid, c.val_type, c.val_int, c.val_real, c.val_bytes,
+            &tx.prepare_cached(
+                "SELECT c.tbl, c.pk, c.cid, c.val_type, c.val_int, c.val_real, c.val_bytes,
                     c.col_version, c.db_version, c.site_id, c.crsql_seq
              FROM cells c
              JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON c.tbl = k.tbl AND c.pk = k.pk
              WHERE c.workspace_id = $1",
+            )
+            .await?,
             &[&workspace_id, &tbls, &pks],
         )
         .await?
@@ -157,7 +168,7 @@ async fn load_rows(
 /// Writes the changed rows: their causal lengths, the cells they dropped and the cells they
 /// took, each stamped with `seq`.
 async fn write_rows(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     workspace_id: Uuid,
     seq: i64,
     rows: &HashMap<RowKey, TouchedRow>,
@@ -168,9 +179,12 @@ async fn write_rows(
     let pks: Vec<&[u8]> = changed.iter().map(|((_, pk), _)| pk.as_slice()).collect();
     let cls: Vec<i64> = changed.iter().map(|(_, row)| row.state.cl).collect();
     tx.execute(
-        "INSERT INTO rows (workspace_id, tbl, pk, cl)
+        &tx.prepare_cached(
+            "INSERT INTO rows (workspace_id, tbl, pk, cl)
          SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::int8[])
          ON CONFLICT (workspace_id, tbl, pk) DO UPDATE SET cl = EXCLUDED.cl",
+        )
+        .await?,
         &[&workspace_id, &tbls, &pks, &cls],
     )
     .await?;
@@ -187,9 +201,12 @@ async fn write_rows(
     }
     if !dropped.0.is_empty() {
         tx.execute(
-            "DELETE FROM cells c
+            &tx.prepare_cached(
+                "DELETE FROM cells c
              USING unnest($2::text[], $3::bytea[], $4::text[]) AS k(tbl, pk, cid)
              WHERE c.workspace_id = $1 AND c.tbl = k.tbl AND c.pk = k.pk AND c.cid = k.cid",
+            )
+            .await?,
             &[&workspace_id, &dropped.0, &dropped.1, &dropped.2],
         )
         .await?;
@@ -204,7 +221,8 @@ async fn write_rows(
         }
     }
     tx.execute(
-        "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real, val_bytes,
+        &tx.prepare_cached(
+            "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real, val_bytes,
                             col_version, db_version, site_id, cl, crsql_seq, seq)
          SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
              $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
@@ -215,6 +233,8 @@ async fn write_rows(
              col_version = EXCLUDED.col_version, db_version = EXCLUDED.db_version,
              site_id = EXCLUDED.site_id, cl = EXCLUDED.cl, crsql_seq = EXCLUDED.crsql_seq,
              seq = EXCLUDED.seq",
+        )
+        .await?,
         &[
             &workspace_id,
             &cells.tbl,
@@ -296,7 +316,7 @@ fn value_from_columns(row: &Row, first: usize) -> Result<Value, DbError> {
 /// The cells changed after `after`, in whole sequence numbers: sequences are taken until the
 /// page holds at least `limit` cells, and always at least one.
 pub async fn pull(
-    client: &mut tokio_postgres::Client,
+    client: &mut deadpool_postgres::Object,
     workspace_id: Uuid,
     after: i64,
     limit: i64,
@@ -310,7 +330,8 @@ pub async fn pull(
         .await?;
     let head: i64 = tx
         .query_one(
-            "SELECT head FROM workspaces WHERE id = $1",
+            &tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1")
+                .await?,
             &[&workspace_id],
         )
         .await?
@@ -318,19 +339,25 @@ pub async fn pull(
     // The sequence number of the limit-th cell: the page ends with that whole sequence.
     let last_seq: Option<i64> = tx
         .query_opt(
-            "SELECT seq FROM cells WHERE workspace_id = $1 AND seq > $2
+            &tx.prepare_cached(
+                "SELECT seq FROM cells WHERE workspace_id = $1 AND seq > $2
              ORDER BY seq OFFSET $3 LIMIT 1",
+            )
+            .await?,
             &[&workspace_id, &after, &(limit - 1)],
         )
         .await?
         .map(|row| row.get(0));
     let rows = tx
         .query(
-            "SELECT tbl, pk, cid, val_type, val_int, val_real, val_bytes, col_version,
+            &tx.prepare_cached(
+                "SELECT tbl, pk, cid, val_type, val_int, val_real, val_bytes, col_version,
                     db_version, site_id, cl, crsql_seq, seq
              FROM cells
              WHERE workspace_id = $1 AND seq > $2 AND seq <= $3
              ORDER BY seq, db_version, crsql_seq, tbl, pk, cid",
+            )
+            .await?,
             &[&workspace_id, &after, &last_seq.unwrap_or(i64::MAX)],
         )
         .await?;

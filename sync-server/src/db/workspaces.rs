@@ -132,15 +132,18 @@ pub async fn join(
 }
 
 /// The device a bearer token belongs to, revoked or not.
+/// On every request: through a cached prepared statement (one round trip, not two).
 pub async fn device_by_token(
-    client: &impl GenericClient,
+    client: &impl deadpool_postgres::GenericClient,
     device_token: &str,
 ) -> Result<Option<Device>, DbError> {
-    let row = client
-        .query_opt(
+    let statement = client
+        .prepare_cached(
             "SELECT id, workspace_id, site_id, revoked_at::text FROM devices WHERE token_hash = $1",
-            &[&tokens::hash(device_token)],
         )
+        .await?;
+    let row = client
+        .query_opt(&statement, &[&tokens::hash(device_token)])
         .await?;
     Ok(row.map(|row| Device {
         id: row.get(0),
@@ -152,15 +155,15 @@ pub async fn device_by_token(
 
 /// Records a pull: the device was seen now and has been sent everything up to `pulled_seq`.
 pub async fn record_pull(
-    client: &impl GenericClient,
+    client: &impl deadpool_postgres::GenericClient,
     device_id: Uuid,
     pulled_seq: i64,
 ) -> Result<(), DbError> {
+    let statement = client
+        .prepare_cached("UPDATE devices SET last_seen_at = now(), pulled_seq = $2 WHERE id = $1")
+        .await?;
     client
-        .execute(
-            "UPDATE devices SET last_seen_at = now(), pulled_seq = $2 WHERE id = $1",
-            &[&device_id, &pulled_seq],
-        )
+        .execute(&statement, &[&device_id, &pulled_seq])
         .await?;
     Ok(())
 }

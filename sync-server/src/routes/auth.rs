@@ -81,7 +81,7 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
 /// The unrevoked device a token belongs to.
 async fn authenticate(state: &AppState, token: &str) -> Result<Device, ApiError> {
     let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
-    let device = workspaces::device_by_token(&**client, token)
+    let device = workspaces::device_by_token(&client, token)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("unknown device token".into()))?;
     if let Some(revoked_at) = &device.revoked_at {
