@@ -102,10 +102,15 @@ impl Store {
     /// transaction: a crash loses nothing and repeats nothing. Local values that the server had
     /// not acknowledged (`acked` is the push cursor) and that the merge overwrote go to the
     /// conflict log, which is returned.
+    ///
+    /// When nothing local is unacknowledged, the acknowledged version (under `acked_key`) moves
+    /// up to the database version the apply starts from: no local change is skipped (the write
+    /// lock is held), and the next page's conflict check scans only what changed since, not
+    /// every merged row again (which made a bootstrap quadratic).
     pub fn apply_remote(
         &self,
         changes: &[ChangeRow],
-        acked: i64,
+        (acked_key, acked): (&str, i64),
         cursor_key: &str,
         cursor: &str,
     ) -> Result<Vec<ConflictRow>> {
@@ -113,6 +118,12 @@ impl Store {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let before = unacknowledged(&tx, acked)?;
+        if before.is_empty() {
+            let start: i64 = tx.query_row("SELECT crsql_db_version()", [], |r| r.get(0))?;
+            if start > acked {
+                set_state(&tx, acked_key, &start.to_string())?;
+            }
+        }
         super::changes::insert_changes(&tx, changes)?;
         let mut conflicts = Vec::new();
         if !before.is_empty() {

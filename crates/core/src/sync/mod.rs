@@ -93,7 +93,7 @@ pub fn apply_pull(store: &Store, page: &PullResponse) -> Result<Vec<ConflictRow>
         .collect::<Result<Vec<_>>>()?;
     store.apply_remote(
         &rows,
-        push_cursor(store)?,
+        (PUSH_CURSOR, push_cursor(store)?),
         PULL_CURSOR,
         &page.next.to_string(),
     )
