@@ -70,16 +70,21 @@ pub async fn apply_push(
     let seq = if rows.values().any(|row| row.changed) {
         let seq = head + 1;
         write_rows(&tx, workspace_id, seq, &rows).await?;
-        tx.execute(
-            &tx.prepare_cached("UPDATE workspaces SET head = $2 WHERE id = $1")
-                .await?,
-            &[&workspace_id, &seq],
-        )
-        .await?;
         // Delivered on commit, and only then: listeners never hear of a rolled-back push.
+        let bump = tx
+            .prepare_cached(
+                "WITH bumped AS (UPDATE workspaces SET head = $2 WHERE id = $1)
+                 SELECT pg_notify($3, $4)",
+            )
+            .await?;
         tx.execute(
-            &tx.prepare_cached("SELECT pg_notify($1, $2)").await?,
-            &[&NOTIFY_CHANNEL, &format!("{workspace_id}:{seq}")],
+            &bump,
+            &[
+                &workspace_id,
+                &seq,
+                &NOTIFY_CHANNEL,
+                &format!("{workspace_id}:{seq}"),
+            ],
         )
         .await?;
         Some(seq)
@@ -120,36 +125,30 @@ async fn load_rows(
         .collect();
     let tbls: Vec<&str> = keys.iter().map(|(tbl, _)| *tbl).collect();
     let pks: Vec<&[u8]> = keys.iter().map(|(_, pk)| *pk).collect();
-    let mut rows: HashMap<RowKey, TouchedRow> = HashMap::new();
-    for row in tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT r.tbl, r.pk, r.cl FROM rows r
+    let (row_stmt, cell_stmt) = tokio::try_join!(
+        tx.prepare_cached(
+            "SELECT r.tbl, r.pk, r.cl FROM rows r
              JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON r.tbl = k.tbl AND r.pk = k.pk
              WHERE r.workspace_id = $1",
-            )
-            .await?,
-            &[&workspace_id, &tbls, &pks],
-        )
-        .await?
-    {
-        let touched = rows.entry((row.get(0), row.get(1))).or_default();
-        touched.state.cl = row.get(2);
-    }
-    for row in tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT c.tbl, c.pk, c.cid, c.val_type, c.val_int, c.val_real, c.val_bytes,
+        ),
+        tx.prepare_cached(
+            "SELECT c.tbl, c.pk, c.cid, c.val_type, c.val_int, c.val_real, c.val_bytes,
                     c.col_version, c.db_version, c.site_id, c.crsql_seq
              FROM cells c
              JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON c.tbl = k.tbl AND c.pk = k.pk
              WHERE c.workspace_id = $1",
-            )
-            .await?,
-            &[&workspace_id, &tbls, &pks],
-        )
-        .await?
-    {
+        ),
+    )?;
+    // Both queries go out at once (tokio-postgres pipelines them on the one connection).
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&workspace_id, &tbls, &pks];
+    let (stored_rows, stored_cells) =
+        tokio::try_join!(tx.query(&row_stmt, &params), tx.query(&cell_stmt, &params))?;
+    let mut rows: HashMap<RowKey, TouchedRow> = HashMap::new();
+    for row in stored_rows {
+        let touched = rows.entry((row.get(0), row.get(1))).or_default();
+        touched.state.cl = row.get(2);
+    }
+    for row in stored_cells {
         let touched = rows.entry((row.get(0), row.get(1))).or_default();
         let cid: String = row.get(2);
         let cell = Cell {
@@ -178,17 +177,6 @@ async fn write_rows(
     let tbls: Vec<&str> = changed.iter().map(|((tbl, _), _)| tbl.as_str()).collect();
     let pks: Vec<&[u8]> = changed.iter().map(|((_, pk), _)| pk.as_slice()).collect();
     let cls: Vec<i64> = changed.iter().map(|(_, row)| row.state.cl).collect();
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO rows (workspace_id, tbl, pk, cl)
-         SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::int8[])
-         ON CONFLICT (workspace_id, tbl, pk) DO UPDATE SET cl = EXCLUDED.cl",
-        )
-        .await?,
-        &[&workspace_id, &tbls, &pks, &cls],
-    )
-    .await?;
-
     let mut dropped: (Vec<&str>, Vec<&[u8]>, Vec<&str>) = Default::default();
     for ((tbl, pk), row) in &changed {
         for cid in row.stored_cids.iter() {
@@ -199,19 +187,6 @@ async fn write_rows(
             }
         }
     }
-    if !dropped.0.is_empty() {
-        tx.execute(
-            &tx.prepare_cached(
-                "DELETE FROM cells c
-             USING unnest($2::text[], $3::bytea[], $4::text[]) AS k(tbl, pk, cid)
-             WHERE c.workspace_id = $1 AND c.tbl = k.tbl AND c.pk = k.pk AND c.cid = k.cid",
-            )
-            .await?,
-            &[&workspace_id, &dropped.0, &dropped.1, &dropped.2],
-        )
-        .await?;
-    }
-
     let mut cells = CellColumns::default();
     for ((tbl, pk), row) in &changed {
         for cid in &row.written_cids {
@@ -220,39 +195,67 @@ async fn write_rows(
             }
         }
     }
-    tx.execute(
-        &tx.prepare_cached(
-            "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real, val_bytes,
-                            col_version, db_version, site_id, cl, crsql_seq, seq)
-         SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
-             $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
-             $12::int8[], $13::int8[]) AS k
-         ON CONFLICT (workspace_id, tbl, pk, cid) DO UPDATE SET
-             val_type = EXCLUDED.val_type, val_int = EXCLUDED.val_int,
-             val_real = EXCLUDED.val_real, val_bytes = EXCLUDED.val_bytes,
-             col_version = EXCLUDED.col_version, db_version = EXCLUDED.db_version,
-             site_id = EXCLUDED.site_id, cl = EXCLUDED.cl, crsql_seq = EXCLUDED.crsql_seq,
-             seq = EXCLUDED.seq",
+
+    let (upsert_rows, delete_cells, upsert_cells) = tokio::try_join!(
+        tx.prepare_cached(
+            "INSERT INTO rows (workspace_id, tbl, pk, cl)
+             SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::int8[])
+             ON CONFLICT (workspace_id, tbl, pk) DO UPDATE SET cl = EXCLUDED.cl",
+        ),
+        tx.prepare_cached(
+            "DELETE FROM cells c
+             USING unnest($2::text[], $3::bytea[], $4::text[]) AS k(tbl, pk, cid)
+             WHERE c.workspace_id = $1 AND c.tbl = k.tbl AND c.pk = k.pk AND c.cid = k.cid",
+        ),
+        tx.prepare_cached(
+            "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real,
+                                val_bytes, col_version, db_version, site_id, cl, crsql_seq, seq)
+             SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
+                 $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
+                 $12::int8[], $13::int8[]) AS k
+             ON CONFLICT (workspace_id, tbl, pk, cid) DO UPDATE SET
+                 val_type = EXCLUDED.val_type, val_int = EXCLUDED.val_int,
+                 val_real = EXCLUDED.val_real, val_bytes = EXCLUDED.val_bytes,
+                 col_version = EXCLUDED.col_version, db_version = EXCLUDED.db_version,
+                 site_id = EXCLUDED.site_id, cl = EXCLUDED.cl, crsql_seq = EXCLUDED.crsql_seq,
+                 seq = EXCLUDED.seq",
+        ),
+    )?;
+    // The three statements touch disjoint data (the dropped cids are not among the written
+    // ones), so they are pipelined on the connection instead of waiting on each other.
+    let delete = async {
+        if dropped.0.is_empty() {
+            return Ok(0);
+        }
+        tx.execute(
+            &delete_cells,
+            &[&workspace_id, &dropped.0, &dropped.1, &dropped.2],
         )
-        .await?,
-        &[
-            &workspace_id,
-            &cells.tbl,
-            &cells.pk,
-            &cells.cid,
-            &cells.val_type,
-            &cells.val_int,
-            &cells.val_real,
-            &cells.val_bytes,
-            &cells.col_version,
-            &cells.db_version,
-            &cells.site_id,
-            &cells.cl,
-            &cells.crsql_seq,
-            &seq,
-        ],
-    )
-    .await?;
+        .await
+    };
+    type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
+    let row_params: [Param; 4] = [&workspace_id, &tbls, &pks, &cls];
+    let cell_params: [Param; 14] = [
+        &workspace_id,
+        &cells.tbl,
+        &cells.pk,
+        &cells.cid,
+        &cells.val_type,
+        &cells.val_int,
+        &cells.val_real,
+        &cells.val_bytes,
+        &cells.col_version,
+        &cells.db_version,
+        &cells.site_id,
+        &cells.cl,
+        &cells.crsql_seq,
+        &seq,
+    ];
+    tokio::try_join!(
+        tx.execute(&upsert_rows, &row_params),
+        delete,
+        tx.execute(&upsert_cells, &cell_params),
+    )?;
     Ok(())
 }
 
