@@ -6,6 +6,7 @@ mod conn;
 pub mod executions;
 pub mod extensions;
 pub mod migrate;
+pub mod schedules;
 mod sync_state;
 mod write;
 
