@@ -9,6 +9,7 @@ pub mod ids;
 pub mod paths;
 pub mod recovery;
 pub mod runs;
+pub mod schedules;
 pub mod secrets;
 pub mod store;
 pub mod sync;

@@ -10,6 +10,7 @@ pub mod app;
 pub mod audit;
 pub mod environment;
 pub mod run;
+pub mod schedule;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -21,6 +22,9 @@ pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
     ExecutorKind, HttpSpec, NewExecution, RetryPolicy, ShellSpec,
+};
+pub use schedule::{
+    MisfirePolicy, NewSchedule, OverlapPolicy, Schedule, ScheduleKind, SchedulePatch,
 };
 pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
 pub use time::Timestamp;

@@ -8,6 +8,7 @@ pub mod environments;
 pub mod executions;
 pub mod extensions;
 pub mod migrate;
+pub mod schedules;
 mod sync_state;
 pub mod tasks;
 mod write;

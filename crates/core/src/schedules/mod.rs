@@ -1,0 +1,315 @@
+//! Schedules: add, list, show, update, pause, resume, delete, trigger now, next fire times.
+//! Every change is audited. Firing on time is the [`scheduler`]'s job, on the schedule's
+//! runner device only.
+//!
+//! Trigger now queues a run at once whatever the timing, paused or not, and leaves the next
+//! fire where it was; it still obeys the overlap policy (a `skip` schedule with a live run
+//! refuses, saying so), because that policy protects whatever the run touches. The run goes
+//! to the runner device, so a trigger from another device still runs in one place.
+
+pub mod clock;
+pub mod scheduler;
+pub mod timing;
+
+use flightdeck_types::schedule::{cron_expr, interval_secs, misfire_cap};
+use flightdeck_types::{
+    AuditAction, EntityKind, Execution, MisfirePolicy, NewExecution, NewSchedule, OverlapPolicy,
+    Schedule, ScheduleKind, SchedulePatch, Timestamp,
+};
+use rusqlite::types::Value;
+
+use crate::audit::diff;
+use crate::error::{CoreError, Result};
+use crate::store::{executions, schedules as sql, Store, Writer};
+
+pub use clock::{Clock, SystemClock, TestClock};
+pub use scheduler::{Fired, Scheduler, TickReport};
+pub use timing::next_fire_times;
+
+/// Checks the timing fields of `s` and normalises its cron expression.
+fn validate(s: &mut Schedule) -> Result<()> {
+    let name = s.name.trim();
+    if name.chars().count() > flightdeck_types::validate::MAX_NAME_CHARS {
+        return Err(CoreError::invalid("name", "is longer than 100 characters"));
+    }
+    s.name = name.to_string();
+    timing::parse_zone(&s.timezone)?;
+    match s.kind {
+        ScheduleKind::Cron => {
+            let expr = s.cron_expr.as_deref().ok_or_else(|| {
+                CoreError::invalid(
+                    "cron_expr",
+                    "a cron schedule needs cron_expr, e.g. `0 9 * * MON-FRI`",
+                )
+            })?;
+            let normal = cron_expr(expr)?;
+            timing::parse_cron(&normal)?;
+            s.cron_expr = Some(normal);
+        }
+        ScheduleKind::Interval => {
+            interval_secs(s.interval_secs)?;
+        }
+        ScheduleKind::Once => {
+            if s.run_at.is_none() {
+                return Err(CoreError::invalid(
+                    "run_at",
+                    "a once schedule needs run_at (the time to run)",
+                ));
+            }
+        }
+    }
+    misfire_cap(s.misfire_cap)?;
+    if s.runner_device_id
+        .as_deref()
+        .is_some_and(|d| d.trim().is_empty())
+    {
+        return Err(CoreError::invalid(
+            "runner_device_id",
+            "must not be empty (leave it out to run on this device)",
+        ));
+    }
+    Ok(())
+}
+
+pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
+    store.write(|w| {
+        let mut s = Schedule {
+            id: crate::ids::new_id(),
+            name: input.name,
+            task_id: input.task_id,
+            kind: input.kind,
+            cron_expr: input.cron_expr,
+            timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
+            interval_secs: input.interval_secs,
+            run_at: input.run_at,
+            spec: input.spec,
+            misfire_policy: input.misfire_policy.unwrap_or(MisfirePolicy::RunOnce),
+            misfire_cap: input.misfire_cap.unwrap_or(10),
+            overlap_policy: input.overlap_policy.unwrap_or(OverlapPolicy::Skip),
+            retry_policy: input.retry_policy.unwrap_or_default(),
+            enabled: true,
+            runner_device_id: Some(
+                input
+                    .runner_device_id
+                    .unwrap_or_else(|| w.device_id().to_string()),
+            ),
+            last_fired_at: None,
+            next_fire_at: None,
+            created_at: w.now(),
+            updated_at: w.now(),
+        };
+        validate(&mut s)?;
+        s.next_fire_at = timing::first_fire(&s, w.now())?;
+        sql::insert(w, &s)?;
+        w.audit(
+            EntityKind::Schedule,
+            &s.id,
+            AuditAction::Create,
+            diff(None, Some(&s)),
+        );
+        Ok(s)
+    })
+}
+
+pub fn list(store: &Store) -> Result<Vec<Schedule>> {
+    store.read(sql::list)
+}
+
+pub fn show(store: &Store, id: &str) -> Result<Schedule> {
+    store.read(|c| sql::find(c, id))
+}
+
+/// The next `n` fire times after now (none while paused or when nothing is left).
+pub fn next(store: &Store, id: &str, n: usize) -> Result<Vec<Timestamp>> {
+    let s = show(store, id)?;
+    match s.next_fire_at {
+        Some(first) if s.enabled => {
+            let mut out = vec![first];
+            out.extend(next_fire_times(&s, first, n.saturating_sub(1))?);
+            out.truncate(n);
+            Ok(out)
+        }
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// A column's new value, for [`Writer::update_changed`].
+fn column_value(s: &Schedule, field: &str) -> Value {
+    let ts = |t: Option<Timestamp>| t.map_or(Value::Null, |t| Value::Integer(t.as_millis()));
+    let opt_text = |t: &Option<String>| t.clone().map_or(Value::Null, Value::Text);
+    match field {
+        "name" => Value::Text(s.name.clone()),
+        "task_id" => opt_text(&s.task_id),
+        "kind" => Value::Text(s.kind.as_str().into()),
+        "cron_expr" => opt_text(&s.cron_expr),
+        "timezone" => Value::Text(s.timezone.clone()),
+        "interval_secs" => s.interval_secs.map_or(Value::Null, Value::Integer),
+        "run_at" => ts(s.run_at),
+        "spec" => Value::Text(serde_json::to_string(&s.spec).expect("specs serialize")),
+        "misfire_policy" => Value::Text(s.misfire_policy.as_str().into()),
+        "misfire_cap" => Value::Integer(s.misfire_cap.into()),
+        "overlap_policy" => Value::Text(s.overlap_policy.as_str().into()),
+        "retry_policy" => {
+            Value::Text(serde_json::to_string(&s.retry_policy).expect("policies serialize"))
+        }
+        "enabled" => Value::Integer(s.enabled.into()),
+        "runner_device_id" => opt_text(&s.runner_device_id),
+        "last_fired_at" => ts(s.last_fired_at),
+        "next_fire_at" => ts(s.next_fire_at),
+        other => unreachable!("schedule has no column {other}"),
+    }
+}
+
+fn save(
+    w: &mut Writer<'_>,
+    old: &Schedule,
+    new: Schedule,
+    action: AuditAction,
+) -> Result<Schedule> {
+    let changes = diff(Some(old), Some(&new));
+    if changes.is_empty() {
+        return Ok(old.clone());
+    }
+    if changes.contains_key("spec") {
+        w.execute(
+            "UPDATE schedules SET executor = ?2 WHERE id = ?1",
+            rusqlite::params![new.id, new.spec.kind().as_str()],
+        )?;
+    }
+    w.update_changed(EntityKind::Schedule, &new.id, action, changes, |f| {
+        column_value(&new, f)
+    })?;
+    sql::find(w, &new.id)
+}
+
+pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule> {
+    if patch.is_empty() {
+        return Err(CoreError::invalid(
+            "update",
+            "nothing to change: give at least one field",
+        ));
+    }
+    store.write(|w| {
+        let old = sql::find(w, id)?;
+        let mut new = old.clone();
+        let timing_changed = patch.cron_expr.is_some()
+            || patch.timezone.is_some()
+            || patch.interval_secs.is_some()
+            || patch.run_at.is_some();
+        let p = patch;
+        new.name = p.name.unwrap_or(new.name);
+        new.cron_expr = p.cron_expr.or(new.cron_expr);
+        new.timezone = p.timezone.unwrap_or(new.timezone);
+        new.interval_secs = p.interval_secs.or(new.interval_secs);
+        new.run_at = p.run_at.or(new.run_at);
+        new.spec = p.spec.unwrap_or(new.spec);
+        new.misfire_policy = p.misfire_policy.unwrap_or(new.misfire_policy);
+        new.misfire_cap = p.misfire_cap.unwrap_or(new.misfire_cap);
+        new.overlap_policy = p.overlap_policy.unwrap_or(new.overlap_policy);
+        new.retry_policy = p.retry_policy.unwrap_or(new.retry_policy);
+        new.runner_device_id = p.runner_device_id.or(new.runner_device_id);
+        validate(&mut new)?;
+        if timing_changed && new.enabled {
+            if new.kind == ScheduleKind::Once && p.run_at.is_some() {
+                new.last_fired_at = None;
+            }
+            new.next_fire_at = timing::first_fire(&new, w.now())?;
+        }
+        save(w, &old, new, AuditAction::Update)
+    })
+}
+
+/// Stops firing; the next fire is cleared.
+pub fn pause(store: &Store, id: &str) -> Result<Schedule> {
+    store.write(|w| {
+        let old = sql::find(w, id)?;
+        let new = Schedule {
+            enabled: false,
+            next_fire_at: None,
+            ..old.clone()
+        };
+        save(w, &old, new, AuditAction::Transition)
+    })
+}
+
+/// Fires again from now on: the paused time is not a misfire (nothing catches up), except a
+/// `once` that never fired, which keeps its time.
+pub fn resume(store: &Store, id: &str) -> Result<Schedule> {
+    store.write(|w| {
+        let old = sql::find(w, id)?;
+        let mut new = Schedule {
+            enabled: true,
+            ..old.clone()
+        };
+        new.next_fire_at = timing::first_fire(&new, w.now())?;
+        save(w, &old, new, AuditAction::Transition)
+    })
+}
+
+/// Deletes a schedule. Its past and live runs stay (they keep `schedule_id` for history).
+pub fn delete(store: &Store, id: &str) -> Result<Schedule> {
+    store.write(|w| {
+        let old = sql::find(w, id)?;
+        sql::delete(w, id)?;
+        w.audit(
+            EntityKind::Schedule,
+            id,
+            AuditAction::Delete,
+            diff(Some(&old), None),
+        );
+        Ok(old)
+    })
+}
+
+/// Queues a run now (see the module notes for the rules).
+pub fn trigger(store: &Store, id: &str) -> Result<Execution> {
+    store.write(|w| {
+        let s = sql::find(w, id)?;
+        let mut live = sql::live_runs(w, id)?;
+        match scheduler::overlap(w, &s, &mut live)?.0 {
+            Some(run) => {
+                let mut changes = std::collections::BTreeMap::new();
+                changes.insert(
+                    "triggered_run".to_string(),
+                    flightdeck_types::FieldChange {
+                        old: serde_json::Value::Null,
+                        new: run.id.clone().into(),
+                    },
+                );
+                w.audit(EntityKind::Schedule, id, AuditAction::Transition, changes);
+                Ok(run)
+            }
+            None => Err(CoreError::Refused(format!(
+                "schedule {id} has a live run ({}) and its overlap policy is {}; wait for it, \
+                 cancel it, or change the overlap policy",
+                live.iter()
+                    .map(|(id, st)| format!("{id} {st}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                s.overlap_policy
+            ))),
+        }
+    })
+}
+
+/// Queues one run of `s` inside `w`, on its runner device.
+pub(crate) fn queue_run(w: &mut Writer<'_>, s: &Schedule) -> Result<Execution> {
+    crate::runs::queue_in(
+        w,
+        NewExecution {
+            task_id: s.task_id.clone(),
+            schedule_id: Some(s.id.clone()),
+            spec: Some(s.spec.clone()),
+            device_id: s.runner_device_id.clone(),
+            retry_policy: Some(s.retry_policy.clone()),
+            ..Default::default()
+        },
+    )
+}
+
+/// Asks a live run to cancel inside `w` (the cancel-previous overlap policy).
+pub(crate) fn cancel_in(w: &mut Writer<'_>, run_id: &str) -> Result<()> {
+    executions::request_cancel(w, run_id, w.now())?;
+    w.touched("executions", run_id, AuditAction::Update);
+    Ok(())
+}

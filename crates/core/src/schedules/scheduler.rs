@@ -1,0 +1,249 @@
+//! The scheduler: fires this device's due schedules.
+//!
+//! A tick reads every enabled schedule whose runner is this device and whose next fire is at
+//! or before now, and in ONE write (so 1,000 schedules due together cost one commit) queues
+//! their runs and moves `last_fired_at`/`next_fire_at` on. A device that is not a schedule's
+//! runner never fires it, which is what keeps two synced devices from both firing.
+//!
+//! Misfires: of the due times of one schedule, the latest is "on time" when it is at most
+//! `grace` old; the others, and a late latest, were missed (device asleep or off).
+//! - skip: one run if the latest due time is on time, else none;
+//! - run_once: one run for all of them;
+//! - run_all: one per due time, the earliest `misfire_cap` of them; the rest are dropped and
+//!   the count is written to the audit entry (`misfire_dropped`).
+//!
+//! Overlap is judged per run against the schedule's live runs, those queued by this same tick
+//! included (so run_all under `skip` queues one run).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use flightdeck_types::{
+    AuditAction, EntityKind, Execution, FieldChange, MisfirePolicy, OverlapPolicy, Schedule,
+    Timestamp,
+};
+
+use super::clock::Clock;
+use super::timing::Timing;
+use crate::error::Result;
+use crate::store::{schedules as sql, Store, Writer};
+
+/// Due times of one schedule enumerated at most (a 1-second interval asleep for a week must
+/// not enumerate 600,000 instants).
+const MAX_DUE: usize = flightdeck_types::schedule::MAX_MISFIRE_CAP as usize + 1;
+
+/// What one schedule did in a tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fired {
+    pub schedule_id: String,
+    /// The due times seen (at most 1,001).
+    pub due: Vec<Timestamp>,
+    pub queued: Vec<String>,
+    /// Runs not queued because of the overlap policy.
+    pub overlap_skipped: usize,
+    /// Live runs asked to cancel (cancel_previous).
+    pub cancelled: Vec<String>,
+    /// Due times not run because of the misfire policy (skip, run_once) or cap (run_all).
+    pub misfire_dropped: usize,
+    pub next_fire_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickReport {
+    pub fired: Vec<Fired>,
+}
+
+impl TickReport {
+    pub fn queued(&self) -> usize {
+        self.fired.iter().map(|f| f.queued.len()).sum()
+    }
+}
+
+pub struct Scheduler {
+    store: Arc<Store>,
+    clock: Arc<dyn Clock>,
+    /// How late a fire may be and still count as on time.
+    pub grace: Duration,
+}
+
+impl Scheduler {
+    pub fn new(store: Arc<Store>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            store,
+            clock,
+            grace: Duration::from_secs(60),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Fires everything due at `now` (the clock is not consulted).
+    pub fn tick(&self, now: Timestamp) -> Result<TickReport> {
+        let grace_ms = self.grace.as_millis() as i64;
+        let device = self.store.device_id().to_string();
+        self.store.write(|w| {
+            let due = sql::due(w, &device, now)?;
+            let mut report = TickReport::default();
+            for s in due {
+                report.fired.push(fire(w, &s, now, grace_ms)?);
+            }
+            Ok(report)
+        })
+    }
+
+    /// Ticks at the clock's now.
+    pub fn tick_now(&self) -> Result<TickReport> {
+        self.tick(self.clock.now())
+    }
+
+    /// Fires schedules until `stop` is set to true: sleeps until the earliest next fire (at
+    /// most 30 s), waking early when a schedule changes.
+    pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) -> Result<()> {
+        let (wake_tx, mut wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let changes = self.store.subscribe();
+        // The store's subscription is a blocking channel: a thread forwards schedule changes
+        // (not the scheduler's own fires, which are `transition`s) until the loop is gone.
+        std::thread::spawn(move || loop {
+            match changes.recv_timeout(Duration::from_secs(1)) {
+                Ok(c) if c.table == "schedules" && c.action != AuditAction::Transition => {
+                    if wake_tx.send(()).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) if wake_tx.is_closed() => return,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+            }
+        });
+        let device = self.store.device_id().to_string();
+        loop {
+            if *stop.borrow() {
+                return Ok(());
+            }
+            let report = self.tick_now()?;
+            if !report.fired.is_empty() {
+                tracing::debug!(
+                    schedules = report.fired.len(),
+                    runs = report.queued(),
+                    "fired"
+                );
+            }
+            let earliest = self.store.read(|c| sql::earliest_fire(c, &device))?;
+            let now = self.clock.now().as_millis();
+            let wait_ms = earliest
+                .map(|t| (t.as_millis() - now).clamp(0, 30_000))
+                .unwrap_or(30_000);
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(wait_ms as u64)) => {}
+                _ = wake_rx.recv() => {}
+                _ = stop.changed() => {}
+            }
+        }
+    }
+}
+
+/// Applies the overlap policy to one prospective run: queues it or not. `live` is updated.
+/// Returns the run queued, if any, and the runs asked to cancel.
+pub(crate) fn overlap(
+    w: &mut Writer<'_>,
+    s: &Schedule,
+    live: &mut Vec<(String, String)>,
+) -> Result<(Option<Execution>, Vec<String>)> {
+    let mut cancelled = Vec::new();
+    match s.overlap_policy {
+        OverlapPolicy::Skip if !live.is_empty() => return Ok((None, cancelled)),
+        OverlapPolicy::QueueOne if live.iter().any(|(_, st)| st == "queued") => {
+            return Ok((None, cancelled))
+        }
+        OverlapPolicy::CancelPrevious => {
+            for (id, _) in live.drain(..) {
+                super::cancel_in(w, &id)?;
+                cancelled.push(id);
+            }
+        }
+        _ => {}
+    }
+    let run = super::queue_run(w, s)?;
+    live.push((run.id.clone(), "queued".into()));
+    Ok((Some(run), cancelled))
+}
+
+fn change(old: serde_json::Value, new: serde_json::Value) -> FieldChange {
+    FieldChange { old, new }
+}
+
+fn fire(w: &mut Writer<'_>, s: &Schedule, now: Timestamp, grace_ms: i64) -> Result<Fired> {
+    let timing = Timing::of(s)?;
+    let mut due = Vec::new();
+    let mut t = s.next_fire_at;
+    while let Some(at) = t.filter(|at| *at <= now) {
+        if due.len() == MAX_DUE {
+            break;
+        }
+        due.push(at);
+        t = timing.next_after(at);
+    }
+    let next_fire_at = timing.next_after(now);
+    let latest = *due.last().expect("a due schedule has a due time");
+    let runs = match s.misfire_policy {
+        MisfirePolicy::Skip => usize::from(now.as_millis() - latest.as_millis() <= grace_ms),
+        MisfirePolicy::RunOnce => 1,
+        MisfirePolicy::RunAll => due.len().min(s.misfire_cap as usize),
+    };
+    let mut fired = Fired {
+        schedule_id: s.id.clone(),
+        due: due.clone(),
+        queued: Vec::new(),
+        overlap_skipped: 0,
+        cancelled: Vec::new(),
+        misfire_dropped: due.len() - runs,
+        next_fire_at,
+    };
+    let mut live = sql::live_runs(w, &s.id)?;
+    for _ in 0..runs {
+        let (run, cancelled) = overlap(w, s, &mut live)?;
+        fired.cancelled.extend(cancelled);
+        match run {
+            Some(run) => fired.queued.push(run.id),
+            None => fired.overlap_skipped += 1,
+        }
+    }
+    sql::set_fired(w, &s.id, Some(latest), next_fire_at, w.now())?;
+    let ts = |t: Option<Timestamp>| serde_json::to_value(t).unwrap_or_default();
+    let mut changes = BTreeMap::new();
+    changes.insert(
+        "last_fired_at".into(),
+        change(ts(s.last_fired_at), ts(Some(latest))),
+    );
+    changes.insert(
+        "next_fire_at".into(),
+        change(ts(s.next_fire_at), ts(next_fire_at)),
+    );
+    changes.insert(
+        "runs_queued".into(),
+        change(serde_json::Value::Null, fired.queued.len().into()),
+    );
+    if fired.misfire_dropped > 0 {
+        changes.insert(
+            "misfire_dropped".into(),
+            change(serde_json::Value::Null, fired.misfire_dropped.into()),
+        );
+    }
+    if fired.overlap_skipped > 0 {
+        changes.insert(
+            "overlap_skipped".into(),
+            change(serde_json::Value::Null, fired.overlap_skipped.into()),
+        );
+    }
+    w.audit(
+        EntityKind::Schedule,
+        &s.id,
+        AuditAction::Transition,
+        changes,
+    );
+    Ok(fired)
+}
