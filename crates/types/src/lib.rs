@@ -9,6 +9,7 @@ mod string_enum;
 pub mod app;
 pub mod audit;
 pub mod environment;
+pub mod recovery;
 pub mod run;
 pub mod schedule;
 pub mod sync;
@@ -19,6 +20,7 @@ pub mod validate;
 pub use app::{AppInfo, CommandError};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
+pub use recovery::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
     ExecutorKind, HttpSpec, NewExecution, RetryPolicy, ShellSpec,

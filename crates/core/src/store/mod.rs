@@ -5,6 +5,7 @@ pub mod audit_log;
 mod changes;
 mod conn;
 pub mod environments;
+pub mod error_records;
 pub mod executions;
 pub mod extensions;
 pub mod migrate;
