@@ -83,14 +83,24 @@ fn after_sleep(policy: MisfirePolicy, cap: Option<u32>) -> (usize, usize) {
     )
     .unwrap();
     let (clock, sched) = scheduler(store, t0);
-    assert_eq!(sched.tick_now().unwrap().queued(), 1, "the on-time fire at T0");
+    assert_eq!(
+        sched.tick_now().unwrap().queued(),
+        1,
+        "the on-time fire at T0"
+    );
     clock.advance_secs(3 * 3600 + 300);
     let report = sched.tick_now().unwrap();
     assert_eq!(report.fired.len(), 1);
     let fired = &report.fired[0];
     assert_eq!(fired.due.len(), 18);
-    assert_eq!(fired.next_fire_at, Some(Timestamp(t0.as_millis() + 19 * 600_000)));
-    assert_eq!(runs_of(sched.store(), &s.id) as usize, 1 + fired.queued.len());
+    assert_eq!(
+        fired.next_fire_at,
+        Some(Timestamp(t0.as_millis() + 19 * 600_000))
+    );
+    assert_eq!(
+        runs_of(sched.store(), &s.id) as usize,
+        1 + fired.queued.len()
+    );
     // Nothing more is due until the next fire.
     assert_eq!(sched.tick_now().unwrap().queued(), 0);
     (fired.queued.len(), fired.misfire_dropped)
@@ -125,8 +135,11 @@ fn skip_still_fires_a_due_time_within_grace() {
 }
 
 /// A schedule with one live run (queued, or running when `running`), ticked at its next fire.
-fn overlap_case(policy: OverlapPolicy, running: bool) -> (Scheduler, String, String) {
-    let (_dir, store) = temp_store();
+fn overlap_case(
+    policy: OverlapPolicy,
+    running: bool,
+) -> (tempfile::TempDir, Scheduler, String, String) {
+    let (dir, store) = temp_store();
     let t0 = at(T0);
     let s = schedules::add_at(
         &store,
@@ -149,14 +162,13 @@ fn overlap_case(policy: OverlapPolicy, running: bool) -> (Scheduler, String, Str
             })
             .unwrap();
     }
-    std::mem::forget(_dir); // the store outlives this helper
     let (_clock, sched) = scheduler(store, t0);
-    (sched, s.id, live.id)
+    (dir, sched, s.id, live.id)
 }
 
 #[test]
 fn overlap_skip_queues_nothing_while_a_run_is_live() {
-    let (sched, id, _) = overlap_case(OverlapPolicy::Skip, true);
+    let (_dir, sched, id, _) = overlap_case(OverlapPolicy::Skip, true);
     let report = sched.tick(at(T0)).unwrap();
     assert_eq!(report.queued(), 0);
     assert_eq!(report.fired[0].overlap_skipped, 1);
@@ -168,7 +180,7 @@ fn overlap_skip_queues_nothing_while_a_run_is_live() {
 
 #[test]
 fn overlap_queue_one_waits_behind_a_running_run_but_never_stacks() {
-    let (sched, id, _) = overlap_case(OverlapPolicy::QueueOne, true);
+    let (_dir, sched, id, _) = overlap_case(OverlapPolicy::QueueOne, true);
     assert_eq!(sched.tick(at(T0)).unwrap().queued(), 1);
     let later = Timestamp(at(T0).as_millis() + 60_000);
     let report = sched.tick(later).unwrap();
@@ -179,14 +191,14 @@ fn overlap_queue_one_waits_behind_a_running_run_but_never_stacks() {
 
 #[test]
 fn overlap_allow_queues_beside_a_live_run() {
-    let (sched, id, _) = overlap_case(OverlapPolicy::Allow, true);
+    let (_dir, sched, id, _) = overlap_case(OverlapPolicy::Allow, true);
     assert_eq!(sched.tick(at(T0)).unwrap().queued(), 1);
     assert_eq!(runs_of(sched.store(), &id), 2);
 }
 
 #[test]
 fn overlap_cancel_previous_asks_the_live_run_to_stop_and_queues() {
-    let (sched, id, live) = overlap_case(OverlapPolicy::CancelPrevious, true);
+    let (_dir, sched, id, live) = overlap_case(OverlapPolicy::CancelPrevious, true);
     let report = sched.tick(at(T0)).unwrap();
     assert_eq!(report.queued(), 1);
     assert_eq!(report.fired[0].cancelled, vec![live.clone()]);
@@ -271,7 +283,13 @@ fn pause_resume_trigger_delete() {
     assert!(!paused.enabled);
     assert_eq!(paused.next_fire_at, None);
     assert!(schedules::next(store, &s.id, 3).unwrap().is_empty());
-    assert_eq!(sched.tick(Timestamp(t0.as_millis() + 3_600_000)).unwrap().queued(), 0);
+    assert_eq!(
+        sched
+            .tick(Timestamp(t0.as_millis() + 3_600_000))
+            .unwrap()
+            .queued(),
+        0
+    );
 
     // Trigger works while paused, and the run goes to the runner device.
     let run = schedules::trigger(store, &s.id).unwrap();
@@ -300,7 +318,10 @@ fn pause_resume_trigger_delete() {
     ));
     let audited = count(
         store,
-        &format!("SELECT count(*) FROM audit_log WHERE entity_id = '{}'", s.id),
+        &format!(
+            "SELECT count(*) FROM audit_log WHERE entity_id = '{}'",
+            s.id
+        ),
     );
     // create, pause, trigger, resume, update, delete
     assert_eq!(audited, 6);
@@ -320,7 +341,10 @@ fn once_fires_once() {
     assert_eq!(sched.tick_now().unwrap().queued(), 1);
     clock.advance_secs(86_400);
     assert_eq!(sched.tick_now().unwrap().queued(), 0);
-    assert_eq!(schedules::show(sched.store(), &s.id).unwrap().next_fire_at, None);
+    assert_eq!(
+        schedules::show(sched.store(), &s.id).unwrap().next_fire_at,
+        None
+    );
 }
 
 #[test]

@@ -44,7 +44,9 @@ fn fired(expr: &str, from: &str, n: usize) -> Vec<Timestamp> {
     let mut out = Vec::new();
     while out.len() < n {
         let s = &schedules::list(sched.store()).unwrap()[0];
-        let next = s.next_fire_at.expect("a cron schedule always has a next fire");
+        let next = s
+            .next_fire_at
+            .expect("a cron schedule always has a next fire");
         clock.set(next);
         let report = sched.tick_now().unwrap();
         assert_eq!(report.queued(), 1);
