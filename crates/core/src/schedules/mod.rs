@@ -72,7 +72,14 @@ fn validate(s: &mut Schedule) -> Result<()> {
 }
 
 pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
+    add_at(store, input, None)
+}
+
+/// As [`add`], with the first fire computed from `now` instead of the wall clock (for a
+/// scheduler on a test clock).
+pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Result<Schedule> {
     store.write(|w| {
+        let now = now.unwrap_or(w.now());
         let mut s = Schedule {
             id: crate::ids::new_id(),
             name: input.name,
@@ -95,11 +102,11 @@ pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
             ),
             last_fired_at: None,
             next_fire_at: None,
-            created_at: w.now(),
-            updated_at: w.now(),
+            created_at: now,
+            updated_at: now,
         };
         validate(&mut s)?;
-        s.next_fire_at = timing::first_fire(&s, w.now())?;
+        s.next_fire_at = timing::first_fire(&s, now)?;
         sql::insert(w, &s)?;
         w.audit(
             EntityKind::Schedule,

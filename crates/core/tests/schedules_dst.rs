@@ -1,0 +1,87 @@
+//! Cron across daylight-saving transitions in America/New_York (2027: clocks go forward at
+//! 02:00 on 14 March, back at 02:00 on 7 November), with exact instants.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::temp_store;
+use flightdeck_core::schedules::{self, Scheduler, TestClock};
+use flightdeck_types::{ExecutionSpec, NewSchedule, ScheduleKind, ShellSpec, Timestamp};
+
+fn at(rfc3339: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(rfc3339).unwrap()
+}
+
+fn daily(expr: &str) -> NewSchedule {
+    NewSchedule {
+        name: "dst".into(),
+        task_id: None,
+        kind: ScheduleKind::Cron,
+        cron_expr: Some(expr.into()),
+        timezone: Some("America/New_York".into()),
+        interval_secs: None,
+        run_at: None,
+        spec: ExecutionSpec::Shell(ShellSpec {
+            line: Some("true".into()),
+            ..Default::default()
+        }),
+        misfire_policy: None,
+        misfire_cap: None,
+        overlap_policy: Some(flightdeck_types::OverlapPolicy::Allow),
+        retry_policy: None,
+        runner_device_id: None,
+    }
+}
+
+/// Ticks a scheduler on a test clock at each fire it announces and returns the instants.
+fn fired(expr: &str, from: &str, n: usize) -> Vec<Timestamp> {
+    let (_dir, store) = temp_store();
+    let from = at(from);
+    schedules::add_at(&store, daily(expr), Some(from)).unwrap();
+    let clock = Arc::new(TestClock::new(from));
+    let sched = Scheduler::new(Arc::new(store), clock.clone());
+    let mut out = Vec::new();
+    while out.len() < n {
+        let s = &schedules::list(sched.store()).unwrap()[0];
+        let next = s
+            .next_fire_at
+            .expect("a cron schedule always has a next fire");
+        clock.set(next);
+        let report = sched.tick_now().unwrap();
+        assert_eq!(report.queued(), 1);
+        out.push(report.fired[0].due[0]);
+    }
+    out
+}
+
+#[test]
+fn spring_gap_skips_the_nonexistent_local_time() {
+    // 02:30 does not exist on 14 March: that day has no fire.
+    assert_eq!(
+        fired("30 2 * * *", "2027-03-12T12:00:00Z", 3),
+        [
+            at("2027-03-13T07:30:00Z"), // 02:30 EST
+            at("2027-03-15T06:30:00Z"), // 02:30 EDT
+            at("2027-03-16T06:30:00Z"),
+        ]
+    );
+    // A time outside the gap keeps its local time across it.
+    assert_eq!(
+        fired("0 3 * * *", "2027-03-13T12:00:00Z", 2),
+        [at("2027-03-14T07:00:00Z"), at("2027-03-15T07:00:00Z")]
+    );
+}
+
+#[test]
+fn autumn_repeat_fires_the_repeated_local_time_once() {
+    // 01:30 happens twice on 7 November (EDT, then EST).
+    assert_eq!(
+        fired("30 1 * * *", "2027-11-06T12:00:00Z", 3),
+        [
+            at("2027-11-07T05:30:00Z"), // 01:30 EDT, the first 01:30
+            at("2027-11-08T06:30:00Z"), // 01:30 EST
+            at("2027-11-09T06:30:00Z"),
+        ]
+    );
+}
