@@ -9,6 +9,7 @@ mod string_enum;
 pub mod app;
 pub mod audit;
 pub mod environment;
+pub mod memory;
 pub mod run;
 pub mod sync;
 pub mod task;
@@ -18,6 +19,10 @@ pub mod validate;
 pub use app::{AppInfo, CommandError};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
+pub use memory::{
+    Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, MemorySearch, NewMemory,
+    SearchMode, SimilarRun, TaskContext,
+};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
     ExecutorKind, HttpSpec, NewExecution, RetryPolicy, ShellSpec,

@@ -6,6 +6,7 @@ mod changes;
 mod conn;
 pub mod environments;
 pub mod executions;
+pub mod memories;
 pub mod extensions;
 pub mod migrate;
 mod sync_state;
