@@ -47,6 +47,10 @@ pub enum CoreError {
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 
+    /// An embedding model could not be loaded or run, or an embeddings endpoint failed.
+    #[error("embeddings: {0}")]
+    Embedding(String),
+
     /// The sync server answered with an error, or could not be reached.
     #[error("sync server: {message}")]
     Sync { code: String, message: String },
@@ -78,6 +82,7 @@ impl CoreError {
             Self::Sqlite(_) => "database",
             Self::Corrupt(_) => "corrupt",
             Self::Sync { .. } => "sync",
+            Self::Embedding(_) => "embedding",
         }
     }
 

@@ -6,6 +6,7 @@ pub mod clock;
 pub mod environments;
 pub mod error;
 pub mod ids;
+pub mod memory;
 pub mod paths;
 pub mod recovery;
 pub mod runs;

@@ -9,6 +9,7 @@ mod string_enum;
 pub mod app;
 pub mod audit;
 pub mod environment;
+pub mod memory;
 pub mod recovery;
 pub mod run;
 pub mod schedule;
@@ -20,6 +21,10 @@ pub mod validate;
 pub use app::{AppInfo, CommandError};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
+pub use memory::{
+    Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, MemorySearch, NewMemory,
+    SearchMode, SimilarRun, TaskContext,
+};
 pub use recovery::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,

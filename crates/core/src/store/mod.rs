@@ -7,6 +7,7 @@ mod conn;
 pub mod environments;
 pub mod error_records;
 pub mod executions;
+pub mod memories;
 pub mod extensions;
 pub mod migrate;
 pub mod schedules;

@@ -1,0 +1,186 @@
+//! Hybrid search and task context.
+//!
+//! Score of a memory (documented in DESIGN.md terms, "weighted by importance and recency"):
+//!
+//! ```text
+//! rrf      = sum over the signals that found it of 1 / (60 + rank)   (rank is 1-based)
+//! recency  = 0.5 ^ (age_days / 30), age from the last access, else creation
+//! score    = rrf * (0.5 + importance) * (0.8 + 0.2 * recency)
+//! ```
+//!
+//! Reciprocal rank fusion (k = 60, as in Cormack et al.) needs no calibration between cosine
+//! distances and BM25 scores. Importance scales the score by 0.5x..1.5x; recency by 0.8x..1x,
+//! so a relevant old memory still beats an irrelevant new one.
+//!
+//! Filters apply to the candidates of each signal (the nearest `max(4 * limit, 50)` vectors and
+//! as many BM25 matches), so a very narrow filter can return fewer than `limit` hits.
+
+use std::collections::{HashMap, HashSet};
+
+use flightdeck_types::{
+    MemoryFilter, MemoryHit, MemorySearch, SearchMode, SimilarRun, TaskContext,
+};
+
+use super::embed::{cosine, Embedder};
+use crate::error::Result;
+use crate::store::memories as rows;
+use crate::store::Store;
+
+const RRF_K: f64 = 60.0;
+const HALF_LIFE_DAYS: f64 = 30.0;
+
+/// Words of `query` as an FTS5 expression: each quoted (no operator injection), any may match.
+fn fts_query(query: &str) -> Option<String> {
+    let words: Vec<String> = query
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| format!("\"{w}\""))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" OR "))
+}
+
+/// Whether the vector index can answer for `embedder` (built with that model).
+fn vectors_usable(store: &Store, embedder: Option<&dyn Embedder>) -> Result<bool> {
+    let Some(e) = embedder else { return Ok(false) };
+    Ok(super::indexed_model(store)?
+        .is_some_and(|(name, dim)| name == e.name() && dim == e.dimension()))
+}
+
+pub fn search(
+    store: &Store,
+    embedder: Option<&dyn Embedder>,
+    query: &str,
+    filter: &MemoryFilter,
+    limit: usize,
+) -> Result<MemorySearch> {
+    let mode = if vectors_usable(store, embedder)? {
+        SearchMode::Hybrid
+    } else {
+        SearchMode::KeywordOnly
+    };
+    let query_vec = match (mode, embedder) {
+        (SearchMode::Hybrid, Some(e)) => Some(e.embed(&[query])?.remove(0)),
+        _ => None,
+    };
+    let hits = search_with_vector(store, mode, query_vec.as_deref(), query, filter, limit)?;
+    Ok(MemorySearch { mode, hits })
+}
+
+pub(crate) fn search_with_vector(
+    store: &Store,
+    mode: SearchMode,
+    query_vec: Option<&[f32]>,
+    query: &str,
+    filter: &MemoryFilter,
+    limit: usize,
+) -> Result<Vec<MemoryHit>> {
+    let k = (limit * 4).max(50);
+    let fts = fts_query(query);
+    let (vector, keyword) = store.read(|c| {
+        let vector = match query_vec {
+            Some(v) if mode == SearchMode::Hybrid => rows::knn(c, v, k)?,
+            _ => Vec::new(),
+        };
+        let keyword = match &fts {
+            Some(q) => rows::keyword(c, q, k)?,
+            None => Vec::new(),
+        };
+        Ok((vector, keyword))
+    })?;
+    let mut signals: HashMap<String, (Option<(u32, f64)>, Option<u32>)> = HashMap::new();
+    for (rank, (id, dist)) in vector.into_iter().enumerate() {
+        signals.entry(id).or_default().0 = Some((rank as u32 + 1, dist));
+    }
+    for (rank, id) in keyword.into_iter().enumerate() {
+        signals.entry(id).or_default().1 = Some(rank as u32 + 1);
+    }
+    let ids: Vec<String> = signals.keys().cloned().collect();
+    let memories = store.read(|c| rows::matching(c, &ids, filter))?;
+    let now = crate::clock::now().as_millis();
+    let mut hits: Vec<MemoryHit> = memories
+        .into_iter()
+        .map(|m| {
+            let (vec_sig, kw_rank) = signals[&m.id];
+            let rrf = vec_sig.map_or(0.0, |(r, _)| 1.0 / (RRF_K + f64::from(r)))
+                + kw_rank.map_or(0.0, |r| 1.0 / (RRF_K + f64::from(r)));
+            let seen = m.last_accessed_at.unwrap_or(m.created_at).as_millis();
+            let age_days = ((now - seen).max(0) as f64) / 86_400_000.0;
+            let recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
+            let score = rrf * (0.5 + m.importance) * (0.8 + 0.2 * recency);
+            MemoryHit {
+                memory: m,
+                score,
+                vector_rank: vec_sig.map(|s| s.0),
+                vector_distance: vec_sig.map(|s| s.1),
+                keyword_rank: kw_rank,
+            }
+        })
+        .collect();
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.memory.id.cmp(&b.memory.id)));
+    hits.truncate(limit);
+    Ok(hits)
+}
+
+fn words(text: &str) -> HashSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The most relevant memories for a task (searched by its title and description) and the most
+/// similar runs of other tasks (by task text; each with its result or error as summary).
+pub fn context_for_task(
+    store: &Store,
+    embedder: Option<&dyn Embedder>,
+    task_id: &str,
+    n: usize,
+) -> Result<TaskContext> {
+    let task = store.read(|c| crate::store::tasks::find(c, task_id))?;
+    let text = format!("{}\n{}", task.title, task.description);
+    let found = search(store, embedder, &text, &MemoryFilter::default(), n)?;
+
+    // The newest run of each other task, among the recent runs.
+    let runs = store.read(|c| rows::runs_of_other_tasks(c, task_id, 500))?;
+    let mut seen = HashSet::new();
+    let runs: Vec<_> = runs.into_iter().filter(|r| seen.insert(r.1.clone())).take(100).collect();
+    let texts: Vec<String> = runs.iter().map(|r| format!("{}\n{}", r.2, r.3)).collect();
+    let similarities: Vec<f64> = match (found.mode, embedder) {
+        (SearchMode::Hybrid, Some(e)) if !runs.is_empty() => {
+            let mut all: Vec<&str> = vec![text.as_str()];
+            all.extend(texts.iter().map(String::as_str));
+            let vs = e.embed(&all)?;
+            vs[1..].iter().map(|v| cosine(&vs[0], v)).collect()
+        }
+        _ => {
+            let mine = words(&text);
+            texts
+                .iter()
+                .map(|t| {
+                    let theirs = words(t);
+                    let union = mine.union(&theirs).count().max(1);
+                    mine.intersection(&theirs).count() as f64 / union as f64
+                })
+                .collect()
+        }
+    };
+    let mut similar: Vec<SimilarRun> = runs
+        .into_iter()
+        .zip(similarities)
+        .map(|(r, similarity)| SimilarRun {
+            execution_id: r.0,
+            task_id: r.1,
+            task_title: r.2,
+            status: r.4,
+            summary: r.5.or(r.6),
+            similarity,
+        })
+        .collect();
+    similar.sort_by(|a, b| b.similarity.total_cmp(&a.similarity));
+    similar.truncate(n);
+    Ok(TaskContext {
+        mode: found.mode,
+        memories: found.hits,
+        similar_runs: similar,
+    })
+}

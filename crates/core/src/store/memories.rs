@@ -1,0 +1,348 @@
+//! SQL for memories and their local derived indexes: `memory_index` (key, content hash),
+//! `memory_fts` (FTS5, rowid = key) and `memory_vec` (sqlite-vec vec0, rowid = key; created at
+//! run time with the model's dimension).
+
+use flightdeck_types::{Memory, MemoryFilter, MemoryScope, MemoryScopeKind, Timestamp};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use crate::error::{CoreError, Result};
+
+const COLUMNS: &str = "id, content, kind, scope_kind, scope_id, importance, source_execution_id,
+    access_count, last_accessed_at, archived, summary_id, created_at, updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<Memory> {
+    let scope_kind: String = row.get(3)?;
+    Ok(Memory {
+        id: row.get(0)?,
+        content: row.get(1)?,
+        kind: row.get(2)?,
+        scope: MemoryScope {
+            // An unknown scope from a newer peer reads as global rather than hiding the row.
+            kind: scope_kind.parse().unwrap_or(MemoryScopeKind::Global),
+            id: row.get(4)?,
+        },
+        importance: row.get(5)?,
+        source_execution_id: row.get(6)?,
+        access_count: row.get(7)?,
+        last_accessed_at: row.get::<_, Option<i64>>(8)?.map(Timestamp),
+        archived: row.get::<_, i64>(9)? != 0,
+        summary_id: row.get(10)?,
+        created_at: Timestamp(row.get(11)?),
+        updated_at: Timestamp(row.get(12)?),
+    })
+}
+
+pub fn find(conn: &Connection, id: &str) -> Result<Memory> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM memories WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()?
+    .ok_or_else(|| CoreError::NotFound {
+        kind: "memory",
+        key: id.to_string(),
+    })
+}
+
+pub fn insert(conn: &Connection, m: &Memory) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO memories (id, content, kind, scope_kind, scope_id, importance,
+            source_execution_id, access_count, last_accessed_at, archived, summary_id,
+            created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        m.id,
+        m.content,
+        m.kind,
+        m.scope.kind.as_str(),
+        m.scope.id,
+        m.importance,
+        m.source_execution_id,
+        m.access_count,
+        m.last_accessed_at.map(|t| t.as_millis()),
+        m.archived,
+        m.summary_id,
+        m.created_at.as_millis(),
+        m.updated_at.as_millis(),
+    ])?;
+    Ok(())
+}
+
+const FILTER: &str = "(?1 IS NULL OR scope_kind = ?1) AND (?2 IS NULL OR scope_id IS ?2)
+    AND (?3 IS NULL OR kind = ?3) AND (?4 OR archived = 0)";
+
+fn filter_params(f: &MemoryFilter) -> (Option<&str>, Option<String>, Option<String>, bool) {
+    (
+        f.scope.as_ref().map(|s| s.kind.as_str()),
+        f.scope.as_ref().and_then(|s| s.id.clone()),
+        f.kind.clone(),
+        f.include_archived,
+    )
+}
+
+/// Memories matching `filter`, newest first.
+pub fn list(conn: &Connection, filter: &MemoryFilter, limit: usize) -> Result<Vec<Memory>> {
+    let (sk, sid, kind, arch) = filter_params(filter);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM memories WHERE {FILTER}
+         ORDER BY created_at DESC, id DESC LIMIT ?5"
+    ))?;
+    let rows = stmt.query_map(params![sk, sid, kind, arch, limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Of `ids`, those that match `filter`, with their rows.
+pub fn matching(conn: &Connection, ids: &[String], filter: &MemoryFilter) -> Result<Vec<Memory>> {
+    let (sk, sid, kind, arch) = filter_params(filter);
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM memories WHERE {FILTER} AND id = ?5"
+    ))?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(m) = stmt
+            .query_row(params![sk, sid, kind, arch, id], from_row)
+            .optional()?
+        {
+            out.push(m);
+        }
+    }
+    Ok(out)
+}
+
+pub fn set_archived(conn: &Connection, id: &str, archived: bool, summary_id: Option<&str>, now: Timestamp) -> Result<()> {
+    let n = conn.execute(
+        "UPDATE memories SET archived = ?2, summary_id = ?3, updated_at = ?4 WHERE id = ?1",
+        params![id, archived, summary_id, now.as_millis()],
+    )?;
+    if n == 0 {
+        return Err(CoreError::NotFound { kind: "memory", key: id.to_string() });
+    }
+    Ok(())
+}
+
+pub fn record_access(conn: &Connection, id: &str, now: Timestamp) -> Result<()> {
+    // Only the two access columns change, so concurrent edits elsewhere survive the merge; the
+    // index does not look at them, so updated_at stays and nothing is re-embedded.
+    conn.execute(
+        "UPDATE memories SET access_count = access_count + 1, last_accessed_at = ?2 WHERE id = ?1",
+        params![id, now.as_millis()],
+    )?;
+    Ok(())
+}
+
+/// Unarchived, non-summary memories of one scope, oldest first: the size-control candidates.
+pub fn scope_members(conn: &Connection, scope: &MemoryScope) -> Result<Vec<Memory>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM memories
+         WHERE scope_kind = ?1 AND scope_id IS ?2 AND archived = 0 AND kind != 'summary'
+         ORDER BY created_at, id"
+    ))?;
+    let rows = stmt.query_map(params![scope.kind.as_str(), scope.id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---- derived indexes -------------------------------------------------------------------
+
+pub fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT value FROM memory_index_meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()?)
+}
+
+pub fn set_meta(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO memory_index_meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+pub fn vec_table_exists(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE name = 'memory_vec'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Drops every vector and creates an empty vec0 table of `dimension` (cosine distance).
+pub fn reset_vectors(conn: &Connection, dimension: usize) -> Result<()> {
+    conn.execute_batch(&format!(
+        "DROP TABLE IF EXISTS memory_vec;
+         CREATE VIRTUAL TABLE memory_vec USING vec0(
+             embedding float[{dimension}] distance_metric=cosine);
+         UPDATE memory_index SET has_vector = 0;"
+    ))?;
+    Ok(())
+}
+
+fn vec_bytes(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|f| f.to_le_bytes()).collect()
+}
+
+/// Writes (or rewrites) the index entry of one memory: FTS always, the vector when given.
+pub fn index_one(
+    conn: &Connection,
+    memory_id: &str,
+    content: &str,
+    content_hash: &str,
+    source_updated_at: i64,
+    vector: Option<&[f32]>,
+) -> Result<()> {
+    let existing: Option<(i64, String)> = conn
+        .prepare_cached("SELECT key, content_hash FROM memory_index WHERE memory_id = ?1")?
+        .query_row([memory_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    let key = match existing {
+        Some((key, hash)) => {
+            if hash != content_hash {
+                conn.prepare_cached("DELETE FROM memory_fts WHERE rowid = ?1")?.execute([key])?;
+                conn.prepare_cached("INSERT INTO memory_fts (rowid, content) VALUES (?1, ?2)")?
+                    .execute(params![key, content])?;
+                // The old vector describes the old text: drop it until a new one is computed.
+                if vector.is_none() && vec_table_exists(conn)? {
+                    conn.prepare_cached("DELETE FROM memory_vec WHERE rowid = ?1")?.execute([key])?;
+                    conn.prepare_cached("UPDATE memory_index SET has_vector = 0 WHERE key = ?1")?
+                        .execute([key])?;
+                }
+            }
+            conn.prepare_cached(
+                "UPDATE memory_index SET content_hash = ?2, source_updated_at = ?3 WHERE key = ?1",
+            )?
+            .execute(params![key, content_hash, source_updated_at])?;
+            key
+        }
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO memory_index (memory_id, content_hash, source_updated_at)
+                 VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![memory_id, content_hash, source_updated_at])?;
+            let key = conn.last_insert_rowid();
+            conn.prepare_cached("INSERT INTO memory_fts (rowid, content) VALUES (?1, ?2)")?
+                .execute(params![key, content])?;
+            key
+        }
+    };
+    if let Some(v) = vector {
+        set_vector(conn, key, v)?;
+    }
+    Ok(())
+}
+
+pub fn set_vector(conn: &Connection, key: i64, v: &[f32]) -> Result<()> {
+    // vec0 has no upsert: delete, then insert.
+    conn.prepare_cached("DELETE FROM memory_vec WHERE rowid = ?1")?.execute([key])?;
+    conn.prepare_cached("INSERT INTO memory_vec (rowid, embedding) VALUES (?1, ?2)")?
+        .execute(params![key, vec_bytes(v)])?;
+    conn.prepare_cached("UPDATE memory_index SET has_vector = 1 WHERE key = ?1")?.execute([key])?;
+    Ok(())
+}
+
+/// A memory whose index entry is missing or older than its row.
+pub struct Stale {
+    pub memory_id: String,
+    pub content: String,
+    pub updated_at: i64,
+    /// The entry's key and hash when one exists.
+    pub key: Option<i64>,
+    pub hash: Option<String>,
+}
+
+/// Memories without an index entry, with one older than the row, or (with `need_vectors`)
+/// without a vector.
+pub fn stale(conn: &Connection, need_vectors: bool, limit: usize) -> Result<Vec<Stale>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT m.id, m.content, m.updated_at, i.key, i.content_hash FROM memories m
+         LEFT JOIN memory_index i ON i.memory_id = m.id
+         WHERE i.key IS NULL OR i.source_updated_at != m.updated_at
+            OR (?1 AND i.has_vector = 0)
+         LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![need_vectors, limit as i64], |r| {
+        Ok(Stale {
+            memory_id: r.get(0)?,
+            content: r.get(1)?,
+            updated_at: r.get(2)?,
+            key: r.get(3)?,
+            hash: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes index entries of memories that no longer exist (deleted on a peer).
+pub fn drop_orphans(conn: &Connection, with_vectors: bool) -> Result<usize> {
+    let keys: Vec<i64> = conn
+        .prepare_cached(
+            "SELECT key FROM memory_index WHERE memory_id NOT IN (SELECT id FROM memories)",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for key in &keys {
+        conn.execute("DELETE FROM memory_fts WHERE rowid = ?1", [key])?;
+        if with_vectors {
+            conn.execute("DELETE FROM memory_vec WHERE rowid = ?1", [key])?;
+        }
+        conn.execute("DELETE FROM memory_index WHERE key = ?1", [key])?;
+    }
+    Ok(keys.len())
+}
+
+pub fn count_memories(conn: &Connection) -> Result<usize> {
+    Ok(conn.query_row("SELECT count(*) FROM memories", [], |r| r.get::<_, i64>(0))? as usize)
+}
+
+/// The `k` nearest vectors: (memory id, cosine distance), nearest first.
+pub fn knn(conn: &Connection, query: &[f32], k: usize) -> Result<Vec<(String, f64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.memory_id, v.distance FROM
+           (SELECT rowid, distance FROM memory_vec WHERE embedding MATCH ?1 AND k = ?2) v
+         JOIN memory_index i ON i.key = v.rowid
+         ORDER BY v.distance",
+    )?;
+    let rows = stmt.query_map(params![vec_bytes(query), k as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// BM25 matches of an FTS5 query: memory ids, best first.
+pub fn keyword(conn: &Connection, fts_query: &str, k: usize) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.memory_id FROM memory_fts f JOIN memory_index i ON i.key = f.rowid
+         WHERE memory_fts MATCH ?1 ORDER BY f.rank LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![fts_query, k as i64], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Recent runs of tasks other than `task_id`, with their task text: (execution id, task id,
+/// title, description, status, result, error).
+pub type RunRow = (String, String, String, String, String, Option<String>, Option<String>);
+
+pub fn runs_of_other_tasks(conn: &Connection, task_id: &str, limit: usize) -> Result<Vec<RunRow>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id, t.id, t.title, t.description, e.status, e.result, e.error
+         FROM executions e JOIN tasks t ON t.id = e.task_id
+         WHERE e.task_id != ?1 ORDER BY e.queued_at DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![task_id, limit as i64], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The task of an execution, if it has one.
+pub fn execution_task(conn: &Connection, execution_id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .query_row("SELECT task_id FROM executions WHERE id = ?1", [execution_id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
