@@ -6,7 +6,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use flightdeck_core::secrets::OsKeyring;
-use flightdeck_core::sync::account;
+use flightdeck_core::store::Origin;
+use flightdeck_core::sync::{account, wire};
 use flightdeck_core::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -41,7 +42,7 @@ pub struct Server {
     /// The join token of the workspace created at start.
     pub join_token: String,
     binary: PathBuf,
-    _process: Child,
+    process: Child,
 }
 
 impl Server {
@@ -49,39 +50,61 @@ impl Server {
     pub async fn start(binary: PathBuf) -> Server {
         let db = pg::fresh_database().await;
         let join_token = new_workspace(&binary, &db.url, "team").await;
-        let mut process = Command::new(&binary)
-            .args(["serve", "--bind", "127.0.0.1:0"])
-            .env("DATABASE_URL", &db.url)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the sync server starts");
-        let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next_line()
-                .await
-                .unwrap()
-                .expect("the server printed its address");
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break addr.to_string();
-            }
-        };
+        let (process, addr) = serve(&binary, &db.url, "127.0.0.1:0").await;
         Server {
             url: format!("http://{addr}"),
             database_url: db.url,
             join_token,
             binary,
-            _process: process,
+            process,
         }
+    }
+
+    /// Kills the server process for real (SIGKILL, no graceful shutdown).
+    pub async fn kill(&mut self) {
+        self.process
+            .kill()
+            .await
+            .expect("the server process is killed");
+    }
+
+    /// Starts the server again on the same database and the same address, as a supervisor
+    /// restarting a crashed service would, so that devices keep their stored URL.
+    pub async fn restart(&mut self) {
+        let addr = self.url.strip_prefix("http://").unwrap().to_string();
+        let (process, bound) = serve(&self.binary, &self.database_url, &addr).await;
+        assert_eq!(bound, addr);
+        self.process = process;
     }
 
     /// Creates another workspace and returns its join token.
     pub async fn new_workspace(&self, name: &str) -> String {
         new_workspace(&self.binary, &self.database_url, name).await
     }
+}
+
+/// Spawns `serve --bind bind` and waits for the address it prints.
+async fn serve(binary: &PathBuf, database_url: &str, bind: &str) -> (Child, String) {
+    let mut process = Command::new(binary)
+        .args(["serve", "--bind", bind])
+        .env("DATABASE_URL", database_url)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the sync server starts");
+    let mut lines = BufReader::new(process.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line =
+            lines.next_line().await.unwrap().unwrap_or_else(|| {
+                panic!("the server on {bind} exited before printing its address")
+            });
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break addr.to_string();
+        }
+    };
+    (process, addr)
 }
 
 async fn new_workspace(binary: &PathBuf, database_url: &str, name: &str) -> String {
@@ -136,4 +159,50 @@ impl Device {
     pub async fn sync(&self) -> flightdeck_core::sync::client::SyncReport {
         account::sync_now(&self.store, &keyring()).await.unwrap()
     }
+}
+
+/// (table, pk, column, value, column version, causal length). Not the site id: when two
+/// devices write the same value at the same version, cr-sqlite's rule keeps each side's cell
+/// as it is (nothing to merge), so the value converges but the writer's site id may not.
+pub type Cell = (String, String, String, String, i64, i64);
+
+fn cell(c: flightdeck_types::sync::WireChange) -> Cell {
+    (
+        c.table,
+        c.pk,
+        c.cid,
+        format!("{:?}", c.val),
+        c.col_version,
+        c.cl,
+    )
+}
+
+/// Every cell a device holds, in a list so that a duplicate would show.
+pub fn device_cells(store: &Store) -> Vec<Cell> {
+    let mut cells: Vec<Cell> = store
+        .changes_since(0, Origin::Any)
+        .unwrap()
+        .iter()
+        .map(wire::to_wire)
+        .map(cell)
+        .collect();
+    cells.sort();
+    cells
+}
+
+/// The server's whole cell state, pulled page by page as the device `store` (a joined one).
+pub async fn server_cells(store: &Store) -> Vec<Cell> {
+    let client = account::connect(store, &keyring()).unwrap();
+    let mut cells = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = client.pull(after, 1000).await.unwrap();
+        cells.extend(page.changes.into_iter().map(cell));
+        if page.next >= page.head {
+            break;
+        }
+        after = page.next;
+    }
+    cells.sort();
+    cells
 }

@@ -5,10 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use flightdeck_core::store::Origin;
-use flightdeck_core::sync::{account, wire};
+use flightdeck_core::sync::account;
 use flightdeck_core::{tasks, Store};
-use flightdeck_tests::sync_rig::{keyring, server_binary, Device as Joined, Server};
+use flightdeck_tests::sync_rig::{self, keyring, server_binary, Cell, Device as Joined, Server};
 use flightdeck_types::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -104,53 +103,15 @@ impl Device {
     }
 }
 
-/// (table, pk, column, value, column version, causal length). Not the site id: when two
-/// devices write the same value at the same version, cr-sqlite's rule keeps each side's cell
-/// as it is (nothing to merge), so the value converges but the writer's site id may not.
-type Cell = (String, String, String, String, i64, i64);
-
 fn device_cells(device: &Device) -> BTreeSet<Cell> {
-    device
-        .store()
-        .changes_since(0, Origin::Any)
-        .unwrap()
-        .iter()
-        .map(wire::to_wire)
-        .map(|c| {
-            (
-                c.table,
-                c.pk,
-                c.cid,
-                format!("{:?}", c.val),
-                c.col_version,
-                c.cl,
-            )
-        })
-        .collect()
+    sync_rig::device_cells(device.store()).into_iter().collect()
 }
 
 async fn server_cells(device: &Device) -> BTreeSet<Cell> {
-    let client = account::connect(device.store(), &keyring()).unwrap();
-    let mut cells = BTreeSet::new();
-    let mut after = 0;
-    loop {
-        let page = client.pull(after, 1000).await.unwrap();
-        for c in page.changes {
-            cells.insert((
-                c.table,
-                c.pk,
-                c.cid,
-                format!("{:?}", c.val),
-                c.col_version,
-                c.cl,
-            ));
-        }
-        if page.next >= page.head {
-            break;
-        }
-        after = page.next;
-    }
-    cells
+    sync_rig::server_cells(device.store())
+        .await
+        .into_iter()
+        .collect()
 }
 
 async fn apply(devices: &mut [Device], op: &Op) {
