@@ -25,6 +25,7 @@ fn focus_main_window(app: &tauri::AppHandle) {
 
 /// Builds and runs the app; returns when the last window closes.
 pub fn run() {
+    let started = std::time::Instant::now();
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -36,7 +37,7 @@ pub fn run() {
             focus_main_window(app)
         }))
         .plugin(tauri_plugin_notification::init())
-        .manage(AppState::open())
+        .manage(AppState::open(started))
         .setup(|app| {
             let handle = app.handle();
             events::forward_store_changes(handle);
@@ -49,6 +50,7 @@ pub fn run() {
         })
         .invoke_handler(tauri::generate_handler![
             commands::app::app_info,
+            commands::app::app_ready,
             commands::app::get_settings,
             commands::app::save_settings,
             commands::tasks::list_tasks,

@@ -10,6 +10,8 @@ use crate::error::{from_core, CommandError, CommandResult};
 use crate::sync::Daemon;
 
 pub struct AppState {
+    /// When `main` began: launch-to-interactive is measured from here.
+    pub started: std::time::Instant,
     pub workspace: String,
     pub database: PathBuf,
     /// The open store, or why it could not be opened: the window still opens and shows the
@@ -26,7 +28,7 @@ pub struct AppState {
 impl AppState {
     /// Opens the workspace store from `$FLIGHTDECK_DATA_DIR` (else the platform data dir),
     /// workspace `$FLIGHTDECK_WORKSPACE` (else `default`): the same data the CLI uses.
-    pub fn open() -> AppState {
+    pub fn open(started: std::time::Instant) -> AppState {
         let workspace = std::env::var("FLIGHTDECK_WORKSPACE")
             .ok()
             .filter(|w| !w.is_empty())
@@ -45,6 +47,7 @@ impl AppState {
         }
         let keyring = OsKeyring::from_env().map(Arc::new).map_err(from_core);
         AppState {
+            started,
             workspace,
             database,
             store,

@@ -104,6 +104,16 @@ impl Session {
         Ok(())
     }
 
+    /// An attribute's value (`None` when absent).
+    pub fn attribute(&self, element: &Element, name: &str) -> Result<Option<String>, String> {
+        let v = call(
+            "GET",
+            &self.url(&format!("/element/{}/attribute/{name}", element.0)),
+            None,
+        )?;
+        Ok(v.as_str().map(str::to_string))
+    }
+
     /// Empties an input (fires `input`/`change` as a person clearing it would).
     pub fn clear(&self, element: &Element) -> Result<(), String> {
         call(

@@ -219,3 +219,8 @@ pub async fn save_settings(settings: Settings) -> Result<Settings, ApiError> {
     )
     .await
 }
+
+/// Tells the shell the first task list is on screen; returns ms since the app's `main`.
+pub async fn app_ready() -> Result<u64, ApiError> {
+    invoke("app_ready", &()).await
+}

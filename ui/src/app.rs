@@ -16,6 +16,8 @@ pub fn App() -> impl IntoView {
     provide_live();
     let theme = RwSignal::new(Theme::System);
     provide_context(theme);
+    let ready = ReadyMs(RwSignal::new(None), StoredValue::new(false));
+    provide_context(ready);
     // The saved theme, once at start; Settings saves changes.
     leptos::task::spawn_local(async move {
         if let Ok(Settings { theme: saved }) = api::get_settings().await {
@@ -23,7 +25,8 @@ pub fn App() -> impl IntoView {
         }
     });
     view! {
-        <div class="shell" data-testid="app-root" data-theme=move || theme.get().as_str()>
+        <div class="shell" data-testid="app-root" data-theme=move || theme.get().as_str()
+            data-ready-ms=move || ready.0.get().map(|ms| ms.to_string())>
             <Header />
             <nav class="nav">
                 {Route::NAV
@@ -145,4 +148,23 @@ pub fn error_list(errors: ArcRwSignal<Errors>) -> impl IntoView {
             }}
         </ul>
     }
+}
+
+/// Launch-to-interactive, once known: milliseconds from the shell's `main` to the first task
+/// list on screen (shown as `data-ready-ms` on the frame, for the benchmark).
+#[derive(Clone, Copy)]
+pub struct ReadyMs(pub RwSignal<Option<u64>>, StoredValue<bool>);
+
+/// Reports the first render of the task list to the shell (once per page).
+pub fn report_ready() {
+    let ready = expect_context::<ReadyMs>();
+    if ready.1.get_value() {
+        return;
+    }
+    ready.1.set_value(true);
+    leptos::task::spawn_local(async move {
+        if let Ok(ms) = api::app_ready().await {
+            ready.0.set(Some(ms));
+        }
+    });
 }

@@ -16,6 +16,15 @@ pub fn app_info(app: AppHandle, state: State<'_, AppState>) -> CommandResult<App
     })
 }
 
+/// Called by the UI once its first task list is on screen: the milliseconds since `main`
+/// began (launch to interactive), logged and returned for the benchmark to read.
+#[tauri::command]
+pub fn app_ready(state: State<'_, AppState>) -> u64 {
+    let ms = state.started.elapsed().as_millis() as u64;
+    tracing::info!(ms, "interactive");
+    ms
+}
+
 /// The saved settings; defaults when none were saved yet.
 #[tauri::command]
 pub fn get_settings(state: State<'_, AppState>) -> CommandResult<Settings> {

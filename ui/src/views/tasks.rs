@@ -139,6 +139,7 @@ pub fn TasksView() -> impl IntoView {
                     tasks
                         .await
                         .map(|list| {
+                            crate::app::report_ready();
                             let list: Vec<Task> = list
                                 .into_iter()
                                 .filter(|t| wanted.is_none_or(|p| t.priority == p))
