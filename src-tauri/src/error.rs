@@ -11,5 +11,14 @@ pub fn from_core(e: flightdeck_core::CoreError) -> CommandError {
     }
 }
 
+/// An error of the shell itself (settings file, runtime), not of the engine.
+pub fn shell_error(code: &str, field: Option<&str>, message: impl Into<String>) -> CommandError {
+    CommandError {
+        code: code.to_string(),
+        field: field.map(str::to_string),
+        message: message.into(),
+    }
+}
+
 /// The result type of every `#[tauri::command]`.
 pub type CommandResult<T> = Result<T, CommandError>;

@@ -1,23 +1,34 @@
 //! State shared by all commands, handed to Tauri with `.manage()` (no globals).
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
+use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::Store;
 
 use crate::error::{from_core, CommandError, CommandResult};
+use crate::sync::Daemon;
 
 pub struct AppState {
+    /// When `main` began: launch-to-interactive is measured from here.
+    pub started: std::time::Instant,
     pub workspace: String,
     pub database: PathBuf,
     /// The open store, or why it could not be opened: the window still opens and shows the
     /// reason instead of vanishing.
-    store: Result<Store, CommandError>,
+    store: Result<Arc<Store>, CommandError>,
+    /// The OS keyring, or why there is none (secrets and sync need it; tasks do not).
+    keyring: Result<Arc<OsKeyring>, CommandError>,
+    /// What the background sync last reported, for `sync_status` and the tray.
+    pub live: Mutex<crate::sync::Live>,
+    /// The background sync, once the workspace has joined a server.
+    pub daemon: Mutex<Option<Daemon>>,
 }
 
 impl AppState {
     /// Opens the workspace store from `$FLIGHTDECK_DATA_DIR` (else the platform data dir),
     /// workspace `$FLIGHTDECK_WORKSPACE` (else `default`): the same data the CLI uses.
-    pub fn open() -> AppState {
+    pub fn open(started: std::time::Instant) -> AppState {
         let workspace = std::env::var("FLIGHTDECK_WORKSPACE")
             .ok()
             .filter(|w| !w.is_empty())
@@ -26,7 +37,7 @@ impl AppState {
             .and_then(|dir| flightdeck_core::paths::workspace_db_path(&dir, &workspace));
         let (database, store) = match database {
             Ok(path) => {
-                let store = Store::open(&path).map_err(from_core);
+                let store = Store::open(&path).map(Arc::new).map_err(from_core);
                 (path, store)
             }
             Err(e) => (PathBuf::new(), Err(from_core(e))),
@@ -34,14 +45,28 @@ impl AppState {
         if let Err(e) = &store {
             tracing::error!(error = %e.message, "the store did not open");
         }
+        let keyring = OsKeyring::from_env().map(Arc::new).map_err(from_core);
         AppState {
+            started,
             workspace,
             database,
             store,
+            keyring,
+            live: Mutex::default(),
+            daemon: Mutex::default(),
         }
     }
 
-    pub fn store(&self) -> CommandResult<&Store> {
+    pub fn store(&self) -> CommandResult<&Arc<Store>> {
         self.store.as_ref().map_err(Clone::clone)
+    }
+
+    pub fn keyring(&self) -> CommandResult<&Arc<OsKeyring>> {
+        self.keyring.as_ref().map_err(Clone::clone)
+    }
+
+    /// Where the app's settings live: beside the workspace database.
+    pub fn settings_path(&self) -> PathBuf {
+        self.database.with_file_name("app-settings.json")
     }
 }

@@ -4,7 +4,8 @@
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -14,7 +15,12 @@ use crate::webdriver::Session;
 pub struct App {
     driver: Child,
     session: Option<Session>,
+    // Released last (after Drop killed the app): the app is single-instance per user session,
+    // so a second app launched meanwhile would hand over to this one and exit.
+    _one_at_a_time: MutexGuard<'static, ()>,
 }
+
+static ONE_APP: Mutex<()> = Mutex::new(());
 
 /// The debug app binary: `$FLIGHTDECK_APP_BIN`, else `<target dir>/debug/flightdeck-app`.
 pub fn app_binary() -> PathBuf {
@@ -39,6 +45,23 @@ impl App {
     /// Launches the app with `FLIGHTDECK_DATA_DIR=data_dir` and waits until its window has
     /// loaded the UI.
     pub fn launch(data_dir: &Path) -> App {
+        Self::launch_timed(data_dir).0
+    }
+
+    /// Like [`App::launch`], also returning the time from spawning tauri-driver to the
+    /// `ready` selector being on screen.
+    pub fn launch_until(data_dir: &Path, ready: &str) -> (App, Duration) {
+        let (app, started) = Self::launch_timed(data_dir);
+        let ui = app.session();
+        poll::until("the ready selector", Duration::from_secs(30), || {
+            Ok((!ui.find_all(ready)?.is_empty()).then_some(()))
+        });
+        let elapsed = started.elapsed();
+        (app, elapsed)
+    }
+
+    fn launch_timed(data_dir: &Path) -> (App, Instant) {
+        let one_at_a_time = ONE_APP.lock().unwrap_or_else(|p| p.into_inner());
         let binary = app_binary();
         assert!(
             binary.is_file(),
@@ -62,12 +85,14 @@ impl App {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let started = Instant::now();
         let driver = command
             .spawn()
             .expect("xvfb-run and tauri-driver are installed (scripts/setup.sh installs them)");
         let mut app = App {
             driver,
             session: None,
+            _one_at_a_time: one_at_a_time,
         };
 
         let base = format!("http://127.0.0.1:{port}");
@@ -88,7 +113,12 @@ impl App {
             Ok((!session.find_all("[data-testid=app-root]")?.is_empty()).then_some(()))
         });
         app.session = Some(session);
-        app
+        (app, started)
+    }
+
+    /// The pid of the app process (a child of WebKitWebDriver, in the driver's process group).
+    pub fn driver_pid(&self) -> u32 {
+        self.driver.id()
     }
 
     pub fn session(&self) -> &Session {

@@ -104,12 +104,69 @@ impl Session {
         Ok(())
     }
 
+    /// An attribute's value (`None` when absent).
+    pub fn attribute(&self, element: &Element, name: &str) -> Result<Option<String>, String> {
+        let v = call(
+            "GET",
+            &self.url(&format!("/element/{}/attribute/{name}", element.0)),
+            None,
+        )?;
+        Ok(v.as_str().map(str::to_string))
+    }
+
+    /// Empties an input (fires `input`/`change` as a person clearing it would).
+    pub fn clear(&self, element: &Element) -> Result<(), String> {
+        call(
+            "POST",
+            &self.url(&format!("/element/{}/clear", element.0)),
+            Some(json!({})),
+        )?;
+        Ok(())
+    }
+
     /// The texts of every element matching `css`.
     pub fn texts(&self, css: &str) -> Result<Vec<String>, String> {
         self.find_all(css)?.iter().map(|e| self.text(e)).collect()
     }
 
+    /// A PNG of the window, base64-decoded.
+    pub fn screenshot(&self) -> Result<Vec<u8>, String> {
+        let v = call("GET", &self.url("/screenshot"), None)?;
+        let data = v.as_str().ok_or_else(|| format!("no screenshot in {v}"))?;
+        base64_decode(data)
+    }
+
+    /// The first element matching `css`, or an error naming the selector.
+    pub fn find(&self, css: &str) -> Result<Element, String> {
+        self.find_all(css)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| format!("nothing matches `{css}`"))
+    }
+
     pub fn end(self) -> Result<(), String> {
         call("DELETE", &self.url(""), None).map(|_| ())
     }
+}
+
+fn base64_decode(text: &str) -> Result<Vec<u8>, String> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for byte in text
+        .bytes()
+        .filter(|b| !b.is_ascii_whitespace() && *b != b'=')
+    {
+        let value = ALPHABET
+            .iter()
+            .position(|c| *c == byte)
+            .ok_or_else(|| format!("not base64: {byte}"))? as u32;
+        buffer = (buffer << 6) | value;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buffer >> bits) as u8);
+        }
+    }
+    Ok(out)
 }

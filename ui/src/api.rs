@@ -15,7 +15,12 @@ extern "C" {
 }
 
 pub use flightdeck_types::CommandError as ApiError;
-use flightdeck_types::{AppInfo, NewTask, Task, TaskFilter};
+use std::collections::BTreeMap;
+
+use flightdeck_types::{
+    AppInfo, ConflictInfo, Environment, EnvironmentPatch, NewEnvironment, NewTask, Settings,
+    SyncInfo, Task, TaskFilter, TaskPatch,
+};
 
 fn api_error(code: &str, message: impl Into<String>) -> ApiError {
     ApiError {
@@ -78,4 +83,144 @@ struct CreateArgs<'a> {
 
 pub async fn create_task(input: NewTask) -> Result<Task, ApiError> {
     invoke("create_task", &CreateArgs { input: &input }).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct IdArgs<'a> {
+    id: &'a str,
+}
+
+pub async fn get_task(id: String) -> Result<Task, ApiError> {
+    invoke("get_task", &IdArgs { id: &id }).await
+}
+
+#[derive(Serialize)]
+struct PatchArgs<'a, P> {
+    id: &'a str,
+    patch: &'a P,
+}
+
+pub async fn update_task(id: String, patch: TaskPatch) -> Result<Task, ApiError> {
+    invoke(
+        "update_task",
+        &PatchArgs {
+            id: &id,
+            patch: &patch,
+        },
+    )
+    .await
+}
+
+pub async fn list_environments() -> Result<Vec<Environment>, ApiError> {
+    invoke("list_environments", &()).await
+}
+
+#[derive(Serialize)]
+struct NewEnvArgs<'a> {
+    input: &'a NewEnvironment,
+}
+
+pub async fn create_environment(input: NewEnvironment) -> Result<Environment, ApiError> {
+    invoke("create_environment", &NewEnvArgs { input: &input }).await
+}
+
+pub async fn update_environment(
+    id: String,
+    patch: EnvironmentPatch,
+) -> Result<Environment, ApiError> {
+    invoke(
+        "update_environment",
+        &PatchArgs {
+            id: &id,
+            patch: &patch,
+        },
+    )
+    .await
+}
+
+#[derive(Serialize)]
+struct SecretArgs<'a> {
+    id: &'a str,
+    var: &'a str,
+    value: &'a str,
+}
+
+/// Sends a secret value to the keyring through the shell; it never comes back.
+pub async fn set_env_secret(
+    id: String,
+    var: String,
+    value: String,
+) -> Result<Environment, ApiError> {
+    invoke(
+        "set_env_secret",
+        &SecretArgs {
+            id: &id,
+            var: &var,
+            value: &value,
+        },
+    )
+    .await
+}
+
+pub async fn env_secret_status(id: String) -> Result<BTreeMap<String, bool>, ApiError> {
+    invoke("env_secret_status", &IdArgs { id: &id }).await
+}
+
+pub async fn sync_status() -> Result<SyncInfo, ApiError> {
+    invoke("sync_status", &()).await
+}
+
+#[derive(Serialize)]
+struct JoinArgs<'a> {
+    url: &'a str,
+    token: &'a str,
+}
+
+pub async fn join_sync(url: String, token: String) -> Result<SyncInfo, ApiError> {
+    invoke(
+        "join_sync",
+        &JoinArgs {
+            url: &url,
+            token: &token,
+        },
+    )
+    .await
+}
+
+pub async fn list_conflicts() -> Result<Vec<ConflictInfo>, ApiError> {
+    invoke("list_conflicts", &()).await
+}
+
+#[derive(Serialize)]
+struct ConflictArgs {
+    id: i64,
+}
+
+pub async fn restore_conflict(id: i64) -> Result<ConflictInfo, ApiError> {
+    invoke("restore_conflict", &ConflictArgs { id }).await
+}
+
+pub async fn get_settings() -> Result<Settings, ApiError> {
+    invoke("get_settings", &()).await
+}
+
+#[derive(Serialize)]
+struct SettingsArgs<'a> {
+    settings: &'a Settings,
+}
+
+pub async fn save_settings(settings: Settings) -> Result<Settings, ApiError> {
+    invoke(
+        "save_settings",
+        &SettingsArgs {
+            settings: &settings,
+        },
+    )
+    .await
+}
+
+/// Tells the shell the first task list is on screen; returns ms since the app's `main`.
+pub async fn app_ready() -> Result<u64, ApiError> {
+    invoke("app_ready", &()).await
 }

@@ -1,63 +1,47 @@
-//! The app frame: header, nav, the current view and a status bar.
+//! The app frame: header with the sync indicator, nav, the current route's view and a status
+//! bar. The theme (light, dark or system) is an attribute on the frame; style.css maps it to
+//! CSS variables.
 
+use flightdeck_types::{Settings, Theme};
 use leptos::prelude::*;
 
 use crate::api;
-use crate::views::tasks::TasksView;
-
-/// The sections of the nav, in order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Section {
-    Tasks,
-    Environments,
-    Runs,
-    Schedules,
-    Errors,
-    Sync,
-    Settings,
-}
-
-impl Section {
-    const ALL: [Section; 7] = [
-        Section::Tasks,
-        Section::Environments,
-        Section::Runs,
-        Section::Schedules,
-        Section::Errors,
-        Section::Sync,
-        Section::Settings,
-    ];
-
-    fn label(self) -> &'static str {
-        match self {
-            Section::Tasks => "Tasks",
-            Section::Environments => "Environments",
-            Section::Runs => "Runs",
-            Section::Schedules => "Schedules",
-            Section::Errors => "Errors",
-            Section::Sync => "Sync",
-            Section::Settings => "Settings",
-        }
-    }
-}
+use crate::live::{provide_live, use_live};
+use crate::views::{self, Route};
 
 #[component]
 pub fn App() -> impl IntoView {
-    let (current, set_current) = signal(Section::Tasks);
+    let route = RwSignal::new(Route::Tasks);
+    provide_context(route);
+    provide_live();
+    let theme = RwSignal::new(Theme::System);
+    provide_context(theme);
+    let ready = ReadyMs(RwSignal::new(None), StoredValue::new(false));
+    provide_context(ready);
+    // The saved theme, once at start; Settings saves changes.
+    leptos::task::spawn_local(async move {
+        if let Ok(Settings { theme: saved }) = api::get_settings().await {
+            theme.set(saved);
+        }
+    });
     view! {
-        <div class="shell" data-testid="app-root">
+        <div class="shell" data-testid="app-root" data-theme=move || theme.get().as_str()
+            data-ready-ms=move || ready.0.get().map(|ms| ms.to_string())>
             <Header />
             <nav class="nav">
-                {Section::ALL
+                {Route::NAV
                     .into_iter()
-                    .map(|section| {
+                    .map(|item| {
+                        let testid = format!("nav-{}", item.label().to_lowercase());
+                        let target = item.clone();
                         view! {
                             <button
                                 class="nav-item"
-                                class:active=move || current.get() == section
-                                on:click=move |_| set_current.set(section)
+                                data-testid=testid
+                                class:active=move || route.get().section() == item
+                                on:click=move |_| route.set(target.clone())
                             >
-                                {section.label()}
+                                {item.label()}
                             </button>
                         }
                     })
@@ -65,10 +49,7 @@ pub fn App() -> impl IntoView {
             </nav>
             <main class="content">
                 <ErrorBoundary fallback=error_list>
-                    {move || match current.get() {
-                        Section::Tasks => view! { <TasksView /> }.into_any(),
-                        other => view! { <NotBuiltYet section=other /> }.into_any(),
-                    }}
+                    {move || views::render(route.get())}
                 </ErrorBoundary>
             </main>
             <StatusBar />
@@ -86,14 +67,46 @@ fn Header() -> impl IntoView {
     }
 }
 
-/// Placeholder until the sync client reports its state: always "offline" for now.
+/// Online/offline and pending changes, from the shell's `sync-status` events.
 #[component]
 fn SyncIndicator() -> impl IntoView {
+    let live = use_live();
+    let route = expect_context::<RwSignal<Route>>();
+    let state = move || {
+        let info = live.sync.get();
+        match info {
+            None => ("unknown", "Connecting…".to_string()),
+            Some(info) if !info.joined => ("local", "Local only".to_string()),
+            Some(info) => {
+                let (class, word) = match info.online {
+                    Some(true) => ("online", "Online"),
+                    Some(false) => ("offline", "Offline"),
+                    None => ("unknown", "Connecting…"),
+                };
+                let text = match info.pending_cells {
+                    0 => word.to_string(),
+                    n => format!("{word} · {n} pending"),
+                };
+                (class, text)
+            }
+        }
+    };
+    let title = move || {
+        live.sync
+            .get()
+            .and_then(|i| i.last_error)
+            .unwrap_or_else(|| "Sync status; open Sync to set it up".into())
+    };
     view! {
-        <span class="sync-indicator offline" title="Sync is not set up yet">
+        <button
+            class=move || format!("sync-indicator {}", state().0)
+            data-testid="sync-indicator"
+            title=title
+            on:click=move |_| route.set(Route::Sync)
+        >
             <span class="dot"></span>
-            "Offline"
-        </span>
+            {move || state().1}
+        </button>
     }
 }
 
@@ -122,22 +135,10 @@ fn StatusBar() -> impl IntoView {
     }
 }
 
-#[component]
-fn NotBuiltYet(section: Section) -> impl IntoView {
-    view! {
-        <section class="view">
-            <h1>{section.label()}</h1>
-            <div class="empty-state">
-                <p class="empty-title">"Not built yet"</p>
-            </div>
-        </section>
-    }
-}
-
 /// What an `ErrorBoundary` shows: each error's message.
-fn error_list(errors: ArcRwSignal<Errors>) -> impl IntoView {
+pub fn error_list(errors: ArcRwSignal<Errors>) -> impl IntoView {
     view! {
-        <ul class="errors">
+        <ul class="errors" data-testid="error-boundary">
             {move || {
                 errors
                     .get()
@@ -147,4 +148,23 @@ fn error_list(errors: ArcRwSignal<Errors>) -> impl IntoView {
             }}
         </ul>
     }
+}
+
+/// Launch-to-interactive, once known: milliseconds from the shell's `main` to the first task
+/// list on screen (shown as `data-ready-ms` on the frame, for the benchmark).
+#[derive(Clone, Copy)]
+pub struct ReadyMs(pub RwSignal<Option<u64>>, StoredValue<bool>);
+
+/// Reports the first render of the task list to the shell (once per page).
+pub fn report_ready() {
+    let ready = expect_context::<ReadyMs>();
+    if ready.1.get_value() {
+        return;
+    }
+    ready.1.set_value(true);
+    leptos::task::spawn_local(async move {
+        if let Ok(ms) = api::app_ready().await {
+            ready.0.set(Some(ms));
+        }
+    });
 }

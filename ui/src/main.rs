@@ -2,6 +2,7 @@
 
 mod api;
 mod app;
+mod live;
 mod views;
 
 fn main() {

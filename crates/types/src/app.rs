@@ -30,3 +30,69 @@ impl std::fmt::Display for CommandError {
 }
 
 impl std::error::Error for CommandError {}
+
+/// Payload of the shell's `entity-changed` event: a row of `table` changed (`table` is `*`
+/// when a sync round applied remote changes to any table).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityChanged {
+    pub table: String,
+    pub id: String,
+}
+
+/// Sync as the UI shows it: the payload of the `sync-status` event and of `sync_status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncInfo {
+    pub joined: bool,
+    pub server_url: Option<String>,
+    pub workspace_name: Option<String>,
+    pub device_id: String,
+    /// Whether the last sync round reached the server (`None`: none ran yet).
+    pub online: Option<bool>,
+    /// Why the last round failed, when it did.
+    pub last_error: Option<String>,
+    /// Local changes the server has not acknowledged yet.
+    pub pending_cells: usize,
+    pub last_sync_at: Option<crate::Timestamp>,
+    pub unresolved_conflicts: usize,
+}
+
+/// One logged sync conflict: a local value that a remote write replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictInfo {
+    pub id: i64,
+    pub table: String,
+    pub column: String,
+    pub local_value: String,
+    pub remote_value: String,
+    pub detected_at: crate::Timestamp,
+    pub restored: bool,
+}
+
+/// The app's own settings, kept next to the workspace database.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// `light`, `dark` or `system` (the default).
+    pub theme: Theme,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Theme {
+    Light,
+    Dark,
+    #[default]
+    System,
+}
+
+impl Theme {
+    pub const ALL: [Theme; 3] = [Theme::Light, Theme::Dark, Theme::System];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+            Theme::System => "system",
+        }
+    }
+}

@@ -1,9 +1,9 @@
-//! Commands about the app itself.
+//! Commands about the app itself: version and paths, and its settings.
 
-use flightdeck_types::AppInfo;
+use flightdeck_types::{AppInfo, Settings};
 use tauri::{AppHandle, State};
 
-use crate::error::CommandResult;
+use crate::error::{shell_error, CommandResult};
 use crate::state::AppState;
 
 #[tauri::command]
@@ -14,4 +14,42 @@ pub fn app_info(app: AppHandle, state: State<'_, AppState>) -> CommandResult<App
         workspace: state.workspace.clone(),
         device_id: state.store().ok().map(|s| s.device_id().to_string()),
     })
+}
+
+/// Called by the UI once its first task list is on screen: the milliseconds since `main`
+/// began (launch to interactive), logged and returned for the benchmark to read.
+#[tauri::command]
+pub fn app_ready(state: State<'_, AppState>) -> u64 {
+    let ms = state.started.elapsed().as_millis() as u64;
+    tracing::info!(ms, "interactive");
+    ms
+}
+
+/// The saved settings; defaults when none were saved yet.
+#[tauri::command]
+pub fn get_settings(state: State<'_, AppState>) -> CommandResult<Settings> {
+    match std::fs::read(state.settings_path()) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| {
+            shell_error(
+                "corrupt",
+                None,
+                format!("{}: {e}", state.settings_path().display()),
+            )
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(e) => Err(shell_error("io", None, e.to_string())),
+    }
+}
+
+#[tauri::command]
+pub fn save_settings(state: State<'_, AppState>, settings: Settings) -> CommandResult<Settings> {
+    let json = serde_json::to_vec_pretty(&settings).expect("settings serialize");
+    std::fs::write(state.settings_path(), json).map_err(|e| {
+        shell_error(
+            "io",
+            None,
+            format!("{}: {e}", state.settings_path().display()),
+        )
+    })?;
+    Ok(settings)
 }

@@ -3,4 +3,6 @@
 //! [`crate::error::CommandError`].
 
 pub mod app;
+pub mod environments;
+pub mod sync;
 pub mod tasks;

@@ -13,6 +13,11 @@ pub fn list_tasks(state: State<'_, AppState>, filter: TaskFilter) -> CommandResu
 }
 
 #[tauri::command]
+pub fn get_task(state: State<'_, AppState>, id: String) -> CommandResult<Task> {
+    tasks::get(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
 pub fn create_task(state: State<'_, AppState>, input: NewTask) -> CommandResult<Task> {
     tasks::create(state.store()?, input).map_err(from_core)
 }

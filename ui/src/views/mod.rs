@@ -1,3 +1,92 @@
-//! One module per view in the nav.
+//! One module per view, one [`Route`] per screen.
+//!
+//! Adding a view (Memory, Workflows, ...) takes one module and one route:
+//! 1. `pub mod memory;` here, with a `#[component] pub fn MemoryView() -> impl IntoView`;
+//! 2. a `Route::Memory` variant, its `label`, a place in `Route::NAV` (if it is in the nav)
+//!    and one arm in [`render`].
+//!
+//! Views read with `LocalResource`s that track the [`crate::live::Live`] version of the
+//! tables they show (so engine events refetch them), write with `Action`s, and show form
+//! errors beside their field with [`forms::FieldError`].
 
+pub mod environments;
+pub mod forms;
+pub mod settings;
+pub mod sync;
+pub mod task_detail;
 pub mod tasks;
+
+use leptos::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Route {
+    Tasks,
+    /// One task, by id.
+    Task(String),
+    Environments,
+    Runs,
+    Schedules,
+    Errors,
+    Sync,
+    Settings,
+}
+
+impl Route {
+    pub const NAV: [Route; 7] = [
+        Route::Tasks,
+        Route::Environments,
+        Route::Runs,
+        Route::Schedules,
+        Route::Errors,
+        Route::Sync,
+        Route::Settings,
+    ];
+
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Tasks | Route::Task(_) => "Tasks",
+            Route::Environments => "Environments",
+            Route::Runs => "Runs",
+            Route::Schedules => "Schedules",
+            Route::Errors => "Errors",
+            Route::Sync => "Sync",
+            Route::Settings => "Settings",
+        }
+    }
+
+    /// The nav entry this route is under.
+    pub fn section(&self) -> Route {
+        match self {
+            Route::Task(_) => Route::Tasks,
+            other => other.clone(),
+        }
+    }
+}
+
+pub fn render(route: Route) -> AnyView {
+    match route {
+        Route::Tasks => view! { <tasks::TasksView /> }.into_any(),
+        Route::Task(id) => view! { <task_detail::TaskDetailView id=id /> }.into_any(),
+        Route::Environments => view! { <environments::EnvironmentsView /> }.into_any(),
+        Route::Sync => view! { <sync::SyncView /> }.into_any(),
+        Route::Settings => view! { <settings::SettingsView /> }.into_any(),
+        // Filled in by the runs/schedules/errors work.
+        other => view! { <NotBuiltYet label=other.label() /> }.into_any(),
+    }
+}
+
+#[component]
+fn NotBuiltYet(label: &'static str) -> impl IntoView {
+    view! {
+        <section class="view">
+            <h1>{label}</h1>
+            <div class="empty-state">
+                <p class="empty-title">"Not built yet"</p>
+            </div>
+        </section>
+    }
+}
+
+pub fn use_route() -> RwSignal<Route> {
+    expect_context::<RwSignal<Route>>()
+}

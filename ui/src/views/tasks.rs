@@ -1,46 +1,179 @@
-//! The task list with a quick-add form. Reads are a `LocalResource`, the create is an
-//! `Action`; a rejected title shows its error beside the field.
+//! Tasks: a board by status (or a list), search and filters, a quick-add form, and keyboard
+//! shortcuts (`n` new task, `/` search, `b` board/list). Reads are a `LocalResource` that
+//! follows live `entity-changed` events, the create is an `Action`.
 
 use flightdeck_types::validate::task_title;
-use flightdeck_types::{NewTask, Task, TaskFilter};
+use flightdeck_types::{NewTask, Priority, Task, TaskFilter, TaskStatus};
+use leptos::html::Input;
 use leptos::prelude::*;
 
+use super::forms::{for_field, for_form, FieldError};
+use super::{use_route, Route};
 use crate::api::{self, ApiError};
+use crate::live::use_live;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Board,
+    List,
+}
 
 #[component]
 pub fn TasksView() -> impl IntoView {
-    let create = Action::new_local(|input: &NewTask| api::create_task(input.clone()));
-    // Refetch after each successful create.
+    let live = use_live();
+    let (search, set_search) = signal(String::new());
+    let (status, set_status) = signal(None::<TaskStatus>);
+    let (priority, set_priority) = signal(None::<Priority>);
+    let (layout, set_layout) = signal(Layout::Board);
     let tasks = LocalResource::new(move || {
-        create.version().get();
-        api::list_tasks(TaskFilter::default())
+        live.tasks.get();
+        let text = search.get();
+        let filter = TaskFilter {
+            status: status.get(),
+            search: (!text.trim().is_empty()).then(|| text.trim().to_string()),
+            ..Default::default()
+        };
+        api::list_tasks(filter)
     });
+    let title_input = NodeRef::<Input>::new();
+    let search_input = NodeRef::<Input>::new();
+
+    // Shortcuts, ignored while typing in a field.
+    let handle = window_event_listener(leptos::ev::keydown, move |ev| {
+        let typing = ev
+            .target()
+            .and_then(|t| js_sys::Reflect::get(&t, &"tagName".into()).ok())
+            .and_then(|tag| tag.as_string())
+            .is_some_and(|tag| matches!(tag.as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
+        if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+            return;
+        }
+        let focus = |node: NodeRef<Input>| {
+            if let Some(input) = node.get() {
+                let _ = input.focus();
+            }
+        };
+        match ev.key().as_str() {
+            "n" => {
+                ev.prevent_default();
+                focus(title_input);
+            }
+            "/" => {
+                ev.prevent_default();
+                focus(search_input);
+            }
+            "b" => set_layout.update(|l| {
+                *l = if *l == Layout::Board {
+                    Layout::List
+                } else {
+                    Layout::Board
+                }
+            }),
+            _ => {}
+        }
+    });
+    on_cleanup(move || handle.remove());
 
     view! {
         <section class="view">
-            <h1>"Tasks"</h1>
-            <NewTaskForm create=create />
+            <div class="view-head">
+                <h1>"Tasks"</h1>
+                <div class="toggle" role="group" aria-label="Layout">
+                    <button
+                        class="button"
+                        data-testid="layout-board"
+                        class:active=move || layout.get() == Layout::Board
+                        on:click=move |_| set_layout.set(Layout::Board)
+                    >
+                        "Board"
+                    </button>
+                    <button
+                        class="button"
+                        data-testid="layout-list"
+                        class:active=move || layout.get() == Layout::List
+                        on:click=move |_| set_layout.set(Layout::List)
+                    >
+                        "List"
+                    </button>
+                </div>
+            </div>
+            <NewTaskForm title_input=title_input />
+            <div class="filters">
+                <input
+                    node_ref=search_input
+                    class="input"
+                    data-testid="task-search"
+                    placeholder="Search tasks  ( / )"
+                    aria-label="Search tasks"
+                    prop:value=search
+                    on:input=move |ev| set_search.set(event_target_value(&ev))
+                />
+                <select
+                    class="input"
+                    data-testid="filter-status"
+                    aria-label="Status"
+                    on:change=move |ev| set_status.set(event_target_value(&ev).parse().ok())
+                >
+                    <option value="">"Any status"</option>
+                    {TaskStatus::ALL
+                        .iter()
+                        .map(|s| view! { <option value=s.to_string()>{label(*s)}</option> })
+                        .collect_view()}
+                </select>
+                <select
+                    class="input"
+                    data-testid="filter-priority"
+                    aria-label="Priority"
+                    on:change=move |ev| set_priority.set(event_target_value(&ev).parse().ok())
+                >
+                    <option value="">"Any priority"</option>
+                    {Priority::ALL
+                        .iter()
+                        .map(|p| view! { <option value=p.to_string()>{p.to_string()}</option> })
+                        .collect_view()}
+                </select>
+            </div>
             <Transition fallback=|| view! { <p class="loading">"Loading tasks…"</p> }>
                 {move || Suspend::new(async move {
-                    tasks.await.map(|list| view! { <TaskList tasks=list /> })
+                    let wanted = priority.get();
+                    tasks
+                        .await
+                        .map(|list| {
+                            crate::app::report_ready();
+                            let list: Vec<Task> = list
+                                .into_iter()
+                                .filter(|t| wanted.is_none_or(|p| t.priority == p))
+                                .collect();
+                            let filtered = !search.get_untracked().trim().is_empty()
+                                || status.get_untracked().is_some() || wanted.is_some();
+                            if list.is_empty() {
+                                return view! { <Empty filtered=filtered /> }.into_any();
+                            }
+                            match layout.get() {
+                                Layout::Board => view! { <Board tasks=list /> }.into_any(),
+                                Layout::List => view! { <TaskList tasks=list /> }.into_any(),
+                            }
+                        })
                 })}
             </Transition>
         </section>
     }
 }
 
+pub fn label(status: TaskStatus) -> String {
+    status.to_string().replace('_', " ")
+}
+
 #[component]
-fn NewTaskForm(create: Action<NewTask, Result<Task, ApiError>>) -> impl IntoView {
+fn NewTaskForm(title_input: NodeRef<Input>) -> impl IntoView {
+    let create = Action::new_local(|input: &NewTask| api::create_task(input.clone()));
     let (title, set_title) = signal(String::new());
-    let (local_error, set_local_error) = signal(None::<String>);
-    // The engine's verdict on the last submit, when it was about the title.
-    let server_error = move || match create.value().get() {
-        Some(Err(e)) if e.field.as_deref() == Some("title") => Some(e.message),
-        _ => None,
-    };
-    let other_error = move || match create.value().get() {
-        Some(Err(e)) if e.field.as_deref() != Some("title") => Some(e.message),
-        _ => None,
+    let (status, set_status) = signal(TaskStatus::Todo);
+    let (local_error, set_local_error) = signal(None::<ApiError>);
+    let error = move || {
+        local_error
+            .get()
+            .or_else(|| create.value().get().and_then(Result::err))
     };
     // A successful create clears the field.
     Effect::new(move |_| {
@@ -54,11 +187,16 @@ fn NewTaskForm(create: Action<NewTask, Result<Task, ApiError>>) -> impl IntoView
         let text = title.get_untracked();
         // Same rule as the engine, checked here so the error appears without a round trip.
         match task_title(&text) {
-            Err(e) => set_local_error.set(Some(e.message)),
+            Err(e) => set_local_error.set(Some(ApiError {
+                code: "invalid".into(),
+                message: e.message,
+                field: Some(e.field),
+            })),
             Ok(_) => {
                 set_local_error.set(None);
                 create.dispatch(NewTask {
                     title: text,
+                    status: Some(status.get_untracked()),
                     ..Default::default()
                 });
             }
@@ -67,11 +205,12 @@ fn NewTaskForm(create: Action<NewTask, Result<Task, ApiError>>) -> impl IntoView
 
     view! {
         <form class="new-task" on:submit=submit>
-            <div class="field">
+            <div class="field grow">
                 <input
+                    node_ref=title_input
                     data-testid="new-task-title"
                     class="input"
-                    placeholder="New task title"
+                    placeholder="New task title  ( n )"
                     aria-label="New task title"
                     prop:value=title
                     on:input=move |ev| {
@@ -79,19 +218,23 @@ fn NewTaskForm(create: Action<NewTask, Result<Task, ApiError>>) -> impl IntoView
                         set_title.set(event_target_value(&ev));
                     }
                 />
-                {move || {
-                    local_error
-                        .get()
-                        .or_else(server_error)
-                        .map(|message| {
-                            view! {
-                                <p class="field-error" data-testid="field-error-title">
-                                    "Title " {message}
-                                </p>
-                            }
-                        })
-                }}
+                <FieldError testid="title" message=Signal::derive(move || for_field(error(), "title")) />
             </div>
+            <select
+                class="input"
+                data-testid="new-task-status"
+                aria-label="Status of the new task"
+                on:change=move |ev| {
+                    if let Ok(s) = event_target_value(&ev).parse() {
+                        set_status.set(s);
+                    }
+                }
+            >
+                {TaskStatus::ALL
+                    .iter()
+                    .map(|s| view! { <option value=s.to_string()>{label(*s)}</option> })
+                    .collect_view()}
+            </select>
             <button
                 class="button primary"
                 data-testid="new-task-submit"
@@ -100,34 +243,88 @@ fn NewTaskForm(create: Action<NewTask, Result<Task, ApiError>>) -> impl IntoView
             >
                 "Add task"
             </button>
-            {move || other_error().map(|m| view! { <p class="form-error">{m}</p> })}
+            {move || for_form(error(), &["title"]).map(|m| view! { <p class="form-error">{m}</p> })}
         </form>
     }
 }
 
 #[component]
-fn TaskList(tasks: Vec<Task>) -> impl IntoView {
-    if tasks.is_empty() {
-        return view! {
-            <div class="empty-state">
-                <p class="empty-title">"No tasks yet"</p>
-                <p class="empty-hint">
-                    "Add one above, or from a terminal: flightdeck task add \"Fix the build\""
-                </p>
-            </div>
-        }
-        .into_any();
-    }
+fn Empty(filtered: bool) -> impl IntoView {
+    let (title, hint) = if filtered {
+        (
+            "No task matches",
+            "Clear the search or the filters to see every task.",
+        )
+    } else {
+        (
+            "No tasks yet",
+            "Press n to add one, or from a terminal: flightdeck task add \"Fix the build\"",
+        )
+    };
     view! {
-        <ul class="task-list">
+        <div class="empty-state" data-testid="tasks-empty">
+            <p class="empty-title">{title}</p>
+            <p class="empty-hint">{hint}</p>
+        </div>
+    }
+}
+
+#[component]
+fn Board(tasks: Vec<Task>) -> impl IntoView {
+    view! {
+        <div class="board" data-testid="board">
+            {TaskStatus::ALL
+                .iter()
+                .map(|status| {
+                    let column: Vec<Task> =
+                        tasks.iter().filter(|t| t.status == *status).cloned().collect();
+                    let count = column.len();
+                    view! {
+                        <div class="board-column" data-testid="board-column" data-status=status.to_string()>
+                            <h2 class="column-title">{label(*status)} <span class="count">{count}</span></h2>
+                            {column.into_iter().map(|task| view! { <Card task=task /> }).collect_view()}
+                        </div>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+}
+
+#[component]
+fn Card(task: Task) -> impl IntoView {
+    let route = use_route();
+    let id = task.id.clone();
+    view! {
+        <button
+            class="task-card"
+            data-testid="task-card"
+            data-id=task.id.clone()
+            on:click=move |_| route.set(Route::Task(id.clone()))
+        >
+            <span class="task-title" data-testid="task-title">{task.title}</span>
+            <span class=format!("priority priority-{}", task.priority)>{task.priority.to_string()}</span>
+        </button>
+    }
+}
+
+#[component]
+fn TaskList(tasks: Vec<Task>) -> impl IntoView {
+    let route = use_route();
+    view! {
+        <ul class="task-list" data-testid="task-list">
             {tasks
                 .into_iter()
                 .map(|task| {
+                    let id = task.id.clone();
                     view! {
-                        <li class="task-row" data-testid="task-row" data-id=task.id.clone()>
-                            <span class=format!("status status-{}", task.status)>
-                                {task.status.to_string().replace('_', " ")}
-                            </span>
+                        <li
+                            class="task-row"
+                            data-testid="task-row"
+                            data-id=task.id.clone()
+                            on:click=move |_| route.set(Route::Task(id.clone()))
+                        >
+                            <span class=format!("status status-{}", task.status)>{label(task.status)}</span>
                             <span class="task-title" data-testid="task-title">{task.title}</span>
                             <span class=format!("priority priority-{}", task.priority)>
                                 {task.priority.to_string()}
@@ -138,5 +335,4 @@ fn TaskList(tasks: Vec<Task>) -> impl IntoView {
                 .collect_view()}
         </ul>
     }
-    .into_any()
 }

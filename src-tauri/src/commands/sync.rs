@@ -1,0 +1,73 @@
+//! Sync commands: status, joining a server (which starts background sync), and the conflict
+//! log with restore.
+
+use flightdeck_core::sync::account;
+use flightdeck_types::{ConflictInfo, SyncInfo, Timestamp};
+use tauri::{AppHandle, State};
+
+use crate::error::{from_core, CommandResult};
+use crate::state::AppState;
+
+#[tauri::command]
+pub fn sync_status(state: State<'_, AppState>) -> CommandResult<SyncInfo> {
+    crate::sync::info(&state)
+}
+
+#[tauri::command]
+pub async fn join_sync(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    url: String,
+    token: String,
+) -> CommandResult<SyncInfo> {
+    let (store, keyring) = (state.store()?.clone(), state.keyring()?.clone());
+    let joined = account::join(&store, keyring.as_ref(), url.trim(), token.trim())
+        .await
+        .map_err(from_core)?;
+    if let Some(e) = joined.keyring_error {
+        tracing::warn!(error = %e, "the device token did not reach the keyring");
+    }
+    crate::sync::start_if_joined(&app)?;
+    crate::sync::report(&app);
+    crate::sync::info(&state)
+}
+
+#[tauri::command]
+pub fn list_conflicts(state: State<'_, AppState>) -> CommandResult<Vec<ConflictInfo>> {
+    let rows = state.store()?.conflicts().map_err(from_core)?;
+    Ok(rows.into_iter().map(conflict_info).collect())
+}
+
+#[tauri::command]
+pub fn restore_conflict(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    id: i64,
+) -> CommandResult<ConflictInfo> {
+    let row = state.store()?.restore_conflict(id).map_err(from_core)?;
+    crate::sync::report(&app);
+    Ok(conflict_info(row))
+}
+
+fn conflict_info(row: flightdeck_core::store::ConflictRow) -> ConflictInfo {
+    ConflictInfo {
+        id: row.id,
+        table: row.table,
+        column: row.column,
+        local_value: show_value(&row.local_value),
+        remote_value: show_value(&row.remote_value),
+        detected_at: Timestamp(row.detected_at),
+        restored: row.restored_at.is_some(),
+    }
+}
+
+fn show_value(value: &flightdeck_core::store::SqlValue) -> String {
+    use flightdeck_core::store::SqlValue;
+    match value {
+        SqlValue::Null => "(empty)".into(),
+        SqlValue::Integer(i) => i.to_string(),
+        SqlValue::Real(f) => f.to_string(),
+        SqlValue::Text(t) => t.clone(),
+        SqlValue::Blob(b) => format!("({} bytes)", b.len()),
+    }
+}

@@ -1,0 +1,267 @@
+//! Desktop app figures (harness = false), on the debug app binary under Xvfb:
+//! - launch to interactive: from the shell's `main` to the first task list on screen (the UI
+//!   reports it as `data-ready-ms`), and from spawning tauri-driver to the same point;
+//! - idle memory: RSS and PSS of the app process plus its WebKit children after 5 s idle.
+//!
+//!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app
+//!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app -- screenshots docs
+//!
+//! The second form starts a real sync server (throwaway Postgres), seeds a workspace and
+//! saves screenshots of the board, environments, sync and the dark theme into `docs`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use flightdeck_core::environments;
+use flightdeck_core::{tasks, Store};
+use flightdeck_tests::app::App;
+use flightdeck_tests::poll;
+use flightdeck_types::{NewEnvironment, NewTask, Priority, TaskStatus};
+
+const LAUNCHES: usize = 5;
+const SEEDED_TASKS: usize = 50;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(at) = args.iter().position(|a| a == "screenshots") {
+        let dir = args.get(at + 1).map(String::as_str).unwrap_or("docs");
+        screenshots(Path::new(dir));
+        return;
+    }
+    let data = tempfile::tempdir().unwrap();
+    seed(data.path());
+    let mut main_to_ready = Vec::new();
+    let mut spawn_to_ready = Vec::new();
+    let mut memory = Vec::new();
+    for run in 0..LAUNCHES {
+        let (app, spawn) = App::launch_until(data.path(), "[data-testid=task-card]");
+        let ui = app.session();
+        let ms: u64 = poll::until("data-ready-ms", Duration::from_secs(10), || {
+            let root = ui.find("[data-testid=app-root]")?;
+            Ok(ui
+                .attribute(&root, "data-ready-ms")?
+                .and_then(|v| v.parse().ok()))
+        });
+        main_to_ready.push(ms as f64);
+        spawn_to_ready.push(spawn.as_secs_f64() * 1000.0);
+        if run == 0 {
+            // Idle: nothing to do for the app but keep its window and sync loop.
+            std::thread::sleep(Duration::from_secs(5));
+            memory = app_memory(app.driver_pid());
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!(
+        "launch to interactive ({SEEDED_TASKS} tasks, {LAUNCHES} launches): main -> task list \
+         median {:.0} ms (max {:.0}); tauri-driver spawn -> task list median {:.0} ms",
+        median(&mut main_to_ready.clone()),
+        main_to_ready.iter().cloned().fold(0.0, f64::max),
+        median(&mut spawn_to_ready),
+    );
+    let (rss, pss): (u64, u64) = memory
+        .iter()
+        .map(|p| (p.rss_kb, p.pss_kb))
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    for p in &memory {
+        println!(
+            "  {:<24} RSS {:>7.1} MB  PSS {:>7.1} MB",
+            p.name,
+            p.rss_kb as f64 / 1024.0,
+            p.pss_kb as f64 / 1024.0
+        );
+    }
+    println!(
+        "idle memory (app + WebKit children): RSS {:.1} MB, PSS {:.1} MB",
+        rss as f64 / 1024.0,
+        pss as f64 / 1024.0
+    );
+}
+
+fn seed(dir: &Path) {
+    let store = Store::open_workspace(Some(dir), "default").unwrap();
+    for i in 0..SEEDED_TASKS {
+        tasks::create(
+            &store,
+            NewTask {
+                title: format!("Seeded task {i}"),
+                status: Some(TaskStatus::ALL[i % TaskStatus::ALL.len()]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+}
+
+struct ProcMemory {
+    name: String,
+    rss_kb: u64,
+    pss_kb: u64,
+}
+
+/// The app and its WebKit processes: every process descended from `root` whose name is
+/// the app's or WebKit's (not Xvfb, tauri-driver or WebKitWebDriver).
+fn app_memory(root: u32) -> Vec<ProcMemory> {
+    let mut parents = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid ...`; comm may hold spaces, so split after the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head
+            .split_once('(')
+            .map(|(_, n)| n.to_string())
+            .unwrap_or_default();
+        let ppid: u32 = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        parents.insert(pid, (ppid, name));
+    }
+    let descends = |mut pid: u32| {
+        while let Some((ppid, _)) = parents.get(&pid) {
+            if *ppid == root {
+                return true;
+            }
+            pid = *ppid;
+        }
+        false
+    };
+    parents
+        .iter()
+        .filter(|(pid, (_, name))| {
+            descends(**pid)
+                && (name.starts_with("flightdeck-app")
+                    || (name.starts_with("WebKit") && name != "WebKitWebDriver"))
+        })
+        .map(|(pid, (_, name))| {
+            let field = |file: &str, key: &str| -> u64 {
+                std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+                    .unwrap_or_default()
+                    .lines()
+                    .find_map(|l| l.strip_prefix(key))
+                    .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+                    .unwrap_or(0)
+            };
+            ProcMemory {
+                name: name.clone(),
+                rss_kb: field("status", "VmRSS:"),
+                pss_kb: field("smaps_rollup", "Pss:"),
+            }
+        })
+        .collect()
+}
+
+fn screenshots(dir: &Path) {
+    use flightdeck_core::sync::account;
+    use flightdeck_tests::sync_rig::{keyring, server_binary, Server};
+
+    std::fs::create_dir_all(dir).unwrap();
+    let rt = flightdeck_tests::runtime();
+    let server = rt.block_on(Server::start(server_binary("debug")));
+    let data = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        let samples = [
+            ("Fix the flaky login test", TaskStatus::Todo, Priority::High),
+            ("Write the release notes", TaskStatus::Todo, Priority::Low),
+            (
+                "Migrate billing to the new API",
+                TaskStatus::InProgress,
+                Priority::Urgent,
+            ),
+            (
+                "Review the agent's refactor PR",
+                TaskStatus::InProgress,
+                Priority::Medium,
+            ),
+            (
+                "Upgrade Postgres on staging",
+                TaskStatus::Blocked,
+                Priority::High,
+            ),
+            (
+                "Nightly dependency audit",
+                TaskStatus::Done,
+                Priority::Medium,
+            ),
+            ("Add dark theme", TaskStatus::Done, Priority::Low),
+        ];
+        for (title, status, priority) in samples {
+            tasks::create(
+                &store,
+                NewTask {
+                    title: title.into(),
+                    status: Some(status),
+                    priority: Some(priority),
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+        }
+        environments::create(
+            &store,
+            NewEnvironment {
+                name: "backend".into(),
+                working_dir: Some("~/src/backend".into()),
+                env_vars: [("RUST_LOG".to_string(), "info".to_string())].into(),
+                agent_command: Some("claude -p {prompt}".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        environments::set_secret(&store, &keyring(), "backend", "OPENAI_API_KEY", "sk-demo")
+            .unwrap();
+        rt.block_on(account::join(
+            &store,
+            &keyring(),
+            &server.url,
+            &server.join_token,
+        ))
+        .unwrap();
+    }
+    let (app, _) = App::launch_until(data.path(), "[data-testid=task-card]");
+    let ui = app.session();
+    let shot = |name: &str| {
+        let png = ui.screenshot().unwrap();
+        std::fs::write(dir.join(name), png).unwrap();
+        println!("wrote {}", dir.join(name).display());
+    };
+    let click = |css: &str| ui.click(&ui.find(css).unwrap()).unwrap();
+    let wait = |css: &str| {
+        poll::until(css, Duration::from_secs(20), || {
+            Ok((!ui.find_all(css)?.is_empty()).then_some(()))
+        })
+    };
+    poll::until("online", Duration::from_secs(20), || {
+        Ok(ui
+            .texts("[data-testid=sync-indicator]")?
+            .iter()
+            .any(|t| t.starts_with("Online"))
+            .then_some(()))
+    });
+    shot("screenshot-board.png");
+    click("[data-testid=nav-environments]");
+    wait("[data-testid=env-row]");
+    click("[data-testid=env-row]");
+    wait("[data-testid=secret-var]");
+    shot("screenshot-environments.png");
+    click("[data-testid=nav-sync]");
+    wait("[data-testid=sync-status]");
+    shot("screenshot-sync.png");
+    click("[data-testid=nav-settings]");
+    wait("[data-testid=theme-dark]");
+    click("[data-testid=theme-dark]");
+    click("[data-testid=nav-tasks]");
+    wait("[data-testid=task-card]");
+    shot("screenshot-dark.png");
+}

@@ -1,0 +1,256 @@
+//! Environments: where runs execute. Create and edit them, their plain variables, and their
+//! secret variables, whose values go to the OS keyring through the shell and are never shown
+//! back (the view only learns whether each is set on this device).
+
+use std::collections::BTreeMap;
+
+use flightdeck_types::{Environment, EnvironmentPatch, NewEnvironment};
+use leptos::prelude::*;
+
+use super::forms::{for_field, for_form, FieldError};
+use crate::api;
+use crate::live::use_live;
+
+const FIELDS: [&str; 4] = ["name", "working_dir", "repository", "agent_command"];
+
+fn optional(text: String) -> Option<String> {
+    (!text.trim().is_empty()).then_some(text)
+}
+
+#[component]
+pub fn EnvironmentsView() -> impl IntoView {
+    let live = use_live();
+    let selected = RwSignal::new(None::<String>);
+    let environments = LocalResource::new(move || {
+        live.environments.get();
+        api::list_environments()
+    });
+    view! {
+        <section class="view" data-testid="environments">
+            <h1>"Environments"</h1>
+            <NewEnvironmentForm selected=selected />
+            <Transition fallback=|| view! { <p class="loading">"Loading environments…"</p> }>
+                {move || Suspend::new(async move {
+                    environments.await.map(|list| {
+                        if list.is_empty() {
+                            return view! {
+                                <div class="empty-state" data-testid="environments-empty">
+                                    <p class="empty-title">"No environments yet"</p>
+                                    <p class="empty-hint">
+                                        "An environment says where a task's runs execute: a working "
+                                        "directory, variables and secrets. Create one above."
+                                    </p>
+                                </div>
+                            }.into_any();
+                        }
+                        let current = selected.get().and_then(|id| list.iter().find(|e| e.id == id).cloned());
+                        view! {
+                            <div class="split">
+                                <ul class="env-list">
+                                    {list.into_iter().map(|env| {
+                                        let id = env.id.clone();
+                                        let active = selected.get_untracked().as_deref() == Some(env.id.as_str());
+                                        view! {
+                                            <li class="env-row" class:active=active data-testid="env-row"
+                                                on:click=move |_| selected.set(Some(id.clone()))>
+                                                <span class="env-name" data-testid="env-name">{env.name}</span>
+                                                <span class="muted">{env.working_dir.unwrap_or_default()}</span>
+                                            </li>
+                                        }
+                                    }).collect_view()}
+                                </ul>
+                                {current.map(|env| view! { <EnvironmentEditor env=env /> })}
+                            </div>
+                        }.into_any()
+                    })
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn NewEnvironmentForm(selected: RwSignal<Option<String>>) -> impl IntoView {
+    let create = Action::new_local(|input: &NewEnvironment| api::create_environment(input.clone()));
+    let name = RwSignal::new(String::new());
+    let working_dir = RwSignal::new(String::new());
+    let error = move || create.value().get().and_then(Result::err);
+    Effect::new(move |_| {
+        if let Some(Ok(env)) = create.value().get() {
+            name.set(String::new());
+            working_dir.set(String::new());
+            selected.set(Some(env.id));
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        create.dispatch(NewEnvironment {
+            name: name.get_untracked(),
+            working_dir: optional(working_dir.get_untracked()),
+            ..Default::default()
+        });
+    };
+    view! {
+        <form class="new-task" data-testid="new-env-form" on:submit=submit>
+            <div class="field grow">
+                <input class="input" data-testid="new-env-name" placeholder="Name, e.g. backend"
+                    aria-label="Environment name"
+                    prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
+                <FieldError testid="name" message=Signal::derive(move || for_field(error(), "name")) />
+            </div>
+            <div class="field grow">
+                <input class="input" data-testid="new-env-working-dir" placeholder="Working directory"
+                    aria-label="Working directory"
+                    prop:value=working_dir on:input=move |ev| working_dir.set(event_target_value(&ev)) />
+                <FieldError testid="working_dir" message=Signal::derive(move || for_field(error(), "working_dir")) />
+            </div>
+            <button class="button primary" type="submit" data-testid="new-env-submit"
+                disabled=move || create.pending().get()>"Add environment"</button>
+            {move || for_form(error(), &FIELDS).map(|m| view! { <p class="form-error">{m}</p> })}
+        </form>
+    }
+}
+
+#[component]
+fn EnvironmentEditor(env: Environment) -> impl IntoView {
+    let id = env.id.clone();
+    let update = Action::new_local({
+        let id = id.clone();
+        move |patch: &EnvironmentPatch| api::update_environment(id.clone(), patch.clone())
+    });
+    let set_secret = Action::new_local({
+        let id = id.clone();
+        move |(var, value): &(String, String)| {
+            api::set_env_secret(id.clone(), var.clone(), value.clone())
+        }
+    });
+    let secrets = LocalResource::new({
+        let id = id.clone();
+        move || {
+            set_secret.version().get();
+            api::env_secret_status(id.clone())
+        }
+    });
+    let name = RwSignal::new(env.name.clone());
+    let working_dir = RwSignal::new(env.working_dir.clone().unwrap_or_default());
+    let agent = RwSignal::new(env.agent_command.clone().unwrap_or_default());
+    let var_name = RwSignal::new(String::new());
+    let var_value = RwSignal::new(String::new());
+    let secret_name = RwSignal::new(String::new());
+    let secret_value = RwSignal::new(String::new());
+    let error = move || update.value().get().and_then(Result::err);
+    let secret_error = move || set_secret.value().get().and_then(Result::err);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = set_secret.value().get() {
+            secret_name.set(String::new());
+            secret_value.set(String::new());
+        }
+    });
+    let original = env.clone();
+    let save = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = |s: RwSignal<String>, old: &Option<String>| {
+            let new = optional(s.get_untracked());
+            (new != *old).then_some(new)
+        };
+        let new_name = name.get_untracked();
+        update.dispatch(EnvironmentPatch {
+            name: (new_name != original.name).then_some(new_name),
+            working_dir: text(working_dir, &original.working_dir),
+            agent_command: text(agent, &original.agent_command),
+            ..Default::default()
+        });
+    };
+    let add_var = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        update.dispatch(EnvironmentPatch {
+            set_vars: BTreeMap::from([(var_name.get_untracked(), var_value.get_untracked())]),
+            ..Default::default()
+        });
+    };
+    let vars: Vec<(String, String)> = env.env_vars.clone().into_iter().collect();
+    view! {
+        <div class="panel grow" data-testid="env-editor">
+            <form class="editor" on:submit=save>
+                <label class="field">
+                    <span class="label">"Name"</span>
+                    <input class="input" data-testid="edit-env-name" prop:value=name
+                        on:input=move |ev| name.set(event_target_value(&ev)) />
+                    <FieldError testid="name" message=Signal::derive(move || for_field(error(), "name")) />
+                </label>
+                <label class="field">
+                    <span class="label">"Working directory"</span>
+                    <input class="input" prop:value=working_dir
+                        on:input=move |ev| working_dir.set(event_target_value(&ev)) />
+                    <FieldError testid="working_dir" message=Signal::derive(move || for_field(error(), "working_dir")) />
+                </label>
+                <label class="field">
+                    <span class="label">"Agent command"</span>
+                    <input class="input" placeholder="claude -p {prompt}" prop:value=agent
+                        on:input=move |ev| agent.set(event_target_value(&ev)) />
+                    <FieldError testid="agent_command" message=Signal::derive(move || for_field(error(), "agent_command")) />
+                </label>
+                <button class="button primary" type="submit" data-testid="save-env">"Save"</button>
+            </form>
+            <h2>"Variables"</h2>
+            <table class="table" data-testid="env-vars">
+                <tbody>
+                    {vars.into_iter().map(|(k, v)| {
+                        let key = k.clone();
+                        view! {
+                            <tr data-testid="env-var">
+                                <td class="mono">{k}</td><td class="mono">{v}</td>
+                                <td><button class="button" on:click=move |_| {
+                                    update.dispatch(EnvironmentPatch { unset_vars: vec![key.clone()], ..Default::default() });
+                                }>"Remove"</button></td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+            <form class="new-task" on:submit=add_var>
+                <div class="field">
+                    <input class="input mono" data-testid="var-name" placeholder="NAME"
+                        prop:value=var_name on:input=move |ev| var_name.set(event_target_value(&ev)) />
+                    <FieldError testid="var" message=Signal::derive(move || for_field(error(), "var")) />
+                </div>
+                <input class="input mono grow" data-testid="var-value" placeholder="value"
+                    prop:value=var_value on:input=move |ev| var_value.set(event_target_value(&ev)) />
+                <button class="button" type="submit" data-testid="var-add">"Set variable"</button>
+            </form>
+            {move || for_form(error(), &["name", "working_dir", "agent_command", "var"]).map(|m| view! { <p class="form-error">{m}</p> })}
+            <h2>"Secrets"</h2>
+            <p class="empty-hint">"Values are kept in this device's keyring and never shown again."</p>
+            <Transition fallback=|| "…">
+                {move || Suspend::new(async move {
+                    secrets.await.map(|map| view! {
+                        <ul class="secret-list">
+                            {map.into_iter().map(|(var, present)| view! {
+                                <li data-testid="secret-var">
+                                    <span class="mono">{var}</span>
+                                    <span class=if present { "badge ok" } else { "badge warn" }>
+                                        {if present { "set on this device" } else { "no value on this device" }}
+                                    </span>
+                                </li>
+                            }).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Transition>
+            <form class="new-task" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                set_secret.dispatch((secret_name.get_untracked(), secret_value.get_untracked()));
+            }>
+                <div class="field">
+                    <input class="input mono" data-testid="secret-name" placeholder="API_KEY"
+                        prop:value=secret_name on:input=move |ev| secret_name.set(event_target_value(&ev)) />
+                    <FieldError testid="secret_var" message=Signal::derive(move || for_field(secret_error(), "secret_var")) />
+                </div>
+                <input class="input mono grow" data-testid="secret-value" type="password" placeholder="secret value"
+                    prop:value=secret_value on:input=move |ev| secret_value.set(event_target_value(&ev)) />
+                <button class="button" type="submit" data-testid="secret-save">"Save secret"</button>
+            </form>
+            {move || for_form(secret_error(), &["secret_var"]).map(|m| view! { <p class="form-error">{m}</p> })}
+        </div>
+    }
+}

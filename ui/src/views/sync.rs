@@ -1,0 +1,137 @@
+//! Sync: the live status, joining a server, and the conflict log with restore.
+
+use flightdeck_types::SyncInfo;
+use leptos::prelude::*;
+
+use super::forms::{for_field, for_form, FieldError};
+use crate::api;
+use crate::live::use_live;
+
+#[component]
+pub fn SyncView() -> impl IntoView {
+    let live = use_live();
+    view! {
+        <section class="view" data-testid="sync">
+            <h1>"Sync"</h1>
+            {move || match live.sync.get() {
+                None => view! { <p class="loading">"Reading the sync status…"</p> }.into_any(),
+                Some(info) if info.joined => view! { <Status info=info /> <Conflicts /> }.into_any(),
+                Some(_) => view! { <JoinForm /> }.into_any(),
+            }}
+        </section>
+    }
+}
+
+#[component]
+fn Status(info: SyncInfo) -> impl IntoView {
+    let online = match info.online {
+        Some(true) => "Online",
+        Some(false) => "Offline",
+        None => "Connecting…",
+    };
+    view! {
+        <section class="panel" data-testid="sync-status">
+            <dl class="facts">
+                <dt>"Server"</dt><dd>{info.server_url.unwrap_or_default()}</dd>
+                <dt>"Workspace"</dt><dd>{info.workspace_name.unwrap_or_default()}</dd>
+                <dt>"State"</dt><dd data-testid="sync-state">{online}</dd>
+                <dt>"Pending changes"</dt><dd>{info.pending_cells}</dd>
+                <dt>"Last sync"</dt><dd>{info.last_sync_at.map(|t| t.to_string()).unwrap_or_else(|| "never".into())}</dd>
+                <dt>"This device"</dt><dd>{info.device_id}</dd>
+            </dl>
+            {info.last_error.map(|e| view! { <p class="form-error">{e}</p> })}
+        </section>
+    }
+}
+
+#[component]
+fn JoinForm() -> impl IntoView {
+    let join = Action::new_local(|(url, token): &(String, String)| {
+        api::join_sync(url.clone(), token.clone())
+    });
+    let url = RwSignal::new(String::new());
+    let token = RwSignal::new(String::new());
+    let error = move || join.value().get().and_then(Result::err);
+    view! {
+        <section class="panel">
+            <div class="empty-state">
+                <p class="empty-title">"This workspace syncs with no server"</p>
+                <p class="empty-hint">
+                    "Everything works offline. To share it with your other devices, join a "
+                    "Flightdeck sync server with the join token its admin gave you."
+                </p>
+            </div>
+            <form class="editor" data-testid="join-form" on:submit=move |ev: leptos::ev::SubmitEvent| {
+                ev.prevent_default();
+                join.dispatch((url.get_untracked(), token.get_untracked()));
+            }>
+                <label class="field">
+                    <span class="label">"Server URL"</span>
+                    <input class="input" data-testid="join-url" placeholder="https://sync.example.com"
+                        prop:value=url on:input=move |ev| url.set(event_target_value(&ev)) />
+                    <FieldError testid="url" message=Signal::derive(move || for_field(error(), "url")) />
+                </label>
+                <label class="field">
+                    <span class="label">"Join token"</span>
+                    <input class="input" data-testid="join-token" type="password"
+                        prop:value=token on:input=move |ev| token.set(event_target_value(&ev)) />
+                    <FieldError testid="token" message=Signal::derive(move || for_field(error(), "token")) />
+                </label>
+                <button class="button primary" type="submit" data-testid="join-submit"
+                    disabled=move || join.pending().get()>"Join"</button>
+                {move || for_form(error(), &["url", "token"]).map(|m| view! { <p class="form-error">{m}</p> })}
+            </form>
+        </section>
+    }
+}
+
+#[component]
+fn Conflicts() -> impl IntoView {
+    let live = use_live();
+    let restore = Action::new_local(|id: &i64| api::restore_conflict(*id));
+    let conflicts = LocalResource::new(move || {
+        live.sync.get();
+        restore.version().get();
+        api::list_conflicts()
+    });
+    view! {
+        <section class="panel" data-testid="conflicts">
+            <h2>"Conflicts"</h2>
+            {move || restore.value().get().and_then(Result::err).map(|e| view! { <p class="form-error">{e.message}</p> })}
+            <Transition fallback=|| "Loading…">
+                {move || Suspend::new(async move {
+                    conflicts.await.map(|list| {
+                        if list.is_empty() {
+                            return view! {
+                                <p class="empty-hint">"No conflicts: no other device has overwritten a change of yours."</p>
+                            }.into_any();
+                        }
+                        view! {
+                            <table class="table">
+                                <thead><tr><th>"Where"</th><th>"Yours"</th><th>"Kept"</th><th></th></tr></thead>
+                                <tbody>
+                                    {list.into_iter().map(|c| {
+                                        let id = c.id;
+                                        view! {
+                                            <tr data-testid="conflict-row">
+                                                <td>{format!("{}.{}", c.table, c.column)}</td>
+                                                <td>{c.local_value}</td>
+                                                <td>{c.remote_value}</td>
+                                                <td>{if c.restored {
+                                                    view! { <span class="muted">"restored"</span> }.into_any()
+                                                } else {
+                                                    view! { <button class="button" data-testid="conflict-restore"
+                                                        on:click=move |_| { restore.dispatch(id); }>"Restore mine"</button> }.into_any()
+                                                }}</td>
+                                            </tr>
+                                        }
+                                    }).collect_view()}
+                                </tbody>
+                            </table>
+                        }.into_any()
+                    })
+                })}
+            </Transition>
+        </section>
+    }
+}

@@ -1,0 +1,134 @@
+//! One task: its fields, an edit form with errors beside each field, and the place where its
+//! runs will show.
+
+use flightdeck_types::{Priority, Task, TaskPatch, TaskStatus};
+use leptos::prelude::*;
+
+use super::forms::{for_field, for_form, FieldError};
+use super::tasks::label;
+use super::{use_route, Route};
+use crate::api;
+use crate::live::use_live;
+
+#[component]
+pub fn TaskDetailView(id: String) -> impl IntoView {
+    let live = use_live();
+    let route = use_route();
+    let task = LocalResource::new({
+        let id = id.clone();
+        move || {
+            live.tasks.get();
+            api::get_task(id.clone())
+        }
+    });
+    let environments = LocalResource::new(move || {
+        live.environments.get();
+        api::list_environments()
+    });
+    view! {
+        <section class="view" data-testid="task-detail">
+            <button class="button link" data-testid="back-to-tasks" on:click=move |_| route.set(Route::Tasks)>
+                "← Tasks"
+            </button>
+            <Transition fallback=|| view! { <p class="loading">"Loading the task…"</p> }>
+                {move || Suspend::new(async move {
+                    let envs = environments.await.unwrap_or_default();
+                    task.await.map(|task| view! { <TaskEditor task=task environments=envs /> })
+                })}
+            </Transition>
+            // Placeholder: the runs of this task (list, start a run) go here.
+            <section class="panel" data-testid="task-runs">
+                <h2>"Runs"</h2>
+                <p class="empty-hint">"Runs of this task will show here."</p>
+            </section>
+        </section>
+    }
+}
+
+const FIELDS: [&str; 5] = ["title", "description", "status", "priority", "environment"];
+
+#[component]
+fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> impl IntoView {
+    let id = task.id.clone();
+    let save =
+        Action::new_local(move |patch: &TaskPatch| api::update_task(id.clone(), patch.clone()));
+    let title = RwSignal::new(task.title.clone());
+    let description = RwSignal::new(task.description.clone());
+    let status = RwSignal::new(task.status);
+    let priority = RwSignal::new(task.priority);
+    let environment = RwSignal::new(task.environment_id.clone().unwrap_or_default());
+    let error = move || save.value().get().and_then(Result::err);
+    let saved = move || matches!(save.value().get(), Some(Ok(_)));
+    let original = task.clone();
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let changed = |new: String, old: &str| (new != old).then_some(new);
+        let env = environment.get_untracked();
+        let patch = TaskPatch {
+            title: changed(title.get_untracked(), &original.title),
+            description: changed(description.get_untracked(), &original.description),
+            status: (status.get_untracked() != original.status).then(|| status.get_untracked()),
+            priority: (priority.get_untracked() != original.priority)
+                .then(|| priority.get_untracked()),
+            environment: (Some(env.clone()) != original.environment_id
+                && !(env.is_empty() && original.environment_id.is_none()))
+            .then(|| (!env.is_empty()).then_some(env)),
+        };
+        save.dispatch(patch);
+    };
+    let message = |field: &'static str| Signal::derive(move || for_field(error(), field));
+    view! {
+        <form class="editor" data-testid="task-editor" on:submit=submit>
+            <label class="field">
+                <span class="label">"Title"</span>
+                <input class="input" data-testid="edit-title" prop:value=title
+                    on:input=move |ev| title.set(event_target_value(&ev)) />
+                <FieldError testid="title" message=message("title") />
+            </label>
+            <label class="field">
+                <span class="label">"Description"</span>
+                <textarea class="input" data-testid="edit-description" rows="5" prop:value=description
+                    on:input=move |ev| description.set(event_target_value(&ev))></textarea>
+                <FieldError testid="description" message=message("description") />
+            </label>
+            <div class="row">
+                <label class="field">
+                    <span class="label">"Status"</span>
+                    <select class="input" data-testid="edit-status"
+                        on:change=move |ev| if let Ok(s) = event_target_value(&ev).parse() { status.set(s) }>
+                        {TaskStatus::ALL.iter().map(|s| view! {
+                            <option value=s.to_string() selected=*s == task.status>{label(*s)}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label class="field">
+                    <span class="label">"Priority"</span>
+                    <select class="input" data-testid="edit-priority"
+                        on:change=move |ev| if let Ok(p) = event_target_value(&ev).parse() { priority.set(p) }>
+                        {Priority::ALL.iter().map(|p| view! {
+                            <option value=p.to_string() selected=*p == task.priority>{p.to_string()}</option>
+                        }).collect_view()}
+                    </select>
+                </label>
+                <label class="field">
+                    <span class="label">"Environment"</span>
+                    <select class="input" data-testid="edit-environment"
+                        on:change=move |ev| environment.set(event_target_value(&ev))>
+                        <option value="">"None"</option>
+                        {environments.into_iter().map(|e| {
+                            let selected = task.environment_id.as_deref() == Some(e.id.as_str());
+                            view! { <option value=e.id.clone() selected=selected>{e.name}</option> }
+                        }).collect_view()}
+                    </select>
+                    <FieldError testid="environment" message=message("environment") />
+                </label>
+            </div>
+            <div class="row">
+                <button class="button primary" type="submit" data-testid="save-task"
+                    disabled=move || save.pending().get()>"Save"</button>
+                {move || saved().then(|| view! { <span class="saved">"Saved"</span> })}
+                {move || for_form(error(), &FIELDS).map(|m: String| view! { <p class="form-error">{m}</p> })}
+            </div>
+        </form>
+    }
+}
