@@ -29,6 +29,9 @@ use crate::store::memories as rows;
 use crate::store::Store;
 
 const RRF_K: f64 = 60.0;
+
+/// (vector rank and distance, keyword rank) of one candidate.
+type Signals = (Option<(u32, f64)>, Option<u32>);
 const HALF_LIFE_DAYS: f64 = 30.0;
 /// A keyword hit counts at most half a vector hit: BM25 over a few shared common words is weak
 /// evidence next to a near meaning.
@@ -88,7 +91,7 @@ pub(crate) fn search_with_vector(
         };
         Ok((vector, keyword))
     })?;
-    let mut signals: HashMap<String, (Option<(u32, f64)>, Option<u32>)> = HashMap::new();
+    let mut signals: HashMap<String, Signals> = HashMap::new();
     for (rank, (id, dist)) in vector.into_iter().enumerate() {
         signals.entry(id).or_default().0 = Some((rank as u32 + 1, dist));
     }
@@ -124,7 +127,11 @@ pub(crate) fn search_with_vector(
             }
         })
         .collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.memory.id.cmp(&b.memory.id)));
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.memory.id.cmp(&b.memory.id))
+    });
     hits.truncate(limit);
     Ok(hits)
 }
@@ -159,7 +166,11 @@ pub fn context_for_task(
     // The newest run of each other task, among the recent runs.
     let runs = store.read(|c| rows::runs_of_other_tasks(c, task_id, 500))?;
     let mut seen = HashSet::new();
-    let runs: Vec<_> = runs.into_iter().filter(|r| seen.insert(r.1.clone())).take(100).collect();
+    let runs: Vec<_> = runs
+        .into_iter()
+        .filter(|r| seen.insert(r.1.clone()))
+        .take(100)
+        .collect();
     let texts: Vec<String> = runs.iter().map(|r| format!("{}\n{}", r.2, r.3)).collect();
     let similarities: Vec<f64> = match (found.mode, embedder) {
         (SearchMode::Hybrid, Some(e)) if !runs.is_empty() => {
