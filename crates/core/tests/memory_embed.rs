@@ -21,7 +21,8 @@ struct Sentence {
 
 #[test]
 fn vectors_match_the_python_reference() {
-    let fixture: Fixture = serde_json::from_str(include_str!("fixtures/minilm_reference.json")).unwrap();
+    let fixture: Fixture =
+        serde_json::from_str(include_str!("fixtures/minilm_reference.json")).unwrap();
     let texts: Vec<&str> = fixture.sentences.iter().map(|s| s.text.as_str()).collect();
     // One batch of mixed lengths: padding must not change any vector.
     let ours = model::minilm().embed(&texts).unwrap();
@@ -41,10 +42,22 @@ fn vectors_match_the_python_reference() {
 #[test]
 fn paraphrases_are_closer_than_unrelated_sentences() {
     let pairs = [
-        ("The build fails because the linker runs out of memory.", "Linking crashes with an out-of-memory error during compilation."),
-        ("Restart the database after changing its configuration.", "Config changes to Postgres only apply once the DB is restarted."),
-        ("The user wants dark mode in the settings page.", "Add a dark theme option to the preferences screen."),
-        ("Tests are flaky when run in parallel.", "Running the test suite concurrently gives intermittent failures."),
+        (
+            "The build fails because the linker runs out of memory.",
+            "Linking crashes with an out-of-memory error during compilation.",
+        ),
+        (
+            "Restart the database after changing its configuration.",
+            "Config changes to Postgres only apply once the DB is restarted.",
+        ),
+        (
+            "The user wants dark mode in the settings page.",
+            "Add a dark theme option to the preferences screen.",
+        ),
+        (
+            "Tests are flaky when run in parallel.",
+            "Running the test suite concurrently gives intermittent failures.",
+        ),
     ];
     let unrelated = [
         "Bananas are rich in potassium.",
@@ -58,7 +71,10 @@ fn paraphrases_are_closer_than_unrelated_sentences() {
         for u in unrelated {
             let vu = m.embed(&[u]).unwrap();
             let other = cosine(&vs[0], &vu[0]);
-            assert!(para > other + 0.2, "{a:?}~{b:?} = {para}, vs {u:?} = {other}");
+            assert!(
+                para > other + 0.2,
+                "{a:?}~{b:?} = {para}, vs {u:?} = {other}"
+            );
         }
         // The paraphrase is also closer than the other pairs' sentences.
         for (c, _) in pairs.iter().filter(|(c, _)| *c != a) {

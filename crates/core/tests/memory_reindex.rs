@@ -23,7 +23,10 @@ const DIM: usize = 64;
 /// A bag-of-words vector: each word adds 1 to a bucket picked by its FNV hash.
 fn bag(text: &str) -> Vec<f32> {
     let mut v = vec![0.0f32; DIM];
-    for w in text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()) {
+    for w in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in w.to_lowercase().bytes() {
             h = (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
@@ -38,12 +41,23 @@ struct Seen {
     auth: Arc<Mutex<Vec<String>>>,
 }
 
-async fn embeddings(State(seen): State<Seen>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
-    let auth = headers.get("authorization").and_then(|h| h.to_str().ok()).unwrap_or("").to_string();
+async fn embeddings(
+    State(seen): State<Seen>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Json<Value> {
+    let auth = headers
+        .get("authorization")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     seen.auth.lock().unwrap().push(auth);
     let inputs: Vec<String> = match &body["input"] {
         Value::String(s) => vec![s.clone()],
-        Value::Array(a) => a.iter().map(|v| v.as_str().unwrap_or("").to_string()).collect(),
+        Value::Array(a) => a
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_string())
+            .collect(),
         _ => Vec::new(),
     };
     let data: Vec<Value> = inputs
@@ -60,10 +74,15 @@ fn serve(seen: Seen) -> String {
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app = Router::new().route("/v1/embeddings", post(embeddings)).with_state(seen);
+            let app = Router::new()
+                .route("/v1/embeddings", post(embeddings))
+                .with_state(seen);
             axum::serve(listener, app).await.unwrap();
         });
     });
@@ -74,10 +93,25 @@ fn serve(seen: Seen) -> String {
 fn switching_to_another_model_rebuilds_the_vectors() {
     let (_d, store) = temp_store();
     let minilm = model::minilm() as &dyn Embedder;
-    for c in ["The backup job runs at midnight.", "Standup is at 9:30.", "Invoices go out on the first."] {
-        memory::add(&store, Some(minilm), NewMemory { content: c.into(), ..Default::default() }).unwrap();
+    for c in [
+        "The backup job runs at midnight.",
+        "Standup is at 9:30.",
+        "Invoices go out on the first.",
+    ] {
+        memory::add(
+            &store,
+            Some(minilm),
+            NewMemory {
+                content: c.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
     }
-    assert_eq!(memory::indexed_model(&store).unwrap(), Some(("all-MiniLM-L6-v2".into(), 384)));
+    assert_eq!(
+        memory::indexed_model(&store).unwrap(),
+        Some(("all-MiniLM-L6-v2".into(), 384))
+    );
 
     let seen = Seen::default();
     let base_url = serve(seen.clone());
@@ -85,16 +119,32 @@ fn switching_to_another_model_rebuilds_the_vectors() {
     let account = format!("test/embeddings/{}", uuid::Uuid::now_v7());
     keyring.set(&account, "sk-local-test").unwrap();
     let http = HttpEmbedder::connect(
-        &HttpEmbedderConfig { base_url: base_url.clone(), model: "bag-64".into(), key_account: Some(account.clone()) },
+        &HttpEmbedderConfig {
+            base_url: base_url.clone(),
+            model: "bag-64".into(),
+            key_account: Some(account.clone()),
+        },
         &keyring,
     )
     .unwrap();
     keyring.delete(&account).unwrap();
     assert_eq!(http.dimension(), DIM);
-    assert!(seen.auth.lock().unwrap().iter().all(|a| a == "Bearer sk-local-test"));
+    assert!(seen
+        .auth
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|a| a == "Bearer sk-local-test"));
 
     // Before the reindex, the index belongs to the old model: the new one cannot use it.
-    let before = memory::search(&store, Some(&http), "backup midnight", &MemoryFilter::default(), 3).unwrap();
+    let before = memory::search(
+        &store,
+        Some(&http),
+        "backup midnight",
+        &MemoryFilter::default(),
+        3,
+    )
+    .unwrap();
     assert_eq!(before.mode, SearchMode::KeywordOnly);
 
     let mut calls = Vec::new();
@@ -102,16 +152,36 @@ fn switching_to_another_model_rebuilds_the_vectors() {
     assert_eq!(n, 3);
     assert_eq!(calls.first(), Some(&(0, 3)));
     assert_eq!(calls.last(), Some(&(3, 3)));
-    assert_eq!(memory::indexed_model(&store).unwrap(), Some((format!("bag-64@{base_url}"), DIM)));
+    assert_eq!(
+        memory::indexed_model(&store).unwrap(),
+        Some((format!("bag-64@{base_url}"), DIM))
+    );
 
-    let after = memory::search(&store, Some(&http), "when does the backup job run", &MemoryFilter::default(), 3).unwrap();
+    let after = memory::search(
+        &store,
+        Some(&http),
+        "when does the backup job run",
+        &MemoryFilter::default(),
+        3,
+    )
+    .unwrap();
     assert_eq!(after.mode, SearchMode::Hybrid);
-    assert_eq!(after.hits[0].memory.content, "The backup job runs at midnight.");
+    assert_eq!(
+        after.hits[0].memory.content,
+        "The backup job runs at midnight."
+    );
     assert!(after.hits[0].vector_rank == Some(1));
 
     // And back: index_pending alone notices the model change and rebuilds.
     assert_eq!(memory::index_pending(&store, Some(minilm)).unwrap(), 3);
-    let back = memory::search(&store, Some(minilm), "what time is the daily meeting", &MemoryFilter::default(), 1).unwrap();
+    let back = memory::search(
+        &store,
+        Some(minilm),
+        "what time is the daily meeting",
+        &MemoryFilter::default(),
+        1,
+    )
+    .unwrap();
     assert_eq!(back.mode, SearchMode::Hybrid);
     assert_eq!(back.hits[0].memory.content, "Standup is at 9:30.");
 }
@@ -120,7 +190,11 @@ fn switching_to_another_model_rebuilds_the_vectors() {
 fn a_missing_key_is_a_clear_error() {
     let keyring = OsKeyring::from_env().unwrap();
     let err = HttpEmbedder::connect(
-        &HttpEmbedderConfig { base_url: "http://127.0.0.1:9/v1".into(), model: "m".into(), key_account: Some("test/embeddings/none".into()) },
+        &HttpEmbedderConfig {
+            base_url: "http://127.0.0.1:9/v1".into(),
+            model: "m".into(),
+            key_account: Some("test/embeddings/none".into()),
+        },
         &keyring,
     )
     .err()

@@ -53,7 +53,10 @@ fn first_sentence(text: &str) -> &str {
         .char_indices()
         .find(|&(i, c)| {
             matches!(c, '.' | '!' | '?' | '\n')
-                && text[i + c.len_utf8()..].chars().next().is_none_or(char::is_whitespace)
+                && text[i + c.len_utf8()..]
+                    .chars()
+                    .next()
+                    .is_none_or(char::is_whitespace)
         })
         .map_or(text.len(), |(i, c)| i + c.len_utf8());
     text[..end].trim()
@@ -87,7 +90,13 @@ pub fn enforce_budget(
     scope: &MemoryScope,
     budget: &Budget,
 ) -> Result<Option<Memory>> {
-    enforce_budget_with(store, embedder, scope, budget, &ExtractiveSummariser::default())
+    enforce_budget_with(
+        store,
+        embedder,
+        scope,
+        budget,
+        &ExtractiveSummariser::default(),
+    )
 }
 
 pub fn enforce_budget_with(

@@ -92,7 +92,9 @@ pub fn capture_from_file(store: &Store, execution_id: &str, path: &Path) -> Resu
             let parsed: FileLine = match serde_json::from_str(line) {
                 Ok(p) => p,
                 Err(e) => {
-                    report.errors.push((i + 1, format!("not a memory object: {e}")));
+                    report
+                        .errors
+                        .push((i + 1, format!("not a memory object: {e}")));
                     continue;
                 }
             };

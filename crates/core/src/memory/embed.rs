@@ -37,9 +37,13 @@ pub fn default_model_dir() -> Option<PathBuf> {
         candidates.push(data.join("models").join(MINILM_NAME));
     }
     candidates.push(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.deps/models").join(MINILM_NAME),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../.deps/models")
+            .join(MINILM_NAME),
     );
-    candidates.into_iter().find(|d| d.join("model.safetensors").is_file())
+    candidates
+        .into_iter()
+        .find(|d| d.join("model.safetensors").is_file())
 }
 
 /// all-MiniLM-L6-v2: BERT, mean pooling over the attention mask, L2 normalisation.
@@ -78,7 +82,8 @@ impl MiniLm {
             .map_err(|e| model_err("model.safetensors", dir, e))?;
         let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
             .map_err(|e| model_err("model.safetensors", dir, e))?;
-        let model = BertModel::load(vb, &config).map_err(|e| model_err("the BERT weights", dir, e))?;
+        let model =
+            BertModel::load(vb, &config).map_err(|e| model_err("the BERT weights", dir, e))?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| model_err("tokenizer.json", dir, e))?;
         // tokenizer.json pads every input to 128; pad to the longest in the batch instead.
@@ -92,7 +97,11 @@ impl MiniLm {
                 ..Default::default()
             }))
             .map_err(|e| model_err("tokenizer.json", dir, e))?;
-        Ok(Self { model, tokenizer, device })
+        Ok(Self {
+            model,
+            tokenizer,
+            device,
+        })
     }
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
@@ -219,7 +228,11 @@ impl HttpEmbedder {
         }
         let body: EmbeddingsResponse = resp.json().map_err(|e| err(e.to_string()))?;
         if body.data.len() != texts.len() {
-            return Err(err(format!("{} vectors for {} inputs", body.data.len(), texts.len())));
+            return Err(err(format!(
+                "{} vectors for {} inputs",
+                body.data.len(),
+                texts.len()
+            )));
         }
         let mut out = vec![Vec::new(); texts.len()];
         for item in body.data {
@@ -267,5 +280,8 @@ impl Embedder for HttpEmbedder {
 
 /// Cosine similarity of two L2-normalised vectors.
 pub fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| f64::from(*x) * f64::from(*y)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum()
 }

@@ -38,7 +38,10 @@ pub(crate) fn content_hash(content: &str) -> String {
 fn validate(input: &NewMemory) -> Result<(String, String, f64)> {
     let content = input.content.trim().to_string();
     if content.is_empty() {
-        return Err(CoreError::invalid("content", "must not be empty; say what to remember"));
+        return Err(CoreError::invalid(
+            "content",
+            "must not be empty; say what to remember",
+        ));
     }
     if content.len() > MAX_CONTENT {
         return Err(CoreError::invalid(
@@ -48,15 +51,24 @@ fn validate(input: &NewMemory) -> Result<(String, String, f64)> {
     }
     let kind = input.kind.clone().unwrap_or_else(|| "note".into());
     if kind.trim().is_empty() {
-        return Err(CoreError::invalid("kind", "must not be empty; e.g. note, fact, lesson"));
+        return Err(CoreError::invalid(
+            "kind",
+            "must not be empty; e.g. note, fact, lesson",
+        ));
     }
     let importance = input.importance.unwrap_or(0.5);
     if !(0.0..=1.0).contains(&importance) {
-        return Err(CoreError::invalid("importance", "must be between 0.0 and 1.0"));
+        return Err(CoreError::invalid(
+            "importance",
+            "must be between 0.0 and 1.0",
+        ));
     }
     match (input.scope.kind, &input.scope.id) {
         (MemoryScopeKind::Global, Some(_)) => {
-            return Err(CoreError::invalid("scope", "a global memory takes no scope id"))
+            return Err(CoreError::invalid(
+                "scope",
+                "a global memory takes no scope id",
+            ))
         }
         (MemoryScopeKind::Environment | MemoryScopeKind::Task, None) => {
             return Err(CoreError::invalid(
@@ -93,7 +105,10 @@ pub fn ensure_model(store: &Store, embedder: &dyn Embedder) -> Result<bool> {
         rows::set_meta(w, "dimension", &dim)?;
         Ok(())
     })?;
-    tracing::info!(model = embedder.name(), "memory vectors reset for a new model");
+    tracing::info!(
+        model = embedder.name(),
+        "memory vectors reset for a new model"
+    );
     Ok(true)
 }
 
@@ -146,9 +161,45 @@ pub(crate) fn insert_indexed(
     vector: Option<&[f32]>,
 ) -> Result<()> {
     rows::insert(w, m)?;
-    rows::index_one(w, &m.id, &m.content, &content_hash(&m.content), m.updated_at.as_millis(), vector)?;
+    rows::index_one(
+        w,
+        &m.id,
+        &m.content,
+        &content_hash(&m.content),
+        m.updated_at.as_millis(),
+        vector,
+    )?;
     w.touched("memories", &m.id, flightdeck_types::AuditAction::Create);
     Ok(())
+}
+
+/// Imports memories whose vectors were computed elsewhere (same model as the index), in one
+/// transaction. Benchmarks use it to build large corpora without embedding each row.
+pub fn import_with_vectors(store: &Store, items: &[(NewMemory, Vec<f32>)]) -> Result<usize> {
+    let checked = items
+        .iter()
+        .map(|(input, v)| validate(input).map(|ok| (input, ok, v)))
+        .collect::<Result<Vec<_>>>()?;
+    store.write(|w| {
+        for (input, (content, kind, importance), v) in &checked {
+            let m = Memory {
+                id: crate::ids::new_id(),
+                content: content.clone(),
+                kind: kind.clone(),
+                scope: input.scope.clone(),
+                importance: *importance,
+                source_execution_id: input.source_execution_id.clone(),
+                access_count: 0,
+                last_accessed_at: None,
+                archived: false,
+                summary_id: None,
+                created_at: w.now(),
+                updated_at: w.now(),
+            };
+            insert_indexed(w, &m, Some(v))?;
+        }
+        Ok(checked.len())
+    })
 }
 
 pub fn get(store: &Store, id: &str) -> Result<Memory> {
@@ -171,11 +222,22 @@ pub fn unarchive(store: &Store, id: &str) -> Result<Memory> {
 fn set_archived(store: &Store, id: &str, archived: bool) -> Result<Memory> {
     store.write(|w| {
         let before = rows::find(w, id)?;
-        let summary = if archived { before.summary_id.clone() } else { None };
+        let summary = if archived {
+            before.summary_id.clone()
+        } else {
+            None
+        };
         rows::set_archived(w, id, archived, summary.as_deref(), w.now())?;
         // The content did not change: keep the index entry current without re-embedding.
         let m = rows::find(w, id)?;
-        rows::index_one(w, &m.id, &m.content, &content_hash(&m.content), m.updated_at.as_millis(), None)?;
+        rows::index_one(
+            w,
+            &m.id,
+            &m.content,
+            &content_hash(&m.content),
+            m.updated_at.as_millis(),
+            None,
+        )?;
         w.touched("memories", id, flightdeck_types::AuditAction::Update);
         Ok(m)
     })
@@ -209,7 +271,11 @@ pub fn index_pending(store: &Store, embedder: Option<&dyn Embedder>) -> Result<u
     }
 }
 
-fn index_batch(store: &Store, embedder: Option<&dyn Embedder>, batch: &[rows::Stale]) -> Result<()> {
+fn index_batch(
+    store: &Store,
+    embedder: Option<&dyn Embedder>,
+    batch: &[rows::Stale],
+) -> Result<()> {
     let hashes: Vec<String> = batch.iter().map(|s| content_hash(&s.content)).collect();
     let vectors = match embedder {
         Some(e) => {
@@ -220,7 +286,14 @@ fn index_batch(store: &Store, embedder: Option<&dyn Embedder>, batch: &[rows::St
     };
     store.write(|w| {
         for ((s, hash), v) in batch.iter().zip(&hashes).zip(&vectors) {
-            rows::index_one(w, &s.memory_id, &s.content, hash, s.updated_at, v.as_deref())?;
+            rows::index_one(
+                w,
+                &s.memory_id,
+                &s.content,
+                hash,
+                s.updated_at,
+                v.as_deref(),
+            )?;
         }
         Ok(())
     })

@@ -3,7 +3,9 @@
 //! Score of a memory (documented in DESIGN.md terms, "weighted by importance and recency"):
 //!
 //! ```text
-//! rrf      = sum over the signals that found it of 1 / (60 + rank)   (rank is 1-based)
+//! rrf      = 1 / (60 + vector_rank)
+//!          + 0.5 * coverage / (60 + keyword_rank)      (ranks 1-based; absent signal adds 0)
+//! coverage = share of the query's words (3+ letters) found in the memory
 //! recency  = 0.5 ^ (age_days / 30), age from the last access, else creation
 //! score    = rrf * (0.5 + importance) * (0.8 + 0.2 * recency)
 //! ```
@@ -27,15 +29,17 @@ use crate::store::memories as rows;
 use crate::store::Store;
 
 const RRF_K: f64 = 60.0;
+
+/// (vector rank and distance, keyword rank) of one candidate.
+type Signals = (Option<(u32, f64)>, Option<u32>);
 const HALF_LIFE_DAYS: f64 = 30.0;
+/// A keyword hit counts at most half a vector hit: BM25 over a few shared common words is weak
+/// evidence next to a near meaning.
+const KEYWORD_WEIGHT: f64 = 0.5;
 
 /// Words of `query` as an FTS5 expression: each quoted (no operator injection), any may match.
 fn fts_query(query: &str) -> Option<String> {
-    let words: Vec<String> = query
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .map(|w| format!("\"{w}\""))
-        .collect();
+    let words: Vec<String> = words(query).iter().map(|w| format!("\"{w}\"")).collect();
     (!words.is_empty()).then(|| words.join(" OR "))
 }
 
@@ -87,7 +91,7 @@ pub(crate) fn search_with_vector(
         };
         Ok((vector, keyword))
     })?;
-    let mut signals: HashMap<String, (Option<(u32, f64)>, Option<u32>)> = HashMap::new();
+    let mut signals: HashMap<String, Signals> = HashMap::new();
     for (rank, (id, dist)) in vector.into_iter().enumerate() {
         signals.entry(id).or_default().0 = Some((rank as u32 + 1, dist));
     }
@@ -97,12 +101,19 @@ pub(crate) fn search_with_vector(
     let ids: Vec<String> = signals.keys().cloned().collect();
     let memories = store.read(|c| rows::matching(c, &ids, filter))?;
     let now = crate::clock::now().as_millis();
+    let query_words = words(query);
     let mut hits: Vec<MemoryHit> = memories
         .into_iter()
         .map(|m| {
             let (vec_sig, kw_rank) = signals[&m.id];
+            let coverage = if query_words.is_empty() {
+                0.0
+            } else {
+                let have = words(&m.content);
+                query_words.intersection(&have).count() as f64 / query_words.len() as f64
+            };
             let rrf = vec_sig.map_or(0.0, |(r, _)| 1.0 / (RRF_K + f64::from(r)))
-                + kw_rank.map_or(0.0, |r| 1.0 / (RRF_K + f64::from(r)));
+                + kw_rank.map_or(0.0, |r| KEYWORD_WEIGHT * coverage / (RRF_K + f64::from(r)));
             let seen = m.last_accessed_at.unwrap_or(m.created_at).as_millis();
             let age_days = ((now - seen).max(0) as f64) / 86_400_000.0;
             let recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
@@ -116,15 +127,27 @@ pub(crate) fn search_with_vector(
             }
         })
         .collect();
-    hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.memory.id.cmp(&b.memory.id)));
+    hits.sort_by(|a, b| {
+        b.score
+            .total_cmp(&a.score)
+            .then_with(|| a.memory.id.cmp(&b.memory.id))
+    });
     hits.truncate(limit);
     Ok(hits)
 }
 
+/// Words that say nothing about a memory's subject; matching them is noise.
+const STOPWORDS: &[&str] = &[
+    "the", "and", "for", "are", "was", "with", "what", "when", "how", "does", "this", "that",
+    "from", "you", "our", "can", "who", "why", "which", "there", "have", "has", "not", "but",
+];
+
+/// Lower-case words of 3+ characters, stop words left out (numbers are kept).
 fn words(text: &str) -> HashSet<String> {
     text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() > 2)
+        .filter(|w| w.len() > 2 || w.chars().all(|c| c.is_ascii_digit()) && !w.is_empty())
         .map(str::to_lowercase)
+        .filter(|w| !STOPWORDS.contains(&w.as_str()))
         .collect()
 }
 
@@ -143,7 +166,11 @@ pub fn context_for_task(
     // The newest run of each other task, among the recent runs.
     let runs = store.read(|c| rows::runs_of_other_tasks(c, task_id, 500))?;
     let mut seen = HashSet::new();
-    let runs: Vec<_> = runs.into_iter().filter(|r| seen.insert(r.1.clone())).take(100).collect();
+    let runs: Vec<_> = runs
+        .into_iter()
+        .filter(|r| seen.insert(r.1.clone()))
+        .take(100)
+        .collect();
     let texts: Vec<String> = runs.iter().map(|r| format!("{}\n{}", r.2, r.3)).collect();
     let similarities: Vec<f64> = match (found.mode, embedder) {
         (SearchMode::Hybrid, Some(e)) if !runs.is_empty() => {

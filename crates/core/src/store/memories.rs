@@ -111,13 +111,22 @@ pub fn matching(conn: &Connection, ids: &[String], filter: &MemoryFilter) -> Res
     Ok(out)
 }
 
-pub fn set_archived(conn: &Connection, id: &str, archived: bool, summary_id: Option<&str>, now: Timestamp) -> Result<()> {
+pub fn set_archived(
+    conn: &Connection,
+    id: &str,
+    archived: bool,
+    summary_id: Option<&str>,
+    now: Timestamp,
+) -> Result<()> {
     let n = conn.execute(
         "UPDATE memories SET archived = ?2, summary_id = ?3, updated_at = ?4 WHERE id = ?1",
         params![id, archived, summary_id, now.as_millis()],
     )?;
     if n == 0 {
-        return Err(CoreError::NotFound { kind: "memory", key: id.to_string() });
+        return Err(CoreError::NotFound {
+            kind: "memory",
+            key: id.to_string(),
+        });
     }
     Ok(())
 }
@@ -147,7 +156,11 @@ pub fn scope_members(conn: &Connection, scope: &MemoryScope) -> Result<Vec<Memor
 
 pub fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT value FROM memory_index_meta WHERE key = ?1", [key], |r| r.get(0))
+        .query_row(
+            "SELECT value FROM memory_index_meta WHERE key = ?1",
+            [key],
+            |r| r.get(0),
+        )
         .optional()?)
 }
 
@@ -202,12 +215,14 @@ pub fn index_one(
     let key = match existing {
         Some((key, hash)) => {
             if hash != content_hash {
-                conn.prepare_cached("DELETE FROM memory_fts WHERE rowid = ?1")?.execute([key])?;
+                conn.prepare_cached("DELETE FROM memory_fts WHERE rowid = ?1")?
+                    .execute([key])?;
                 conn.prepare_cached("INSERT INTO memory_fts (rowid, content) VALUES (?1, ?2)")?
                     .execute(params![key, content])?;
                 // The old vector describes the old text: drop it until a new one is computed.
                 if vector.is_none() && vec_table_exists(conn)? {
-                    conn.prepare_cached("DELETE FROM memory_vec WHERE rowid = ?1")?.execute([key])?;
+                    conn.prepare_cached("DELETE FROM memory_vec WHERE rowid = ?1")?
+                        .execute([key])?;
                     conn.prepare_cached("UPDATE memory_index SET has_vector = 0 WHERE key = ?1")?
                         .execute([key])?;
                 }
@@ -238,10 +253,12 @@ pub fn index_one(
 
 pub fn set_vector(conn: &Connection, key: i64, v: &[f32]) -> Result<()> {
     // vec0 has no upsert: delete, then insert.
-    conn.prepare_cached("DELETE FROM memory_vec WHERE rowid = ?1")?.execute([key])?;
+    conn.prepare_cached("DELETE FROM memory_vec WHERE rowid = ?1")?
+        .execute([key])?;
     conn.prepare_cached("INSERT INTO memory_vec (rowid, embedding) VALUES (?1, ?2)")?
         .execute(params![key, vec_bytes(v)])?;
-    conn.prepare_cached("UPDATE memory_index SET has_vector = 1 WHERE key = ?1")?.execute([key])?;
+    conn.prepare_cached("UPDATE memory_index SET has_vector = 1 WHERE key = ?1")?
+        .execute([key])?;
     Ok(())
 }
 
@@ -325,7 +342,15 @@ pub fn keyword(conn: &Connection, fts_query: &str, k: usize) -> Result<Vec<Strin
 
 /// Recent runs of tasks other than `task_id`, with their task text: (execution id, task id,
 /// title, description, status, result, error).
-pub type RunRow = (String, String, String, String, String, Option<String>, Option<String>);
+pub type RunRow = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 pub fn runs_of_other_tasks(conn: &Connection, task_id: &str, limit: usize) -> Result<Vec<RunRow>> {
     let mut stmt = conn.prepare_cached(
@@ -334,7 +359,15 @@ pub fn runs_of_other_tasks(conn: &Connection, task_id: &str, limit: usize) -> Re
          WHERE e.task_id != ?1 ORDER BY e.queued_at DESC LIMIT ?2",
     )?;
     let rows = stmt.query_map(params![task_id, limit as i64], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?))
+        Ok((
+            r.get(0)?,
+            r.get(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            r.get(4)?,
+            r.get(5)?,
+            r.get(6)?,
+        ))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -342,7 +375,11 @@ pub fn runs_of_other_tasks(conn: &Connection, task_id: &str, limit: usize) -> Re
 /// The task of an execution, if it has one.
 pub fn execution_task(conn: &Connection, execution_id: &str) -> Result<Option<String>> {
     Ok(conn
-        .query_row("SELECT task_id FROM executions WHERE id = ?1", [execution_id], |r| r.get(0))
+        .query_row(
+            "SELECT task_id FROM executions WHERE id = ?1",
+            [execution_id],
+            |r| r.get(0),
+        )
         .optional()?
         .flatten())
 }
