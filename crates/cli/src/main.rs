@@ -6,6 +6,7 @@ mod commands;
 mod output;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
 use flightdeck_core::{CoreError, Store};
@@ -33,13 +34,20 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
-    let store = Store::open_workspace(cli.data_dir.as_deref(), &cli.workspace)?;
+    let store = Arc::new(Store::open_workspace(
+        cli.data_dir.as_deref(),
+        &cli.workspace,
+    )?);
     match &cli.command {
         Command::Task(cmd) => commands::task::run(&store, cmd, out),
         Command::Env(cmd) => commands::env::run(&store, cmd, out),
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
-        Command::Daemon => commands::sync::daemon(&store),
+        Command::Run(args) => commands::runs::start(store, args, out),
+        Command::Runs(cmd) => commands::runs::run(&store, cmd, out),
+        Command::Schedule(cmd) => commands::schedule::run(&store, cmd, out),
+        Command::Errors(cmd) => commands::errors::run(&store, cmd, out),
+        Command::Daemon => commands::daemon::run(store),
     }
 }
 

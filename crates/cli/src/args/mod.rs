@@ -1,15 +1,19 @@
 //! The command line, as clap parses it.
 
+mod runs;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use flightdeck_types::{Priority, TaskStatus};
 
+pub use runs::{ErrorsCommand, ExecutorArgs, RunArgs, RunsCommand, ScheduleCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "flightdeck",
     version,
-    about = "Flightdeck, headless: tasks, environments and the audit log from scripts",
+    about = "Flightdeck, headless: tasks, environments, runs, schedules and sync from scripts",
     after_help = "Data lives in $FLIGHTDECK_DATA_DIR, else ~/.local/share/flightdeck; \
                   one database per workspace."
 )]
@@ -49,7 +53,19 @@ pub enum Command {
     /// Join a sync server, sync now, show status and conflicts
     #[command(subcommand)]
     Sync(SyncCommand),
-    /// Keep syncing in the foreground until Ctrl-C (push on every local write, pull regularly)
+    /// Run a task now and print its output (or queue it with --detach)
+    Run(RunArgs),
+    /// List, show, follow and cancel runs
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// Create and manage schedules that run tasks
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
+    /// Failed runs: list, retry, resolve, ignore, escalate
+    #[command(subcommand)]
+    Errors(ErrorsCommand),
+    /// Run queued runs and schedules, recover failures and keep syncing, in the foreground
+    /// until Ctrl-C
     Daemon,
 }
 

@@ -2,47 +2,14 @@
 
 use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::store::ConflictRow;
-use flightdeck_core::sync::{account, daemon, wire};
+use flightdeck_core::sync::{account, wire};
 use flightdeck_core::{CoreError, Store};
 use flightdeck_types::Timestamp;
 use serde::Serialize;
 
+use super::runtime;
 use crate::args::SyncCommand;
 use crate::output::{table, Output};
-
-fn runtime() -> Result<tokio::runtime::Runtime, CoreError> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| CoreError::io("cannot start the async runtime", e))
-}
-
-/// `flightdeck daemon`: syncs until Ctrl-C, one stderr line per round that moved data.
-pub fn daemon(store: &Store) -> Result<(), CoreError> {
-    let keyring = OsKeyring::from_env()?;
-    // Fail fast on a workspace that has not joined, instead of retrying forever.
-    account::connect(store, &keyring)?;
-    eprintln!("syncing; Ctrl-C stops");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    runtime()?.block_on(daemon::run(
-        store,
-        &keyring,
-        daemon::DaemonOptions::default(),
-        shutdown,
-        |round| match round {
-            Ok(r) if r.pushed_cells + r.pulled_cells > 0 => eprintln!(
-                "pushed {} cells, pulled {}, {} conflicts; at {} of {}",
-                r.pushed_cells, r.pulled_cells, r.conflicts, r.local_cursor, r.server_head
-            ),
-            Ok(_) => {}
-            Err(e) => eprintln!("offline: {e}"),
-        },
-    ))?;
-    eprintln!("stopped");
-    Ok(())
-}
 
 pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreError> {
     let runtime = runtime()?;

@@ -7,6 +7,15 @@ use flightdeck_types::{
     NewExecution,
 };
 
+pub mod agent_cli;
+pub mod executors;
+pub mod lock;
+pub mod runner;
+
+pub use agent_cli::agent_cli_spec;
+pub use lock::WorkerLock;
+pub use runner::{recover_interrupted, Runner, RunnerConfig, RunnerHandle};
+
 use crate::audit::diff;
 use crate::error::{CoreError, Result};
 use crate::store::{executions, Store, Writer};

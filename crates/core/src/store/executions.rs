@@ -175,3 +175,101 @@ pub fn events(
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Queued runs of `device_id` that may start at `now` (not_before passed), oldest first.
+pub fn claimable(
+    conn: &Connection,
+    device_id: &str,
+    now: Timestamp,
+    limit: u32,
+) -> Result<Vec<Execution>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM executions
+         WHERE status = 'queued' AND device_id = ?1 AND (not_before IS NULL OR not_before <= ?2)
+         ORDER BY queued_at, id LIMIT ?3"
+    ))?;
+    let rows = stmt.query_map(params![device_id, now.as_millis(), limit], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The earliest future `not_before` among queued runs of `device_id`, if any.
+pub fn next_not_before(conn: &Connection, device_id: &str, now: Timestamp) -> Result<Option<i64>> {
+    Ok(conn.query_row(
+        "SELECT min(not_before) FROM executions
+         WHERE status = 'queued' AND device_id = ?1 AND not_before > ?2",
+        params![device_id, now.as_millis()],
+        |r| r.get(0),
+    )?)
+}
+
+/// Runs left `running` on `device_id`.
+pub fn running_on_device(conn: &Connection, device_id: &str) -> Result<Vec<Execution>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM executions WHERE status = 'running' AND device_id = ?1
+         ORDER BY queued_at, id"
+    ))?;
+    let rows = stmt.query_map([device_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// queued -> running. False when the row was no longer queued.
+pub fn mark_running(conn: &Connection, id: &str, at: Timestamp) -> Result<bool> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE executions SET status = 'running', started_at = ?2
+             WHERE id = ?1 AND status = 'queued'",
+        )?
+        .execute(params![id, at.as_millis()])?;
+    Ok(n == 1)
+}
+
+/// Writes a run's final status and outcome.
+pub fn finish(conn: &Connection, run: &Execution) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE executions SET status = ?2, exit_code = ?3, result = ?4, error = ?5,
+             finished_at = ?6
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        run.id,
+        run.status.as_str(),
+        run.exit_code,
+        run.result.as_ref().map(|r| r.to_string()),
+        run.error,
+        run.finished_at.map(Timestamp::as_millis),
+    ])?;
+    Ok(())
+}
+
+/// When a cancel was asked for, if it was.
+pub fn cancel_requested_at(conn: &Connection, id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT cancel_requested_at FROM executions WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
+/// The newest event of `kind` in a run's timeline.
+pub fn last_event_of_kind(
+    conn: &Connection,
+    execution_id: &str,
+    kind: &str,
+) -> Result<Option<ExecutionEvent>> {
+    Ok(conn
+        .query_row(
+            "SELECT execution_id, seq, at, kind, data FROM execution_events
+             WHERE execution_id = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1",
+            params![execution_id, kind],
+            |r| {
+                Ok(ExecutionEvent {
+                    execution_id: r.get(0)?,
+                    seq: r.get(1)?,
+                    at: Timestamp(r.get(2)?),
+                    kind: r.get(3)?,
+                    data: r.get(4)?,
+                })
+            },
+        )
+        .optional()?)
+}

@@ -1,0 +1,167 @@
+//! Arguments of `run`, `runs`, `schedule` and `errors`.
+
+use clap::{Args, Subcommand};
+use flightdeck_types::{ExecutionStatus, MisfirePolicy, OverlapPolicy, RecoveryStatus, Severity};
+
+/// What to run. With none of --shell, --http or --agent-thread, the task's environment's agent
+/// command template runs with the task as its prompt.
+#[derive(Debug, Clone, Args)]
+pub struct ExecutorArgs {
+    /// A shell line, run with `sh -c` in the environment's working dir
+    #[arg(long, value_name = "CMD", group = "executor")]
+    pub shell: Option<String>,
+    /// An HTTP request to this URL
+    #[arg(long, value_name = "URL", group = "executor")]
+    pub http: Option<String>,
+    /// A message to this agent thread (the agent service's thread API)
+    #[arg(long, value_name = "THREAD_ID", group = "executor")]
+    pub agent_thread: Option<String>,
+    /// HTTP method for --http [default: GET]
+    #[arg(long, requires = "http")]
+    pub method: Option<String>,
+    /// HTTP header for --http, 'Name: value' (repeatable)
+    #[arg(long = "header", value_name = "H", requires = "http")]
+    pub headers: Vec<String>,
+    /// HTTP body for --http
+    #[arg(long, requires = "http")]
+    pub body: Option<String>,
+    /// The message for --agent-thread [default: the task's title and description]
+    #[arg(long, requires = "agent_thread")]
+    pub message: Option<String>,
+    /// The agent service for --agent-thread [default: http://localhost:3001]
+    #[arg(long, value_name = "URL", requires = "agent_thread")]
+    pub agent_url: Option<String>,
+    /// Seconds before the run is stopped as timed out
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The task to run (its id)
+    pub task: String,
+    #[command(flatten)]
+    pub executor: ExecutorArgs,
+    /// Queue the run and return its id without waiting (a running daemon or app runs it)
+    #[arg(long)]
+    pub detach: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, newest first
+    List {
+        /// Only runs of this task
+        #[arg(long, value_name = "ID")]
+        task: Option<String>,
+        /// Only runs of this schedule
+        #[arg(long, value_name = "ID")]
+        schedule: Option<String>,
+        #[arg(long, short)]
+        status: Option<ExecutionStatus>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Show one run
+    Show { id: String },
+    /// Print a run's output and events
+    Logs {
+        id: String,
+        /// Keep printing new lines until the run ends
+        #[arg(long, short)]
+        follow: bool,
+    },
+    /// Stop a run (the device running it kills it)
+    Cancel { id: String },
+}
+
+#[derive(Debug, Args)]
+#[group(id = "timing", required = true, multiple = false, args = ["cron", "every", "at"])]
+pub struct ScheduleTiming {
+    /// A cron expression: 5 fields (min hour dom month dow), or 6-7 with seconds and year
+    #[arg(long, value_name = "EXPR")]
+    pub cron: Option<String>,
+    /// A fixed interval in seconds
+    #[arg(long, value_name = "SECS")]
+    pub every: Option<i64>,
+    /// One time, RFC 3339 (e.g. 2026-12-01T09:00:00+01:00)
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// The IANA time zone cron times are in [default: UTC]
+    #[arg(long, value_name = "ZONE")]
+    pub tz: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulePolicies {
+    /// For times missed while the device slept: skip, run_once or run_all [default: run_once]
+    #[arg(long, value_name = "POLICY")]
+    pub misfire: Option<MisfirePolicy>,
+    /// With --misfire run_all: at most this many catch-up runs
+    #[arg(long, value_name = "N")]
+    pub misfire_cap: Option<u32>,
+    /// When the previous run is still going: skip, queue_one, allow or cancel_previous
+    /// [default: skip]
+    #[arg(long, value_name = "POLICY")]
+    pub overlap: Option<OverlapPolicy>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create a schedule for a task
+    Add {
+        name: String,
+        /// The task it runs (its id)
+        #[arg(long, value_name = "ID")]
+        task: String,
+        #[command(flatten)]
+        timing: ScheduleTiming,
+        #[command(flatten)]
+        executor: ExecutorArgs,
+        #[command(flatten)]
+        policies: SchedulePolicies,
+    },
+    /// List schedules
+    List,
+    /// Show one schedule
+    Show { id: String },
+    /// Print the next fire times
+    Next {
+        id: String,
+        #[arg(long, short = 'n', default_value_t = 5)]
+        count: u32,
+    },
+    /// Stop firing until resumed
+    Pause { id: String },
+    /// Fire again from now on
+    Resume { id: String },
+    /// Fire once now
+    Trigger { id: String },
+    /// Delete a schedule
+    Rm { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ErrorsCommand {
+    /// List recorded errors, newest first
+    List {
+        /// new, retry_scheduled, retrying, resolved, ignored or escalated
+        #[arg(long, short)]
+        status: Option<RecoveryStatus>,
+        /// low, medium, high or critical
+        #[arg(long)]
+        severity: Option<Severity>,
+        #[arg(long, value_name = "ID")]
+        task: Option<String>,
+    },
+    /// Show one error with its attempts
+    Show { id: String },
+    /// Run it again now
+    Retry { id: String },
+    /// Mark it resolved
+    Resolve { id: String },
+    /// Stop retrying and hide it from the default list
+    Ignore { id: String },
+    /// Flag it for a person
+    Escalate { id: String },
+}

@@ -1,0 +1,296 @@
+//! `flightdeck run` and `flightdeck runs ...`
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use flightdeck_core::runs::{RunnerConfig, WorkerLock};
+use flightdeck_core::secrets::{OsKeyring, SecretStore};
+use flightdeck_core::{environments, runs, tasks, CoreError, Store};
+use flightdeck_types::{
+    AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
+    HttpSpec, NewExecution, ShellSpec, Task,
+};
+
+use crate::args::{ExecutorArgs, RunArgs, RunsCommand};
+use crate::output::{clip, table, Output};
+
+/// Builds what to run from the command line; with no executor flag, the task's environment's
+/// agent command runs with the task as its prompt.
+pub fn spec_from_args(
+    store: &Store,
+    task: &Task,
+    args: &ExecutorArgs,
+) -> Result<ExecutionSpec, CoreError> {
+    if let Some(line) = &args.shell {
+        return Ok(ExecutionSpec::Shell(ShellSpec {
+            line: Some(line.clone()),
+            timeout_secs: args.timeout,
+            ..ShellSpec::default()
+        }));
+    }
+    if let Some(url) = &args.http {
+        let mut headers = BTreeMap::new();
+        for header in &args.headers {
+            let (name, value) = header.split_once(':').ok_or_else(|| {
+                CoreError::invalid(
+                    "header",
+                    format!("`{header}` is not 'Name: value' (e.g. --header 'Accept: text/plain')"),
+                )
+            })?;
+            headers.insert(name.trim().to_string(), value.trim().to_string());
+        }
+        return Ok(ExecutionSpec::Http(HttpSpec {
+            method: args.method.clone(),
+            url: url.clone(),
+            headers,
+            body: args.body.clone(),
+            timeout_secs: args.timeout,
+        }));
+    }
+    if let Some(thread_id) = &args.agent_thread {
+        return Ok(ExecutionSpec::AgentThread(AgentThreadSpec {
+            base_url: args.agent_url.clone(),
+            thread_id: thread_id.clone(),
+            message: args.message.clone().unwrap_or_else(|| task_prompt(task)),
+            timeout_secs: args.timeout,
+        }));
+    }
+    let Some(environment_id) = &task.environment_id else {
+        return Err(CoreError::invalid(
+            "executor",
+            "give --shell, --http or --agent-thread, or give the task an environment with an \
+             agent command (`flightdeck env update ENV --agent 'claude -p {prompt}'`)",
+        ));
+    };
+    let environment = environments::get(store, environment_id)?;
+    let mut shell = runs::agent_cli_spec(&environment, task)?;
+    shell.timeout_secs = args.timeout.or(shell.timeout_secs);
+    Ok(ExecutionSpec::Shell(shell))
+}
+
+fn task_prompt(task: &Task) -> String {
+    if task.description.trim().is_empty() {
+        task.title.clone()
+    } else {
+        format!("{}\n\n{}", task.title, task.description)
+    }
+}
+
+/// `flightdeck run`: queues the run, then executes it here and streams its output, unless the
+/// daemon or the app holds the workspace's worker lock: then that process runs it and this
+/// one follows its output. Ctrl-C cancels the run. Exits non-zero when the run did not succeed.
+pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), CoreError> {
+    let task = tasks::get(&store, &args.task)?;
+    let spec = spec_from_args(&store, &task, &args.executor)?;
+    let queued = runs::queue(
+        &store,
+        NewExecution {
+            task_id: Some(task.id.clone()),
+            environment_id: task.environment_id.clone(),
+            spec: Some(spec),
+            ..NewExecution::default()
+        },
+    )?;
+    if args.detach {
+        out.print(&queued, || queued.id.clone());
+        return Ok(());
+    }
+    let runtime = super::runtime()?;
+    let holder = format!("flightdeck run, pid {}", std::process::id());
+    let lock = match WorkerLock::acquire(&store, &holder) {
+        Ok(lock) => Some(lock),
+        // The daemon or the app runs it; follow along.
+        Err(CoreError::Refused(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let runner = match &lock {
+        Some(_) => {
+            runs::recover_interrupted(&store)?;
+            let secrets: Arc<dyn SecretStore> = Arc::new(OsKeyring::from_env()?);
+            let _entered = runtime.enter();
+            Some(runs::Runner::new(store.clone(), secrets, RunnerConfig::default()).spawn())
+        }
+        None => None,
+    };
+    {
+        let (store, id) = (store.clone(), queued.id.clone());
+        runtime.spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                let _ = runs::request_cancel(&store, &id);
+            }
+        });
+    }
+    let followed = if out.is_json() {
+        wait_until_final(&store, &queued.id)
+    } else {
+        logs(&store, &queued.id, true, out)
+    };
+    if let Some(runner) = runner {
+        runtime.block_on(runner.stop())?;
+    }
+    if let Some(lock) = lock {
+        lock.release(&store)?;
+    }
+    followed?;
+    let done = runs::get(&store, &queued.id)?;
+    if out.is_json() {
+        out.print(&done, String::new);
+    }
+    if done.status == ExecutionStatus::Succeeded {
+        return Ok(());
+    }
+    let why = done
+        .error
+        .clone()
+        .or_else(|| done.exit_code.map(|c| format!("exit code {c}")))
+        .unwrap_or_default();
+    Err(CoreError::Refused(format!(
+        "run {} {}{}",
+        done.id,
+        done.status,
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!(": {why}")
+        }
+    )))
+}
+
+fn wait_until_final(store: &Store, id: &str) -> Result<(), CoreError> {
+    while !runs::get(store, id)?.status.is_final() {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreError> {
+    match cmd {
+        RunsCommand::List {
+            task,
+            schedule,
+            status,
+            limit,
+        } => {
+            let filter = ExecutionFilter {
+                task_id: task.clone(),
+                schedule_id: schedule.clone(),
+                status: *status,
+                limit: Some(*limit),
+            };
+            let found = runs::list(store, &filter)?;
+            out.print(&found, || render_list(store, &found));
+        }
+        RunsCommand::Show { id } => {
+            let run = runs::get(store, id)?;
+            out.print(&run, || render_one(&run));
+        }
+        RunsCommand::Logs { id, follow } => logs(store, id, *follow, out)?,
+        RunsCommand::Cancel { id } => {
+            let run = runs::request_cancel(store, id)?;
+            out.print(&run, || format!("cancel requested for run {}", run.id));
+        }
+    }
+    Ok(())
+}
+
+/// Prints a run's events; with `follow`, keeps printing until the run is final. The run may
+/// be executing in another process (the daemon, the app) or on another device, so new lines
+/// are polled from the store.
+pub fn logs(store: &Store, id: &str, follow: bool, out: &Output) -> Result<(), CoreError> {
+    let mut after = 0;
+    loop {
+        // Read the status before the events, so that the events of a final run are complete.
+        let status = runs::get(store, id)?.status;
+        loop {
+            let batch = runs::events(store, id, after, 1_000)?;
+            let Some(last) = batch.last() else { break };
+            after = last.seq;
+            print_events(&batch, out);
+        }
+        if !follow || status.is_final() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// With `--json`, one event per line. Otherwise a run's stdout goes to stdout and its stderr
+/// to stderr, as if the command ran here; other events (HTTP, agent replies, truncation) go to
+/// stderr tagged with their kind. Status and process bookkeeping is not shown.
+fn print_events(events: &[ExecutionEvent], out: &Output) {
+    let mut stdout = std::io::stdout().lock();
+    let mut stderr = std::io::stderr().lock();
+    for event in events {
+        if out.is_json() {
+            let line = serde_json::to_string(event).expect("events always serialize");
+            let _ = writeln!(stdout, "{line}");
+            continue;
+        }
+        let _ = match event.kind.as_str() {
+            "stdout" => writeln!(stdout, "{}", event.data),
+            "stderr" => writeln!(stderr, "{}", event.data),
+            "status" | "process" => Ok(()),
+            kind => writeln!(stderr, "[{kind}] {}", event.data),
+        };
+    }
+    let _ = stdout.flush();
+}
+
+fn render_list(store: &Store, found: &[Execution]) -> String {
+    if found.is_empty() {
+        return "no runs yet; start one with `flightdeck run TASK_ID --shell CMD`".into();
+    }
+    let rows = found
+        .iter()
+        .map(|r| {
+            let task = r
+                .task_id
+                .as_deref()
+                .and_then(|id| tasks::get(store, id).ok())
+                .map(|t| clip(&t.title, 30))
+                .unwrap_or_default();
+            vec![
+                r.id.clone(),
+                r.status.to_string(),
+                r.attempt.to_string(),
+                r.spec.kind().to_string(),
+                r.queued_at.to_rfc3339(),
+                task,
+            ]
+        })
+        .collect::<Vec<_>>();
+    table(
+        &["ID", "STATUS", "TRY", "EXECUTOR", "QUEUED", "TASK"],
+        &rows,
+    )
+}
+
+fn render_one(r: &Execution) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    let mut lines = vec![
+        format!("id:        {}", r.id),
+        format!("status:    {}", r.status),
+        format!("attempt:   {}", r.attempt),
+        format!("executor:  {}", r.spec.kind()),
+        format!(
+            "spec:      {}",
+            serde_json::to_string(&r.spec).expect("specs always serialize")
+        ),
+        format!("task:      {}", opt(r.task_id.clone())),
+        format!("device:    {}", opt(r.device_id.clone())),
+        format!("queued:    {}", r.queued_at.to_rfc3339()),
+        format!("started:   {}", opt(r.started_at.map(|t| t.to_rfc3339()))),
+        format!("finished:  {}", opt(r.finished_at.map(|t| t.to_rfc3339()))),
+        format!("exit code: {}", opt(r.exit_code.map(|c| c.to_string()))),
+    ];
+    if let Some(error) = &r.error {
+        lines.push(format!("error:     {error}"));
+    }
+    if let Some(retry_of) = &r.retry_of {
+        lines.push(format!("retry of:  {retry_of}"));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,352 @@
+//! The runner: claims this device's queued runs, executes them (at most `concurrency` at a
+//! time), watches for cancel requests, and writes each final status together with the
+//! recovery hook's effects in one transaction.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use flightdeck_types::{
+    AuditAction, EntityKind, Environment, Execution, ExecutionEvent, ExecutionSpec,
+    ExecutionStatus, Timestamp,
+};
+use serde_json::json;
+use tokio::sync::{Notify, Semaphore};
+
+use super::executors::agent_thread::{self, AgentDefaults};
+use super::executors::{http, shell, CancelSignal, EventSink, Outcome, SinkConfig};
+use crate::audit::diff;
+use crate::error::Result;
+use crate::secrets::SecretStore;
+use crate::store::{executions, Store, Writer};
+
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// Runs executing at once.
+    pub concurrency: usize,
+    pub sink: SinkConfig,
+    pub agent: AgentDefaults,
+    /// How often a running run's row is read for a cancel request.
+    pub cancel_poll: Duration,
+    /// A safety net for changes no subscriber hears of (e.g. rows merged by sync).
+    pub idle_poll: Duration,
+}
+
+impl Default for RunnerConfig {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            sink: SinkConfig::default(),
+            agent: AgentDefaults::default(),
+            cancel_poll: Duration::from_millis(100),
+            idle_poll: Duration::from_millis(500),
+        }
+    }
+}
+
+pub struct Runner {
+    store: Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
+    config: RunnerConfig,
+}
+
+/// A started runner; [`RunnerHandle::stop`] ends it after the runs in flight finish.
+pub struct RunnerHandle {
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl RunnerHandle {
+    pub async fn stop(self) -> Result<()> {
+        self.stop.notify_one();
+        self.task.await.expect("the runner does not panic")
+    }
+}
+
+impl Runner {
+    pub fn new(store: Arc<Store>, secrets: Arc<dyn SecretStore>, config: RunnerConfig) -> Self {
+        Self {
+            store,
+            secrets,
+            config,
+        }
+    }
+
+    /// Starts the loop on the current tokio runtime. The caller should hold the worker lock
+    /// and have called [`super::recover_interrupted`] first.
+    pub fn spawn(self) -> RunnerHandle {
+        let stop = Arc::new(Notify::new());
+        let task = tokio::spawn(self.run(stop.clone()));
+        RunnerHandle { stop, task }
+    }
+
+    async fn run(self, stop: Arc<Notify>) -> Result<()> {
+        let wake = Arc::new(Notify::new());
+        forward_changes(&self.store, wake.clone());
+        let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
+        let mut tasks = tokio::task::JoinSet::new();
+        let this = Arc::new(self);
+        loop {
+            let free = slots.available_permits() as u32;
+            let claimed = if free > 0 {
+                let store = this.store.clone();
+                tokio::task::spawn_blocking(move || claim(&store, free))
+                    .await
+                    .expect("claiming does not panic")?
+            } else {
+                Vec::new()
+            };
+            for run in claimed {
+                let permit = slots.clone().acquire_owned().await.expect("never closed");
+                in_flight.lock().unwrap().insert(run.id.clone());
+                let this = this.clone();
+                let in_flight = in_flight.clone();
+                let wake = wake.clone();
+                tasks.spawn(async move {
+                    let id = run.id.clone();
+                    if let Err(e) = this.execute(run).await {
+                        tracing::error!(error = %e, run = %id, "could not record a run's end");
+                    }
+                    in_flight.lock().unwrap().remove(&id);
+                    drop(permit);
+                    wake.notify_one();
+                });
+            }
+            while tasks.try_join_next().is_some() {}
+            let wait = this.next_wait()?;
+            tokio::select! {
+                _ = stop.notified() => break,
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(())
+    }
+
+    /// Until the next not_before, capped by the idle poll.
+    fn next_wait(&self) -> Result<Duration> {
+        let now = crate::clock::now();
+        let next = self
+            .store
+            .read(|c| executions::next_not_before(c, self.store.device_id(), now))?;
+        let until = next
+            .map(|t| Duration::from_millis((t - now.as_millis()).max(0) as u64))
+            .unwrap_or(self.config.idle_poll);
+        Ok(until.min(self.config.idle_poll))
+    }
+
+    async fn execute(&self, run: Execution) -> Result<()> {
+        if run.status.is_final() {
+            return Ok(()); // cancelled while queued; claim already ended it
+        }
+        let first_seq = {
+            let store = self.store.clone();
+            let id = run.id.clone();
+            tokio::task::spawn_blocking(move || store.read(|c| executions::next_event_seq(c, &id)))
+                .await
+                .expect("reads do not panic")?
+        };
+        let (sink, writer) = EventSink::start(
+            self.store.clone(),
+            run.id.clone(),
+            first_seq,
+            self.config.sink,
+        );
+        let (cancel_tx, cancel) = CancelSignal::new();
+        let watcher = tokio::spawn(watch_cancel(
+            self.store.clone(),
+            run.id.clone(),
+            self.config.cancel_poll,
+            cancel_tx,
+        ));
+        let environment = self.environment_of(&run)?;
+        let outcome = match &run.spec {
+            ExecutionSpec::Shell(spec) => {
+                let ctx = shell::ShellContext {
+                    environment: environment.as_ref(),
+                    secrets: self.secrets.as_ref(),
+                    retry_after_pattern: run.retry_policy.retry_after_pattern.as_deref(),
+                };
+                shell::run(spec, &ctx, &sink, cancel).await
+            }
+            ExecutionSpec::Http(spec) => http::run(spec, &sink, cancel).await,
+            ExecutionSpec::AgentThread(spec) => {
+                agent_thread::run(spec, &self.config.agent, &sink, cancel).await
+            }
+        };
+        watcher.abort();
+        drop(sink);
+        let totals = writer.await.expect("the event writer does not panic")?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || finish(&store, run, outcome, totals))
+            .await
+            .expect("finishing does not panic")
+    }
+
+    /// The run's environment; an id that no longer resolves (deleted on a peer) means none.
+    fn environment_of(&self, run: &Execution) -> Result<Option<Environment>> {
+        let Some(id) = &run.environment_id else {
+            return Ok(None);
+        };
+        match crate::environments::get(&self.store, id) {
+            Ok(env) => Ok(Some(env)),
+            Err(crate::CoreError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Wakes the loop when an `executions` row changes, from a thread (subscribers are std
+/// channels). The thread ends when the store drops the sender or the loop is gone.
+fn forward_changes(store: &Store, wake: Arc<Notify>) {
+    let changes = store.subscribe();
+    let weak = Arc::downgrade(&wake);
+    drop(wake);
+    std::thread::spawn(move || {
+        while let Ok(change) = changes.recv() {
+            let Some(wake) = weak.upgrade() else { break };
+            if change.table == "executions" {
+                wake.notify_one();
+            }
+        }
+    });
+}
+
+async fn watch_cancel(
+    store: Arc<Store>,
+    id: String,
+    every: Duration,
+    cancel: tokio::sync::watch::Sender<bool>,
+) {
+    loop {
+        tokio::time::sleep(every).await;
+        let store2 = store.clone();
+        let id2 = id.clone();
+        let asked = tokio::task::spawn_blocking(move || {
+            store2.read(|c| executions::cancel_requested_at(c, &id2))
+        })
+        .await;
+        if let Ok(Ok(Some(_))) = asked {
+            let _ = cancel.send(true);
+            return;
+        }
+    }
+}
+
+fn status_event(w: &Writer<'_>, id: &str, seq: i64, status: ExecutionStatus) -> Result<()> {
+    executions::insert_event(
+        w,
+        &ExecutionEvent {
+            execution_id: id.to_string(),
+            seq,
+            at: w.now(),
+            kind: "status".into(),
+            data: status.as_str().into(),
+        },
+    )
+}
+
+/// Claims up to `limit` runs: queued -> running with a `status` event. Runs whose cancel was
+/// asked for while queued end `cancelled` here instead.
+pub(crate) fn claim(store: &Store, limit: u32) -> Result<Vec<Execution>> {
+    store.write(|w| {
+        let now = w.now();
+        let ready = executions::claimable(w, w.device_id(), now, limit)?;
+        let mut claimed = Vec::with_capacity(ready.len());
+        for old in ready {
+            let mut new = old.clone();
+            if old.cancel_requested_at.is_some() {
+                new.status = ExecutionStatus::Cancelled;
+                new.finished_at = Some(now);
+                new.error = Some("cancelled before it started".into());
+                let seq = executions::next_event_seq(w, &old.id)?;
+                end_in(w, &old, &new, seq)?;
+                continue;
+            }
+            if !executions::mark_running(w, &old.id, now)? {
+                continue;
+            }
+            new.status = ExecutionStatus::Running;
+            new.started_at = Some(now);
+            let seq = executions::next_event_seq(w, &old.id)?;
+            status_event(w, &old.id, seq, ExecutionStatus::Running)?;
+            crate::recovery::on_run_started(w, &new)?;
+            w.audit(
+                EntityKind::Execution,
+                &old.id,
+                AuditAction::Transition,
+                diff(Some(&old), Some(&new)),
+            );
+            claimed.push(new);
+        }
+        Ok(claimed)
+    })
+}
+
+/// Writes a final status, its `status` event, the audit row and the recovery hook's work.
+pub(crate) fn end_in(w: &mut Writer<'_>, old: &Execution, new: &Execution, seq: i64) -> Result<()> {
+    executions::finish(w, new)?;
+    status_event(w, &new.id, seq, new.status)?;
+    w.audit(
+        EntityKind::Execution,
+        &new.id,
+        AuditAction::Transition,
+        diff(Some(old), Some(new)),
+    );
+    crate::recovery::on_run_finished(w, new)
+}
+
+fn finish(
+    store: &Store,
+    run: Execution,
+    outcome: Outcome,
+    totals: super::executors::SinkTotals,
+) -> Result<()> {
+    let mut result = outcome.result;
+    if matches!(run.spec, ExecutionSpec::Shell(_)) {
+        let r = result.get_or_insert_with(|| json!({}));
+        r["output_bytes"] = json!(totals.output_bytes);
+        r["truncated"] = json!(totals.truncated);
+    }
+    store.write(|w| {
+        let old = executions::find(w, &run.id)?;
+        let new = Execution {
+            status: outcome.status,
+            exit_code: outcome.exit_code,
+            result,
+            error: outcome.error,
+            finished_at: Some(w.now()),
+            ..old.clone()
+        };
+        let seq = executions::next_event_seq(w, &run.id)?.max(totals.next_seq);
+        end_in(w, &old, &new, seq)
+    })
+}
+
+/// Marks runs left `running` on this device as `interrupted` and hands each to recovery.
+/// Only the holder of the worker lock may call it: anyone else could be looking at runs a
+/// live runner is executing.
+pub fn recover_interrupted(store: &Store) -> Result<Vec<Execution>> {
+    store.write(|w| {
+        let now: Timestamp = w.now();
+        let stale = executions::running_on_device(w, w.device_id())?;
+        let mut ended = Vec::with_capacity(stale.len());
+        for old in stale {
+            if let Some(process) = executions::last_event_of_kind(w, &old.id, "process")? {
+                shell::kill_recorded_group(&process.data);
+            }
+            let new = Execution {
+                status: ExecutionStatus::Interrupted,
+                finished_at: Some(now),
+                error: Some("the process running it exited".into()),
+                ..old.clone()
+            };
+            let seq = executions::next_event_seq(w, &old.id)?;
+            end_in(w, &old, &new, seq)?;
+            ended.push(new);
+        }
+        Ok(ended)
+    })
+}

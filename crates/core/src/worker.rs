@@ -1,0 +1,87 @@
+//! The worker: everything one workspace runs in the background — the runner (queued runs,
+//! retries included, once their time comes), the scheduler and, when the workspace has joined
+//! a server, sync. It holds the workspace's worker lock for its whole life, so the desktop app
+//! and `flightdeck daemon` never both fire a schedule or start a run.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::Result;
+use crate::runs::{self, RunnerConfig, WorkerLock};
+use crate::schedules::{Scheduler, SystemClock};
+use crate::secrets::SecretStore;
+use crate::store::Store;
+use crate::sync::{account, daemon};
+
+#[derive(Debug, Clone, Default)]
+pub struct WorkerOptions {
+    pub runner: RunnerConfig,
+    pub sync: daemon::DaemonOptions,
+}
+
+/// What the worker tells its host (the CLI prints it, the app turns it into events).
+#[derive(Debug)]
+pub enum WorkerEvent {
+    /// Runs found `running` at start-up, left by a process that died; now `interrupted`.
+    Recovered(usize),
+    /// Sync is off: the workspace has not joined a server.
+    SyncOff,
+    /// One sync round's outcome.
+    Synced(Result<crate::sync::client::SyncReport>),
+}
+
+/// Takes the worker lock as `holder` (or fails naming who holds it), recovers interrupted
+/// runs, then runs the runner, the scheduler and sync until `shutdown` completes. Runs in
+/// flight finish before it returns.
+pub async fn run(
+    store: Arc<Store>,
+    secrets: Arc<dyn SecretStore>,
+    holder: &str,
+    options: WorkerOptions,
+    shutdown: impl Future<Output = ()>,
+    on_event: impl Fn(WorkerEvent) + Send + Sync + 'static,
+) -> Result<()> {
+    let lock = WorkerLock::acquire(&store, holder)?;
+    let on_event = Arc::new(on_event);
+    let recovered = runs::recover_interrupted(&store)?;
+    if !recovered.is_empty() {
+        on_event(WorkerEvent::Recovered(recovered.len()));
+    }
+    let runner = runs::Runner::new(store.clone(), secrets.clone(), options.runner).spawn();
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let scheduler = Arc::new(Scheduler::new(store.clone(), Arc::new(SystemClock)));
+    let scheduling = tokio::spawn(scheduler.run(stop_rx.clone()));
+    let syncing = if account::status(&store)?.joined {
+        let (store, secrets, events) = (store.clone(), secrets.clone(), on_event.clone());
+        let mut stop = stop_rx;
+        Some(tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stop.wait_for(|s| *s).await;
+            };
+            daemon::run(&store, &*secrets, options.sync, stopped, |round| {
+                events(WorkerEvent::Synced(match round {
+                    Ok(r) => Ok(r.clone()),
+                    Err(e) => Err(crate::CoreError::Sync {
+                        code: "round".into(),
+                        message: e.to_string(),
+                    }),
+                }))
+            })
+            .await
+        }))
+    } else {
+        on_event(WorkerEvent::SyncOff);
+        None
+    };
+
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    let runner_result = runner.stop().await;
+    let scheduler_result = scheduling.await.expect("the scheduler does not panic");
+    let sync_result = match syncing {
+        Some(task) => task.await.expect("sync does not panic"),
+        None => Ok(()),
+    };
+    lock.release(&store)?;
+    runner_result.and(scheduler_result).and(sync_result)
+}
