@@ -67,12 +67,19 @@ fn usage_error(e: clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = e.render().to_string();
-            let first = rendered
-                .lines()
-                .find(|l| !l.trim().is_empty())
+            let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+            let mut first = lines
+                .next()
                 .unwrap_or("error: invalid command line")
-                .trim();
-            let first = first.strip_prefix("error: ").unwrap_or(first);
+                .to_string();
+            // "the following required arguments were not provided:" names them on the next
+            // line; keep the one line whole.
+            if first.ends_with(':') {
+                if let Some(next) = lines.next() {
+                    first = format!("{first} {next}");
+                }
+            }
+            let first = first.strip_prefix("error: ").unwrap_or(&first);
             eprintln!("error: {first} (see `flightdeck --help`)");
             ExitCode::from(EXIT_USAGE)
         }

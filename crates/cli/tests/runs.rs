@@ -77,7 +77,7 @@ fn a_foreground_run_streams_its_output_and_sets_the_exit_code() {
     assert_eq!(bad.stdout, "partial\n");
     let last = bad.stderr.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("error: run ") && last.ends_with("failed: exit code 3"),
+        last.starts_with("error: run ") && last.ends_with("failed: exited with code 3"),
         "{last}"
     );
 

@@ -76,7 +76,7 @@ pub enum RunsCommand {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "timing", required = true, multiple = false, args = ["cron", "every", "at"])]
+#[group(id = "timing", required = true, multiple = false)]
 pub struct ScheduleTiming {
     /// A cron expression: 5 fields (min hour dom month dow), or 6-7 with seconds and year
     #[arg(long, value_name = "EXPR")]
@@ -87,9 +87,6 @@ pub struct ScheduleTiming {
     /// One time, RFC 3339 (e.g. 2026-12-01T09:00:00+01:00)
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
-    /// The IANA time zone cron times are in [default: UTC]
-    #[arg(long, value_name = "ZONE")]
-    pub tz: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -116,6 +113,9 @@ pub enum ScheduleCommand {
         task: String,
         #[command(flatten)]
         timing: ScheduleTiming,
+        /// The IANA time zone cron times are in [default: UTC]
+        #[arg(long, value_name = "ZONE")]
+        tz: Option<String>,
         #[command(flatten)]
         executor: ExecutorArgs,
         #[command(flatten)]

@@ -13,6 +13,7 @@ pub fn run(store: &Store, cmd: &ScheduleCommand, out: &Output) -> Result<(), Cor
             name,
             task,
             timing,
+            tz,
             executor,
             policies,
         } => {
@@ -41,7 +42,7 @@ pub fn run(store: &Store, cmd: &ScheduleCommand, out: &Output) -> Result<(), Cor
                     task_id: Some(task.id.clone()),
                     kind,
                     cron_expr: timing.cron.clone(),
-                    timezone: timing.tz.clone(),
+                    timezone: tz.clone(),
                     interval_secs: timing.every,
                     run_at,
                     spec,
