@@ -1,8 +1,6 @@
 //! The `flightdeck` binary end to end: real process, real store, real extensions.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value;
 

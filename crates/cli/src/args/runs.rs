@@ -117,7 +117,7 @@ pub enum ScheduleCommand {
         #[arg(long, value_name = "ZONE")]
         tz: Option<String>,
         #[command(flatten)]
-        executor: ExecutorArgs,
+        executor: Box<ExecutorArgs>,
         #[command(flatten)]
         policies: SchedulePolicies,
     },
