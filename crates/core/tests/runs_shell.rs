@@ -1,98 +1,11 @@
 //! The shell executor through the real runner: real child processes, a real store.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+#[path = "common/runner.rs"]
+mod runner;
 
-use flightdeck_core::runs::{self, Runner, RunnerConfig};
-use flightdeck_core::secrets::OsKeyring;
-use flightdeck_core::Store;
-use flightdeck_types::{Execution, ExecutionSpec, ExecutionStatus, NewExecution, ShellSpec};
-
-const WAIT: Duration = Duration::from_secs(30);
-
-fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-struct Rig {
-    _dir: tempfile::TempDir,
-    store: Arc<Store>,
-    runtime: tokio::runtime::Runtime,
-    runner: Option<runs::RunnerHandle>,
-}
-
-impl Rig {
-    fn start() -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("flightdeck.db")).unwrap());
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let runner = {
-            let _entered = runtime.enter();
-            Runner::new(
-                store.clone(),
-                Arc::new(OsKeyring::from_env().unwrap()),
-                RunnerConfig::default(),
-            )
-            .spawn()
-        };
-        Rig {
-            _dir: dir,
-            store,
-            runtime,
-            runner: Some(runner),
-        }
-    }
-
-    fn queue(&self, line: &str, timeout_secs: Option<u64>) -> Execution {
-        runs::queue(
-            &self.store,
-            NewExecution {
-                spec: Some(ExecutionSpec::Shell(ShellSpec {
-                    line: Some(line.into()),
-                    timeout_secs,
-                    ..ShellSpec::default()
-                })),
-                ..NewExecution::default()
-            },
-        )
-        .unwrap()
-    }
-
-    fn final_state(&self, id: &str) -> Execution {
-        until("the run to end", || {
-            let run = runs::get(&self.store, id).unwrap();
-            run.status.is_final().then_some(run)
-        })
-    }
-
-    fn output(&self, id: &str) -> Vec<(String, String)> {
-        runs::events(&self.store, id, 0, 100_000)
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.kind == "stdout" || e.kind == "stderr" || e.kind == "truncated")
-            .map(|e| (e.kind, e.data))
-            .collect()
-    }
-}
-
-impl Drop for Rig {
-    fn drop(&mut self) {
-        if let Some(runner) = self.runner.take() {
-            let _ = self.runtime.block_on(runner.stop());
-        }
-    }
-}
+use flightdeck_core::runs;
+use flightdeck_types::ExecutionStatus;
+use runner::{until, Rig};
 
 fn alive(pid: &str) -> bool {
     std::process::Command::new("kill")

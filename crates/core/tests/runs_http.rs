@@ -1,0 +1,151 @@
+//! The http executor through the real runner against a real local HTTP server, with recovery
+//! retrying what fails.
+
+#[path = "common/runner.rs"]
+mod runner;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+use flightdeck_core::{recovery, runs};
+use flightdeck_types::{
+    ErrorFilter, ExecutionFilter, ExecutionSpec, ExecutionStatus, HttpSpec, NewExecution,
+    RecoveryStatus, RetryPolicy,
+};
+use runner::{until, Rig};
+
+/// Serves `/ok`, `/flaky` (500 once, then 200), `/limited` (429, Retry-After: 1) and `/slow`.
+fn serve(rig: &Rig) -> String {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route("/ok", get(|| async { "hello" }))
+        .route(
+            "/flaky",
+            get(move || {
+                let calls = calls.clone();
+                async move {
+                    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+                        (StatusCode::INTERNAL_SERVER_ERROR, "down").into_response()
+                    } else {
+                        "back".into_response()
+                    }
+                }
+            }),
+        )
+        .route(
+            "/limited",
+            get(|| async {
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    [("retry-after", "1")],
+                    "later",
+                )
+            }),
+        )
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                "late"
+            }),
+        );
+    let listener = rig
+        .runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    rig.runtime
+        .spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+fn http(url: String, timeout_secs: Option<u64>) -> ExecutionSpec {
+    ExecutionSpec::Http(HttpSpec {
+        url,
+        timeout_secs,
+        ..HttpSpec::default()
+    })
+}
+
+#[test]
+fn a_2xx_succeeds_with_status_and_body_recorded() {
+    let rig = Rig::start();
+    let base = serve(&rig);
+    let run = rig.queue_spec(http(format!("{base}/ok"), None));
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Succeeded);
+    let result = run.result.unwrap();
+    assert_eq!(result["status"], 200);
+    assert_eq!(result["body"], "hello");
+}
+
+#[test]
+fn a_500_is_retried_by_recovery_and_the_retry_succeeds() {
+    let rig = Rig::start();
+    let base = serve(&rig);
+    // A short backoff so that the retry comes quickly.
+    let first = rig.queue_new(NewExecution {
+        spec: Some(http(format!("{base}/flaky"), None)),
+        retry_policy: Some(RetryPolicy {
+            base_delay_ms: 50,
+            jitter: 0.0,
+            ..RetryPolicy::default()
+        }),
+        ..NewExecution::default()
+    });
+    let first = rig.final_state(&first.id);
+    assert_eq!(first.status, ExecutionStatus::Failed);
+    assert_eq!(first.result.as_ref().unwrap()["status"], 500);
+    let retry = until("the retry to succeed", || {
+        runs::list(&rig.store, &ExecutionFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.retry_of.as_deref() == Some(first.id.as_str()) && r.status.is_final())
+    });
+    assert_eq!(retry.status, ExecutionStatus::Succeeded);
+    assert_eq!(retry.attempt, 2);
+    let record = until("the error record to resolve", || {
+        recovery::list(&rig.store, &ErrorFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.recovery_status == RecoveryStatus::Resolved)
+    });
+    assert_eq!(record.execution_id.as_deref(), Some(retry.id.as_str()));
+}
+
+#[test]
+fn a_429_with_retry_after_schedules_the_retry_then() {
+    let rig = Rig::start();
+    let base = serve(&rig);
+    let run = rig.queue_spec(http(format!("{base}/limited"), None));
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    let at = run.result.as_ref().unwrap()["retry_after_at"]
+        .as_i64()
+        .expect("Retry-After is recorded");
+    let finished = run.finished_at.unwrap().as_millis();
+    assert!(
+        (finished..=finished + 2_000).contains(&at),
+        "{at} vs {finished}"
+    );
+    let retry = until("the retry to be queued", || {
+        runs::list(&rig.store, &ExecutionFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.retry_of.as_deref() == Some(run.id.as_str()))
+    });
+    assert_eq!(retry.not_before.unwrap().as_millis(), at);
+}
+
+#[test]
+fn a_slow_server_times_out() {
+    let rig = Rig::start();
+    let base = serve(&rig);
+    let run = rig.queue_spec(http(format!("{base}/slow"), Some(1)));
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::TimedOut);
+}
