@@ -293,7 +293,9 @@ fn boot_id() -> String {
 }
 
 /// Kills the process group a [`process_record`] names, if it is from this boot. Used for runs
-/// whose runner died: their commands may still be running, orphaned.
+/// whose runner died: their commands may still be running, orphaned. Within one boot a pid
+/// could in principle have been reused since; recovery runs at the next start, usually soon
+/// after the crash, which keeps that window small.
 pub fn kill_recorded_group(record: &str) {
     let mut pgid = None;
     let mut boot = None;
