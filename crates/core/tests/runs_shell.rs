@@ -4,7 +4,9 @@
 mod runner;
 
 use flightdeck_core::runs;
-use flightdeck_types::ExecutionStatus;
+use flightdeck_types::{
+    ExecutionFilter, ExecutionSpec, ExecutionStatus, NewExecution, RetryPolicy, ShellSpec,
+};
 use runner::{until, Rig};
 
 fn alive(pid: &str) -> bool {
@@ -85,4 +87,57 @@ fn huge_output_is_capped_with_one_truncation_marker() {
     assert!(kept < 2_000_000, "kept {kept} bytes of 5,000,000");
     assert_eq!(out.iter().filter(|(k, _)| k == "truncated").count(), 1);
     assert_eq!(run.result.as_ref().unwrap()["truncated"], true);
+}
+
+#[test]
+fn an_agent_usage_limit_schedules_the_retry_at_the_time_it_names() {
+    let rig = Rig::start();
+    // An agent CLI that hits its usage limit: exit 75 and say when to come back.
+    let run = rig.queue_new(NewExecution {
+        spec: Some(ExecutionSpec::Shell(ShellSpec {
+            line: Some("echo 'usage limit reached; retry after 3 s'; exit 75".into()),
+            retry_after_exit_code: Some(75),
+            ..ShellSpec::default()
+        })),
+        retry_policy: Some(RetryPolicy {
+            retry_after_pattern: Some(r"retry after (\d+) s".into()),
+            ..RetryPolicy::default()
+        }),
+        ..NewExecution::default()
+    });
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    assert_eq!(run.exit_code, Some(75));
+    let at = run.result.as_ref().unwrap()["retry_after_at"]
+        .as_i64()
+        .expect("the retry-after time is read from the output");
+    let finished = run.finished_at.unwrap().as_millis();
+    assert!(
+        (finished + 2_000..=finished + 3_000).contains(&at),
+        "{at} vs {finished}"
+    );
+    let retry = until("the retry to be queued", || {
+        runs::list(&rig.store, &ExecutionFilter::default())
+            .unwrap()
+            .into_iter()
+            .find(|r| r.retry_of.as_deref() == Some(run.id.as_str()))
+    });
+    assert_eq!(retry.not_before.unwrap().as_millis(), at);
+    assert_eq!(retry.attempt, 2);
+
+    // The same exit code without the pattern's match is a plain failure left for a person.
+    let plain = rig.queue_new(NewExecution {
+        spec: Some(ExecutionSpec::Shell(ShellSpec {
+            line: Some("echo 'something else'; exit 75".into()),
+            retry_after_exit_code: Some(75),
+            ..ShellSpec::default()
+        })),
+        retry_policy: Some(RetryPolicy {
+            retry_after_pattern: Some(r"retry after (\d+) s".into()),
+            ..RetryPolicy::default()
+        }),
+        ..NewExecution::default()
+    });
+    let plain = rig.final_state(&plain.id);
+    assert!(plain.result.as_ref().unwrap().get("retry_after_at").is_none());
 }
