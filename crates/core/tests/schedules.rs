@@ -385,3 +385,38 @@ fn of_two_synced_devices_only_the_runner_fires() {
         assert_eq!(runs_of(store, &s.id), 2);
     }
 }
+
+#[test]
+fn a_fire_is_queued_ahead_to_start_at_its_instant_and_a_pause_cancels_it() {
+    let (_dir, store) = temp_store();
+    let t0 = at(T0);
+    let s = schedules::add_at(&store, interval(60, t0), Some(Timestamp(t0.as_millis() - 5000)))
+        .unwrap();
+    let (_clock, sched) = scheduler(store, t0);
+    let lead = sched.lead.as_millis() as i64;
+    assert_eq!(
+        sched.next_tick_at().unwrap(),
+        Some(Timestamp(t0.as_millis() - lead))
+    );
+    // Earlier than `lead` before the instant: nothing yet.
+    let early = Timestamp(t0.as_millis() - lead - 1);
+    assert_eq!(sched.tick(early).unwrap().queued(), 0);
+    // Within `lead`: queued now, to start at the instant exactly.
+    let report = sched.tick(Timestamp(t0.as_millis() - lead)).unwrap();
+    assert_eq!(report.queued(), 1);
+    assert_eq!(report.fired[0].due, [t0]);
+    assert_eq!(report.fired[0].misfire_dropped, 0);
+    assert_eq!(
+        report.fired[0].next_fire_at,
+        Some(Timestamp(t0.as_millis() + 60_000))
+    );
+    let run = flightdeck_core::runs::get(sched.store(), &report.fired[0].queued[0]).unwrap();
+    assert_eq!(run.not_before, Some(t0));
+    // Ticking again at the instant fires nothing twice.
+    assert_eq!(sched.tick(t0).unwrap().queued(), 0);
+
+    // A pause before the instant cancels the run queued ahead.
+    schedules::pause(sched.store(), &s.id).unwrap();
+    let run = flightdeck_core::runs::get(sched.store(), &run.id).unwrap();
+    assert!(run.cancel_requested_at.is_some());
+}

@@ -226,10 +226,11 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
     })
 }
 
-/// Stops firing; the next fire is cleared.
+/// Stops firing; the next fire is cleared, and a run queued ahead of its instant cancelled.
 pub fn pause(store: &Store, id: &str) -> Result<Schedule> {
     store.write(|w| {
         let old = sql::find(w, id)?;
+        cancel_fired_ahead(w, id)?;
         let new = Schedule {
             enabled: false,
             next_fire_at: None,
@@ -253,10 +254,12 @@ pub fn resume(store: &Store, id: &str) -> Result<Schedule> {
     })
 }
 
-/// Deletes a schedule. Its past and live runs stay (they keep `schedule_id` for history).
+/// Deletes a schedule. Its past and live runs stay (they keep `schedule_id` for history),
+/// except a run queued ahead of its instant, which is cancelled.
 pub fn delete(store: &Store, id: &str) -> Result<Schedule> {
     store.write(|w| {
         let old = sql::find(w, id)?;
+        cancel_fired_ahead(w, id)?;
         sql::delete(w, id)?;
         w.audit(
             EntityKind::Schedule,
@@ -273,7 +276,7 @@ pub fn trigger(store: &Store, id: &str) -> Result<Execution> {
     store.write(|w| {
         let s = sql::find(w, id)?;
         let mut live = sql::live_runs(w, id)?;
-        match scheduler::overlap(w, &s, &mut live)?.0 {
+        match scheduler::overlap(w, &s, &mut live, None)?.0 {
             Some(run) => {
                 let mut changes = std::collections::BTreeMap::new();
                 changes.insert(
@@ -299,8 +302,13 @@ pub fn trigger(store: &Store, id: &str) -> Result<Execution> {
     })
 }
 
-/// Queues one run of `s` inside `w`, on its runner device.
-pub(crate) fn queue_run(w: &mut Writer<'_>, s: &Schedule) -> Result<Execution> {
+/// Queues one run of `s` inside `w`, on its runner device, to start at `not_before` (a fire
+/// queued ahead of its instant) or at once.
+pub(crate) fn queue_run(
+    w: &mut Writer<'_>,
+    s: &Schedule,
+    not_before: Option<Timestamp>,
+) -> Result<Execution> {
     crate::runs::queue_in(
         w,
         NewExecution {
@@ -309,9 +317,19 @@ pub(crate) fn queue_run(w: &mut Writer<'_>, s: &Schedule) -> Result<Execution> {
             spec: Some(s.spec.clone()),
             device_id: s.runner_device_id.clone(),
             retry_policy: Some(s.retry_policy.clone()),
+            not_before,
             ..Default::default()
         },
     )
+}
+
+/// Cancels the runs the scheduler queued ahead of their instant (still waiting for it): a
+/// paused or deleted schedule must not fire after the person stopped it.
+fn cancel_fired_ahead(w: &mut Writer<'_>, schedule_id: &str) -> Result<()> {
+    for run_id in sql::waiting_runs(w, schedule_id, w.now())? {
+        cancel_in(w, &run_id)?;
+    }
+    Ok(())
 }
 
 /// Asks a live run to cancel inside `w` (the cancel-previous overlap policy).

@@ -14,6 +14,14 @@
 //!
 //! Overlap is judged per run against the schedule's live runs, those queued by this same tick
 //! included (so run_all under `skip` queues one run).
+//!
+//! Firing ahead: a tick also fires what falls due within `lead` (500 ms) after now, queuing
+//! those runs with `not_before` = their due instant, which the runner honours. So a batch of
+//! 1,000 schedules due together is committed before its instant instead of hundreds of
+//! milliseconds after it, and each run still starts at its time, not before. The price: the
+//! overlap policy is judged up to `lead` early, and a pause or delete in that window cancels
+//! the runs queued ahead (see [`super::pause`]). `lead` stays below the shortest period a
+//! schedule can have (1 s), so one tick sees at most one future fire of a schedule.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,6 +40,9 @@ use crate::store::{schedules as sql, Store, Writer};
 /// Due times of one schedule enumerated at most (a 1-second interval asleep for a week must
 /// not enumerate 600,000 instants).
 const MAX_DUE: usize = flightdeck_types::schedule::MAX_MISFIRE_CAP as usize + 1;
+
+/// How far ahead a tick fires (see the module notes). Below the 1 s shortest period.
+pub const DEFAULT_LEAD: Duration = Duration::from_millis(500);
 
 /// What one schedule did in a tick.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,6 +76,8 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     /// How late a fire may be and still count as on time.
     pub grace: Duration,
+    /// How far ahead of its instant a fire is queued (with `not_before` = the instant).
+    pub lead: Duration,
 }
 
 impl Scheduler {
@@ -73,6 +86,7 @@ impl Scheduler {
             store,
             clock,
             grace: Duration::from_secs(60),
+            lead: DEFAULT_LEAD,
         }
     }
 
@@ -80,18 +94,30 @@ impl Scheduler {
         &self.store
     }
 
-    /// Fires everything due at `now` (the clock is not consulted).
+    /// Fires everything due at `now`, and what falls due within `lead` after it (the clock is
+    /// not consulted).
     pub fn tick(&self, now: Timestamp) -> Result<TickReport> {
-        let grace_ms = self.grace.as_millis() as i64;
+        let window = Window {
+            now,
+            horizon: Timestamp(now.as_millis() + self.lead.as_millis() as i64),
+            grace_ms: self.grace.as_millis() as i64,
+        };
         let device = self.store.device_id().to_string();
         self.store.write(|w| {
-            let due = sql::due(w, &device, now)?;
+            let due = sql::due(w, &device, window.horizon)?;
             let mut report = TickReport::default();
             for s in due {
-                report.fired.push(fire(w, &s, now, grace_ms)?);
+                report.fired.push(fire(w, &s, &window)?);
             }
             Ok(report)
         })
+    }
+
+    /// When the run loop should tick next: `lead` before the earliest next fire.
+    pub fn next_tick_at(&self) -> Result<Option<Timestamp>> {
+        let device = self.store.device_id().to_string();
+        let earliest = self.store.read(|c| sql::earliest_fire(c, &device))?;
+        Ok(earliest.map(|t| Timestamp(t.as_millis() - self.lead.as_millis() as i64)))
     }
 
     /// Ticks at the clock's now.
@@ -119,7 +145,6 @@ impl Scheduler {
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
             }
         });
-        let device = self.store.device_id().to_string();
         loop {
             if *stop.borrow() {
                 return Ok(());
@@ -132,9 +157,9 @@ impl Scheduler {
                     "fired"
                 );
             }
-            let earliest = self.store.read(|c| sql::earliest_fire(c, &device))?;
+            let next = self.next_tick_at()?;
             let now = self.clock.now().as_millis();
-            let wait_ms = earliest
+            let wait_ms = next
                 .map(|t| (t.as_millis() - now).clamp(0, 30_000))
                 .unwrap_or(30_000);
             tokio::select! {
@@ -152,6 +177,7 @@ pub(crate) fn overlap(
     w: &mut Writer<'_>,
     s: &Schedule,
     live: &mut Vec<(String, String)>,
+    not_before: Option<Timestamp>,
 ) -> Result<(Option<Execution>, Vec<String>)> {
     let mut cancelled = Vec::new();
     match s.overlap_policy {
@@ -167,7 +193,7 @@ pub(crate) fn overlap(
         }
         _ => {}
     }
-    let run = super::queue_run(w, s)?;
+    let run = super::queue_run(w, s, not_before)?;
     live.push((run.id.clone(), "queued".into()));
     Ok((Some(run), cancelled))
 }
@@ -176,23 +202,39 @@ fn change(old: serde_json::Value, new: serde_json::Value) -> FieldChange {
     FieldChange { old, new }
 }
 
-fn fire(w: &mut Writer<'_>, s: &Schedule, now: Timestamp, grace_ms: i64) -> Result<Fired> {
+/// The instants one tick covers.
+#[derive(Clone, Copy)]
+struct Window {
+    now: Timestamp,
+    /// `now + lead`: due times in (now, horizon] are fired ahead.
+    horizon: Timestamp,
+    grace_ms: i64,
+}
+
+fn fire(w: &mut Writer<'_>, s: &Schedule, window: &Window) -> Result<Fired> {
+    let Window {
+        now,
+        horizon,
+        grace_ms,
+    } = *window;
     let timing = Timing::of(s)?;
     let mut due = Vec::new();
     let mut t = s.next_fire_at;
-    while let Some(at) = t.filter(|at| *at <= now) {
+    while let Some(at) = t.filter(|at| *at <= horizon) {
         if due.len() == MAX_DUE {
             break;
         }
         due.push(at);
         t = timing.next_after(at);
     }
-    let next_fire_at = timing.next_after(now);
+    let next_fire_at = timing.next_after(horizon);
     let latest = *due.last().expect("a due schedule has a due time");
-    let runs = match s.misfire_policy {
-        MisfirePolicy::Skip => usize::from(now.as_millis() - latest.as_millis() <= grace_ms),
-        MisfirePolicy::RunOnce => 1,
-        MisfirePolicy::RunAll => due.len().min(s.misfire_cap as usize),
+    // The due times the policy picks, oldest first; a future one is queued to wait for it.
+    let picked: Vec<Timestamp> = match s.misfire_policy {
+        MisfirePolicy::Skip if now.as_millis() - latest.as_millis() <= grace_ms => vec![latest],
+        MisfirePolicy::Skip => Vec::new(),
+        MisfirePolicy::RunOnce => vec![latest],
+        MisfirePolicy::RunAll => due.iter().copied().take(s.misfire_cap as usize).collect(),
     };
     let mut fired = Fired {
         schedule_id: s.id.clone(),
@@ -200,12 +242,17 @@ fn fire(w: &mut Writer<'_>, s: &Schedule, now: Timestamp, grace_ms: i64) -> Resu
         queued: Vec::new(),
         overlap_skipped: 0,
         cancelled: Vec::new(),
-        misfire_dropped: due.len() - runs,
+        misfire_dropped: due.len() - picked.len(),
         next_fire_at,
     };
-    let mut live = sql::live_runs(w, &s.id)?;
-    for _ in 0..runs {
-        let (run, cancelled) = overlap(w, s, &mut live)?;
+    let mut live = match s.overlap_policy {
+        // Nothing to judge: spare the query (a batch of 1,000 fires runs this 1,000 times).
+        OverlapPolicy::Allow => Vec::new(),
+        _ => sql::live_runs(w, &s.id)?,
+    };
+    for at in picked {
+        let not_before = (at > now).then_some(at);
+        let (run, cancelled) = overlap(w, s, &mut live, not_before)?;
         fired.cancelled.extend(cancelled);
         match run {
             Some(run) => fired.queued.push(run.id),

@@ -167,3 +167,15 @@ pub fn live_runs(conn: &Connection, schedule_id: &str) -> Result<Vec<(String, St
     let rows = stmt.query_map([schedule_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// Queued runs of a schedule still waiting for their `not_before` (fired ahead), by id.
+pub fn waiting_runs(conn: &Connection, schedule_id: &str, now: Timestamp) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM executions
+         WHERE schedule_id = ?1 AND status = 'queued' AND not_before > ?2
+           AND cancel_requested_at IS NULL
+         ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![schedule_id, now.as_millis()], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
