@@ -16,13 +16,27 @@ use crate::pg;
 
 /// `$FLIGHTDECK_SYNC_SERVER_BIN`, else `<target dir>/<profile>/flightdeck-sync-server`.
 pub fn server_binary(profile: &str) -> PathBuf {
-    if let Some(path) = std::env::var_os("FLIGHTDECK_SYNC_SERVER_BIN") {
+    built_binary(
+        "FLIGHTDECK_SYNC_SERVER_BIN",
+        profile,
+        "flightdeck-sync-server",
+    )
+}
+
+/// `$FLIGHTDECK_CLI_BIN`, else `<target dir>/debug/flightdeck`.
+pub fn cli_binary() -> PathBuf {
+    built_binary("FLIGHTDECK_CLI_BIN", "debug", "flightdeck")
+}
+
+/// `$env`, else `<target dir>/<profile>/<name>`, which must have been built.
+fn built_binary(env: &str, profile: &str, name: &str) -> PathBuf {
+    if let Some(path) = std::env::var_os(env) {
         return PathBuf::from(path);
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
-    let path = target.join(profile).join("flightdeck-sync-server");
+    let path = target.join(profile).join(name);
     let release = if profile == "release" {
         " --release"
     } else {
@@ -30,7 +44,7 @@ pub fn server_binary(profile: &str) -> PathBuf {
     };
     assert!(
         path.is_file(),
-        "no server binary at {}; build it first: cargo build{release} -p flightdeck-sync-server",
+        "no {name} binary at {}; build it first: cargo build{release} --bin {name}",
         path.display()
     );
     path

@@ -53,7 +53,10 @@ fn main() {
     let mut margins = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
         let due = Timestamp(anchor.as_millis() + round as i64 * EVERY_SECS * 1000);
-        let wake = sched.next_tick_at().unwrap().expect("schedules are enabled");
+        let wake = sched
+            .next_tick_at()
+            .unwrap()
+            .expect("schedules are enabled");
         assert_eq!(
             wake.as_millis(),
             due.as_millis() - sched.lead.as_millis() as i64

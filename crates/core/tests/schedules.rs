@@ -390,8 +390,12 @@ fn of_two_synced_devices_only_the_runner_fires() {
 fn a_fire_is_queued_ahead_to_start_at_its_instant_and_a_pause_cancels_it() {
     let (_dir, store) = temp_store();
     let t0 = at(T0);
-    let s = schedules::add_at(&store, interval(60, t0), Some(Timestamp(t0.as_millis() - 5000)))
-        .unwrap();
+    let s = schedules::add_at(
+        &store,
+        interval(60, t0),
+        Some(Timestamp(t0.as_millis() - 5000)),
+    )
+    .unwrap();
     let (_clock, sched) = scheduler(store, t0);
     let lead = sched.lead.as_millis() as i64;
     assert_eq!(

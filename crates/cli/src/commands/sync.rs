@@ -55,14 +55,26 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
         }
         SyncCommand::Status => {
             let status = account::status(store)?;
-            out.print(&status, || {
+            let probe = runtime.block_on(account::probe(store, PROBE_WAIT))?;
+            let shown = StatusView {
+                online: probe.as_ref().map(|p| p.is_ok()),
+                offline_reason: probe.as_ref().and_then(|p| p.clone().err()),
+                status: &status,
+            };
+            out.print(&shown, || {
                 let last = status
                     .last_sync_at
                     .map(|t| t.to_string())
                     .unwrap_or_else(|| "never".into());
+                let online = match &probe {
+                    None => "-".to_string(),
+                    Some(Ok(())) => "online".to_string(),
+                    Some(Err(why)) => format!("offline ({why})"),
+                };
                 format!(
-                    "server:     {}\nworkspace:  {}\ndevice:     {}\npending:    {} cells\n\
-                     last sync:  {last}\ncursor:     {} of {}\nconflicts:  {} unresolved",
+                    "server:     {}\nconnection: {online}\nworkspace:  {}\ndevice:     {}\n\
+                     pending:    {} cells\nlast sync:  {last}\ncursor:     {} of {}\n\
+                     conflicts:  {} unresolved",
                     status.server_url.as_deref().unwrap_or("(not joined)"),
                     status.workspace_name.as_deref().unwrap_or("-"),
                     status.device_id,
@@ -112,6 +124,19 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
         }
     }
     Ok(())
+}
+
+/// How long `sync status` waits for the server before calling it offline.
+const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// `sync status --json`: the stored status plus whether the server answers now.
+#[derive(Serialize)]
+struct StatusView<'a> {
+    /// null when the workspace has not joined a server.
+    online: Option<bool>,
+    offline_reason: Option<String>,
+    #[serde(flatten)]
+    status: &'a account::SyncStatus,
 }
 
 #[derive(Serialize)]

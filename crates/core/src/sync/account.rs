@@ -123,6 +123,19 @@ pub async fn sync_with(store: &Store, client: &SyncClient) -> Result<SyncReport>
     Ok(report)
 }
 
+/// Whether the joined server answers right now: `None` when the workspace has not joined one,
+/// else `Ok` or why not. Needs no token (the server's `/readyz`).
+pub async fn probe(
+    store: &Store,
+    wait: std::time::Duration,
+) -> Result<Option<std::result::Result<(), String>>> {
+    let Some(url) = store.sync_state(SERVER_URL)? else {
+        return Ok(None);
+    };
+    let client = SyncClient::new(&url, "");
+    Ok(Some(client.ready(wait).await.map_err(|e| e.to_string())))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SyncStatus {
     pub joined: bool,

@@ -98,6 +98,24 @@ impl SyncClient {
         decode(&self.base, response).await
     }
 
+    /// Whether the server answers and can reach its database (`GET /readyz`), within `wait`.
+    pub async fn ready(&self, wait: Duration) -> Result<()> {
+        let response = self
+            .http
+            .get(format!("{}/readyz", self.base))
+            .timeout(wait)
+            .send()
+            .await
+            .map_err(|e| network_error(&self.base, e))?;
+        if response.status().is_success() {
+            return Ok(());
+        }
+        Err(CoreError::Sync {
+            code: format!("http_{}", response.status().as_u16()),
+            message: format!("{} is up but not ready ({})", self.base, response.status()),
+        })
+    }
+
     pub async fn push(&self, request: &PushRequest) -> Result<PushResponse> {
         self.post("/v1/push", request).await
     }

@@ -1,0 +1,171 @@
+//! `flightdeck sync ...` through the real CLI binary against the real sync server: join, sync
+//! now, status (online, then offline once the server is gone), conflicts; and a client process
+//! killed for real (SIGKILL) in the middle of a bootstrap, which loses and duplicates nothing
+//! when it runs again.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use flightdeck_core::sync::account;
+use flightdeck_core::Store;
+use flightdeck_tests::poll::until;
+use flightdeck_tests::sync_rig::{
+    cli_binary, device_cells, server_binary, server_cells, Device, Server,
+};
+use serde_json::Value;
+
+fn flightdeck(data: &Path, args: &[&str]) -> Output {
+    Command::new(cli_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("the CLI runs")
+}
+
+/// Runs a command that must succeed and returns its `--json` output.
+fn json(data: &Path, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let out = flightdeck(data, &all);
+    assert!(
+        out.status.success(),
+        "flightdeck {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("one JSON document")
+}
+
+fn database(data: &Path) -> PathBuf {
+    data.join("workspaces/default/flightdeck.db")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_commands_join_push_pull_and_report_the_connection() {
+    let mut server = Server::start(server_binary("debug")).await;
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (a.path(), b.path());
+
+    let status = json(a, &["sync", "status"]);
+    assert_eq!(status["joined"], false);
+    assert_eq!(status["online"], Value::Null);
+
+    for data in [a, b] {
+        let joined = json(data, &["sync", "join", &server.url, &server.join_token]);
+        assert_eq!(joined["workspace_name"], "team");
+        assert_eq!(joined["token_in_keyring"], true);
+    }
+    let task = json(a, &["task", "add", "Carried by the CLI"]);
+    let status = json(a, &["sync", "status"]);
+    assert_eq!(status["online"], true);
+    assert!(status["pending_cells"].as_u64().unwrap() > 0);
+
+    let pushed = json(a, &["sync", "now"]);
+    assert!(pushed["pushed_cells"].as_u64().unwrap() > 0);
+    assert_eq!(json(a, &["sync", "status"])["pending_cells"], 0);
+    let pulled = json(b, &["sync", "now"]);
+    assert!(pulled["pulled_cells"].as_u64().unwrap() > 0);
+    assert_eq!(
+        json(b, &["task", "show", task["id"].as_str().unwrap()])["title"],
+        "Carried by the CLI"
+    );
+    assert_eq!(json(b, &["sync", "conflicts"]), Value::Array(vec![]));
+
+    // The server gone: status still answers, saying offline and why; sync now fails in one
+    // line; local work goes on.
+    server.kill().await;
+    let status = json(b, &["sync", "status"]);
+    assert_eq!(status["online"], false);
+    let why = status["offline_reason"].as_str().unwrap();
+    assert!(why.contains("cannot reach"), "{why}");
+    let failed = flightdeck(b, &["sync", "now"]);
+    assert_eq!(failed.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&failed.stderr);
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    json(b, &["task", "add", "Written offline"]);
+    assert!(
+        json(b, &["sync", "status"])["pending_cells"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+}
+
+/// Writes `n` tasks on `store` in transactions of 500 (set-up, not under test).
+fn fill(store: &Store, n: usize) {
+    for start in (0..n).step_by(500) {
+        store
+            .write(|w| {
+                let mut insert = w.prepare_cached(
+                    "INSERT INTO tasks (id, title, status, priority, created_at, updated_at)
+                     VALUES (?1, ?2, 'todo', 1, ?3, ?3)",
+                )?;
+                for i in start..(start + 500).min(n) {
+                    insert.execute((
+                        format!("0190b000-0000-7000-8000-{i:012}"),
+                        format!("bootstrap {i}"),
+                        1_700_000_000_000 + i as i64,
+                    ))?;
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_killed_mid_bootstrap_loses_and_duplicates_nothing() {
+    let server = Server::start(server_binary("debug")).await;
+    let writer = Device::join(&server, &server.join_token).await;
+    fill(&writer.store, 12_000);
+    writer.sync().await;
+
+    let late = tempfile::tempdir().unwrap();
+    json(
+        late.path(),
+        &["sync", "join", &server.url, &server.join_token],
+    );
+    // This test's own view of the late device's database (WAL: it reads beside the CLI).
+    let store = Store::open(&database(late.path())).unwrap();
+    let mut bootstrap = Command::new(cli_binary())
+        .arg("--data-dir")
+        .arg(late.path())
+        .args(["sync", "now"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it once it has applied some pages and not all of them.
+    let head = account::status(&writer.store).unwrap().server_head;
+    let cursor = until(
+        "the bootstrap to apply a page",
+        Duration::from_secs(60),
+        || {
+            let cursor = account::status(&store)
+                .map_err(|e| e.to_string())?
+                .local_cursor;
+            Ok((cursor > 0).then_some(cursor))
+        },
+    );
+    bootstrap.kill().unwrap();
+    let killed = bootstrap.wait().unwrap();
+    assert!(
+        cursor < head && !killed.success(),
+        "the bootstrap finished before the kill (cursor {cursor} of {head}); fill more tasks"
+    );
+    let partial = device_cells(&store).len();
+    assert!(partial > 0 && partial < device_cells(&writer.store).len());
+
+    // Again, to the end: exactly the server's cells, each once.
+    let done = flightdeck(late.path(), &["sync", "now"]);
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
+    let cells = device_cells(&store);
+    assert_eq!(cells, server_cells(&store).await);
+    assert_eq!(cells, device_cells(&writer.store));
+}
