@@ -60,7 +60,10 @@ async fn post_message(
     Json(body): Json<Value>,
 ) -> Response {
     let message = body["message"].as_str().unwrap_or_default().to_string();
-    let calls = agent.record(&thread, format!("post {message} timeout={}", body["timeout"]));
+    let calls = agent.record(
+        &thread,
+        format!("post {message} timeout={}", body["timeout"]),
+    );
     match thread.as_str() {
         "quick" => Json(json!({"status": "completed", "reply": format!("echo: {message}")}))
             .into_response(),
@@ -149,7 +152,10 @@ fn a_working_agent_is_polled_until_idle_and_its_last_assistant_message_is_the_re
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
     assert_eq!(run.result.as_ref().unwrap()["reply"], "thought it through");
     let calls = agent.calls("thinking");
-    assert_eq!(calls[0], "post think timeout=300", "the default timeout is sent");
+    assert_eq!(
+        calls[0], "post think timeout=300",
+        "the default timeout is sent"
+    );
     assert_eq!(count(&calls, "get"), 3);
 }
 
@@ -159,7 +165,12 @@ fn server_errors_are_retried_with_backoff_and_a_4xx_is_not() {
     let (base, agent) = serve(&rig);
     let flaky = rig.queue_spec(thread(&base, "flaky", "again", None));
     let flaky = rig.final_state(&flaky.id);
-    assert_eq!(flaky.status, ExecutionStatus::Succeeded, "{:?}", flaky.error);
+    assert_eq!(
+        flaky.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        flaky.error
+    );
     assert_eq!(count(&agent.calls("flaky"), "post"), 3);
 
     let missing = rig.queue_spec(thread(&base, "missing", "hello", None));

@@ -139,5 +139,10 @@ fn an_agent_usage_limit_schedules_the_retry_at_the_time_it_names() {
         ..NewExecution::default()
     });
     let plain = rig.final_state(&plain.id);
-    assert!(plain.result.as_ref().unwrap().get("retry_after_at").is_none());
+    assert!(plain
+        .result
+        .as_ref()
+        .unwrap()
+        .get("retry_after_at")
+        .is_none());
 }
