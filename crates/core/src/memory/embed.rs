@@ -61,6 +61,24 @@ pub fn find_model_dir(data_dir: Option<&Path>) -> Option<PathBuf> {
         .find(|d| d.join("model.safetensors").is_file())
 }
 
+/// The built-in model for code that has no embedder of its own (the runner recording a run's
+/// memories, sync indexing what it pulled): loaded on first use, once per process, because
+/// loading costs far more than embedding a few memories. `None` when no model is installed or
+/// it does not load; that is logged once and the memory indexes stay full-text only.
+pub fn shared_default() -> Option<&'static dyn Embedder> {
+    static MODEL: std::sync::OnceLock<Option<MiniLm>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| match MiniLm::load_default() {
+            Ok(model) => Some(model),
+            Err(e) => {
+                tracing::warn!(error = %e, "memory search is keyword-only");
+                None
+            }
+        })
+        .as_ref()
+        .map(|m| m as &dyn Embedder)
+}
+
 /// all-MiniLM-L6-v2: BERT, mean pooling over the attention mask, L2 normalisation.
 pub struct MiniLm {
     model: BertModel,

@@ -19,7 +19,10 @@ pub use budget::{
     enforce_budget, enforce_budget_with, Budget, ExtractiveSummariser, Summariser,
     DEFAULT_SCOPE_BUDGET,
 };
-pub use capture::{capture_from_file, capture_from_output, CaptureReport, MEMORY_FILE_ENV};
+pub use capture::{
+    capture_from_file, capture_from_output, capture_run, is_memory_line, CaptureReport,
+    RunMemories, MAX_FILE_BYTES, MAX_PER_RUN, MEMORY_FILE_ENV,
+};
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, MiniLm};
 pub use search::{context_for_task, search};
 
@@ -269,6 +272,32 @@ pub fn index_pending(store: &Store, embedder: Option<&dyn Embedder>) -> Result<u
         index_batch(store, embedder, &batch)?;
         done += batch.len();
     }
+}
+
+/// [`index_pending`] with the process's shared built-in model ([`embed::shared_default`]), for
+/// work that has no embedder of its own: a sync round that pulled memories, the sync daemon's
+/// start, a run that recorded memories. It first asks, with cheap queries, whether anything
+/// needs indexing at all, so that the model is loaded only when it will be used.
+pub fn index_pending_default(store: &Store) -> Result<usize> {
+    let installed = embed::default_model_dir().is_some();
+    let needed = store.read(|c| {
+        if !rows::stale(c, installed, 1)?.is_empty() || rows::has_orphans(c)? {
+            return Ok(true);
+        }
+        // Vectors of another model (or none yet) while the built-in one is installed: they
+        // are rebuilt, as on any model change.
+        let current = rows::meta(c, "model")?;
+        Ok(installed && current.as_deref() != Some(embed::MINILM_NAME) && rows::any_memory(c)?)
+    })?;
+    if !needed {
+        return Ok(0);
+    }
+    let embedder = if installed {
+        embed::shared_default()
+    } else {
+        None
+    };
+    index_pending(store, embedder)
 }
 
 fn index_batch(

@@ -312,6 +312,20 @@ pub fn drop_orphans(conn: &Connection, with_vectors: bool) -> Result<usize> {
     Ok(keys.len())
 }
 
+/// Whether an index entry names a memory that no longer exists.
+pub fn has_orphans(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM memory_index
+                        WHERE memory_id NOT IN (SELECT id FROM memories))",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn any_memory(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM memories)", [], |r| r.get(0))?)
+}
+
 pub fn count_memories(conn: &Connection) -> Result<usize> {
     Ok(conn.query_row("SELECT count(*) FROM memories", [], |r| r.get::<_, i64>(0))? as usize)
 }
