@@ -3,9 +3,10 @@
 //! a task, capture from runs and size control.
 //!
 //! Index upkeep: local writes index in their own transaction (the vector is computed before the
-//! write, from the content). Rows that arrive by sync are indexed by [`index_pending`], which
-//! the sync daemon calls after each apply and at start-up; it costs one indexed query when
-//! nothing is pending.
+//! write, from the content). Rows that arrive by sync are indexed by [`index_pending_default`]
+//! at the end of each sync round that pulled memory cells, and when the sync daemon starts;
+//! it costs a few queries when nothing is pending. Memories runs record get their vectors the
+//! same way when the run ends.
 
 mod budget;
 mod capture;
