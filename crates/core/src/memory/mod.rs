@@ -307,13 +307,23 @@ fn index_batch(
     batch: &[rows::Stale],
 ) -> Result<()> {
     let hashes: Vec<String> = batch.iter().map(|s| content_hash(&s.content)).collect();
-    let vectors = match embedder {
-        Some(e) => {
-            let texts: Vec<&str> = batch.iter().map(|s| s.content.as_str()).collect();
-            e.embed(&texts)?.into_iter().map(Some).collect()
+    // Only new or changed text is embedded: a row that is stale for another reason (archived,
+    // say, on another device) keeps the vector it has, and embedding is most of the cost.
+    let needs_vector: Vec<bool> = batch
+        .iter()
+        .zip(&hashes)
+        .map(|(s, hash)| !(s.has_vector && s.hash.as_deref() == Some(hash.as_str())))
+        .collect();
+    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; batch.len()];
+    if let Some(e) = embedder {
+        let wanted: Vec<usize> = (0..batch.len()).filter(|&i| needs_vector[i]).collect();
+        if !wanted.is_empty() {
+            let texts: Vec<&str> = wanted.iter().map(|&i| batch[i].content.as_str()).collect();
+            for (i, v) in wanted.into_iter().zip(e.embed(&texts)?) {
+                vectors[i] = Some(v);
+            }
         }
-        None => vec![None; batch.len()],
-    };
+    }
     store.write(|w| {
         for ((s, hash), v) in batch.iter().zip(&hashes).zip(&vectors) {
             rows::index_one(
