@@ -6,7 +6,7 @@
 #[path = "common/runner.rs"]
 mod runner;
 
-use flightdeck_core::{memory, tasks};
+use flightdeck_core::{memory, runs, tasks, Store};
 use flightdeck_types::{
     Execution, ExecutionSpec, ExecutionStatus, MemoryFilter, MemoryScope, NewExecution, NewTask,
     SearchMode, ShellSpec,
@@ -24,12 +24,12 @@ fn queue_for_task(rig: &Rig, task_id: &str, line: &str) -> Execution {
     })
 }
 
-fn memories_of(rig: &Rig, run_id: &str) -> Vec<flightdeck_types::Memory> {
+fn memories_of(store: &Store, run_id: &str) -> Vec<flightdeck_types::Memory> {
     let all = MemoryFilter {
         include_archived: true,
         ..Default::default()
     };
-    let mut found: Vec<_> = memory::list(&rig.store, &all, 1000)
+    let mut found: Vec<_> = memory::list(store, &all, 1000)
         .unwrap()
         .into_iter()
         .filter(|m| m.source_execution_id.as_deref() == Some(run_id))
@@ -62,7 +62,7 @@ fn output_lines_and_the_memory_file_become_memories_of_the_run() {
     let run = rig.final_state(&run.id);
     assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
 
-    let found = memories_of(&rig, &run.id);
+    let found = memories_of(&rig.store, &run.id);
     let contents: Vec<&str> = found.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(
         contents,
@@ -168,7 +168,7 @@ fn each_run_gets_its_own_fresh_file_and_keeps_memories_past_the_output_cap() {
     );
     assert_eq!(first.result.as_ref().unwrap()["truncated"], true);
 
-    let first_memories = memories_of(&rig, &first.id);
+    let first_memories = memories_of(&rig.store, &first.id);
     let contents: Vec<&str> = first_memories.iter().map(|m| m.content.as_str()).collect();
     assert_eq!(contents, ["from the first run", "learned after a long log"]);
     assert!(
@@ -177,7 +177,7 @@ fn each_run_gets_its_own_fresh_file_and_keeps_memories_past_the_output_cap() {
             .all(|m| m.scope == MemoryScope::global()),
         "a run without a task records global memories"
     );
-    assert!(memories_of(&rig, &second.id).is_empty());
+    assert!(memories_of(&rig.store, &second.id).is_empty());
     assert!(
         second.result.as_ref().unwrap().get("memories").is_none(),
         "a run that recorded nothing says nothing about memories"
@@ -196,4 +196,72 @@ fn each_run_gets_its_own_fresh_file_and_keeps_memories_past_the_output_cap() {
     let second_file = path(&second_out).unwrap();
     assert!(second_file.ends_with(&format!("{}.jsonl", second.id)));
     assert!(!second_file.contains(&first.id));
+}
+
+#[test]
+fn a_run_whose_process_died_keeps_what_it_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    // A run left `running` by a runner that died, with output stored and a file written.
+    let run = runs::queue(
+        &store,
+        NewExecution {
+            spec: Some(ExecutionSpec::Shell(ShellSpec {
+                line: Some("long job".into()),
+                ..ShellSpec::default()
+            })),
+            ..NewExecution::default()
+        },
+    )
+    .unwrap();
+    store
+        .write(|w| {
+            w.execute(
+                "UPDATE executions SET status = 'running', started_at = 1 WHERE id = ?1",
+                [&run.id],
+            )?;
+            for (seq, kind, data) in [
+                (1, "status", "running"),
+                (2, "stdout", "step one"),
+                (
+                    3,
+                    "stderr",
+                    "memory: the cache must be warmed before the load test",
+                ),
+            ] {
+                w.execute(
+                    "INSERT INTO execution_events (execution_id, seq, at, kind, data)
+                     VALUES (?1, ?2, 1, ?3, ?4)",
+                    rusqlite::params![run.id, seq, kind, data],
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let file = dir
+        .path()
+        .join("run-memory")
+        .join(format!("{}.jsonl", run.id));
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, "{\"content\": \"the load test needs 20 minutes\"}\n").unwrap();
+
+    let ended = runs::recover_interrupted(&store).unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].status, ExecutionStatus::Interrupted);
+    let contents: Vec<String> = memories_of(&store, &run.id)
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        contents,
+        [
+            "the cache must be warmed before the load test",
+            "the load test needs 20 minutes"
+        ]
+    );
+    let stored = runs::get(&store, &run.id).unwrap();
+    assert_eq!(stored.status, ExecutionStatus::Interrupted);
+    let recorded = &stored.result.as_ref().unwrap()["memories"]["recorded"];
+    assert_eq!(recorded.as_array().unwrap().len(), 2);
+    assert!(!file.exists(), "the file is read once, then removed");
 }

@@ -339,22 +339,9 @@ fn finish(
     };
     let recorded = store.write(|w| {
         let old = executions::find(w, &run.id)?;
-        let mut captured =
-            memory::capture_run(w, &run.id, &totals.memory_lines, file_text.as_deref())?;
-        captured.errors.extend(file_error);
         let mut result = result;
-        if !captured.added.is_empty() || !captured.errors.is_empty() {
-            let r = result.get_or_insert_with(|| json!({}));
-            if let Some(fields) = r.as_object_mut() {
-                fields.insert(
-                    "memories".into(),
-                    json!({
-                        "recorded": captured.added.iter().map(|m| &m.id).collect::<Vec<_>>(),
-                        "errors": captured.errors,
-                    }),
-                );
-            }
-        }
+        let file = (file_text.as_deref(), file_error);
+        let recorded = record_memories(w, &run.id, &totals.memory_lines, file, &mut result)?;
         let new = Execution {
             status: outcome.status,
             exit_code: outcome.exit_code,
@@ -365,7 +352,7 @@ fn finish(
         };
         let seq = executions::next_event_seq(w, &run.id)?.max(totals.next_seq);
         end_in(w, &old, &new, seq)?;
-        Ok(captured.added)
+        Ok(recorded)
     })?;
     if let Some(path) = &memory_file {
         // Read into the store by now; a leftover would only be read by nobody.
@@ -374,17 +361,50 @@ fn finish(
     Ok(recorded)
 }
 
-/// `<database dir>/run-memory/<run id>.jsonl`, with no file there yet. Beside the database
-/// rather than in /tmp: the data dir is the person's own, so no one else can plant or read it.
-fn fresh_memory_file(store: &Store, run_id: &str) -> Result<PathBuf> {
-    let dir = store
+/// Records a run's memories inside the write that ends it, and lists them (and what could not
+/// be recorded) under `memories` in its result.
+fn record_memories(
+    w: &mut Writer<'_>,
+    run_id: &str,
+    output_lines: &[String],
+    (file_text, file_error): (Option<&str>, Option<String>),
+    result: &mut Option<serde_json::Value>,
+) -> Result<Vec<Memory>> {
+    let mut captured = memory::capture_run(w, run_id, output_lines, file_text)?;
+    captured.errors.extend(file_error);
+    if !captured.added.is_empty() || !captured.errors.is_empty() {
+        let r = result.get_or_insert_with(|| json!({}));
+        if let Some(fields) = r.as_object_mut() {
+            fields.insert(
+                "memories".into(),
+                json!({
+                    "recorded": captured.added.iter().map(|m| &m.id).collect::<Vec<_>>(),
+                    "errors": captured.errors,
+                }),
+            );
+        }
+    }
+    Ok(captured.added)
+}
+
+/// `<database dir>/run-memory/<run id>.jsonl`. Beside the database rather than in /tmp: the
+/// data dir is the person's own, so no one else can plant or read it.
+fn memory_file_path(store: &Store, run_id: &str) -> PathBuf {
+    store
         .path()
         .parent()
         .unwrap_or_else(|| Path::new("."))
-        .join("run-memory");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| CoreError::io(format!("cannot create {}", dir.display()), e))?;
-    let path = dir.join(format!("{run_id}.jsonl"));
+        .join("run-memory")
+        .join(format!("{run_id}.jsonl"))
+}
+
+/// [`memory_file_path`], its directory created and no file there yet.
+fn fresh_memory_file(store: &Store, run_id: &str) -> Result<PathBuf> {
+    let path = memory_file_path(store, run_id);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CoreError::io(format!("cannot create {}", dir.display()), e))?;
+    }
     match std::fs::remove_file(&path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -432,25 +452,68 @@ fn index_recorded_memories(store: &Store, recorded: &[Memory]) {
 /// Marks runs left `running` on this device as `interrupted` and hands each to recovery.
 /// Only the holder of the worker lock may call it: anyone else could be looking at runs a
 /// live runner is executing.
+///
+/// What such a run recorded before its process died is kept: the `memory:` lines of its stored
+/// output and the memory file it left behind become memories of the run, as at a normal end.
 pub fn recover_interrupted(store: &Store) -> Result<Vec<Execution>> {
-    store.write(|w| {
+    let (ended, recorded, files) = store.write(|w| {
         let now: Timestamp = w.now();
         let stale = executions::running_on_device(w, w.device_id())?;
         let mut ended = Vec::with_capacity(stale.len());
+        let mut recorded = Vec::new();
+        let mut files = Vec::new();
         for old in stale {
             if let Some(process) = executions::last_event_of_kind(w, &old.id, "process")? {
                 shell::kill_recorded_group(&process.data);
             }
+            let lines = stored_memory_lines(w, &old.id)?;
+            let path = memory_file_path(store, &old.id);
+            let (file_text, file_error) = read_memory_file(&path);
+            let mut result = old.result.clone();
+            let file = (file_text.as_deref(), file_error);
+            recorded.extend(record_memories(w, &old.id, &lines, file, &mut result)?);
+            files.push(path);
             let new = Execution {
                 status: ExecutionStatus::Interrupted,
                 finished_at: Some(now),
                 error: Some("the process running it exited".into()),
+                result,
                 ..old.clone()
             };
             let seq = executions::next_event_seq(w, &old.id)?;
             end_in(w, &old, &new, seq)?;
             ended.push(new);
         }
-        Ok(ended)
-    })
+        Ok((ended, recorded, files))
+    })?;
+    for path in files {
+        let _ = std::fs::remove_file(path);
+    }
+    if !recorded.is_empty() {
+        index_recorded_memories(store, &recorded);
+    }
+    Ok(ended)
+}
+
+/// The `memory:` lines among a run's stored output (which stops at the output cap).
+fn stored_memory_lines(w: &Writer<'_>, run_id: &str) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = executions::events(w, run_id, after, 1000)?;
+        let Some(last) = page.last() else {
+            return Ok(lines);
+        };
+        after = last.seq;
+        lines.extend(
+            page.into_iter()
+                .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr"))
+                .filter(|e| memory::is_memory_line(&e.data))
+                .map(|e| e.data)
+                .take(memory::MAX_PER_RUN + 1 - lines.len()),
+        );
+        if lines.len() > memory::MAX_PER_RUN {
+            return Ok(lines);
+        }
+    }
 }
