@@ -47,6 +47,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Runs(cmd) => commands::runs::run(&store, cmd, out),
         Command::Schedule(cmd) => commands::schedule::run(&store, cmd, out),
         Command::Errors(cmd) => commands::errors::run(&store, cmd, out),
+        Command::Memory(cmd) => commands::memory::run(&store, cli.data_dir.as_deref(), cmd, out),
         Command::Daemon => commands::daemon::run(store),
     }
 }

@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::{Json, Router};
-use common::temp_store;
+use common::{exchange, temp_store};
 use flightdeck_core::memory::{self, Embedder, HttpEmbedder, HttpEmbedderConfig};
 use flightdeck_core::secrets::{OsKeyring, SecretStore};
 use flightdeck_types::{MemoryFilter, NewMemory, SearchMode};
@@ -39,6 +39,8 @@ fn bag(text: &str) -> Vec<f32> {
 #[derive(Clone, Default)]
 struct Seen {
     auth: Arc<Mutex<Vec<String>>>,
+    /// Every text the server was asked to embed, in order.
+    inputs: Arc<Mutex<Vec<String>>>,
 }
 
 async fn embeddings(
@@ -60,6 +62,7 @@ async fn embeddings(
             .collect(),
         _ => Vec::new(),
     };
+    seen.inputs.lock().unwrap().extend(inputs.iter().cloned());
     let data: Vec<Value> = inputs
         .iter()
         .enumerate()
@@ -200,4 +203,72 @@ fn a_missing_key_is_a_clear_error() {
     .err()
     .unwrap();
     assert!(err.to_string().contains("keyring"), "{err}");
+}
+
+#[test]
+fn synced_rows_whose_text_did_not_change_keep_their_vectors() {
+    let (_da, a) = temp_store();
+    let (_db, b) = temp_store();
+    let seen = Seen::default();
+    let http = HttpEmbedder::connect(
+        &HttpEmbedderConfig {
+            base_url: serve(seen.clone()),
+            model: "bag-64".into(),
+            key_account: None,
+        },
+        &OsKeyring::from_env().unwrap(),
+    )
+    .unwrap();
+    let add = |content: &str| {
+        memory::add(
+            &a,
+            Some(&http),
+            NewMemory {
+                content: content.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let backup = add("The backup job runs at midnight.");
+    add("Standup is at 9:30.");
+    exchange(&a, &b);
+    let embedded = || std::mem::take(&mut *seen.inputs.lock().unwrap());
+    embedded();
+    assert_eq!(memory::index_pending(&b, Some(&http)).unwrap(), 2);
+    assert_eq!(embedded().len(), 2, "new rows are embedded");
+
+    // Archived on A: B's entry is brought up to date without embedding the same text again.
+    memory::archive(&a, &backup.id).unwrap();
+    exchange(&a, &b);
+    assert_eq!(memory::index_pending(&b, Some(&http)).unwrap(), 1);
+    assert_eq!(embedded(), Vec::<String>::new());
+    let found = memory::search(
+        &b,
+        Some(&http),
+        "backup midnight",
+        &MemoryFilter {
+            include_archived: true,
+            ..Default::default()
+        },
+        1,
+    )
+    .unwrap();
+    assert_eq!(found.hits[0].memory.id, backup.id);
+    assert_eq!(found.hits[0].vector_rank, Some(1), "the vector was kept");
+    embedded(); // the query
+
+    // New text is embedded.
+    a.write(|w| {
+        w.execute(
+            "UPDATE memories SET content = 'The backup job runs at noon.', \
+             updated_at = updated_at + 1 WHERE id = ?1",
+            [&backup.id],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    exchange(&a, &b);
+    assert_eq!(memory::index_pending(&b, Some(&http)).unwrap(), 1);
+    assert_eq!(embedded(), ["The backup job runs at noon."]);
 }

@@ -385,7 +385,8 @@ fn a_memory_written_on_a_is_found_by_meaning_on_b_after_sync() {
     memory::add(&a, e(), note(CORPUS[13])).unwrap();
     memory::add(&a, e(), note(CORPUS[7])).unwrap();
     exchange(&a, &b);
-    // Rows arrive by sync without index entries; index_pending builds them.
+    // Rows merged without a sync round arrive without index entries; index_pending builds
+    // them. (A sync round calls it itself: tests/tests/sync_memory.rs.)
     assert_eq!(memory::index_pending(&b, e()).unwrap(), 2);
     let found = memory::search(
         &b,

@@ -1,5 +1,6 @@
 //! The command line, as clap parses it.
 
+mod memory;
 mod runs;
 
 use std::path::PathBuf;
@@ -7,13 +8,14 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use flightdeck_types::{Priority, TaskStatus};
 
+pub use memory::{MemoryCommand, MemoryFilterArgs};
 pub use runs::{ErrorsCommand, ExecutorArgs, RunArgs, RunsCommand, ScheduleCommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "flightdeck",
     version,
-    about = "Flightdeck, headless: tasks, environments, runs, schedules and sync from scripts",
+    about = "Flightdeck, headless: tasks, environments, runs, schedules, memory and sync from scripts",
     after_help = "Data lives in $FLIGHTDECK_DATA_DIR, else ~/.local/share/flightdeck; \
                   one database per workspace."
 )]
@@ -64,6 +66,9 @@ pub enum Command {
     /// Failed runs: list, retry, resolve, ignore, escalate
     #[command(subcommand)]
     Errors(ErrorsCommand),
+    /// Agent memory: add, search by meaning, list, show, archive, reindex
+    #[command(subcommand)]
+    Memory(MemoryCommand),
     /// Run queued runs and schedules, recover failures and keep syncing, in the foreground
     /// until Ctrl-C
     Daemon,

@@ -2,6 +2,7 @@ pub mod audit;
 pub mod daemon;
 pub mod env;
 pub mod errors;
+pub mod memory;
 pub mod runs;
 pub mod schedule;
 pub mod sync;

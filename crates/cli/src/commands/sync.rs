@@ -43,14 +43,18 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
         SyncCommand::Now => {
             let report = runtime.block_on(account::sync_now(store, &keyring))?;
             out.print(&report, || {
-                format!(
+                let mut text = format!(
                     "pushed {} cells, pulled {} cells, {} conflicts; at {} of {}",
                     report.pushed_cells,
                     report.pulled_cells,
                     report.conflicts,
                     report.local_cursor,
                     report.server_head
-                )
+                );
+                if report.memories_indexed > 0 {
+                    text.push_str(&format!("; indexed {} memories", report.memories_indexed));
+                }
+                text
             });
         }
         SyncCommand::Status => {

@@ -29,12 +29,27 @@ const BATCH: usize = 32;
 /// Where the built-in model is: `$FLIGHTDECK_MODEL_DIR`, else `<data dir>/models/...`, else
 /// `<repo>/.deps/models/...` (development checkouts). `None` when none holds the weights.
 pub fn default_model_dir() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(dir) = std::env::var_os(MODEL_DIR_ENV) {
-        candidates.push(PathBuf::from(dir));
+    find_model_dir(None)
+}
+
+/// As [`default_model_dir`], with `data_dir` (a `--data-dir`) in place of the default data dir.
+///
+/// A set `$FLIGHTDECK_MODEL_DIR` is the only place looked at: pointing it at a directory
+/// without weights is how a person (or a test) runs without a model, and a typo there should
+/// show as "no model" rather than silently loading another copy from elsewhere.
+pub fn find_model_dir(data_dir: Option<&Path>) -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(MODEL_DIR_ENV).filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return dir.join("model.safetensors").is_file().then_some(dir);
     }
-    if let Ok(data) = crate::paths::default_data_dir() {
-        candidates.push(data.join("models").join(MINILM_NAME));
+    let mut candidates = Vec::new();
+    match data_dir {
+        Some(data) => candidates.push(data.join("models").join(MINILM_NAME)),
+        None => {
+            if let Ok(data) = crate::paths::default_data_dir() {
+                candidates.push(data.join("models").join(MINILM_NAME));
+            }
+        }
     }
     candidates.push(
         Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -44,6 +59,24 @@ pub fn default_model_dir() -> Option<PathBuf> {
     candidates
         .into_iter()
         .find(|d| d.join("model.safetensors").is_file())
+}
+
+/// The built-in model for code that has no embedder of its own (the runner recording a run's
+/// memories, sync indexing what it pulled): loaded on first use, once per process, because
+/// loading costs far more than embedding a few memories. `None` when no model is installed or
+/// it does not load; that is logged once and the memory indexes stay full-text only.
+pub fn shared_default() -> Option<&'static dyn Embedder> {
+    static MODEL: std::sync::OnceLock<Option<MiniLm>> = std::sync::OnceLock::new();
+    MODEL
+        .get_or_init(|| match MiniLm::load_default() {
+            Ok(model) => Some(model),
+            Err(e) => {
+                tracing::warn!(error = %e, "memory search is keyword-only");
+                None
+            }
+        })
+        .as_ref()
+        .map(|m| m as &dyn Embedder)
 }
 
 /// all-MiniLM-L6-v2: BERT, mean pooling over the attention mask, L2 normalisation.

@@ -3,9 +3,10 @@
 //! a task, capture from runs and size control.
 //!
 //! Index upkeep: local writes index in their own transaction (the vector is computed before the
-//! write, from the content). Rows that arrive by sync are indexed by [`index_pending`], which
-//! the sync daemon calls after each apply and at start-up; it costs one indexed query when
-//! nothing is pending.
+//! write, from the content). Rows that arrive by sync are indexed by [`index_pending_default`]
+//! at the end of each sync round that pulled memory cells, and when the sync daemon starts;
+//! it costs a few queries when nothing is pending. Memories runs record get their vectors the
+//! same way when the run ends.
 
 mod budget;
 mod capture;
@@ -19,7 +20,10 @@ pub use budget::{
     enforce_budget, enforce_budget_with, Budget, ExtractiveSummariser, Summariser,
     DEFAULT_SCOPE_BUDGET,
 };
-pub use capture::{capture_from_file, capture_from_output, CaptureReport, MEMORY_FILE_ENV};
+pub use capture::{
+    capture_from_file, capture_from_output, capture_run, is_memory_line, CaptureReport,
+    RunMemories, MAX_FILE_BYTES, MAX_PER_RUN, MEMORY_FILE_ENV,
+};
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, MiniLm};
 pub use search::{context_for_task, search};
 
@@ -271,19 +275,55 @@ pub fn index_pending(store: &Store, embedder: Option<&dyn Embedder>) -> Result<u
     }
 }
 
+/// [`index_pending`] with the process's shared built-in model ([`embed::shared_default`]), for
+/// work that has no embedder of its own: a sync round that pulled memories, the sync daemon's
+/// start, a run that recorded memories. It first asks, with cheap queries, whether anything
+/// needs indexing at all, so that the model is loaded only when it will be used.
+pub fn index_pending_default(store: &Store) -> Result<usize> {
+    let installed = embed::default_model_dir().is_some();
+    let needed = store.read(|c| {
+        if !rows::stale(c, installed, 1)?.is_empty() || rows::has_orphans(c)? {
+            return Ok(true);
+        }
+        // Vectors of another model (or none yet) while the built-in one is installed: they
+        // are rebuilt, as on any model change.
+        let current = rows::meta(c, "model")?;
+        Ok(installed && current.as_deref() != Some(embed::MINILM_NAME) && rows::any_memory(c)?)
+    })?;
+    if !needed {
+        return Ok(0);
+    }
+    let embedder = if installed {
+        embed::shared_default()
+    } else {
+        None
+    };
+    index_pending(store, embedder)
+}
+
 fn index_batch(
     store: &Store,
     embedder: Option<&dyn Embedder>,
     batch: &[rows::Stale],
 ) -> Result<()> {
     let hashes: Vec<String> = batch.iter().map(|s| content_hash(&s.content)).collect();
-    let vectors = match embedder {
-        Some(e) => {
-            let texts: Vec<&str> = batch.iter().map(|s| s.content.as_str()).collect();
-            e.embed(&texts)?.into_iter().map(Some).collect()
+    // Only new or changed text is embedded: a row that is stale for another reason (archived,
+    // say, on another device) keeps the vector it has, and embedding is most of the cost.
+    let needs_vector: Vec<bool> = batch
+        .iter()
+        .zip(&hashes)
+        .map(|(s, hash)| !(s.has_vector && s.hash.as_deref() == Some(hash.as_str())))
+        .collect();
+    let mut vectors: Vec<Option<Vec<f32>>> = vec![None; batch.len()];
+    if let Some(e) = embedder {
+        let wanted: Vec<usize> = (0..batch.len()).filter(|&i| needs_vector[i]).collect();
+        if !wanted.is_empty() {
+            let texts: Vec<&str> = wanted.iter().map(|&i| batch[i].content.as_str()).collect();
+            for (i, v) in wanted.into_iter().zip(e.embed(&texts)?) {
+                vectors[i] = Some(v);
+            }
         }
-        None => vec![None; batch.len()],
-    };
+    }
     store.write(|w| {
         for ((s, hash), v) in batch.iter().zip(&hashes).zip(&vectors) {
             rows::index_one(

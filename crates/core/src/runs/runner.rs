@@ -3,12 +3,13 @@
 //! recovery hook's effects in one transaction.
 
 use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flightdeck_types::{
     AuditAction, EntityKind, Environment, Execution, ExecutionEvent, ExecutionSpec,
-    ExecutionStatus, Timestamp,
+    ExecutionStatus, Memory, MemoryScope, Timestamp,
 };
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
@@ -16,7 +17,8 @@ use tokio::sync::{Notify, Semaphore};
 use super::executors::agent_thread::{self, AgentDefaults};
 use super::executors::{http, shell, CancelSignal, EventSink, Outcome, SinkConfig};
 use crate::audit::diff;
-use crate::error::Result;
+use crate::error::{CoreError, Result};
+use crate::memory;
 use crate::secrets::SecretStore;
 use crate::store::{executions, Store, Writer};
 
@@ -162,12 +164,24 @@ impl Runner {
             cancel_tx,
         ));
         let environment = self.environment_of(&run)?;
+        let memory_file = match &run.spec {
+            ExecutionSpec::Shell(_) => match fresh_memory_file(&self.store, &run.id) {
+                Ok(path) => Some(path),
+                Err(e) => {
+                    // The run still runs; it just has nowhere to write memories to.
+                    tracing::warn!(error = %e, run = %run.id, "no memory file for this run");
+                    None
+                }
+            },
+            _ => None,
+        };
         let outcome = match &run.spec {
             ExecutionSpec::Shell(spec) => {
                 let ctx = shell::ShellContext {
                     environment: environment.as_ref(),
                     secrets: self.secrets.as_ref(),
                     retry_after_pattern: run.retry_policy.retry_after_pattern.as_deref(),
+                    memory_file: memory_file.as_deref(),
                 };
                 shell::run(spec, &ctx, &sink, cancel).await
             }
@@ -180,9 +194,15 @@ impl Runner {
         drop(sink);
         let totals = writer.await.expect("the event writer does not panic")?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || finish(&store, run, outcome, totals))
-            .await
-            .expect("finishing does not panic")
+        tokio::task::spawn_blocking(move || {
+            let recorded = finish(&store, run, outcome, totals, memory_file)?;
+            if !recorded.is_empty() {
+                index_recorded_memories(&store, &recorded);
+            }
+            Ok(())
+        })
+        .await
+        .expect("finishing does not panic")
     }
 
     /// The run's environment; an id that no longer resolves (deleted on a peer) means none.
@@ -298,20 +318,30 @@ pub(crate) fn end_in(w: &mut Writer<'_>, old: &Execution, new: &Execution, seq: 
     crate::recovery::on_run_finished(w, new)
 }
 
+/// Writes the run's end, with the memories it recorded (from `memory:` output lines and its
+/// memory file) in the same transaction; returns those memories.
 fn finish(
     store: &Store,
     run: Execution,
     outcome: Outcome,
     totals: super::executors::SinkTotals,
-) -> Result<()> {
+    memory_file: Option<PathBuf>,
+) -> Result<Vec<Memory>> {
     let mut result = outcome.result;
     if matches!(run.spec, ExecutionSpec::Shell(_)) {
         let r = result.get_or_insert_with(|| json!({}));
         r["output_bytes"] = json!(totals.output_bytes);
         r["truncated"] = json!(totals.truncated);
     }
-    store.write(|w| {
+    let (file_text, file_error) = match &memory_file {
+        Some(path) => read_memory_file(path),
+        None => (None, None),
+    };
+    let recorded = store.write(|w| {
         let old = executions::find(w, &run.id)?;
+        let mut result = result;
+        let file = (file_text.as_deref(), file_error);
+        let recorded = record_memories(w, &run.id, &totals.memory_lines, file, &mut result)?;
         let new = Execution {
             status: outcome.status,
             exit_code: outcome.exit_code,
@@ -321,32 +351,169 @@ fn finish(
             ..old.clone()
         };
         let seq = executions::next_event_seq(w, &run.id)?.max(totals.next_seq);
-        end_in(w, &old, &new, seq)
-    })
+        end_in(w, &old, &new, seq)?;
+        Ok(recorded)
+    })?;
+    if let Some(path) = &memory_file {
+        // Read into the store by now; a leftover would only be read by nobody.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(recorded)
+}
+
+/// Records a run's memories inside the write that ends it, and lists them (and what could not
+/// be recorded) under `memories` in its result.
+fn record_memories(
+    w: &mut Writer<'_>,
+    run_id: &str,
+    output_lines: &[String],
+    (file_text, file_error): (Option<&str>, Option<String>),
+    result: &mut Option<serde_json::Value>,
+) -> Result<Vec<Memory>> {
+    let mut captured = memory::capture_run(w, run_id, output_lines, file_text)?;
+    captured.errors.extend(file_error);
+    if !captured.added.is_empty() || !captured.errors.is_empty() {
+        let r = result.get_or_insert_with(|| json!({}));
+        if let Some(fields) = r.as_object_mut() {
+            fields.insert(
+                "memories".into(),
+                json!({
+                    "recorded": captured.added.iter().map(|m| &m.id).collect::<Vec<_>>(),
+                    "errors": captured.errors,
+                }),
+            );
+        }
+    }
+    Ok(captured.added)
+}
+
+/// `<database dir>/run-memory/<run id>.jsonl`. Beside the database rather than in /tmp: the
+/// data dir is the person's own, so no one else can plant or read it.
+fn memory_file_path(store: &Store, run_id: &str) -> PathBuf {
+    store
+        .path()
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("run-memory")
+        .join(format!("{run_id}.jsonl"))
+}
+
+/// [`memory_file_path`], its directory created and no file there yet.
+fn fresh_memory_file(store: &Store, run_id: &str) -> Result<PathBuf> {
+    let path = memory_file_path(store, run_id);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CoreError::io(format!("cannot create {}", dir.display()), e))?;
+    }
+    match std::fs::remove_file(&path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(CoreError::io(format!("cannot clear {}", path.display()), e)),
+    }
+    Ok(path)
+}
+
+/// The memory file's text, or why it was not read. No file means the run recorded nothing.
+fn read_memory_file(path: &Path) -> (Option<String>, Option<String>) {
+    let env = memory::MEMORY_FILE_ENV;
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
+        Err(e) => (None, Some(format!("{env}: cannot read it: {e}"))),
+        Ok(meta) if meta.len() > memory::MAX_FILE_BYTES => (
+            None,
+            Some(format!(
+                "{env}: {} bytes, over the {} byte limit; not read",
+                meta.len(),
+                memory::MAX_FILE_BYTES
+            )),
+        ),
+        Ok(_) => match std::fs::read_to_string(path) {
+            Ok(text) => (Some(text), None),
+            Err(e) => (None, Some(format!("{env}: cannot read it: {e}"))),
+        },
+    }
+}
+
+/// Keeps the scopes the run wrote to within budget and gives the new memories their vectors.
+/// The run has ended by now; a failure here is logged, and the next index pass catches up.
+fn index_recorded_memories(store: &Store, recorded: &[Memory]) {
+    let scopes: HashSet<&MemoryScope> = recorded.iter().map(|m| &m.scope).collect();
+    for scope in scopes {
+        let embedder = memory::embed::shared_default();
+        if let Err(e) = memory::enforce_budget(store, embedder, scope, &memory::Budget::default()) {
+            tracing::warn!(error = %e, "could not enforce the memory budget after a run");
+        }
+    }
+    if let Err(e) = memory::index_pending_default(store) {
+        tracing::warn!(error = %e, "could not index the memories a run recorded");
+    }
 }
 
 /// Marks runs left `running` on this device as `interrupted` and hands each to recovery.
 /// Only the holder of the worker lock may call it: anyone else could be looking at runs a
 /// live runner is executing.
+///
+/// What such a run recorded before its process died is kept: the `memory:` lines of its stored
+/// output and the memory file it left behind become memories of the run, as at a normal end.
 pub fn recover_interrupted(store: &Store) -> Result<Vec<Execution>> {
-    store.write(|w| {
+    let (ended, recorded, files) = store.write(|w| {
         let now: Timestamp = w.now();
         let stale = executions::running_on_device(w, w.device_id())?;
         let mut ended = Vec::with_capacity(stale.len());
+        let mut recorded = Vec::new();
+        let mut files = Vec::new();
         for old in stale {
             if let Some(process) = executions::last_event_of_kind(w, &old.id, "process")? {
                 shell::kill_recorded_group(&process.data);
             }
+            let lines = stored_memory_lines(w, &old.id)?;
+            let path = memory_file_path(store, &old.id);
+            let (file_text, file_error) = read_memory_file(&path);
+            let mut result = old.result.clone();
+            let file = (file_text.as_deref(), file_error);
+            recorded.extend(record_memories(w, &old.id, &lines, file, &mut result)?);
+            files.push(path);
             let new = Execution {
                 status: ExecutionStatus::Interrupted,
                 finished_at: Some(now),
                 error: Some("the process running it exited".into()),
+                result,
                 ..old.clone()
             };
             let seq = executions::next_event_seq(w, &old.id)?;
             end_in(w, &old, &new, seq)?;
             ended.push(new);
         }
-        Ok(ended)
-    })
+        Ok((ended, recorded, files))
+    })?;
+    for path in files {
+        let _ = std::fs::remove_file(path);
+    }
+    if !recorded.is_empty() {
+        index_recorded_memories(store, &recorded);
+    }
+    Ok(ended)
+}
+
+/// The `memory:` lines among a run's stored output (which stops at the output cap).
+fn stored_memory_lines(w: &Writer<'_>, run_id: &str) -> Result<Vec<String>> {
+    let mut lines = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = executions::events(w, run_id, after, 1000)?;
+        let Some(last) = page.last() else {
+            return Ok(lines);
+        };
+        after = last.seq;
+        lines.extend(
+            page.into_iter()
+                .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr"))
+                .filter(|e| memory::is_memory_line(&e.data))
+                .map(|e| e.data)
+                .take(memory::MAX_PER_RUN + 1 - lines.len()),
+        );
+        if lines.len() > memory::MAX_PER_RUN {
+            return Ok(lines);
+        }
+    }
 }

@@ -270,13 +270,16 @@ pub struct Stale {
     /// The entry's key and hash when one exists.
     pub key: Option<i64>,
     pub hash: Option<String>,
+    /// Whether the entry has a vector (of the current model: a model change drops them all).
+    pub has_vector: bool,
 }
 
 /// Memories without an index entry, with one older than the row, or (with `need_vectors`)
 /// without a vector.
 pub fn stale(conn: &Connection, need_vectors: bool, limit: usize) -> Result<Vec<Stale>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT m.id, m.content, m.updated_at, i.key, i.content_hash FROM memories m
+        "SELECT m.id, m.content, m.updated_at, i.key, i.content_hash,
+                COALESCE(i.has_vector, 0) FROM memories m
          LEFT JOIN memory_index i ON i.memory_id = m.id
          WHERE i.key IS NULL OR i.source_updated_at != m.updated_at
             OR (?1 AND i.has_vector = 0)
@@ -289,6 +292,7 @@ pub fn stale(conn: &Connection, need_vectors: bool, limit: usize) -> Result<Vec<
             updated_at: r.get(2)?,
             key: r.get(3)?,
             hash: r.get(4)?,
+            has_vector: r.get::<_, i64>(5)? != 0,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -310,6 +314,20 @@ pub fn drop_orphans(conn: &Connection, with_vectors: bool) -> Result<usize> {
         conn.execute("DELETE FROM memory_index WHERE key = ?1", [key])?;
     }
     Ok(keys.len())
+}
+
+/// Whether an index entry names a memory that no longer exists.
+pub fn has_orphans(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM memory_index
+                        WHERE memory_id NOT IN (SELECT id FROM memories))",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
+pub fn any_memory(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM memories)", [], |r| r.get(0))?)
 }
 
 pub fn count_memories(conn: &Connection) -> Result<usize> {

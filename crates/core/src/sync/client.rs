@@ -144,6 +144,11 @@ pub struct SyncReport {
     pub server_head: i64,
     /// This device's pull cursor afterwards.
     pub local_cursor: i64,
+    /// Pulled cells of the `memories` table: when there are any, the memory search indexes
+    /// (local, derived from the synced text) are brought up to date after the round.
+    pub pulled_memory_cells: usize,
+    /// Memories whose index entries that update (re)built.
+    pub memories_indexed: usize,
 }
 
 /// Pushes every pending local transaction, then pulls until current.
@@ -154,8 +159,34 @@ pub struct SyncReport {
 /// very next sequence number after this device's pull cursor, nobody else pushed in between:
 /// both cursors move at once and the round needs no pull at all (no echo of our own change),
 /// which keeps a write's path to the other devices to one round trip.
+///
+/// Memories pulled in the round, even one that failed half-way, are then indexed so that they
+/// are found by meaning at once (see [`index_pulled_memories`]).
 pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> {
     let mut report = SyncReport::default();
+    let outcome = push_and_pull(store, client, &mut report).await;
+    if report.pulled_memory_cells > 0 {
+        report.memories_indexed = index_pulled_memories(store);
+    }
+    outcome.map(|()| report)
+}
+
+/// Indexes pulled memories with the built-in model, off the async worker thread when the
+/// runtime has others (embedding is CPU work that can take a while). A failure is logged and
+/// never fails the round: the rows are safely stored, and the next index pass catches up.
+pub(crate) fn index_pulled_memories(store: &Store) -> usize {
+    let index = || crate::memory::index_pending_default(store);
+    let indexed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(index),
+        _ => index(),
+    };
+    indexed.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not index the memories this sync pulled");
+        0
+    })
+}
+
+async fn push_and_pull(store: &Store, client: &SyncClient, report: &mut SyncReport) -> Result<()> {
     while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
         let cursor = pull_cursor(store)?;
         let response = client
@@ -177,15 +208,15 @@ pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> 
         if response.seq == Some(cursor + 1) {
             acknowledge_next(store, batch.last_db_version, cursor + 1)?;
         } else {
-            pull_until_current(store, client, &mut report).await?;
+            pull_until_current(store, client, report).await?;
             acknowledge(store, batch.last_db_version)?;
         }
     }
     if report.pushed_cells == 0 || report.server_head > pull_cursor(store)? {
-        pull_until_current(store, client, &mut report).await?;
+        pull_until_current(store, client, report).await?;
     }
     report.local_cursor = pull_cursor(store)?;
-    Ok(report)
+    Ok(())
 }
 
 async fn pull_until_current(
@@ -212,6 +243,11 @@ async fn pull_until_current(
         }
         report.conflicts += apply_pull(store, &page)?.len();
         report.pulled_cells += page.changes.len();
+        report.pulled_memory_cells += page
+            .changes
+            .iter()
+            .filter(|c| c.table == "memories")
+            .count();
         after = page.next;
     }
     Ok(())

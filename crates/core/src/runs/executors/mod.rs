@@ -90,11 +90,14 @@ pub struct EventSink {
 }
 
 /// What the sink wrote, for the final write.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SinkTotals {
     pub next_seq: i64,
     pub output_bytes: u64,
     pub truncated: bool,
+    /// Output lines that record a memory (`memory: ...`), at most one past
+    /// [`crate::memory::MAX_PER_RUN`] so that the capture can say some were left out.
+    pub memory_lines: Vec<String>,
 }
 
 impl EventSink {
@@ -201,6 +204,12 @@ fn accept(
     data: String,
 ) {
     if matches!(kind, "stdout" | "stderr") {
+        // Looked at before the output cap: what a run learned at the end of a long log counts.
+        if crate::memory::is_memory_line(&data)
+            && totals.memory_lines.len() <= crate::memory::MAX_PER_RUN
+        {
+            totals.memory_lines.push(data.clone());
+        }
         totals.output_bytes += data.len() as u64 + 1;
         if totals.truncated {
             return;

@@ -26,6 +26,9 @@ pub struct ShellContext<'a> {
     pub secrets: &'a dyn SecretStore,
     /// The run's retry policy pattern (see `RetryPolicy::retry_after_pattern`).
     pub retry_after_pattern: Option<&'a str>,
+    /// Where the run may write memories, one JSON object per line; handed to the command as
+    /// `$FLIGHTDECK_MEMORY_FILE`.
+    pub memory_file: Option<&'a std::path::Path>,
 }
 
 /// Builds the command: program, working dir, variables (secrets read from the keyring now,
@@ -85,6 +88,10 @@ fn command(spec: &ShellSpec, ctx: &ShellContext<'_>) -> Result<Command> {
         }
     }
     cmd.envs(&spec.env);
+    // After the spec's own variables: the runner reads this path, not one a spec names.
+    if let Some(path) = ctx.memory_file {
+        cmd.env(crate::memory::MEMORY_FILE_ENV, path);
+    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -1,0 +1,356 @@
+//! `flightdeck memory ...`
+
+use std::io::Write;
+use std::path::Path;
+
+use flightdeck_core::memory::embed::find_model_dir;
+use flightdeck_core::memory::{self, Embedder, MiniLm};
+use flightdeck_core::{environments, tasks, CoreError, Store};
+use flightdeck_types::{
+    Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, NewMemory, SearchMode,
+};
+use serde::Serialize;
+
+use crate::args::{MemoryCommand, MemoryFilterArgs};
+use crate::output::{clip, table, Output};
+
+pub fn run(
+    store: &Store,
+    data_dir: Option<&Path>,
+    cmd: &MemoryCommand,
+    out: &Output,
+) -> Result<(), CoreError> {
+    match cmd {
+        MemoryCommand::Add {
+            content,
+            kind,
+            scope,
+            importance,
+        } => {
+            let scope = match scope {
+                Some(text) => parse_scope(store, text)?,
+                None => MemoryScope::global(),
+            };
+            let input = NewMemory {
+                content: content.clone(),
+                kind: kind.clone(),
+                scope,
+                importance: *importance,
+                source_execution_id: None,
+            };
+            let embedder = load_embedder(data_dir)?;
+            let added = memory::add(store, as_dyn(&embedder), input)?;
+            out.print(&added, || added.id.clone());
+        }
+        MemoryCommand::Search {
+            query,
+            limit,
+            filter,
+        } => {
+            let limit = positive_limit(*limit)?;
+            let filter = to_filter(store, filter)?;
+            let embedder = load_embedder(data_dir)?;
+            let found = memory::search(store, as_dyn(&embedder), query, &filter, limit)?;
+            let view = SearchView {
+                mode: found.mode,
+                model: match found.mode {
+                    SearchMode::Hybrid => embedder.as_ref().map(|e| e.name().to_string()),
+                    SearchMode::KeywordOnly => None,
+                },
+                note: keyword_only_note(found.mode, embedder.as_ref()),
+                hits: found
+                    .hits
+                    .iter()
+                    .map(|hit| HitView {
+                        hit,
+                        matched: matched(hit),
+                    })
+                    .collect(),
+            };
+            out.print(&view, || render_search(&view));
+        }
+        MemoryCommand::List { limit, filter } => {
+            let limit = positive_limit(*limit)?;
+            let filter = to_filter(store, filter)?;
+            let found = memory::list(store, &filter, limit)?;
+            out.print(&found, || render_list(&found));
+        }
+        MemoryCommand::Show { id } => {
+            let found = memory::get(store, id)?;
+            out.print(&found, || render_one(&found));
+        }
+        MemoryCommand::Archive { id } => {
+            let archived = memory::archive(store, id)?;
+            out.print(&archived, || format!("archived {}", archived.id));
+        }
+        MemoryCommand::Reindex => {
+            let embedder = load_embedder(data_dir)?;
+            let view = match &embedder {
+                Some(e) => {
+                    let mut bar = ProgressBar::new(e.name());
+                    let indexed = memory::reindex(store, e, |done, total| bar.show(done, total))?;
+                    bar.finish();
+                    ReindexView {
+                        indexed,
+                        mode: SearchMode::Hybrid,
+                        model: Some(e.name().to_string()),
+                        dimension: Some(e.dimension()),
+                        note: None,
+                    }
+                }
+                // Without a model only the full-text index can be brought up to date.
+                None => ReindexView {
+                    indexed: memory::index_pending(store, None)?,
+                    mode: SearchMode::KeywordOnly,
+                    model: None,
+                    dimension: None,
+                    note: keyword_only_note(SearchMode::KeywordOnly, None),
+                },
+            };
+            out.print(&view, || {
+                let mut text = match &view.model {
+                    Some(m) => format!("reindexed {} memories with {m}", view.indexed),
+                    None => format!("brought {} full-text entries up to date", view.indexed),
+                };
+                if let Some(note) = &view.note {
+                    text = format!("{note}\n{text}");
+                }
+                text
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The built-in model when one is installed (as the core looks for it, with `--data-dir` in
+/// place of the default data dir). A model that is there but does not load is an error: the
+/// person should fix it rather than get keyword-only results without knowing why.
+fn load_embedder(data_dir: Option<&Path>) -> Result<Option<MiniLm>, CoreError> {
+    match find_model_dir(data_dir) {
+        Some(dir) => MiniLm::load(&dir).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn as_dyn(embedder: &Option<MiniLm>) -> Option<&dyn Embedder> {
+    embedder.as_ref().map(|e| e as &dyn Embedder)
+}
+
+fn keyword_only_note(mode: SearchMode, embedder: Option<&MiniLm>) -> Option<String> {
+    match (mode, embedder) {
+        (SearchMode::Hybrid, _) => None,
+        (SearchMode::KeywordOnly, None) => {
+            let env = memory::embed::MODEL_DIR_ENV;
+            Some(match std::env::var_os(env).filter(|d| !d.is_empty()) {
+                Some(dir) => format!(
+                    "keyword-only: no embedding model is installed ({env} is {} and holds no \
+                     model.safetensors)",
+                    Path::new(&dir).display()
+                ),
+                None => format!(
+                    "keyword-only: no embedding model is installed (run scripts/setup.sh or set \
+                     {env})"
+                ),
+            })
+        }
+        (SearchMode::KeywordOnly, Some(e)) => Some(format!(
+            "keyword-only: the vector index is not built with {}; run `flightdeck memory reindex`",
+            e.name()
+        )),
+    }
+}
+
+fn positive_limit(limit: usize) -> Result<usize, CoreError> {
+    if limit == 0 {
+        return Err(CoreError::invalid("limit", "must be at least 1"));
+    }
+    Ok(limit)
+}
+
+/// `global`, `task:ID` or `env:NAME|ID` (also `environment:`); the task or environment must
+/// exist here, so that a typo does not file a memory under a scope nothing will ever look in.
+fn parse_scope(store: &Store, text: &str) -> Result<MemoryScope, CoreError> {
+    let text = text.trim();
+    if text == MemoryScopeKind::Global.as_str() {
+        return Ok(MemoryScope::global());
+    }
+    match text.split_once(':') {
+        Some(("task", id)) if !id.is_empty() => Ok(MemoryScope::task(tasks::get(store, id)?.id)),
+        Some(("env" | "environment", key)) if !key.is_empty() => {
+            Ok(MemoryScope::environment(environments::get(store, key)?.id))
+        }
+        _ => Err(CoreError::invalid(
+            "scope",
+            format!("`{text}` is not a scope: use global, task:ID or env:NAME|ID"),
+        )),
+    }
+}
+
+fn to_filter(store: &Store, args: &MemoryFilterArgs) -> Result<MemoryFilter, CoreError> {
+    Ok(MemoryFilter {
+        scope: args
+            .scope
+            .as_deref()
+            .map(|s| parse_scope(store, s))
+            .transpose()?,
+        kind: args.kind.clone(),
+        include_archived: args.archived,
+    })
+}
+
+#[derive(Serialize)]
+struct SearchView<'a> {
+    mode: SearchMode,
+    /// The model that ranked by meaning; null when the search was keyword-only.
+    model: Option<String>,
+    /// Why the search was keyword-only, when it was.
+    note: Option<String>,
+    hits: Vec<HitView<'a>>,
+}
+
+#[derive(Serialize)]
+struct HitView<'a> {
+    #[serde(flatten)]
+    hit: &'a MemoryHit,
+    /// The signals that found it: `vector`, `keyword` or both.
+    matched: Vec<&'static str>,
+}
+
+#[derive(Serialize)]
+struct ReindexView {
+    indexed: usize,
+    mode: SearchMode,
+    model: Option<String>,
+    dimension: Option<usize>,
+    note: Option<String>,
+}
+
+fn matched(hit: &MemoryHit) -> Vec<&'static str> {
+    let mut signals = Vec::new();
+    if hit.vector_rank.is_some() {
+        signals.push("vector");
+    }
+    if hit.keyword_rank.is_some() {
+        signals.push("keyword");
+    }
+    signals
+}
+
+fn scope_label(scope: &MemoryScope) -> String {
+    match &scope.id {
+        Some(id) => format!("{}:{id}", scope.kind),
+        None => scope.kind.to_string(),
+    }
+}
+
+fn content_cell(m: &Memory) -> String {
+    let mut text = clip(&m.content.replace('\n', " "), 70);
+    if m.archived {
+        text.push_str(" [archived]");
+    }
+    text
+}
+
+fn render_search(view: &SearchView<'_>) -> String {
+    let mut lines = Vec::new();
+    match (&view.note, &view.model) {
+        (Some(note), _) => lines.push(note.clone()),
+        (None, Some(model)) => lines.push(format!("by meaning ({model}) and keywords")),
+        (None, None) => {}
+    }
+    if view.hits.is_empty() {
+        lines.push("no memories match".into());
+        return lines.join("\n");
+    }
+    let rows: Vec<Vec<String>> = view
+        .hits
+        .iter()
+        .map(|h| {
+            vec![
+                format!("{:.4}", h.hit.score),
+                h.matched.join("+"),
+                h.hit.memory.id.clone(),
+                content_cell(&h.hit.memory),
+            ]
+        })
+        .collect();
+    lines.push(table(&["SCORE", "MATCHED", "ID", "CONTENT"], &rows));
+    lines.join("\n")
+}
+
+fn render_list(found: &[Memory]) -> String {
+    if found.is_empty() {
+        return "no memories (add one with `flightdeck memory add CONTENT`)".into();
+    }
+    let rows: Vec<Vec<String>> = found
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.clone(),
+                m.kind.clone(),
+                scope_label(&m.scope),
+                format!("{:.2}", m.importance),
+                content_cell(m),
+            ]
+        })
+        .collect();
+    table(&["ID", "KIND", "SCOPE", "IMPORTANCE", "CONTENT"], &rows)
+}
+
+fn render_one(m: &Memory) -> String {
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+    [
+        format!("id:            {}", m.id),
+        format!("kind:          {}", m.kind),
+        format!("scope:         {}", scope_label(&m.scope)),
+        format!("importance:    {:.2}", m.importance),
+        format!("archived:      {}", if m.archived { "yes" } else { "no" }),
+        format!("summarised in: {}", opt(m.summary_id.clone())),
+        format!("from run:      {}", opt(m.source_execution_id.clone())),
+        format!(
+            "used:          {} times, last {}",
+            m.access_count,
+            opt(m.last_accessed_at.map(|t| t.to_string()))
+        ),
+        format!("created:       {}", m.created_at),
+        format!("updated:       {}", m.updated_at),
+        String::new(),
+        m.content.clone(),
+    ]
+    .join("\n")
+}
+
+/// One line on stderr redrawn in place (`\r`), so stdout stays the command's result.
+struct ProgressBar {
+    label: String,
+    drawn: bool,
+}
+
+impl ProgressBar {
+    const WIDTH: usize = 30;
+
+    fn new(model: &str) -> Self {
+        Self {
+            label: format!("reindexing with {model}"),
+            drawn: false,
+        }
+    }
+
+    fn show(&mut self, done: usize, total: usize) {
+        let filled = (done * Self::WIDTH)
+            .checked_div(total)
+            .unwrap_or(Self::WIDTH)
+            .min(Self::WIDTH);
+        let bar = format!("{}{}", "#".repeat(filled), ".".repeat(Self::WIDTH - filled));
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r{} [{bar}] {done}/{total}", self.label);
+        let _ = err.flush();
+        self.drawn = true;
+    }
+
+    fn finish(&self) {
+        if self.drawn {
+            eprintln!();
+        }
+    }
+}
