@@ -1,7 +1,6 @@
 //! State shared by all commands, handed to Tauri with `.manage()` (no globals).
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use flightdeck_core::secrets::OsKeyring;
@@ -22,13 +21,8 @@ pub struct AppState {
     keyring: Result<Arc<OsKeyring>, CommandError>,
     /// What the background sync last reported, for `sync_status` and the tray.
     pub live: Mutex<crate::sync::Live>,
-    /// The app's own background sync, when the workspace has joined a server and the worker
-    /// does not sync it (see [`crate::sync`]).
+    /// The background sync, once the workspace has joined a server.
     pub daemon: Mutex<Option<Daemon>>,
-    /// The worker (runner, scheduler and sync), once started.
-    pub worker: Mutex<Option<crate::worker::Worker>>,
-    /// Whether the running worker syncs the workspace (so the app's own sync stays off).
-    pub worker_syncs: AtomicBool,
 }
 
 impl AppState {
@@ -60,8 +54,6 @@ impl AppState {
             keyring,
             live: Mutex::default(),
             daemon: Mutex::default(),
-            worker: Mutex::default(),
-            worker_syncs: AtomicBool::new(false),
         }
     }
 

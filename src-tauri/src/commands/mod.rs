@@ -4,8 +4,5 @@
 
 pub mod app;
 pub mod environments;
-pub mod errors;
-pub mod runs;
-pub mod schedules;
 pub mod sync;
 pub mod tasks;
