@@ -103,14 +103,7 @@ fn serve(rig: &Rig) -> (String, Arc<Agent>) {
         .route("/api/threads/{id}", get(get_thread))
         .route("/api/threads/{id}/cancel", post(cancel_thread))
         .with_state(agent.clone());
-    let listener = rig
-        .runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rig.runtime
-        .spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}"), agent)
+    (rig.serve(app), agent)
 }
 
 fn thread(base: &str, id: &str, message: &str, timeout_secs: Option<u64>) -> ExecutionSpec {

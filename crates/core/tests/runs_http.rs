@@ -53,14 +53,7 @@ fn serve(rig: &Rig) -> String {
                 "late"
             }),
         );
-    let listener = rig
-        .runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rig.runtime
-        .spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    rig.serve(app)
 }
 
 fn http(url: String, timeout_secs: Option<u64>) -> ExecutionSpec {
@@ -132,12 +125,7 @@ fn a_429_with_retry_after_schedules_the_retry_then() {
         (finished..=finished + 2_000).contains(&at),
         "{at} vs {finished}"
     );
-    let retry = until("the retry to be queued", || {
-        runs::list(&rig.store, &ExecutionFilter::default())
-            .unwrap()
-            .into_iter()
-            .find(|r| r.retry_of.as_deref() == Some(run.id.as_str()))
-    });
+    let retry = rig.retry_of(&run.id);
     assert_eq!(retry.not_before.unwrap().as_millis(), at);
 }
 

@@ -4,9 +4,7 @@
 mod runner;
 
 use flightdeck_core::runs;
-use flightdeck_types::{
-    ExecutionFilter, ExecutionSpec, ExecutionStatus, NewExecution, RetryPolicy, ShellSpec,
-};
+use flightdeck_types::{ExecutionSpec, ExecutionStatus, NewExecution, RetryPolicy, ShellSpec};
 use runner::{until, Rig};
 
 fn alive(pid: &str) -> bool {
@@ -89,13 +87,11 @@ fn huge_output_is_capped_with_one_truncation_marker() {
     assert_eq!(run.result.as_ref().unwrap()["truncated"], true);
 }
 
-#[test]
-fn an_agent_usage_limit_schedules_the_retry_at_the_time_it_names() {
-    let rig = Rig::start();
-    // An agent CLI that hits its usage limit: exit 75 and say when to come back.
-    let run = rig.queue_new(NewExecution {
+/// A shell run whose exit code 75 means "retry after the time in `retry after N s`".
+fn usage_limited(line: &str) -> NewExecution {
+    NewExecution {
         spec: Some(ExecutionSpec::Shell(ShellSpec {
-            line: Some("echo 'usage limit reached; retry after 3 s'; exit 75".into()),
+            line: Some(line.into()),
             retry_after_exit_code: Some(75),
             ..ShellSpec::default()
         })),
@@ -104,7 +100,16 @@ fn an_agent_usage_limit_schedules_the_retry_at_the_time_it_names() {
             ..RetryPolicy::default()
         }),
         ..NewExecution::default()
-    });
+    }
+}
+
+#[test]
+fn an_agent_usage_limit_schedules_the_retry_at_the_time_it_names() {
+    let rig = Rig::start();
+    // An agent CLI that hits its usage limit: exit 75 and say when to come back.
+    let run = rig.queue_new(usage_limited(
+        "echo 'usage limit reached; retry after 3 s'; exit 75",
+    ));
     let run = rig.final_state(&run.id);
     assert_eq!(run.status, ExecutionStatus::Failed);
     assert_eq!(run.exit_code, Some(75));
@@ -116,28 +121,12 @@ fn an_agent_usage_limit_schedules_the_retry_at_the_time_it_names() {
         (finished + 2_000..=finished + 3_000).contains(&at),
         "{at} vs {finished}"
     );
-    let retry = until("the retry to be queued", || {
-        runs::list(&rig.store, &ExecutionFilter::default())
-            .unwrap()
-            .into_iter()
-            .find(|r| r.retry_of.as_deref() == Some(run.id.as_str()))
-    });
+    let retry = rig.retry_of(&run.id);
     assert_eq!(retry.not_before.unwrap().as_millis(), at);
     assert_eq!(retry.attempt, 2);
 
     // The same exit code without the pattern's match is a plain failure left for a person.
-    let plain = rig.queue_new(NewExecution {
-        spec: Some(ExecutionSpec::Shell(ShellSpec {
-            line: Some("echo 'something else'; exit 75".into()),
-            retry_after_exit_code: Some(75),
-            ..ShellSpec::default()
-        })),
-        retry_policy: Some(RetryPolicy {
-            retry_after_pattern: Some(r"retry after (\d+) s".into()),
-            ..RetryPolicy::default()
-        }),
-        ..NewExecution::default()
-    });
+    let plain = rig.queue_new(usage_limited("echo 'something else'; exit 75"));
     let plain = rig.final_state(&plain.id);
     assert!(plain
         .result

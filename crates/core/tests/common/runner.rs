@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use flightdeck_core::runs::{self, Runner, RunnerConfig};
 use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::Store;
-use flightdeck_types::{Execution, ExecutionSpec, NewExecution, ShellSpec};
+use flightdeck_types::{Execution, ExecutionFilter, ExecutionSpec, NewExecution, ShellSpec};
 
 pub const WAIT: Duration = Duration::from_secs(30);
 
@@ -80,6 +80,28 @@ impl Rig {
             let run = runs::get(&self.store, id).unwrap();
             run.status.is_final().then_some(run)
         })
+    }
+
+    /// The run queued to retry `id`, once recovery has queued it.
+    pub fn retry_of(&self, id: &str) -> Execution {
+        until("the retry to be queued", || {
+            runs::list(&self.store, &ExecutionFilter::default())
+                .unwrap()
+                .into_iter()
+                .find(|r| r.retry_of.as_deref() == Some(id))
+        })
+    }
+
+    /// Serves `app` on 127.0.0.1:0 on the rig's runtime; returns its base URL.
+    pub fn serve(&self, app: axum::Router) -> String {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        self.runtime
+            .spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
     }
 
     pub fn output(&self, id: &str) -> Vec<(String, String)> {
