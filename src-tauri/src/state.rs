@@ -1,6 +1,7 @@
 //! State shared by all commands, handed to Tauri with `.manage()` (no globals).
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use flightdeck_core::secrets::OsKeyring;
@@ -21,8 +22,13 @@ pub struct AppState {
     keyring: Result<Arc<OsKeyring>, CommandError>,
     /// What the background sync last reported, for `sync_status` and the tray.
     pub live: Mutex<crate::sync::Live>,
-    /// The background sync, once the workspace has joined a server.
+    /// The app's own background sync, when the workspace has joined a server and the worker
+    /// does not sync it (see [`crate::sync`]).
     pub daemon: Mutex<Option<Daemon>>,
+    /// The worker (runner, scheduler and sync), once started.
+    pub worker: Mutex<Option<crate::worker::Worker>>,
+    /// Whether the running worker syncs the workspace (so the app's own sync stays off).
+    pub worker_syncs: AtomicBool,
 }
 
 impl AppState {
@@ -54,6 +60,8 @@ impl AppState {
             keyring,
             live: Mutex::default(),
             daemon: Mutex::default(),
+            worker: Mutex::default(),
+            worker_syncs: AtomicBool::new(false),
         }
     }
 

@@ -1,26 +1,31 @@
-//! Background sync for the app: `sync::daemon::run` on its own thread and tokio runtime,
-//! started with the app when the workspace has joined a server (or right after a join), its
-//! rounds reported to the UI as `sync-status` events and to the tray.
+//! Sync for the app. The worker (see [`crate::worker`]) syncs a workspace that had joined a
+//! server when it started; otherwise (joined later, or the worker lock is held by
+//! `flightdeck daemon`) the app runs `sync::daemon::run` by itself here, on its own thread and
+//! tokio runtime. Either way each round is reported to the UI as a `sync-status` event and to
+//! the tray.
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::sync::{account, daemon};
 use flightdeck_core::Store;
-use flightdeck_types::{EntityChanged, SyncInfo};
+use flightdeck_types::{EntityChanged, SyncInfo, WorkerState};
 use tauri::{AppHandle, Emitter, Manager};
 
 use crate::error::{from_core, CommandResult};
 use crate::state::AppState;
 
-/// What the last sync round said (the rest of [`SyncInfo`] is read from the store).
+/// What the background work last reported (the rest of [`SyncInfo`] is read from the store).
 #[derive(Debug, Default, Clone)]
 pub struct Live {
     pub online: Option<bool>,
     pub last_error: Option<String>,
+    /// Who runs the workspace's runs and schedules.
+    pub worker: WorkerState,
 }
 
-/// A running background sync; dropping the sender stops it.
+/// The app's own background sync (when the worker does not sync); dropping it stops it.
 pub struct Daemon {
     _shutdown: tokio::sync::oneshot::Sender<()>,
     _thread: std::thread::JoinHandle<()>,
@@ -43,6 +48,7 @@ pub fn info(state: &AppState) -> CommandResult<SyncInfo> {
         pending_cells: status.pending_cells,
         last_sync_at: status.last_sync_at,
         unresolved_conflicts: status.unresolved_conflicts,
+        worker: live.worker,
     })
 }
 
@@ -60,9 +66,13 @@ pub fn report(app: &AppHandle) {
     }
 }
 
-/// Starts the background sync if the workspace has joined a server and it is not running.
+/// Starts the app's own background sync if the workspace has joined a server and neither it
+/// nor the worker's sync is running.
 pub fn start_if_joined(app: &AppHandle) -> CommandResult<()> {
     let state = app.state::<AppState>();
+    if state.worker_syncs.load(Ordering::SeqCst) {
+        return Ok(());
+    }
     let store = state.store()?.clone();
     if !account::status(&store).map_err(from_core)?.joined {
         return Ok(());
@@ -73,6 +83,17 @@ pub fn start_if_joined(app: &AppHandle) -> CommandResult<()> {
         *slot = Some(spawn(app.clone(), store, keyring));
     }
     Ok(())
+}
+
+/// Stops the app's own background sync (the worker is about to sync instead).
+pub fn stop_standalone(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let stopped = state
+        .daemon
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    drop(stopped);
 }
 
 fn spawn(app: AppHandle, store: Arc<Store>, keyring: Arc<OsKeyring>) -> Daemon {
@@ -119,7 +140,8 @@ fn set_live(app: &AppHandle, online: Option<bool>, last_error: Option<String>) {
     live.last_error = last_error;
 }
 
-fn on_round(
+/// One sync round's outcome, from the worker's sync or the app's own.
+pub fn on_round(
     app: &AppHandle,
     result: &flightdeck_core::Result<flightdeck_core::sync::client::SyncReport>,
 ) {

@@ -59,6 +59,7 @@ pub fn show_status(app: &AppHandle, info: &SyncInfo) {
         let _ = status.0.set_text(&line);
     }
     if let Some(tray) = app.tray_by_id(TRAY_ID) {
-        let _ = tray.set_tooltip(Some(format!("Flightdeck — {line}")));
+        let runner = info.worker.describe();
+        let _ = tray.set_tooltip(Some(format!("Flightdeck — {line}\n{runner}")));
     }
 }

@@ -211,3 +211,246 @@ fn a_change_on_another_device_appears_without_a_reload() {
         Ok(texts_contain(ui, "[data-testid=task-title]", "Made on the laptop").then_some(()))
     });
 }
+
+fn first_text(
+    ui: &flightdeck_tests::webdriver::Session,
+    css: &str,
+) -> Result<Option<String>, String> {
+    Ok(ui.texts(css)?.into_iter().next())
+}
+
+fn log_has(ui: &flightdeck_tests::webdriver::Session, line: &str) -> Result<bool, String> {
+    Ok(ui
+        .texts("[data-testid=run-log] [data-testid=log-line][data-kind=stdout]")?
+        .iter()
+        .any(|t| t == line))
+}
+
+fn shown_status(ui: &flightdeck_tests::webdriver::Session) -> Result<Option<String>, String> {
+    match ui.find_all("[data-testid=run-detail-status]")?.first() {
+        Some(badge) => ui.attribute(badge, "data-status"),
+        None => Ok(None),
+    }
+}
+
+#[test]
+fn a_shell_run_started_in_the_app_streams_its_log_while_it_runs() {
+    use flightdeck_core::runs;
+    use flightdeck_types::{ExecutionFilter, ExecutionStatus};
+
+    let data = tempfile::tempdir().unwrap();
+    let gate = data.path().join("release-the-run");
+    let task_id = {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        tasks::create(
+            &store,
+            NewTask {
+                title: "Stream a log".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+    };
+
+    let app = App::launch(data.path());
+    let ui = app.session();
+    let card = poll::until("the task card", WAIT, || {
+        Ok(ui.find_all("[data-testid=task-card]")?.into_iter().next())
+    });
+    ui.click(&card).unwrap();
+    let shell = poll::until("the start-run form", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=start-run-shell]")?
+            .into_iter()
+            .next())
+    });
+
+    // Nothing to run (no command, and the task has no environment): said beside the field.
+    ui.click(&ui.find("[data-testid=start-run-submit]").unwrap())
+        .unwrap();
+    let error = poll::until("the command error", WAIT, || {
+        first_text(ui, "[data-testid=field-error-shell]")
+    });
+    assert!(error.contains("give a shell command"), "{error}");
+
+    // A run that prints, waits for the test to release it, then prints again.
+    let line = format!(
+        "echo 'first line'; while [ ! -e '{}' ]; do sleep 0.05; done; echo 'second line'",
+        gate.display()
+    );
+    ui.type_text(&shell, &line).unwrap();
+    ui.click(&ui.find("[data-testid=start-run-submit]").unwrap())
+        .unwrap();
+
+    // The app opens the new run; its first line arrives while it still runs.
+    poll::until("the first log line", WAIT, || {
+        Ok(log_has(ui, "first line")?.then_some(()))
+    });
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let filter = ExecutionFilter {
+        task_id: Some(task_id.clone()),
+        ..Default::default()
+    };
+    let found = runs::list(&store, &filter).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let run = &found[0];
+    assert_eq!(run.status, ExecutionStatus::Running, "{run:?}");
+    assert!(!gate.exists());
+    assert!(!log_has(ui, "second line").unwrap());
+    poll::until("the run shown as running", WAIT, || {
+        Ok((shown_status(ui)?.as_deref() == Some("running")).then_some(()))
+    });
+
+    // Released, it prints its second line and ends.
+    std::fs::write(&gate, b"go").unwrap();
+    poll::until("the second log line", WAIT, || {
+        Ok(log_has(ui, "second line")?.then_some(()))
+    });
+    poll::until("the run shown as succeeded", WAIT, || {
+        Ok((shown_status(ui)?.as_deref() == Some("succeeded")).then_some(()))
+    });
+    let done = runs::get(&store, &run.id).unwrap();
+    assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    let lines = ui
+        .texts("[data-testid=run-log] [data-testid=log-line][data-kind=stdout]")
+        .unwrap();
+    assert_eq!(
+        lines,
+        ["first line", "second line"],
+        "each line once, in order"
+    );
+}
+
+#[test]
+fn the_schedule_form_previews_fire_times_and_shows_a_bad_cron_beside_the_field() {
+    use flightdeck_core::schedules;
+
+    let data = tempfile::tempdir().unwrap();
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-schedules]").unwrap())
+        .unwrap();
+    poll::until("the empty schedule list", WAIT, || {
+        Ok((!ui.find_all("[data-testid=schedules-empty]")?.is_empty()).then_some(()))
+    });
+    // The default timetable previews five fire times.
+    poll::until("five fire times", WAIT, || {
+        Ok((ui.find_all("[data-testid=fire-time]")?.len() == 5).then_some(()))
+    });
+
+    let cron = ui.find("[data-testid=schedule-cron]").unwrap();
+    ui.clear(&cron).unwrap();
+    ui.type_text(&cron, "0 25 * * *").unwrap();
+    let error = poll::until("the cron error", WAIT, || {
+        first_text(ui, "[data-testid=field-error-cron_expr]")
+    });
+    assert!(error.contains("hours field `25`"), "{error}");
+    assert!(ui.find_all("[data-testid=fire-time]").unwrap().is_empty());
+
+    // A preset fixes it; the schedule is added and listed.
+    let presets = ui.find_all("[data-testid=cron-preset]").unwrap();
+    ui.click(&presets[2]).unwrap(); // nightly at 02:00
+    poll::until("the error gone and five fire times", WAIT, || {
+        Ok((ui
+            .find_all("[data-testid=field-error-cron_expr]")?
+            .is_empty()
+            && ui.find_all("[data-testid=fire-time]")?.len() == 5)
+            .then_some(()))
+    });
+    let name = ui.find("[data-testid=schedule-name-input]").unwrap();
+    ui.type_text(&name, "Nightly build").unwrap();
+    ui.click(&ui.find("[data-testid=schedule-submit]").unwrap())
+        .unwrap();
+    let error = poll::until("the missing-command error", WAIT, || {
+        first_text(ui, "[data-testid=field-error-shell]")
+    });
+    assert!(error.contains("shell command"), "{error}");
+    let shell = ui.find("[data-testid=schedule-shell]").unwrap();
+    ui.type_text(&shell, "make build").unwrap();
+    ui.click(&ui.find("[data-testid=schedule-submit]").unwrap())
+        .unwrap();
+    poll::until("the schedule listed", WAIT, || {
+        Ok(texts_contain(ui, "[data-testid=schedule-name]", "Nightly build").then_some(()))
+    });
+
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let saved = schedules::list(&store).unwrap();
+    assert_eq!(saved.len(), 1);
+    assert!(saved[0].enabled);
+    assert_eq!(saved[0].cron_expr.as_deref(), Some("0 0 2 * * *"));
+}
+
+#[test]
+fn a_failed_run_shows_in_errors_where_it_is_escalated_and_resolved() {
+    use flightdeck_core::{recovery, runs};
+    use flightdeck_types::{ErrorFilter, ExecutionSpec, NewExecution, RecoveryStatus, ShellSpec};
+
+    let data = tempfile::tempdir().unwrap();
+    {
+        // Queued before the app starts: the app's worker runs it, and it fails.
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        runs::queue(
+            &store,
+            NewExecution {
+                spec: Some(ExecutionSpec::Shell(ShellSpec {
+                    line: Some("echo broken >&2; exit 3".into()),
+                    ..Default::default()
+                })),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let app = App::launch(data.path());
+    let ui = app.session();
+    poll::until("the app to run the work", WAIT, || {
+        Ok(texts_contain(ui, "[data-testid=worker-state]", "Runner: this app").then_some(()))
+    });
+    ui.click(&ui.find("[data-testid=nav-errors]").unwrap())
+        .unwrap();
+    let status_of_row = || -> Result<Option<String>, String> {
+        match ui.find_all("[data-testid=error-row]")?.first() {
+            Some(row) => ui.attribute(row, "data-status"),
+            None => Ok(None),
+        }
+    };
+    poll::until("the error of the failed run", WAIT, || {
+        Ok((status_of_row()?.as_deref() == Some("new")).then_some(()))
+    });
+    let message = first_text(ui, "[data-testid=error-message]")
+        .unwrap()
+        .unwrap();
+    assert!(message.contains("exit code 3"), "{message}");
+
+    ui.click(&ui.find("[data-testid=error-escalate]").unwrap())
+        .unwrap();
+    poll::until("the error escalated", WAIT, || {
+        Ok((status_of_row()?.as_deref() == Some("escalated")).then_some(()))
+    });
+    ui.click(&ui.find("[data-testid=error-resolve]").unwrap())
+        .unwrap();
+    poll::until("the error resolved", WAIT, || {
+        Ok((status_of_row()?.as_deref() == Some("resolved")).then_some(()))
+    });
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let records = recovery::list(&store, &ErrorFilter::default()).unwrap();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0].recovery_status, RecoveryStatus::Resolved);
+
+    // Its run, one click away: failed, with the exit code and its stderr line.
+    ui.click(&ui.find("[data-testid=error-run]").unwrap())
+        .unwrap();
+    poll::until("the failed run", WAIT, || {
+        Ok((shown_status(ui)?.as_deref() == Some("failed")).then_some(()))
+    });
+    assert_eq!(
+        first_text(ui, "[data-testid=run-exit-code]")
+            .unwrap()
+            .as_deref(),
+        Some("3")
+    );
+    poll::until("its stderr line", WAIT, || {
+        Ok(texts_contain(ui, "[data-testid=log-line][data-kind=stderr]", "broken").then_some(()))
+    });
+}

@@ -18,8 +18,9 @@ pub use flightdeck_types::CommandError as ApiError;
 use std::collections::BTreeMap;
 
 use flightdeck_types::{
-    AppInfo, ConflictInfo, Environment, EnvironmentPatch, NewEnvironment, NewTask, Settings,
-    SyncInfo, Task, TaskFilter, TaskPatch,
+    AppInfo, ConflictInfo, Environment, EnvironmentPatch, ErrorFilter, ErrorRecord, Execution,
+    ExecutionEvent, ExecutionFilter, NewEnvironment, NewSchedule, NewTask, Schedule, SchedulePatch,
+    Settings, StartRun, SyncInfo, Task, TaskFilter, TaskPatch, Timestamp,
 };
 
 fn api_error(code: &str, message: impl Into<String>) -> ApiError {
@@ -68,8 +69,8 @@ pub async fn app_info() -> Result<AppInfo, ApiError> {
 }
 
 #[derive(Serialize)]
-struct FilterArgs<'a> {
-    filter: &'a TaskFilter,
+struct FilterArgs<'a, F> {
+    filter: &'a F,
 }
 
 pub async fn list_tasks(filter: TaskFilter) -> Result<Vec<Task>, ApiError> {
@@ -223,4 +224,166 @@ pub async fn save_settings(settings: Settings) -> Result<Settings, ApiError> {
 /// Tells the shell the first task list is on screen; returns ms since the app's `main`.
 pub async fn app_ready() -> Result<u64, ApiError> {
     invoke("app_ready", &()).await
+}
+
+// Runs.
+
+pub async fn list_runs(filter: ExecutionFilter) -> Result<Vec<Execution>, ApiError> {
+    invoke("list_runs", &FilterArgs { filter: &filter }).await
+}
+
+pub async fn get_run(id: String) -> Result<Execution, ApiError> {
+    invoke("get_run", &IdArgs { id: &id }).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventsArgs<'a> {
+    id: &'a str,
+    after_seq: i64,
+    limit: Option<u32>,
+}
+
+/// The run's timeline lines after `after_seq`; live ones also arrive as `run-events`.
+pub async fn run_events(id: String, after_seq: i64) -> Result<Vec<ExecutionEvent>, ApiError> {
+    invoke(
+        "run_events",
+        &EventsArgs {
+            id: &id,
+            after_seq,
+            limit: None,
+        },
+    )
+    .await
+}
+
+#[derive(Serialize)]
+struct InputArgs<'a, I> {
+    input: &'a I,
+}
+
+pub async fn start_run(input: StartRun) -> Result<Execution, ApiError> {
+    invoke("start_run", &InputArgs { input: &input }).await
+}
+
+pub async fn cancel_run(id: String) -> Result<Execution, ApiError> {
+    invoke("cancel_run", &IdArgs { id: &id }).await
+}
+
+pub async fn rerun(id: String) -> Result<Execution, ApiError> {
+    invoke("rerun", &IdArgs { id: &id }).await
+}
+
+// Schedules.
+
+pub async fn list_schedules() -> Result<Vec<Schedule>, ApiError> {
+    invoke("list_schedules", &()).await
+}
+
+pub async fn add_schedule(input: NewSchedule) -> Result<Schedule, ApiError> {
+    invoke("add_schedule", &InputArgs { input: &input }).await
+}
+
+pub async fn update_schedule(id: String, patch: SchedulePatch) -> Result<Schedule, ApiError> {
+    invoke(
+        "update_schedule",
+        &PatchArgs {
+            id: &id,
+            patch: &patch,
+        },
+    )
+    .await
+}
+
+/// One of the schedule actions that take only its id: `pause_schedule`, `resume_schedule`,
+/// `delete_schedule`.
+pub async fn schedule_action(command: ScheduleAction, id: String) -> Result<Schedule, ApiError> {
+    invoke(command.command(), &IdArgs { id: &id }).await
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScheduleAction {
+    Pause,
+    Resume,
+    Delete,
+}
+
+impl ScheduleAction {
+    fn command(self) -> &'static str {
+        match self {
+            ScheduleAction::Pause => "pause_schedule",
+            ScheduleAction::Resume => "resume_schedule",
+            ScheduleAction::Delete => "delete_schedule",
+        }
+    }
+}
+
+pub async fn trigger_schedule(id: String) -> Result<Execution, ApiError> {
+    invoke("trigger_schedule", &IdArgs { id: &id }).await
+}
+
+#[derive(Serialize)]
+struct PreviewArgs<'a> {
+    input: &'a NewSchedule,
+    count: usize,
+}
+
+/// The next fire times of a schedule not saved yet (errors name the field at fault).
+pub async fn preview_schedule(
+    input: NewSchedule,
+    count: usize,
+) -> Result<Vec<Timestamp>, ApiError> {
+    invoke(
+        "preview_schedule",
+        &PreviewArgs {
+            input: &input,
+            count,
+        },
+    )
+    .await
+}
+
+// Errors.
+
+pub async fn list_errors(filter: ErrorFilter) -> Result<Vec<ErrorRecord>, ApiError> {
+    invoke("list_errors", &FilterArgs { filter: &filter }).await
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorAction {
+    Retry,
+    Resolve,
+    Ignore,
+    Escalate,
+}
+
+impl ErrorAction {
+    pub const ALL: [ErrorAction; 4] = [
+        ErrorAction::Retry,
+        ErrorAction::Resolve,
+        ErrorAction::Ignore,
+        ErrorAction::Escalate,
+    ];
+
+    fn command(self) -> &'static str {
+        match self {
+            ErrorAction::Retry => "retry_error",
+            ErrorAction::Resolve => "resolve_error",
+            ErrorAction::Ignore => "ignore_error",
+            ErrorAction::Escalate => "escalate_error",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ErrorAction::Retry => "Retry",
+            ErrorAction::Resolve => "Resolve",
+            ErrorAction::Ignore => "Ignore",
+            ErrorAction::Escalate => "Escalate",
+        }
+    }
+}
+
+pub async fn error_action(action: ErrorAction, id: String) -> Result<ErrorRecord, ApiError> {
+    invoke(action.command(), &IdArgs { id: &id }).await
 }

@@ -110,12 +110,17 @@ fn SyncIndicator() -> impl IntoView {
     }
 }
 
-/// The app's version and data dir, read from the shell once.
+/// The app's version and data dir (read from the shell once), and who runs the workspace's
+/// runs and schedules (from the live sync status).
 #[component]
 fn StatusBar() -> impl IntoView {
     let info = LocalResource::new(api::app_info);
+    let live = use_live();
     view! {
         <footer class="status-bar">
+            <span data-testid="worker-state">
+                {move || live.sync.get().map(|info| info.worker.describe())}
+            </span>
             <Transition fallback=|| "Connecting to the shell…">
                 <ErrorBoundary fallback=error_list>
                     {move || Suspend::new(async move {

@@ -1,8 +1,8 @@
-//! Live updates from the shell: `entity-changed` and `sync-status` events become signals in
-//! context. Resources read the version of the tables they show, so a change refetches
-//! exactly them; nothing polls.
+//! Live updates from the shell: `entity-changed`, `sync-status` and `run-events` events become
+//! signals in context. Resources read the version of the tables they show, so a change
+//! refetches exactly them; a run's log view appends the `run-events` of its run. Nothing polls.
 
-use flightdeck_types::{EntityChanged, SyncInfo};
+use flightdeck_types::{EntityChanged, RunEvents, SyncInfo};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
@@ -19,8 +19,15 @@ extern "C" {
 pub struct Live {
     pub tasks: RwSignal<u64>,
     pub environments: RwSignal<u64>,
+    /// Runs (`executions`), not their timelines: those come as [`Live::run_events`].
+    pub runs: RwSignal<u64>,
+    pub schedules: RwSignal<u64>,
+    pub errors: RwSignal<u64>,
     /// The latest sync status (`None` until the first one arrives).
     pub sync: RwSignal<Option<SyncInfo>>,
+    /// The latest batch of new timeline lines of a live run. Batches can arrive faster than
+    /// effects run, so a reader checks `seq` continuity and fetches what it missed.
+    pub run_events: RwSignal<Option<RunEvents>>,
 }
 
 impl Live {
@@ -31,6 +38,15 @@ impl Live {
         }
         if all || table == "environments" {
             self.environments.update(|v| *v += 1);
+        }
+        if all || table == "executions" {
+            self.runs.update(|v| *v += 1);
+        }
+        if all || table == "schedules" {
+            self.schedules.update(|v| *v += 1);
+        }
+        if all || table == "error_records" {
+            self.errors.update(|v| *v += 1);
         }
     }
 }
@@ -50,7 +66,11 @@ pub fn provide_live() -> Live {
     let live = Live {
         tasks: RwSignal::new(0),
         environments: RwSignal::new(0),
+        runs: RwSignal::new(0),
+        schedules: RwSignal::new(0),
+        errors: RwSignal::new(0),
         sync: RwSignal::new(None),
+        run_events: RwSignal::new(None),
     };
     provide_context(live);
     let on_change = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
@@ -63,7 +83,16 @@ pub fn provide_live() -> Live {
             live.sync.set(Some(info));
         }
     });
-    for (name, handler) in [("entity-changed", &on_change), ("sync-status", &on_sync)] {
+    let on_run_events = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        if let Some(batch) = payload::<RunEvents>(&event) {
+            live.run_events.set(Some(batch));
+        }
+    });
+    for (name, handler) in [
+        ("entity-changed", &on_change),
+        ("sync-status", &on_sync),
+        ("run-events", &on_run_events),
+    ] {
         if let Err(e) = tauri_listen(name, handler) {
             web_log(&format!("no live updates ({name}): {e:?}"));
         }
@@ -71,6 +100,7 @@ pub fn provide_live() -> Live {
     // The page keeps listening until it closes.
     on_change.forget();
     on_sync.forget();
+    on_run_events.forget();
     // The status at start; events keep it current from then on.
     leptos::task::spawn_local(async move {
         if let Ok(info) = crate::api::sync_status().await {

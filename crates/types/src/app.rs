@@ -54,6 +54,54 @@ pub struct SyncInfo {
     pub pending_cells: usize,
     pub last_sync_at: Option<crate::Timestamp>,
     pub unresolved_conflicts: usize,
+    /// Who runs this workspace's queued runs and schedules.
+    #[serde(default)]
+    pub worker: WorkerState,
+}
+
+/// Where the workspace's worker (runner + scheduler, one per workspace database) runs, as
+/// the app sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum WorkerState {
+    #[default]
+    Starting,
+    /// This app runs them.
+    Running,
+    /// Another process holds the worker lock (`flightdeck daemon`): it runs them, and this
+    /// app takes over when it stops. `holder` says who, as the lock records it.
+    Elsewhere { holder: String },
+    /// The worker could not start or stopped with an error.
+    Stopped { error: String },
+}
+
+impl WorkerState {
+    /// One line for the status bar and the tray.
+    pub fn describe(&self) -> String {
+        match self {
+            WorkerState::Starting => "Runner: starting".into(),
+            WorkerState::Running => "Runner: this app".into(),
+            WorkerState::Elsewhere { holder } => format!("Runner: {holder}"),
+            WorkerState::Stopped { error } => format!("Runner stopped: {error}"),
+        }
+    }
+}
+
+/// Payload of the shell's `run-events` event: new timeline lines of one run, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunEvents {
+    pub execution_id: String,
+    pub events: Vec<crate::ExecutionEvent>,
+}
+
+/// What the UI asks for when it starts a run of a task: a shell line, or (when `shell` is
+/// empty or absent) the agent command of the task's environment with the task as prompt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StartRun {
+    pub task_id: String,
+    pub shell: Option<String>,
+    pub timeout_secs: Option<u64>,
 }
 
 /// One logged sync conflict: a local value that a remote write replaced.

@@ -18,7 +18,10 @@ pub mod task;
 pub mod time;
 pub mod validate;
 
-pub use app::{AppInfo, CommandError, ConflictInfo, EntityChanged, Settings, SyncInfo, Theme};
+pub use app::{
+    AppInfo, CommandError, ConflictInfo, EntityChanged, RunEvents, Settings, StartRun, SyncInfo,
+    Theme, WorkerState,
+};
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
 pub use memory::{

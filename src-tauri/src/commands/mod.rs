@@ -4,5 +4,8 @@
 
 pub mod app;
 pub mod environments;
+pub mod errors;
+pub mod runs;
+pub mod schedules;
 pub mod sync;
 pub mod tasks;

@@ -10,10 +10,15 @@
 //! errors beside their field with [`forms::FieldError`].
 
 pub mod environments;
+pub mod errors;
+pub mod format;
 pub mod forms;
+pub mod runs;
+pub mod schedules;
 pub mod settings;
 pub mod sync;
 pub mod task_detail;
+pub mod task_runs;
 pub mod tasks;
 
 use leptos::prelude::*;
@@ -25,6 +30,8 @@ pub enum Route {
     Task(String),
     Environments,
     Runs,
+    /// One run, by id.
+    Run(String),
     Schedules,
     Errors,
     Sync,
@@ -46,7 +53,7 @@ impl Route {
         match self {
             Route::Tasks | Route::Task(_) => "Tasks",
             Route::Environments => "Environments",
-            Route::Runs => "Runs",
+            Route::Runs | Route::Run(_) => "Runs",
             Route::Schedules => "Schedules",
             Route::Errors => "Errors",
             Route::Sync => "Sync",
@@ -58,6 +65,7 @@ impl Route {
     pub fn section(&self) -> Route {
         match self {
             Route::Task(_) => Route::Tasks,
+            Route::Run(_) => Route::Runs,
             other => other.clone(),
         }
     }
@@ -68,22 +76,12 @@ pub fn render(route: Route) -> AnyView {
         Route::Tasks => view! { <tasks::TasksView /> }.into_any(),
         Route::Task(id) => view! { <task_detail::TaskDetailView id=id /> }.into_any(),
         Route::Environments => view! { <environments::EnvironmentsView /> }.into_any(),
+        Route::Runs => view! { <runs::RunsView /> }.into_any(),
+        Route::Run(id) => view! { <runs::detail::RunDetailView id=id /> }.into_any(),
+        Route::Schedules => view! { <schedules::SchedulesView /> }.into_any(),
+        Route::Errors => view! { <errors::ErrorsView /> }.into_any(),
         Route::Sync => view! { <sync::SyncView /> }.into_any(),
         Route::Settings => view! { <settings::SettingsView /> }.into_any(),
-        // Filled in by the runs/schedules/errors work.
-        other => view! { <NotBuiltYet label=other.label() /> }.into_any(),
-    }
-}
-
-#[component]
-fn NotBuiltYet(label: &'static str) -> impl IntoView {
-    view! {
-        <section class="view">
-            <h1>{label}</h1>
-            <div class="empty-state">
-                <p class="empty-title">"Not built yet"</p>
-            </div>
-        </section>
     }
 }
 

@@ -1,5 +1,5 @@
-//! One task: its fields, an edit form with errors beside each field, and the place where its
-//! runs will show.
+//! One task: its fields, an edit form with errors beside each field, and its runs (start a
+//! run, follow them).
 
 use flightdeck_types::{Priority, Task, TaskPatch, TaskStatus};
 use leptos::prelude::*;
@@ -36,11 +36,7 @@ pub fn TaskDetailView(id: String) -> impl IntoView {
                     task.await.map(|task| view! { <TaskEditor task=task environments=envs /> })
                 })}
             </Transition>
-            // Placeholder: the runs of this task (list, start a run) go here.
-            <section class="panel" data-testid="task-runs">
-                <h2>"Runs"</h2>
-                <p class="empty-hint">"Runs of this task will show here."</p>
-            </section>
+            <super::task_runs::TaskRuns task_id=id />
         </section>
     }
 }

@@ -11,10 +11,12 @@ pub mod agent_cli;
 pub mod executors;
 pub mod lock;
 pub mod runner;
+pub mod start;
 
 pub use agent_cli::agent_cli_spec;
 pub use lock::WorkerLock;
 pub use runner::{recover_interrupted, Runner, RunnerConfig, RunnerHandle};
+pub use start::{rerun, start_for_task};
 
 use crate::audit::diff;
 use crate::error::{CoreError, Result};

@@ -80,31 +80,7 @@ pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
 pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Result<Schedule> {
     store.write(|w| {
         let now = now.unwrap_or(w.now());
-        let mut s = Schedule {
-            id: crate::ids::new_id(),
-            name: input.name,
-            task_id: input.task_id,
-            kind: input.kind,
-            cron_expr: input.cron_expr,
-            timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
-            interval_secs: input.interval_secs,
-            run_at: input.run_at,
-            spec: input.spec,
-            misfire_policy: input.misfire_policy.unwrap_or(MisfirePolicy::RunOnce),
-            misfire_cap: input.misfire_cap.unwrap_or(10),
-            overlap_policy: input.overlap_policy.unwrap_or(OverlapPolicy::Skip),
-            retry_policy: input.retry_policy.unwrap_or_default(),
-            enabled: true,
-            runner_device_id: Some(
-                input
-                    .runner_device_id
-                    .unwrap_or_else(|| w.device_id().to_string()),
-            ),
-            last_fired_at: None,
-            next_fire_at: None,
-            created_at: now,
-            updated_at: now,
-        };
+        let mut s = from_input(input, now, w.device_id());
         validate(&mut s)?;
         s.next_fire_at = timing::first_fire(&s, now)?;
         sql::insert(w, &s)?;
@@ -116,6 +92,50 @@ pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Resu
         );
         Ok(s)
     })
+}
+
+/// The next `n` fire times of a schedule not saved yet, as [`add`] would set it up at `now`:
+/// what a form shows while the person types. Errors are [`add`]'s, naming the field.
+pub fn preview(input: NewSchedule, now: Timestamp, n: usize) -> Result<Vec<Timestamp>> {
+    // Any non-empty device: the runner device does not change when it fires.
+    let mut s = from_input(input, now, "preview");
+    validate(&mut s)?;
+    let Some(first) = timing::first_fire(&s, now)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = vec![first];
+    out.extend(next_fire_times(&s, first, n.saturating_sub(1))?);
+    out.truncate(n);
+    Ok(out)
+}
+
+/// A new schedule from its input, before validation and its first fire.
+fn from_input(input: NewSchedule, now: Timestamp, device_id: &str) -> Schedule {
+    Schedule {
+        id: crate::ids::new_id(),
+        name: input.name,
+        task_id: input.task_id,
+        kind: input.kind,
+        cron_expr: input.cron_expr,
+        timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
+        interval_secs: input.interval_secs,
+        run_at: input.run_at,
+        spec: input.spec,
+        misfire_policy: input.misfire_policy.unwrap_or(MisfirePolicy::RunOnce),
+        misfire_cap: input.misfire_cap.unwrap_or(10),
+        overlap_policy: input.overlap_policy.unwrap_or(OverlapPolicy::Skip),
+        retry_policy: input.retry_policy.unwrap_or_default(),
+        enabled: true,
+        runner_device_id: Some(
+            input
+                .runner_device_id
+                .unwrap_or_else(|| device_id.to_string()),
+        ),
+        last_fired_at: None,
+        next_fire_at: None,
+        created_at: now,
+        updated_at: now,
+    }
 }
 
 pub fn list(store: &Store) -> Result<Vec<Schedule>> {

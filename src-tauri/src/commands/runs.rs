@@ -1,0 +1,48 @@
+//! Run commands: list and read runs and their timelines, start a task's run, cancel, re-run.
+//! New timeline lines of live runs also arrive as `run-events` (see [`crate::events`]).
+
+use flightdeck_core::runs;
+use flightdeck_types::{Execution, ExecutionEvent, ExecutionFilter, StartRun};
+use tauri::State;
+
+use crate::error::{from_core, CommandResult};
+use crate::state::AppState;
+
+#[tauri::command]
+pub fn list_runs(
+    state: State<'_, AppState>,
+    filter: ExecutionFilter,
+) -> CommandResult<Vec<Execution>> {
+    runs::list(state.store()?, &filter).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn get_run(state: State<'_, AppState>, id: String) -> CommandResult<Execution> {
+    runs::get(state.store()?, &id).map_err(from_core)
+}
+
+/// The run's timeline lines after `after_seq`, in order, at most `limit` (1,000 when absent).
+#[tauri::command]
+pub fn run_events(
+    state: State<'_, AppState>,
+    id: String,
+    after_seq: i64,
+    limit: Option<u32>,
+) -> CommandResult<Vec<ExecutionEvent>> {
+    runs::events(state.store()?, &id, after_seq, limit.unwrap_or(1_000)).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn start_run(state: State<'_, AppState>, input: StartRun) -> CommandResult<Execution> {
+    runs::start_for_task(state.store()?, &input).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn cancel_run(state: State<'_, AppState>, id: String) -> CommandResult<Execution> {
+    runs::request_cancel(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn rerun(state: State<'_, AppState>, id: String) -> CommandResult<Execution> {
+    runs::rerun(state.store()?, &id).map_err(from_core)
+}

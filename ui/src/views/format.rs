@@ -1,0 +1,73 @@
+//! How times, durations, run statuses and run specs read on screen.
+
+use flightdeck_types::{Execution, ExecutionSpec, ExecutionStatus, Timestamp};
+use wasm_bindgen::JsValue;
+
+/// A time in the person's own time zone, e.g. `2026-12-01 09:00:00`.
+pub fn local_time(t: Timestamp) -> String {
+    let d = js_sys::Date::new(&JsValue::from_f64(t.as_millis() as f64));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes(),
+        d.get_seconds()
+    )
+}
+
+/// `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 10 min`.
+pub fn duration(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..=999 => format!("{ms} ms"),
+        1_000..=59_999 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..=3_599_999 => format!("{} min {:02} s", ms / 60_000, (ms / 1000) % 60),
+        _ => format!("{} h {} min", ms / 3_600_000, (ms / 60_000) % 60),
+    }
+}
+
+/// How long a run took, or has been running (`None` before it started).
+pub fn run_duration(run: &Execution) -> Option<String> {
+    let start = run.started_at?;
+    let end = run
+        .finished_at
+        .map(Timestamp::as_millis)
+        .unwrap_or_else(|| js_sys::Date::now() as i64);
+    Some(duration(end - start.as_millis()))
+}
+
+pub fn status_label(status: ExecutionStatus) -> String {
+    status.as_str().replace('_', " ")
+}
+
+/// `status run-<status>`: the badge class of a run status.
+pub fn status_class(status: ExecutionStatus) -> String {
+    format!("status run-{}", status.as_str())
+}
+
+/// One line saying what a run runs.
+pub fn spec_summary(spec: &ExecutionSpec) -> String {
+    match spec {
+        ExecutionSpec::Shell(shell) => shell
+            .line
+            .clone()
+            .or_else(|| shell.argv.as_ref().map(|argv| argv.join(" ")))
+            .unwrap_or_default(),
+        ExecutionSpec::Http(http) => {
+            format!("{} {}", http.method.as_deref().unwrap_or("GET"), http.url)
+        }
+        ExecutionSpec::AgentThread(agent) => format!("agent thread {}", agent.thread_id),
+    }
+}
+
+/// The first `n` characters of `text`, with an ellipsis when it was longer.
+pub fn clip(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(n).collect();
+    out.push('…');
+    out
+}

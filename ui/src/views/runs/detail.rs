@@ -1,0 +1,122 @@
+//! One run: what it runs, where it stands (live), cancel while it is live, re-run once it has
+//! ended, and its log streaming as it is written.
+
+use flightdeck_types::Execution;
+use leptos::prelude::*;
+
+use super::log::RunLog;
+use crate::api::{self, ApiError};
+use crate::live::use_live;
+use crate::views::format::{local_time, run_duration, spec_summary, status_class, status_label};
+use crate::views::forms::for_form;
+use crate::views::{use_route, Route};
+
+#[component]
+pub fn RunDetailView(id: String) -> impl IntoView {
+    let live = use_live();
+    let route = use_route();
+    let run = LocalResource::new({
+        let id = id.clone();
+        move || {
+            live.runs.get();
+            api::get_run(id.clone())
+        }
+    });
+    let cancel = Action::new_local(|id: &String| api::cancel_run(id.clone()));
+    let rerun = Action::new_local(|id: &String| api::rerun(id.clone()));
+    // A re-run is a new run: open it.
+    Effect::new(move |_| {
+        if let Some(Ok(new)) = rerun.value().get() {
+            route.set(Route::Run(new.id));
+        }
+    });
+    let error = move || {
+        let failed = |v: Option<Result<Execution, ApiError>>| v.and_then(Result::err);
+        failed(cancel.value().get()).or_else(|| failed(rerun.value().get()))
+    };
+    view! {
+        <section class="view" data-testid="run-detail">
+            <button class="button link" data-testid="back-to-runs" on:click=move |_| route.set(Route::Runs)>
+                "← Runs"
+            </button>
+            <Transition fallback=|| view! { <p class="loading">"Loading the run…"</p> }>
+                {move || Suspend::new(async move {
+                    run.await.map(|run| view! { <Facts run=run cancel=cancel rerun=rerun /> })
+                })}
+            </Transition>
+            {move || for_form(error(), &[]).map(|m| view! { <p class="form-error" data-testid="run-action-error">{m}</p> })}
+            <h2>"Log"</h2>
+            <RunLog id=id />
+        </section>
+    }
+}
+
+type RunAction = Action<String, Result<Execution, ApiError>>;
+
+#[component]
+fn Facts(run: Execution, cancel: RunAction, rerun: RunAction) -> impl IntoView {
+    let route = use_route();
+    let id = run.id.clone();
+    let live = !run.status.is_final();
+    let cancelling = run.cancel_requested_at.is_some();
+    let task = run.task_id.clone().map(|task_id| {
+        let target = task_id.clone();
+        view! {
+            <button class="button link inline" data-testid="run-task"
+                on:click=move |_| route.set(Route::Task(target.clone()))>"open the task"</button>
+        }
+    });
+    let retry_of = run.retry_of.clone().map(|previous| {
+        let target = previous.clone();
+        view! {
+            <dt>"Retries"</dt>
+            <dd><button class="button link inline" on:click=move |_| route.set(Route::Run(target.clone()))>
+                {previous}
+            </button></dd>
+        }
+    });
+    let action = if live {
+        let id = id.clone();
+        view! {
+            <button class="button" data-testid="run-cancel" disabled=cancelling
+                on:click=move |_| { cancel.dispatch(id.clone()); }>
+                {if cancelling { "Cancelling…" } else { "Cancel" }}
+            </button>
+        }
+        .into_any()
+    } else {
+        let id = id.clone();
+        view! {
+            <button class="button primary" data-testid="run-rerun"
+                disabled=move || rerun.pending().get()
+                on:click=move |_| { rerun.dispatch(id.clone()); }>"Run again"</button>
+        }
+        .into_any()
+    };
+    view! {
+        <div class="view-head">
+            <h1 class="mono run-title" data-testid="run-what">{spec_summary(&run.spec)}</h1>
+            {action}
+        </div>
+        <section class="panel" data-testid="run-facts">
+            <dl class="facts">
+                <dt>"Status"</dt>
+                <dd><span class=status_class(run.status) data-testid="run-detail-status"
+                    data-status=run.status.as_str()>{status_label(run.status)}</span></dd>
+                <dt>"Executor"</dt><dd>{run.spec.kind().as_str()}</dd>
+                <dt>"Task"</dt><dd>{match task {
+                    Some(link) => link.into_any(),
+                    None => view! { <span class="muted">"none"</span> }.into_any(),
+                }}</dd>
+                <dt>"Attempt"</dt><dd>{run.attempt} " of " {run.retry_policy.max_attempts}</dd>
+                {retry_of}
+                <dt>"Queued"</dt><dd>{local_time(run.queued_at)}</dd>
+                <dt>"Started"</dt><dd>{run.started_at.map(local_time).unwrap_or_else(|| "not yet".into())}</dd>
+                <dt>"Finished"</dt><dd>{run.finished_at.map(local_time).unwrap_or_else(|| "not yet".into())}</dd>
+                <dt>"Took"</dt><dd>{run_duration(&run).unwrap_or_default()}</dd>
+                <dt>"Exit code"</dt><dd data-testid="run-exit-code">{run.exit_code.map(|c| c.to_string()).unwrap_or_default()}</dd>
+            </dl>
+            {run.error.clone().map(|e| view! { <p class="form-error" data-testid="run-error">{e}</p> })}
+        </section>
+    }
+}

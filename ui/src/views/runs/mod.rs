@@ -1,0 +1,104 @@
+//! Runs: every run, newest first, with its status (live: rows follow `entity-changed` for
+//! `executions`), filtered by status; a row opens the run's detail with its live log.
+
+pub mod detail;
+pub mod log;
+
+use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus};
+use leptos::prelude::*;
+
+use super::format::{clip, local_time, run_duration, spec_summary, status_class, status_label};
+use super::{use_route, Route};
+use crate::api;
+use crate::live::use_live;
+
+#[component]
+pub fn RunsView() -> impl IntoView {
+    let live = use_live();
+    let (status, set_status) = signal(None::<ExecutionStatus>);
+    let runs = LocalResource::new(move || {
+        live.runs.get();
+        api::list_runs(ExecutionFilter {
+            status: status.get(),
+            ..Default::default()
+        })
+    });
+    view! {
+        <section class="view" data-testid="runs">
+            <div class="view-head">
+                <h1>"Runs"</h1>
+                <select class="input narrow" data-testid="filter-run-status" aria-label="Status"
+                    on:change=move |ev| set_status.set(event_target_value(&ev).parse().ok())>
+                    <option value="">"Any status"</option>
+                    {ExecutionStatus::ALL.iter().map(|s| view! {
+                        <option value=s.as_str()>{status_label(*s)}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
+                {move || Suspend::new(async move {
+                    runs.await.map(|list| {
+                        if list.is_empty() {
+                            let filtered = status.get_untracked().is_some();
+                            return view! { <Empty filtered=filtered /> }.into_any();
+                        }
+                        view! { <RunTable runs=list /> }.into_any()
+                    })
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn Empty(filtered: bool) -> impl IntoView {
+    let (title, hint) = if filtered {
+        (
+            "No run has this status",
+            "Pick another status, or any status, to see more runs.",
+        )
+    } else {
+        (
+            "No runs yet",
+            "Open a task and start a run from its Runs panel, add a schedule, or from a \
+             terminal: flightdeck run TASK --shell 'make test'",
+        )
+    };
+    view! {
+        <div class="empty-state" data-testid="runs-empty">
+            <p class="empty-title">{title}</p>
+            <p class="empty-hint">{hint}</p>
+        </div>
+    }
+}
+
+/// Runs as rows (status, what, when, how long); a click opens the run.
+#[component]
+pub fn RunTable(runs: Vec<Execution>) -> impl IntoView {
+    let route = use_route();
+    view! {
+        <table class="table runs" data-testid="run-table">
+            <thead>
+                <tr><th>"Status"</th><th>"Runs"</th><th>"Queued"</th><th>"Took"</th><th>"Attempt"</th></tr>
+            </thead>
+            <tbody>
+                {runs.into_iter().map(|run| {
+                    let id = run.id.clone();
+                    view! {
+                        <tr class="clickable" data-testid="run-row" data-id=run.id.clone()
+                            data-status=run.status.as_str()
+                            on:click=move |_| route.set(Route::Run(id.clone()))>
+                            <td><span class=status_class(run.status) data-testid="run-status">
+                                {status_label(run.status)}
+                            </span></td>
+                            <td class="mono" data-testid="run-what">{clip(&spec_summary(&run.spec), 80)}</td>
+                            <td>{local_time(run.queued_at)}</td>
+                            <td>{run_duration(&run).unwrap_or_default()}</td>
+                            <td>{run.attempt}</td>
+                        </tr>
+                    }
+                }).collect_view()}
+            </tbody>
+        </table>
+    }
+}
