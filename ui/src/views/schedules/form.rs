@@ -57,7 +57,7 @@ fn local_zone() -> String {
 /// A `datetime-local` value (the person's local time) as a timestamp.
 fn parse_local(text: &str) -> Option<Timestamp> {
     let ms = js_sys::Date::new(&JsValue::from_str(text)).get_time();
-    (!ms.is_nan() && !text.is_empty()).then(|| Timestamp(ms as i64))
+    (!ms.is_nan() && !text.is_empty()).then_some(Timestamp(ms as i64))
 }
 
 #[derive(Clone, Copy)]
