@@ -22,7 +22,7 @@ die() {
 }
 
 if [[ "${FD_WITH_KEYRING_STAGE:-}" != inside-dbus ]]; then
-    for cmd in dbus-run-session gnome-keyring-daemon secret-tool keyctl; do
+    for cmd in dbus-run-session dbus-send gnome-keyring-daemon secret-tool keyctl; do
         command -v "$cmd" >/dev/null 2>&1 || die "$cmd not found (run scripts/setup.sh)"
     done
     FD_WITH_KEYRING_STAGE=inside-dbus exec dbus-run-session -- "$BASH" "${BASH_SOURCE[0]}" "$@"
@@ -41,8 +41,26 @@ printf %s flightdeck |
         gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1 ||
     die "gnome-keyring-daemon --unlock failed"
 
-# Secret Service: store, read back, clear. Poll: the daemon may still be registering on the
-# bus, which on a loaded machine (parallel builds) has taken more than 5 s.
+# Wait for that daemon to own the Secret Service name before anything asks for it: a request
+# sent earlier makes D-Bus activate a second daemon (without the unlocked keyring above), which
+# then takes the name and answers every request with a password prompt that cannot show here.
+# NameHasOwner never activates anything. On a loaded machine registering has taken over 5 s.
+secrets_owned() {
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus /org/freedesktop/DBus \
+        org.freedesktop.DBus.NameHasOwner string:org.freedesktop.secrets 2>/dev/null |
+        grep -q 'boolean true'
+}
+owned=0
+for _ in $(seq 300); do
+    if secrets_owned; then
+        owned=1
+        break
+    fi
+    sleep 0.1
+done
+((owned)) || die "Secret Service: gnome-keyring-daemon did not register org.freedesktop.secrets on the session bus within 30 s"
+
+# Secret Service: store, read back, clear (polled, as the daemon may still be unlocking).
 secret_service_works() {
     local value="probe-$$-$RANDOM"
     printf %s "$value" |
