@@ -23,7 +23,7 @@ use crate::error::{CoreError, Result};
 use crate::store::{executions, schedules as sql, Store, Writer};
 
 pub use clock::{Clock, SystemClock, TestClock};
-pub use scheduler::{Fired, Scheduler, TickReport};
+pub use scheduler::{Fired, Scheduler, TickReport, MAX_LEAD};
 pub use timing::next_fire_times;
 
 /// Checks the timing fields of `s` and normalises its cron expression.

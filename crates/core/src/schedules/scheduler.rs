@@ -22,10 +22,15 @@
 //! overlap policy is judged up to `lead` early, and a pause or delete in that window cancels
 //! the runs queued ahead (see [`super::pause`]). `lead` stays below the shortest period a
 //! schedule can have (1 s), so one tick sees at most one future fire of a schedule.
+//!
+//! The lead adapts to the batch: the run loop counts what falls due with the earliest fire
+//! and, at the cost per fire the last big tick measured, wakes early enough to commit it all
+//! before its instant (with half again as margin), from `lead` up to [`MAX_LEAD`].
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use flightdeck_types::{
     AuditAction, EntityKind, Execution, FieldChange, MisfirePolicy, OverlapPolicy, Schedule,
@@ -43,6 +48,12 @@ const MAX_DUE: usize = flightdeck_types::schedule::MAX_MISFIRE_CAP as usize + 1;
 
 /// How far ahead a tick fires (see the module notes). Below the 1 s shortest period.
 pub const DEFAULT_LEAD: Duration = Duration::from_millis(500);
+
+/// The most a big batch may lead by: still below the 1 s shortest period.
+pub const MAX_LEAD: Duration = Duration::from_millis(900);
+
+/// A tick that fires fewer schedules than this says little about the cost per fire.
+const COST_SAMPLE_MIN: usize = 20;
 
 /// What one schedule did in a tick.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,8 +87,13 @@ pub struct Scheduler {
     clock: Arc<dyn Clock>,
     /// How late a fire may be and still count as on time.
     pub grace: Duration,
-    /// How far ahead of its instant a fire is queued (with `not_before` = the instant).
+    /// How far ahead of its instant a fire is queued (with `not_before` = the instant), at
+    /// least; a big batch leads by more (see the module notes).
     pub lead: Duration,
+    /// The lead the run loop last woke with, in ms (0: `lead`), so the tick covers the batch.
+    woke_lead_ms: AtomicU64,
+    /// What one fire cost in the last tick that fired at least `COST_SAMPLE_MIN`, in µs.
+    fire_cost_us: AtomicU64,
 }
 
 impl Scheduler {
@@ -87,7 +103,19 @@ impl Scheduler {
             clock,
             grace: Duration::from_secs(60),
             lead: DEFAULT_LEAD,
+            woke_lead_ms: AtomicU64::new(0),
+            fire_cost_us: AtomicU64::new(0),
         }
+    }
+
+    /// The lead this tick fires with: `lead`, or more when the run loop woke early for a big
+    /// batch.
+    pub fn current_lead(&self) -> Duration {
+        self.lead
+            .max(Duration::from_millis(
+                self.woke_lead_ms.load(Ordering::Relaxed),
+            ))
+            .min(MAX_LEAD.max(self.lead))
     }
 
     pub fn store(&self) -> &Store {
@@ -99,25 +127,44 @@ impl Scheduler {
     pub fn tick(&self, now: Timestamp) -> Result<TickReport> {
         let window = Window {
             now,
-            horizon: Timestamp(now.as_millis() + self.lead.as_millis() as i64),
+            horizon: Timestamp(now.as_millis() + self.current_lead().as_millis() as i64),
             grace_ms: self.grace.as_millis() as i64,
         };
         let device = self.store.device_id().to_string();
-        self.store.write(|w| {
+        let began = Instant::now();
+        let report = self.store.write(|w| {
             let due = sql::due(w, &device, window.horizon)?;
             let mut report = TickReport::default();
             for s in due {
                 report.fired.push(fire(w, &s, &window)?);
             }
             Ok(report)
-        })
+        })?;
+        if report.fired.len() >= COST_SAMPLE_MIN {
+            let per_fire = began.elapsed().as_micros() as u64 / report.fired.len() as u64;
+            self.fire_cost_us.store(per_fire, Ordering::Relaxed);
+        }
+        Ok(report)
     }
 
-    /// When the run loop should tick next: `lead` before the earliest next fire.
+    /// When the run loop should tick next: before the earliest next fire by `lead`, or by
+    /// what the batch due with it is expected to take to commit, plus half (at most
+    /// [`MAX_LEAD`]).
     pub fn next_tick_at(&self) -> Result<Option<Timestamp>> {
         let device = self.store.device_id().to_string();
-        let earliest = self.store.read(|c| sql::earliest_fire(c, &device))?;
-        Ok(earliest.map(|t| Timestamp(t.as_millis() - self.lead.as_millis() as i64)))
+        let Some(earliest) = self.store.read(|c| sql::earliest_fire(c, &device))? else {
+            return Ok(None);
+        };
+        let max_lead = MAX_LEAD.max(self.lead);
+        let batch_end = Timestamp(earliest.as_millis() + max_lead.as_millis() as i64);
+        let batch = self.store.read(|c| sql::count_due(c, &device, batch_end))?;
+        let cost_us = self.fire_cost_us.load(Ordering::Relaxed) * batch as u64 * 3 / 2;
+        let lead = Duration::from_micros(cost_us).clamp(self.lead, max_lead);
+        self.woke_lead_ms
+            .store(lead.as_millis() as u64, Ordering::Relaxed);
+        Ok(Some(Timestamp(
+            earliest.as_millis() - lead.as_millis() as i64,
+        )))
     }
 
     /// Ticks at the clock's now.

@@ -131,6 +131,16 @@ pub fn earliest_fire(conn: &Connection, device_id: &str) -> Result<Option<Timest
     Ok(at.map(Timestamp))
 }
 
+/// How many of `device_id`'s enabled schedules fire at or before `at`.
+pub fn count_due(conn: &Connection, device_id: &str, at: Timestamp) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM schedules
+             WHERE runner_device_id = ?1 AND enabled = 1 AND next_fire_at <= ?2",
+        )?
+        .query_row(params![device_id, at.as_millis()], |r| r.get(0))?)
+}
+
 /// Records a fire: the instant it stood for and the next one.
 pub fn set_fired(
     conn: &Connection,
