@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 
 use flightdeck_types::{
     AppInfo, ConflictInfo, Environment, EnvironmentPatch, ErrorFilter, ErrorRecord, Execution,
-    ExecutionEvent, ExecutionFilter, NewEnvironment, NewSchedule, NewTask, Schedule, SchedulePatch,
-    Settings, StartRun, SyncInfo, Task, TaskFilter, TaskPatch, Timestamp,
+    ExecutionEvent, ExecutionFilter, Memory, MemoryFilter, MemorySearch, NewEnvironment, NewMemory,
+    NewSchedule, NewTask, Schedule, SchedulePatch, Settings, StartRun, SyncInfo, Task, TaskContext,
+    TaskFilter, TaskPatch, Timestamp,
 };
 
 fn api_error(code: &str, message: impl Into<String>) -> ApiError {
@@ -386,4 +387,65 @@ impl ErrorAction {
 
 pub async fn error_action(action: ErrorAction, id: String) -> Result<ErrorRecord, ApiError> {
     invoke(action.command(), &IdArgs { id: &id }).await
+}
+
+// Memory.
+
+#[derive(Serialize)]
+struct SearchArgs<'a> {
+    query: &'a str,
+    filter: &'a MemoryFilter,
+    limit: Option<usize>,
+}
+
+/// Hybrid search (meaning and keywords); `mode` says when it was keywords only.
+pub async fn search_memories(
+    query: String,
+    filter: MemoryFilter,
+) -> Result<MemorySearch, ApiError> {
+    let args = SearchArgs {
+        query: &query,
+        filter: &filter,
+        limit: None,
+    };
+    invoke("search_memories", &args).await
+}
+
+#[derive(Serialize)]
+struct ListMemoriesArgs<'a> {
+    filter: &'a MemoryFilter,
+    limit: Option<usize>,
+}
+
+/// Newest first.
+pub async fn list_memories(filter: MemoryFilter) -> Result<Vec<Memory>, ApiError> {
+    let args = ListMemoriesArgs {
+        filter: &filter,
+        limit: None,
+    };
+    invoke("list_memories", &args).await
+}
+
+pub async fn add_memory(input: NewMemory) -> Result<Memory, ApiError> {
+    invoke("add_memory", &InputArgs { input: &input }).await
+}
+
+/// Archives a memory, or with `archived == false` brings it back.
+pub async fn set_memory_archived(id: String, archived: bool) -> Result<Memory, ApiError> {
+    let command = if archived {
+        "archive_memory"
+    } else {
+        "unarchive_memory"
+    };
+    invoke(command, &IdArgs { id: &id }).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskIdArgs<'a> {
+    task_id: &'a str,
+}
+
+pub async fn task_context(task_id: String) -> Result<TaskContext, ApiError> {
+    invoke("task_context", &TaskIdArgs { task_id: &task_id }).await
 }

@@ -23,6 +23,7 @@ pub struct Live {
     pub runs: RwSignal<u64>,
     pub schedules: RwSignal<u64>,
     pub errors: RwSignal<u64>,
+    pub memories: RwSignal<u64>,
     /// The latest sync status (`None` until the first one arrives).
     pub sync: RwSignal<Option<SyncInfo>>,
     /// The latest batch of new timeline lines of a live run. Batches can arrive faster than
@@ -48,6 +49,9 @@ impl Live {
         if all || table == "error_records" {
             self.errors.update(|v| *v += 1);
         }
+        if all || table == "memories" {
+            self.memories.update(|v| *v += 1);
+        }
     }
 }
 
@@ -69,6 +73,7 @@ pub fn provide_live() -> Live {
         runs: RwSignal::new(0),
         schedules: RwSignal::new(0),
         errors: RwSignal::new(0),
+        memories: RwSignal::new(0),
         sync: RwSignal::new(None),
         run_events: RwSignal::new(None),
     };

@@ -13,10 +13,12 @@ pub mod environments;
 pub mod errors;
 pub mod format;
 pub mod forms;
+pub mod memory;
 pub mod runs;
 pub mod schedules;
 pub mod settings;
 pub mod sync;
+pub mod task_context;
 pub mod task_detail;
 pub mod task_runs;
 pub mod tasks;
@@ -34,17 +36,19 @@ pub enum Route {
     Run(String),
     Schedules,
     Errors,
+    Memory,
     Sync,
     Settings,
 }
 
 impl Route {
-    pub const NAV: [Route; 7] = [
+    pub const NAV: [Route; 8] = [
         Route::Tasks,
         Route::Environments,
         Route::Runs,
         Route::Schedules,
         Route::Errors,
+        Route::Memory,
         Route::Sync,
         Route::Settings,
     ];
@@ -56,6 +60,7 @@ impl Route {
             Route::Runs | Route::Run(_) => "Runs",
             Route::Schedules => "Schedules",
             Route::Errors => "Errors",
+            Route::Memory => "Memory",
             Route::Sync => "Sync",
             Route::Settings => "Settings",
         }
@@ -80,6 +85,7 @@ pub fn render(route: Route) -> AnyView {
         Route::Run(id) => view! { <runs::detail::RunDetailView id=id /> }.into_any(),
         Route::Schedules => view! { <schedules::SchedulesView /> }.into_any(),
         Route::Errors => view! { <errors::ErrorsView /> }.into_any(),
+        Route::Memory => view! { <memory::MemoryView /> }.into_any(),
         Route::Sync => view! { <sync::SyncView /> }.into_any(),
         Route::Settings => view! { <settings::SettingsView /> }.into_any(),
     }

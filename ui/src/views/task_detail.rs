@@ -1,5 +1,5 @@
-//! One task: its fields, an edit form with errors beside each field, and its runs (start a
-//! run, follow them).
+//! One task: its fields, an edit form with errors beside each field, its runs (start a run,
+//! follow them) and its context (related memories, similar runs).
 
 use flightdeck_types::{Priority, Task, TaskPatch, TaskStatus};
 use leptos::prelude::*;
@@ -36,7 +36,8 @@ pub fn TaskDetailView(id: String) -> impl IntoView {
                     task.await.map(|task| view! { <TaskEditor task=task environments=envs /> })
                 })}
             </Transition>
-            <super::task_runs::TaskRuns task_id=id />
+            <super::task_runs::TaskRuns task_id=id.clone() />
+            <super::task_context::TaskContextPanel task_id=id />
         </section>
     }
 }

@@ -1,0 +1,218 @@
+//! The real desktop app's Memory view and the task detail's context panel, end to end with
+//! the real embedding model (set-up installs it; `FLIGHTDECK_MODEL_DIR` names it).
+
+use std::time::Duration;
+
+use flightdeck_core::memory::{self, embed::shared_default};
+use flightdeck_core::{tasks, Store};
+use flightdeck_tests::app::App;
+use flightdeck_tests::poll;
+use flightdeck_tests::webdriver::Session;
+use flightdeck_types::{MemoryFilter, NewMemory, NewTask};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+const STAGING: &str = "The staging database is wiped and reloaded every night at 02:00 UTC";
+const DEPLOY: &str = "Release the web frontend with the blue-green deploy script";
+const COFFEE: &str = "The coffee machine on the third floor takes only coins";
+
+/// A workspace holding three memories, indexed with the real model.
+fn seeded() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let model = shared_default().expect("the embedding model (run scripts/setup.sh)");
+    for content in [STAGING, DEPLOY, COFFEE] {
+        let input = NewMemory {
+            content: content.into(),
+            kind: Some("fact".into()),
+            ..Default::default()
+        };
+        memory::add(&store, Some(model), input).unwrap();
+    }
+    data
+}
+
+fn texts(ui: &Session, css: &str) -> Vec<String> {
+    ui.texts(css).unwrap_or_default()
+}
+
+fn rows_shown(ui: &Session) -> usize {
+    ui.find_all("[data-testid=memory-row]")
+        .map(|rows| rows.len())
+        .unwrap_or(0)
+}
+
+#[test]
+fn memories_are_found_by_meaning_archived_and_restored() {
+    let data = seeded();
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
+        .unwrap();
+    poll::until("the three memories", WAIT, || {
+        Ok((rows_shown(ui) == 3).then_some(()))
+    });
+
+    // No shared keyword beyond "staging"/"database"; the meaning ranks it first all the same.
+    let search = ui.find("[data-testid=memory-search]").unwrap();
+    ui.type_text(
+        &search,
+        "when is the test data of the pre-production DB erased",
+    )
+    .unwrap();
+    let first = poll::until("search hits", WAIT, || {
+        let signals = texts(ui, "[data-testid=memory-signals]");
+        Ok((!signals.is_empty()).then(|| texts(ui, "[data-testid=memory-content]")))
+    });
+    assert_eq!(
+        first.first().map(String::as_str),
+        Some(STAGING),
+        "{first:?}"
+    );
+    let signals = texts(ui, "[data-testid=memory-signals]");
+    assert!(signals[0].contains("meaning #1"), "{signals:?}");
+    assert!(
+        ui.find_all("[data-testid=memory-keyword-only]")
+            .unwrap()
+            .is_empty(),
+        "the search used the model"
+    );
+
+    // Archive the hit: it leaves the results, and stays findable behind "Archived too".
+    let archive = ui.find("[data-testid=memory-archive]").unwrap();
+    ui.click(&archive).unwrap();
+    poll::until("the archived memory gone from the hits", WAIT, || {
+        Ok(
+            (!texts(ui, "[data-testid=memory-content]").contains(&STAGING.to_string()))
+                .then_some(()),
+        )
+    });
+    ui.click(&ui.find("[data-testid=memory-include-archived]").unwrap())
+        .unwrap();
+    poll::until("the archived memory behind the flag", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=memory-row][data-archived=true]")?
+            .into_iter()
+            .next())
+    });
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let archived: Vec<String> = memory::list(
+        &store,
+        &MemoryFilter {
+            include_archived: true,
+            ..Default::default()
+        },
+        10,
+    )
+    .unwrap()
+    .into_iter()
+    .filter(|m| m.archived)
+    .map(|m| m.content)
+    .collect();
+    assert_eq!(archived, [STAGING]);
+
+    ui.click(&ui.find("[data-testid=memory-restore]").unwrap())
+        .unwrap();
+    poll::until("the memory restored", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=memory-row][data-archived=true]")?
+            .is_empty()
+            .then_some(()))
+    });
+    let restored = memory::list(&store, &MemoryFilter::default(), 10).unwrap();
+    assert_eq!(restored.len(), 3, "{restored:?}");
+}
+
+#[test]
+fn the_memory_form_shows_errors_beside_fields_and_a_task_shows_its_context() {
+    let data = seeded();
+    {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        tasks::create(
+            &store,
+            NewTask {
+                title: "Our integration tests lose their fixtures overnight on staging".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
+        .unwrap();
+    poll::until("the memories", WAIT, || {
+        Ok((rows_shown(ui) == 3).then_some(()))
+    });
+
+    // Nothing to remember: the engine's error, beside the content field.
+    let add = ui.find("[data-testid=memory-add]").unwrap();
+    ui.click(&add).unwrap();
+    let error = poll::until("the content error", WAIT, || {
+        Ok(texts(ui, "[data-testid=field-error-content]")
+            .into_iter()
+            .next())
+    });
+    assert!(error.contains("must not be empty"), "{error}");
+
+    // An importance that is no number: said beside that field, nothing is saved.
+    let content = ui.find("[data-testid=memory-content-input]").unwrap();
+    ui.type_text(&content, "Invoices go out on the first Monday of the month")
+        .unwrap();
+    let importance = ui.find("[data-testid=memory-importance-input]").unwrap();
+    ui.type_text(&importance, "very").unwrap();
+    ui.click(&add).unwrap();
+    let error = poll::until("the importance error", WAIT, || {
+        Ok(texts(ui, "[data-testid=field-error-importance]")
+            .into_iter()
+            .next())
+    });
+    assert!(error.contains("not a number"), "{error}");
+    // Out of range: the engine says so, beside the same field.
+    ui.clear(&importance).unwrap();
+    ui.type_text(&importance, "7").unwrap();
+    ui.click(&add).unwrap();
+    poll::until("the range error", WAIT, || {
+        Ok(texts(ui, "[data-testid=field-error-importance]")
+            .into_iter()
+            .find(|e| e.contains("between 0.0 and 1.0")))
+    });
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    assert_eq!(
+        memory::list(&store, &MemoryFilter::default(), 10)
+            .unwrap()
+            .len(),
+        3
+    );
+
+    ui.clear(&importance).unwrap();
+    ui.type_text(&importance, "0.2").unwrap();
+    ui.click(&add).unwrap();
+    poll::until("the new memory listed", WAIT, || {
+        Ok((rows_shown(ui) == 4).then_some(()))
+    });
+    let added = memory::list(&store, &MemoryFilter::default(), 10).unwrap();
+    let made = added
+        .iter()
+        .find(|m| m.content == "Invoices go out on the first Monday of the month")
+        .expect("saved through the app");
+    assert_eq!(made.importance, 0.2);
+    assert!(texts(ui, "[data-testid=field-error-importance]").is_empty());
+
+    // The task's context: the staging memory is the most relevant one.
+    ui.click(&ui.find("[data-testid=nav-tasks]").unwrap())
+        .unwrap();
+    let card = poll::until("the task card", WAIT, || {
+        Ok(ui.find_all("[data-testid=task-card]")?.into_iter().next())
+    });
+    ui.click(&card).unwrap();
+    let context = poll::until("the context panel's memories", WAIT, || {
+        let shown = texts(ui, "[data-testid=task-context-memory] .memory-content");
+        Ok((!shown.is_empty()).then_some(shown))
+    });
+    assert_eq!(
+        context.first().map(String::as_str),
+        Some(STAGING),
+        "{context:?}"
+    );
+}

@@ -1,0 +1,254 @@
+//! Memory: what agents and people recorded, searched by meaning and keywords. Search (or
+//! browse, newest first, when the box is empty), filter by kind and archived, add a memory,
+//! archive one or bring it back. Each hit says which signals found it.
+
+use flightdeck_types::{Memory, MemoryFilter, MemoryHit, MemoryScopeKind, NewMemory, SearchMode};
+use leptos::prelude::*;
+
+use super::format::local_time;
+use super::forms::{for_field, for_form, FieldError};
+use crate::api::{self, ApiError};
+use crate::live::use_live;
+
+const FIELDS: [&str; 4] = ["content", "kind", "importance", "scope"];
+
+/// What the list shows: search hits (with how they ranked) or memories, newest first.
+#[derive(Clone)]
+struct Listing {
+    mode: Option<SearchMode>,
+    rows: Vec<(Memory, Option<MemoryHit>)>,
+}
+
+async fn load(query: String, filter: MemoryFilter) -> Result<Listing, ApiError> {
+    if query.trim().is_empty() {
+        let rows = api::list_memories(filter).await?;
+        return Ok(Listing {
+            mode: None,
+            rows: rows.into_iter().map(|m| (m, None)).collect(),
+        });
+    }
+    let found = api::search_memories(query, filter).await?;
+    Ok(Listing {
+        mode: Some(found.mode),
+        rows: found
+            .hits
+            .into_iter()
+            .map(|hit| (hit.memory.clone(), Some(hit)))
+            .collect(),
+    })
+}
+
+#[component]
+pub fn MemoryView() -> impl IntoView {
+    let live = use_live();
+    let query = RwSignal::new(String::new());
+    let kind = RwSignal::new(String::new());
+    let archived = RwSignal::new(false);
+    let toggle = Action::new_local(|(id, archive): &(String, bool)| {
+        api::set_memory_archived(id.clone(), *archive)
+    });
+    let listing = LocalResource::new(move || {
+        live.memories.get();
+        let kind = kind.get();
+        let filter = MemoryFilter {
+            kind: (!kind.trim().is_empty()).then(|| kind.trim().to_string()),
+            include_archived: archived.get(),
+            ..Default::default()
+        };
+        load(query.get(), filter)
+    });
+    let failed = move || toggle.value().get().and_then(Result::err);
+    view! {
+        <section class="view" data-testid="memory">
+            <div class="view-head">
+                <h1>"Memory"</h1>
+                <div class="filters tight">
+                    <input class="input" type="search" data-testid="memory-search"
+                        placeholder="Search by meaning or keywords" aria-label="Search memories"
+                        prop:value=query on:input=move |ev| query.set(event_target_value(&ev)) />
+                    <input class="input" data-testid="memory-filter-kind" placeholder="Any kind"
+                        aria-label="Kind" prop:value=kind
+                        on:input=move |ev| kind.set(event_target_value(&ev)) />
+                    <label class="check">
+                        <input type="checkbox" data-testid="memory-include-archived"
+                            prop:checked=archived
+                            on:change=move |ev| archived.set(event_target_checked(&ev)) />
+                        "Archived too"
+                    </label>
+                </div>
+            </div>
+            <NewMemoryForm />
+            {move || failed().map(|e| view! { <p class="form-error" data-testid="memory-action-error">{e.message}</p> })}
+            <Transition fallback=|| view! { <p class="loading">"Loading memories…"</p> }>
+                {move || Suspend::new(async move {
+                    listing.await.map(|Listing { mode, rows }| {
+                        let keyword_only = (mode == Some(SearchMode::KeywordOnly)).then(|| view! {
+                            <p class="muted" data-testid="memory-keyword-only">
+                                "Keyword search only: no embedding model is installed, or the index \
+                                 was built with another one (run `flightdeck memory reindex`)."
+                            </p>
+                        });
+                        if rows.is_empty() {
+                            return view! { {keyword_only} <Empty searched=mode.is_some() /> }.into_any();
+                        }
+                        view! {
+                            {keyword_only}
+                            <ul class="memory-list" data-testid="memory-list">
+                                {rows.into_iter().map(|(memory, hit)| view! {
+                                    <MemoryRow memory=memory hit=hit toggle=toggle />
+                                }).collect_view()}
+                            </ul>
+                        }.into_any()
+                    })
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+type Toggle = Action<(String, bool), Result<Memory, ApiError>>;
+
+/// Where a memory belongs, in words.
+pub fn scope_label(memory: &Memory) -> String {
+    match memory.scope.kind {
+        MemoryScopeKind::Global => "global".into(),
+        kind => format!(
+            "{} {}",
+            kind.as_str(),
+            memory.scope.id.as_deref().unwrap_or("?")
+        ),
+    }
+}
+
+/// Which signals found a hit: its rank by meaning and by keywords.
+pub fn signals(hit: &MemoryHit) -> String {
+    let mut parts = Vec::new();
+    if let Some(rank) = hit.vector_rank {
+        parts.push(format!("meaning #{rank}"));
+    }
+    if let Some(rank) = hit.keyword_rank {
+        parts.push(format!("keywords #{rank}"));
+    }
+    format!("score {:.3} · {}", hit.score, parts.join(" · "))
+}
+
+#[component]
+fn MemoryRow(memory: Memory, hit: Option<MemoryHit>, toggle: Toggle) -> impl IntoView {
+    let id = memory.id.clone();
+    let archive = !memory.archived;
+    view! {
+        <li class="memory-row" data-testid="memory-row" data-id=memory.id.clone()
+            data-archived=memory.archived.to_string()>
+            <p class="memory-content" data-testid="memory-content">{memory.content.clone()}</p>
+            <div class="muted">
+                <span class="badge">{memory.kind.clone()}</span>
+                {memory.archived.then(|| view! { <span class="badge warn">"archived"</span> })}
+                {format!(" {} · importance {:.2} · {}", scope_label(&memory), memory.importance,
+                    local_time(memory.created_at))}
+                {hit.map(|hit| view! { <span data-testid="memory-signals">{format!(" · {}", signals(&hit))}</span> })}
+            </div>
+            <div class="row">
+                <button class="button" data-testid=if archive { "memory-archive" } else { "memory-restore" }
+                    disabled=move || toggle.pending().get()
+                    on:click=move |_| { toggle.dispatch((id.clone(), archive)); }>
+                    {if archive { "Archive" } else { "Restore" }}
+                </button>
+            </div>
+        </li>
+    }
+}
+
+#[component]
+fn NewMemoryForm() -> impl IntoView {
+    let add = Action::new_local(|input: &NewMemory| api::add_memory(input.clone()));
+    let content = RwSignal::new(String::new());
+    let kind = RwSignal::new(String::new());
+    let importance = RwSignal::new(String::new());
+    // A number that does not parse never reaches the engine: said here, beside the field.
+    let importance_error = RwSignal::new(None::<String>);
+    let error = move || add.value().get().and_then(Result::err);
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = add.value().get() {
+            content.set(String::new());
+            importance.set(String::new());
+        }
+    });
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let text = importance.get_untracked();
+        let parsed = match text.trim() {
+            "" => None,
+            t => match t.parse::<f64>() {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    importance_error.set(Some(format!(
+                        "importance: `{t}` is not a number; give one from 0 to 1, e.g. 0.8"
+                    )));
+                    return;
+                }
+            },
+        };
+        importance_error.set(None);
+        let kind = kind.get_untracked();
+        add.dispatch(NewMemory {
+            content: content.get_untracked(),
+            kind: (!kind.trim().is_empty()).then(|| kind.trim().to_string()),
+            importance: parsed,
+            ..Default::default()
+        });
+    };
+    let beside = |field: &'static str| Signal::derive(move || for_field(error(), field));
+    let importance_message = Signal::derive(move || {
+        importance_error
+            .get()
+            .or_else(|| for_field(error(), "importance"))
+    });
+    view! {
+        <form class="new-task" data-testid="new-memory-form" on:submit=submit>
+            <div class="field grow">
+                <textarea class="input" data-testid="memory-content-input" rows="2"
+                    placeholder="What to remember, e.g. the staging database resets at 02:00 UTC"
+                    aria-label="Memory content"
+                    prop:value=content on:input=move |ev| content.set(event_target_value(&ev))></textarea>
+                <FieldError testid="content" message=beside("content") />
+            </div>
+            <div class="field">
+                <input class="input" data-testid="memory-kind-input" placeholder="Kind (note)"
+                    aria-label="Kind" prop:value=kind
+                    on:input=move |ev| kind.set(event_target_value(&ev)) />
+                <FieldError testid="kind" message=beside("kind") />
+            </div>
+            <div class="field">
+                <input class="input" data-testid="memory-importance-input" placeholder="Importance (0.5)"
+                    aria-label="Importance from 0 to 1" prop:value=importance
+                    on:input=move |ev| importance.set(event_target_value(&ev)) />
+                <FieldError testid="importance" message=importance_message />
+            </div>
+            <button class="button primary" type="submit" data-testid="memory-add"
+                disabled=move || add.pending().get()>"Remember"</button>
+            {move || for_form(error(), &FIELDS).map(|m| view! { <p class="form-error">{m}</p> })}
+        </form>
+    }
+}
+
+#[component]
+fn Empty(searched: bool) -> impl IntoView {
+    let (title, hint) = if searched {
+        (
+            "Nothing found",
+            "No memory matches by meaning or keywords. Try other words, or tick \"Archived too\".",
+        )
+    } else {
+        (
+            "No memories yet",
+            "Runs add memories from their `memory:` output lines or the file named by \
+             FLIGHTDECK_MEMORY_FILE; you can also write one above.",
+        )
+    };
+    view! {
+        <div class="empty-state" data-testid="memory-empty">
+            <p class="empty-title">{title}</p>
+            <p class="empty-hint">{hint}</p>
+        </div>
+    }
+}
