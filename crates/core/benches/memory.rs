@@ -1,8 +1,9 @@
 //! Memory benchmarks (BENCHMARKS.md "Agent memory"):
 //! 1. embedding throughput of the built-in all-MiniLM-L6-v2 (sentences/s);
-//! 2. hybrid search p50/p99 over 100,000 memories. The corpus vectors are synthetic (random
-//!    unit vectors, imported directly: embedding 100k texts would take the bench minutes); the
-//!    queries are embedded for real and the embedding time is included in each search;
+//! 2. hybrid search p50/p99 over 100,000 memories. The corpus is synthetic: texts of 12 words
+//!    from a 20,000-word vocabulary with Zipf frequencies, and random unit vectors imported
+//!    directly (embedding 100k texts would take the bench many minutes); the queries (4 words)
+//!    are embedded for real and the embedding time is included in each search;
 //! 3. the index size on disk.
 //!
 //!   FLIGHTDECK_MODEL_DIR=... cargo bench -p flightdeck-core --bench memory
@@ -15,11 +16,54 @@ use flightdeck_core::Store;
 use flightdeck_types::{MemoryFilter, NewMemory};
 use rand::{Rng, SeedableRng};
 
-const WORDS: &[&str] = &[
-    "deploy", "database", "backup", "test", "build", "cache", "token", "invoice", "server",
-    "queue", "login", "session", "schema", "index", "release", "docker", "network", "latency",
-    "budget", "customer", "report", "metric", "alert", "timeout", "retry", "config", "secret",
-];
+/// Distinct words in the synthetic corpus, drawn by rank with Zipf's law (exponent 1), as
+/// words are in real text: a few very common, most rare. (A tiny vocabulary would make every
+/// query match nearly every memory, which no real corpus does.)
+const VOCABULARY: usize = 20_000;
+
+/// Word `rank` of the vocabulary: letters only, at least 3 of them, never a stop word.
+fn word(rank: usize) -> String {
+    let mut n = rank;
+    let mut w = String::from("q");
+    loop {
+        w.push((b'a' + (n % 26) as u8) as char);
+        n /= 26;
+        if n == 0 && w.len() >= 3 {
+            return w;
+        }
+    }
+}
+
+/// Samples word ranks with P(rank r) proportional to 1 / (r + 1).
+struct Zipf {
+    cdf: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: usize) -> Zipf {
+        let mut total = 0.0;
+        let mut cdf: Vec<f64> = (0..n)
+            .map(|r| {
+                total += 1.0 / (r as f64 + 1.0);
+                total
+            })
+            .collect();
+        cdf.iter_mut().for_each(|c| *c /= total);
+        Zipf { cdf }
+    }
+
+    fn sample(&self, rng: &mut impl Rng) -> usize {
+        let u: f64 = rng.random();
+        self.cdf.partition_point(|c| *c < u).min(self.cdf.len() - 1)
+    }
+
+    fn text(&self, rng: &mut impl Rng, words: usize) -> String {
+        (0..words)
+            .map(|_| word(self.sample(rng)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
@@ -29,12 +73,8 @@ fn main() {
     let model =
         MiniLm::load_default().expect("set FLIGHTDECK_MODEL_DIR to the all-MiniLM-L6-v2 dir");
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
-    let sentence = |rng: &mut rand::rngs::StdRng| -> String {
-        (0..12)
-            .map(|_| WORDS[rng.random_range(0..WORDS.len())])
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let zipf = Zipf::new(VOCABULARY);
+    let sentence = |rng: &mut rand::rngs::StdRng| zipf.text(rng, 12);
 
     // 1. Throughput.
     let texts: Vec<String> = (0..512).map(|_| sentence(&mut rng)).collect();
@@ -81,14 +121,7 @@ fn main() {
         t.elapsed().as_secs_f64()
     );
 
-    let queries: Vec<String> = (0..100)
-        .map(|_| {
-            (0..4)
-                .map(|_| WORDS[rng.random_range(0..WORDS.len())])
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
+    let queries: Vec<String> = (0..100).map(|_| zipf.text(&mut rng, 4)).collect();
     let mut times = Vec::new();
     let mut embed_times = Vec::new();
     for q in &queries {
