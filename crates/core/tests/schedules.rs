@@ -424,3 +424,63 @@ fn a_fire_is_queued_ahead_to_start_at_its_instant_and_a_pause_cancels_it() {
     let run = flightdeck_core::runs::get(sched.store(), &run.id).unwrap();
     assert!(run.cancel_requested_at.is_some());
 }
+
+#[test]
+fn a_task_schedule_runs_in_the_environment_the_task_has_when_it_fires() {
+    use flightdeck_core::{environments, runs, tasks};
+    use flightdeck_types::{NewEnvironment, NewTask, TaskPatch};
+
+    let (_dir, store) = temp_store();
+    let env = |name: &str| {
+        environments::create(
+            &store,
+            NewEnvironment {
+                name: name.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id
+    };
+    let (first, second) = (env("first"), env("second"));
+    let task = tasks::create(
+        &store,
+        NewTask {
+            title: "Nightly build".into(),
+            environment: Some(first.clone()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t0 = at(T0);
+    let s = schedules::add_at(
+        &store,
+        NewSchedule {
+            task_id: Some(task.id.clone()),
+            ..interval(60, t0)
+        },
+        Some(t0),
+    )
+    .unwrap();
+    let (clock, sched) = scheduler(store, t0);
+    let report = sched.tick(t0).unwrap();
+    let run = runs::get(sched.store(), &report.fired[0].queued[0]).unwrap();
+    assert_eq!(run.environment_id.as_deref(), Some(first.as_str()));
+    assert_eq!(run.task_id.as_deref(), Some(task.id.as_str()));
+
+    // The task moves to another environment: the next fire follows it.
+    tasks::update(
+        sched.store(),
+        &task.id,
+        TaskPatch {
+            environment: Some(Some(second.clone())),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    clock.set(Timestamp(t0.as_millis() + 60_000));
+    let report = sched.tick_now().unwrap();
+    assert_eq!(report.fired[0].schedule_id, s.id);
+    let run = runs::get(sched.store(), &report.fired[0].queued[0]).unwrap();
+    assert_eq!(run.environment_id.as_deref(), Some(second.as_str()));
+}

@@ -329,10 +329,17 @@ pub(crate) fn queue_run(
     s: &Schedule,
     not_before: Option<Timestamp>,
 ) -> Result<Execution> {
+    // The task's environment when it fires (it may have changed since the schedule was made),
+    // so the run gets that environment's working dir, variables and secrets.
+    let environment_id = match &s.task_id {
+        Some(task) => crate::store::tasks::environment_of(w, task)?,
+        None => None,
+    };
     crate::runs::queue_in(
         w,
         NewExecution {
             task_id: s.task_id.clone(),
+            environment_id,
             schedule_id: Some(s.id.clone()),
             spec: Some(s.spec.clone()),
             device_id: s.runner_device_id.clone(),

@@ -38,6 +38,15 @@ pub fn find(conn: &Connection, id: &str) -> Result<Task> {
     })
 }
 
+/// The environment of task `id` now; none when it has none or no longer exists.
+pub fn environment_of(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT environment_id FROM tasks WHERE id = ?1")?
+        .query_row([id], |r| r.get::<_, Option<String>>(0))
+        .optional()?
+        .flatten())
+}
+
 pub fn insert(conn: &Connection, task: &Task) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO tasks (id, title, description, status, priority, environment_id,
