@@ -379,6 +379,25 @@ fn the_schedule_form_previews_fire_times_and_shows_a_bad_cron_beside_the_field()
     assert_eq!(saved.len(), 1);
     assert!(saved[0].enabled);
     assert_eq!(saved[0].cron_expr.as_deref(), Some("0 0 2 * * *"));
+
+    // Pause, then resume, from the list: the row and the store follow.
+    let enabled_shown = || -> Result<Option<String>, String> {
+        match ui.find_all("[data-testid=schedule-row]")?.first() {
+            Some(row) => ui.attribute(row, "data-enabled"),
+            None => Ok(None),
+        }
+    };
+    for (label, want) in [("Pause", false), ("Resume", true)] {
+        let toggle = ui.find("[data-testid=schedule-toggle]").unwrap();
+        assert_eq!(ui.text(&toggle).unwrap(), label);
+        ui.click(&toggle).unwrap();
+        poll::until(label, WAIT, || {
+            Ok((enabled_shown()?.as_deref() == Some(want.to_string().as_str())).then_some(()))
+        });
+        assert_eq!(schedules::list(&store).unwrap()[0].enabled, want);
+        let next = first_text(ui, "[data-testid=schedule-next]").unwrap();
+        assert_eq!(next.as_deref() == Some("paused"), !want, "{next:?}");
+    }
 }
 
 #[test]

@@ -47,7 +47,6 @@ pub fn SchedulesView() -> impl IntoView {
     view! {
         <section class="view" data-testid="schedules">
             <h1>"Schedules"</h1>
-            <form::NewScheduleForm />
             {move || for_form(failed(), &[]).map(|m| view! { <p class="form-error" data-testid="schedule-action-error">{m}</p> })}
             <Triggered trigger=trigger />
             <Transition fallback=|| view! { <p class="loading">"Loading schedules…"</p> }>
@@ -58,7 +57,7 @@ pub fn SchedulesView() -> impl IntoView {
                                 <div class="empty-state" data-testid="schedules-empty">
                                     <p class="empty-title">"No schedules yet"</p>
                                     <p class="empty-hint">
-                                        "Add one above: a command that runs on a cron timetable (say, \
+                                        "Add one below: a command that runs on a cron timetable (say, \
                                          nightly at 02:00), every so many seconds, or once."
                                     </p>
                                 </div>
@@ -78,6 +77,8 @@ pub fn SchedulesView() -> impl IntoView {
                     })
                 })}
             </Transition>
+            // Below the list: the schedules one has come first, and adding one is a longer form.
+            <form::NewScheduleForm />
         </section>
     }
 }
