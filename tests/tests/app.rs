@@ -473,3 +473,57 @@ fn a_failed_run_shows_in_errors_where_it_is_escalated_and_resolved() {
         Ok(texts_contain(ui, "[data-testid=log-line][data-kind=stderr]", "broken").then_some(()))
     });
 }
+
+#[test]
+fn what_another_process_writes_shows_without_a_reload() {
+    use flightdeck_core::runs;
+    use flightdeck_types::{ExecutionSpec, NewExecution, ShellSpec};
+
+    let data = tempfile::tempdir().unwrap();
+    let app = App::launch(data.path());
+    let ui = app.session();
+    poll::until("the empty board", WAIT, || {
+        Ok((!ui.find_all("[data-testid=task-search]")?.is_empty()).then_some(()))
+    });
+    // This test process is "another process": its own connection to the workspace database,
+    // as `flightdeck daemon` or the CLI has. The app hears of its commits only through the
+    // database itself.
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    tasks::create(
+        &store,
+        NewTask {
+            title: "Written by the CLI".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    poll::until("the other process's task on the board", WAIT, || {
+        Ok(texts_contain(ui, "[data-testid=task-title]", "Written by the CLI").then_some(()))
+    });
+
+    ui.click(&ui.find("[data-testid=nav-runs]").unwrap())
+        .unwrap();
+    // Queued for a device that is not this app's, so only the list shows it.
+    let run = runs::queue(
+        &store,
+        NewExecution {
+            spec: Some(ExecutionSpec::Shell(ShellSpec {
+                line: Some("echo from elsewhere".into()),
+                ..Default::default()
+            })),
+            device_id: Some("0".repeat(32)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let row = poll::until("the other process's run listed", WAIT, || {
+        Ok(ui
+            .find_all(&format!("[data-testid=run-row][data-id='{}']", run.id))?
+            .into_iter()
+            .next())
+    });
+    assert_eq!(
+        ui.attribute(&row, "data-status").unwrap().as_deref(),
+        Some("queued")
+    );
+}
