@@ -1,6 +1,9 @@
 //! A minimal W3C WebDriver client: just what the app tests need (sessions, finding elements,
 //! reading text, clicking, typing), over plain HTTP.
 
+use std::sync::OnceLock;
+use std::time::Duration;
+
 use serde_json::{json, Value};
 
 /// W3C's key for an element reference in JSON.
@@ -14,8 +17,14 @@ pub struct Session {
 #[derive(Debug, Clone)]
 pub struct Element(String);
 
+/// Every WebDriver call gives up after this: an app that dies while WebKitWebDriver starts a
+/// session leaves the driver without an answer, and the test must fail, not hang CI.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn call(method: &str, url: &str, body: Option<Value>) -> Result<Value, String> {
-    let request = ureq::request(method, url);
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    let agent = AGENT.get_or_init(|| ureq::AgentBuilder::new().timeout(CALL_TIMEOUT).build());
+    let request = agent.request(method, url);
     let response = match body {
         Some(body) => request.send_json(body),
         None => request.call(),
