@@ -41,13 +41,13 @@ pub fn forward_store_changes(app: &AppHandle) {
     std::thread::spawn(move || {
         let mut logs = RunLogs::default();
         let mut alerts = Alerts::from_now();
-        let mut seen_version = data_version(&store);
+        let mut seen_version = store.data_version().ok();
         // Runs until the process exits (this thread keeps the store, hence the sender).
         loop {
             let first = match changes.recv_timeout(OTHER_PROCESS_CHECK) {
                 Ok(first) => first,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let version = data_version(&store);
+                    let version = store.data_version().ok();
                     if version != seen_version {
                         seen_version = version;
                         other_process_wrote(&app, &store, &mut logs, &mut alerts);
@@ -96,15 +96,6 @@ fn follow_run(
         }
         alerts.run_changed(app, store, &run);
     }
-}
-
-/// SQLite's `data_version` of the store's connection: it moves when another connection (the
-/// daemon, the CLI, another app window's process) commits, never for this process's writes,
-/// which the store's subscription reports.
-fn data_version(store: &Store) -> Option<i64> {
-    store
-        .read(|c| Ok(c.query_row("PRAGMA data_version", [], |r| r.get(0))?))
-        .ok()
 }
 
 /// Another process wrote to the workspace (say, `flightdeck daemon` running the work): which

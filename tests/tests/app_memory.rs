@@ -42,16 +42,21 @@ fn rows_shown(ui: &Session) -> usize {
         .unwrap_or(0)
 }
 
-#[test]
-fn memories_are_found_by_meaning_archived_and_restored() {
-    let data = seeded();
-    let app = App::launch(data.path());
-    let ui = app.session();
+/// Opens the Memory view and waits for the three seeded memories.
+fn open_memory_with_the_seeded_three(ui: &Session) {
     ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
         .unwrap();
     poll::until("the three memories", WAIT, || {
         Ok((rows_shown(ui) == 3).then_some(()))
     });
+}
+
+#[test]
+fn memories_are_found_by_meaning_archived_and_restored() {
+    let data = seeded();
+    let app = App::launch(data.path());
+    let ui = app.session();
+    open_memory_with_the_seeded_three(ui);
 
     // No shared keyword beyond "staging"/"database"; the meaning ranks it first all the same.
     let search = ui.find("[data-testid=memory-search]").unwrap();
@@ -139,11 +144,7 @@ fn the_memory_form_shows_errors_beside_fields_and_a_task_shows_its_context() {
     }
     let app = App::launch(data.path());
     let ui = app.session();
-    ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
-        .unwrap();
-    poll::until("the memories", WAIT, || {
-        Ok((rows_shown(ui) == 3).then_some(()))
-    });
+    open_memory_with_the_seeded_three(ui);
 
     // Nothing to remember: the engine's error, beside the content field.
     let add = ui.find("[data-testid=memory-add]").unwrap();

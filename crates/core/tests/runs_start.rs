@@ -6,11 +6,11 @@ mod common;
 #[path = "common/runner.rs"]
 mod runner;
 
-use common::temp_store;
+use common::{at, temp_store, true_schedule};
 use flightdeck_core::{environments, runs, schedules, tasks, CoreError, Store};
 use flightdeck_types::{
     ExecutionSpec, ExecutionStatus, NewEnvironment, NewSchedule, NewTask, ScheduleKind, ShellSpec,
-    StartRun, TaskPatch, Timestamp,
+    StartRun, TaskPatch,
 };
 use runner::{until, Rig};
 
@@ -134,28 +134,7 @@ fn a_rerun_repeats_a_finished_run_and_refuses_a_live_one() {
 }
 
 fn draft(kind: ScheduleKind) -> NewSchedule {
-    NewSchedule {
-        name: "draft".into(),
-        task_id: None,
-        kind,
-        cron_expr: None,
-        timezone: None,
-        interval_secs: None,
-        run_at: None,
-        spec: ExecutionSpec::Shell(ShellSpec {
-            line: Some("true".into()),
-            ..Default::default()
-        }),
-        misfire_policy: None,
-        misfire_cap: None,
-        overlap_policy: None,
-        retry_policy: None,
-        runner_device_id: None,
-    }
-}
-
-fn at(text: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(text).unwrap()
+    true_schedule("draft", kind)
 }
 
 #[test]

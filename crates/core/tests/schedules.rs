@@ -5,40 +5,19 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{count, exchange, temp_store};
+use common::{at, count, exchange, temp_store, true_schedule};
 use flightdeck_core::schedules::{self, Scheduler, TestClock};
 use flightdeck_core::{CoreError, Store};
 use flightdeck_types::{
-    ExecutionSpec, MisfirePolicy, NewSchedule, OverlapPolicy, ScheduleKind, SchedulePatch,
-    ShellSpec, Timestamp,
+    MisfirePolicy, NewSchedule, OverlapPolicy, ScheduleKind, SchedulePatch, Timestamp,
 };
-
-fn at(rfc3339: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(rfc3339).unwrap()
-}
-
-fn spec() -> ExecutionSpec {
-    ExecutionSpec::Shell(ShellSpec {
-        line: Some("true".into()),
-        ..Default::default()
-    })
-}
 
 fn interval(every: i64, anchor: Timestamp) -> NewSchedule {
     NewSchedule {
-        name: "every".into(),
-        task_id: None,
-        kind: ScheduleKind::Interval,
-        cron_expr: None,
-        timezone: None,
         interval_secs: Some(every),
         run_at: Some(anchor),
-        spec: spec(),
-        misfire_policy: None,
-        misfire_cap: None,
         overlap_policy: Some(OverlapPolicy::Allow),
-        retry_policy: None,
-        runner_device_id: None,
+        ..true_schedule("every", ScheduleKind::Interval)
     }
 }
 

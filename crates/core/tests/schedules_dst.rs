@@ -5,32 +5,16 @@ mod common;
 
 use std::sync::Arc;
 
-use common::temp_store;
+use common::{at, temp_store, true_schedule};
 use flightdeck_core::schedules::{self, Scheduler, TestClock};
-use flightdeck_types::{ExecutionSpec, NewSchedule, ScheduleKind, ShellSpec, Timestamp};
-
-fn at(rfc3339: &str) -> Timestamp {
-    Timestamp::parse_rfc3339(rfc3339).unwrap()
-}
+use flightdeck_types::{NewSchedule, ScheduleKind, Timestamp};
 
 fn daily(expr: &str) -> NewSchedule {
     NewSchedule {
-        name: "dst".into(),
-        task_id: None,
-        kind: ScheduleKind::Cron,
         cron_expr: Some(expr.into()),
         timezone: Some("America/New_York".into()),
-        interval_secs: None,
-        run_at: None,
-        spec: ExecutionSpec::Shell(ShellSpec {
-            line: Some("true".into()),
-            ..Default::default()
-        }),
-        misfire_policy: None,
-        misfire_cap: None,
         overlap_policy: Some(flightdeck_types::OverlapPolicy::Allow),
-        retry_policy: None,
-        runner_device_id: None,
+        ..true_schedule("dst", ScheduleKind::Cron)
     }
 }
 

@@ -82,6 +82,15 @@ impl Store {
         self.lock().db_version()
     }
 
+    /// SQLite's `data_version` of this store's connection: it moves when another connection
+    /// (another process: the daemon, the CLI) commits, and never for this store's own writes,
+    /// which [`Store::subscribe`] reports.
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self
+            .lock()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
     /// Runs `f` against a consistent view of the database. Reads only: writes go through
     /// [`Store::write`].
     pub fn read<T>(&self, f: impl FnOnce(&rusqlite::Connection) -> Result<T>) -> Result<T> {

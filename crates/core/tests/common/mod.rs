@@ -2,6 +2,7 @@
 
 use flightdeck_core::store::Origin;
 use flightdeck_core::Store;
+use flightdeck_types::{ExecutionSpec, NewSchedule, ScheduleKind, ShellSpec, Timestamp};
 use tempfile::TempDir;
 
 /// A store in a fresh temporary directory, with the real extensions loaded.
@@ -27,4 +28,31 @@ pub fn count(store: &Store, sql: &str) -> i64 {
     store
         .read(|c| Ok(c.query_row(sql, [], |r| r.get(0))?))
         .unwrap()
+}
+
+pub fn at(rfc3339: &str) -> Timestamp {
+    Timestamp::parse_rfc3339(rfc3339).unwrap()
+}
+
+/// A schedule of `kind` that runs `true`, every policy and the timing left unset: each test
+/// fills in the timing it is about.
+pub fn true_schedule(name: &str, kind: ScheduleKind) -> NewSchedule {
+    NewSchedule {
+        name: name.into(),
+        task_id: None,
+        kind,
+        cron_expr: None,
+        timezone: None,
+        interval_secs: None,
+        run_at: None,
+        spec: ExecutionSpec::Shell(ShellSpec {
+            line: Some("true".into()),
+            ..Default::default()
+        }),
+        misfire_policy: None,
+        misfire_cap: None,
+        overlap_policy: None,
+        retry_policy: None,
+        runner_device_id: None,
+    }
 }
