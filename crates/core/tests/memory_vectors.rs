@@ -89,3 +89,84 @@ fn the_nearest_found_are_the_exact_nearest() {
     assert_eq!(found_total, 10 * queries, "recall@10 below 1");
     assert_eq!(first_right, queries, "nearest first");
 }
+
+fn import(store: &flightdeck_core::Store, range: std::ops::Range<u64>) {
+    let items: Vec<(NewMemory, Vec<f32>)> = range
+        .map(|n| {
+            let input = NewMemory {
+                content: format!("v{n}"),
+                ..Default::default()
+            };
+            (input, vector(n))
+        })
+        .collect();
+    memory::import_with_vectors(store, &items).unwrap();
+}
+
+fn top(store: &flightdeck_core::Store, query: u64) -> String {
+    let text = format!("v{query}");
+    memory::search(store, Some(&Seeded), &text, &MemoryFilter::default(), 1)
+        .unwrap()
+        .hits
+        .first()
+        .map(|h| h.memory.content.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn vectors_written_after_a_search_are_found_by_the_next() {
+    // Search keeps an in-memory copy of the vectors; every write must show through it.
+    let (_dir, store) = temp_store();
+    memory::ensure_model(&store, &Seeded).unwrap();
+    import(&store, 0..500);
+    assert_eq!(top(&store, 7), "v7");
+    // A memory whose vector is the query's own: nearest from the next search on.
+    assert_ne!(top(&store, 9_000), "v9000");
+    import(&store, 9_000..9_001);
+    assert_eq!(top(&store, 9_000), "v9000");
+
+    // A second store on the same file (another process, as the daemon is) writes: the first
+    // store's copy must not hide it.
+    let other = flightdeck_core::Store::open(store.path()).unwrap();
+    import(&other, 9_100..9_101);
+    assert_eq!(top(&store, 9_100), "v9100");
+
+    // A model change drops every vector: nothing is found by vector until reindexed.
+    memory::reindex(&store, &Seeded, |_, _| {}).unwrap();
+    assert_eq!(top(&store, 9_100), "v9100");
+}
+
+#[test]
+fn a_vector_table_of_the_old_layout_is_moved_with_every_vector_kept() {
+    let (_dir, store) = temp_store();
+    memory::ensure_model(&store, &Seeded).unwrap();
+    import(&store, 0..300);
+    // The layout before vector search read sqlite-vec's chunks: its default chunk size.
+    store
+        .write(|w| {
+            w.execute_batch(&format!(
+                "CREATE TEMP TABLE keep AS SELECT rowid AS key, embedding FROM memory_vec;
+                 DROP TABLE memory_vec;
+                 CREATE VIRTUAL TABLE memory_vec USING vec0(
+                     embedding float[{DIM}] distance_metric=cosine);
+                 INSERT INTO memory_vec (rowid, embedding) SELECT key, embedding FROM keep;
+                 DROP TABLE keep;"
+            ))?;
+            Ok(())
+        })
+        .unwrap();
+    assert!(store
+        .read(flightdeck_core::store::memories::vec_table_needs_relayout)
+        .unwrap());
+    memory::ensure_model(&store, &Seeded).unwrap();
+    assert!(!store
+        .read(flightdeck_core::store::memories::vec_table_needs_relayout)
+        .unwrap());
+    let kept: i64 = store
+        .read(|c| Ok(c.query_row("SELECT count(*) FROM memory_vec", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(kept, 300);
+    for q in [3, 150, 299] {
+        assert_eq!(top(&store, q), format!("v{q}"));
+    }
+}

@@ -12,6 +12,7 @@ mod budget;
 mod capture;
 pub mod embed;
 mod search;
+mod vectors;
 
 use flightdeck_types::{Memory, MemoryFilter, MemoryScopeKind, NewMemory};
 use sha2::{Digest, Sha256};
@@ -25,7 +26,8 @@ pub use capture::{
     RunMemories, MAX_FILE_BYTES, MAX_PER_RUN, MEMORY_FILE_ENV,
 };
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, MiniLm};
-pub use search::{context_for_task, search};
+pub use search::{context_for_task, fts_query, search};
+pub use vectors::{nearest as nearest_vectors, VectorCacheSlot};
 
 use crate::error::{CoreError, Result};
 use crate::store::memories as rows;
@@ -101,6 +103,10 @@ pub fn ensure_model(store: &Store, embedder: &dyn Embedder) -> Result<bool> {
         && current.1.as_deref() == Some(dim.as_str())
         && current.2
     {
+        if store.read(rows::vec_table_needs_relayout)? {
+            store.write(|w| rows::relayout_vectors(w, embedder.dimension()))?;
+            tracing::info!("memory vectors moved to the chunk layout vector search reads");
+        }
         return Ok(false);
     }
     store.write(|w| {

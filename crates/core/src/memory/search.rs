@@ -37,8 +37,9 @@ const HALF_LIFE_DAYS: f64 = 30.0;
 /// evidence next to a near meaning.
 const KEYWORD_WEIGHT: f64 = 0.5;
 
-/// Words of `query` as an FTS5 expression: each quoted (no operator injection), any may match.
-fn fts_query(query: &str) -> Option<String> {
+/// Words of `query` as the FTS5 expression search runs: each quoted (no operator injection),
+/// stop words left out, any may match.
+pub fn fts_query(query: &str) -> Option<String> {
     let words: Vec<String> = words(query).iter().map(|w| format!("\"{w}\"")).collect();
     (!words.is_empty()).then(|| words.join(" OR "))
 }
@@ -62,35 +63,39 @@ pub fn search(
     } else {
         SearchMode::KeywordOnly
     };
-    let query_vec = match (mode, embedder) {
-        (SearchMode::Hybrid, Some(e)) => Some(e.embed(&[query])?.remove(0)),
-        _ => None,
+    let k = (limit * 4).max(50);
+    // BM25 needs no vector: it runs on another core while the query is embedded.
+    let (query_vec, keyword) = std::thread::scope(|s| {
+        let keyword = s.spawn(|| match fts_query(query) {
+            Some(q) => store.read(|c| rows::keyword(c, &q, k)),
+            None => Ok(Vec::new()),
+        });
+        let query_vec = match (mode, embedder) {
+            (SearchMode::Hybrid, Some(e)) => Some(e.embed(&[query]).map(|mut v| v.remove(0))),
+            _ => None,
+        };
+        let keyword = keyword
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (query_vec.transpose(), keyword)
+    });
+    let vector = match query_vec? {
+        Some(v) => super::vectors::nearest(store, &v, k)?,
+        None => Vec::new(),
     };
-    let hits = search_with_vector(store, mode, query_vec.as_deref(), query, filter, limit)?;
+    let hits = fuse(store, vector, keyword?, query, filter, limit)?;
     Ok(MemorySearch { mode, hits })
 }
 
-pub(crate) fn search_with_vector(
+/// Reciprocal rank fusion of the two signals' candidates, filtered and weighted (module doc).
+fn fuse(
     store: &Store,
-    mode: SearchMode,
-    query_vec: Option<&[f32]>,
+    vector: Vec<(String, f64)>,
+    keyword: Vec<String>,
     query: &str,
     filter: &MemoryFilter,
     limit: usize,
 ) -> Result<Vec<MemoryHit>> {
-    let k = (limit * 4).max(50);
-    let fts = fts_query(query);
-    let (vector, keyword) = store.read(|c| {
-        let vector = match query_vec {
-            Some(v) if mode == SearchMode::Hybrid => rows::knn(c, v, k)?,
-            _ => Vec::new(),
-        };
-        let keyword = match &fts {
-            Some(q) => rows::keyword(c, q, k)?,
-            None => Vec::new(),
-        };
-        Ok((vector, keyword))
-    })?;
     let mut signals: HashMap<String, Signals> = HashMap::new();
     for (rank, (id, dist)) in vector.into_iter().enumerate() {
         signals.entry(id).or_default().0 = Some((rank as u32 + 1, dist));

@@ -34,9 +34,11 @@ impl CrConn {
         }
         // temp_store: cr-sqlite's triggers make statements keep a statement journal, which
         // SQLite otherwise writes to a temp file: that was half the time of a 1,000-schedule
-        // fire (see BENCHMARKS.md).
+        // fire (see BENCHMARKS.md). mmap_size: reads map the file instead of copying each
+        // page through pread; memory search's rescoring and BM25 read many scattered pages.
         conn.execute_batch(
-            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
+            "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;
+             PRAGMA mmap_size = 1073741824;",
         )?;
         load_crsqlite(&conn, &crsqlite)?;
         let conn = CrConn(conn);

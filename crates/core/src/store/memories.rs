@@ -184,15 +184,139 @@ pub fn vec_table_exists(conn: &Connection) -> Result<bool> {
         .is_some())
 }
 
+/// The vec0 option `memory_vec` is created with (see [`each_vector`]).
+const VEC_CHUNKS: &str = "chunk_size=8";
+
+/// Whether `memory_vec` predates [`VEC_CHUNKS`] (sqlite-vec's default of 1,024 vectors a
+/// chunk, which makes reading one vector read up to 1.5 MB).
+pub fn vec_table_needs_relayout(conn: &Connection) -> Result<bool> {
+    let sql: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE name = 'memory_vec'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(sql.is_some_and(|sql| !sql.contains(VEC_CHUNKS)))
+}
+
+/// Rebuilds `memory_vec` with [`VEC_CHUNKS`], keeping every vector (vec0 cannot be renamed,
+/// so they go through a temporary table).
+pub fn relayout_vectors(conn: &Connection, dimension: usize) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE memory_vec_keep AS SELECT rowid AS key, embedding FROM memory_vec;",
+    )?;
+    conn.execute_batch(&format!(
+        "DROP TABLE memory_vec;
+         CREATE VIRTUAL TABLE memory_vec USING vec0(
+             embedding float[{dimension}] distance_metric=cosine, {VEC_CHUNKS});
+         INSERT INTO memory_vec (rowid, embedding) SELECT key, embedding FROM memory_vec_keep;
+         DROP TABLE memory_vec_keep;"
+    ))?;
+    bump_vector_generation(conn)
+}
+
 /// Drops every vector and creates an empty vec0 table of `dimension` (cosine distance).
 pub fn reset_vectors(conn: &Connection, dimension: usize) -> Result<()> {
     conn.execute_batch(&format!(
         "DROP TABLE IF EXISTS memory_vec;
          CREATE VIRTUAL TABLE memory_vec USING vec0(
-             embedding float[{dimension}] distance_metric=cosine);
+             embedding float[{dimension}] distance_metric=cosine, {VEC_CHUNKS});
          UPDATE memory_index SET has_vector = 0;"
     ))?;
+    bump_vector_generation(conn)
+}
+
+/// Marks `memory_vec` as changed, for in-memory copies of it (`memory::vectors`). Every write
+/// to `memory_vec` calls it in the same transaction.
+fn bump_vector_generation(conn: &Connection) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO memory_index_meta (key, value) VALUES ('vector_generation', '1')
+         ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+    )?
+    .execute([])?;
     Ok(())
+}
+
+/// How many times `memory_vec` has changed (0 before its first write).
+pub fn vector_generation(conn: &Connection) -> Result<i64> {
+    Ok(meta(conn, "vector_generation")?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+// sqlite-vec 0.1.6 (pinned) keeps a vec0 table's vectors in shadow tables: `<name>_rowids`
+// (rowid -> chunk_id, chunk_offset) and `<name>_vector_chunks00` (one blob of `chunk_size`
+// vectors per chunk). Its own point reads open a blob handle per vector, about 27 us each,
+// and walk the chunk's overflow pages; reading the shadow tables with plain SQL is a few us.
+// `memory_vec` is created with `chunk_size=8` so a chunk is one 12 KB blob.
+
+/// Calls `f(key, vector)` for every vector in `memory_vec` of `dimension` floats.
+pub fn each_vector(
+    conn: &Connection,
+    dimension: usize,
+    mut f: impl FnMut(i64, &[f32]),
+) -> Result<()> {
+    let mut slots: std::collections::HashMap<i64, Vec<(i64, usize)>> = Default::default();
+    let mut stmt = conn.prepare(
+        "SELECT rowid, chunk_id, chunk_offset FROM memory_vec_rowids WHERE chunk_id IS NOT NULL",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let offset: i64 = row.get(2)?;
+        slots
+            .entry(row.get(1)?)
+            .or_default()
+            .push((row.get(0)?, offset as usize));
+    }
+    let mut stmt = conn.prepare("SELECT _rowid_, vectors FROM memory_vec_vector_chunks00")?;
+    let mut rows = stmt.query([])?;
+    let width = dimension * 4;
+    while let Some(row) = rows.next()? {
+        let Some(keys) = slots.get(&row.get::<_, i64>(0)?) else {
+            continue;
+        };
+        let blob = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        for (key, offset) in keys {
+            if let Some(bytes) = blob.get(offset * width..(offset + 1) * width) {
+                f(*key, &floats(bytes));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The memory ids and float vectors (of `dimension`) of index `keys`; keys without a vector
+/// are left out.
+pub fn vectors_of(
+    conn: &Connection,
+    keys: &[i64],
+    dimension: usize,
+) -> Result<Vec<(String, Vec<f32>)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.memory_id, substr(c.vectors, r.chunk_offset * ?2 + 1, ?2)
+         FROM memory_vec_rowids r
+         JOIN memory_vec_vector_chunks00 c ON c._rowid_ = r.chunk_id
+         JOIN memory_index i ON i.key = r.rowid
+         WHERE r.rowid = ?1",
+    )?;
+    let width = (dimension * 4) as i64;
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        let found: Option<(String, Vec<u8>)> = stmt
+            .query_row(params![key, width], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((memory_id, bytes)) = found.filter(|(_, b)| b.len() as i64 == width) {
+            out.push((memory_id, floats(&bytes)));
+        }
+    }
+    Ok(out)
+}
+
+fn floats(blob: &[u8]) -> Vec<f32> {
+    blob.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
 }
 
 fn vec_bytes(v: &[f32]) -> Vec<u8> {
@@ -225,6 +349,7 @@ pub fn index_one(
                         .execute([key])?;
                     conn.prepare_cached("UPDATE memory_index SET has_vector = 0 WHERE key = ?1")?
                         .execute([key])?;
+                    bump_vector_generation(conn)?;
                 }
             }
             conn.prepare_cached(
@@ -259,7 +384,7 @@ pub fn set_vector(conn: &Connection, key: i64, v: &[f32]) -> Result<()> {
         .execute(params![key, vec_bytes(v)])?;
     conn.prepare_cached("UPDATE memory_index SET has_vector = 1 WHERE key = ?1")?
         .execute([key])?;
-    Ok(())
+    bump_vector_generation(conn)
 }
 
 /// A memory whose index entry is missing or older than its row.
@@ -312,6 +437,9 @@ pub fn drop_orphans(conn: &Connection, with_vectors: bool) -> Result<usize> {
             conn.execute("DELETE FROM memory_vec WHERE rowid = ?1", [key])?;
         }
         conn.execute("DELETE FROM memory_index WHERE key = ?1", [key])?;
+    }
+    if with_vectors && !keys.is_empty() {
+        bump_vector_generation(conn)?;
     }
     Ok(keys.len())
 }

@@ -34,6 +34,8 @@ pub struct Store {
     path: PathBuf,
     device_id: String,
     listeners: Mutex<Vec<mpsc::Sender<Change>>>,
+    /// The in-memory copy of the memory vectors that vector search scans.
+    vector_cache: crate::memory::VectorCacheSlot,
 }
 
 impl Store {
@@ -65,6 +67,7 @@ impl Store {
             path: path.to_path_buf(),
             device_id,
             listeners: Mutex::new(Vec::new()),
+            vector_cache: Default::default(),
         })
     }
 
@@ -106,6 +109,10 @@ impl Store {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(tx);
         rx
+    }
+
+    pub(crate) fn vector_cache(&self) -> &crate::memory::VectorCacheSlot {
+        &self.vector_cache
     }
 
     fn lock(&self) -> MutexGuard<'_, CrConn> {
