@@ -139,10 +139,14 @@ impl MiniLm {
 
     fn embed_batch(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         let err = |e: &dyn std::fmt::Display| CoreError::Embedding(format!("{MINILM_NAME}: {e}"));
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| err(&e))?;
+        // One text (a search query) skips encode_batch's thread-pool round trip.
+        let encodings = match texts {
+            [one] => vec![self.tokenizer.encode(*one, true).map_err(|e| err(&e))?],
+            _ => self
+                .tokenizer
+                .encode_batch(texts.to_vec(), true)
+                .map_err(|e| err(&e))?,
+        };
         let len = encodings.first().map_or(0, |e| e.get_ids().len());
         let mut ids = Vec::with_capacity(texts.len() * len);
         let mut mask = Vec::with_capacity(texts.len() * len);
