@@ -4,19 +4,19 @@
 //! - idle memory: RSS and PSS of the app process plus its WebKit children after 5 s idle.
 //!
 //!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app
-//!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app -- screenshots docs
+//!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app -- screenshots ../docs
 //!
 //! The second form starts a real sync server (throwaway Postgres), seeds a workspace and
-//! saves screenshots of the board, environments, sync and the dark theme into `docs`.
+//! saves screenshots of the board, environments, sync, memory and the dark theme into `docs`.
 
 use std::path::Path;
 use std::time::Duration;
 
-use flightdeck_core::environments;
+use flightdeck_core::{environments, memory};
 use flightdeck_core::{tasks, Store};
 use flightdeck_tests::app::App;
 use flightdeck_tests::poll;
-use flightdeck_types::{NewEnvironment, NewTask, Priority, TaskStatus};
+use flightdeck_types::{NewEnvironment, NewMemory, NewTask, Priority, TaskStatus};
 
 const LAUNCHES: usize = 5;
 const SEEDED_TASKS: usize = 50;
@@ -166,6 +166,9 @@ fn screenshots(dir: &Path) {
     use flightdeck_tests::sync_rig::{keyring, server_binary, Server};
 
     std::fs::create_dir_all(dir).unwrap();
+    // WebKitWebDriver's screenshot never answers while accelerated compositing is off (the
+    // app's default); "0" keeps it on for this app, which inherits the variable.
+    std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "0");
     let rt = flightdeck_tests::runtime();
     let server = rt.block_on(Server::start(server_binary("debug")));
     let data = tempfile::tempdir().unwrap();
@@ -221,6 +224,33 @@ fn screenshots(dir: &Path) {
         .unwrap();
         environments::set_secret(&store, &keyring(), "backend", "OPENAI_API_KEY", "sk-demo")
             .unwrap();
+        let model =
+            memory::embed::shared_default().expect("the embedding model (scripts/setup.sh)");
+        for (content, kind) in [
+            (
+                "The staging database is wiped and reloaded every night at 02:00 UTC",
+                "fact",
+            ),
+            (
+                "Run the billing migrations with --dry-run first; they lock the ledger",
+                "lesson",
+            ),
+            (
+                "Release the web frontend with the blue-green deploy script",
+                "note",
+            ),
+            (
+                "The flaky login test fails when the clock crosses midnight",
+                "lesson",
+            ),
+        ] {
+            let input = NewMemory {
+                content: content.into(),
+                kind: Some(kind.into()),
+                ..Default::default()
+            };
+            memory::add(&store, Some(model), input).unwrap();
+        }
         rt.block_on(account::join(
             &store,
             &keyring(),
@@ -258,6 +288,16 @@ fn screenshots(dir: &Path) {
     click("[data-testid=nav-sync]");
     wait("[data-testid=sync-status]");
     shot("screenshot-sync.png");
+    click("[data-testid=nav-memory]");
+    wait("[data-testid=memory-row]");
+    let search = ui.find("[data-testid=memory-search]").unwrap();
+    ui.type_text(
+        &search,
+        "when is the test data of the pre-production DB erased",
+    )
+    .unwrap();
+    wait("[data-testid=memory-signals]");
+    shot("screenshot-memory.png");
     click("[data-testid=nav-settings]");
     wait("[data-testid=theme-dark]");
     click("[data-testid=theme-dark]");
