@@ -101,6 +101,40 @@ fn labelled_queries_find_their_memory_first() {
 }
 
 #[test]
+fn one_shared_word_does_not_lift_a_distant_meaning_over_the_nearest() {
+    // Seen in the app: "test" in the flaky-test memory outranked the staging memory that
+    // the query means, though the model ranked staging first.
+    let (_d, store) = temp_store();
+    for content in [
+        "The staging database is wiped and reloaded every night at 02:00 UTC",
+        "Run the billing migrations with --dry-run first; they lock the ledger",
+        "Release the web frontend with the blue-green deploy script",
+        "The flaky login test fails when the clock crosses midnight",
+    ] {
+        memory::add(&store, e(), note(content)).unwrap();
+    }
+    let query = "when is the test data of the pre-production DB erased";
+    let hits = memory::search(&store, e(), query, &MemoryFilter::default(), 4)
+        .unwrap()
+        .hits;
+    let staging = &hits[0];
+    assert!(
+        staging.memory.content.starts_with("The staging database"),
+        "{:?}",
+        hits.iter()
+            .map(|h| (&h.memory.content, h.score, h.vector_rank, h.keyword_rank))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(staging.vector_rank, Some(1));
+    // The keyword match is still found and reported.
+    let flaky = hits
+        .iter()
+        .position(|h| h.memory.content.contains("flaky"))
+        .unwrap();
+    assert_eq!(hits[flaky].keyword_rank, Some(1));
+}
+
+#[test]
 fn keyword_signal_is_reported_and_filters_apply() {
     let (_d, store, ids) = seeded();
     let t = memory::add(

@@ -4,8 +4,8 @@
 //!
 //! ```text
 //! rrf      = 1 / (60 + vector_rank)
-//!          + 0.5 * coverage / (60 + keyword_rank)      (ranks 1-based; absent signal adds 0)
-//! coverage = share of the query's words (3+ letters) found in the memory
+//!          + 0.5 * coverage^2 / (60 + keyword_rank)    (ranks 1-based; absent signal adds 0)
+//! coverage = share of the query's words (3+ letters, no stop words) found in the memory
 //! recency  = 0.5 ^ (age_days / 30), age from the last access, else creation
 //! score    = rrf * (0.5 + importance) * (0.8 + 0.2 * recency)
 //! ```
@@ -118,7 +118,11 @@ fn fuse(
                 query_words.intersection(&have).count() as f64 / query_words.len() as f64
             };
             let rrf = vec_sig.map_or(0.0, |(r, _)| 1.0 / (RRF_K + f64::from(r)))
-                + kw_rank.map_or(0.0, |r| KEYWORD_WEIGHT * coverage / (RRF_K + f64::from(r)));
+                + kw_rank.map_or(0.0, |r| {
+                    // Squared: one shared word of five ("test") must not lift a distant meaning
+                    // over the nearest one; a memory holding every query word keeps full weight.
+                    KEYWORD_WEIGHT * coverage * coverage / (RRF_K + f64::from(r))
+                });
             let seen = m.last_accessed_at.unwrap_or(m.created_at).as_millis();
             let age_days = ((now - seen).max(0) as f64) / 86_400_000.0;
             let recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
