@@ -58,8 +58,11 @@ impl Db {
                 let conn = Connection::open(path).unwrap();
                 conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
                     .unwrap();
-                conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;")
-                    .unwrap();
+                conn.execute_batch(
+                    "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
+                     PRAGMA mmap_size = 1073741824;",
+                )
+                .unwrap();
                 for m in local_migrations() {
                     conn.execute_batch(&strip_crr(m.sql)).unwrap();
                 }
