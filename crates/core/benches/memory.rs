@@ -79,6 +79,7 @@ impl Zipf {
 /// Query vectors computed in advance by the real model (see its use in `main`).
 struct Precomputed {
     name: String,
+    dimension: usize,
     vectors: std::collections::HashMap<String, Vec<f32>>,
 }
 
@@ -90,7 +91,7 @@ impl Embedder for Precomputed {
         &self.name
     }
     fn dimension(&self) -> usize {
-        384
+        self.dimension
     }
 }
 
@@ -187,6 +188,7 @@ fn main() {
     // looks them up. Everything else is the same search.
     let embedded = Precomputed {
         name: model.name().to_string(),
+        dimension: model.dimension(),
         vectors: queries
             .iter()
             .map(|q| (q.clone(), model.embed(&[q]).unwrap().remove(0)))

@@ -41,11 +41,12 @@ fn cosine(a: &[f32], b: &[f32]) -> f64 {
     dot / (norm(a) * norm(b))
 }
 
-#[test]
-fn the_nearest_found_are_the_exact_nearest() {
-    let (_dir, store) = temp_store();
-    memory::ensure_model(&store, &Seeded).unwrap();
-    let items: Vec<(NewMemory, Vec<f32>)> = (0..CORPUS as u64)
+/// Imports memories "v<n>" for `range` with their seeded vectors; returns what it imported.
+fn import(
+    store: &flightdeck_core::Store,
+    range: std::ops::Range<u64>,
+) -> Vec<(NewMemory, Vec<f32>)> {
+    let items: Vec<(NewMemory, Vec<f32>)> = range
         .map(|n| {
             let input = NewMemory {
                 content: format!("v{n}"),
@@ -54,7 +55,15 @@ fn the_nearest_found_are_the_exact_nearest() {
             (input, vector(n))
         })
         .collect();
-    memory::import_with_vectors(&store, &items).unwrap();
+    memory::import_with_vectors(store, &items).unwrap();
+    items
+}
+
+#[test]
+fn the_nearest_found_are_the_exact_nearest() {
+    let (_dir, store) = temp_store();
+    memory::ensure_model(&store, &Seeded).unwrap();
+    let items = import(&store, 0..CORPUS as u64);
 
     let (mut found_total, mut first_right) = (0u64, 0u64);
     let queries: u64 = 20;
@@ -90,19 +99,6 @@ fn the_nearest_found_are_the_exact_nearest() {
     assert_eq!(first_right, queries, "nearest first");
 }
 
-fn import(store: &flightdeck_core::Store, range: std::ops::Range<u64>) {
-    let items: Vec<(NewMemory, Vec<f32>)> = range
-        .map(|n| {
-            let input = NewMemory {
-                content: format!("v{n}"),
-                ..Default::default()
-            };
-            (input, vector(n))
-        })
-        .collect();
-    memory::import_with_vectors(store, &items).unwrap();
-}
-
 fn top(store: &flightdeck_core::Store, query: u64) -> String {
     let text = format!("v{query}");
     memory::search(store, Some(&Seeded), &text, &MemoryFilter::default(), 1)
@@ -131,7 +127,7 @@ fn vectors_written_after_a_search_are_found_by_the_next() {
     import(&other, 9_100..9_101);
     assert_eq!(top(&store, 9_100), "v9100");
 
-    // A model change drops every vector: nothing is found by vector until reindexed.
+    // A reindex drops every vector and writes them again: the copy follows.
     memory::reindex(&store, &Seeded, |_, _| {}).unwrap();
     assert_eq!(top(&store, 9_100), "v9100");
 }

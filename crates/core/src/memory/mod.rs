@@ -27,7 +27,8 @@ pub use capture::{
 };
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, MiniLm};
 pub use search::{context_for_task, fts_query, search};
-pub use vectors::{nearest as nearest_vectors, VectorCacheSlot};
+pub use vectors::nearest as nearest_vectors;
+pub(crate) use vectors::VectorCacheSlot;
 
 use crate::error::{CoreError, Result};
 use crate::store::memories as rows;

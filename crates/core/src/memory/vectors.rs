@@ -21,7 +21,7 @@ use crate::store::Store;
 
 /// Per store: the copy, or `None` before the first vector search.
 #[derive(Default)]
-pub struct VectorCacheSlot(Mutex<Option<Arc<VectorCache>>>);
+pub(crate) struct VectorCacheSlot(Mutex<Option<Arc<VectorCache>>>);
 
 impl VectorCacheSlot {
     fn lock(&self) -> MutexGuard<'_, Option<Arc<VectorCache>>> {
@@ -45,7 +45,7 @@ pub(crate) struct VectorCache {
 }
 
 /// How many candidates of the int8 scan are rescored with their float vectors for `k`.
-pub(crate) fn rescored(k: usize) -> usize {
+fn rescored(k: usize) -> usize {
     k + k / 2
 }
 
@@ -198,9 +198,9 @@ fn current(store: &Store, dimension: usize) -> Result<Arc<VectorCache>> {
 pub fn nearest(store: &Store, query: &[f32], k: usize) -> Result<Vec<(String, f64)>> {
     let cache = current(store, query.len())?;
     let keys = cache.candidates(query, rescored(k));
-    let mut found = store.read(|c| rows::vectors_of(c, &keys, query.len()))?;
+    let found = store.read(|c| rows::vectors_of(c, &keys, query.len()))?;
     let mut out: Vec<(String, f64)> = found
-        .drain(..)
+        .into_iter()
         .map(|(id, v)| (id, cosine_distance(query, &v)))
         .collect();
     out.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
