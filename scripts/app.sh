@@ -19,6 +19,7 @@ cd "$FD_ROOT"
 
 fd_banner "set-up"
 setup_run app
+fd_need_disk "$CARGO_TARGET_DIR" 5
 
 fd_banner "cargo fetch"
 cargo fetch

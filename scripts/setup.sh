@@ -95,6 +95,23 @@ fd_fail() {
 
 fd_have() { command -v "$1" >/dev/null 2>&1; }
 
+# fd_need_disk DIR GB: fail unless DIR's file system can hold a build of GB gigabytes, counting
+# what DIR already holds (a warm target dir needs little more). A full disk otherwise shows up
+# late, as a linker "Bus error" half an hour into the build.
+fd_need_disk() {
+    local dir=$1 need_gb=$2 have_kb used_kb probe
+    probe=$dir
+    while [[ ! -e $probe ]]; do probe=$(dirname -- "$probe"); done
+    have_kb=$(df -Pk -- "$probe" | awk 'NR == 2 { print $4 }')
+    used_kb=0
+    if [[ -d $dir ]]; then used_kb=$(du -sk -- "$dir" 2>/dev/null | cut -f1); fi
+    if ((have_kb + used_kb < need_gb * 1024 * 1024)); then
+        printf 'setup: not enough disk space for the build in %s: it needs about %s GB, %s GB are free (free some space or set CARGO_TARGET_DIR to a larger disk)\n' \
+            "$dir" "$need_gb" "$((have_kb / 1024 / 1024))" >&2
+        exit 1
+    fi
+}
+
 # fd_mktemp NAME: a fresh temp dir in $FD_TMP (removed on failure and by fd_cleanup).
 fd_mktemp() {
     FD_TMP="$(mktemp -d "${TMPDIR:-/tmp}/flightdeck-$1.XXXXXX")"

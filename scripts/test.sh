@@ -35,6 +35,7 @@ trap on_exit EXIT
 
 begin "set-up"
 setup_run test
+fd_need_disk "$CARGO_TARGET_DIR" 10
 export FLIGHTDECK_CRSQLITE_PATH="$FD_CRSQLITE_SO"
 export FLIGHTDECK_MODEL_DIR="$FD_MODEL_DIR"
 echo "CARGO_TARGET_DIR=$CARGO_TARGET_DIR"
