@@ -117,6 +117,21 @@ impl VectorCache {
     /// The `n` best-scoring vectors of `range` against the quantised query: a min-heap, so
     /// most vectors cost one comparison with the worst kept.
     fn best_in(&self, q: &[i16], range: std::ops::Range<usize>, n: usize) -> BinaryHeap<Scored> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(best) = avx2::best_in(self, q, range.clone(), n) {
+            return best;
+        }
+        self.best_in_portable(q, range, n)
+    }
+
+    /// [`Self::best_in`] for any CPU; inlined into the AVX2 build of it as well.
+    #[inline(always)]
+    fn best_in_portable(
+        &self,
+        q: &[i16],
+        range: std::ops::Range<usize>,
+        n: usize,
+    ) -> BinaryHeap<Scored> {
         let d = self.dimension;
         let mut best = BinaryHeap::with_capacity(n + 1);
         let codes = self.codes[range.start * d..range.end * d].chunks_exact(d);
@@ -169,11 +184,46 @@ fn quantise_query(query: &[f32], dimension: usize) -> Vec<i16> {
 }
 
 /// Written so that the compiler vectorises it (multiply-add on 16-bit lanes).
+#[inline(always)]
 fn dot(a: &[i8], b: &[i16]) -> i32 {
     a.iter()
         .zip(b)
         .map(|(x, y)| i32::from(*x) * i32::from(*y))
         .sum()
+}
+
+/// The scan compiled for AVX2, chosen at run time. Builds target baseline x86-64 (SSE2), where
+/// the int8 products run 8 lanes wide; with AVX2 they run 16 wide and the scan of 100,000
+/// vectors takes about 5.5 ms on one core instead of 9 (measured here).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod avx2 {
+    use super::{BinaryHeap, Scored, VectorCache};
+    use std::ops::Range;
+
+    /// `None` when this CPU has no AVX2.
+    pub(super) fn best_in(
+        cache: &VectorCache,
+        q: &[i16],
+        range: Range<usize>,
+        n: usize,
+    ) -> Option<BinaryHeap<Scored>> {
+        if !std::is_x86_feature_detected!("avx2") {
+            return None;
+        }
+        // SAFETY: AVX2 is present (checked just above), the one requirement of `compiled`.
+        Some(unsafe { compiled(cache, q, range, n) })
+    }
+
+    #[target_feature(enable = "avx2")]
+    fn compiled(
+        cache: &VectorCache,
+        q: &[i16],
+        range: Range<usize>,
+        n: usize,
+    ) -> BinaryHeap<Scored> {
+        cache.best_in_portable(q, range, n)
+    }
 }
 
 /// The copy of `store`'s vectors of the current generation, loaded if it moved.
@@ -262,6 +312,32 @@ mod tests {
             cache.candidates(&[1.0, 0.0], 2).is_empty(),
             "wrong dimension"
         );
+    }
+
+    #[test]
+    fn the_scan_this_cpu_runs_finds_what_the_portable_scan_finds() {
+        // A fixed pseudo-random corpus; on an AVX2 CPU `best_in` runs the AVX2 build.
+        let mut state = 7u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        let vectors: Vec<Vec<f32>> = (0..2_000)
+            .map(|_| (0..96).map(|_| next()).collect())
+            .collect();
+        let query: Vec<f32> = (0..96).map(|_| next()).collect();
+        let cache = cache_of(&vectors);
+        let q = quantise_query(&query, 96);
+        let positions = |heap: BinaryHeap<Scored>| {
+            let mut p: Vec<(u32, u32)> = heap.into_iter().map(|s| (s.1, s.0.to_bits())).collect();
+            p.sort();
+            p
+        };
+        let fast = positions(cache.best_in(&q, 0..2_000, 25));
+        assert_eq!(fast.len(), 25);
+        assert_eq!(fast, positions(cache.best_in_portable(&q, 0..2_000, 25)));
     }
 
     #[test]
