@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
+use super::bert::{Bert, Config};
 use crate::error::{CoreError, Result};
 use crate::secrets::SecretStore;
 
@@ -81,7 +80,7 @@ pub fn shared_default() -> Option<&'static dyn Embedder> {
 
 /// all-MiniLM-L6-v2: BERT, mean pooling over the attention mask, L2 normalisation.
 pub struct MiniLm {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
     device: Device,
 }
@@ -113,10 +112,11 @@ impl MiniLm {
             serde_json::from_str(&config_text).map_err(|e| model_err("config.json", dir, e))?;
         let weights = std::fs::read(dir.join("model.safetensors"))
             .map_err(|e| model_err("model.safetensors", dir, e))?;
-        let vb = VarBuilder::from_buffered_safetensors(weights, DType::F32, &device)
+        let tensors = candle_core::safetensors::load_buffer(&weights, &device)
             .map_err(|e| model_err("model.safetensors", dir, e))?;
+        drop(weights);
         let model =
-            BertModel::load(vb, &config).map_err(|e| model_err("the BERT weights", dir, e))?;
+            Bert::load(tensors, &config).map_err(|e| model_err("the BERT weights", dir, e))?;
         let mut tokenizer = Tokenizer::from_file(dir.join("tokenizer.json"))
             .map_err(|e| model_err("tokenizer.json", dir, e))?;
         // tokenizer.json pads every input to 128; pad to the longest in the batch instead.
@@ -157,9 +157,10 @@ impl MiniLm {
         let shape = (texts.len(), len);
         let ids = Tensor::from_vec(ids, shape, &self.device).map_err(|e| err(&e))?;
         let mask = Tensor::from_vec(mask, shape, &self.device).map_err(|e| err(&e))?;
-        let types = ids.zeros_like().map_err(|e| err(&e))?;
+        // One text has no padding: its attention needs no mask.
+        let padded = texts.len() > 1;
         let run = || -> candle_core::Result<Vec<Vec<f32>>> {
-            let hidden = self.model.forward(&ids, &types, Some(&mask))?; // [B, T, H]
+            let hidden = self.model.forward(&ids, padded.then_some(&mask))?; // [B, T, H]
             let m = mask.to_dtype(DType::F32)?.unsqueeze(2)?; // [B, T, 1]
             let summed = hidden.broadcast_mul(&m)?.sum(1)?; // [B, H]
             let counts = m.sum(1)?; // [B, 1]

@@ -8,6 +8,7 @@
 //! it costs a few queries when nothing is pending. Memories runs record get their vectors the
 //! same way when the run ends.
 
+mod bert;
 mod budget;
 mod capture;
 pub mod embed;
