@@ -5,7 +5,7 @@
 use flightdeck_types::sync::{JoinRequest, JoinResponse};
 use serde::Serialize;
 
-use super::client::{SyncClient, SyncReport};
+use super::client::{Round, SyncClient, SyncReport};
 use super::{pull_cursor, push_cursor};
 use crate::error::{CoreError, Result};
 use crate::secrets::SecretStore;
@@ -115,7 +115,12 @@ pub async fn sync_now(store: &Store, secrets: &dyn SecretStore) -> Result<SyncRe
 /// One sync round through a client kept across rounds: the daemon's, so that it neither reads
 /// the keyring nor opens a new connection per round (both cost more than the round itself).
 pub async fn sync_with(store: &Store, client: &SyncClient) -> Result<SyncReport> {
-    let report = super::client::sync_now(store, client).await?;
+    round_with(store, client, Round::PushAndPull).await
+}
+
+/// One round of `kind` through `client`, recording its time and the server's head.
+pub async fn round_with(store: &Store, client: &SyncClient, kind: Round) -> Result<SyncReport> {
+    let report = super::client::round(store, client, kind).await?;
     store.set_sync_state(&[
         (LAST_SYNC_AT, &crate::clock::now_millis().to_string()),
         (SERVER_HEAD, &report.server_head.to_string()),

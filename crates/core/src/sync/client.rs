@@ -163,8 +163,28 @@ pub struct SyncReport {
 /// Memories pulled in the round, even one that failed half-way, are then indexed so that they
 /// are found by meaning at once (see [`index_pulled_memories`]).
 pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> {
+    round(store, client, Round::PushAndPull).await
+}
+
+/// What a round does. `PullOnly` is for a device that knows it has nothing to push (the
+/// daemon, woken by an announcement, with no local write since its last full round): it saves
+/// the scan for unpushed changes, about 1 ms, on the path of every change to this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    PushAndPull,
+    PullOnly,
+}
+
+pub async fn round(store: &Store, client: &SyncClient, kind: Round) -> Result<SyncReport> {
     let mut report = SyncReport::default();
-    let outcome = push_and_pull(store, client, &mut report).await;
+    let outcome = match kind {
+        Round::PushAndPull => push_and_pull(store, client, &mut report).await,
+        Round::PullOnly => pull_until_current(store, client, &mut report).await,
+    };
+    let outcome = outcome.and_then(|()| {
+        report.local_cursor = pull_cursor(store)?;
+        Ok(())
+    });
     if report.pulled_memory_cells > 0 {
         report.memories_indexed = index_pulled_memories(store);
     }
@@ -211,11 +231,15 @@ async fn push_and_pull(store: &Store, client: &SyncClient, report: &mut SyncRepo
             pull_until_current(store, client, report).await?;
             acknowledge(store, batch.last_db_version)?;
         }
+        // A batch short of the limit was everything pending when it was read. A write since
+        // wakes the daemon again (or its poll finds it), so no second scan is needed here.
+        if batch.changes.len() < PUSH_BATCH_CELLS {
+            break;
+        }
     }
     if report.pushed_cells == 0 || report.server_head > pull_cursor(store)? {
         pull_until_current(store, client, report).await?;
     }
-    report.local_cursor = pull_cursor(store)?;
     Ok(())
 }
 

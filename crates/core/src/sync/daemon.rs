@@ -6,11 +6,10 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::account::{credentials, sync_with};
+use super::account::{credentials, round_with};
 use super::announcements::{watch_server, Heard};
 use super::backoff::Backoff;
-use super::client::SyncClient;
-use super::client::SyncReport;
+use super::client::{Round, SyncClient, SyncReport};
 use super::{has_pending, pull_cursor};
 use crate::error::Result;
 use crate::secrets::SecretStore;
@@ -56,12 +55,25 @@ pub async fn run(
     let mut backoff = Backoff::new(options.max_backoff);
     let mut next_pull = tokio::time::Instant::now();
     let mut retry_at: Option<tokio::time::Instant> = None;
+    // Whether this device may hold unpushed changes: set by a local write through this process
+    // and by the poll (which also sees other processes' writes), cleared by a full round.
+    let mut maybe_pending = true;
     let outcome = loop {
-        tokio::select! {
+        let woke = tokio::select! {
             _ = &mut shutdown => break Ok(()),
-            _ = tokio::time::sleep(options.local_poll) => {}
-            _ = heard.changed() => {}
-            _ = local.notify.notified() => {}
+            _ = tokio::time::sleep(options.local_poll) => Wake::Poll,
+            _ = heard.changed() => Wake::Announcement,
+            _ = local.notify.notified() => Wake::LocalWrite,
+        };
+        match woke {
+            Wake::LocalWrite => maybe_pending = true,
+            // Asking "is anything unpushed?" rather than "did db_version move?" cannot miss a
+            // write that lands while a round is running.
+            Wake::Poll if !maybe_pending => match has_pending(store) {
+                Ok(pending) => maybe_pending = pending,
+                Err(e) => break Err(e),
+            },
+            Wake::Poll | Wake::Announcement => {}
         }
         let now = tokio::time::Instant::now();
         if retry_at.is_some_and(|at| now < at) {
@@ -72,18 +84,20 @@ pub async fn run(
             (Some(head), Ok(cursor)) => head > cursor,
             _ => false,
         };
-        // Asking "is anything unpushed?" rather than "did db_version move?" cannot miss a
-        // write that lands while a round is running. Skipped when a round is due anyway: the
-        // round itself pushes whatever is pending.
-        let due = remote_ahead || now >= next_pull || retry_at.is_some();
-        if !due {
-            match has_pending(store) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(e) => break Err(e),
-            }
+        let scheduled = now >= next_pull || retry_at.is_some();
+        if !(remote_ahead || scheduled || maybe_pending) {
+            continue;
         }
-        let result = sync_with(store, &client).await;
+        let kind = if maybe_pending || scheduled {
+            Round::PushAndPull
+        } else {
+            Round::PullOnly
+        };
+        let result = round_with(store, &client, kind).await;
+        if result.is_ok() && kind == Round::PushAndPull {
+            // A local write during the round left a wake-up behind that sets this again.
+            maybe_pending = false;
+        }
         on_round(&result);
         match &result {
             Ok(_) => {
@@ -101,6 +115,14 @@ pub async fn run(
     watcher.abort();
     local.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     outcome
+}
+
+/// What woke the daemon's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    Poll,
+    Announcement,
+    LocalWrite,
 }
 
 /// Wakes the loop at once on writes made through this process's store; writes by other
