@@ -36,16 +36,15 @@ pub async fn apply_push(
     changes: &[RowChange],
 ) -> Result<PushResponse, DbError> {
     let tx = client.transaction().await?;
-    let head: i64 = tx
-        .query_one(
-            &tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1 FOR UPDATE")
-                .await?,
-            &[&workspace_id],
-        )
-        .await?
-        .get(0);
-
-    let mut rows = load_rows(&tx, workspace_id, changes).await?;
+    // Statements on one connection run in the order sent, so the loads pipelined behind the
+    // workspace's lock still read only after it is held.
+    let lock_head = async {
+        let stmt = tx
+            .prepare_cached("SELECT head FROM workspaces WHERE id = $1 FOR UPDATE")
+            .await?;
+        Ok::<i64, DbError>(tx.query_one(&stmt, &[&workspace_id]).await?.get(0))
+    };
+    let (head, mut rows) = tokio::try_join!(lock_head, load_rows(&tx, workspace_id, changes))?;
     for row_change in changes {
         let key = (row_change.tbl.clone(), row_change.pk.clone());
         let row = rows.entry(key).or_default();
@@ -67,44 +66,42 @@ pub async fn apply_push(
     }
 
     let pushed_db_version = changes.iter().map(|c| c.change.db_version).max();
-    let seq = if rows.values().any(|row| row.changed) {
-        let seq = head + 1;
-        write_rows(&tx, workspace_id, seq, &rows).await?;
-        // Delivered on commit, and only then: listeners never hear of a rolled-back push.
-        let bump = tx
+    let seq = rows.values().any(|row| row.changed).then_some(head + 1);
+    // The writes, the head's bump and the device's acknowledgement touch different rows: one
+    // pipelined batch instead of three waits on Postgres.
+    let write = async {
+        let Some(seq) = seq else { return Ok(()) };
+        let bump = async {
+            // Delivered on commit, and only then: listeners never hear of a rolled-back push.
+            let stmt = tx
+                .prepare_cached(
+                    "WITH bumped AS (UPDATE workspaces SET head = $2 WHERE id = $1)
+                     SELECT pg_notify($3, $4)",
+                )
+                .await?;
+            let payload = format!("{workspace_id}:{seq}");
+            tx.execute(&stmt, &[&workspace_id, &seq, &NOTIFY_CHANNEL, &payload])
+                .await?;
+            Ok::<(), DbError>(())
+        };
+        tokio::try_join!(write_rows(&tx, workspace_id, seq, &rows), bump).map(|_| ())
+    };
+    let acknowledge = async {
+        let stmt = tx
             .prepare_cached(
-                "WITH bumped AS (UPDATE workspaces SET head = $2 WHERE id = $1)
-                 SELECT pg_notify($3, $4)",
+                "UPDATE devices
+                 SET pushed_db_version = GREATEST(pushed_db_version, COALESCE($2::int8, 0)),
+                     last_seen_at = now()
+                 WHERE id = $1
+                 RETURNING pushed_db_version",
             )
             .await?;
-        tx.execute(
-            &bump,
-            &[
-                &workspace_id,
-                &seq,
-                &NOTIFY_CHANNEL,
-                &format!("{workspace_id}:{seq}"),
-            ],
-        )
-        .await?;
-        Some(seq)
-    } else {
-        None
+        let row = tx
+            .query_one(&stmt, &[&device_id, &pushed_db_version])
+            .await?;
+        Ok::<i64, DbError>(row.get(0))
     };
-    let acknowledged: i64 = tx
-        .query_one(
-            &tx.prepare_cached(
-                "UPDATE devices
-             SET pushed_db_version = GREATEST(pushed_db_version, COALESCE($2::int8, 0)),
-                 last_seen_at = now()
-             WHERE id = $1
-             RETURNING pushed_db_version",
-            )
-            .await?,
-            &[&device_id, &pushed_db_version],
-        )
-        .await?
-        .get(0);
+    let ((), acknowledged) = tokio::try_join!(write, acknowledge)?;
     tx.commit().await?;
     Ok(PushResponse {
         acknowledged_db_version: pushed_db_version.unwrap_or(acknowledged),
