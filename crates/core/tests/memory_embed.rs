@@ -40,7 +40,11 @@ fn vectors_match_the_python_reference() {
         let single = model::minilm().embed(&[s.text.as_str()]).unwrap().remove(0);
         let c = cosine(&single, &s.embedding);
         assert!(c >= 0.999, "alone: cosine {c} for {:?}", s.text);
-        assert!(cosine(&single, batched) >= 0.9999, "alone vs batched: {:?}", s.text);
+        assert!(
+            cosine(&single, batched) >= 0.9999,
+            "alone vs batched: {:?}",
+            s.text
+        );
     }
 }
 
