@@ -170,3 +170,50 @@ fn an_overwritten_unpushed_edit_is_logged_and_can_be_restored() {
     let none = sync::apply_pull(&b, &page_from(&a, 4)).unwrap();
     assert!(none.iter().all(|c| c.column != "title"), "{none:?}");
 }
+
+/// The cheap local-change check (clock tables) against the `crsql_changes` query it stands in
+/// for, on a device that only pulled, then wrote, then wrote a delete.
+#[test]
+fn local_change_checks_agree_with_crsql_changes() {
+    let agree = |store: &Store, after: i64| {
+        let slow = !store
+            .local_changes_after(after, usize::MAX)
+            .unwrap()
+            .is_empty();
+        assert_eq!(
+            store.has_local_changes_after(after).unwrap(),
+            slow,
+            "after {after}"
+        );
+        slow
+    };
+    let (_da, a) = temp_store();
+    let (_db, b) = temp_store();
+    assert!(!agree(&b, 0), "an empty store");
+    tasks::create(
+        &a,
+        NewTask {
+            title: "from a".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(agree(&a, 0));
+    sync::apply_pull(&b, &page_from(&a, 1)).unwrap();
+    assert!(!agree(&b, 0), "pulled cells are not b's own");
+    let before_write = b.db_version().unwrap();
+    let task = tasks::create(
+        &b,
+        NewTask {
+            title: "from b".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(agree(&b, 0));
+    assert!(agree(&b, before_write));
+    let after_write = b.db_version().unwrap();
+    assert!(!agree(&b, after_write));
+    tasks::delete(&b, &task.id).unwrap();
+    assert!(agree(&b, after_write), "a delete is a local change too");
+}

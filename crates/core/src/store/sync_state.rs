@@ -28,7 +28,41 @@ pub struct ConflictRow {
 type CellKey = (String, Vec<u8>, String);
 
 /// This device's cells changed after `acked` (not yet acknowledged by the server), by key.
+/// Whether any cell of this device changed after `db_version`: the same answer as asking
+/// `crsql_changes` for `site_id = crsql_site_id()`, in microseconds instead of about 1 ms (the
+/// virtual table prepares a query over every clock table each time). It reads cr-sqlite's
+/// clock tables (`<table>__crsql_clock`, indexed by `db_version`), where 0.16 records this
+/// device's cells with site ordinal 0 (test `local_change_checks_agree_with_crsql_changes`).
+fn local_change_after(conn: &Connection, db_version: i64) -> Result<bool> {
+    let mut tables = conn.prepare_cached(
+        r"SELECT name FROM sqlite_master
+          WHERE type = 'table' AND name LIKE '%\_\_crsql\_clock' ESCAPE '\' ORDER BY name",
+    )?;
+    let names = tables
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if names.is_empty() {
+        return Ok(false);
+    }
+    let any = names
+        .iter()
+        .map(|t| {
+            format!(
+                "EXISTS (SELECT 1 FROM \"{}\" WHERE db_version > ?1 AND site_id = 0)",
+                t.replace('"', "\"\"")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    Ok(conn
+        .prepare_cached(&format!("SELECT {any}"))?
+        .query_row([db_version], |r| r.get(0))?)
+}
+
 fn unacknowledged(conn: &Connection, acked: i64) -> Result<HashMap<CellKey, Value>> {
+    if !local_change_after(conn, acked)? {
+        return Ok(HashMap::new());
+    }
     let mut stmt = conn.prepare_cached(
         r#"SELECT "table", pk, cid, val FROM crsql_changes
            WHERE db_version > ?1 AND site_id = crsql_site_id()"#,
@@ -80,6 +114,11 @@ impl Store {
             }
             Ok(out)
         })
+    }
+
+    /// Whether this device has changes after `db_version` (cheap: no `crsql_changes` query).
+    pub fn has_local_changes_after(&self, db_version: i64) -> Result<bool> {
+        self.read(|conn| local_change_after(conn, db_version))
     }
 
     /// Reads one sync state value.

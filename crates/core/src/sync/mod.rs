@@ -59,9 +59,7 @@ pub fn outgoing(store: &Store, max_cells: usize) -> Result<Option<Outgoing>> {
 
 /// Whether this device has changes the server has not acknowledged.
 pub fn has_pending(store: &Store) -> Result<bool> {
-    Ok(!store
-        .local_changes_after(push_cursor(store)?, 1)?
-        .is_empty())
+    store.has_local_changes_after(push_cursor(store)?)
 }
 
 /// Records that the server has everything up to `db_version`. Never moves backwards.
