@@ -5,15 +5,18 @@
 //! and publishes each head into the [`Announcer`], which keeps one `watch` channel per workspace
 //! with open sockets. A `watch` holds only the latest value, so a slow socket never blocks the
 //! others: it skips intermediate heads and sees the newest one, which is all a client needs.
+//!
+//! A revoked device is announced on the same channel (`revoked:<device_id>`, sent by the
+//! revocation itself) and broadcast to every socket here, so the device's open sockets close.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-use crate::db::cells::NOTIFY_CHANNEL;
+use crate::db::cells::{NOTIFY_CHANNEL, REVOKED_PREFIX};
 
 /// The first pause before reconnecting a lost listener connection; doubled up to the max.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
@@ -22,10 +25,30 @@ const RECONNECT_MAX: Duration = Duration::from_secs(5);
 /// How the LISTEN connection names itself in `pg_stat_activity`.
 pub const LISTENER_APPLICATION_NAME: &str = "flightdeck-sync-listener";
 
-/// The per-workspace head channels of one server process.
-#[derive(Clone, Default)]
+/// Revocations a socket may fall behind by before it is closed anyway (see `revocations`).
+const REVOCATION_BACKLOG: usize = 64;
+
+/// The per-workspace head channels of one server process, and its revocations.
+#[derive(Clone)]
 pub struct Announcer {
     workspaces: Arc<Mutex<HashMap<Uuid, watch::Sender<i64>>>>,
+    revocations: broadcast::Sender<Uuid>,
+}
+
+impl Default for Announcer {
+    fn default() -> Self {
+        Self {
+            workspaces: Arc::default(),
+            revocations: broadcast::channel(REVOCATION_BACKLOG).0,
+        }
+    }
+}
+
+/// What one `flightdeck_ws` notification says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    Head { workspace_id: Uuid, head: i64 },
+    Revoked { device_id: Uuid },
 }
 
 /// A socket's view of its workspace's head. Dropping it forgets the workspace once no other
@@ -95,16 +118,37 @@ impl Announcer {
         }
     }
 
+    /// Revoked devices from now on. A socket that lags behind `REVOCATION_BACKLOG` of them
+    /// cannot know whether its own was among them: it closes, and its device reconnects
+    /// through authentication.
+    pub fn revocations(&self) -> broadcast::Receiver<Uuid> {
+        self.revocations.subscribe()
+    }
+
+    /// Tells this process's sockets that `device_id` was revoked.
+    pub fn revoke(&self, device_id: Uuid) {
+        // No receivers (no open socket) is not an error.
+        let _ = self.revocations.send(device_id);
+    }
+
     /// The workspaces that sockets of this process follow.
     pub fn active_workspaces(&self) -> Vec<Uuid> {
         self.lock().keys().copied().collect()
     }
 }
 
-/// Parses a `flightdeck_ws` payload, `<workspace_id>:<head>`.
-pub fn parse_payload(payload: &str) -> Option<(Uuid, i64)> {
+/// Parses a `flightdeck_ws` payload: `<workspace_id>:<head>` or `revoked:<device_id>`.
+pub fn parse_payload(payload: &str) -> Option<Notice> {
+    if let Some(device) = payload.strip_prefix(REVOKED_PREFIX) {
+        return Some(Notice::Revoked {
+            device_id: device.parse().ok()?,
+        });
+    }
     let (workspace, head) = payload.split_once(':')?;
-    Some((workspace.parse().ok()?, head.parse().ok()?))
+    Some(Notice::Head {
+        workspace_id: workspace.parse().ok()?,
+        head: head.parse().ok()?,
+    })
 }
 
 /// Keeps one connection LISTENing on `flightdeck_ws` for the life of the process, forwarding
@@ -159,7 +203,8 @@ async fn listen_once(
     tracing::info!("listening for pushes of every server process");
     while let Some(payload) = notifications.recv().await {
         match parse_payload(&payload) {
-            Some((workspace_id, head)) => announcer.publish(workspace_id, head),
+            Some(Notice::Head { workspace_id, head }) => announcer.publish(workspace_id, head),
+            Some(Notice::Revoked { device_id }) => announcer.revoke(device_id),
             None => tracing::warn!(%payload, "ignoring a malformed notification"),
         }
     }
@@ -197,10 +242,21 @@ mod tests {
     #[test]
     fn payloads_parse_and_garbage_does_not() {
         let id = Uuid::now_v7();
-        assert_eq!(parse_payload(&format!("{id}:42")), Some((id, 42)));
+        assert_eq!(
+            parse_payload(&format!("{id}:42")),
+            Some(Notice::Head {
+                workspace_id: id,
+                head: 42
+            })
+        );
+        assert_eq!(
+            parse_payload(&format!("revoked:{id}")),
+            Some(Notice::Revoked { device_id: id })
+        );
         assert_eq!(parse_payload("nope"), None);
         assert_eq!(parse_payload(&format!("{id}:x")), None);
         assert_eq!(parse_payload("x:1"), None);
+        assert_eq!(parse_payload("revoked:x"), None);
     }
 
     #[tokio::test]

@@ -110,7 +110,8 @@ pub fn document() -> Value {
                     {\"head\": N} (schema Announcement): the current head at once, then every \
                     newer head (intermediate heads may be skipped for a slow socket, never the \
                     newest). The server pings every 20 s and closes a socket silent for 40 s. \
-                    Frames from the client are ignored; a close frame ends the socket.",
+                    Frames from the client are ignored; a close frame ends the socket. \
+                    Revoking the device closes its open sockets with code 4403.",
                 "security": [{ "deviceToken": [] }, { "deviceTokenQuery": [] }],
                 "parameters": [
                     protocol,

@@ -12,6 +12,9 @@ use crate::wire::{value_to_wire, RowChange};
 
 /// The Postgres channel that carries `<workspace_id>:<head>` for each new sequence number.
 pub const NOTIFY_CHANNEL: &str = "flightdeck_ws";
+/// A `NOTIFY_CHANNEL` payload of this prefix and a device id: that device was revoked. Every
+/// other payload is `<workspace_id>:<head>`.
+pub const REVOKED_PREFIX: &str = "revoked:";
 
 /// One row touched by a push: its state as loaded and as merged.
 #[derive(Default)]

@@ -3,6 +3,7 @@
 use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
+use super::cells::{NOTIFY_CHANNEL, REVOKED_PREFIX};
 use super::DbError;
 use crate::tokens;
 
@@ -240,10 +241,15 @@ pub async fn list_devices(
 
 /// Revokes a device; `false` when no such (unrevoked) device exists.
 pub async fn revoke_device(client: &impl GenericClient, device_id: Uuid) -> Result<bool, DbError> {
+    // The NOTIFY tells every server process to close the device's open sockets (delivered on
+    // commit, with the revocation).
     let updated = client
         .execute(
-            "UPDATE devices SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL",
-            &[&device_id],
+            "WITH revoked AS (
+                 UPDATE devices SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL
+                 RETURNING id)
+             SELECT pg_notify($2, $3 || id::text) FROM revoked",
+            &[&device_id, &NOTIFY_CHANNEL, &REVOKED_PREFIX],
         )
         .await?;
     Ok(updated == 1)

@@ -5,18 +5,21 @@
 //! [`Announcement`]) at once, then again for every newer head; heads that arrive faster than
 //! the socket drains are skipped in favour of the newest. The server pings every
 //! [`PING_INTERVAL`] and closes a socket it has heard nothing from for two intervals.
+//! Revoking the device closes its open sockets (code [`REVOKED_CLOSE_CODE`]) at once.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use flightdeck_types::sync::Announcement;
+use tokio::sync::broadcast;
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use crate::announce::Subscription;
 use crate::app::AppState;
@@ -26,6 +29,8 @@ use crate::metrics::Metrics;
 use crate::routes::auth::SocketDevice;
 
 pub const PING_INTERVAL: Duration = Duration::from_secs(20);
+/// The close code of a revoked device's socket (4000-4999 are the application's own).
+pub const REVOKED_CLOSE_CODE: u16 = 4403;
 /// A socket that cannot take a frame for this long is closed.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -47,6 +52,7 @@ async fn ws(
         ))
     })?;
     // Subscribe first, then read the head: a push committed in between is announced anyway.
+    let revocations = state.announcer.revocations();
     let subscription = state.announcer.subscribe(device.workspace_id);
     let head = {
         let client = state.pool.get().await.map_err(DbError::from)?;
@@ -54,10 +60,18 @@ async fn ws(
     };
     state.announcer.publish(device.workspace_id, head);
     let metrics = state.metrics.clone();
-    Ok(upgrade.on_upgrade(move |socket| serve_socket(socket, subscription, metrics)))
+    let device_id = device.id;
+    Ok(upgrade.on_upgrade(move |socket| {
+        serve_socket(socket, subscription, (device_id, revocations), metrics)
+    }))
 }
 
-async fn serve_socket(socket: WebSocket, mut subscription: Subscription, metrics: Arc<Metrics>) {
+async fn serve_socket(
+    socket: WebSocket,
+    mut subscription: Subscription,
+    (device_id, mut revocations): (Uuid, broadcast::Receiver<Uuid>),
+    metrics: Arc<Metrics>,
+) {
     let _connected = metrics.socket_connected();
     let mut socket = socket;
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
@@ -77,6 +91,23 @@ async fn serve_socket(socket: WebSocket, mut subscription: Subscription, metrics
                     break;
                 }
             }
+            revoked = revocations.recv() => match revoked {
+                Ok(id) if id != device_id => {}
+                // This device, or revocations missed (lagging): it may be this one.
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let close = CloseFrame {
+                        code: REVOKED_CLOSE_CODE,
+                        reason: "device revoked".into(),
+                    };
+                    let _ = tokio::time::timeout(
+                        SEND_TIMEOUT,
+                        socket.send(Message::Close(Some(close))),
+                    )
+                    .await;
+                    break;
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
             message = socket.recv() => match message {
                 // Pings are answered by the WebSocket layer itself; a close is echoed by it.
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,

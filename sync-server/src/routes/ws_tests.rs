@@ -163,6 +163,51 @@ async fn the_token_may_come_in_the_query_and_bad_ones_are_refused_before_upgradi
 }
 
 #[tokio::test]
+async fn revoking_a_device_closes_its_open_socket_and_no_other() {
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let a = server.join(&join_token, 1).await;
+    let b = server.join(&join_token, 2).await;
+    let mut socket_a = connect(addr, &a.device_token).await.unwrap();
+    let mut socket_b = connect(addr, &b.device_token).await.unwrap();
+    assert_eq!(next_head(&mut socket_a).await, 0);
+    assert_eq!(next_head(&mut socket_b).await, 0);
+
+    // Revoked as the admin command does, on another connection: the close travels through
+    // NOTIFY to this server's LISTEN connection.
+    let client = server.state.pool.get().await.unwrap();
+    assert!(
+        workspaces::revoke_device(&**client, a.device_id.parse().unwrap())
+            .await
+            .unwrap()
+    );
+    drop(client);
+    let closed = async {
+        loop {
+            match socket_a.next().await {
+                Some(Ok(Message::Close(frame))) => return frame,
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("expected a close, got {other:?}"),
+            }
+        }
+    };
+    let frame = tokio::time::timeout(DEADLINE, closed)
+        .await
+        .expect("the revoked device's socket stayed open")
+        .expect("a close frame with a code");
+    assert_eq!(u16::from(frame.code), super::ws::REVOKED_CLOSE_CODE);
+
+    server
+        .push(&b.device_token, &[change(2, "01", "t", text("x"), 1, 1, 1)])
+        .await;
+    assert_eq!(
+        next_head(&mut socket_b).await,
+        1,
+        "b's socket is still served"
+    );
+}
+
+#[tokio::test]
 async fn a_plain_get_of_the_socket_is_a_json_426_and_closing_is_counted() {
     let (server, join_token) = server_with_workspace().await;
     let a = server.join(&join_token, 1).await;
