@@ -10,9 +10,9 @@ use flightdeck_types::sync::{
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{acknowledge, acknowledge_next, apply_pull, outgoing, pull_cursor};
+use super::{acknowledge, acknowledge_next, outgoing, pull_cursor};
 use crate::error::{CoreError, Result};
-use crate::store::Store;
+use crate::store::{ChangeRow, Store};
 
 /// Cells per push request (whole transactions, so a request may hold a few more).
 pub const PUSH_BATCH_CELLS: usize = 5_000;
@@ -256,28 +256,42 @@ async fn pull_until_current(
             message: format!("the pull task failed: {e}"),
         })??;
         report.server_head = page.head;
-        if page.changes.is_empty() && page.next <= after {
+        if page.rows.is_empty() && page.next <= after {
             return Ok(());
         }
-        // The next page downloads while this one is applied (on a multi-threaded runtime):
-        // a bootstrap then takes about as long as the local apply alone.
-        let more = page.next < page.head;
-        if more {
+        // The next page downloads and decodes while this one is applied (on a multi-threaded
+        // runtime): a bootstrap then takes about as long as the local apply alone.
+        if page.next < page.head {
             fetch = Some(prefetch(client, page.next));
         }
-        report.conflicts += apply_pull(store, &page)?.len();
-        report.pulled_cells += page.changes.len();
-        report.pulled_memory_cells += page
-            .changes
-            .iter()
-            .filter(|c| c.table == "memories")
-            .count();
+        report.conflicts += super::apply_rows(store, &page.rows, page.next)?.len();
+        report.pulled_cells += page.rows.len();
+        report.pulled_memory_cells += page.rows.iter().filter(|c| c.table == "memories").count();
         after = page.next;
     }
     Ok(())
 }
 
-fn prefetch(client: &SyncClient, after: i64) -> tokio::task::JoinHandle<Result<PullResponse>> {
+/// A pulled page with its cells decoded from the wire.
+struct DecodedPage {
+    rows: Vec<ChangeRow>,
+    next: i64,
+    head: i64,
+}
+
+fn prefetch(client: &SyncClient, after: i64) -> tokio::task::JoinHandle<Result<DecodedPage>> {
     let client = client.clone();
-    tokio::spawn(async move { client.pull(after, PULL_PAGE_CELLS).await })
+    tokio::spawn(async move {
+        let page = client.pull(after, PULL_PAGE_CELLS).await?;
+        let rows = page
+            .changes
+            .iter()
+            .map(super::wire::from_wire)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(DecodedPage {
+            rows,
+            next: page.next,
+            head: page.head,
+        })
+    })
 }

@@ -12,7 +12,7 @@ pub mod wire;
 use flightdeck_types::sync::{PullResponse, WireChange};
 
 use crate::error::{CoreError, Result};
-use crate::store::{ConflictRow, Store};
+use crate::store::{ChangeRow, ConflictRow, Store};
 
 /// The highest local `db_version` the server has acknowledged.
 pub const PUSH_CURSOR: &str = "push.acked_db_version";
@@ -89,10 +89,15 @@ pub fn apply_pull(store: &Store, page: &PullResponse) -> Result<Vec<ConflictRow>
         .iter()
         .map(wire::from_wire)
         .collect::<Result<Vec<_>>>()?;
+    apply_rows(store, &rows, page.next)
+}
+
+/// [`apply_pull`] for a page already decoded from the wire, ending at cursor `next`.
+pub(crate) fn apply_rows(store: &Store, rows: &[ChangeRow], next: i64) -> Result<Vec<ConflictRow>> {
     store.apply_remote(
-        &rows,
+        rows,
         (PUSH_CURSOR, push_cursor(store)?),
         PULL_CURSOR,
-        &page.next.to_string(),
+        &next.to_string(),
     )
 }
