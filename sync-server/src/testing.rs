@@ -11,7 +11,9 @@
 //!   the cluster and removes the directory.
 //!
 //! `FLIGHTDECK_TEST_DATABASE_URL` selects an existing server instead (a fresh database per test
-//! is still created there, with a random name).
+//! is still created there, with a random name). Those databases outlive their test binary
+//! (statics are never dropped), so each binary first drops the ones that earlier, finished
+//! test processes of this host left behind (their names carry the host and the process id).
 //!
 //! This file is also compiled into the integration tests (`#[path]`), so it uses no crate items.
 
@@ -59,7 +61,12 @@ pub async fn fresh_database() -> TestDatabase {
         .expect("connect to the test cluster");
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).expect("random bytes");
-    let name = format!("flightdeck_test_{}", hex::encode(random));
+    let name = format!(
+        "{DATABASE_PREFIX}{}_{}_{}",
+        host_tag(),
+        std::process::id(),
+        hex::encode(random)
+    );
     admin
         .batch_execute(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -99,8 +106,61 @@ fn with_dbname(base: &str, dbname: &str) -> String {
     format!("{base} dbname={dbname}")
 }
 
+/// Test databases are named `<prefix><host tag>_<pid>_<random hex>`.
+const DATABASE_PREFIX: &str = "flightdeck_test_";
+
+/// A short tag of this host's name (database names are limited to 63 bytes).
+fn host_tag() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    // FNV-1a: stable across runs, unlike std's hasher.
+    let hash = host.trim().bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:08x}", hash as u32)
+}
+
+/// Whether `name` is a test database that a finished process of host `host` created.
+fn left_behind(name: &str, host: &str, alive: impl Fn(u32) -> bool) -> bool {
+    let Some(rest) = name.strip_prefix(DATABASE_PREFIX) else {
+        return false;
+    };
+    let mut parts = rest.split('_');
+    match (parts.next(), parts.next().and_then(|p| p.parse().ok())) {
+        (Some(tag), Some(pid)) => tag == host && !alive(pid),
+        _ => false,
+    }
+}
+
+/// Drops the test databases that finished test processes of this host left on `base`'s server.
+async fn drop_left_behind(base: &str) {
+    let Ok(admin) = connect(&with_dbname(base, "postgres")).await else {
+        return; // the first test's own connection reports the problem
+    };
+    let Ok(rows) = admin
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'flightdeck\\_test\\_%'",
+            &[],
+        )
+        .await
+    else {
+        return;
+    };
+    let host = host_tag();
+    for row in rows {
+        let name: String = row.get(0);
+        if left_behind(&name, &host, |pid| {
+            Path::new(&format!("/proc/{pid}")).exists()
+        }) {
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
+    }
+}
+
 async fn start_cluster() -> Cluster {
     if let Ok(url) = std::env::var("FLIGHTDECK_TEST_DATABASE_URL") {
+        drop_left_behind(&url).await;
         return Cluster {
             base: url,
             _guard: None,
@@ -252,6 +312,29 @@ mod tests {
         let client = connect(&first.url).await.unwrap();
         let row = client.query_one("SELECT 1 + 1", &[]).await.unwrap();
         assert_eq!(row.get::<_, i32>(0), 2);
+    }
+
+    #[test]
+    fn only_databases_of_finished_processes_of_this_host_are_left_behind() {
+        let alive = |pid: u32| pid == 7;
+        assert!(left_behind(
+            "flightdeck_test_abcd1234_9_00ff",
+            "abcd1234",
+            alive
+        ));
+        assert!(
+            !left_behind("flightdeck_test_abcd1234_7_00ff", "abcd1234", alive),
+            "running"
+        );
+        assert!(
+            !left_behind("flightdeck_test_ffff0000_9_00ff", "abcd1234", alive),
+            "other host"
+        );
+        assert!(
+            !left_behind("flightdeck_test_00ff", "abcd1234", alive),
+            "old naming"
+        );
+        assert!(!left_behind("production", "abcd1234", alive));
     }
 
     #[test]
