@@ -175,6 +175,13 @@ fn an_overwritten_unpushed_edit_is_logged_and_can_be_restored() {
 /// for, on a device that only pulled, then wrote, then wrote a delete.
 #[test]
 fn local_change_checks_agree_with_crsql_changes() {
+    let create = |store: &Store, title: &str| {
+        let task = NewTask {
+            title: title.into(),
+            ..Default::default()
+        };
+        tasks::create(store, task).unwrap()
+    };
     let agree = |store: &Store, after: i64| {
         let slow = !store
             .local_changes_after(after, usize::MAX)
@@ -190,26 +197,12 @@ fn local_change_checks_agree_with_crsql_changes() {
     let (_da, a) = temp_store();
     let (_db, b) = temp_store();
     assert!(!agree(&b, 0), "an empty store");
-    tasks::create(
-        &a,
-        NewTask {
-            title: "from a".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    create(&a, "from a");
     assert!(agree(&a, 0));
     sync::apply_pull(&b, &page_from(&a, 1)).unwrap();
     assert!(!agree(&b, 0), "pulled cells are not b's own");
     let before_write = b.db_version().unwrap();
-    let task = tasks::create(
-        &b,
-        NewTask {
-            title: "from b".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let task = create(&b, "from b");
     assert!(agree(&b, 0));
     assert!(agree(&b, before_write));
     let after_write = b.db_version().unwrap();

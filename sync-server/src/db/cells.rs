@@ -10,7 +10,8 @@ use super::DbError;
 use crate::merge::{merge, Cell, Decision, RowState, Value, SENTINEL_CID};
 use crate::wire::{value_to_wire, RowChange};
 
-/// The Postgres channel that carries `<workspace_id>:<head>` for each new sequence number.
+/// The Postgres channel that carries `<workspace_id>:<head>` for each new sequence number (and
+/// revocations, see [`REVOKED_PREFIX`]).
 pub const NOTIFY_CHANNEL: &str = "flightdeck_ws";
 /// A `NOTIFY_CHANNEL` payload of this prefix and a device id: that device was revoked. Every
 /// other payload is `<workspace_id>:<head>`.

@@ -62,14 +62,15 @@ async fn ws(
     let metrics = state.metrics.clone();
     let device_id = device.id;
     Ok(upgrade.on_upgrade(move |socket| {
-        serve_socket(socket, subscription, (device_id, revocations), metrics)
+        serve_socket(socket, subscription, device_id, revocations, metrics)
     }))
 }
 
 async fn serve_socket(
     socket: WebSocket,
     mut subscription: Subscription,
-    (device_id, mut revocations): (Uuid, broadcast::Receiver<Uuid>),
+    device_id: Uuid,
+    mut revocations: broadcast::Receiver<Uuid>,
     metrics: Arc<Metrics>,
 ) {
     let _connected = metrics.socket_connected();

@@ -27,7 +27,6 @@ pub struct ConflictRow {
 
 type CellKey = (String, Vec<u8>, String);
 
-/// This device's cells changed after `acked` (not yet acknowledged by the server), by key.
 /// Whether any cell of this device changed after `db_version`: the same answer as asking
 /// `crsql_changes` for `site_id = crsql_site_id()`, in microseconds instead of about 1 ms (the
 /// virtual table prepares a query over every clock table each time). It reads cr-sqlite's
@@ -59,6 +58,7 @@ fn local_change_after(conn: &Connection, db_version: i64) -> Result<bool> {
         .query_row([db_version], |r| r.get(0))?)
 }
 
+/// This device's cells changed after `acked` (not yet acknowledged by the server), by key.
 fn unacknowledged(conn: &Connection, acked: i64) -> Result<HashMap<CellKey, Value>> {
     if !local_change_after(conn, acked)? {
         return Ok(HashMap::new());

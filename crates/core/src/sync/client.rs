@@ -1,5 +1,5 @@
 //! The HTTP transport of sync: join, push and pull against the server's `/v1` API, and one
-//! full round (`sync_now`) that pushes everything pending and pulls until current.
+//! round ([`round`]) that pushes everything pending and pulls until current.
 
 use std::time::Duration;
 
@@ -151,7 +151,17 @@ pub struct SyncReport {
     pub memories_indexed: usize,
 }
 
-/// Pushes every pending local transaction, then pulls until current.
+/// What a round does. `PullOnly` is for a device that knows it has nothing to push (the
+/// daemon, woken by an announcement, with no local write since its last full round): it saves
+/// the scan for unpushed changes, about 1 ms, on the path of every change to this device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Round {
+    PushAndPull,
+    PullOnly,
+}
+
+/// One round of `kind`. `PushAndPull` pushes every pending local transaction, then pulls until
+/// current.
 ///
 /// A push is acknowledged locally only once everything the server had before it has been
 /// pulled: a remote change that beat a local edit is then still found, during that pull,
@@ -162,19 +172,6 @@ pub struct SyncReport {
 ///
 /// Memories pulled in the round, even one that failed half-way, are then indexed so that they
 /// are found by meaning at once (see [`index_pulled_memories`]).
-pub async fn sync_now(store: &Store, client: &SyncClient) -> Result<SyncReport> {
-    round(store, client, Round::PushAndPull).await
-}
-
-/// What a round does. `PullOnly` is for a device that knows it has nothing to push (the
-/// daemon, woken by an announcement, with no local write since its last full round): it saves
-/// the scan for unpushed changes, about 1 ms, on the path of every change to this device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Round {
-    PushAndPull,
-    PullOnly,
-}
-
 pub async fn round(store: &Store, client: &SyncClient, kind: Round) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     let outcome = match kind {
