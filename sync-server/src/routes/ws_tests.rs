@@ -174,7 +174,9 @@ async fn revoking_a_device_closes_its_open_socket_and_no_other() {
     assert_eq!(next_head(&mut socket_b).await, 0);
 
     // Revoked as the admin command does, on another connection: the close travels through
-    // NOTIFY to this server's LISTEN connection.
+    // NOTIFY to this server's LISTEN connection, which must be listening by then (a revocation
+    // has no catch-up, unlike heads).
+    wait_until_listening(&server).await;
     let client = server.state.pool.get().await.unwrap();
     assert!(
         workspaces::revoke_device(&**client, a.device_id.parse().unwrap())
@@ -257,6 +259,30 @@ async fn listener_pids(server: &TestServer) -> Vec<i32> {
         .iter()
         .map(|row| row.get(0))
         .collect()
+}
+
+/// Polls until this database's LISTEN connection has run its `LISTEN` (its last query is set
+/// once it has; a connection that has not run one yet shows an empty query).
+async fn wait_until_listening(server: &TestServer) {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let client = server.state.pool.get().await.unwrap();
+        let listening: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = $1
+                   AND query <> '')",
+                &[&crate::announce::LISTENER_APPLICATION_NAME],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if listening {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no listener");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 /// Polls until this database has exactly one LISTEN connection other than `old`.
