@@ -332,39 +332,36 @@ pub async fn pull(
         .read_only(true)
         .start()
         .await?;
-    let head: i64 = tx
-        .query_one(
-            &tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1")
-                .await?,
-            &[&workspace_id],
-        )
-        .await?
-        .get(0);
-    // The sequence number of the limit-th cell: the page ends with that whole sequence.
-    let last_seq: Option<i64> = tx
-        .query_opt(
-            &tx.prepare_cached(
-                "SELECT seq FROM cells WHERE workspace_id = $1 AND seq > $2
-             ORDER BY seq OFFSET $3 LIMIT 1",
-            )
-            .await?,
-            &[&workspace_id, &after, &(limit - 1)],
-        )
-        .await?
-        .map(|row| row.get(0));
-    let rows = tx
-        .query(
-            &tx.prepare_cached(
-                "SELECT tbl, pk, cid, val_type, val_int, val_real, val_bytes, col_version,
-                    db_version, site_id, cl, crsql_seq, seq
-             FROM cells
-             WHERE workspace_id = $1 AND seq > $2 AND seq <= $3
-             ORDER BY seq, db_version, crsql_seq, tbl, pk, cid",
-            )
-            .await?,
-            &[&workspace_id, &after, &last_seq.unwrap_or(i64::MAX)],
-        )
-        .await?;
+    // Until ANALYZE has seen a workspace's cells, the planner takes `workspace_id = $1` to
+    // match 0.5% of them when one workspace may hold them all, and picks a bitmap scan that
+    // reads and sorts every cell after `after` for each page: 430 ms instead of 6 ms per page
+    // on 900,000 cells, measured. These queries always want the walk down
+    // cells_in_pull_order, which stops at the page's end.
+    let no_bitmap = tx.batch_execute("SET LOCAL enable_bitmapscan = off");
+    let head_stmt = tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1");
+    // The page ends with the whole sequence of its limit-th cell.
+    let page_stmt = tx.prepare_cached(
+        "SELECT tbl, pk, cid, val_type, val_int, val_real, val_bytes, col_version,
+                db_version, site_id, cl, crsql_seq, seq
+         FROM cells
+         WHERE workspace_id = $1 AND seq > $2 AND seq <= COALESCE(
+             (SELECT seq FROM cells WHERE workspace_id = $1 AND seq > $2
+              ORDER BY seq OFFSET $3 LIMIT 1),
+             9223372036854775807)
+         ORDER BY seq, db_version, crsql_seq, tbl, pk, cid",
+    );
+    let ((), head_stmt, page_stmt) = tokio::try_join!(no_bitmap, head_stmt, page_stmt)?;
+    // Statements on one connection run in the order sent, so the setting holds for the page
+    // query, and both queries go out at once.
+    let offset = limit - 1;
+    let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&workspace_id];
+    let page_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+        [&workspace_id, &after, &offset];
+    let (head, rows) = tokio::try_join!(
+        tx.query_one(&head_stmt, &head_params),
+        tx.query(&page_stmt, &page_params),
+    )?;
+    let head: i64 = head.get(0);
     tx.commit().await?;
     let mut changes = Vec::with_capacity(rows.len());
     let mut next = after;

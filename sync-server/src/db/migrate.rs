@@ -17,6 +17,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_pulled_seq",
         include_str!("../../../migrations/server/0002_pulled_seq.sql"),
     ),
+    (
+        "0003_cells_in_pull_order",
+        include_str!("../../../migrations/server/0003_cells_in_pull_order.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two servers starting at once from
