@@ -57,17 +57,13 @@ impl CrConn {
     /// This database's cr-sqlite site id, as lower-case hex: the device id.
     pub fn site_id(&self) -> Result<String> {
         let bytes: Vec<u8> = self.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
-        Ok(hex(&bytes))
+        Ok(hex::encode(bytes))
     }
 
     /// The current cr-sqlite database version (the logical clock of local changes).
     pub fn db_version(&self) -> Result<i64> {
         Ok(self.query_row("SELECT crsql_db_version()", [], |r| r.get(0))?)
     }
-}
-
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 impl Deref for CrConn {

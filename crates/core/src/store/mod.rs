@@ -20,7 +20,6 @@ use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex, MutexGuard};
 
 pub use changes::{ChangeRow, Origin};
-pub(crate) use conn::hex as conn_hex;
 pub use conn::CrConn;
 pub use migrate::{local_migrations, Migration};
 pub use rusqlite::types::Value as SqlValue;

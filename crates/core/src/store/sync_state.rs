@@ -323,6 +323,6 @@ fn json_value(value: &Value) -> serde_json::Value {
         Value::Integer(i) => (*i).into(),
         Value::Real(f) => (*f).into(),
         Value::Text(t) => t.clone().into(),
-        Value::Blob(b) => crate::store::conn_hex(b).into(),
+        Value::Blob(b) => hex::encode(b).into(),
     }
 }

@@ -282,7 +282,7 @@ fn prefetch(client: &SyncClient, after: i64) -> tokio::task::JoinHandle<Result<D
         let page = client.pull(after, PULL_PAGE_CELLS).await?;
         let rows = page
             .changes
-            .iter()
+            .into_iter()
             .map(super::wire::from_wire)
             .collect::<Result<Vec<_>>>()?;
         Ok(DecodedPage {

@@ -87,6 +87,7 @@ pub fn apply_pull(store: &Store, page: &PullResponse) -> Result<Vec<ConflictRow>
     let rows = page
         .changes
         .iter()
+        .cloned()
         .map(wire::from_wire)
         .collect::<Result<Vec<_>>>()?;
     apply_rows(store, &rows, page.next)
