@@ -68,34 +68,42 @@ impl Store {
     }
 
     /// Merges changes from other devices, all in one transaction. cr-sqlite decides each
-    /// column by its rule (causal length, then column version, then value).
+    /// column by its rule (causal length, then column version, then value); rows this
+    /// database has never seen are written directly with the same outcome (`fresh_rows`).
     pub fn apply_changes(&self, changes: &[ChangeRow]) -> Result<()> {
+        self.apply_with(changes, insert_changes)
+    }
+
+    /// [`Store::apply_changes`] with every cell through cr-sqlite's own merge
+    /// (`INSERT INTO crsql_changes`): the reference the fast path is tested and measured
+    /// against.
+    pub fn apply_changes_through_crsql(&self, changes: &[ChangeRow]) -> Result<()> {
+        self.apply_with(changes, super::fresh_rows::through_crsql)
+    }
+
+    fn apply_with(
+        &self,
+        changes: &[ChangeRow],
+        merge: fn(&rusqlite::Connection, &[ChangeRow]) -> Result<()>,
+    ) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        insert_changes(&tx, changes)?;
+        merge(&tx, changes)?;
         tx.commit()?;
         Ok(())
     }
 }
 
-/// Feeds `changes` to cr-sqlite's merge (`INSERT INTO crsql_changes`) on `conn`, which the
-/// caller has inside a transaction.
+/// Pages at least this long take the fast path for new rows (`fresh_rows`). Shorter ones,
+/// such as a single write propagating, go through `crsql_changes`: with the fast path their
+/// propagation p99 measured 44 to 53 ms against 35 to 37 ms without (p50 unchanged), for a
+/// reason not found yet, and a few cells gain nothing from it.
+const FAST_PATH_MIN_CELLS: usize = 1_000;
+
+/// Merges `changes` on `conn`, which the caller has inside a transaction.
 pub(crate) fn insert_changes(conn: &rusqlite::Connection, changes: &[ChangeRow]) -> Result<()> {
-    let mut insert = conn.prepare_cached(&format!(
-        "INSERT INTO crsql_changes ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-    ))?;
-    for c in changes {
-        insert.execute(params![
-            c.table,
-            c.pk,
-            c.cid,
-            c.val,
-            c.col_version,
-            c.db_version,
-            c.site_id,
-            c.cl,
-            c.seq
-        ])?;
+    if changes.len() < FAST_PATH_MIN_CELLS {
+        return super::fresh_rows::through_crsql(conn, changes);
     }
-    Ok(())
+    super::fresh_rows::merge(conn, changes).map(|_| ())
 }

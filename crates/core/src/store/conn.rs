@@ -41,6 +41,9 @@ impl CrConn {
              PRAGMA mmap_size = 1073741824;",
         )?;
         load_crsqlite(&conn, &crsqlite)?;
+        // A sync merge prepares a few statements per table it touches (`fresh_rows`): room
+        // for those of every synced table beside the rest, instead of rusqlite's 16.
+        conn.set_prepared_statement_cache_capacity(64);
         let conn = CrConn(conn);
         conn.check_extensions()?;
         Ok(conn)

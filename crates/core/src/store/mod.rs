@@ -8,6 +8,7 @@ pub mod environments;
 pub mod error_records;
 pub mod executions;
 pub mod extensions;
+mod fresh_rows;
 pub mod locks;
 pub mod memories;
 pub mod migrate;
