@@ -4,7 +4,9 @@
 //!   daemon (pushes on local writes, pulls on the server's WebSocket announcement);
 //! - server ingest: A pushes N freshly created tasks, cells per second;
 //! - bootstrap: a new device joins and pulls everything, against the same cells applied
-//!   straight into a store without a server (raw cr-sqlite's own apply rate).
+//!   straight into a store without a server, through cr-sqlite's own merge (the raw rate)
+//!   and through the store's (its fast path for new rows); and the pull alone, applying
+//!   nothing.
 //!
 //! Build the release server first, then run:
 //!   cargo build --release -p flightdeck-sync-server
@@ -14,7 +16,7 @@
 
 use std::time::{Duration, Instant};
 
-use flightdeck_core::store::Origin;
+use flightdeck_core::store::{ChangeRow, Origin};
 use flightdeck_core::sync::{account, daemon};
 use flightdeck_core::{tasks, Store};
 use flightdeck_tests::sync_rig::{keyring, server_binary, Device, Server};
@@ -159,24 +161,52 @@ async fn ingest_and_bootstrap(server: &Server, n: usize) {
     let boot_time = start.elapsed();
     let boot_rate = pulled.pulled_cells as f64 / boot_time.as_secs_f64();
 
-    // The peer: the same cells applied straight into a fresh store, in pages of the same size.
+    // The peers: the same cells applied straight into a fresh store, in pages of the same
+    // size, without a server: through cr-sqlite's own merge (the raw rate), and through the
+    // store's merge (its fast path for rows never seen), which the bootstrap uses.
     let changes = a.store.changes_since(0, Origin::Any).unwrap();
     let dir = tempfile::TempDir::new().unwrap();
-    let raw = Store::open(&dir.path().join("raw.db")).unwrap();
-    let start = Instant::now();
-    for page in changes.chunks(flightdeck_core::sync::client::PULL_PAGE_CELLS) {
-        raw.apply_changes(page).unwrap();
-    }
-    let raw_time = start.elapsed();
+    let apply_all = |name: &str, apply: &dyn Fn(&Store, &[ChangeRow])| {
+        let store = Store::open(&dir.path().join(name)).unwrap();
+        let start = Instant::now();
+        for page in changes.chunks(flightdeck_core::sync::client::PULL_PAGE_CELLS) {
+            apply(&store, page);
+        }
+        start.elapsed()
+    };
+    let raw_time = apply_all("raw.db", &|s, page| {
+        s.apply_changes_through_crsql(page).unwrap()
+    });
+    let local_time = apply_all("local.db", &|s, page| s.apply_changes(page).unwrap());
     let raw_rate = changes.len() as f64 / raw_time.as_secs_f64();
+    // What the pull alone costs (server, transfer, decoding), applying nothing.
+    let client = account::connect(&late.store, &keyring).unwrap();
+    let start = Instant::now();
+    let mut after = 0;
+    loop {
+        let page = client
+            .pull(after, flightdeck_core::sync::client::PULL_PAGE_CELLS)
+            .await
+            .unwrap();
+        for change in page.changes {
+            flightdeck_core::sync::wire::from_wire(change).unwrap();
+        }
+        after = page.next;
+        if page.next >= page.head {
+            break;
+        }
+    }
+    let pull_time = start.elapsed();
     println!(
-        "| bootstrap of a new device ({n} tasks) | {} cells in {:.2} s | {:.0} cells/s | raw cr-sqlite apply {:.0} cells/s ({:.2} s); ratio {:.2} |",
+        "| bootstrap of a new device ({n} tasks) | {} cells in {:.2} s | {:.0} cells/s | raw cr-sqlite apply {:.0} cells/s ({:.2} s); ratio {:.2}; the store's apply alone {:.2} s; the pull alone {:.2} s |",
         pulled.pulled_cells,
         boot_time.as_secs_f64(),
         boot_rate,
         raw_rate,
         raw_time.as_secs_f64(),
-        boot_rate / raw_rate
+        boot_rate / raw_rate,
+        local_time.as_secs_f64(),
+        pull_time.as_secs_f64(),
     );
 }
 
