@@ -9,12 +9,15 @@ pub mod error_records;
 pub mod executions;
 pub mod extensions;
 mod fresh_rows;
+mod local_changes;
 pub mod locks;
 pub mod memories;
 pub mod migrate;
 pub mod schedules;
 mod sync_state;
 pub mod tasks;
+#[cfg(test)]
+mod test_histories;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::changes::{change_from_row, ChangeRow, CHANGE_COLUMNS};
+use super::changes::ChangeRow;
 use super::Store;
 use crate::error::{CoreError, Result};
 
@@ -94,26 +94,7 @@ impl Store {
     /// This device's own changes after `db_version`, whole transactions only: at least one
     /// transaction, then more while the total stays under `max_cells`.
     pub fn local_changes_after(&self, db_version: i64, max_cells: usize) -> Result<Vec<ChangeRow>> {
-        self.read(|conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {CHANGE_COLUMNS} FROM crsql_changes
-                 WHERE db_version > ?1 AND site_id = crsql_site_id()
-                 ORDER BY db_version, seq"
-            ))?;
-            let mut rows = stmt.query([db_version])?;
-            let mut out: Vec<ChangeRow> = Vec::new();
-            while let Some(row) = rows.next()? {
-                let change = change_from_row(row)?;
-                let new_transaction = out
-                    .last()
-                    .is_some_and(|l| l.db_version != change.db_version);
-                if new_transaction && out.len() >= max_cells {
-                    break;
-                }
-                out.push(change);
-            }
-            Ok(out)
-        })
+        self.read(|conn| super::local_changes::after(conn, db_version, max_cells))
     }
 
     /// Whether this device has changes after `db_version` (cheap: no `crsql_changes` query).
