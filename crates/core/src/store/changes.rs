@@ -107,3 +107,26 @@ pub(crate) fn insert_changes(conn: &rusqlite::Connection, changes: &[ChangeRow])
     }
     super::fresh_rows::merge(conn, changes).map(|_| ())
 }
+
+/// A table's primary-key columns in key order (the order cr-sqlite packs them in), and its
+/// other columns in table order. Both empty if there is no such table.
+pub(crate) fn table_columns(
+    conn: &rusqlite::Connection,
+    table: &str,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let mut stmt = conn.prepare_cached("SELECT name, pk FROM pragma_table_info(?1)")?;
+    let mut pks = Vec::new();
+    let mut others = Vec::new();
+    for row in stmt.query_map([table], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+    })? {
+        let (name, pk) = row?;
+        if pk > 0 {
+            pks.push((pk, name));
+        } else {
+            others.push(name);
+        }
+    }
+    pks.sort();
+    Ok((pks.into_iter().map(|(_, name)| name).collect(), others))
+}

@@ -324,24 +324,12 @@ fn table_info(conn: &Connection, table: &str) -> Result<Option<TableInfo>> {
     if is_crr.is_none() {
         return Ok(None);
     }
-    let mut stmt = conn.prepare_cached("SELECT name, pk FROM pragma_table_info(?1)")?;
-    let mut pks = Vec::new();
-    let mut columns = HashSet::new();
-    for row in stmt.query_map([table], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-    })? {
-        let (name, pk) = row?;
-        if pk > 0 {
-            pks.push((pk, name));
-        } else {
-            columns.insert(name);
-        }
-    }
-    pks.sort();
+    let (pks, columns) = super::changes::table_columns(conn, table)?;
     let pks = pks
-        .into_iter()
-        .map(|(_, name)| format!("\"{}\"", ident(&name)))
+        .iter()
+        .map(|name| format!("\"{}\"", ident(name)))
         .collect();
+    let columns = columns.into_iter().collect();
     Ok(Some(TableInfo::new(table, pks, columns)))
 }
 

@@ -56,24 +56,11 @@ fn query(conn: &Connection) -> Result<Option<String>> {
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let mut parts = Vec::with_capacity(names.len());
     for table in &names {
-        let mut columns = conn.prepare_cached("SELECT name, pk FROM pragma_table_info(?1)")?;
-        let mut pks = Vec::new();
-        let mut values = Vec::new();
-        for column in columns.query_map([table], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-        })? {
-            let (name, pk) = column?;
-            if pk > 0 {
-                pks.push((pk, ident(&name)));
-            } else {
-                values.push(name);
-            }
-        }
+        let (pks, values) = super::changes::table_columns(conn, table)?;
         if pks.is_empty() {
             continue;
         }
-        pks.sort();
-        let pks: Vec<String> = pks.into_iter().map(|(_, name)| name).collect();
+        let pks: Vec<String> = pks.iter().map(|name| ident(name)).collect();
         let packed = pks
             .iter()
             .map(|pk| format!("p.{pk}"))
