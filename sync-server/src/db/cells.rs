@@ -334,9 +334,9 @@ pub async fn pull(
         .await?;
     // Until ANALYZE has seen a workspace's cells, the planner takes `workspace_id = $1` to
     // match 0.5% of them when one workspace may hold them all, and picks a bitmap scan that
-    // reads and sorts every cell after `after` for each page: 430 ms instead of 6 ms per page
-    // on 900,000 cells, measured. These queries always want the walk down
-    // cells_in_pull_order, which stops at the page's end.
+    // reads and sorts every cell after `after` for each page: on 900,000 cells, 430 ms for
+    // the page-end lookup and 52 ms for the page, against 6 and 10 ms walking
+    // cells_in_pull_order, which stops at the page's end (EXPLAIN ANALYZE, BENCHMARKS.md).
     let no_bitmap = tx.batch_execute("SET LOCAL enable_bitmapscan = off");
     let head_stmt = tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1");
     // The page ends with the whole sequence of its limit-th cell.
@@ -347,7 +347,7 @@ pub async fn pull(
          WHERE workspace_id = $1 AND seq > $2 AND seq <= COALESCE(
              (SELECT seq FROM cells WHERE workspace_id = $1 AND seq > $2
               ORDER BY seq OFFSET $3 LIMIT 1),
-             9223372036854775807)
+             9223372036854775807) -- i64::MAX: the rest, when fewer than the limit remain
          ORDER BY seq, db_version, crsql_seq, tbl, pk, cid",
     );
     let ((), head_stmt, page_stmt) = tokio::try_join!(no_bitmap, head_stmt, page_stmt)?;

@@ -78,7 +78,7 @@ impl Store {
     /// (`INSERT INTO crsql_changes`): the reference the fast path is tested and measured
     /// against.
     pub fn apply_changes_through_crsql(&self, changes: &[ChangeRow]) -> Result<()> {
-        self.apply_with(changes, super::fresh_rows::through_crsql)
+        self.apply_with(changes, insert_through_crsql)
     }
 
     fn apply_with(
@@ -95,15 +95,15 @@ impl Store {
 }
 
 /// Pages at least this long take the fast path for new rows (`fresh_rows`). Shorter ones,
-/// such as a single write propagating, go through `crsql_changes`: with the fast path their
-/// propagation p99 measured 44 to 53 ms against 35 to 37 ms without (p50 unchanged), for a
-/// reason not found yet, and a few cells gain nothing from it.
+/// such as a single write propagating, go through `crsql_changes`: with the fast path on
+/// every page, propagation p99 measured 49 to 56 ms against 32 to 39 ms without, in four
+/// interleaved runs each (p50 unchanged; see BENCHMARKS.md), for a reason not found yet.
 const FAST_PATH_MIN_CELLS: usize = 1_000;
 
 /// Merges `changes` on `conn`, which the caller has inside a transaction.
 pub(crate) fn insert_changes(conn: &rusqlite::Connection, changes: &[ChangeRow]) -> Result<()> {
     if changes.len() < FAST_PATH_MIN_CELLS {
-        return super::fresh_rows::through_crsql(conn, changes);
+        return insert_through_crsql(conn, changes);
     }
     super::fresh_rows::merge(conn, changes).map(|_| ())
 }
@@ -129,4 +129,47 @@ pub(crate) fn table_columns(
     }
     pks.sort();
     Ok((pks.into_iter().map(|(_, name)| name).collect(), others))
+}
+
+/// Feeds `changes` to cr-sqlite's own merge, one `INSERT INTO crsql_changes` per cell, on
+/// `conn`, which the caller has inside a transaction.
+pub(crate) fn insert_through_crsql(
+    conn: &rusqlite::Connection,
+    changes: &[ChangeRow],
+) -> Result<()> {
+    let mut insert = conn.prepare_cached(&format!(
+        "INSERT INTO crsql_changes ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?;
+    for c in changes {
+        insert.execute(params![
+            c.table,
+            c.pk,
+            c.cid,
+            c.val,
+            c.col_version,
+            c.db_version,
+            c.site_id,
+            c.cl,
+            c.seq
+        ])?;
+    }
+    Ok(())
+}
+
+/// cr-sqlite's column name for a row's existence (its create or delete).
+pub(crate) const SENTINEL: &str = "-1";
+
+/// The CRR tables here (those cr-sqlite keeps a `<table>__crsql_clock` for), by name.
+pub(crate) fn crr_tables(conn: &rusqlite::Connection) -> Result<Vec<String>> {
+    let mut tables = conn.prepare_cached(
+        r"SELECT substr(name, 1, length(name) - length('__crsql_clock')) FROM sqlite_master
+          WHERE type = 'table' AND name LIKE '%\_\_crsql\_clock' ESCAPE '\' ORDER BY name",
+    )?;
+    let names = tables.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(names.collect::<rusqlite::Result<Vec<_>>>()?)
+}
+
+/// `name` as a quoted SQL identifier.
+pub(crate) fn quoted(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

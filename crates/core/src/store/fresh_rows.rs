@@ -15,15 +15,12 @@ use std::collections::{HashMap, HashSet};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, CachedStatement, Connection, OptionalExtension};
 
-use super::changes::ChangeRow;
+use super::changes::{insert_through_crsql, quoted, ChangeRow, SENTINEL};
 use crate::error::Result;
 
 #[cfg(test)]
 #[path = "fresh_rows_tests.rs"]
 mod tests;
-
-/// cr-sqlite's column name for a row's existence (its create or delete).
-const SENTINEL: &str = "-1";
 
 /// Merges `changes` on `conn` (inside the caller's transaction) with the same outcome as
 /// feeding each, in order, to `crsql_changes`. Returns how many cells it wrote directly.
@@ -48,7 +45,7 @@ pub(crate) fn merge(conn: &Connection, changes: &[ChangeRow]) -> Result<usize> {
             continue;
         };
         if let Some(from) = slow_from.take() {
-            through_crsql(conn, &changes[from..i])?;
+            insert_through_crsql(conn, &changes[from..i])?;
         }
         let run = match &mut run {
             Some(run) => run,
@@ -104,7 +101,7 @@ pub(crate) fn merge(conn: &Connection, changes: &[ChangeRow]) -> Result<usize> {
         run.finish()?;
     }
     if let Some(from) = slow_from {
-        through_crsql(conn, &changes[from..])?;
+        insert_through_crsql(conn, &changes[from..])?;
     }
     Ok(direct)
 }
@@ -152,28 +149,6 @@ fn next_db_version(conn: &Connection, merging: i64) -> Result<i64> {
         .query_row([merging], |r| r.get(0))?)
 }
 
-/// Feeds `changes` to cr-sqlite's own merge, one `INSERT INTO crsql_changes` per cell.
-pub(crate) fn through_crsql(conn: &Connection, changes: &[ChangeRow]) -> Result<()> {
-    let mut insert = conn.prepare_cached(&format!(
-        "INSERT INTO crsql_changes ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        super::changes::CHANGE_COLUMNS
-    ))?;
-    for c in changes {
-        insert.execute(params![
-            c.table,
-            c.pk,
-            c.cid,
-            c.val,
-            c.col_version,
-            c.db_version,
-            c.site_id,
-            c.cl,
-            c.seq
-        ])?;
-    }
-    Ok(())
-}
-
 /// What the fast path needs to know of a CRR table, and its statements.
 struct TableInfo {
     /// Primary-key columns, quoted, in key order (the order cr-sqlite packs them in).
@@ -190,7 +165,8 @@ struct TableInfo {
 
 impl TableInfo {
     fn new(table: &str, pks: Vec<String>, columns: HashSet<String>) -> Self {
-        let table = ident(table);
+        let key_table = quoted(&format!("{table}__crsql_pks"));
+        let clock_table = quoted(&format!("{table}__crsql_clock"));
         let pk_list = pks.join(", ");
         let where_pks = pks
             .iter()
@@ -199,14 +175,14 @@ impl TableInfo {
             .collect::<Vec<_>>()
             .join(" AND ");
         TableInfo {
-            known_sql: format!("SELECT 1 FROM \"{table}__crsql_pks\" WHERE {where_pks}"),
+            known_sql: format!("SELECT 1 FROM {key_table} WHERE {where_pks}"),
             key_sql: format!(
-                "INSERT INTO \"{table}__crsql_pks\" ({pk_list}) VALUES ({})
+                "INSERT INTO {key_table} ({pk_list}) VALUES ({})
                  RETURNING __crsql_key",
                 placeholders(pks.len())
             ),
             clock_sql: format!(
-                "INSERT INTO \"{table}__crsql_clock\"
+                "INSERT INTO {clock_table}
                      (key, col_name, col_version, db_version, seq, site_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
             ),
@@ -221,11 +197,11 @@ impl TableInfo {
             .pks
             .iter()
             .cloned()
-            .chain(columns.iter().map(|c| format!("\"{}\"", ident(&c.cid))))
+            .chain(columns.iter().map(|c| quoted(&c.cid)))
             .collect::<Vec<_>>();
         format!(
-            "INSERT INTO \"{}\" ({}) VALUES ({})",
-            ident(table),
+            "INSERT INTO {} ({}) VALUES ({})",
+            quoted(table),
             names.join(", "),
             placeholders(names.len())
         )
@@ -325,10 +301,7 @@ fn table_info(conn: &Connection, table: &str) -> Result<Option<TableInfo>> {
         return Ok(None);
     }
     let (pks, columns) = super::changes::table_columns(conn, table)?;
-    let pks = pks
-        .iter()
-        .map(|name| format!("\"{}\"", ident(name)))
-        .collect();
+    let pks = pks.iter().map(|name| quoted(name)).collect();
     let columns = columns.into_iter().collect();
     Ok(Some(TableInfo::new(table, pks, columns)))
 }
@@ -386,14 +359,10 @@ fn placeholders(n: usize) -> String {
         .join(", ")
 }
 
-fn ident(name: &str) -> String {
-    name.replace('"', "\"\"")
-}
-
 /// cr-sqlite's packed primary key (`crsql_pack_columns`): a column count, then per value a
 /// byte with the type in its low 3 bits and the byte length of the following big-endian
 /// integer (the value, or the text/blob length) above them. `None` if malformed.
-pub(crate) fn unpack(packed: &[u8]) -> Option<Vec<Value>> {
+fn unpack(packed: &[u8]) -> Option<Vec<Value>> {
     let (&count, rest) = packed.split_first()?;
     let mut bytes = Packed(rest);
     let mut out = Vec::with_capacity(count as usize);

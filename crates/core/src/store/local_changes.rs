@@ -6,15 +6,12 @@
 
 use rusqlite::Connection;
 
-use super::changes::{change_from_row, ChangeRow};
+use super::changes::{change_from_row, crr_tables, quoted, ChangeRow, SENTINEL};
 use crate::error::Result;
 
 #[cfg(test)]
 #[path = "local_changes_tests.rs"]
 mod tests;
-
-/// cr-sqlite's column name for a row's existence (its create or delete).
-const SENTINEL: &str = "-1";
 
 /// Changes this device made after `db_version`, in db_version then seq order, stopping at
 /// the first transaction boundary at or after `max_cells`.
@@ -43,24 +40,19 @@ pub(crate) fn after(
     Ok(out)
 }
 
-/// The union over every CRR table, or `None` if there is none. Rebuilt from the schema each
-/// time (a few microseconds), so that a migration is never missed; the statement cache
-/// keys on the text, so it is prepared once per schema.
+/// The union over every CRR table, or `None` if there is none. Rebuilt from the schema on
+/// each call (a scan of `sqlite_master` and one `pragma_table_info` per table; not timed
+/// alone), so that a migration is never missed; the statement cache keys on the text, so it
+/// is prepared once per schema.
 fn query(conn: &Connection) -> Result<Option<String>> {
-    let mut tables = conn.prepare_cached(
-        r"SELECT substr(name, 1, length(name) - 13) FROM sqlite_master
-          WHERE type = 'table' AND name LIKE '%\_\_crsql\_clock' ESCAPE '\' ORDER BY name",
-    )?;
-    let names = tables
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let names = crr_tables(conn)?;
     let mut parts = Vec::with_capacity(names.len());
     for table in &names {
         let (pks, values) = super::changes::table_columns(conn, table)?;
         if pks.is_empty() {
             continue;
         }
-        let pks: Vec<String> = pks.iter().map(|name| ident(name)).collect();
+        let pks: Vec<String> = pks.iter().map(|name| quoted(name)).collect();
         let packed = pks
             .iter()
             .map(|pk| format!("p.{pk}"))
@@ -77,14 +69,14 @@ fn query(conn: &Connection) -> Result<Option<String>> {
         } else {
             let arms = values
                 .iter()
-                .map(|c| format!("WHEN '{}' THEN b.{}", literal(c), ident(c)))
+                .map(|c| format!("WHEN '{}' THEN b.{}", literal(c), quoted(c)))
                 .collect::<Vec<_>>()
                 .join(" ");
             format!("CASE c.col_name {arms} END")
         };
-        let t = ident(table);
-        let t_clock = ident(&format!("{table}__crsql_clock"));
-        let t_pks = ident(&format!("{table}__crsql_pks"));
+        let t = quoted(table);
+        let t_clock = quoted(&format!("{table}__crsql_clock"));
+        let t_pks = quoted(&format!("{table}__crsql_pks"));
         parts.push(format!(
             "SELECT '{name}', crsql_pack_columns({packed}), c.col_name, {value},
                     c.col_version, c.db_version, site.site_id, COALESCE(e.col_version, 1), c.seq
@@ -101,11 +93,6 @@ fn query(conn: &Connection) -> Result<Option<String>> {
         return Ok(None);
     }
     Ok(Some(format!("{} ORDER BY 6, 9", parts.join(" UNION ALL "))))
-}
-
-/// `name` as a quoted SQL identifier.
-fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// `text` for inside a single-quoted SQL string.

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
-use super::changes::ChangeRow;
+use super::changes::{crr_tables, quoted, ChangeRow};
 use super::Store;
 use crate::error::{CoreError, Result};
 
@@ -33,13 +33,7 @@ type CellKey = (String, Vec<u8>, String);
 /// clock tables (`<table>__crsql_clock`, indexed by `db_version`), where 0.16 records this
 /// device's cells with site ordinal 0 (test `local_change_checks_agree_with_crsql_changes`).
 fn local_change_after(conn: &Connection, db_version: i64) -> Result<bool> {
-    let mut tables = conn.prepare_cached(
-        r"SELECT name FROM sqlite_master
-          WHERE type = 'table' AND name LIKE '%\_\_crsql\_clock' ESCAPE '\' ORDER BY name",
-    )?;
-    let names = tables
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let names = crr_tables(conn)?;
     if names.is_empty() {
         return Ok(false);
     }
@@ -47,8 +41,8 @@ fn local_change_after(conn: &Connection, db_version: i64) -> Result<bool> {
         .iter()
         .map(|t| {
             format!(
-                "EXISTS (SELECT 1 FROM \"{}\" WHERE db_version > ?1 AND site_id = 0)",
-                t.replace('"', "\"\"")
+                "EXISTS (SELECT 1 FROM {} WHERE db_version > ?1 AND site_id = 0)",
+                quoted(&format!("{t}__crsql_clock"))
             )
         })
         .collect::<Vec<_>>()
@@ -63,14 +57,10 @@ fn unacknowledged(conn: &Connection, acked: i64) -> Result<HashMap<CellKey, Valu
     if !local_change_after(conn, acked)? {
         return Ok(HashMap::new());
     }
-    let mut stmt = conn.prepare_cached(
-        r#"SELECT "table", pk, cid, val FROM crsql_changes
-           WHERE db_version > ?1 AND site_id = crsql_site_id()"#,
-    )?;
-    let rows = stmt.query_map([acked], |r| {
-        Ok(((r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    Ok(super::local_changes::after(conn, acked, usize::MAX)?
+        .into_iter()
+        .map(|c| ((c.table, c.pk, c.cid), c.val))
+        .collect())
 }
 
 pub(crate) fn get_state(conn: &Connection, key: &str) -> Result<Option<String>> {
