@@ -5,6 +5,7 @@
 mod commands;
 mod error;
 mod events;
+mod heap;
 pub mod notify;
 mod state;
 mod sync;

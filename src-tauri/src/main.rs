@@ -9,6 +9,11 @@ fn main() {
     #[cfg(target_os = "linux")]
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
         std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+        // Without compositing nothing draws through GDK's OpenGL, and GTK would otherwise
+        // load GLX (and the Mesa driver behind it) at start-up only to pick visuals.
+        if std::env::var_os("GDK_GL").is_none() {
+            std::env::set_var("GDK_GL", "disable");
+        }
     }
     flightdeck_app_lib::run();
 }

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Once};
 
 use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::Store;
@@ -29,6 +29,8 @@ pub struct AppState {
     pub worker: Mutex<Option<crate::worker::Worker>>,
     /// Whether the running worker syncs the workspace (so the app's own sync stays off).
     pub worker_syncs: AtomicBool,
+    /// Start-up's heap is trimmed once, at the first `app_ready` (see [`crate::heap`]).
+    pub startup_trim: Once,
 }
 
 impl AppState {
@@ -62,6 +64,7 @@ impl AppState {
             daemon: Mutex::default(),
             worker: Mutex::default(),
             worker_syncs: AtomicBool::new(false),
+            startup_trim: Once::new(),
         }
     }
 

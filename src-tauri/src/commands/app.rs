@@ -22,6 +22,7 @@ pub fn app_info(app: AppHandle, state: State<'_, AppState>) -> CommandResult<App
 pub fn app_ready(state: State<'_, AppState>) -> u64 {
     let ms = state.started.elapsed().as_millis() as u64;
     tracing::info!(ms, "interactive");
+    state.startup_trim.call_once(crate::heap::trim);
     ms
 }
 
