@@ -1,7 +1,9 @@
 //! Desktop app figures (harness = false), on the debug app binary under Xvfb:
 //! - launch to interactive: from the shell's `main` to the first task list on screen (the UI
 //!   reports it as `data-ready-ms`), and from spawning tauri-driver to the same point;
-//! - idle memory: RSS and PSS of the app process plus its WebKit children after 5 s idle.
+//! - idle memory after 5 s idle, of the app process and of its WebKit children: RSS (every
+//!   page mapped), PSS (shared pages split among the processes that map them) and USS (pages
+//!   only this process maps).
 //!
 //!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app
 //!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app -- screenshots ../docs
@@ -67,10 +69,11 @@ fn main() {
         .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     for p in &memory {
         println!(
-            "  {:<24} RSS {:>7.1} MB  PSS {:>7.1} MB",
+            "  {:<24} RSS {:>7.1} MB  PSS {:>7.1} MB  USS {:>7.1} MB",
             p.name,
             p.rss_kb as f64 / 1024.0,
-            p.pss_kb as f64 / 1024.0
+            p.pss_kb as f64 / 1024.0,
+            p.uss_kb as f64 / 1024.0
         );
     }
     println!(
@@ -99,6 +102,7 @@ struct ProcMemory {
     name: String,
     rss_kb: u64,
     pss_kb: u64,
+    uss_kb: u64,
 }
 
 /// The app and its WebKit processes: every process descended from `root` whose name is
@@ -156,6 +160,8 @@ fn app_memory(root: u32) -> Vec<ProcMemory> {
                 name: name.clone(),
                 rss_kb: field("status", "VmRSS:"),
                 pss_kb: field("smaps_rollup", "Pss:"),
+                uss_kb: field("smaps_rollup", "Private_Clean:")
+                    + field("smaps_rollup", "Private_Dirty:"),
             }
         })
         .collect()
