@@ -8,6 +8,8 @@
 //!
 //! A revoked device is announced on the same channel (`revoked:<device_id>`, sent by the
 //! revocation itself) and broadcast to every socket here, so the device's open sockets close.
+//! A revocation made while the listener was away is found by its catch-up, which asks the
+//! database about every device with a socket open here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -31,14 +33,23 @@ const REVOCATION_BACKLOG: usize = 64;
 /// The per-workspace head channels of one server process, and its revocations.
 #[derive(Clone)]
 pub struct Announcer {
-    workspaces: Arc<Mutex<HashMap<Uuid, watch::Sender<i64>>>>,
+    followed: Arc<Mutex<Followed>>,
     revocations: broadcast::Sender<Uuid>,
+}
+
+/// What this process's sockets follow.
+#[derive(Default)]
+struct Followed {
+    /// One head channel per workspace with a socket open here.
+    heads: HashMap<Uuid, watch::Sender<i64>>,
+    /// The devices with a socket open here, and how many each has.
+    devices: HashMap<Uuid, usize>,
 }
 
 impl Default for Announcer {
     fn default() -> Self {
         Self {
-            workspaces: Arc::default(),
+            followed: Arc::default(),
             revocations: broadcast::channel(REVOCATION_BACKLOG).0,
         }
     }
@@ -56,6 +67,7 @@ pub enum Notice {
 pub struct Subscription {
     receiver: Option<watch::Receiver<i64>>,
     workspace_id: Uuid,
+    device_id: Uuid,
     announcer: Announcer,
 }
 
@@ -71,35 +83,47 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         drop(self.receiver.take());
-        let mut workspaces = self.announcer.lock();
-        if workspaces
+        let mut followed = self.announcer.lock();
+        if followed
+            .heads
             .get(&self.workspace_id)
             .is_some_and(|sender| sender.receiver_count() == 0)
         {
-            workspaces.remove(&self.workspace_id);
+            followed.heads.remove(&self.workspace_id);
+        }
+        if let Some(sockets) = followed.devices.get_mut(&self.device_id) {
+            *sockets -= 1;
+            if *sockets == 0 {
+                followed.devices.remove(&self.device_id);
+            }
         }
     }
 }
 
 impl Announcer {
-    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, watch::Sender<i64>>> {
-        // Nothing panics while holding the lock; recover the map even if something did.
-        self.workspaces
+    fn lock(&self) -> MutexGuard<'_, Followed> {
+        // Nothing panics while holding the lock; recover the maps even if something did.
+        self.followed
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Follows a workspace's head. Subscribe before reading the head from the database, then
-    /// [`publish`](Self::publish) what was read: no push can fall between the two.
-    pub fn subscribe(&self, workspace_id: Uuid) -> Subscription {
-        let receiver = self
-            .lock()
+    /// Follows a workspace's head for a socket of `device_id`. Subscribe before reading the
+    /// head from the database, then [`publish`](Self::publish) what was read: no push can
+    /// fall between the two.
+    pub fn subscribe(&self, workspace_id: Uuid, device_id: Uuid) -> Subscription {
+        let mut followed = self.lock();
+        let receiver = followed
+            .heads
             .entry(workspace_id)
             .or_insert_with(|| watch::channel(0).0)
             .subscribe();
+        *followed.devices.entry(device_id).or_default() += 1;
+        drop(followed);
         Subscription {
             receiver: Some(receiver),
             workspace_id,
+            device_id,
             announcer: self.clone(),
         }
     }
@@ -107,7 +131,7 @@ impl Announcer {
     /// Raises a workspace's head (never lowers it: notifications may arrive out of order).
     /// Ignored when no socket of this process follows the workspace.
     pub fn publish(&self, workspace_id: Uuid, head: i64) {
-        if let Some(sender) = self.lock().get(&workspace_id) {
+        if let Some(sender) = self.lock().heads.get(&workspace_id) {
             sender.send_if_modified(|current| {
                 let newer = head > *current;
                 if newer {
@@ -133,7 +157,12 @@ impl Announcer {
 
     /// The workspaces that sockets of this process follow.
     pub fn active_workspaces(&self) -> Vec<Uuid> {
-        self.lock().keys().copied().collect()
+        self.lock().heads.keys().copied().collect()
+    }
+
+    /// The devices with a socket open here.
+    pub fn connected_devices(&self) -> Vec<Uuid> {
+        self.lock().devices.keys().copied().collect()
     }
 }
 
@@ -153,8 +182,9 @@ pub fn parse_payload(payload: &str) -> Option<Notice> {
 
 /// Keeps one connection LISTENing on `flightdeck_ws` for the life of the process, forwarding
 /// every notification to `announcer`. A lost connection is reopened with exponential backoff;
-/// after each (re)connect the heads of all followed workspaces are read again, so that nothing
-/// pushed while the listener was away goes unannounced.
+/// after each (re)connect the heads of all followed workspaces are read again, and every
+/// connected device is looked up, so that nothing pushed and no device revoked while the
+/// listener was away goes unannounced.
 pub async fn run_listener(mut config: tokio_postgres::Config, announcer: Announcer) {
     config.application_name(LISTENER_APPLICATION_NAME);
     let mut pause = RECONNECT_MIN;
@@ -214,23 +244,35 @@ async fn listen_once(
     }
 }
 
-/// Reads the current head of every followed workspace.
+/// Reads the current head of every followed workspace, and revokes every connected device
+/// that was revoked.
 async fn catch_up(
     client: &tokio_postgres::Client,
     announcer: &Announcer,
 ) -> Result<(), tokio_postgres::Error> {
     let active = announcer.active_workspaces();
-    if active.is_empty() {
-        return Ok(());
+    if !active.is_empty() {
+        let rows = client
+            .query(
+                "SELECT id, head FROM workspaces WHERE id = ANY($1)",
+                &[&active],
+            )
+            .await?;
+        for row in rows {
+            announcer.publish(row.get(0), row.get(1));
+        }
     }
-    let rows = client
-        .query(
-            "SELECT id, head FROM workspaces WHERE id = ANY($1)",
-            &[&active],
-        )
-        .await?;
-    for row in rows {
-        announcer.publish(row.get(0), row.get(1));
+    let connected = announcer.connected_devices();
+    if !connected.is_empty() {
+        let rows = client
+            .query(
+                "SELECT id FROM devices WHERE id = ANY($1) AND revoked_at IS NOT NULL",
+                &[&connected],
+            )
+            .await?;
+        for row in rows {
+            announcer.revoke(row.get(0));
+        }
     }
     Ok(())
 }
@@ -266,8 +308,9 @@ mod tests {
         announcer.publish(workspace, 5);
         assert!(announcer.active_workspaces().is_empty());
 
-        let mut first = announcer.subscribe(workspace);
-        let second = announcer.subscribe(workspace);
+        let device = Uuid::now_v7();
+        let mut first = announcer.subscribe(workspace, device);
+        let second = announcer.subscribe(workspace, Uuid::now_v7());
         announcer.publish(workspace, 3);
         announcer.publish(workspace, 7);
         announcer.publish(workspace, 6);
@@ -281,5 +324,18 @@ mod tests {
         assert_eq!(announcer.active_workspaces(), vec![workspace]);
         drop(second);
         assert!(announcer.active_workspaces().is_empty());
+    }
+
+    #[test]
+    fn a_device_counts_as_connected_until_its_last_socket_closes() {
+        let announcer = Announcer::default();
+        let (workspace, device) = (Uuid::now_v7(), Uuid::now_v7());
+        let first = announcer.subscribe(workspace, device);
+        let second = announcer.subscribe(workspace, device);
+        assert_eq!(announcer.connected_devices(), vec![device]);
+        drop(first);
+        assert_eq!(announcer.connected_devices(), vec![device]);
+        drop(second);
+        assert!(announcer.connected_devices().is_empty());
     }
 }

@@ -29,8 +29,8 @@ pub enum ApiError {
     UpgradeRequired(String),
     #[error("{0}")]
     Unauthorized(String),
-    #[error("{0}")]
-    DeviceRevoked(String),
+    #[error("this device was revoked at {revoked_at}; join the workspace again with a join token")]
+    DeviceRevoked { revoked_at: String },
     #[error("{0}")]
     SiteIdMismatch(String),
     #[error("{0}")]
@@ -56,7 +56,7 @@ impl ApiError {
             ApiError::ProtocolMismatch { .. } => (StatusCode::BAD_REQUEST, "protocol_mismatch"),
             ApiError::UpgradeRequired(_) => (StatusCode::UPGRADE_REQUIRED, "upgrade_required"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
-            ApiError::DeviceRevoked(_) => (StatusCode::FORBIDDEN, "device_revoked"),
+            ApiError::DeviceRevoked { .. } => (StatusCode::FORBIDDEN, "device_revoked"),
             ApiError::SiteIdMismatch(_) => (StatusCode::FORBIDDEN, "site_id_mismatch"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

@@ -202,15 +202,21 @@ pub async fn device_stats(client: &impl GenericClient) -> Result<Vec<DeviceStats
         .collect())
 }
 
-/// A workspace's newest sequence number.
-pub async fn head(client: &impl GenericClient, workspace_id: Uuid) -> Result<i64, DbError> {
-    Ok(client
+/// The newest sequence number of a device's workspace, and when the device was revoked, if
+/// it was.
+pub async fn head_for_device(
+    client: &impl GenericClient,
+    device_id: Uuid,
+) -> Result<(i64, Option<String>), DbError> {
+    let row = client
         .query_one(
-            "SELECT head FROM workspaces WHERE id = $1",
-            &[&workspace_id],
+            "SELECT w.head, d.revoked_at::text
+               FROM devices d JOIN workspaces w ON w.id = d.workspace_id
+              WHERE d.id = $1",
+            &[&device_id],
         )
-        .await?
-        .get(0))
+        .await?;
+    Ok((row.get(0), row.get(1)))
 }
 
 pub async fn list_devices(

@@ -85,9 +85,9 @@ async fn authenticate(state: &AppState, token: &str) -> Result<Device, ApiError>
         .await?
         .ok_or_else(|| ApiError::Unauthorized("unknown device token".into()))?;
     if let Some(revoked_at) = &device.revoked_at {
-        return Err(ApiError::DeviceRevoked(format!(
-            "this device was revoked at {revoked_at}; join the workspace again with a join token"
-        )));
+        return Err(ApiError::DeviceRevoked {
+            revoked_at: revoked_at.clone(),
+        });
     }
     Ok(device)
 }

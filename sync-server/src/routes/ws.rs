@@ -51,13 +51,18 @@ async fn ws(
             rejection.body_text()
         ))
     })?;
-    // Subscribe first, then read the head: a push committed in between is announced anyway.
+    // Subscribe first, then read the head: a push committed in between is announced anyway,
+    // and so is a revocation, which the same read also sees (it may have come after the
+    // token was checked).
     let revocations = state.announcer.revocations();
-    let subscription = state.announcer.subscribe(device.workspace_id);
-    let head = {
+    let subscription = state.announcer.subscribe(device.workspace_id, device.id);
+    let (head, revoked_at) = {
         let client = state.pool.get().await.map_err(DbError::from)?;
-        workspaces::head(&**client, device.workspace_id).await?
+        workspaces::head_for_device(&**client, device.id).await?
     };
+    if let Some(revoked_at) = revoked_at {
+        return Err(ApiError::DeviceRevoked { revoked_at });
+    }
     state.announcer.publish(device.workspace_id, head);
     let metrics = state.metrics.clone();
     let device_id = device.id;

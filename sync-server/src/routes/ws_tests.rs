@@ -174,8 +174,8 @@ async fn revoking_a_device_closes_its_open_socket_and_no_other() {
     assert_eq!(next_head(&mut socket_b).await, 0);
 
     // Revoked as the admin command does, on another connection: the close travels through
-    // NOTIFY to this server's LISTEN connection, which must be listening by then (a revocation
-    // has no catch-up, unlike heads).
+    // NOTIFY to this server's LISTEN connection (waited for so that this test covers the
+    // notification, not the listener's catch-up).
     wait_until_listening(&server).await;
     let client = server.state.pool.get().await.unwrap();
     assert!(
@@ -184,9 +184,23 @@ async fn revoking_a_device_closes_its_open_socket_and_no_other() {
             .unwrap()
     );
     drop(client);
+    assert_revoked_close(&mut socket_a).await;
+
+    server
+        .push(&b.device_token, &[change(2, "01", "t", text("x"), 1, 1, 1)])
+        .await;
+    assert_eq!(
+        next_head(&mut socket_b).await,
+        1,
+        "b's socket is still served"
+    );
+}
+
+/// Waits for the server to close `socket` with the revoked-device code.
+async fn assert_revoked_close(socket: &mut Socket) {
     let closed = async {
         loop {
-            match socket_a.next().await {
+            match socket.next().await {
                 Some(Ok(Message::Close(frame))) => return frame,
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a close, got {other:?}"),
@@ -198,15 +212,6 @@ async fn revoking_a_device_closes_its_open_socket_and_no_other() {
         .expect("the revoked device's socket stayed open")
         .expect("a close frame with a code");
     assert_eq!(u16::from(frame.code), super::ws::REVOKED_CLOSE_CODE);
-
-    server
-        .push(&b.device_token, &[change(2, "01", "t", text("x"), 1, 1, 1)])
-        .await;
-    assert_eq!(
-        next_head(&mut socket_b).await,
-        1,
-        "b's socket is still served"
-    );
 }
 
 #[tokio::test]
@@ -323,4 +328,44 @@ async fn the_listener_reconnects_and_catches_up_after_losing_its_connection() {
         .push(&a.device_token, &[change(1, "01", "t", text("y"), 2, 2, 1)])
         .await;
     assert_eq!(next_head(&mut socket).await, 2);
+}
+
+#[tokio::test]
+async fn a_revocation_the_listener_missed_closes_the_socket_when_it_reconnects() {
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let a = server.join(&join_token, 1).await;
+    let b = server.join(&join_token, 2).await;
+    let mut socket_a = connect(addr, &a.device_token).await.unwrap();
+    let mut socket_b = connect(addr, &b.device_token).await.unwrap();
+    assert_eq!(next_head(&mut socket_a).await, 0);
+    assert_eq!(next_head(&mut socket_b).await, 0);
+    let first = wait_for_listener(&server, None).await;
+
+    // A revocation whose notification never reached this server (as when it was sent while
+    // the listener was reconnecting): the row changes, no NOTIFY is sent.
+    let client = server.state.pool.get().await.unwrap();
+    client
+        .execute(
+            "UPDATE devices SET revoked_at = now() WHERE id = $1",
+            &[&a.device_id.parse::<uuid::Uuid>().unwrap()],
+        )
+        .await
+        .unwrap();
+    client
+        .execute("SELECT pg_terminate_backend($1)", &[&first])
+        .await
+        .unwrap();
+    drop(client);
+    assert_revoked_close(&mut socket_a).await;
+
+    wait_for_listener(&server, Some(first)).await;
+    server
+        .push(&b.device_token, &[change(2, "01", "t", text("x"), 1, 1, 1)])
+        .await;
+    assert_eq!(
+        next_head(&mut socket_b).await,
+        1,
+        "b's socket is still served"
+    );
 }
