@@ -271,3 +271,87 @@ async fn daemons_carry_a_change_without_anyone_syncing_by_hand() {
         handle.await.unwrap().unwrap();
     }
 }
+
+/// While another device's announcements keep the daemon busy pulling, a write to its database
+/// by another process (which wakes nothing in the daemon's process) must still be pushed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_by_another_process_is_pushed_while_announcements_keep_coming() {
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    // No safety-net pull within the test's deadline: only the poll for unpushed writes can
+    // carry the other process's task.
+    let options = daemon::DaemonOptions {
+        local_poll: Duration::from_millis(100),
+        pull_interval: Duration::from_secs(600),
+        max_backoff: Duration::from_secs(1),
+    };
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let mut stop = stop_tx.subscribe();
+    let store = a.store.clone();
+    let a_daemon = tokio::spawn(async move {
+        daemon::run(
+            &store,
+            &keyring(),
+            options,
+            async move {
+                let _ = stop.recv().await;
+            },
+            |_| {},
+        )
+        .await
+    });
+
+    // B writes and syncs back to back, so that A hears an announcement far more often than
+    // its poll interval, for as long as the test runs.
+    let busy = tasks::create(
+        &b.store,
+        NewTask {
+            title: "busy 0".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let flood = {
+        let (b_store, busy) = (b.store.clone(), busy.id.clone());
+        let mut stop = stop_tx.subscribe();
+        tokio::spawn(async move {
+            let keyring = keyring();
+            for n in 1.. {
+                if stop.try_recv().is_ok() {
+                    break;
+                }
+                tasks::update(&b_store, &busy, title(&format!("busy {n}"))).unwrap();
+                flightdeck_core::sync::account::sync_now(&b_store, &keyring)
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while tasks::get(&a.store, &busy.id).is_err() {
+        assert!(tokio::time::Instant::now() < deadline, "A never pulled");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Another process: its own store on A's file, whose writes A's store is not told about.
+    let other_process = flightdeck_core::Store::open(&a.path).unwrap();
+    let task = tasks::create(
+        &other_process,
+        NewTask {
+            title: "Written by another process".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while tasks::get(&b.store, &task.id).is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other process's task never reached B while announcements kept coming"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop_tx.send(()).unwrap();
+    flood.await.unwrap();
+    a_daemon.await.unwrap().unwrap();
+}

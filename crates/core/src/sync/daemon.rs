@@ -58,10 +58,15 @@ pub async fn run(
     // Whether this device may hold unpushed changes: set by a local write through this process
     // and by the poll (which also sees other processes' writes), cleared by a full round.
     let mut maybe_pending = true;
+    // An interval, not a sleep made anew on each pass: announcements arriving faster than
+    // `local_poll` would otherwise restart the sleep every time, and another process's write
+    // would wait for the next scheduled pull, which every successful round pushes back.
+    let mut poll = tokio::time::interval(options.local_poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let outcome = loop {
         let woke = tokio::select! {
             _ = &mut shutdown => break Ok(()),
-            _ = tokio::time::sleep(options.local_poll) => Wake::Poll,
+            _ = poll.tick() => Wake::Poll,
             _ = heard.changed() => Wake::Announcement,
             _ = local.notify.notified() => Wake::LocalWrite,
         };
