@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::store::Origin;
-use flightdeck_core::sync::{account, wire};
+use flightdeck_core::sync::{account, daemon, wire};
 use flightdeck_core::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -173,6 +173,21 @@ impl Device {
     pub async fn sync(&self) -> flightdeck_core::sync::client::SyncReport {
         account::sync_now(&self.store, &keyring()).await.unwrap()
     }
+}
+
+/// Runs the sync daemon on `store` in the background until `stop` hears something (or its
+/// sender is dropped).
+pub fn spawn_daemon(
+    store: Arc<Store>,
+    options: daemon::DaemonOptions,
+    mut stop: tokio::sync::broadcast::Receiver<()>,
+) -> tokio::task::JoinHandle<flightdeck_core::Result<()>> {
+    tokio::spawn(async move {
+        let stopped = async move {
+            let _ = stop.recv().await;
+        };
+        daemon::run(&store, &keyring(), options, stopped, |_| {}).await
+    })
 }
 
 /// (table, pk, column, value, column version, causal length). Not the site id: when two

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use flightdeck_core::sync::daemon;
 use flightdeck_core::{environments, tasks};
-use flightdeck_tests::sync_rig::{keyring, server_binary, Device, Server};
+use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon, Device, Server};
 use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
 
 async fn start_server() -> Server {
@@ -231,25 +231,10 @@ async fn daemons_carry_a_change_without_anyone_syncing_by_hand() {
         max_backoff: Duration::from_secs(1),
     };
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let mut handles = Vec::new();
-    for device in [&a, &b] {
-        let store = device.store.clone();
-        let options = options.clone();
-        let mut stop = stop_tx.subscribe();
-        handles.push(tokio::spawn(async move {
-            let keyring = keyring();
-            daemon::run(
-                &store,
-                &keyring,
-                options,
-                async move {
-                    let _ = stop.recv().await;
-                },
-                |_| {},
-            )
-            .await
-        }));
-    }
+    let handles: Vec<_> = [&a, &b]
+        .iter()
+        .map(|device| spawn_daemon(device.store.clone(), options.clone(), stop_tx.subscribe()))
+        .collect();
     let task = tasks::create(
         &a.store,
         NewTask {
@@ -286,20 +271,7 @@ async fn a_write_by_another_process_is_pushed_while_announcements_keep_coming() 
         max_backoff: Duration::from_secs(1),
     };
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let mut stop = stop_tx.subscribe();
-    let store = a.store.clone();
-    let a_daemon = tokio::spawn(async move {
-        daemon::run(
-            &store,
-            &keyring(),
-            options,
-            async move {
-                let _ = stop.recv().await;
-            },
-            |_| {},
-        )
-        .await
-    });
+    let a_daemon = spawn_daemon(a.store.clone(), options, stop_tx.subscribe());
 
     // B writes and syncs back to back, so that A hears an announcement far more often than
     // its poll interval, for as long as the test runs.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use flightdeck_core::sync::daemon;
 use flightdeck_core::tasks;
 use flightdeck_tests::sync_rig::{
-    device_cells, keyring, server_binary, server_cells, Device, Server,
+    device_cells, server_binary, server_cells, spawn_daemon, Device, Server,
 };
 use flightdeck_types::{NewTask, Task, TaskFilter, TaskPatch};
 
@@ -89,24 +89,10 @@ async fn server_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
         max_backoff: Duration::from_millis(300),
     };
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let mut handles = Vec::new();
-    for device in devices {
-        let store = device.store.clone();
-        let options = options.clone();
-        let mut stop = stop_tx.subscribe();
-        handles.push(tokio::spawn(async move {
-            daemon::run(
-                &store,
-                &keyring(),
-                options,
-                async move {
-                    let _ = stop.recv().await;
-                },
-                |_| {},
-            )
-            .await
-        }));
-    }
+    let handles: Vec<_> = devices
+        .iter()
+        .map(|device| spawn_daemon(device.store.clone(), options.clone(), stop_tx.subscribe()))
+        .collect();
 
     let mut ids = Vec::new();
     // Writes while the daemons are pushing and pulling; the kill lands mid-stream.

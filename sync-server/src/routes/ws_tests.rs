@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use flightdeck_types::sync::{Announcement, PROTOCOL_HEADER};
+use flightdeck_types::sync::{Announcement, JoinResponse, PROTOCOL_HEADER};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -164,14 +164,7 @@ async fn the_token_may_come_in_the_query_and_bad_ones_are_refused_before_upgradi
 
 #[tokio::test]
 async fn revoking_a_device_closes_its_open_socket_and_no_other() {
-    let (server, join_token) = server_with_workspace().await;
-    let addr = serve_over_tcp(&server).await;
-    let a = server.join(&join_token, 1).await;
-    let b = server.join(&join_token, 2).await;
-    let mut socket_a = connect(addr, &a.device_token).await.unwrap();
-    let mut socket_b = connect(addr, &b.device_token).await.unwrap();
-    assert_eq!(next_head(&mut socket_a).await, 0);
-    assert_eq!(next_head(&mut socket_b).await, 0);
+    let (server, (a, mut socket_a), mut b) = two_connected_devices().await;
 
     // Revoked as the admin command does, on another connection: the close travels through
     // NOTIFY to this server's LISTEN connection (waited for so that this test covers the
@@ -186,13 +179,41 @@ async fn revoking_a_device_closes_its_open_socket_and_no_other() {
     drop(client);
     assert_revoked_close(&mut socket_a).await;
 
+    assert_still_served(&server, &mut b).await;
+}
+
+/// A workspace served over TCP with two joined devices, each with a socket that has heard
+/// the first head.
+async fn two_connected_devices() -> (TestServer, Connected, Connected) {
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let mut connected = Vec::new();
+    for site_byte in [1, 2] {
+        let device = server.join(&join_token, site_byte).await;
+        let mut socket = connect(addr, &device.device_token).await.unwrap();
+        assert_eq!(next_head(&mut socket).await, 0);
+        connected.push((device, socket));
+    }
+    let b = connected.pop().unwrap();
+    let a = connected.pop().unwrap();
+    (server, a, b)
+}
+
+/// A joined device and its open socket.
+type Connected = (JoinResponse, Socket);
+
+/// Pushes through `device` and checks that its socket announces the new head.
+async fn assert_still_served(server: &TestServer, (device, socket): &mut Connected) {
     server
-        .push(&b.device_token, &[change(2, "01", "t", text("x"), 1, 1, 1)])
+        .push(
+            &device.device_token,
+            &[change(2, "01", "t", text("x"), 1, 1, 1)],
+        )
         .await;
     assert_eq!(
-        next_head(&mut socket_b).await,
+        next_head(socket).await,
         1,
-        "b's socket is still served"
+        "the other socket is still served"
     );
 }
 
@@ -332,14 +353,7 @@ async fn the_listener_reconnects_and_catches_up_after_losing_its_connection() {
 
 #[tokio::test]
 async fn a_revocation_the_listener_missed_closes_the_socket_when_it_reconnects() {
-    let (server, join_token) = server_with_workspace().await;
-    let addr = serve_over_tcp(&server).await;
-    let a = server.join(&join_token, 1).await;
-    let b = server.join(&join_token, 2).await;
-    let mut socket_a = connect(addr, &a.device_token).await.unwrap();
-    let mut socket_b = connect(addr, &b.device_token).await.unwrap();
-    assert_eq!(next_head(&mut socket_a).await, 0);
-    assert_eq!(next_head(&mut socket_b).await, 0);
+    let (server, (a, mut socket_a), mut b) = two_connected_devices().await;
     let first = wait_for_listener(&server, None).await;
 
     // A revocation whose notification never reached this server (as when it was sent while
@@ -360,12 +374,5 @@ async fn a_revocation_the_listener_missed_closes_the_socket_when_it_reconnects()
     assert_revoked_close(&mut socket_a).await;
 
     wait_for_listener(&server, Some(first)).await;
-    server
-        .push(&b.device_token, &[change(2, "01", "t", text("x"), 1, 1, 1)])
-        .await;
-    assert_eq!(
-        next_head(&mut socket_b).await,
-        1,
-        "b's socket is still served"
-    );
+    assert_still_served(&server, &mut b).await;
 }
