@@ -10,8 +10,9 @@ use crate::announce::Announcer;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
 
-/// Requests larger than this are refused with 413 before a handler sees them.
-pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+/// Requests larger than this are refused with 413 before a handler sees them (the limit the
+/// client cuts its pushes to).
+pub const MAX_BODY_BYTES: usize = flightdeck_types::sync::MAX_REQUEST_BYTES;
 
 /// What every handler shares.
 #[derive(Clone)]

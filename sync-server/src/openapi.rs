@@ -77,7 +77,7 @@ pub fn document() -> Value {
                 },
             }},
             "/v1/push": { "post": {
-                "summary": "Push this device's own changes, whole db_versions at a time",
+                "summary": "Push this device's own changes, whole db_versions at a time (one db_version too large for a request comes in consecutive parts)",
                 "security": bearer,
                 "parameters": [protocol],
                 "requestBody": merge(json_body("PushRequest", "Changes sorted by db_version"), json!({"required": true})),

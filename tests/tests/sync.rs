@@ -327,3 +327,55 @@ async fn a_write_by_another_process_is_pushed_while_announcements_keep_coming() 
     flood.await.unwrap();
     a_daemon.await.unwrap().unwrap();
 }
+
+/// One local transaction larger than the server's request limit (here 120 tasks with the
+/// longest description allowed, about 12 MB) is pushed in parts and arrives whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_larger_than_the_request_limit_is_pushed_in_parts() {
+    use flightdeck_types::sync::MAX_REQUEST_BYTES;
+    use flightdeck_types::validate::MAX_TEXT_CHARS;
+
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let template = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Template".into(),
+            description: Some("d".repeat(MAX_TEXT_CHARS)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let copies: Vec<Task> = (0..120)
+        .map(|n| Task {
+            id: flightdeck_core::ids::new_id(),
+            title: format!("Copy {n}"),
+            description: format!("{n:03}{}", "d".repeat(MAX_TEXT_CHARS - 3)),
+            ..template.clone()
+        })
+        .collect();
+    assert!(copies.len() * MAX_TEXT_CHARS > MAX_REQUEST_BYTES);
+    a.store
+        .write(|w| {
+            for task in &copies {
+                flightdeck_core::store::tasks::insert(w, task)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+
+    let pushed = sync(&a).await;
+    assert!(pushed.pushed_cells > copies.len(), "{pushed:?}");
+    sync(&b).await;
+    let on_b = all_tasks(&b);
+    assert_eq!(on_b.len(), copies.len() + 1);
+    for task in &copies {
+        let got = on_b.iter().find(|t| t.id == task.id).expect("every copy");
+        assert_eq!(
+            (&got.title, &got.description),
+            (&task.title, &task.description)
+        );
+    }
+    // Nothing is left to push, and a second round sends nothing again.
+    assert_eq!(sync(&a).await.pushed_cells, 0);
+}

@@ -61,7 +61,12 @@ pub struct JoinResponse {
     pub device_token: String,
 }
 
-/// `POST /v1/push`: whole local transactions (no `db_version` split across requests).
+/// The largest request body the server accepts; larger ones are refused with 413.
+pub const MAX_REQUEST_BYTES: usize = 8 * 1024 * 1024;
+
+/// `POST /v1/push`: whole local transactions, except one too large for a single request,
+/// which the client sends in consecutive requests, cut between cells (see
+/// `flightdeck_core::sync::push_bodies`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PushRequest {
     pub changes: Vec<WireChange>,
@@ -69,7 +74,8 @@ pub struct PushRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushResponse {
-    /// The highest `db_version` of this push: the client may advance its push cursor to it.
+    /// The highest `db_version` of this push: the client may advance its push cursor to it,
+    /// unless the push was a part of a transaction whose other parts are still to be sent.
     pub acknowledged_db_version: i64,
     /// The sequence number this push was given, or `None` when it changed nothing (e.g. a
     /// repeated push).

@@ -4,12 +4,13 @@
 use std::time::Duration;
 
 use flightdeck_types::sync::{
-    ErrorBody, JoinRequest, JoinResponse, PullResponse, PushRequest, PushResponse, PROTOCOL_HEADER,
+    ErrorBody, JoinRequest, JoinResponse, PullResponse, PushResponse, WireChange, PROTOCOL_HEADER,
     PROTOCOL_VERSION,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::push_bodies::push_bodies;
 use super::{acknowledge, acknowledge_next, outgoing, pull_cursor};
 use crate::error::{CoreError, Result};
 use crate::store::{ChangeRow, Store};
@@ -85,13 +86,15 @@ impl SyncClient {
         decode(base, response).await
     }
 
-    async fn post<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
+    /// `POST /v1/push` of a body already serialized (see [`push_bodies`]).
+    pub async fn push_json(&self, json: Vec<u8>) -> Result<PushResponse> {
         let response = self
             .http
-            .post(format!("{}{path}", self.base))
+            .post(format!("{}/v1/push", self.base))
             .bearer_auth(&self.token)
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
-            .json(body)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(json)
             .send()
             .await
             .map_err(|e| network_error(&self.base, e))?;
@@ -114,10 +117,6 @@ impl SyncClient {
             code: format!("http_{}", response.status().as_u16()),
             message: format!("{} is up but not ready ({})", self.base, response.status()),
         })
-    }
-
-    pub async fn push(&self, request: &PushRequest) -> Result<PushResponse> {
-        self.post("/v1/push", request).await
     }
 
     pub async fn pull(&self, after: i64, limit: usize) -> Result<PullResponse> {
@@ -206,20 +205,7 @@ pub(crate) fn index_pulled_memories(store: &Store) -> usize {
 async fn push_and_pull(store: &Store, client: &SyncClient, report: &mut SyncReport) -> Result<()> {
     while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
         let cursor = pull_cursor(store)?;
-        let response = client
-            .push(&PushRequest {
-                changes: batch.changes.clone(),
-            })
-            .await?;
-        if response.acknowledged_db_version < batch.last_db_version {
-            return Err(CoreError::Sync {
-                code: "partial_ack".into(),
-                message: format!(
-                    "the server acknowledged db_version {} of {}",
-                    response.acknowledged_db_version, batch.last_db_version
-                ),
-            });
-        }
+        let response = push_batch(client, &batch.changes).await?;
         report.pushed_cells += batch.changes.len();
         report.server_head = response.head;
         if response.seq == Some(cursor + 1) {
@@ -238,6 +224,26 @@ async fn push_and_pull(store: &Store, client: &SyncClient, report: &mut SyncRepo
         pull_until_current(store, client, report).await?;
     }
     Ok(())
+}
+
+/// Sends a batch in as many requests as the server's size limit needs (one, nearly always),
+/// in order; returns the last answer. Nothing is acknowledged locally here.
+async fn push_batch(client: &SyncClient, changes: &[WireChange]) -> Result<PushResponse> {
+    let mut last = None;
+    for body in push_bodies(changes)? {
+        let response = client.push_json(body.json).await?;
+        if response.acknowledged_db_version < body.last_db_version {
+            return Err(CoreError::Sync {
+                code: "partial_ack".into(),
+                message: format!(
+                    "the server acknowledged db_version {} of {}",
+                    response.acknowledged_db_version, body.last_db_version
+                ),
+            });
+        }
+        last = Some(response);
+    }
+    Ok(last.expect("a batch holds at least one change"))
 }
 
 async fn pull_until_current(

@@ -7,6 +7,7 @@ pub mod announcements;
 mod backoff;
 pub mod client;
 pub mod daemon;
+pub mod push_bodies;
 pub mod wire;
 
 use flightdeck_types::sync::{PullResponse, WireChange};
