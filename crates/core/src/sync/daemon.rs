@@ -61,7 +61,8 @@ pub async fn run(
     // An interval, not a sleep made anew on each pass: announcements arriving faster than
     // `local_poll` would otherwise restart the sleep every time, and another process's write
     // would wait for the next scheduled pull, which every successful round pushes back.
-    let mut poll = tokio::time::interval(options.local_poll);
+    // (An interval of zero would panic; a millisecond is the floor.)
+    let mut poll = tokio::time::interval(options.local_poll.max(Duration::from_millis(1)));
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let outcome = loop {
         let woke = tokio::select! {
