@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
 use crate::db::cells::{NOTIFY_CHANNEL, REVOKED_PREFIX};
+use crate::db::{workspaces, DbError};
 
 /// The first pause before reconnecting a lost listener connection; doubled up to the max.
 const RECONNECT_MIN: Duration = Duration::from_millis(100);
@@ -207,7 +208,7 @@ pub async fn run_listener(mut config: tokio_postgres::Config, announcer: Announc
 async fn listen_once(
     config: &tokio_postgres::Config,
     announcer: &Announcer,
-) -> Result<(), tokio_postgres::Error> {
+) -> Result<(), DbError> {
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     let (sender, mut notifications) = tokio::sync::mpsc::unbounded_channel();
     // The connection must be polled for the client's queries to complete; notifications come
@@ -239,39 +240,24 @@ async fn listen_once(
         }
     }
     match driver.await {
-        Ok(result) => result,
+        Ok(result) => result.map_err(DbError::from),
         Err(_) => Ok(()),
     }
 }
 
 /// Reads the current head of every followed workspace, and revokes every connected device
 /// that was revoked.
-async fn catch_up(
-    client: &tokio_postgres::Client,
-    announcer: &Announcer,
-) -> Result<(), tokio_postgres::Error> {
+async fn catch_up(client: &tokio_postgres::Client, announcer: &Announcer) -> Result<(), DbError> {
     let active = announcer.active_workspaces();
     if !active.is_empty() {
-        let rows = client
-            .query(
-                "SELECT id, head FROM workspaces WHERE id = ANY($1)",
-                &[&active],
-            )
-            .await?;
-        for row in rows {
-            announcer.publish(row.get(0), row.get(1));
+        for (workspace_id, head) in workspaces::heads(client, &active).await? {
+            announcer.publish(workspace_id, head);
         }
     }
     let connected = announcer.connected_devices();
     if !connected.is_empty() {
-        let rows = client
-            .query(
-                "SELECT id FROM devices WHERE id = ANY($1) AND revoked_at IS NOT NULL",
-                &[&connected],
-            )
-            .await?;
-        for row in rows {
-            announcer.revoke(row.get(0));
+        for device_id in workspaces::revoked_among(client, &connected).await? {
+            announcer.revoke(device_id);
         }
     }
     Ok(())

@@ -202,6 +202,34 @@ pub async fn device_stats(client: &impl GenericClient) -> Result<Vec<DeviceStats
         .collect())
 }
 
+/// The newest sequence number of each of `workspace_ids` that exists.
+pub async fn heads(
+    client: &impl GenericClient,
+    workspace_ids: &[Uuid],
+) -> Result<Vec<(Uuid, i64)>, DbError> {
+    let rows = client
+        .query(
+            "SELECT id, head FROM workspaces WHERE id = ANY($1)",
+            &[&workspace_ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+}
+
+/// Those of `device_ids` that were revoked.
+pub async fn revoked_among(
+    client: &impl GenericClient,
+    device_ids: &[Uuid],
+) -> Result<Vec<Uuid>, DbError> {
+    let rows = client
+        .query(
+            "SELECT id FROM devices WHERE id = ANY($1) AND revoked_at IS NOT NULL",
+            &[&device_ids],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| row.get(0)).collect())
+}
+
 /// The newest sequence number of a device's workspace, and when the device was revoked, if
 /// it was.
 pub async fn head_for_device(
