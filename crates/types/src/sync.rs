@@ -2,6 +2,12 @@
 //!
 //! A change is one cell of cr-sqlite's `crsql_changes`: one column of one row at one version.
 //! Binary fields (packed primary keys, site ids, blob values) travel as lower-case hex.
+//! `docs/sync-protocol.md` describes the protocol for other clients; the server's
+//! `/v1/openapi.json` carries the same field descriptions.
+//!
+//! Two counters must not be confused: `db_version` is the origin device's transaction counter
+//! (the client's push cursor), the *server sequence number* numbers each push that changed
+//! the server's state (`PushResponse::seq`, `PullResponse::next`, the pull cursor).
 
 use serde::{Deserialize, Serialize};
 
@@ -27,18 +33,27 @@ pub enum WireValue {
 /// One row of `crsql_changes`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WireChange {
+    /// The CRR table; every peer needs the same CRR schema.
     pub table: String,
-    /// The packed primary key, hex.
+    /// The primary key as cr-sqlite packs it (`crsql_pack_columns` over the key columns in
+    /// key order), hex.
     pub pk: String,
     /// Column name, or `-1` for the row's existence (create/delete sentinel).
     pub cid: String,
+    /// The column's value at this version (null for `-1`).
     pub val: WireValue,
+    /// The cell's version: 1 when first written, one more per local write; for `-1`, the
+    /// causal length. At equal `cl` the higher one wins, then the larger value.
     pub col_version: i64,
+    /// The origin device's `crsql_db_version()` of the transaction that wrote the cell (not a
+    /// server number).
     pub db_version: i64,
-    /// The site id of the device that made the change, hex.
+    /// The 16-byte site id of the device that made the change, hex.
     pub site_id: String,
     /// Causal length: odd while the row exists, even once deleted.
     pub cl: i64,
+    /// The cell's position within its transaction on the origin device
+    /// (`crsql_changes.seq`), not the server's sequence number.
     pub seq: i64,
 }
 
@@ -54,10 +69,13 @@ pub struct JoinRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoinResponse {
+    /// A UUID.
     pub workspace_id: String,
     pub workspace_name: String,
+    /// This device's id on the server (a UUID), as `device list` shows it.
     pub device_id: String,
-    /// Shown once; the server keeps only its hash.
+    /// The bearer token of every other `/v1` request. Shown once; the server keeps only its
+    /// hash.
     pub device_token: String,
 }
 
@@ -74,21 +92,24 @@ pub struct PushRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PushResponse {
-    /// The highest `db_version` of this push: the client may advance its push cursor to it,
+    /// The highest `db_version` of this push (of an empty push, the highest this device ever
+    /// pushed): the client may advance its push cursor to it,
     /// unless the push was a part of a transaction whose other parts are still to be sent.
     pub acknowledged_db_version: i64,
-    /// The sequence number this push was given, or `None` when it changed nothing (e.g. a
-    /// repeated push).
+    /// The server sequence number this push was given, or `None` when it changed nothing
+    /// (a repeated push, or every cell lost the merge).
     pub seq: Option<i64>,
-    /// The workspace's newest sequence number.
+    /// The workspace's newest server sequence number.
     pub head: i64,
 }
 
 /// `GET /v1/pull?after=SEQ&limit=N`: the current winning cells changed after `after`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullResponse {
+    /// The current winning cells stamped after `after`, in whole server sequence numbers.
     pub changes: Vec<WireChange>,
-    /// The cursor to ask with next (and to store once `changes` are applied).
+    /// The highest server sequence number in the page (`after` when empty): the cursor to ask
+    /// with next, to store only once `changes` are applied, in the same local transaction.
     pub next: i64,
     /// The workspace's newest sequence number; `next < head` means more pages wait.
     pub head: i64,
@@ -97,6 +118,7 @@ pub struct PullResponse {
 /// What the WebSocket `/v1/ws` announces: a new sequence number in the workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announcement {
+    /// The workspace's newest server sequence number: pull when it is above the pull cursor.
     pub head: i64,
 }
 
@@ -108,6 +130,8 @@ pub struct ErrorBody {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorDetail {
+    /// Stable and machine-readable (`unauthorized`, `protocol_mismatch`, ...).
     pub code: String,
+    /// For people; not to be parsed.
     pub message: String,
 }
