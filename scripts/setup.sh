@@ -55,6 +55,8 @@ FD_APT_PACKAGES=(
     dbus dbus-x11 gnome-keyring libsecret-tools keyutils
     # the sync server's tests start throwaway clusters from these binaries
     postgresql
+    # the load balancer in front of several sync servers (tests/tests/sync_restart.rs, bench)
+    nginx
     # the set-up itself
     curl unzip
 )

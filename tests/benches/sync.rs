@@ -1,7 +1,9 @@
 //! Sync figures end to end, through the real server binary over a throwaway Postgres:
 //!
 //! - propagation: a task written on device A, visible on device B, both running the sync
-//!   daemon (pushes on local writes, pulls on the server's WebSocket announcement);
+//!   daemon (pushes on local writes, pulls on the server's WebSocket announcement); once
+//!   straight to one server, once through nginx (docs/deploy/nginx.conf) over three server
+//!   processes on the same database, round-robin (skipped when nginx is not installed);
 //! - server ingest: A pushes N freshly created tasks, cells per second;
 //! - bootstrap: a new device joins and pulls everything, against the same cells applied
 //!   straight into a store without a server, through cr-sqlite's own merge (the raw rate)
@@ -19,6 +21,7 @@ use std::time::{Duration, Instant};
 use flightdeck_core::store::{ChangeRow, Origin};
 use flightdeck_core::sync::{account, daemon};
 use flightdeck_core::{tasks, Store};
+use flightdeck_tests::balancer::{self, Balancer};
 use flightdeck_tests::sync_rig::{keyring, server_binary, Device, Server};
 use flightdeck_types::NewTask;
 
@@ -45,8 +48,12 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn propagation(server: &Server, samples: usize) {
-    let (a, b) = (join(server).await, join(server).await);
+/// `route` names the path in the figure's line: "server" or "nginx -> 3 servers".
+async fn propagation(url: &str, join_token: &str, route: &str, samples: usize) {
+    let (a, b) = (
+        Device::join_at(url, join_token).await,
+        Device::join_at(url, join_token).await,
+    );
     let (stop, _) = tokio::sync::broadcast::channel::<()>(1);
     let mut daemons = Vec::new();
     for device in [&a, &b] {
@@ -102,7 +109,7 @@ async fn propagation(server: &Server, samples: usize) {
     }
     latencies.sort();
     println!(
-        "| propagation A -> server -> B ({samples} samples) | p50 {:.1} ms | p99 {:.1} ms | max {:.1} ms |",
+        "| propagation A -> {route} -> B ({samples} samples) | p50 {:.1} ms | p99 {:.1} ms | max {:.1} ms |",
         ms(percentile(&latencies, 0.5)),
         ms(percentile(&latencies, 0.99)),
         ms(*latencies.last().unwrap())
@@ -217,7 +224,21 @@ fn main() {
     runtime.block_on(async {
         let server = start_server().await;
         println!("| figure | result | | |\n|---|---|---|---|");
-        propagation(&server, samples).await;
+        propagation(&server.url, &server.join_token, "server", samples).await;
+        match balancer::nginx_binary() {
+            Some(nginx) => {
+                let (second, third) =
+                    (server.spawn_instance().await, server.spawn_instance().await);
+                let first = server.url.trim_start_matches("http://");
+                let balancer = Balancer::start(&nginx, &[first, &second.addr, &third.addr]);
+                let route = "nginx -> 3 servers";
+                propagation(&balancer.url, &server.join_token, route, samples).await;
+            }
+            None => eprintln!(
+                "no nginx (Debian package `{}`): no balancer figure",
+                balancer::PACKAGE
+            ),
+        }
         ingest_and_bootstrap(&server, tasks_n).await;
     });
 }

@@ -3,6 +3,7 @@
 //! throwaway Postgres, and polling for readiness (never sleeping a fixed time).
 
 pub mod app;
+pub mod balancer;
 // The sync server's own harness, shared rather than copied; its unit tests run there.
 #[allow(unused_imports)]
 #[path = "../../sync-server/src/testing.rs"]

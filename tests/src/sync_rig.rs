@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use flightdeck_core::secrets::OsKeyring;
@@ -95,6 +96,51 @@ impl Server {
     pub async fn new_workspace(&self, name: &str) -> String {
         new_workspace(&self.binary, &self.database_url, name).await
     }
+
+    /// Another server process over the same database, on a free port of its own: the server
+    /// is stateless over Postgres, so several serve one deployment (behind a balancer).
+    pub async fn spawn_instance(&self) -> Instance {
+        let (process, addr) = serve(&self.binary, &self.database_url, "127.0.0.1:0").await;
+        Instance { addr, process }
+    }
+}
+
+/// One more server process over a [`Server`]'s database (see [`Server::spawn_instance`]).
+pub struct Instance {
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    process: Child,
+}
+
+impl Instance {
+    /// Kills the process for real (SIGKILL).
+    pub async fn kill(&mut self) {
+        self.process
+            .kill()
+            .await
+            .expect("the server process is killed");
+    }
+}
+
+/// `flightdeck_sync_connected_sockets` of the server process at `addr` (its `/metrics`,
+/// asked directly, not through a balancer).
+pub async fn connected_sockets(addr: &str) -> Result<i64, String> {
+    let url = format!("http://{addr}/metrics");
+    let text = tokio::task::spawn_blocking(move || {
+        ureq::get(&url)
+            .call()
+            .map_err(|e| e.to_string())?
+            .into_string()
+            .map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    text.lines()
+        .find_map(|line| line.strip_prefix("flightdeck_sync_connected_sockets "))
+        .ok_or_else(|| format!("no socket gauge in {addr}/metrics"))?
+        .trim()
+        .parse()
+        .map_err(|e| format!("{e}"))
 }
 
 /// Spawns `serve --bind bind` and waits for the address it prints.
@@ -149,10 +195,16 @@ pub struct Device {
 
 impl Device {
     pub async fn join(server: &Server, join_token: &str) -> Device {
+        Device::join_at(&server.url, join_token).await
+    }
+
+    /// Joins through `url` (a balancer in front of the servers, say): the device keeps that
+    /// URL for every later request and its announcement socket.
+    pub async fn join_at(url: &str, join_token: &str) -> Device {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flightdeck.db");
         let store = Store::open(&path).unwrap();
-        let joined = account::join(&store, &keyring(), &server.url, join_token)
+        let joined = account::join(&store, &keyring(), url, join_token)
             .await
             .unwrap();
         assert!(joined.keyring_error.is_none(), "{:?}", joined.keyring_error);
@@ -180,13 +232,51 @@ impl Device {
 pub fn spawn_daemon(
     store: Arc<Store>,
     options: daemon::DaemonOptions,
+    stop: tokio::sync::broadcast::Receiver<()>,
+) -> tokio::task::JoinHandle<flightdeck_core::Result<()>> {
+    spawn_daemon_observed(store, options, stop, Arc::default())
+}
+
+/// What a daemon's rounds did so far, as [`spawn_daemon_observed`] records them.
+#[derive(Debug, Default)]
+pub struct Rounds {
+    pub ok: AtomicUsize,
+    pub failed: AtomicUsize,
+    /// Whether the latest round failed (the daemon then retries on its own schedule).
+    pub last_failed: AtomicBool,
+}
+
+impl Rounds {
+    /// (successful, failed) rounds so far.
+    pub fn counts(&self) -> (usize, usize) {
+        (
+            self.ok.load(Ordering::SeqCst),
+            self.failed.load(Ordering::SeqCst),
+        )
+    }
+}
+
+/// [`spawn_daemon`], counting the daemon's rounds into `rounds`.
+pub fn spawn_daemon_observed(
+    store: Arc<Store>,
+    options: daemon::DaemonOptions,
     mut stop: tokio::sync::broadcast::Receiver<()>,
+    rounds: Arc<Rounds>,
 ) -> tokio::task::JoinHandle<flightdeck_core::Result<()>> {
     tokio::spawn(async move {
         let stopped = async move {
             let _ = stop.recv().await;
         };
-        daemon::run(&store, &keyring(), options, stopped, |_| {}).await
+        daemon::run(&store, &keyring(), options, stopped, |result| {
+            let counter = if result.is_ok() {
+                &rounds.ok
+            } else {
+                &rounds.failed
+            };
+            counter.fetch_add(1, Ordering::SeqCst);
+            rounds.last_failed.store(result.is_err(), Ordering::SeqCst);
+        })
+        .await
     })
 }
 

@@ -1,14 +1,19 @@
 //! The sync server killed for real (SIGKILL) while devices keep writing and their daemons keep
 //! syncing, then restarted on the same database and address: the daemons catch up by
 //! themselves, and every device, a fresh device and the server end with the same rows and the
-//! same cells, none lost and none duplicated.
+//! same cells, none lost and none duplicated. And the deployment with several server
+//! processes behind nginx, one of them killed mid-stream.
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Duration;
 
 use flightdeck_core::sync::daemon;
 use flightdeck_core::tasks;
+use flightdeck_tests::balancer::{self, Balancer};
 use flightdeck_tests::sync_rig::{
-    device_cells, server_binary, server_cells, spawn_daemon, Device, Server,
+    connected_sockets, device_cells, server_binary, server_cells, spawn_daemon,
+    spawn_daemon_observed, Device, Rounds, Server,
 };
 use flightdeck_types::{NewTask, Task, TaskFilter, TaskPatch};
 
@@ -136,4 +141,154 @@ async fn server_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
         assert_eq!(device_cells(&device.store), cells);
     }
     assert_eq!(server_cells(&fresh.store).await, cells);
+}
+
+/// The sockets open on each of `addrs`, asked of each process directly; `None` for a process
+/// that does not answer (a killed one).
+async fn sockets_per_instance(addrs: &[String]) -> Vec<Option<i64>> {
+    let mut counts = Vec::new();
+    for addr in addrs {
+        counts.push(connected_sockets(addr).await.ok());
+    }
+    counts
+}
+
+/// Polls until the live instances among `addrs` hold `expected` sockets in all.
+async fn wait_for_sockets(addrs: &[String], expected: i64, what: &str) -> Vec<Option<i64>> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let counts = sockets_per_instance(addrs).await;
+        if counts.iter().flatten().sum::<i64>() == expected {
+            return counts;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: sockets per instance {counts:?}, expected {expected} in all"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_balancer_an_instance_killed_mid_stream_loses_no_device_and_no_socket() {
+    let Some(nginx) = balancer::nginx_binary() else {
+        // In CI the package is in scripts/setup.sh's list, so a missing binary is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "nginx not found: install the Debian package `{}` (scripts/setup.sh lists it)",
+            balancer::PACKAGE
+        );
+        eprintln!(
+            "skipped: no nginx (install the Debian package `{}`)",
+            balancer::PACKAGE
+        );
+        return;
+    };
+    let server = Server::start(server_binary("debug")).await;
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(server.spawn_instance().await);
+    }
+    let addrs: Vec<String> = instances.iter().map(|i| i.addr.clone()).collect();
+    let upstreams: Vec<&str> = addrs.iter().map(String::as_str).collect();
+    let balancer = Balancer::start(&nginx, &upstreams);
+
+    let mut devices = Vec::new();
+    for _ in 0..4 {
+        devices.push(Device::join_at(&balancer.url, &server.join_token).await);
+    }
+    let devices: Vec<&Device> = devices.iter().collect();
+    // No scheduled pull within the test: past the first round, a device that writes nothing
+    // pulls only when its announcement socket tells it the head moved (or to retry a failed
+    // round, which the rounds' record rules out below).
+    let options = daemon::DaemonOptions {
+        local_poll: Duration::from_millis(10),
+        pull_interval: Duration::from_secs(3600),
+        max_backoff: Duration::from_millis(300),
+    };
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let rounds: Vec<Arc<Rounds>> = devices.iter().map(|_| Arc::default()).collect();
+    let handles: Vec<_> = devices
+        .iter()
+        .zip(&rounds)
+        .map(|(device, rounds)| {
+            let (store, stop) = (device.store.clone(), stop_tx.subscribe());
+            spawn_daemon_observed(store, options.clone(), stop, rounds.clone())
+        })
+        .collect();
+
+    // Every device's socket is open, spread by the balancer; the busiest instance dies.
+    let before = wait_for_sockets(&addrs, 4, "before the kill").await;
+    let (victim, on_victim) = before
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i, n.unwrap_or(0)))
+        .max_by_key(|(_, n)| *n)
+        .unwrap();
+    assert!(on_victim >= 2, "4 sockets over 3 instances: {before:?}");
+
+    let mut ids = Vec::new();
+    write_round(&devices, 0, 20, &mut ids);
+    instances[victim].kill().await;
+    write_round(&devices, 1, 10, &mut ids);
+    write_round(&devices, 2, 10, &mut ids);
+    wait_until_everyone_has(&devices, &ids, "after the kill").await;
+
+    // The sockets that were on the dead instance reconnected through the balancer to the
+    // live ones (the dead one answers nothing and counts for nothing).
+    let after = wait_for_sockets(&addrs, 4, "after the kill").await;
+    assert_eq!(
+        after[victim], None,
+        "the killed instance still answers: {after:?}"
+    );
+
+    // No round left to retry: from here on a device that writes nothing pulls only on an
+    // announcement.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while rounds.iter().any(|r| r.last_failed.load(Ordering::SeqCst)) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a daemon's rounds keep failing behind the balancer: {rounds:?}; {}",
+            balancer.error_log()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Each device writes once, alone: its write reaches every other device by announcement.
+    for (x, writer) in devices.iter().enumerate() {
+        let counts_before: Vec<(usize, usize)> = rounds.iter().map(|r| r.counts()).collect();
+        let task = tasks::create(
+            &writer.store,
+            flightdeck_types::NewTask {
+                title: format!("announced from d{x}"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        ids.push(task.id);
+        wait_until_everyone_has(&devices, &ids, &format!("d{x}'s write after the kill")).await;
+        for (d, r) in rounds.iter().enumerate().filter(|(d, _)| *d != x) {
+            // A failed round is counted before the retry that could have pulled the write.
+            let (_, failed) = r.counts();
+            assert_eq!(
+                failed, counts_before[d].1,
+                "d{d} had a failed round (a retry pulls)"
+            );
+        }
+    }
+
+    stop_tx.send(()).unwrap();
+    for handle in handles {
+        handle.await.unwrap().unwrap();
+    }
+    let expected = all_tasks(devices[0]);
+    assert_eq!(expected.len(), ids.len(), "every task written, once");
+    let cells = device_cells(&devices[0].store);
+    let mut unique = cells.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), cells.len(), "no duplicated cell");
+    for device in &devices[1..] {
+        assert_eq!(all_tasks(device), expected);
+        assert_eq!(device_cells(&device.store), cells);
+    }
+    assert_eq!(server_cells(&devices[0].store).await, cells);
 }
