@@ -3,7 +3,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER};
 use serde_json::{json, Value};
 
 use crate::app::{AppState, MAX_BODY_BYTES};
@@ -53,6 +53,11 @@ pub fn document() -> Value {
                         Another version is refused with 400 protocol_mismatch."),
         "schema": { "type": "integer", "example": PROTOCOL_VERSION },
     });
+    let schema_header = json!({
+        "name": SCHEMA_HEADER, "in": "header", "required": false,
+        "description": "The client's local schema version (its newest applied local migration); recorded per device and listed by /v1/devices. Absent: an older client, still served.",
+        "schema": { "type": "integer" },
+    });
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -79,7 +84,7 @@ pub fn document() -> Value {
             "/v1/push": { "post": {
                 "summary": "Push this device's own changes, whole db_versions at a time (one db_version too large for a request comes in consecutive parts)",
                 "security": bearer,
-                "parameters": [protocol],
+                "parameters": [protocol, schema_header],
                 "requestBody": merge(json_body("PushRequest", "Changes sorted by db_version"), json!({"required": true})),
                 "responses": merge(device_errors(), json!({
                     "200": json_body("PushResponse", "Acknowledged; seq is null when nothing changed"),
@@ -93,6 +98,7 @@ pub fn document() -> Value {
                 "security": bearer,
                 "parameters": [
                     protocol,
+                    schema_header,
                     { "name": "after", "in": "query", "required": false,
                       "schema": { "type": "integer", "format": "int64", "minimum": 0, "default": 0 } },
                     { "name": "limit", "in": "query", "required": false,
@@ -101,6 +107,14 @@ pub fn document() -> Value {
                 ],
                 "responses": merge(device_errors(), json!({
                     "200": json_body("PullResponse", "A page; next < head means more pages wait"),
+                })),
+            }},
+            "/v1/devices": { "get": {
+                "summary": "The devices of the caller's workspace, with the local schema version each last sent",
+                "security": bearer,
+                "parameters": [protocol, schema_header],
+                "responses": merge(device_errors(), json!({
+                    "200": json_body("DevicesResponse", "Every device of the workspace, revoked ones too"),
                 })),
             }},
             "/v1/ws": { "get": {
@@ -204,6 +218,13 @@ fn schemas() -> Value {
         "PullResponse": object(json!({
             "changes": { "type": "array", "items": schema("WireChange") }, "next": int64, "head": int64,
         }), &["changes", "next", "head"]),
+        "DeviceInfo": object(json!({
+            "device_id": string, "name": string, "site_id": hex,
+            "schema_version": { "type": "integer", "format": "int64", "nullable": true, "description": "The local schema version the device last sent (header x-flightdeck-schema), null if never" },
+            "last_seen_at": { "type": "string", "nullable": true, "description": "When the device last pulled" },
+            "revoked": { "type": "boolean", "description": "Whether the device was revoked" },
+        }), &["device_id", "name", "site_id", "schema_version", "last_seen_at", "revoked"]),
+        "DevicesResponse": object(json!({ "devices": { "type": "array", "items": schema("DeviceInfo") } }), &["devices"]),
         "Announcement": object(json!({ "head": int64 }), &["head"]),
         "Health": object(json!({ "status": string, "version": string }), &["status", "version"]),
         "ErrorBody": object(json!({ "error": object(json!({ "code": string, "message": string }), &["code", "message"]) }), &["error"]),
