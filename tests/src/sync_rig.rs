@@ -6,7 +6,7 @@ use std::process::Stdio;
 use std::sync::Arc;
 
 use flightdeck_core::secrets::OsKeyring;
-use flightdeck_core::store::Origin;
+use flightdeck_core::store::{local_migrations, Migration, Origin};
 use flightdeck_core::sync::{account, daemon, wire};
 use flightdeck_core::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -149,9 +149,19 @@ pub struct Device {
 
 impl Device {
     pub async fn join(server: &Server, join_token: &str) -> Device {
+        Self::join_with_migrations(server, join_token, local_migrations()).await
+    }
+
+    /// A device of another build: one whose local schema is `migrations` (e.g. the current
+    /// ones and a later one).
+    pub async fn join_with_migrations(
+        server: &Server,
+        join_token: &str,
+        migrations: &[Migration],
+    ) -> Device {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flightdeck.db");
-        let store = Store::open(&path).unwrap();
+        let store = Store::open_with_migrations(&path, migrations).unwrap();
         let joined = account::join(&store, &keyring(), &server.url, join_token)
             .await
             .unwrap();
