@@ -153,7 +153,16 @@ pub(crate) fn insert_through_crsql(
                 c.cl,
                 c.seq
             ])
-            .map_err(|e| cell_error(c, &e))?;
+            .map_err(|e| {
+                // cr-sqlite leaves its sync bit set when a merge fails part-way; on, it would
+                // keep every later local write of this connection out of the change set.
+                if let Err(clear) =
+                    conn.query_row("SELECT crsql_internal_sync_bit(0)", [], |_| Ok(()))
+                {
+                    tracing::error!(error = %clear, "could not clear cr-sqlite's sync bit");
+                }
+                cell_error(c, &e)
+            })?;
     }
     Ok(())
 }
