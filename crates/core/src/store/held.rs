@@ -126,8 +126,8 @@ pub(crate) fn merge_now_known(conn: &mut Connection) -> Result<usize> {
     Ok(ready.len())
 }
 
-/// Held cells by the device that made them: (site id, its name if known, cells).
-pub(crate) fn held_by_site(conn: &Connection) -> Result<Vec<(Vec<u8>, Option<String>, usize)>> {
+/// Held cells by the device that made them.
+pub(crate) fn held_by_site(conn: &Connection) -> Result<Vec<HeldFrom>> {
     if !has_held_table(conn)? {
         return Ok(Vec::new());
     }
@@ -137,7 +137,11 @@ pub(crate) fn held_by_site(conn: &Connection) -> Result<Vec<(Vec<u8>, Option<Str
          GROUP BY h.site_id ORDER BY h.site_id",
     )?;
     let rows = stmt.query_map([], |r| {
-        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as usize))
+        Ok(HeldFrom {
+            site_id: hex::encode(r.get::<_, Vec<u8>>(0)?),
+            device_name: r.get(1)?,
+            cells: r.get::<_, i64>(2)? as usize,
+        })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
@@ -175,16 +179,7 @@ pub struct HeldFrom {
 impl super::Store {
     /// Held cells (for tables or columns a newer build has), by the device that made them.
     pub fn held_changes(&self) -> Result<Vec<HeldFrom>> {
-        self.read(|conn| {
-            Ok(held_by_site(conn)?
-                .into_iter()
-                .map(|(site, name, cells)| HeldFrom {
-                    site_id: hex::encode(site),
-                    device_name: name,
-                    cells,
-                })
-                .collect())
-        })
+        self.read(held_by_site)
     }
 
     /// Remembers the workspace's devices: (site id, name, schema version).
