@@ -48,6 +48,7 @@ pub fn info(state: &AppState) -> CommandResult<SyncInfo> {
         pending_cells: status.pending_cells,
         last_sync_at: status.last_sync_at,
         unresolved_conflicts: status.unresolved_conflicts,
+        newer_version_notice: status.newer_version_notice,
         worker: live.worker,
     })
 }

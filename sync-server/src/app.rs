@@ -37,6 +37,7 @@ pub fn router(state: AppState) -> Router {
     let v1 = Router::new()
         .merge(crate::routes::join::router())
         .merge(crate::routes::sync::router())
+        .merge(crate::routes::devices::router())
         .merge(crate::routes::ws::router())
         .merge(crate::openapi::router())
         .route_layer(axum::middleware::from_fn(

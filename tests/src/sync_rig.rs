@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use flightdeck_core::secrets::OsKeyring;
-use flightdeck_core::store::Origin;
+use flightdeck_core::store::{local_migrations, Migration, Origin};
 use flightdeck_core::sync::{account, daemon, wire};
 use flightdeck_core::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -198,12 +198,30 @@ impl Device {
         Device::join_at(&server.url, join_token).await
     }
 
+    /// A device of another build: one whose local schema is `migrations` (e.g. the current
+    /// ones and a later one).
+    pub async fn join_with_migrations(
+        server: &Server,
+        join_token: &str,
+        migrations: &[Migration],
+    ) -> Device {
+        Device::join_at_with_migrations(&server.url, join_token, migrations).await
+    }
+
     /// Joins through `url` (a balancer in front of the servers, say): the device keeps that
     /// URL for every later request and its announcement socket.
     pub async fn join_at(url: &str, join_token: &str) -> Device {
+        Device::join_at_with_migrations(url, join_token, local_migrations()).await
+    }
+
+    async fn join_at_with_migrations(
+        url: &str,
+        join_token: &str,
+        migrations: &[Migration],
+    ) -> Device {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("flightdeck.db");
-        let store = Store::open(&path).unwrap();
+        let store = Store::open_with_migrations(&path, migrations).unwrap();
         let joined = account::join(&store, &keyring(), url, join_token)
             .await
             .unwrap();

@@ -5,8 +5,9 @@
 
 use std::time::Duration;
 
-use flightdeck_core::sync::daemon;
-use flightdeck_core::{environments, tasks};
+use flightdeck_core::store::{local_migrations, Migration, Origin, SqlValue};
+use flightdeck_core::sync::{account, daemon};
+use flightdeck_core::{environments, tasks, Store};
 use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon, Device, Server};
 use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
 
@@ -378,4 +379,167 @@ async fn a_transaction_larger_than_the_request_limit_is_pushed_in_parts() {
     }
     // Nothing is left to push, and a second round sends nothing again.
     assert_eq!(sync(&a).await.pushed_cells, 0);
+}
+
+/// What a newer build adds: a column on tasks and a new synced table.
+const NEWER_BUILD: Migration = Migration {
+    version: 9000,
+    name: "9000_test_estimates_and_labels",
+    sql: "SELECT crsql_begin_alter('tasks');
+          ALTER TABLE tasks ADD COLUMN estimate_minutes INTEGER NOT NULL DEFAULT 0;
+          SELECT crsql_commit_alter('tasks');
+          CREATE TABLE task_labels (
+              id TEXT PRIMARY KEY NOT NULL, task_id TEXT, label TEXT NOT NULL DEFAULT '');
+          SELECT crsql_as_crr('task_labels');",
+};
+
+fn newer_build() -> Vec<Migration> {
+    let mut migrations = local_migrations().to_vec();
+    migrations.push(NEWER_BUILD);
+    migrations
+}
+
+/// Every row `sql` returns, each value shown with its type.
+fn rows(store: &Store, sql: &str) -> Vec<Vec<String>> {
+    store
+        .read(|c| {
+            let mut stmt = c.prepare(sql)?;
+            let width = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..width)
+                        .map(|i| r.get::<_, SqlValue>(i).map(|v| format!("{v:?}")))
+                        .collect::<Result<Vec<_>, _>>()
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_on_two_schema_versions_sync_both_ways_and_converge_after_the_upgrade() {
+    let server = start_server().await;
+    let a = join(&server).await;
+    let b = Device::join_with_migrations(&server, &server.join_token, &newer_build()).await;
+    assert_eq!(b.store.schema_version(), 9000);
+    let new_task = |store: &Store, title: &str| {
+        let task = NewTask {
+            title: title.into(),
+            ..Default::default()
+        };
+        tasks::create(store, task).unwrap()
+    };
+
+    // B (newer) writes a task with an estimate, a row of its new table, and an ordinary task.
+    let estimated = new_task(&b.store, "Estimated");
+    b.store
+        .write(|w| {
+            w.execute(
+                "UPDATE tasks SET estimate_minutes = 45 WHERE id = ?1",
+                [&estimated.id],
+            )?;
+            w.execute(
+                "INSERT INTO task_labels (id, task_id, label) VALUES ('l1', ?1, 'urgent')",
+                [&estimated.id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let ordinary = new_task(&b.store, "Ordinary");
+    sync(&b).await;
+    let unknown_to_a = b
+        .store
+        .changes_since(0, Origin::Local)
+        .unwrap()
+        .iter()
+        .filter(|c| c.table == "task_labels" || c.cid == "estimate_minutes")
+        .count();
+    assert!(unknown_to_a >= 3, "{unknown_to_a}");
+
+    // A (current) syncs without error, gets what it knows and holds the rest.
+    let report = sync(&a).await;
+    assert!(report.pulled_cells > unknown_to_a, "{report:?}");
+    assert_eq!(
+        tasks::get(&a.store, &ordinary.id).unwrap().title,
+        "Ordinary"
+    );
+    assert_eq!(
+        tasks::get(&a.store, &estimated.id).unwrap().title,
+        "Estimated"
+    );
+    let listed = account::connect(&a.store, &keyring())
+        .unwrap()
+        .devices()
+        .await
+        .unwrap();
+    let b_listed = listed
+        .devices
+        .iter()
+        .find(|d| d.site_id == b.store.device_id())
+        .expect("B is listed");
+    assert_eq!(b_listed.schema_version, Some(9000));
+    let a_listed = listed
+        .devices
+        .iter()
+        .find(|d| d.site_id == a.store.device_id())
+        .expect("A is listed");
+    assert_eq!(
+        a_listed.schema_version,
+        Some(i64::from(a.store.schema_version()))
+    );
+    let status = account::status(&a.store).unwrap();
+    assert_eq!(status.held_changes.len(), 1, "{:?}", status.held_changes);
+    let held = &status.held_changes[0];
+    assert_eq!(held.site_id, b.store.device_id());
+    assert_eq!(held.cells, unknown_to_a);
+    assert_eq!(held.device_name.as_deref(), Some(b_listed.name.as_str()));
+    let notice = status.newer_version_notice.expect("a notice");
+    assert_eq!(
+        notice,
+        format!(
+            "{unknown_to_a} changes from a newer version are waiting (from {}); update Flightdeck",
+            b_listed.name
+        )
+    );
+    sync(&a).await;
+    let again = account::status(&a.store).unwrap();
+    assert_eq!(
+        again.held_changes, status.held_changes,
+        "nothing held twice"
+    );
+
+    // The other direction: A's new task and edit reach B, whose estimate stays.
+    let from_a = new_task(&a.store, "From A");
+    tasks::update(&a.store, &estimated.id, title("Renamed on A")).unwrap();
+    sync(&a).await;
+    sync(&b).await;
+    assert_eq!(tasks::get(&b.store, &from_a.id).unwrap().title, "From A");
+    assert_eq!(
+        tasks::get(&b.store, &estimated.id).unwrap().title,
+        "Renamed on A"
+    );
+
+    // A upgrades: the held cells merge, and A's rows equal B's.
+    let (_dir, path) = a.close();
+    let upgraded = Store::open_with_migrations(&path, &newer_build()).unwrap();
+    let status = account::status(&upgraded).unwrap();
+    assert!(status.held_changes.is_empty(), "{:?}", status.held_changes);
+    assert_eq!(status.newer_version_notice, None);
+    for sql in [
+        "SELECT id, title, estimate_minutes FROM tasks ORDER BY id",
+        "SELECT id, task_id, label FROM task_labels ORDER BY id",
+    ] {
+        assert_eq!(rows(&upgraded, sql), rows(&b.store, sql), "{sql}");
+    }
+    assert_eq!(
+        rows(
+            &upgraded,
+            &format!(
+                "SELECT estimate_minutes FROM tasks WHERE id = '{}'",
+                estimated.id
+            )
+        ),
+        vec![vec!["Integer(45)".to_string()]]
+    );
 }

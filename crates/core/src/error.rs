@@ -51,6 +51,11 @@ pub enum CoreError {
     #[error("embeddings: {0}")]
     Embedding(String),
 
+    /// A pulled change that this database refuses (not one it merely does not know yet):
+    /// names the table, column and row, and the sync round stops.
+    #[error("cannot apply a pulled change: {0}")]
+    RemoteChange(String),
+
     /// The sync server answered with an error, or could not be reached.
     #[error("sync server: {message}")]
     Sync { code: String, message: String },
@@ -81,6 +86,7 @@ impl CoreError {
             Self::Io { .. } => "io",
             Self::Sqlite(_) => "database",
             Self::Corrupt(_) => "corrupt",
+            Self::RemoteChange(_) => "remote_change",
             Self::Sync { .. } => "sync",
             Self::Embedding(_) => "embedding",
         }

@@ -83,11 +83,34 @@ fn applying_a_page_advances_the_cursor_in_the_same_transaction() {
         tasks::list(&b, &Default::default()).unwrap()[0].title,
         "From A"
     );
-    // A page that fails to apply leaves the cursor where it was.
+    // A page that fails to apply leaves the cursor where it was, and the error names the
+    // table, the column and the row.
     let mut bad = page_from(&a, 9);
-    bad.changes[0].table = "no_such_table".into();
-    assert!(sync::apply_pull(&b, &bad).is_err());
+    let title_cell = bad.changes.iter_mut().find(|c| c.cid == "title").unwrap();
+    title_cell.val = flightdeck_types::sync::WireValue::Null;
+    title_cell.col_version += 10;
+    let pk_hex = title_cell.pk.clone();
+    let error = sync::apply_pull(&b, &bad).unwrap_err().to_string();
+    let task_id = &tasks::list(&b, &Default::default()).unwrap()[0].id;
+    for part in ["`tasks`", "`title`", task_id.as_str(), pk_hex.as_str()] {
+        assert!(error.contains(part), "{part} missing from: {error}");
+    }
     assert_eq!(sync::pull_cursor(&b).unwrap(), 7);
+    // A table this build does not have is held, not an error, and the rest of its page
+    // applies with the cursor.
+    let mut newer = page_from(&a, 8);
+    newer.changes[0].table = "no_such_table".into();
+    sync::apply_pull(&b, &newer).unwrap();
+    assert_eq!(sync::pull_cursor(&b).unwrap(), 8);
+    let held = b.held_changes().unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(
+        (held[0].cells, held[0].site_id.as_str()),
+        (1, a.device_id())
+    );
+    assert!(sync::newer_version_notice(&held)
+        .unwrap()
+        .starts_with("1 change from a newer version is waiting"));
     // Merged remote changes are not this device's to push.
     push_all(&b);
     tasks::create(

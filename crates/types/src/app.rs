@@ -54,6 +54,10 @@ pub struct SyncInfo {
     pub pending_cells: usize,
     pub last_sync_at: Option<crate::Timestamp>,
     pub unresolved_conflicts: usize,
+    /// "N changes from a newer version are waiting; update Flightdeck", naming the devices,
+    /// when this device holds pulled changes its schema does not have yet.
+    #[serde(default)]
+    pub newer_version_notice: Option<String>,
     /// Who runs this workspace's queued runs and schedules.
     #[serde(default)]
     pub worker: WorkerState,

@@ -18,6 +18,30 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// The HTTP header that carries [`PROTOCOL_VERSION`].
 pub const PROTOCOL_HEADER: &str = "x-flightdeck-protocol";
 
+/// The HTTP header with the client's local schema version (its newest applied local
+/// migration), sent with every request; the server records it per device. Absent: an older
+/// client, still served.
+pub const SCHEMA_HEADER: &str = "x-flightdeck-schema";
+
+/// One device of the workspace, as `GET /v1/devices` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceInfo {
+    pub device_id: String,
+    pub name: String,
+    /// Its cr-sqlite site id, hex (the `site_id` of the changes it makes).
+    pub site_id: String,
+    /// The local schema version it last sent, if it ever did.
+    pub schema_version: Option<i64>,
+    pub last_seen_at: Option<String>,
+    pub revoked: bool,
+}
+
+/// `GET /v1/devices`: the devices of the caller's workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DevicesResponse {
+    pub devices: Vec<DeviceInfo>,
+}
+
 /// A SQLite value, tagged so that text and blobs stay apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]

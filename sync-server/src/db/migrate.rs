@@ -21,6 +21,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_cells_in_pull_order",
         include_str!("../../../migrations/server/0003_cells_in_pull_order.sql"),
     ),
+    (
+        "0004_device_schema_version",
+        include_str!("../../../migrations/server/0004_device_schema_version.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two servers starting at once from

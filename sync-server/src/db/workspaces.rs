@@ -15,6 +15,8 @@ pub struct Device {
     pub site_id: Vec<u8>,
     /// When it was revoked (RFC 3339-ish text), if it was.
     pub revoked_at: Option<String>,
+    /// The local schema version it last sent.
+    pub schema_version: Option<i32>,
 }
 
 #[derive(Debug, Clone)]
@@ -35,6 +37,7 @@ pub struct DeviceSummary {
     pub last_seen_at: Option<String>,
     pub revoked_at: Option<String>,
     pub pushed_db_version: i64,
+    pub schema_version: Option<i32>,
 }
 
 /// A new device's credentials, returned once by [`join`].
@@ -140,7 +143,8 @@ pub async fn device_by_token(
 ) -> Result<Option<Device>, DbError> {
     let statement = client
         .prepare_cached(
-            "SELECT id, workspace_id, site_id, revoked_at::text FROM devices WHERE token_hash = $1",
+            "SELECT id, workspace_id, site_id, revoked_at::text, schema_version FROM devices
+             WHERE token_hash = $1",
         )
         .await?;
     let row = client
@@ -151,7 +155,24 @@ pub async fn device_by_token(
         workspace_id: row.get(1),
         site_id: row.get(2),
         revoked_at: row.get(3),
+        schema_version: row.get(4),
     }))
+}
+
+/// Records the local schema version a device sent (only when it changed: a device upgrades
+/// rarely, and every request carries the header).
+pub async fn record_schema_version(
+    client: &impl deadpool_postgres::GenericClient,
+    device_id: Uuid,
+    schema_version: i32,
+) -> Result<(), DbError> {
+    let statement = client
+        .prepare_cached("UPDATE devices SET schema_version = $2 WHERE id = $1")
+        .await?;
+    client
+        .execute(&statement, &[&device_id, &schema_version])
+        .await?;
+    Ok(())
 }
 
 /// Records a pull: the device was seen now and has been sent everything up to `pulled_seq`.
@@ -254,7 +275,7 @@ pub async fn list_devices(
     let rows = client
         .query(
             "SELECT id, name, site_id, created_at::text, last_seen_at::text, revoked_at::text,
-                    pushed_db_version
+                    pushed_db_version, schema_version
              FROM devices WHERE workspace_id = $1 ORDER BY created_at, id",
             &[&workspace_id],
         )
@@ -269,6 +290,7 @@ pub async fn list_devices(
             last_seen_at: row.get(4),
             revoked_at: row.get(5),
             pushed_db_version: row.get(6),
+            schema_version: row.get(7),
         })
         .collect())
 }

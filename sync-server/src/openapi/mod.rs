@@ -5,7 +5,7 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER};
 use serde_json::{json, Value};
 
 use crate::app::{AppState, MAX_BODY_BYTES};
@@ -57,6 +57,13 @@ pub fn document() -> Value {
                         Another version is refused with 400 protocol_mismatch."),
         "schema": { "type": "integer", "example": PROTOCOL_VERSION },
     });
+    let schema_header = json!({
+        "name": SCHEMA_HEADER, "in": "header", "required": false,
+        "description": "The client's local schema version (its newest applied local \
+                        migration); recorded per device and listed by /v1/devices. Absent: an \
+                        older client, still served.",
+        "schema": { "type": "integer" },
+    });
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -91,7 +98,7 @@ pub fn document() -> Value {
             "/v1/push": { "post": {
                 "summary": "Push this device's own changes, whole db_versions at a time (one db_version too large for a request comes in consecutive parts)",
                 "security": bearer,
-                "parameters": [protocol],
+                "parameters": [protocol, schema_header],
                 "requestBody": merge(json_body("PushRequest", "Changes sorted by db_version"), json!({"required": true})),
                 "responses": merge(device_errors(), json!({
                     "200": json_body("PushResponse", "Acknowledged; seq is null when nothing changed"),
@@ -105,6 +112,7 @@ pub fn document() -> Value {
                 "security": bearer,
                 "parameters": [
                     protocol,
+                    schema_header,
                     { "name": "after", "in": "query", "required": false,
                       "description": "The pull cursor: the server sequence number this device has applied up to (the `next` of its last applied page; 0 for everything)",
                       "schema": { "type": "integer", "format": "int64", "minimum": 0, "default": 0 } },
@@ -114,6 +122,14 @@ pub fn document() -> Value {
                 ],
                 "responses": merge(device_errors(), json!({
                     "200": json_body("PullResponse", "A page; next < head means more pages wait"),
+                })),
+            }},
+            "/v1/devices": { "get": {
+                "summary": "The devices of the caller's workspace, with the local schema version each last sent",
+                "security": bearer,
+                "parameters": [protocol, schema_header],
+                "responses": merge(device_errors(), json!({
+                    "200": json_body("DevicesResponse", "Every device of the workspace, revoked ones too"),
                 })),
             }},
             "/v1/ws": { "get": {

@@ -178,6 +178,21 @@ pub fn schemas() -> Value {
             field("head", int64(), "The workspace's newest server sequence number; \
                 next < head means more pages wait."),
         ]),
+        "DeviceInfo": object("One device of the workspace.", vec![
+            field("device_id", string(), "The server's id for the device."),
+            field("name", string(), "The name the device joined with (e.g. its host name)."),
+            field("site_id", site_id(), "Its cr-sqlite site id: the site_id of the changes it \
+                makes."),
+            field("schema_version", json!({ "type": "integer", "format": "int64", "nullable": true }),
+                "The local schema version the device last sent (header x-flightdeck-schema), \
+                 null if it never sent one (an older client)."),
+            field("last_seen_at", json!({ "type": "string", "nullable": true }),
+                "When the device last pulled (RFC 3339), null if never."),
+            field("revoked", json!({ "type": "boolean" }), "Whether the device was revoked."),
+        ]),
+        "DevicesResponse": object("GET /v1/devices: the devices of the caller's workspace.", vec![
+            field("devices", array_of("DeviceInfo"), "Every device, revoked ones too."),
+        ]),
         "Announcement": object("A /v1/ws text frame.", vec![
             field("head", int64(), "The workspace's newest server sequence number. Pull \
                 when it is above your pull cursor."),

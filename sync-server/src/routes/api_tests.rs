@@ -259,3 +259,37 @@ async fn metrics_count_pushes_pulls_cells_and_device_lag() {
     );
     assert!((now - seen).abs() < 600.0, "{seen} vs {now}");
 }
+
+#[tokio::test]
+async fn devices_are_listed_to_their_workspace_with_the_schema_version_they_sent() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use flightdeck_types::sync::{DevicesResponse, SCHEMA_HEADER};
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let b = server.join(&join_token, 2).await;
+    let other = server.create_workspace("elsewhere").await;
+    server.join(&other, 3).await;
+    let get = |token: &str, schema: Option<&str>| {
+        let mut request =
+            Request::get("/v1/devices").header("authorization", format!("Bearer {token}"));
+        if let Some(schema) = schema {
+            request = request.header(SCHEMA_HEADER, schema);
+        }
+        request.body(Body::empty()).unwrap()
+    };
+    let (status, _) = server.send(get(&a.device_token, Some("9"))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = server.send(get(&b.device_token, None)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: DevicesResponse = serde_json::from_value(body).unwrap();
+    let found: Vec<(String, Option<i64>)> = listed
+        .devices
+        .iter()
+        .map(|d| (d.site_id.clone(), d.schema_version))
+        .collect();
+    assert_eq!(found, vec![(site(1), Some(9)), (site(2), None)]);
+    let (status, body) = server.send(get("fdd_nope", None)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "unauthorized");
+}

@@ -6,7 +6,7 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION};
+use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER};
 
 use crate::app::AppState;
 use crate::db::workspaces::{self, Device};
@@ -38,7 +38,9 @@ impl FromRequestParts<AppState> for AuthedDevice {
         let token = bearer_token(parts).ok_or_else(|| {
             ApiError::Unauthorized("missing `Authorization: Bearer <device token>`".into())
         })?;
-        authenticate(state, token).await.map(AuthedDevice)
+        let device = authenticate(state, token).await?;
+        record_schema(state, &device, parts).await?;
+        Ok(AuthedDevice(device))
     }
 }
 
@@ -76,6 +78,25 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim)
+}
+
+/// The client's local schema version (header [`SCHEMA_HEADER`]), recorded when it changed. A
+/// missing or unreadable header is an older client: served, nothing recorded.
+async fn record_schema(state: &AppState, device: &Device, parts: &Parts) -> Result<(), ApiError> {
+    let Some(sent) = parts
+        .headers
+        .get(SCHEMA_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<i32>().ok())
+    else {
+        return Ok(());
+    };
+    if device.schema_version == Some(sent) {
+        return Ok(());
+    }
+    let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
+    workspaces::record_schema_version(&client, device.id, sent).await?;
+    Ok(())
 }
 
 /// The unrevoked device a token belongs to.

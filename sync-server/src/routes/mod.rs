@@ -1,6 +1,7 @@
 #[cfg(test)]
 mod api_tests;
 pub mod auth;
+pub mod devices;
 pub mod health;
 pub mod join;
 #[cfg(test)]

@@ -40,6 +40,7 @@ fn Status(info: SyncInfo) -> impl IntoView {
                 <dt>"This device"</dt><dd>{info.device_id}</dd>
             </dl>
             {info.last_error.map(|e| view! { <p class="form-error">{e}</p> })}
+            {info.newer_version_notice.map(|n| view! { <p class="form-error" data-testid="sync-newer-version">{n}</p> })}
         </section>
     }
 }

@@ -75,7 +75,7 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
                     Some(Ok(())) => "online".to_string(),
                     Some(Err(why)) => format!("offline ({why})"),
                 };
-                format!(
+                let mut text = format!(
                     "server:     {}\nconnection: {online}\nworkspace:  {}\ndevice:     {}\n\
                      pending:    {} cells\nlast sync:  {last}\ncursor:     {} of {}\n\
                      conflicts:  {} unresolved",
@@ -86,7 +86,11 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
                     status.local_cursor,
                     status.server_head,
                     status.unresolved_conflicts,
-                )
+                );
+                if let Some(notice) = &status.newer_version_notice {
+                    text.push_str(&format!("\nwaiting:    {notice}"));
+                }
+                text
             });
         }
         SyncCommand::Conflicts { restore: Some(id) } => {

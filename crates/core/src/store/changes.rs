@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{params, TransactionBehavior};
 
 use super::Store;
-use crate::error::Result;
+use crate::error::{CoreError, Result};
 
 /// One row of `crsql_changes`: one column of one row at one version.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,19 +141,61 @@ pub(crate) fn insert_through_crsql(
         "INSERT INTO crsql_changes ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))?;
     for c in changes {
-        insert.execute(params![
-            c.table,
-            c.pk,
-            c.cid,
-            c.val,
-            c.col_version,
-            c.db_version,
-            c.site_id,
-            c.cl,
-            c.seq
-        ])?;
+        insert
+            .execute(params![
+                c.table,
+                c.pk,
+                c.cid,
+                c.val,
+                c.col_version,
+                c.db_version,
+                c.site_id,
+                c.cl,
+                c.seq
+            ])
+            .map_err(|e| {
+                // cr-sqlite leaves its sync bit set when a merge fails part-way; on, it would
+                // keep every later local write of this connection out of the change set.
+                if let Err(clear) =
+                    conn.query_row("SELECT crsql_internal_sync_bit(0)", [], |_| Ok(()))
+                {
+                    tracing::error!(error = %clear, "could not clear cr-sqlite's sync bit");
+                }
+                cell_error(c, &e)
+            })?;
     }
     Ok(())
+}
+
+/// A pulled cell this database refused, named by table, column and row, with the device it
+/// came from (SQLite's own message, for cr-sqlite's virtual table often a bare "SQL logic
+/// error", names none of them).
+pub(crate) fn cell_error(c: &ChangeRow, e: &rusqlite::Error) -> CoreError {
+    let column = if c.cid == SENTINEL {
+        "(row existence)"
+    } else {
+        c.cid.as_str()
+    };
+    let row = match super::fresh_rows::unpack(&c.pk) {
+        Some(values) => values
+            .iter()
+            .map(|v| match v {
+                Value::Text(t) => format!("'{t}'"),
+                Value::Integer(i) => i.to_string(),
+                Value::Real(f) => f.to_string(),
+                Value::Blob(b) => format!("x'{}'", hex::encode(b)),
+                Value::Null => "NULL".into(),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        None => "(malformed key)".into(),
+    };
+    CoreError::RemoteChange(format!(
+        "table `{}`, column `{column}`, row ({row}) [pk {}], from device {}: {e}",
+        c.table,
+        hex::encode(&c.pk),
+        hex::encode(&c.site_id)
+    ))
 }
 
 /// cr-sqlite's column name for a row's existence (its create or delete).

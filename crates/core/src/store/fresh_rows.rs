@@ -70,7 +70,8 @@ pub(crate) fn merge(conn: &Connection, changes: &[ChangeRow]) -> Result<usize> {
             held(&mut row_stmts, names, || {
                 conn.prepare_cached(&info.insert_row_sql(&change.table, &columns))
             })?
-            .execute(params_from_iter(values))?;
+            .execute(params_from_iter(values))
+            .map_err(|e| super::changes::cell_error(change, &e))?;
             keys.insert(group, key);
         }
         let site = match sites.get(change.site_id.as_slice()) {
@@ -362,7 +363,7 @@ fn placeholders(n: usize) -> String {
 /// cr-sqlite's packed primary key (`crsql_pack_columns`): a column count, then per value a
 /// byte with the type in its low 3 bits and the byte length of the following big-endian
 /// integer (the value, or the text/blob length) above them. `None` if malformed.
-fn unpack(packed: &[u8]) -> Option<Vec<Value>> {
+pub(crate) fn unpack(packed: &[u8]) -> Option<Vec<Value>> {
     let (&count, rest) = packed.split_first()?;
     let mut bytes = Packed(rest);
     let mut out = Vec::with_capacity(count as usize);

@@ -9,6 +9,7 @@ pub mod error_records;
 pub mod executions;
 pub mod extensions;
 mod fresh_rows;
+mod held;
 mod local_changes;
 pub mod locks;
 pub mod memories;
@@ -25,6 +26,7 @@ use std::sync::{mpsc, Mutex, MutexGuard};
 
 pub use changes::{ChangeRow, Origin};
 pub use conn::CrConn;
+pub use held::HeldFrom;
 pub use migrate::{local_migrations, Migration};
 pub use rusqlite::types::Value as SqlValue;
 pub use sync_state::ConflictRow;
@@ -36,6 +38,10 @@ pub struct Store {
     conn: Mutex<CrConn>,
     path: PathBuf,
     device_id: String,
+    /// The newest local migration applied: what sync tells the server this build knows.
+    schema_version: u32,
+    /// The CRR tables and columns, to hold pulled cells this schema lacks (`held`).
+    known_schema: Mutex<held::KnownSchema>,
     listeners: Mutex<Vec<mpsc::Sender<Change>>>,
     /// The in-memory copy of the memory vectors that vector search scans.
     vector_cache: crate::memory::VectorCacheSlot,
@@ -64,11 +70,17 @@ impl Store {
         }
         let mut conn = CrConn::open(path)?;
         migrate::migrate(&mut conn, migrations)?;
+        // A migration may just have added what held cells belong to.
+        held::merge_now_known(&mut conn)?;
         let device_id = conn.site_id()?;
+        let schema_version = migrations.iter().map(|m| m.version).max().unwrap_or(0);
+        let known_schema = Mutex::new(held::KnownSchema::read(&conn)?);
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
             device_id,
+            schema_version,
+            known_schema,
             listeners: Mutex::new(Vec::new()),
             vector_cache: Default::default(),
         })
@@ -81,6 +93,11 @@ impl Store {
     /// This device's id: the database's cr-sqlite site id in hex.
     pub fn device_id(&self) -> &str {
         &self.device_id
+    }
+
+    /// The newest local migration this store has applied (its schema version).
+    pub fn schema_version(&self) -> u32 {
+        self.schema_version
     }
 
     /// The cr-sqlite database version: it moves on every committed change, local or merged.

@@ -134,6 +134,7 @@ impl Store {
                 set_state(&tx, acked_key, &start.to_string())?;
             }
         }
+        let changes = &*self.hold_unknown(&tx, changes, now)?;
         super::changes::insert_changes(&tx, changes)?;
         let mut conflicts = Vec::new();
         if !before.is_empty() {

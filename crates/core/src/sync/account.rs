@@ -85,7 +85,7 @@ pub async fn join(
 /// A client for the server this workspace joined.
 pub fn connect(store: &Store, secrets: &dyn SecretStore) -> Result<SyncClient> {
     let (url, token) = credentials(store, secrets)?;
-    Ok(SyncClient::new(&url, &token))
+    Ok(SyncClient::new(&url, &token).with_schema(store.schema_version()))
 }
 
 /// The joined server's URL and this device's token.
@@ -154,6 +154,10 @@ pub struct SyncStatus {
     pub server_head: i64,
     pub local_cursor: i64,
     pub unresolved_conflicts: usize,
+    /// Pulled cells held for tables or columns of a newer build, by device.
+    pub held_changes: Vec<crate::store::HeldFrom>,
+    /// "N changes from a newer version are waiting; update Flightdeck", naming the devices.
+    pub newer_version_notice: Option<String>,
 }
 
 pub fn status(store: &Store) -> Result<SyncStatus> {
@@ -161,6 +165,7 @@ pub fn status(store: &Store) -> Result<SyncStatus> {
         Ok(store.sync_state(key)?.and_then(|v| v.parse().ok()))
     };
     let server_url = store.sync_state(SERVER_URL)?;
+    let held = store.held_changes()?;
     Ok(SyncStatus {
         joined: server_url.is_some(),
         server_url,
@@ -177,5 +182,7 @@ pub fn status(store: &Store) -> Result<SyncStatus> {
             .iter()
             .filter(|c| c.restored_at.is_none())
             .count(),
+        newer_version_notice: super::newer_version_notice(&held),
+        held_changes: held,
     })
 }

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use flightdeck_types::sync::{
-    ErrorBody, JoinRequest, JoinResponse, PullResponse, PushResponse, WireChange, PROTOCOL_HEADER,
-    PROTOCOL_VERSION,
+    DevicesResponse, ErrorBody, JoinRequest, JoinResponse, PullResponse, PushResponse, WireChange,
+    PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -25,6 +25,8 @@ pub struct SyncClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// This device's local schema version, sent as [`SCHEMA_HEADER`] when known.
+    schema: Option<u32>,
 }
 
 fn network_error(base: &str, e: reqwest::Error) -> CoreError {
@@ -70,7 +72,36 @@ impl SyncClient {
             http: http_client(),
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
+            schema: None,
         }
+    }
+
+    /// The same client, telling the server that this device has local schema `version`.
+    pub fn with_schema(mut self, version: u32) -> Self {
+        self.schema = Some(version);
+        self
+    }
+
+    fn schema_header(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match self.schema {
+            Some(version) => request.header(SCHEMA_HEADER, version.to_string()),
+            None => request,
+        }
+    }
+
+    /// `GET /v1/devices`: the devices of this workspace.
+    pub async fn devices(&self) -> Result<DevicesResponse> {
+        let request = self
+            .http
+            .get(format!("{}/v1/devices", self.base))
+            .bearer_auth(&self.token)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
+        let response = self
+            .schema_header(request)
+            .send()
+            .await
+            .map_err(|e| network_error(&self.base, e))?;
+        decode(&self.base, response).await
     }
 
     /// Trades a join token for this device's own token.
@@ -89,8 +120,7 @@ impl SyncClient {
     /// `POST /v1/push` of a body already serialized (see [`push_bodies`]).
     pub async fn push_json(&self, json: Vec<u8>) -> Result<PushResponse> {
         let response = self
-            .http
-            .post(format!("{}/v1/push", self.base))
+            .schema_header(self.http.post(format!("{}/v1/push", self.base)))
             .bearer_auth(&self.token)
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -121,8 +151,7 @@ impl SyncClient {
 
     pub async fn pull(&self, after: i64, limit: usize) -> Result<PullResponse> {
         let response = self
-            .http
-            .get(format!("{}/v1/pull", self.base))
+            .schema_header(self.http.get(format!("{}/v1/pull", self.base)))
             .query(&[("after", after.to_string()), ("limit", limit.to_string())])
             .bearer_auth(&self.token)
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string())
@@ -184,6 +213,7 @@ pub async fn round(store: &Store, client: &SyncClient, kind: Round) -> Result<Sy
     if report.pulled_memory_cells > 0 {
         report.memories_indexed = index_pulled_memories(store);
     }
+    super::held_names::name_senders(store, client).await;
     outcome.map(|()| report)
 }
 

@@ -48,7 +48,7 @@ pub async fn run(
     // Memories a previous process pulled but did not get to index (it stopped between the
     // apply and the index update); cheap when there are none.
     super::client::index_pulled_memories(store);
-    let client = SyncClient::new(&url, &token);
+    let client = SyncClient::new(&url, &token).with_schema(store.schema_version());
     let (heard_tx, mut heard) = tokio::sync::watch::channel(Heard::default());
     let watcher = tokio::spawn(watch_server(url, token, options.max_backoff, heard_tx));
     let local = local_writes(store);

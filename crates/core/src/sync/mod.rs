@@ -7,8 +7,11 @@ pub mod announcements;
 mod backoff;
 pub mod client;
 pub mod daemon;
+mod held_names;
 pub mod push_bodies;
 pub mod wire;
+
+pub use held_names::newer_version_notice;
 
 use flightdeck_types::sync::{PullResponse, WireChange};
 

@@ -1,0 +1,236 @@
+//! Cells for a table or a column this build does not have (pushed by a device on a newer
+//! schema): held out of their pulled page in `held_changes`, so that they are neither lost nor
+//! stop the rest of the page, and merged through cr-sqlite once a migration adds what they
+//! belong to (at [`super::Store::open`]).
+
+use std::collections::{HashMap, HashSet};
+
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+use super::changes::{crr_tables, insert_through_crsql, table_columns, ChangeRow, SENTINEL};
+use crate::error::Result;
+
+/// The CRR tables of this database and their non-key columns.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct KnownSchema {
+    tables: HashMap<String, HashSet<String>>,
+}
+
+impl KnownSchema {
+    pub(crate) fn read(conn: &Connection) -> Result<Self> {
+        let mut tables = HashMap::new();
+        for table in crr_tables(conn)? {
+            let (_, columns) = table_columns(conn, &table)?;
+            tables.insert(table, columns.into_iter().collect());
+        }
+        Ok(Self { tables })
+    }
+
+    /// Whether this schema has the cell's table and column (the existence cell `-1` needs
+    /// the table only).
+    pub(crate) fn knows(&self, cell: &ChangeRow) -> bool {
+        self.tables
+            .get(&cell.table)
+            .is_some_and(|columns| cell.cid == SENTINEL || columns.contains(&cell.cid))
+    }
+}
+
+/// Stores `cells` in `held_changes`, on `conn` inside the caller's transaction.
+pub(crate) fn hold(conn: &Connection, cells: &[&ChangeRow], now: i64) -> Result<()> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO held_changes (table_name, pk, cid, val, col_version, db_version, site_id,
+             cl, seq, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for c in cells {
+        insert.execute(params![
+            c.table,
+            c.pk,
+            c.cid,
+            c.val,
+            c.col_version,
+            c.db_version,
+            c.site_id,
+            c.cl,
+            c.seq,
+            now
+        ])?;
+    }
+    Ok(())
+}
+
+fn has_held_table(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'held_changes'",
+            [],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+/// Merges, in the order they arrived and in one transaction, the held cells this schema now
+/// knows, and deletes them; the others stay. Returns how many it merged.
+pub(crate) fn merge_now_known(conn: &mut Connection) -> Result<usize> {
+    if !has_held_table(conn)? {
+        return Ok(0);
+    }
+    let any: bool = conn.query_row("SELECT EXISTS (SELECT 1 FROM held_changes)", [], |r| {
+        r.get(0)
+    })?;
+    if !any {
+        return Ok(0);
+    }
+    let schema = KnownSchema::read(conn)?;
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let held: Vec<(i64, ChangeRow)> = tx
+        .prepare(
+            "SELECT id, table_name, pk, cid, val, col_version, db_version, site_id, cl, seq
+             FROM held_changes ORDER BY id",
+        )?
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                ChangeRow {
+                    table: r.get(1)?,
+                    pk: r.get(2)?,
+                    cid: r.get(3)?,
+                    val: r.get(4)?,
+                    col_version: r.get(5)?,
+                    db_version: r.get(6)?,
+                    site_id: r.get(7)?,
+                    cl: r.get(8)?,
+                    seq: r.get(9)?,
+                },
+            ))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let (ready, _still_unknown): (Vec<_>, Vec<_>) =
+        held.into_iter().partition(|(_, c)| schema.knows(c));
+    if ready.is_empty() {
+        return Ok(0);
+    }
+    let cells: Vec<ChangeRow> = ready.iter().map(|(_, c)| c.clone()).collect();
+    insert_through_crsql(&tx, &cells)?;
+    let mut delete = tx.prepare("DELETE FROM held_changes WHERE id = ?1")?;
+    for (id, _) in &ready {
+        delete.execute([id])?;
+    }
+    drop(delete);
+    tx.commit()?;
+    tracing::info!(
+        cells = ready.len(),
+        "merged held cells this schema now knows"
+    );
+    Ok(ready.len())
+}
+
+/// Held cells by the device that made them.
+pub(crate) fn held_by_site(conn: &Connection) -> Result<Vec<HeldFrom>> {
+    if !has_held_table(conn)? {
+        return Ok(Vec::new());
+    }
+    let mut stmt = conn.prepare_cached(
+        "SELECT h.site_id, k.name, count(*) FROM held_changes h
+         LEFT JOIN known_devices k ON k.site_id = h.site_id
+         GROUP BY h.site_id ORDER BY h.site_id",
+    )?;
+    let rows = stmt.query_map([], |r| {
+        Ok(HeldFrom {
+            site_id: hex::encode(r.get::<_, Vec<u8>>(0)?),
+            device_name: r.get(1)?,
+            cells: r.get::<_, i64>(2)? as usize,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Records the workspace's devices as the server listed them: (site id, name, schema).
+pub(crate) fn record_devices(
+    conn: &mut Connection,
+    devices: &[(Vec<u8>, String, Option<i64>)],
+) -> Result<()> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    {
+        let mut upsert = tx.prepare(
+            "INSERT INTO known_devices (site_id, name, schema_version) VALUES (?1, ?2, ?3)
+             ON CONFLICT (site_id) DO UPDATE SET name = excluded.name,
+                 schema_version = excluded.schema_version",
+        )?;
+        for (site, name, schema) in devices {
+            upsert.execute(params![site, name, schema])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Held cells from one device.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct HeldFrom {
+    /// The device's site id, hex.
+    pub site_id: String,
+    /// Its name as the server listed it, when known.
+    pub device_name: Option<String>,
+    pub cells: usize,
+}
+
+impl super::Store {
+    /// Held cells (for tables or columns a newer build has), by the device that made them.
+    pub fn held_changes(&self) -> Result<Vec<HeldFrom>> {
+        self.read(held_by_site)
+    }
+
+    /// Remembers the workspace's devices: (site id, name, schema version).
+    pub fn record_known_devices(&self, devices: &[(Vec<u8>, String, Option<i64>)]) -> Result<()> {
+        record_devices(&mut self.lock(), devices)
+    }
+
+    /// Whether `cell` is of a table and column this database has; re-reads the schema once
+    /// on a miss (a table made since open, as tests do).
+    pub(crate) fn knows_cells(&self, conn: &Connection, cells: &[ChangeRow]) -> Result<bool> {
+        let mut known = self
+            .known_schema
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if cells.iter().all(|c| known.knows(c)) {
+            return Ok(true);
+        }
+        *known = KnownSchema::read(conn)?;
+        Ok(cells.iter().all(|c| known.knows(c)))
+    }
+
+    pub(crate) fn known_schema(&self) -> KnownSchema {
+        self.known_schema
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+impl super::Store {
+    /// Holds the cells of `changes` this schema lacks (on `conn`, in the caller's
+    /// transaction) and returns the others, borrowed when there is nothing to hold.
+    pub(crate) fn hold_unknown<'a>(
+        &self,
+        conn: &Connection,
+        changes: &'a [ChangeRow],
+        now: i64,
+    ) -> Result<std::borrow::Cow<'a, [ChangeRow]>> {
+        if self.knows_cells(conn, changes)? {
+            return Ok(std::borrow::Cow::Borrowed(changes));
+        }
+        let schema = self.known_schema();
+        let (known, unknown): (Vec<&ChangeRow>, Vec<&ChangeRow>) =
+            changes.iter().partition(|c| schema.knows(c));
+        hold(conn, &unknown, now)?;
+        tracing::info!(
+            held = unknown.len(),
+            "held pulled cells for tables or columns of a newer schema"
+        );
+        Ok(std::borrow::Cow::Owned(
+            known.into_iter().cloned().collect(),
+        ))
+    }
+}

@@ -1,0 +1,36 @@
+//! `GET /v1/devices`: the devices of the caller's workspace, with the local schema version
+//! each last sent, so that a device holding changes from a newer build can name that device.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use flightdeck_types::sync::{DeviceInfo, DevicesResponse};
+
+use crate::app::AppState;
+use crate::db::{workspaces, DbError};
+use crate::error::ApiError;
+use crate::routes::auth::AuthedDevice;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/devices", get(devices))
+}
+
+async fn devices(
+    State(state): State<AppState>,
+    AuthedDevice(device): AuthedDevice,
+) -> Result<Json<DevicesResponse>, ApiError> {
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    let devices = workspaces::list_devices(&**client, device.workspace_id)
+        .await?
+        .into_iter()
+        .map(|d| DeviceInfo {
+            device_id: d.id.to_string(),
+            name: d.name,
+            site_id: d.site_id,
+            schema_version: d.schema_version.map(i64::from),
+            last_seen_at: d.last_seen_at,
+            revoked: d.revoked_at.is_some(),
+        })
+        .collect();
+    Ok(Json(DevicesResponse { devices }))
+}
