@@ -187,7 +187,7 @@ pub fn schemas() -> Value {
                 "The local schema version the device last sent (header x-flightdeck-schema), \
                  null if it never sent one (an older client)."),
             field("last_seen_at", json!({ "type": "string", "nullable": true }),
-                "When the device last pulled (RFC 3339), null if never."),
+                "When the device last pulled, as Postgres prints a timestamp with time zone, null if never."),
             field("revoked", json!({ "type": "boolean" }), "Whether the device was revoked."),
         ]),
         "DevicesResponse": object("GET /v1/devices: the devices of the caller's workspace.", vec![
