@@ -52,6 +52,15 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
     }
 }
 
+/// Whether `--json` is on a command line clap refused (it cannot tell us), so that the
+/// error still comes in the JSON shape. `--` ends the options, as for clap.
+fn json_requested() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .any(|a| a == "--json")
+}
+
 /// Help and version print as clap does; anything else becomes one line on stderr.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
@@ -68,6 +77,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
         }
         _ => {
             let rendered = e.render().to_string();
+            let json = json_requested();
             let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
             let mut first = lines
                 .next()
@@ -81,7 +91,14 @@ fn usage_error(e: clap::Error) -> ExitCode {
                 }
             }
             let first = first.strip_prefix("error: ").unwrap_or(&first);
-            eprintln!("error: {first} (see `flightdeck --help`)");
+            if json {
+                let body = serde_json::json!({
+                    "error": { "code": "usage", "message": first, "field": serde_json::Value::Null }
+                });
+                eprintln!("{body}");
+            } else {
+                eprintln!("error: {first} (see `flightdeck --help`)");
+            }
             ExitCode::from(EXIT_USAGE)
         }
     }

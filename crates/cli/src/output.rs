@@ -1,7 +1,37 @@
 //! Printing results: JSON (stable, one document per command) or text for people.
 
+use std::io::{ErrorKind, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use flightdeck_core::CoreError;
 use serde::Serialize;
+
+/// Set once stdout's reader went away (`flightdeck ... | head`): later output is dropped and
+/// the command ends quietly instead of panicking on the broken pipe.
+static STDOUT_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// Writes `text` and a newline to stdout. A closed pipe is not an error of the command: it
+/// marks stdout closed and the rest of the output is dropped.
+pub fn write_stdout_line(text: &str) {
+    if stdout_closed() {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    if let Err(e) = written {
+        if e.kind() == ErrorKind::BrokenPipe {
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        } else {
+            eprintln!("error: could not write to stdout: {e}");
+            STDOUT_CLOSED.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Whether stdout's reader has gone (see [`write_stdout_line`]); a `--follow` loop stops then.
+pub fn stdout_closed() -> bool {
+    STDOUT_CLOSED.load(Ordering::Relaxed)
+}
 
 pub struct Output {
     json: bool,
@@ -19,14 +49,11 @@ impl Output {
     /// Prints `value` as JSON when asked for, else the text `human` renders.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            println!(
-                "{}",
-                serde_json::to_string_pretty(value).expect("results always serialize")
-            );
+            write_stdout_line(&serde_json::to_string_pretty(value).expect("results always serialize"));
         } else {
             let text = human();
             if !text.is_empty() {
-                println!("{}", text.trim_end());
+                write_stdout_line(text.trim_end());
             }
         }
     }

@@ -430,3 +430,49 @@ fn sorted_keys(value: &Value) -> Vec<&str> {
     keys.sort();
     keys
 }
+
+/// `flightdeck --json task add x | head -5` where the reader has gone before the CLI writes:
+/// the command still does its work and ends quietly, with no panic on the broken pipe.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for args in [
+        &["--json", "task", "add", "x"][..],
+        &["task", "add", "y"][..],
+        &["--json", "task", "list"][..],
+    ] {
+        let mut child = common::command(d, args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // No reader is left: every write the CLI makes to stdout fails with EPIPE.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?} printed on stderr: {stderr}");
+    }
+    assert_eq!(task_count(d), 2, "both tasks were created");
+}
+
+#[test]
+fn with_json_a_refused_command_line_is_one_json_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        &["--json", "task", "add"][..],
+        &["task", "--json", "frobnicate"][..],
+        &["--json", "task", "add", "x", "--priority", "sometimes"][..],
+    ] {
+        let run = flightdeck(dir.path(), args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        let body: Value = serde_json::from_str(run.stderr.trim()).unwrap();
+        assert_eq!(body["error"]["code"], "usage", "{args:?}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    }
+    let plain = flightdeck(dir.path(), &["task", "add"]);
+    assert!(plain.stderr.starts_with("error: "), "{}", plain.stderr);
+}

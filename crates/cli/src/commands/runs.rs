@@ -15,7 +15,7 @@ use flightdeck_types::{
 };
 
 use crate::args::{ExecutorArgs, RunArgs, RunsCommand};
-use crate::output::{clip, table, Output};
+use crate::output::{clip, stdout_closed, table, write_stdout_line, Output};
 
 /// Builds what to run from the command line; with no executor flag, the task's environment's
 /// agent command runs with the task as its prompt.
@@ -126,7 +126,11 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
     let followed = if out.is_json() {
         wait_until_final(&store, &queued.id)
     } else {
-        logs(&store, &queued.id, true, out)
+        // A reader that went away (`| head`) stops the output, not the run.
+        logs(&store, &queued.id, true, out).and_then(|()| match stdout_closed() {
+            true => wait_until_final(&store, &queued.id),
+            false => Ok(()),
+        })
     };
     if let Some(runner) = runner {
         runtime.block_on(runner.stop())?;
@@ -210,7 +214,7 @@ pub fn logs(store: &Store, id: &str, follow: bool, out: &Output) -> Result<(), C
             after = last.seq;
             print_events(&batch, out);
         }
-        if !follow || status.is_final() {
+        if !follow || status.is_final() || stdout_closed() {
             return Ok(());
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -221,22 +225,23 @@ pub fn logs(store: &Store, id: &str, follow: bool, out: &Output) -> Result<(), C
 /// to stderr, as if the command ran here; other events (HTTP, agent replies, truncation) go to
 /// stderr tagged with their kind. Status and process bookkeeping is not shown.
 fn print_events(events: &[ExecutionEvent], out: &Output) {
-    let mut stdout = std::io::stdout().lock();
     let mut stderr = std::io::stderr().lock();
     for event in events {
         if out.is_json() {
             let line = serde_json::to_string(event).expect("events always serialize");
-            let _ = writeln!(stdout, "{line}");
+            write_stdout_line(&line);
             continue;
         }
         let _ = match event.kind.as_str() {
-            "stdout" => writeln!(stdout, "{}", event.data),
+            "stdout" => {
+                write_stdout_line(&event.data);
+                Ok(())
+            }
             "stderr" => writeln!(stderr, "{}", event.data),
             "status" | "process" => Ok(()),
             kind => writeln!(stderr, "[{kind}] {}", event.data),
         };
     }
-    let _ = stdout.flush();
 }
 
 fn render_list(store: &Store, found: &[Execution]) -> String {
