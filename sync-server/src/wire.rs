@@ -5,8 +5,16 @@ use flightdeck_types::sync::{WireChange, WireValue};
 
 use crate::merge::{Change, Value};
 
-/// cr-sqlite's limit on table and column names (`MAX_TBL_NAME_LEN`).
-const MAX_NAME_BYTES: usize = 2048;
+/// The longest table or column name accepted. cr-sqlite allows 2,048 bytes, but a cell's
+/// table, pk and column all go into the server's btree keys (`rows_pkey`, `cells_pkey`,
+/// `cells_in_pull_order`), whose entries Postgres caps at 2,704 bytes; Postgres itself caps
+/// identifiers at 63. 128 is far above any real schema's names.
+pub const MAX_NAME_BYTES: usize = 128;
+/// The longest packed primary key accepted. The widest index entry, `cells_in_pull_order`'s
+/// (workspace_id 16 + seq, db_version, crsql_seq 24 + table and column 2 x (128 + 4) + pk
+/// (2,048 + 4) + the tuple's header and alignment, under 40), stays below Postgres' 2,704-byte
+/// btree limit. A Flightdeck key (one or two ids) packs to under 100 bytes.
+pub const MAX_PK_BYTES: usize = 2048;
 /// cr-sqlite's site ids are 16 bytes.
 pub const SITE_ID_BYTES: usize = 16;
 
@@ -37,10 +45,30 @@ pub fn decode_site_id(text: &str) -> Result<Vec<u8>, String> {
 fn check_name(field: &str, name: &str) -> Result<(), String> {
     if name.is_empty() || name.len() > MAX_NAME_BYTES || name.contains('\0') {
         return Err(format!(
-            "{field} must be 1 to {MAX_NAME_BYTES} bytes without NUL"
+            "{field} must be 1 to {MAX_NAME_BYTES} bytes without NUL, got {} bytes",
+            name.len()
         ));
     }
     Ok(())
+}
+
+/// Versions, causal lengths and sequence numbers count up from 0 in cr-sqlite.
+fn check_counter(field: &str, value: i64) -> Result<(), String> {
+    if value < 0 {
+        return Err(format!("{field} must be 0 or more, got {value}"));
+    }
+    Ok(())
+}
+
+fn decode_pk(text: &str) -> Result<Vec<u8>, String> {
+    // Checked before decoding, so a huge pk is refused without decoding it.
+    if text.is_empty() || text.len() > 2 * MAX_PK_BYTES {
+        return Err(format!(
+            "pk must be 1 to {MAX_PK_BYTES} bytes (packed, as hex), got {} bytes",
+            text.len().div_ceil(2)
+        ));
+    }
+    decode_hex("pk", text)
 }
 
 pub fn value_from_wire(value: &WireValue) -> Result<Value, String> {
@@ -66,9 +94,13 @@ pub fn value_to_wire(value: &Value) -> WireValue {
 pub fn change_from_wire(change: &WireChange) -> Result<RowChange, String> {
     check_name("table", &change.table)?;
     check_name("cid", &change.cid)?;
+    check_counter("col_version", change.col_version)?;
+    check_counter("db_version", change.db_version)?;
+    check_counter("cl", change.cl)?;
+    check_counter("seq", change.seq)?;
     Ok(RowChange {
         tbl: change.table.clone(),
-        pk: decode_hex("pk", &change.pk)?,
+        pk: decode_pk(&change.pk)?,
         change: Change {
             cid: change.cid.clone(),
             value: value_from_wire(&change.val)?,
@@ -110,8 +142,16 @@ mod tests {
     #[test]
     fn bad_fields_are_named() {
         type Spoil = fn(&mut WireChange);
-        let cases: [(Spoil, &str); 5] = [
+        let cases: [(Spoil, &str); 13] = [
             (|c| c.pk = "xyz".into(), "pk"),
+            (|c| c.pk = String::new(), "pk"),
+            (|c| c.pk = "ab".repeat(MAX_PK_BYTES + 1), "pk"),
+            (|c| c.table = "t".repeat(MAX_NAME_BYTES + 1), "table"),
+            (|c| c.cid = "c".repeat(MAX_NAME_BYTES + 1), "cid"),
+            (|c| c.col_version = -1, "col_version"),
+            (|c| c.db_version = -1, "db_version"),
+            (|c| c.cl = -1, "cl"),
+            (|c| c.seq = -1, "seq"),
             (|c| c.site_id = "aabb".into(), "site_id"),
             (|c| c.val = WireValue::Blob("1".into()), "blob"),
             (|c| c.table = "a\0b".into(), "table"),

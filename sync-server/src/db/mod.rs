@@ -8,7 +8,7 @@ pub mod workspaces;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    #[error("database error: {0}")]
+    #[error("database error: {}", describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("no database connection: {0}")]
     Pool(#[from] deadpool_postgres::PoolError),
@@ -16,6 +16,24 @@ pub enum DbError {
     Schema(String),
     #[error("invalid database url: {0}")]
     Url(String),
+}
+
+/// The database's own reason: tokio-postgres' Display says only "db error" for an error the
+/// server reported, so the log would not say what failed.
+fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => {
+            let mut text = format!("{} ({}): {}", db.severity(), db.code().code(), db.message());
+            if let Some(detail) = db.detail() {
+                text.push_str(&format!("; {detail}"));
+            }
+            if let Some(constraint) = db.constraint() {
+                text.push_str(&format!(" [constraint {constraint}]"));
+            }
+            text
+        }
+        None => error.to_string(),
+    }
 }
 
 /// Connections a server process keeps at most.

@@ -221,3 +221,59 @@ async fn a_changing_push_is_announced_with_notify() {
         assert_eq!(payload, format!("{workspace_id}:{}", expected.unwrap()));
     }
 }
+
+/// Every accepted cell fits the server's btree indexes: a cell with the longest table, column
+/// and pk is stored and pulled back; one byte more of any is a 400 naming the field and the
+/// limit (before the limits, Postgres refused such index rows and the push was a 500).
+#[tokio::test]
+async fn the_widest_accepted_cell_is_stored_and_wider_ones_are_400() {
+    use crate::wire::{MAX_NAME_BYTES, MAX_PK_BYTES};
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+
+    let mut widest = change(1, &"ab".repeat(MAX_PK_BYTES), "c", text("v"), 1, 1, 1);
+    widest.table = "t".repeat(MAX_NAME_BYTES);
+    widest.cid = "c".repeat(MAX_NAME_BYTES);
+    let (status, body) = server.push_raw(&a.device_token, &[widest.clone()]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pulled = server.bootstrap(&a.device_token).await;
+    assert_eq!(pulled.len(), 1);
+    assert_eq!((&pulled[0].table, &pulled[0].pk), (&widest.table, &widest.pk));
+
+    type Spoil = fn(&mut flightdeck_types::sync::WireChange);
+    let cases: [(Spoil, &str); 9] = [
+        (|c| c.pk = "ab".repeat(MAX_PK_BYTES + 1), "pk must be 1 to 2048 bytes"),
+        (|c| c.pk = "ab".repeat(1 << 20), "pk must be 1 to 2048 bytes"),
+        (|c| c.pk = String::new(), "pk must be"),
+        (|c| c.table = "t".repeat(2048), "table must be 1 to 128 bytes"),
+        (|c| c.cid = "c".repeat(2048), "cid must be 1 to 128 bytes"),
+        (|c| c.col_version = -1, "col_version must be 0 or more"),
+        (|c| c.db_version = -5, "db_version must be 0 or more"),
+        (|c| c.cl = -1, "cl must be 0 or more"),
+        (|c| c.seq = -1, "seq must be 0 or more"),
+    ];
+    for (spoil, said) in cases {
+        let mut bad = change(1, "01", "title", text("x"), 1, 2, 1);
+        spoil(&mut bad);
+        let (status, body) = server.push_raw(&a.device_token, &[bad]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{said}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(said), "{said}: {message}");
+    }
+    assert_eq!(server.bootstrap(&a.device_token).await.len(), 1, "nothing else stored");
+}
+
+/// A 5xx's log line carries Postgres' own reason, not tokio-postgres' bare "db error".
+#[tokio::test]
+async fn a_database_error_names_the_database_reason() {
+    let (server, _) = server_with_workspace().await;
+    let client = server.state.pool.get().await.unwrap();
+    let error = client
+        .execute("INSERT INTO workspaces (id, name) VALUES (NULL, 'x')", &[])
+        .await
+        .unwrap_err();
+    let text = crate::db::DbError::from(error).to_string();
+    assert!(text.contains("23502"), "{text}");
+    assert!(text.contains("null value in column \"id\""), "{text}");
+}

@@ -33,6 +33,12 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(20);
 pub const REVOKED_CLOSE_CODE: u16 = 4403;
 /// A socket that cannot take a frame for this long is closed.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Clients send only pings, pongs and a close, each at most 125 bytes of payload: anything
+/// larger is refused by the WebSocket layer before it is buffered (its default is 64 MiB a
+/// message, which let one socket hold 48 MiB of unfinished continuation frames).
+pub const MAX_CLIENT_FRAME_BYTES: usize = 4096;
+/// The close code for a client that sent data frames (RFC 6455's policy violation).
+pub const POLICY_CLOSE_CODE: u16 = 1008;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/ws", get(ws))
@@ -66,6 +72,9 @@ async fn ws(
     state.announcer.publish(device.workspace_id, head);
     let metrics = state.metrics.clone();
     let device_id = device.id;
+    let upgrade = upgrade
+        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
+        .max_message_size(MAX_CLIENT_FRAME_BYTES);
     Ok(upgrade.on_upgrade(move |socket| {
         serve_socket(socket, subscription, device_id, revocations, metrics)
     }))
@@ -115,9 +124,35 @@ async fn serve_socket(
                 Err(broadcast::error::RecvError::Closed) => break,
             },
             message = socket.recv() => match message {
-                // Pings are answered by the WebSocket layer itself; a close is echoed by it.
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
-                Some(Ok(_)) => last_heard = Instant::now(),
+                // The WebSocket layer queued the close reply when it read the close, and
+                // writes it on its next read: read until the connection ends, so the client
+                // sees its close echoed instead of a reset.
+                Some(Ok(Message::Close(_))) => {
+                    let drain = async { while let Some(Ok(_)) = socket.recv().await {} };
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, drain).await;
+                    break;
+                }
+                // Pings are answered by the WebSocket layer itself.
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
+                // Data frames are not part of the protocol: close, and read nothing more.
+                Some(Ok(Message::Text(_) | Message::Binary(_))) => {
+                    let close = CloseFrame {
+                        code: POLICY_CLOSE_CODE,
+                        reason: "this socket only announces; clients send no data".into(),
+                    };
+                    let _ = tokio::time::timeout(
+                        SEND_TIMEOUT,
+                        socket.send(Message::Close(Some(close))),
+                    )
+                    .await;
+                    break;
+                }
+                // Over the size limits, a bad frame, or the connection gone.
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "closing a WebSocket after a bad frame");
+                    break;
+                }
+                None => break,
             },
             _ = ping.tick() => {
                 if last_heard.elapsed() > 2 * PING_INTERVAL {

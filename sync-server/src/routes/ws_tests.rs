@@ -376,3 +376,79 @@ async fn a_revocation_the_listener_missed_closes_the_socket_when_it_reconnects()
     wait_for_listener(&server, Some(first)).await;
     assert_still_served(&server, &mut b).await;
 }
+
+/// The next frame that is not a ping, pong or announcement; `None` when the connection ended.
+async fn next_non_announcement(socket: &mut Socket) -> Option<Result<Message, tungstenite::Error>> {
+    let read = async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Text(_))) => continue,
+                other => return other,
+            }
+        }
+    };
+    tokio::time::timeout(DEADLINE, read)
+        .await
+        .expect("the server neither answered nor closed before the deadline")
+}
+
+#[tokio::test]
+async fn a_client_close_is_echoed_and_data_from_a_client_closes_its_socket() {
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let device = server.join(&join_token, 1).await;
+
+    let mut socket = connect(addr, &device.device_token).await.unwrap();
+    assert_eq!(next_head(&mut socket).await, 0);
+    socket.close(None).await.unwrap();
+    match next_non_announcement(&mut socket).await {
+        Some(Ok(Message::Close(_))) => {}
+        other => panic!("expected the close echoed, got {other:?}"),
+    }
+
+    let mut socket = connect(addr, &device.device_token).await.unwrap();
+    assert_eq!(next_head(&mut socket).await, 0);
+    futures_util::SinkExt::send(&mut socket, Message::Text("hello".into()))
+        .await
+        .unwrap();
+    match next_non_announcement(&mut socket).await {
+        Some(Ok(Message::Close(Some(frame)))) => {
+            assert_eq!(u16::from(frame.code), super::ws::POLICY_CLOSE_CODE)
+        }
+        other => panic!("expected a policy close, got {other:?}"),
+    }
+}
+
+/// Unfinished continuation frames are not buffered past the small client limit: the socket
+/// is closed once they pass it (before, 48 of 1 MiB each were held in server memory).
+#[tokio::test]
+async fn unfinished_continuation_frames_past_the_limit_close_the_socket() {
+    use tungstenite::protocol::frame::coding::{Data, OpCode};
+    use tungstenite::protocol::frame::Frame;
+
+    let (server, join_token) = server_with_workspace().await;
+    let addr = serve_over_tcp(&server).await;
+    let device = server.join(&join_token, 1).await;
+    let mut socket = connect(addr, &device.device_token).await.unwrap();
+    assert_eq!(next_head(&mut socket).await, 0);
+
+    let chunk = vec![b'x'; 1024];
+    let first = Frame::message(chunk.clone(), OpCode::Data(Data::Binary), false);
+    futures_util::SinkExt::send(&mut socket, Message::Frame(first))
+        .await
+        .unwrap();
+    // Eight more KiB, never finished; the server must give up before the last one is read.
+    for _ in 0..8 {
+        let more = Frame::message(chunk.clone(), OpCode::Data(Data::Continue), false);
+        if futures_util::SinkExt::send(&mut socket, Message::Frame(more))
+            .await
+            .is_err()
+        {
+            break;
+        }
+    }
+    match next_non_announcement(&mut socket).await {
+        None | Some(Err(_)) | Some(Ok(Message::Close(_))) => {}
+        other => panic!("expected the socket closed, got {other:?}"),
+    }
+}
