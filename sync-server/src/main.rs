@@ -15,6 +15,7 @@ mod merge;
 mod metrics;
 mod openapi;
 mod routes;
+mod serve;
 #[cfg(test)]
 mod testing;
 mod tokens;
@@ -41,6 +42,12 @@ enum Command {
         /// Address to listen on (port 0 picks a free port, printed at start)
         #[arg(long, default_value = "127.0.0.1:8787", env = "FLIGHTDECK_SYNC_BIND")]
         bind: SocketAddr,
+        /// Seconds a client may take to send a request's headers; also how long an idle
+        /// keep-alive connection is kept
+        #[arg(long, default_value_t = serve::DEFAULT_HEADER_READ_TIMEOUT.as_secs(),
+              value_parser = clap::value_parser!(u64).range(1..=3600),
+              env = "FLIGHTDECK_SYNC_HEADER_TIMEOUT")]
+        header_timeout: u64,
     },
     /// Manage workspaces
     #[command(subcommand)]
@@ -84,7 +91,11 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("cannot prepare the database")?;
     match cli.command {
-        Command::Serve { bind } => {
+        Command::Serve {
+            bind,
+            header_timeout,
+        } => {
+            let header_timeout = std::time::Duration::from_secs(header_timeout);
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("cannot listen on {bind}"))?;
@@ -95,19 +106,10 @@ async fn main() -> anyhow::Result<()> {
             let config: tokio_postgres::Config =
                 database_url.parse().context("invalid database url")?;
             tokio::spawn(announce::run_listener(config, state.announcer.clone()));
-            // Small writes (WebSocket announcements, push acknowledgements) must leave at once:
-            // with Nagle's algorithm on, loopback latency sat at delayed-ACK multiples (40 ms).
-            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-                if let Err(e) = tcp.set_nodelay(true) {
-                    tracing::warn!(error = %e, "cannot set TCP_NODELAY");
-                }
-            });
-            axum::serve(listener, app::router(state))
-                .with_graceful_shutdown(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                })
-                .await
-                .context("server failed")?;
+            serve::serve(listener, app::router(state), header_timeout, async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await;
         }
         Command::Workspace(WorkspaceCommand::Create { name }) => {
             admin::create_workspace(&pool, &name).await?

@@ -64,13 +64,13 @@ async fn admin_commands_manage_workspaces() {
     assert!(!missing.status.success());
 }
 
-#[tokio::test]
-async fn serve_listens_and_is_ready() {
-    let db = testing::fresh_database().await;
+/// `serve` on port 0 with `extra` arguments: the process and the address it listens on.
+async fn serve(url: &str, extra: &[&str]) -> (tokio::process::Child, String) {
     let mut server = Command::new(BIN)
         .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(extra)
         .env("RUST_LOG", "warn")
-        .env("DATABASE_URL", &db.url)
+        .env("DATABASE_URL", url)
         .stdout(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -86,6 +86,13 @@ async fn serve_listens_and_is_ready() {
             break addr.to_owned();
         }
     };
+    (server, addr)
+}
+
+#[tokio::test]
+async fn serve_listens_and_is_ready() {
+    let db = testing::fresh_database().await;
+    let (mut server, addr) = serve(&db.url, &[]).await;
 
     let started = Instant::now();
     let (status, body) = loop {
@@ -102,5 +109,46 @@ async fn serve_listens_and_is_ready() {
     let (status, body) = get(&addr, "/readyz").await.unwrap();
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("ready"), "{body}");
+    server.kill().await.unwrap();
+}
+
+/// Reads until the server closes the connection; panics if it is still open at the deadline
+/// (far past the one-second timeout under test: the server closes it after that second).
+async fn assert_closed_by_server(stream: &mut TcpStream, what: &str) -> Vec<u8> {
+    let mut received = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut received));
+    match read.await {
+        Ok(_) => received,
+        Err(_) => panic!("{what}: the server kept the connection open"),
+    }
+}
+
+/// A client that trickles its headers, or connects and sends nothing, or keeps an idle
+/// keep-alive connection, is cut off after the header timeout; a whole request is served.
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_timed_out() {
+    let db = testing::fresh_database().await;
+    let (mut server, addr) = serve(&db.url, &["--header-timeout", "1"]).await;
+
+    let mut partial = TcpStream::connect(&addr).await.unwrap();
+    partial
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    assert_closed_by_server(&mut partial, "partial headers").await;
+
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    assert_closed_by_server(&mut silent, "a silent connection").await;
+
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answered = assert_closed_by_server(&mut idle, "an idle keep-alive connection").await;
+    let answered = String::from_utf8_lossy(&answered);
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+
+    let (status, _) = get(&addr, "/healthz").await.unwrap();
+    assert_eq!(status, 200);
     server.kill().await.unwrap();
 }

@@ -49,7 +49,9 @@ impl Output {
     /// Prints `value` as JSON when asked for, else the text `human` renders.
     pub fn print<T: Serialize>(&self, value: &T, human: impl FnOnce() -> String) {
         if self.json {
-            write_stdout_line(&serde_json::to_string_pretty(value).expect("results always serialize"));
+            write_stdout_line(
+                &serde_json::to_string_pretty(value).expect("results always serialize"),
+            );
         } else {
             let text = human();
             if !text.is_empty() {

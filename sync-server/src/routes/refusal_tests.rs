@@ -238,14 +238,26 @@ async fn the_widest_accepted_cell_is_stored_and_wider_ones_are_400() {
     assert_eq!(status, StatusCode::OK, "{body}");
     let pulled = server.bootstrap(&a.device_token).await;
     assert_eq!(pulled.len(), 1);
-    assert_eq!((&pulled[0].table, &pulled[0].pk), (&widest.table, &widest.pk));
+    assert_eq!(
+        (&pulled[0].table, &pulled[0].pk),
+        (&widest.table, &widest.pk)
+    );
 
     type Spoil = fn(&mut flightdeck_types::sync::WireChange);
     let cases: [(Spoil, &str); 9] = [
-        (|c| c.pk = "ab".repeat(MAX_PK_BYTES + 1), "pk must be 1 to 2048 bytes"),
-        (|c| c.pk = "ab".repeat(1 << 20), "pk must be 1 to 2048 bytes"),
+        (
+            |c| c.pk = "ab".repeat(MAX_PK_BYTES + 1),
+            "pk must be 1 to 2048 bytes",
+        ),
+        (
+            |c| c.pk = "ab".repeat(1 << 20),
+            "pk must be 1 to 2048 bytes",
+        ),
         (|c| c.pk = String::new(), "pk must be"),
-        (|c| c.table = "t".repeat(2048), "table must be 1 to 128 bytes"),
+        (
+            |c| c.table = "t".repeat(2048),
+            "table must be 1 to 128 bytes",
+        ),
         (|c| c.cid = "c".repeat(2048), "cid must be 1 to 128 bytes"),
         (|c| c.col_version = -1, "col_version must be 0 or more"),
         (|c| c.db_version = -5, "db_version must be 0 or more"),
@@ -261,7 +273,11 @@ async fn the_widest_accepted_cell_is_stored_and_wider_ones_are_400() {
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.contains(said), "{said}: {message}");
     }
-    assert_eq!(server.bootstrap(&a.device_token).await.len(), 1, "nothing else stored");
+    assert_eq!(
+        server.bootstrap(&a.device_token).await.len(),
+        1,
+        "nothing else stored"
+    );
 }
 
 /// A 5xx's log line carries Postgres' own reason, not tokio-postgres' bare "db error".

@@ -40,6 +40,9 @@ fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(60))
+        // The server closes connections idle for its header timeout (20 s by default):
+        // dropping ours sooner keeps a request from landing on one it is closing.
+        .pool_idle_timeout(Duration::from_secs(10))
         .build()
         .expect("a TLS backend is compiled in")
 }
