@@ -2,6 +2,8 @@
 mod api_tests;
 pub mod auth;
 pub mod devices;
+#[cfg(test)]
+mod generated_tests;
 pub mod health;
 pub mod join;
 #[cfg(test)]
