@@ -21,6 +21,9 @@ pub struct AppState {
     /// The heads that this process's WebSockets follow (fed by the LISTEN connection).
     pub announcer: Announcer,
     pub metrics: Arc<Metrics>,
+    /// The server epoch (db/epoch.rs), read once per process: a restore of the database
+    /// goes with a restart of the server.
+    pub epoch: Arc<tokio::sync::OnceCell<String>>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
             pool,
             announcer: Announcer::default(),
             metrics: Arc::default(),
+            epoch: Arc::default(),
         }
     }
 }
@@ -52,5 +56,33 @@ pub fn router(state: AppState) -> Router {
             ApiError::MethodNotAllowed("this route does not take that method".into())
         })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            stamp_epoch,
+        ))
         .with_state(state)
+}
+
+/// Adds the server epoch to every response (when the database can be asked for it).
+async fn stamp_epoch(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let epoch = state
+        .epoch
+        .get_or_try_init(|| async {
+            let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
+            crate::db::epoch::current(&**client).await
+        })
+        .await
+        .ok()
+        .cloned();
+    let mut response = next.run(request).await;
+    if let Some(value) = epoch.and_then(|e| axum::http::HeaderValue::from_str(&e).ok()) {
+        response
+            .headers_mut()
+            .insert(flightdeck_types::sync::EPOCH_HEADER, value);
+    }
+    response
 }

@@ -33,6 +33,12 @@ pub enum ApiError {
     DeviceRevoked { revoked_at: String },
     #[error("{0}")]
     SiteIdMismatch(String),
+    #[error(
+        "the pull cursor {after} is beyond this workspace's head {head}: the server lost \
+         changes it had acknowledged (its database was restored from an older backup, or \
+         replaced); pull again from 0 and push every local change again"
+    )]
+    CursorAhead { after: i64, head: i64 },
     #[error("{0}")]
     Unavailable(String),
     /// A server-side failure; the details are logged, not sent.
@@ -58,6 +64,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             ApiError::DeviceRevoked { .. } => (StatusCode::FORBIDDEN, "device_revoked"),
             ApiError::SiteIdMismatch(_) => (StatusCode::FORBIDDEN, "site_id_mismatch"),
+            ApiError::CursorAhead { .. } => (StatusCode::CONFLICT, "cursor_ahead"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

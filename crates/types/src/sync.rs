@@ -23,6 +23,11 @@ pub const PROTOCOL_HEADER: &str = "x-flightdeck-protocol";
 /// client, still served.
 pub const SCHEMA_HEADER: &str = "x-flightdeck-schema";
 
+/// The HTTP response header with the server epoch: an id of the server database's history
+/// that changes when the database is replaced or restored from a dump. A device that sees
+/// it change (or whose pull cursor is refused as `cursor_ahead`) re-synchronises.
+pub const EPOCH_HEADER: &str = "x-flightdeck-server-epoch";
+
 /// One device of the workspace, as `GET /v1/devices` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {

@@ -25,6 +25,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_device_schema_version",
         include_str!("../../../migrations/server/0004_device_schema_version.sql"),
     ),
+    (
+        "0005_server_identity",
+        include_str!("../../../migrations/server/0005_server_identity.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two servers starting at once from

@@ -3,6 +3,7 @@
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
 pub mod cells;
+pub mod epoch;
 pub mod migrate;
 pub mod workspaces;
 

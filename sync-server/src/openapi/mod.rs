@@ -79,7 +79,10 @@ pub fn document() -> Value {
                 Store next as the pull cursor only once its page is applied, in the same local \
                 transaction; move the push cursor to acknowledged_db_version. The prose, the \
                 merge rule, the packed key format and a worked push and pull are in \
-                docs/sync-protocol.md of the Flightdeck repository."),
+                docs/sync-protocol.md of the Flightdeck repository. Every response carries the \
+                header x-flightdeck-server-epoch: an id of the database's history that changes \
+                when the server's database is replaced or restored from a dump; a client that \
+                sees it change must pull again from 0 and push all its changes again."),
         },
         "paths": {
             "/v1/join": { "post": {
@@ -122,6 +125,7 @@ pub fn document() -> Value {
                 ],
                 "responses": merge(device_errors(), json!({
                     "200": json_body("PullResponse", "A page; next < head means more pages wait"),
+                    "409": error("cursor_ahead: `after` is beyond the workspace's head, so the server lost changes it had acknowledged (restored from an older backup); pull again from 0 and push every local change again"),
                 })),
             }},
             "/v1/devices": { "get": {

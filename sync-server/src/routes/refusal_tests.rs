@@ -293,3 +293,55 @@ async fn a_database_error_names_the_database_reason() {
     assert!(text.contains("23502"), "{text}");
     assert!(text.contains("null value in column \"id\""), "{text}");
 }
+
+/// A pull cursor beyond the head (a device whose server was restored from an older backup)
+/// is refused as `cursor_ahead` instead of answered with an empty page; and every answer,
+/// errors too, carries the server epoch, which a replaced database changes.
+#[tokio::test]
+async fn a_cursor_ahead_of_the_head_is_refused_and_every_answer_carries_the_epoch() {
+    use flightdeck_types::sync::EPOCH_HEADER;
+    use tower::ServiceExt;
+
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    server
+        .push(
+            &a.device_token,
+            &[change(1, "01", "title", text("x"), 1, 1, 1)],
+        )
+        .await;
+    let (status, body) = server.pull_raw(&a.device_token, "after=1006").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "cursor_ahead");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("1006") && message.contains("head 1"),
+        "{message}"
+    );
+    assert_eq!(server.pull(&a.device_token, 1, 10).await.changes.len(), 0);
+
+    let epoch_of = |uri: &str| {
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let app = server.app.clone();
+        async move {
+            let response = app.oneshot(request).await.unwrap();
+            response.headers()[EPOCH_HEADER]
+                .to_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let epoch = epoch_of("/healthz").await;
+    assert_eq!(epoch.len(), 16, "{epoch}");
+    assert_eq!(epoch_of("/v1/no-such-route").await, epoch);
+    assert_eq!(epoch_of("/v1/pull").await, epoch, "a 401 too");
+
+    // A database whose identity differs (a replaced server) has another epoch.
+    let client = server.state.pool.get().await.unwrap();
+    client
+        .batch_execute("UPDATE server_identity SET id = gen_random_uuid()")
+        .await
+        .unwrap();
+    let replaced = crate::db::epoch::current(&**client).await.unwrap();
+    assert_ne!(replaced, epoch);
+}

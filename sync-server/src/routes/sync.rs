@@ -85,6 +85,12 @@ async fn pull(
     }
     let mut client = state.pool.get().await.map_err(DbError::from)?;
     let response = cells::pull(&mut client, device.workspace_id, params.after, limit).await?;
+    if params.after > response.head {
+        return Err(ApiError::CursorAhead {
+            after: params.after,
+            head: response.head,
+        });
+    }
     workspaces::record_pull(&client, device.id, response.next).await?;
     Metrics::add(&state.metrics.pulls, 1);
     Metrics::add(&state.metrics.cells_out, response.changes.len());
