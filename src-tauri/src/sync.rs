@@ -49,6 +49,7 @@ pub fn info(state: &AppState) -> CommandResult<SyncInfo> {
         last_sync_at: status.last_sync_at,
         unresolved_conflicts: status.unresolved_conflicts,
         newer_version_notice: status.newer_version_notice,
+        server_loss_notice: status.server_loss_notice,
         worker: live.worker,
     })
 }

@@ -271,7 +271,7 @@ fn unprivileged_user_if_root(fresh_dir: &Path) -> Option<(u32, u32)> {
     ))
 }
 
-fn postgres_bin_dir() -> PathBuf {
+pub fn postgres_bin_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FLIGHTDECK_PG_BIN") {
         return PathBuf::from(dir);
     }

@@ -92,6 +92,45 @@ impl Server {
         self.process = process;
     }
 
+    /// `pg_dump` of the server's database (custom format) into `file`: a backup, as an
+    /// operator takes one.
+    pub async fn dump(&self, file: &std::path::Path) {
+        let out = Command::new(pg_tool("pg_dump"))
+            .arg("--format=custom")
+            .arg(format!("--file={}", file.display()))
+            .arg(format!("--dbname={}", self.database_url))
+            .output()
+            .await
+            .expect("pg_dump runs");
+        assert!(
+            out.status.success(),
+            "pg_dump: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Restores the database from a [`Server::dump`] (`pg_restore --clean`), as an operator
+    /// recovering from a lost disk would; the server process must be stopped first.
+    pub async fn restore(&self, file: &std::path::Path) {
+        let out = Command::new(pg_tool("pg_restore"))
+            .args([
+                "--clean",
+                "--if-exists",
+                "--single-transaction",
+                "--no-owner",
+            ])
+            .arg(format!("--dbname={}", self.database_url))
+            .arg(file)
+            .output()
+            .await
+            .expect("pg_restore runs");
+        assert!(
+            out.status.success(),
+            "pg_restore: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Creates another workspace and returns its join token.
     pub async fn new_workspace(&self, name: &str) -> String {
         new_workspace(&self.binary, &self.database_url, name).await
@@ -102,6 +141,18 @@ impl Server {
     pub async fn spawn_instance(&self) -> Instance {
         let (process, addr) = serve(&self.binary, &self.database_url, "127.0.0.1:0").await;
         Instance { addr, process }
+    }
+}
+
+/// A PostgreSQL client program of the same installation as the test clusters' `initdb`
+/// (which may be a link on `PATH` into the version's own bin directory).
+fn pg_tool(name: &str) -> PathBuf {
+    let initdb = crate::pg::postgres_bin_dir().join("initdb");
+    let real = std::fs::canonicalize(&initdb).unwrap_or(initdb);
+    let beside = real.parent().map(|dir| dir.join(name));
+    match beside {
+        Some(path) if path.is_file() => path,
+        _ => PathBuf::from(name),
     }
 }
 

@@ -292,3 +292,83 @@ async fn behind_a_balancer_an_instance_killed_mid_stream_loses_no_device_and_no_
     }
     assert_eq!(server_cells(&devices[0].store).await, cells);
 }
+
+fn titles(device: &Device) -> Vec<(String, String)> {
+    all_tasks(device)
+        .into_iter()
+        .map(|t| (t.id, t.title))
+        .collect()
+}
+
+/// The server's database restored from a dump taken earlier: both devices notice once (the
+/// epoch changed), send their changes again and re-read the workspace, so that every write
+/// made after the dump is back on the server, and a fresh device gets everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_recover_what_a_server_restored_from_an_older_dump_lost() {
+    use flightdeck_core::sync::account;
+
+    let mut server = Server::start(server_binary("debug")).await;
+    let a = Device::join(&server, &server.join_token).await;
+    let b = Device::join(&server, &server.join_token).await;
+    let mut ids = Vec::new();
+    write_round(&[&a, &b], 0, 3, &mut ids);
+    a.sync().await;
+    b.sync().await;
+    a.sync().await;
+    let backup = tempfile::tempdir().unwrap();
+    let dump = backup.path().join("flightdeck.dump");
+    server.dump(&dump).await;
+
+    // After the backup: more writes on both, synced, so the cursors pass the dump's head.
+    write_round(&[&a, &b], 1, 4, &mut ids);
+    a.sync().await;
+    b.sync().await;
+    a.sync().await;
+    assert_eq!(titles(&a), titles(&b));
+    assert!(account::status(&a.store)
+        .unwrap()
+        .server_loss_notice
+        .is_none());
+
+    server.kill().await;
+    server.restore(&dump).await;
+    server.restart().await;
+
+    // Each device notices on its next round, and only then.
+    let recovered_a = a.sync().await;
+    assert!(recovered_a.pushed_cells > 0, "{recovered_a:?}");
+    b.sync().await;
+    a.sync().await;
+    for device in [&a, &b] {
+        let notice = account::status(&device.store).unwrap().server_loss_notice;
+        let notice = notice.expect("the device says the server was restored");
+        assert!(notice.contains("restored from an older backup"), "{notice}");
+    }
+    let again = a.sync().await;
+    assert_eq!(
+        again.pushed_cells, 0,
+        "a second round re-sends nothing: {again:?}"
+    );
+
+    let c = Device::join(&server, &server.join_token).await;
+    c.sync().await;
+    assert_eq!(titles(&a), titles(&b));
+    assert_eq!(
+        titles(&c),
+        titles(&a),
+        "a fresh device gets every write, after the dump too"
+    );
+    assert_eq!(all_tasks(&c).len(), ids.len());
+    let cells = device_cells(&a.store);
+    assert_eq!(device_cells(&b.store), cells);
+    assert_eq!(device_cells(&c.store), cells);
+    assert_eq!(
+        server_cells(&c.store).await,
+        cells,
+        "the server holds what the devices hold"
+    );
+    assert!(account::status(&c.store)
+        .unwrap()
+        .server_loss_notice
+        .is_none());
+}

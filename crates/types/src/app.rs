@@ -58,6 +58,10 @@ pub struct SyncInfo {
     /// when this device holds pulled changes its schema does not have yet.
     #[serde(default)]
     pub newer_version_notice: Option<String>,
+    /// Set once the server was found restored from an older backup or replaced and this
+    /// device re-synchronised with it.
+    #[serde(default)]
+    pub server_loss_notice: Option<String>,
     /// Who runs this workspace's queued runs and schedules.
     #[serde(default)]
     pub worker: WorkerState,

@@ -90,6 +90,9 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
                 if let Some(notice) = &status.newer_version_notice {
                     text.push_str(&format!("\nwaiting:    {notice}"));
                 }
+                if let Some(notice) = &status.server_loss_notice {
+                    text.push_str(&format!("\nserver:     {notice}"));
+                }
                 text
             });
         }

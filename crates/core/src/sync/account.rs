@@ -158,6 +158,9 @@ pub struct SyncStatus {
     pub held_changes: Vec<crate::store::HeldFrom>,
     /// "N changes from a newer version are waiting; update Flightdeck", naming the devices.
     pub newer_version_notice: Option<String>,
+    /// Set when the server was found restored from an older backup or replaced, and this
+    /// device re-synchronised (`sync::server_loss`): what happened and when.
+    pub server_loss_notice: Option<String>,
 }
 
 pub fn status(store: &Store) -> Result<SyncStatus> {
@@ -184,5 +187,6 @@ pub fn status(store: &Store) -> Result<SyncStatus> {
             .count(),
         newer_version_notice: super::newer_version_notice(&held),
         held_changes: held,
+        server_loss_notice: store.sync_state(super::server_loss::SERVER_LOSS_NOTICE)?,
     })
 }

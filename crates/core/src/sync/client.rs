@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use flightdeck_types::sync::{
     DevicesResponse, ErrorBody, JoinRequest, JoinResponse, PullResponse, PushResponse, WireChange,
-    PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
+    EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -27,6 +27,9 @@ pub struct SyncClient {
     token: String,
     /// This device's local schema version, sent as [`SCHEMA_HEADER`] when known.
     schema: Option<u32>,
+    /// The server epoch ([`EPOCH_HEADER`]) of the newest response, shared by the clones a
+    /// round makes: the round compares it with the one stored (see `server_loss`).
+    epoch: std::sync::Arc<std::sync::Mutex<Option<String>>>,
 }
 
 fn network_error(base: &str, e: reqwest::Error) -> CoreError {
@@ -76,6 +79,22 @@ impl SyncClient {
             base: base.trim_end_matches('/').to_string(),
             token: token.to_string(),
             schema: None,
+            epoch: Default::default(),
+        }
+    }
+
+    /// The server epoch of the newest response this client (or a clone) received.
+    pub fn last_epoch(&self) -> Option<String> {
+        self.epoch.lock().map(|e| e.clone()).unwrap_or_default()
+    }
+
+    fn note_epoch(&self, response: &reqwest::Response) {
+        let epoch = response
+            .headers()
+            .get(EPOCH_HEADER)
+            .and_then(|v| v.to_str().ok());
+        if let (Some(epoch), Ok(mut slot)) = (epoch, self.epoch.lock()) {
+            *slot = Some(epoch.to_string());
         }
     }
 
@@ -104,6 +123,7 @@ impl SyncClient {
             .send()
             .await
             .map_err(|e| network_error(&self.base, e))?;
+        self.note_epoch(&response);
         decode(&self.base, response).await
     }
 
@@ -131,6 +151,7 @@ impl SyncClient {
             .send()
             .await
             .map_err(|e| network_error(&self.base, e))?;
+        self.note_epoch(&response);
         decode(&self.base, response).await
     }
 
@@ -161,6 +182,7 @@ impl SyncClient {
             .send()
             .await
             .map_err(|e| network_error(&self.base, e))?;
+        self.note_epoch(&response);
         decode(&self.base, response).await
     }
 }
@@ -209,6 +231,13 @@ pub async fn round(store: &Store, client: &SyncClient, kind: Round) -> Result<Sy
         Round::PushAndPull => push_and_pull(store, client, &mut report).await,
         Round::PullOnly => pull_until_current(store, client, &mut report).await,
     };
+    // A server that lost what it had acknowledged (restored from an older backup, or
+    // replaced) is noticed here, from its epoch or a refused cursor, and recovered from.
+    let outcome = match super::server_loss::detect(store, client, &outcome) {
+        Ok(Some(reason)) => super::server_loss::recover(store, client, &reason, &mut report).await,
+        Ok(None) => outcome,
+        Err(e) => Err(e),
+    };
     let outcome = outcome.and_then(|()| {
         report.local_cursor = pull_cursor(store)?;
         Ok(())
@@ -235,7 +264,11 @@ pub(crate) fn index_pulled_memories(store: &Store) -> usize {
     })
 }
 
-async fn push_and_pull(store: &Store, client: &SyncClient, report: &mut SyncReport) -> Result<()> {
+pub(super) async fn push_and_pull(
+    store: &Store,
+    client: &SyncClient,
+    report: &mut SyncReport,
+) -> Result<()> {
     while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
         let cursor = pull_cursor(store)?;
         let response = push_batch(client, &batch.changes).await?;

@@ -9,6 +9,7 @@ pub mod client;
 pub mod daemon;
 mod held_names;
 pub mod push_bodies;
+pub mod server_loss;
 pub mod wire;
 
 pub use held_names::newer_version_notice;
