@@ -71,6 +71,39 @@ fn validate(s: &mut Schedule) -> Result<()> {
     Ok(())
 }
 
+/// How far in the past a one-time `run_at` may be and still count as "now" (the scheduler's
+/// default grace: a time typed as the current minute is not refused).
+const PAST_GRACE_MS: i64 = 60_000;
+
+/// Whether the misfire policy given with a request asks for a catch-up run of missed times.
+fn asks_catch_up(policy: Option<MisfirePolicy>) -> bool {
+    matches!(policy, Some(MisfirePolicy::RunOnce | MisfirePolicy::RunAll))
+}
+
+/// Refuses a schedule that would never fire: a cron expression with no fire time within
+/// [`timing::NEVER_FIRES_HORIZON_DAYS`], or a one-time schedule in the past unless the request
+/// asked for a catch-up run (then it fires once, at once, as a misfire). `typed` is the cron
+/// expression as the person wrote it, for the message.
+fn check_fires(s: &Schedule, typed: Option<&str>, now: Timestamp, catch_up: bool) -> Result<()> {
+    match s.kind {
+        ScheduleKind::Cron => timing::check_cron_fires(s, typed, now),
+        ScheduleKind::Once => match s.run_at {
+            Some(at) if at.as_millis() < now.as_millis() - PAST_GRACE_MS && !catch_up => {
+                Err(CoreError::invalid(
+                    "run_at",
+                    format!(
+                        "`{}` is in the past; ask for a catch-up run (--misfire run_once) to \
+                         run it once now",
+                        at.to_rfc3339()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        },
+        ScheduleKind::Interval => Ok(()),
+    }
+}
+
 pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
     add_at(store, input, None)
 }
@@ -80,8 +113,11 @@ pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
 pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Result<Schedule> {
     store.write(|w| {
         let now = now.unwrap_or(w.now());
+        let catch_up = asks_catch_up(input.misfire_policy);
+        let typed = input.cron_expr.clone();
         let mut s = from_input(input, now, w.device_id());
         validate(&mut s)?;
+        check_fires(&s, typed.as_deref(), now, catch_up)?;
         s.next_fire_at = timing::first_fire(&s, now)?;
         sql::insert(w, &s)?;
         w.audit(
@@ -98,8 +134,11 @@ pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Resu
 /// what a form shows while the person types. Errors are [`add`]'s, naming the field.
 pub fn preview(input: NewSchedule, now: Timestamp, n: usize) -> Result<Vec<Timestamp>> {
     // Any non-empty device: the runner device does not change when it fires.
+    let catch_up = asks_catch_up(input.misfire_policy);
+    let typed = input.cron_expr.clone();
     let mut s = from_input(input, now, "preview");
     validate(&mut s)?;
+    check_fires(&s, typed.as_deref(), now, catch_up)?;
     let Some(first) = timing::first_fire(&s, now)? else {
         return Ok(Vec::new());
     };
@@ -224,6 +263,8 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
             || patch.interval_secs.is_some()
             || patch.run_at.is_some();
         let p = patch;
+        let catch_up = asks_catch_up(p.misfire_policy);
+        let typed = p.cron_expr.clone();
         new.name = p.name.unwrap_or(new.name);
         new.cron_expr = p.cron_expr.or(new.cron_expr);
         new.timezone = p.timezone.unwrap_or(new.timezone);
@@ -236,6 +277,17 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
         new.retry_policy = p.retry_policy.unwrap_or(new.retry_policy);
         new.runner_device_id = p.runner_device_id.or(new.runner_device_id);
         validate(&mut new)?;
+        if timing_changed {
+            // Only the timing this request sets is judged: a stored once that already
+            // fired is in the past, and that is fine.
+            let judged = Schedule {
+                run_at: p.run_at,
+                ..new.clone()
+            };
+            if new.kind != ScheduleKind::Once || p.run_at.is_some() {
+                check_fires(&judged, typed.as_deref(), w.now(), catch_up)?;
+            }
+        }
         if timing_changed && new.enabled {
             if new.kind == ScheduleKind::Once && p.run_at.is_some() {
                 new.last_fired_at = None;

@@ -86,6 +86,94 @@ impl Timing {
     }
 }
 
+/// A cron schedule with no fire time this far ahead is refused as one that never fires.
+pub const NEVER_FIRES_HORIZON_DAYS: i64 = 5 * 366;
+
+/// Refuses a cron schedule that has no fire within [`NEVER_FIRES_HORIZON_DAYS`] of `now`
+/// (`0 0 30 2 *`), naming the day and month when that is why.
+pub fn check_cron_fires(s: &Schedule, typed: Option<&str>, now: Timestamp) -> Result<()> {
+    let timing = Timing::of(s)?;
+    let horizon = now.as_millis() + NEVER_FIRES_HORIZON_DAYS * 86_400_000;
+    if timing
+        .next_after(now)
+        .is_some_and(|t| t.as_millis() <= horizon)
+    {
+        return Ok(());
+    }
+    let typed = typed.or(s.cron_expr.as_deref()).unwrap_or_default();
+    let why = impossible_day(typed)
+        .unwrap_or_else(|| "it has no fire time in the next 5 years".to_string());
+    Err(CoreError::invalid(
+        "cron_expr",
+        format!("`{typed}` never fires: {why}"),
+    ))
+}
+
+const MONTH_NAMES: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+/// The most days each month can have (February: a leap year's).
+const MONTH_DAYS: [u32; 12] = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/// "day 30 never occurs in February" when the day-of-month field holds only plain days and
+/// the smallest exceeds every month the month field allows; None when that is not the cause
+/// (or the fields are too intricate to tell cheaply).
+fn impossible_day(expr: &str) -> Option<String> {
+    let parts: Vec<&str> = expr.split_whitespace().collect();
+    let (dom, month) = match parts.len() {
+        5 => (parts[2], parts[3]),
+        6 | 7 => (parts[3], parts[4]),
+        _ => return None,
+    };
+    let day = dom
+        .split(',')
+        .map(|item| item.split('-').next().and_then(|d| d.parse::<u32>().ok()))
+        .collect::<Option<Vec<u32>>>()?
+        .into_iter()
+        .min()?;
+    let month_number = |m: &str| -> Option<usize> {
+        m.parse::<usize>()
+            .ok()
+            .filter(|n| (1..=12).contains(n))
+            .or_else(|| {
+                MONTH_NAMES
+                    .iter()
+                    .position(|n| n[..3].eq_ignore_ascii_case(m))
+                    .map(|i| i + 1)
+            })
+    };
+    let mut months = Vec::new();
+    for item in month.split(',') {
+        if item.contains('/') || item.contains('*') {
+            return None;
+        }
+        let (lo, hi) = item.split_once('-').unwrap_or((item, item));
+        months.extend(month_number(lo)?..=month_number(hi)?);
+    }
+    if months.is_empty() || months.iter().any(|m| MONTH_DAYS[m - 1] >= day) {
+        return None;
+    }
+    let mut names: Vec<&str> = months.iter().map(|m| MONTH_NAMES[m - 1]).collect();
+    let last = names.pop()?;
+    let months = if names.is_empty() {
+        last.to_string()
+    } else {
+        format!("{} or {last}", names.join(", "))
+    };
+    Some(format!("day {day} never occurs in {months}"))
+}
+
 /// The next `n` fire times strictly after `after`.
 pub fn next_fire_times(s: &Schedule, after: Timestamp, n: usize) -> Result<Vec<Timestamp>> {
     let timing = Timing::of(s)?;
