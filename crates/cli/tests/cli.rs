@@ -516,3 +516,57 @@ fn schedule_add_refuses_times_that_never_come() {
     let shown = json(d, &["schedule", "show", &id]);
     assert_eq!(shown["next_fire_at"], shown["run_at"]);
 }
+
+#[test]
+fn schedule_cron_is_standard_cron() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let task = ok(d, &["task", "add", "Weekdays"]).trim().to_string();
+    for (typed, stored) in [
+        ("0 9 * * 1-5", "0 0 9 * * MON-FRI"),
+        ("0 9 * * 0", "0 0 9 * * SUN"),
+        ("@daily", "0 0 0 * * *"),
+    ] {
+        let id = ok(
+            d,
+            &[
+                "schedule",
+                "add",
+                typed,
+                "--task",
+                &task,
+                "--cron",
+                typed,
+                "--tz",
+                "America/New_York",
+                "--shell",
+                "true",
+            ],
+        )
+        .trim()
+        .to_string();
+        let shown = json(d, &["schedule", "show", &id]);
+        assert_eq!(shown["cron_expr"], stored, "{typed}");
+        assert_eq!(shown["cron_dialect"], "standard");
+        let human = ok(d, &["schedule", "show", &id]);
+        assert!(
+            human.contains(&format!("cron {stored} America/New_York")),
+            "{human}"
+        );
+    }
+    let line = fails(
+        d,
+        &[
+            "schedule",
+            "add",
+            "x",
+            "--task",
+            &task,
+            "--cron",
+            "0 9 * * 8",
+            "--shell",
+            "true",
+        ],
+    );
+    assert!(line.contains("0 and 7 = Sunday"), "{line}");
+}

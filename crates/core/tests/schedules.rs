@@ -2,6 +2,8 @@
 //! pause/resume/trigger/delete, next fire times, and two synced devices.
 
 mod common;
+#[path = "schedules/cron_dialect.rs"]
+mod cron_dialect;
 
 use std::sync::Arc;
 

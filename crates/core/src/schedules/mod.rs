@@ -11,7 +11,7 @@ pub mod clock;
 pub mod scheduler;
 pub mod timing;
 
-use flightdeck_types::schedule::{cron_expr, interval_secs, misfire_cap};
+use flightdeck_types::schedule::{cron_expr, interval_secs, misfire_cap, CronDialect};
 use flightdeck_types::{
     AuditAction, EntityKind, Execution, MisfirePolicy, NewExecution, NewSchedule, OverlapPolicy,
     Schedule, ScheduleKind, SchedulePatch, Timestamp,
@@ -26,8 +26,9 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use scheduler::{Fired, Scheduler, TickReport, MAX_LEAD};
 pub use timing::next_fire_times;
 
-/// Checks the timing fields of `s` and normalises its cron expression.
-fn validate(s: &mut Schedule) -> Result<()> {
+/// Checks the timing fields of `s` and, when `cron_typed` (the request sets it), normalises
+/// its cron expression as standard cron.
+fn validate(s: &mut Schedule, cron_typed: bool) -> Result<()> {
     let name = s.name.trim();
     if name.chars().count() > flightdeck_types::validate::MAX_NAME_CHARS {
         return Err(CoreError::invalid("name", "is longer than 100 characters"));
@@ -36,15 +37,19 @@ fn validate(s: &mut Schedule) -> Result<()> {
     timing::parse_zone(&s.timezone)?;
     match s.kind {
         ScheduleKind::Cron => {
-            let expr = s.cron_expr.as_deref().ok_or_else(|| {
+            let expr = s.cron_expr.clone().ok_or_else(|| {
                 CoreError::invalid(
                     "cron_expr",
                     "a cron schedule needs cron_expr, e.g. `0 9 * * MON-FRI`",
                 )
             })?;
-            let normal = cron_expr(expr)?;
-            timing::parse_cron(&normal)?;
-            s.cron_expr = Some(normal);
+            // A stored expression is kept as it is: normalising it again would read its
+            // weekday numbers (the crate's, in a row from an older build) as standard ones.
+            if cron_typed {
+                s.cron_expr = Some(cron_expr(&expr)?);
+                s.cron_dialect = CronDialect::Standard;
+            }
+            timing::parse_stored_cron(s.cron_expr.as_deref().unwrap_or(&expr), s.cron_dialect)?;
         }
         ScheduleKind::Interval => {
             interval_secs(s.interval_secs)?;
@@ -116,7 +121,7 @@ pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Resu
         let catch_up = asks_catch_up(input.misfire_policy);
         let typed = input.cron_expr.clone();
         let mut s = from_input(input, now, w.device_id());
-        validate(&mut s)?;
+        validate(&mut s, true)?;
         check_fires(&s, typed.as_deref(), now, catch_up)?;
         s.next_fire_at = timing::first_fire(&s, now)?;
         sql::insert(w, &s)?;
@@ -137,7 +142,7 @@ pub fn preview(input: NewSchedule, now: Timestamp, n: usize) -> Result<Vec<Times
     let catch_up = asks_catch_up(input.misfire_policy);
     let typed = input.cron_expr.clone();
     let mut s = from_input(input, now, "preview");
-    validate(&mut s)?;
+    validate(&mut s, true)?;
     check_fires(&s, typed.as_deref(), now, catch_up)?;
     let Some(first) = timing::first_fire(&s, now)? else {
         return Ok(Vec::new());
@@ -156,6 +161,7 @@ fn from_input(input: NewSchedule, now: Timestamp, device_id: &str) -> Schedule {
         task_id: input.task_id,
         kind: input.kind,
         cron_expr: input.cron_expr,
+        cron_dialect: CronDialect::Standard,
         timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
         interval_secs: input.interval_secs,
         run_at: input.run_at,
@@ -208,6 +214,7 @@ fn column_value(s: &Schedule, field: &str) -> Value {
         "task_id" => opt_text(&s.task_id),
         "kind" => Value::Text(s.kind.as_str().into()),
         "cron_expr" => opt_text(&s.cron_expr),
+        "cron_dialect" => Value::Text(s.cron_dialect.as_str().into()),
         "timezone" => Value::Text(s.timezone.clone()),
         "interval_secs" => s.interval_secs.map_or(Value::Null, Value::Integer),
         "run_at" => ts(s.run_at),
@@ -266,6 +273,8 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
         let catch_up = asks_catch_up(p.misfire_policy);
         let typed = p.cron_expr.clone();
         new.name = p.name.unwrap_or(new.name);
+        // What the person types now is standard cron, whatever the row was.
+        let cron_typed = p.cron_expr.is_some();
         new.cron_expr = p.cron_expr.or(new.cron_expr);
         new.timezone = p.timezone.unwrap_or(new.timezone);
         new.interval_secs = p.interval_secs.or(new.interval_secs);
@@ -276,7 +285,7 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
         new.overlap_policy = p.overlap_policy.unwrap_or(new.overlap_policy);
         new.retry_policy = p.retry_policy.unwrap_or(new.retry_policy);
         new.runner_device_id = p.runner_device_id.or(new.runner_device_id);
-        validate(&mut new)?;
+        validate(&mut new, cron_typed)?;
         if timing_changed {
             // Only the timing this request sets is judged: a stored once that already
             // fired is in the past, and that is fine.

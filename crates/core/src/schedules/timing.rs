@@ -12,6 +12,7 @@ use std::str::FromStr;
 
 use chrono::{TimeZone, Utc};
 use chrono_tz::Tz;
+use flightdeck_types::schedule::CronDialect;
 use flightdeck_types::{Schedule, ScheduleKind, Timestamp};
 
 use crate::error::{CoreError, Result};
@@ -31,6 +32,30 @@ pub fn parse_cron(expr: &str) -> Result<cron::Schedule> {
         .map_err(|e| CoreError::invalid("cron_expr", format!("`{expr}`: {e}")))
 }
 
+/// A stored expression as the cron crate schedules whose earliest next time is the
+/// schedule's. Stored weekdays are names (or, from an older build, the crate's own numbers),
+/// so the crate reads them as meant; what it lacks is Vixie's day rule: when both day-of-month and
+/// day-of-week are restricted (neither starts with `*`), a day matching EITHER fires. That is
+/// two schedules, one per day field with the other unrestricted. Quartz rows (written before)
+/// keep the crate's rule: a day must match both.
+pub fn parse_stored_cron(expr: &str, dialect: CronDialect) -> Result<Vec<cron::Schedule>> {
+    let parts: Vec<&str> = expr.split_whitespace().collect();
+    let restricted = |f: &str| !(f.starts_with('*') || f.starts_with('?'));
+    if dialect == CronDialect::Standard
+        && parts.len() >= 6
+        && restricted(parts[3])
+        && restricted(parts[5])
+    {
+        let with = |i: usize| {
+            let mut p = parts.clone();
+            p[i] = "*";
+            p.join(" ")
+        };
+        return Ok(vec![parse_cron(&with(5))?, parse_cron(&with(3))?]);
+    }
+    Ok(vec![parse_cron(expr)?])
+}
+
 fn utc(t: Timestamp) -> chrono::DateTime<Utc> {
     Utc.timestamp_millis_opt(t.as_millis())
         .single()
@@ -39,8 +64,12 @@ fn utc(t: Timestamp) -> chrono::DateTime<Utc> {
 
 /// A prepared schedule timing, parsed once.
 pub enum Timing {
-    Cron(Box<cron::Schedule>, Tz),
-    Interval { anchor: i64, every_ms: i64 },
+    /// Fires at the earliest next time of any of these (see [`parse_stored_cron`]).
+    Cron(Vec<cron::Schedule>, Tz),
+    Interval {
+        anchor: i64,
+        every_ms: i64,
+    },
     Once(Option<Timestamp>),
 }
 
@@ -51,7 +80,10 @@ impl Timing {
                 let expr = s.cron_expr.as_deref().ok_or_else(|| {
                     CoreError::invalid("cron_expr", "a cron schedule needs cron_expr")
                 })?;
-                Timing::Cron(Box::new(parse_cron(expr)?), parse_zone(&s.timezone)?)
+                Timing::Cron(
+                    parse_stored_cron(expr, s.cron_dialect)?,
+                    parse_zone(&s.timezone)?,
+                )
             }
             ScheduleKind::Interval => {
                 let secs = flightdeck_types::schedule::interval_secs(s.interval_secs)?;
@@ -69,10 +101,14 @@ impl Timing {
     /// The first fire strictly after `t`.
     pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
         match self {
-            Timing::Cron(cron, tz) => cron
-                .after(&utc(t).with_timezone(tz))
-                .next()
-                .map(|d| Timestamp(d.timestamp_millis())),
+            Timing::Cron(crons, tz) => {
+                let from = utc(t).with_timezone(tz);
+                crons
+                    .iter()
+                    .filter_map(|c| c.after(&from).next())
+                    .map(|d| Timestamp(d.timestamp_millis()))
+                    .min()
+            }
             Timing::Interval { anchor, every_ms } => {
                 let t = t.as_millis();
                 if t < *anchor {
