@@ -1,9 +1,12 @@
 //! When a schedule fires.
 //!
-//! - cron: the `cron` crate evaluated in the schedule's IANA zone. Daylight saving, as the
-//!   crate does it (checked by tests/schedules_dst.rs): a local time that does not exist (the
-//!   spring gap) is skipped, not moved; a local time that happens twice (the autumn repeat)
-//!   fires once, at its first (daylight) instant.
+//! - cron: the `cron` crate evaluated in the schedule's IANA zone. Daylight saving (checked
+//!   by tests/schedules_dst.rs): a local time that does not exist (the spring gap) is
+//!   skipped, not moved. A local time that happens twice (the autumn repeat) fires once, at
+//!   its first (daylight) instant, when the hour field is fixed (`30 1 * * *`); with a
+//!   wildcard hour (`0 * * * *`, `*/15 * * * *`) it fires both times, on real time, as Vixie
+//!   cron does, so an hourly schedule does not skip an hour. The crate only knows the first
+//!   instant; the second comes from [`repeated_fire`].
 //! - interval: a fixed grid `anchor + k * interval`, the anchor being `run_at` or else
 //!   `created_at + interval`, so fires never drift however late a tick runs.
 //! - once: `run_at`.
@@ -65,7 +68,12 @@ fn utc(t: Timestamp) -> chrono::DateTime<Utc> {
 /// A prepared schedule timing, parsed once.
 pub enum Timing {
     /// Fires at the earliest next time of any of these (see [`parse_stored_cron`]).
-    Cron(Vec<cron::Schedule>, Tz),
+    Cron {
+        crons: Vec<cron::Schedule>,
+        tz: Tz,
+        /// The hour field starts with `*`: the repeated autumn hour fires twice.
+        wildcard_hour: bool,
+    },
     Interval {
         anchor: i64,
         every_ms: i64,
@@ -80,10 +88,15 @@ impl Timing {
                 let expr = s.cron_expr.as_deref().ok_or_else(|| {
                     CoreError::invalid("cron_expr", "a cron schedule needs cron_expr")
                 })?;
-                Timing::Cron(
-                    parse_stored_cron(expr, s.cron_dialect)?,
-                    parse_zone(&s.timezone)?,
-                )
+                Timing::Cron {
+                    crons: parse_stored_cron(expr, s.cron_dialect)?,
+                    tz: parse_zone(&s.timezone)?,
+                    // Stored expressions have seconds first: hours are the third field.
+                    wildcard_hour: expr
+                        .split_whitespace()
+                        .nth(2)
+                        .is_some_and(|h| h.starts_with('*')),
+                }
             }
             ScheduleKind::Interval => {
                 let secs = flightdeck_types::schedule::interval_secs(s.interval_secs)?;
@@ -101,13 +114,32 @@ impl Timing {
     /// The first fire strictly after `t`.
     pub fn next_after(&self, t: Timestamp) -> Option<Timestamp> {
         match self {
-            Timing::Cron(crons, tz) => {
+            Timing::Cron {
+                crons,
+                tz,
+                wildcard_hour,
+            } => {
                 let from = utc(t).with_timezone(tz);
-                crons
+                // From inside a repeated hour the crate maps the local times that follow to
+                // their first instants, which are before `t`: those are passed over.
+                let first = crons
                     .iter()
-                    .filter_map(|c| c.after(&from).next())
-                    .map(|d| Timestamp(d.timestamp_millis()))
-                    .min()
+                    .filter_map(|c| {
+                        c.after(&from)
+                            .map(|d| d.timestamp_millis())
+                            .find(|ms| *ms > t.as_millis())
+                    })
+                    .map(Timestamp)
+                    .min();
+                let repeated = if *wildcard_hour {
+                    crons.iter().filter_map(|c| repeated_fire(c, tz, t)).min()
+                } else {
+                    None
+                };
+                match (first, repeated) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                }
             }
             Timing::Interval { anchor, every_ms } => {
                 let t = t.as_millis();
@@ -208,6 +240,41 @@ fn impossible_day(expr: &str) -> Option<String> {
         format!("{} or {last}", names.join(", "))
     };
     Some(format!("day {day} never occurs in {months}"))
+}
+
+/// The longest a clock is ever set back (Lord Howe's half hour, most zones' hour: 2 h covers
+/// every zone in the database).
+const MAX_SETBACK_MS: i64 = 2 * 3_600_000;
+
+/// The next fire after `t` that is the SECOND instant of a repeated local time (the autumn
+/// hour), which the crate never yields: it maps a repeated local time to its first instant.
+/// Such an instant is at most [`MAX_SETBACK_MS`] after `t` when no fire of the first
+/// occurrence lies between (that one would come first), so it is looked for in the offset in
+/// force just after the change: the zone's offset at `t` + that much.
+fn repeated_fire(cron: &cron::Schedule, tz: &Tz, t: Timestamp) -> Option<Timestamp> {
+    use chrono::{Offset, TimeZone as _};
+    let limit = t.as_millis() + MAX_SETBACK_MS;
+    let offset_at = |ms: i64| {
+        tz.offset_from_utc_datetime(&utc(Timestamp(ms)).naive_utc())
+            .fix()
+    };
+    let offset = offset_at(limit);
+    // No change of offset around `t` (two changes are never this close): nothing repeats.
+    if offset_at(t.as_millis() - MAX_SETBACK_MS) == offset {
+        return None;
+    }
+    let next = cron.after(&utc(t).with_timezone(&offset)).next()?;
+    let at = next.timestamp_millis();
+    if at > limit {
+        return None;
+    }
+    // Only the second instant of a repeated local time: the first is the crate's own.
+    match tz.from_local_datetime(&next.naive_local()) {
+        chrono::LocalResult::Ambiguous(_, second) if second.timestamp_millis() == at => {
+            Some(Timestamp(at))
+        }
+        _ => None,
+    }
 }
 
 /// The next `n` fire times strictly after `after`.
