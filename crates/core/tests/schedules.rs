@@ -2,6 +2,8 @@
 //! pause/resume/trigger/delete, next fire times, and two synced devices.
 
 mod common;
+#[path = "schedules/cron_dialect.rs"]
+mod cron_dialect;
 
 use std::sync::Arc;
 
@@ -462,4 +464,88 @@ fn a_task_schedule_runs_in_the_environment_the_task_has_when_it_fires() {
     assert_eq!(report.fired[0].schedule_id, s.id);
     let run = runs::get(sched.store(), &report.fired[0].queued[0]).unwrap();
     assert_eq!(run.environment_id.as_deref(), Some(second.as_str()));
+}
+
+#[test]
+fn a_cron_that_never_fires_is_refused_naming_the_day() {
+    for (expr, why) in [
+        ("0 0 30 2 *", "day 30 never occurs in February"),
+        ("0 0 31 4 *", "day 31 never occurs in April"),
+        (
+            "0 0 31 4,6,9,11 *",
+            "day 31 never occurs in April, June, September or November",
+        ),
+        ("0 0 0 30 FEB * 2027", "day 30 never occurs in February"),
+    ] {
+        let (field, message) = field_error(cron(expr, "UTC"));
+        assert_eq!(field, "cron_expr", "{expr}");
+        assert_eq!(message, format!("`{expr}` never fires: {why}"));
+    }
+    // A year long gone: no fire, and no day to blame.
+    let (_, message) = field_error(cron("0 0 0 1 1 * 1999", "UTC"));
+    assert!(message.ends_with("never fires: it has no fire time in the next 5 years"));
+    // 29 February comes, if only every four years.
+    let (_dir, store) = temp_store();
+    let leap = schedules::add_at(&store, cron("0 0 29 2 *", "UTC"), Some(at(T0))).unwrap();
+    assert_eq!(leap.next_fire_at, Some(at("2028-02-29T00:00:00Z")));
+    // An update to a never-firing expression is refused too, and changes nothing.
+    let err = schedules::update(
+        &store,
+        &leap.id,
+        SchedulePatch {
+            cron_expr: Some("0 0 31 4 *".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(&err, CoreError::Invalid(e) if e.field == "cron_expr"),
+        "{err:?}"
+    );
+    assert_eq!(
+        schedules::show(&store, &leap.id)
+            .unwrap()
+            .cron_expr
+            .as_deref(),
+        Some("0 0 0 29 2 *")
+    );
+}
+
+#[test]
+fn a_once_in_the_past_is_refused_unless_a_catch_up_is_asked_for() {
+    let now = at(T0);
+    let past = Timestamp(now.as_millis() - 3_600_000);
+    let once = |policy: Option<MisfirePolicy>| NewSchedule {
+        kind: ScheduleKind::Once,
+        interval_secs: None,
+        misfire_policy: policy,
+        ..interval(1, past)
+    };
+    let (_dir, store) = temp_store();
+    for policy in [None, Some(MisfirePolicy::Skip)] {
+        match schedules::add_at(&store, once(policy), Some(now)) {
+            Err(CoreError::Invalid(e)) => {
+                assert_eq!(e.field, "run_at");
+                assert_eq!(
+                    e.message,
+                    "`2027-01-03T23:00:00.000Z` is in the past; ask for a catch-up run \
+                     (--misfire run_once) to run it once now"
+                );
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert!(schedules::preview(once(policy), now, 1).is_err());
+    }
+    assert!(schedules::list(&store).unwrap().is_empty(), "nothing kept");
+    // Asked for: it fires once, at the first tick.
+    let s = schedules::add_at(&store, once(Some(MisfirePolicy::RunOnce)), Some(now)).unwrap();
+    assert_eq!(s.next_fire_at, Some(past));
+    let (_clock, sched) = scheduler(store, now);
+    assert_eq!(sched.tick_now().unwrap().queued(), 1);
+    // A time within the last minute is "now", not the past.
+    let just_now = NewSchedule {
+        run_at: Some(Timestamp(now.as_millis() - 30_000)),
+        ..once(None)
+    };
+    assert!(schedules::add_at(sched.store(), just_now, Some(now)).is_ok());
 }

@@ -69,3 +69,47 @@ fn autumn_repeat_fires_the_repeated_local_time_once() {
         ]
     );
 }
+
+#[test]
+fn autumn_repeat_fires_a_wildcard_hour_on_real_time() {
+    // 01:00-02:00 happens twice on 7 November: EDT (05:00-06:00 UTC), then EST (06:00-07:00).
+    assert_eq!(
+        fired("0 * * * *", "2027-11-07T03:30:00Z", 5),
+        [
+            at("2027-11-07T04:00:00Z"), // 00:00 EDT
+            at("2027-11-07T05:00:00Z"), // 01:00 EDT
+            at("2027-11-07T06:00:00Z"), // 01:00 EST, the repeated hour
+            at("2027-11-07T07:00:00Z"), // 02:00 EST
+            at("2027-11-07T08:00:00Z"),
+        ]
+    );
+    // Every 15 minutes: no gap of an hour, every instant once.
+    let quarter = fired("*/15 * * * *", "2027-11-07T05:40:00Z", 7);
+    assert_eq!(
+        quarter,
+        ["05:45", "06:00", "06:15", "06:30", "06:45", "07:00", "07:15"]
+            .map(|hm| at(&format!("2027-11-07T{hm}:00Z")))
+    );
+    // The spring gap under a wildcard hour: real time runs on, 02:00 EST does not exist.
+    assert_eq!(
+        fired("0 * * * *", "2027-03-14T06:30:00Z", 3),
+        [
+            at("2027-03-14T07:00:00Z"), // 03:00 EDT (02:00 never happens)
+            at("2027-03-14T08:00:00Z"),
+            at("2027-03-14T09:00:00Z"),
+        ]
+    );
+}
+
+#[test]
+fn autumn_repeat_fires_a_fixed_hour_with_wildcard_minutes_once() {
+    // `*/30 1 * * *`: 01:00 and 01:30, in the first (daylight) 01:00 hour only.
+    assert_eq!(
+        fired("*/30 1 * * *", "2027-11-07T04:00:00Z", 3),
+        [
+            at("2027-11-07T05:00:00Z"),
+            at("2027-11-07T05:30:00Z"),
+            at("2027-11-08T06:00:00Z"),
+        ]
+    );
+}

@@ -43,14 +43,40 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// How a stored cron expression is read. People type standard cron (day-of-week 0-7, 0
+    /// and 7 Sunday); it is stored with weekday names, which the `cron` crate and every
+    /// build read alike, so weekday numbers in a stored expression are the crate's (1 =
+    /// Sunday) in either dialect: only a row from an older build has them.
+    CronDialect, "cron dialect" {
+        /// Vixie's day rule: when both day-of-month and day-of-week are restricted (neither
+        /// starts with `*`), a day matching EITHER fires. Every expression typed into this
+        /// build.
+        Standard => "standard",
+        /// The `cron` crate's rule, that of builds before the standard dialect: a day must
+        /// match both day fields. Rows written before keep it, so they fire when they did.
+        Quartz => "quartz",
+    }
+}
+
+impl CronDialect {
+    /// The dialect of a row that does not say (written by an older build).
+    pub fn legacy() -> Self {
+        CronDialect::Quartz
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
     pub id: String,
     pub name: String,
     pub task_id: Option<String>,
     pub kind: ScheduleKind,
-    /// Normalised to the cron crate's 6/7-field form (seconds first).
+    /// Normalised to the 6/7-field form (seconds first), macros expanded, weekdays as names.
     pub cron_expr: Option<String>,
+    /// How `cron_expr` is read (see [`CronDialect`]).
+    #[serde(default = "CronDialect::legacy")]
+    pub cron_dialect: CronDialect,
     pub timezone: String,
     pub interval_secs: Option<i64>,
     /// `once`: the time to fire. `interval`: the anchor (first fire); `created_at` + interval
@@ -204,10 +230,10 @@ const CRON_FIELDS: [CronField; 7] = [
         names: MONTHS,
         question: false,
     },
-    // The cron crate counts days of the week 1-7 from Sunday.
+    // Standard cron: 0-7, 0 and 7 both Sunday.
     CronField {
         name: "day-of-week",
-        min: 1,
+        min: 0,
         max: 7,
         names: DAYS,
         question: true,
@@ -221,10 +247,46 @@ const CRON_FIELDS: [CronField; 7] = [
     },
 ];
 
-/// Checks a cron expression field by field and returns it in the cron crate's form. Accepts
-/// 5 fields (minutes first; seconds 0 is prepended), 6 (seconds first) or 7 (plus year).
-/// Errors name the field `cron_expr` and, in the message, the part that is wrong.
+/// The standard macros and the 5-field expressions they stand for.
+const CRON_MACROS: &[(&str, &str)] = &[
+    ("@yearly", "0 0 1 1 *"),
+    ("@annually", "0 0 1 1 *"),
+    ("@monthly", "0 0 1 * *"),
+    ("@weekly", "0 0 * * 0"),
+    ("@daily", "0 0 * * *"),
+    ("@midnight", "0 0 * * *"),
+    ("@hourly", "0 * * * *"),
+];
+
+/// Checks a standard cron expression field by field and returns it normalised: 6 or 7 fields
+/// (seconds first), macros expanded, day-of-week as names. Accepts 5 fields (minutes first;
+/// seconds 0 is prepended), 6 (seconds first), 7 (plus year) or a macro (`@daily`, ...).
+/// Day-of-week is standard: 0-7, 0 and 7 Sunday, or SUN-SAT. The result is read with
+/// [`CronDialect::Standard`]. Errors name the field `cron_expr` and, in the message, the
+/// part that is wrong.
 pub fn cron_expr(expr: &str) -> Result<String, FieldError> {
+    let trimmed = expr.trim();
+    let expr = if trimmed.starts_with('@') {
+        CRON_MACROS
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(trimmed))
+            .map(|(_, fields)| *fields)
+            .ok_or_else(|| {
+                FieldError::new(
+                    "cron_expr",
+                    format!(
+                        "`{trimmed}` is not a macro; use one of {}",
+                        CRON_MACROS
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                )
+            })?
+    } else {
+        trimmed
+    };
     let parts: Vec<&str> = expr.split_whitespace().collect();
     let (parts, offset) = match parts.len() {
         5 => (parts, 1),
@@ -245,13 +307,79 @@ pub fn cron_expr(expr: &str) -> Result<String, FieldError> {
             ))
         }
     };
-    for (i, part) in parts.iter().enumerate() {
-        check_cron_part(&CRON_FIELDS[i + offset], part)?;
-    }
+    let mut out: Vec<String> = Vec::with_capacity(7);
     if offset == 1 {
-        Ok(format!("0 {}", parts.join(" ")))
-    } else {
-        Ok(parts.join(" "))
+        out.push("0".into());
+    }
+    for (i, part) in parts.iter().enumerate() {
+        let field = &CRON_FIELDS[i + offset];
+        check_cron_part(field, part)?;
+        out.push(if field.name == "day-of-week" {
+            weekday_names(part)
+        } else {
+            part.to_string()
+        });
+    }
+    Ok(out.join(" "))
+}
+
+/// A checked standard day-of-week field with every day as its name (`1-5` -> `MON-FRI`,
+/// `0,7` -> `SUN`, `*/2` -> `SUN,TUE,THU,SAT`): the one place standard numbering meets the
+/// cron crate's (which counts 1-7 from Sunday). Names read the same in both dialects, so a
+/// build that only knows the crate's numbering still fires such a row on the same days.
+fn weekday_names(part: &str) -> String {
+    if part == "*" || part == "?" {
+        return part.to_string();
+    }
+    let number = |text: &str| -> usize {
+        DAYS.iter()
+            .position(|n| n.eq_ignore_ascii_case(text))
+            .unwrap_or_else(|| text.parse::<usize>().unwrap_or(0) % 7)
+    };
+    let mut days = [false; 7];
+    for item in part.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, s.parse::<usize>().unwrap_or(1).max(1)),
+            None => (item, 1),
+        };
+        // Bounds in 0-7 (7 being Sunday again), so `5-7` is Friday to Sunday.
+        let (lo, hi) = match (range, range.split_once('-')) {
+            ("*" | "?", _) => (0, 6),
+            (_, Some((lo, hi))) => (number(lo), bound(hi, number)),
+            (one, None) if step > 1 => (number(one), 6),
+            (one, None) => (number(one), number(one)),
+        };
+        for day in (lo..=hi).step_by(step) {
+            days[day % 7] = true;
+        }
+    }
+    let mut runs: Vec<String> = Vec::new();
+    let mut day = 0;
+    while day < 7 {
+        if !days[day] {
+            day += 1;
+            continue;
+        }
+        let start = day;
+        while day + 1 < 7 && days[day + 1] {
+            day += 1;
+        }
+        runs.push(match day - start {
+            0 => DAYS[start].to_string(),
+            1 => format!("{},{}", DAYS[start], DAYS[day]),
+            _ => format!("{}-{}", DAYS[start], DAYS[day]),
+        });
+        day += 1;
+    }
+    runs.join(",")
+}
+
+/// The upper bound of a weekday range: 7 (or 0 after a higher start) is the Sunday that ends
+/// the week, not the one that starts it.
+fn bound(hi: &str, number: impl Fn(&str) -> usize) -> usize {
+    match hi.parse::<usize>() {
+        Ok(7) => 7,
+        _ => number(hi),
     }
 }
 
@@ -279,7 +407,7 @@ fn check_cron_part(field: &CronField, part: &str) -> Result<(), FieldError> {
         })?;
         if v < field.min || v > field.max {
             let hint = if field.name == "day-of-week" {
-                " (1 = Sunday; or use SUN-SAT)"
+                " (0 and 7 = Sunday; or use SUN-SAT)"
             } else {
                 ""
             };

@@ -78,13 +78,15 @@ pub enum RunsCommand {
 #[derive(Debug, Args)]
 #[group(id = "timing", required = true, multiple = false)]
 pub struct ScheduleTiming {
-    /// A cron expression: 5 fields (min hour dom month dow), or 6-7 with seconds and year
+    /// A cron expression: 5 fields (min hour dom month dow; dow 0-7 with 0 and 7 Sunday, or
+    /// SUN-SAT), 6-7 with seconds and year, or @yearly, @monthly, @weekly, @daily, @hourly
     #[arg(long, value_name = "EXPR")]
     pub cron: Option<String>,
     /// A fixed interval in seconds
     #[arg(long, value_name = "SECS")]
     pub every: Option<i64>,
-    /// One time, RFC 3339 (e.g. 2026-12-01T09:00:00+01:00)
+    /// One time, RFC 3339 (e.g. 2026-12-01T09:00:00+01:00); a past time needs --misfire
+    /// run_once (or run_all) to run once now
     #[arg(long, value_name = "TIME")]
     pub at: Option<String>,
 }

@@ -11,7 +11,7 @@ pub mod clock;
 pub mod scheduler;
 pub mod timing;
 
-use flightdeck_types::schedule::{cron_expr, interval_secs, misfire_cap};
+use flightdeck_types::schedule::{cron_expr, interval_secs, misfire_cap, CronDialect};
 use flightdeck_types::{
     AuditAction, EntityKind, Execution, MisfirePolicy, NewExecution, NewSchedule, OverlapPolicy,
     Schedule, ScheduleKind, SchedulePatch, Timestamp,
@@ -26,8 +26,9 @@ pub use clock::{Clock, SystemClock, TestClock};
 pub use scheduler::{Fired, Scheduler, TickReport, MAX_LEAD};
 pub use timing::next_fire_times;
 
-/// Checks the timing fields of `s` and normalises its cron expression.
-fn validate(s: &mut Schedule) -> Result<()> {
+/// Checks the timing fields of `s` and, when `cron_typed` (the request sets it), normalises
+/// its cron expression as standard cron.
+fn validate(s: &mut Schedule, cron_typed: bool) -> Result<()> {
     let name = s.name.trim();
     if name.chars().count() > flightdeck_types::validate::MAX_NAME_CHARS {
         return Err(CoreError::invalid("name", "is longer than 100 characters"));
@@ -36,15 +37,19 @@ fn validate(s: &mut Schedule) -> Result<()> {
     timing::parse_zone(&s.timezone)?;
     match s.kind {
         ScheduleKind::Cron => {
-            let expr = s.cron_expr.as_deref().ok_or_else(|| {
+            let expr = s.cron_expr.clone().ok_or_else(|| {
                 CoreError::invalid(
                     "cron_expr",
                     "a cron schedule needs cron_expr, e.g. `0 9 * * MON-FRI`",
                 )
             })?;
-            let normal = cron_expr(expr)?;
-            timing::parse_cron(&normal)?;
-            s.cron_expr = Some(normal);
+            // A stored expression is kept as it is: normalising it again would read its
+            // weekday numbers (the crate's, in a row from an older build) as standard ones.
+            if cron_typed {
+                s.cron_expr = Some(cron_expr(&expr)?);
+                s.cron_dialect = CronDialect::Standard;
+            }
+            timing::parse_stored_cron(s.cron_expr.as_deref().unwrap_or(&expr), s.cron_dialect)?;
         }
         ScheduleKind::Interval => {
             interval_secs(s.interval_secs)?;
@@ -71,6 +76,39 @@ fn validate(s: &mut Schedule) -> Result<()> {
     Ok(())
 }
 
+/// How far in the past a one-time `run_at` may be and still count as "now" (the scheduler's
+/// default grace: a time typed as the current minute is not refused).
+const PAST_GRACE_MS: i64 = 60_000;
+
+/// Whether the misfire policy given with a request asks for a catch-up run of missed times.
+fn asks_catch_up(policy: Option<MisfirePolicy>) -> bool {
+    matches!(policy, Some(MisfirePolicy::RunOnce | MisfirePolicy::RunAll))
+}
+
+/// Refuses a schedule that would never fire: a cron expression with no fire time within
+/// [`timing::NEVER_FIRES_HORIZON_DAYS`], or a one-time schedule in the past unless the request
+/// asked for a catch-up run (then it fires once, at once, as a misfire). `typed` is the cron
+/// expression as the person wrote it, for the message.
+fn check_fires(s: &Schedule, typed: Option<&str>, now: Timestamp, catch_up: bool) -> Result<()> {
+    match s.kind {
+        ScheduleKind::Cron => timing::check_cron_fires(s, typed, now),
+        ScheduleKind::Once => match s.run_at {
+            Some(at) if at.as_millis() < now.as_millis() - PAST_GRACE_MS && !catch_up => {
+                Err(CoreError::invalid(
+                    "run_at",
+                    format!(
+                        "`{}` is in the past; ask for a catch-up run (--misfire run_once) to \
+                         run it once now",
+                        at.to_rfc3339()
+                    ),
+                ))
+            }
+            _ => Ok(()),
+        },
+        ScheduleKind::Interval => Ok(()),
+    }
+}
+
 pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
     add_at(store, input, None)
 }
@@ -80,8 +118,11 @@ pub fn add(store: &Store, input: NewSchedule) -> Result<Schedule> {
 pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Result<Schedule> {
     store.write(|w| {
         let now = now.unwrap_or(w.now());
+        let catch_up = asks_catch_up(input.misfire_policy);
+        let typed = input.cron_expr.clone();
         let mut s = from_input(input, now, w.device_id());
-        validate(&mut s)?;
+        validate(&mut s, true)?;
+        check_fires(&s, typed.as_deref(), now, catch_up)?;
         s.next_fire_at = timing::first_fire(&s, now)?;
         sql::insert(w, &s)?;
         w.audit(
@@ -98,8 +139,11 @@ pub fn add_at(store: &Store, input: NewSchedule, now: Option<Timestamp>) -> Resu
 /// what a form shows while the person types. Errors are [`add`]'s, naming the field.
 pub fn preview(input: NewSchedule, now: Timestamp, n: usize) -> Result<Vec<Timestamp>> {
     // Any non-empty device: the runner device does not change when it fires.
+    let catch_up = asks_catch_up(input.misfire_policy);
+    let typed = input.cron_expr.clone();
     let mut s = from_input(input, now, "preview");
-    validate(&mut s)?;
+    validate(&mut s, true)?;
+    check_fires(&s, typed.as_deref(), now, catch_up)?;
     let Some(first) = timing::first_fire(&s, now)? else {
         return Ok(Vec::new());
     };
@@ -117,6 +161,7 @@ fn from_input(input: NewSchedule, now: Timestamp, device_id: &str) -> Schedule {
         task_id: input.task_id,
         kind: input.kind,
         cron_expr: input.cron_expr,
+        cron_dialect: CronDialect::Standard,
         timezone: input.timezone.unwrap_or_else(|| "UTC".into()),
         interval_secs: input.interval_secs,
         run_at: input.run_at,
@@ -169,6 +214,7 @@ fn column_value(s: &Schedule, field: &str) -> Value {
         "task_id" => opt_text(&s.task_id),
         "kind" => Value::Text(s.kind.as_str().into()),
         "cron_expr" => opt_text(&s.cron_expr),
+        "cron_dialect" => Value::Text(s.cron_dialect.as_str().into()),
         "timezone" => Value::Text(s.timezone.clone()),
         "interval_secs" => s.interval_secs.map_or(Value::Null, Value::Integer),
         "run_at" => ts(s.run_at),
@@ -224,7 +270,11 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
             || patch.interval_secs.is_some()
             || patch.run_at.is_some();
         let p = patch;
+        let catch_up = asks_catch_up(p.misfire_policy);
+        let typed = p.cron_expr.clone();
         new.name = p.name.unwrap_or(new.name);
+        // What the person types now is standard cron, whatever the row was.
+        let cron_typed = p.cron_expr.is_some();
         new.cron_expr = p.cron_expr.or(new.cron_expr);
         new.timezone = p.timezone.unwrap_or(new.timezone);
         new.interval_secs = p.interval_secs.or(new.interval_secs);
@@ -235,7 +285,18 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
         new.overlap_policy = p.overlap_policy.unwrap_or(new.overlap_policy);
         new.retry_policy = p.retry_policy.unwrap_or(new.retry_policy);
         new.runner_device_id = p.runner_device_id.or(new.runner_device_id);
-        validate(&mut new)?;
+        validate(&mut new, cron_typed)?;
+        if timing_changed {
+            // Only the timing this request sets is judged: a stored once that already
+            // fired is in the past, and that is fine.
+            let judged = Schedule {
+                run_at: p.run_at,
+                ..new.clone()
+            };
+            if new.kind != ScheduleKind::Once || p.run_at.is_some() {
+                check_fires(&judged, typed.as_deref(), w.now(), catch_up)?;
+            }
+        }
         if timing_changed && new.enabled {
             if new.kind == ScheduleKind::Once && p.run_at.is_some() {
                 new.last_fired_at = None;
