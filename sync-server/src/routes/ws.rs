@@ -110,15 +110,7 @@ async fn serve_socket(
                 Ok(id) if id != device_id => {}
                 // This device, or revocations missed (lagging): it may be this one.
                 Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let close = CloseFrame {
-                        code: REVOKED_CLOSE_CODE,
-                        reason: "device revoked".into(),
-                    };
-                    let _ = tokio::time::timeout(
-                        SEND_TIMEOUT,
-                        socket.send(Message::Close(Some(close))),
-                    )
-                    .await;
+                    send_close(&mut socket, REVOKED_CLOSE_CODE, "device revoked").await;
                     break;
                 }
                 Err(broadcast::error::RecvError::Closed) => break,
@@ -136,15 +128,8 @@ async fn serve_socket(
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => last_heard = Instant::now(),
                 // Data frames are not part of the protocol: close, and read nothing more.
                 Some(Ok(Message::Text(_) | Message::Binary(_))) => {
-                    let close = CloseFrame {
-                        code: POLICY_CLOSE_CODE,
-                        reason: "this socket only announces; clients send no data".into(),
-                    };
-                    let _ = tokio::time::timeout(
-                        SEND_TIMEOUT,
-                        socket.send(Message::Close(Some(close))),
-                    )
-                    .await;
+                    let reason = "this socket only announces; clients send no data";
+                    send_close(&mut socket, POLICY_CLOSE_CODE, reason).await;
                     break;
                 }
                 // Over the size limits, a bad frame, or the connection gone.
@@ -170,6 +155,15 @@ async fn serve_socket(
             }
         }
     }
+}
+
+/// Closes the socket with `code`, waiting at most [`SEND_TIMEOUT`] for the frame to leave.
+async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
+    let close = CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Close(Some(close)))).await;
 }
 
 /// Sends one announcement; an error means the socket is gone or stuck.

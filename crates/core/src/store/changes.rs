@@ -133,6 +133,21 @@ pub(crate) fn table_columns(
 
 /// Feeds `changes` to cr-sqlite's own merge, one `INSERT INTO crsql_changes` per cell, on
 /// `conn`, which the caller has inside a transaction.
+/// A cell's values in [`CHANGE_COLUMNS`] order, for an insert's parameters.
+pub(crate) fn change_values(c: &ChangeRow) -> [&dyn rusqlite::ToSql; 9] {
+    [
+        &c.table,
+        &c.pk,
+        &c.cid,
+        &c.val,
+        &c.col_version,
+        &c.db_version,
+        &c.site_id,
+        &c.cl,
+        &c.seq,
+    ]
+}
+
 pub(crate) fn insert_through_crsql(
     conn: &rusqlite::Connection,
     changes: &[ChangeRow],
@@ -142,17 +157,7 @@ pub(crate) fn insert_through_crsql(
     ))?;
     for c in changes {
         insert
-            .execute(params![
-                c.table,
-                c.pk,
-                c.cid,
-                c.val,
-                c.col_version,
-                c.db_version,
-                c.site_id,
-                c.cl,
-                c.seq
-            ])
+            .execute(rusqlite::params_from_iter(change_values(c)))
             .map_err(|e| {
                 // cr-sqlite leaves its sync bit set when a merge fails part-way; on, it would
                 // keep every later local write of this connection out of the change set.

@@ -43,18 +43,9 @@ pub(crate) fn hold(conn: &Connection, cells: &[&ChangeRow], now: i64) -> Result<
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?;
     for c in cells {
-        insert.execute(params![
-            c.table,
-            c.pk,
-            c.cid,
-            c.val,
-            c.col_version,
-            c.db_version,
-            c.site_id,
-            c.cl,
-            c.seq,
-            now
-        ])?;
+        let mut values = super::changes::change_values(c).to_vec();
+        values.push(&now);
+        insert.execute(rusqlite::params_from_iter(values))?;
     }
     Ok(())
 }
