@@ -233,3 +233,125 @@ fn local_change_checks_agree_with_crsql_changes() {
     tasks::delete(&b, &task.id).unwrap();
     assert!(agree(&b, after_write), "a delete is a local change too");
 }
+
+/// The value of `column` of task `id` with its SQLite type, as `(typeof, value)`.
+fn typed_cell(store: &Store, column: &str, id: &str) -> (String, rusqlite::types::Value) {
+    store
+        .read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT typeof({column}), {column} FROM tasks WHERE id = ?1"),
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?)
+        })
+        .unwrap()
+}
+
+/// An integer column's conflict keeps both values as integers, and restoring it writes an
+/// integer (the log's TEXT columns once turned them into text, and a restore wrote text).
+#[test]
+fn a_conflict_keeps_its_values_types_and_restore_writes_the_typed_value() {
+    use rusqlite::types::Value;
+    let (_da, a) = temp_store();
+    let (_db, b) = temp_store();
+    let task = tasks::create(
+        &a,
+        NewTask {
+            title: "Shared".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sync::apply_pull(&b, &page_from(&a, 1)).unwrap();
+    push_all(&a);
+    push_all(&b);
+    // B edits first, A later: A's updated_at is the larger value and wins on B.
+    tasks::update(&b, &task.id, title("Apple")).unwrap();
+    let b_updated = typed_cell(&b, "updated_at", &task.id).1;
+    // (Within B's millisecond the two updated_at would be equal: edit again until not.)
+    let a_updated = (0..)
+        .find_map(|i| {
+            tasks::update(&a, &task.id, title(&format!("Zebra {i}"))).unwrap();
+            let updated = typed_cell(&a, "updated_at", &task.id).1;
+            (updated != b_updated).then_some(updated)
+        })
+        .unwrap();
+    let conflicts = sync::apply_pull(&b, &page_from(&a, 2)).unwrap();
+    let updated = conflicts
+        .iter()
+        .find(|c| c.column == "updated_at")
+        .expect("the updated_at conflict is logged");
+    assert!(
+        matches!(updated.local_value, Value::Integer(_)),
+        "{updated:?}"
+    );
+    assert!(
+        matches!(updated.remote_value, Value::Integer(_)),
+        "{updated:?}"
+    );
+    let logged = b
+        .conflicts()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.id == updated.id)
+        .unwrap();
+    assert_eq!(logged.local_value, updated.local_value, "read back typed");
+    assert_eq!(logged.remote_value, updated.remote_value, "read back typed");
+
+    b.restore_conflict(updated.id).unwrap();
+    let (kind, value) = typed_cell(&b, "updated_at", &task.id);
+    assert_eq!(kind, "integer");
+    assert_eq!(value, logged.local_value);
+    assert_ne!(value, a_updated);
+}
+
+/// Rows logged before the log kept types get their numbers back when the store upgrades.
+#[test]
+fn conflicts_logged_as_text_before_the_upgrade_get_their_types_back() {
+    use flightdeck_core::store::local_migrations;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flightdeck.db");
+    let before: Vec<_> = local_migrations()
+        .iter()
+        .copied()
+        .filter(|m| m.version < 11)
+        .collect();
+    drop(Store::open_with_migrations(&path, &before).unwrap());
+    // What the old build logged, written as it wrote it (the log is a plain local table).
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "INSERT INTO conflict_log (table_name, pk, column_name, local_value, remote_value,
+             remote_site_id, detected_at)
+         VALUES ('tasks', X'01', 'updated_at', 1796282873872, 1796282873999, X'aa', 1),
+                ('tasks', X'01', 'title', '42', 'x', X'aa', 2),
+                ('tasks', X'01', 'updated_at', NULL, 'oops', X'aa', 3)",
+    )
+    .unwrap();
+    let stored: String = old
+        .query_row(
+            "SELECT typeof(local_value) FROM conflict_log WHERE id = 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(stored, "text", "the old log turned integers into text");
+    drop(old);
+
+    let upgraded = Store::open(&path).unwrap();
+    let mut rows = upgraded.conflicts().unwrap();
+    rows.sort_by_key(|c| c.id);
+    use rusqlite::types::Value;
+    assert_eq!(rows[0].local_value, Value::Integer(1796282873872));
+    assert_eq!(rows[0].remote_value, Value::Integer(1796282873999));
+    assert_eq!(
+        rows[1].local_value,
+        Value::Text("42".into()),
+        "a text column stays text"
+    );
+    assert_eq!(rows[2].local_value, Value::Null);
+    assert_eq!(
+        rows[2].remote_value,
+        Value::Text("oops".into()),
+        "not a number: kept"
+    );
+}
