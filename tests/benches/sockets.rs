@@ -108,6 +108,7 @@ fn main() {
                 token,
                 Duration::from_secs(1),
                 tx.clone(),
+                Default::default(),
             ));
             senders.push(tx); // dropped at the end, which ends the watchers
             listeners.push(rx);

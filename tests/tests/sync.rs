@@ -230,6 +230,7 @@ async fn daemons_carry_a_change_without_anyone_syncing_by_hand() {
         local_poll: Duration::from_millis(20),
         pull_interval: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
+        ..Default::default()
     };
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let handles: Vec<_> = [&a, &b]
@@ -270,6 +271,7 @@ async fn a_write_by_another_process_is_pushed_while_announcements_keep_coming() 
         local_poll: Duration::from_millis(100),
         pull_interval: Duration::from_secs(600),
         max_backoff: Duration::from_secs(1),
+        ..Default::default()
     };
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let a_daemon = spawn_daemon(a.store.clone(), options, stop_tx.subscribe());

@@ -92,6 +92,7 @@ async fn server_killed_and_restarted_mid_stream_loses_and_duplicates_nothing() {
         local_poll: Duration::from_millis(10),
         pull_interval: Duration::from_millis(100),
         max_backoff: Duration::from_millis(300),
+        ..Default::default()
     };
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let handles: Vec<_> = devices
@@ -205,6 +206,7 @@ async fn behind_a_balancer_an_instance_killed_mid_stream_loses_no_device_and_no_
         local_poll: Duration::from_millis(10),
         pull_interval: Duration::from_secs(3600),
         max_backoff: Duration::from_millis(300),
+        ..Default::default()
     };
     let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
     let rounds: Vec<Arc<Rounds>> = devices.iter().map(|_| Arc::default()).collect();
@@ -371,4 +373,75 @@ async fn devices_recover_what_a_server_restored_from_an_older_dump_lost() {
         .unwrap()
         .server_loss_notice
         .is_none());
+}
+
+/// Polls `holds` until it is true, for at most 30 s, or fails naming `what`.
+async fn eventually(what: &str, mut holds: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !holds() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// After its server comes back, a daemon syncs at once: the announcement socket's reconnect
+/// ends the wait its failed round left. The first retry wait here is an hour, so a daemon
+/// that waited it out (as it did, up to its 60 s cap, whatever the socket said) fails the
+/// deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_syncs_at_once_when_its_server_comes_back() {
+    let mut server = Server::start(server_binary("debug")).await;
+    let a = Device::join(&server, &server.join_token).await;
+    let b = Device::join(&server, &server.join_token).await;
+    let options = daemon::DaemonOptions {
+        local_poll: Duration::from_millis(20),
+        pull_interval: Duration::from_secs(3600),
+        max_backoff: Duration::from_secs(7200),
+        retry_base: Duration::from_secs(3600),
+    };
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let rounds = Arc::new(Rounds::default());
+    let handle = spawn_daemon_observed(
+        a.store.clone(),
+        options,
+        stop_tx.subscribe(),
+        rounds.clone(),
+    );
+    eventually("a's first round", || rounds.counts().0 >= 1).await;
+
+    server.kill().await;
+    let offline = tasks::create(
+        &a.store,
+        NewTask {
+            title: "written while the server was down".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    eventually("a failed round", || rounds.counts().1 >= 1).await;
+
+    server.restart().await;
+    let remote = tasks::create(
+        &b.store,
+        NewTask {
+            title: "written after the restart".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    b.sync().await;
+    eventually("a pulls b's task", || {
+        tasks::get(&a.store, &remote.id).is_ok()
+    })
+    .await;
+    b.sync().await;
+    assert!(
+        tasks::get(&b.store, &offline.id).is_ok(),
+        "a pushed its offline write"
+    );
+    let _ = stop_tx.send(());
+    handle.await.unwrap().unwrap();
 }

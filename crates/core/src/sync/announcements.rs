@@ -32,11 +32,14 @@ pub fn socket_url(base: &str) -> String {
 }
 
 /// Keeps a socket to the server open until the receiver side of `heard` is gone.
+/// Between attempts it waits its backoff, cut short by `retry_now` (the daemon's word that a
+/// request just reached the server, so the server is back).
 pub async fn watch_server(
     base: String,
     token: String,
     max_backoff: Duration,
     heard: watch::Sender<Heard>,
+    retry_now: std::sync::Arc<tokio::sync::Notify>,
 ) {
     let url = socket_url(&base);
     let mut backoff = Backoff::new(max_backoff);
@@ -46,7 +49,10 @@ pub async fn watch_server(
             Err(e) => tracing::debug!(error = %e, "announcement socket failed"),
         }
         heard.send_modify(|h| h.connected = false);
-        tokio::time::sleep(backoff.next_wait()).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff.next_wait()) => {}
+            () = retry_now.notified() => backoff.reset(),
+        }
     }
 }
 

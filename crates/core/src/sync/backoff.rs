@@ -4,14 +4,23 @@ use std::time::Duration;
 
 pub struct Backoff {
     failures: u32,
+    base: Duration,
     max: Duration,
     seed: u64,
 }
 
+/// The first wait after a failure, unless told otherwise.
+pub const DEFAULT_BASE: Duration = Duration::from_millis(500);
+
 impl Backoff {
     pub fn new(max: Duration) -> Self {
+        Self::with_base(DEFAULT_BASE, max)
+    }
+
+    pub fn with_base(base: Duration, max: Duration) -> Self {
         Self {
             failures: 0,
+            base,
             max,
             seed: crate::clock::now_millis() as u64 | 1,
         }
@@ -21,11 +30,12 @@ impl Backoff {
         self.failures = 0;
     }
 
-    /// The wait before the next attempt: 0.5 s doubling per failure up to `max`, then a
-    /// random point in [base/2, base] so that many clients do not retry in step.
+    /// The wait before the next attempt: `base` (0.5 s) doubling per failure up to `max`,
+    /// then a random point in [wait/2, wait] so that many clients do not retry in step.
     pub fn next_wait(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
-        let base = Duration::from_millis(500)
+        let base = self
+            .base
             .saturating_mul(1 << self.failures.min(10))
             .min(self.max);
         // xorshift: jitter needs spread, not cryptographic quality.
@@ -45,6 +55,7 @@ mod tests {
     fn grows_with_jitter_up_to_the_cap() {
         let mut b = Backoff {
             failures: 0,
+            base: DEFAULT_BASE,
             max: Duration::from_secs(60),
             seed: 42,
         };

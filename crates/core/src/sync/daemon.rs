@@ -23,6 +23,9 @@ pub struct DaemonOptions {
     pub pull_interval: Duration,
     /// The longest wait between retries while the server is unreachable.
     pub max_backoff: Duration,
+    /// The first wait after a failed round; it doubles with each failure up to
+    /// `max_backoff`. A reconnected announcement socket cuts any wait short.
+    pub retry_base: Duration,
 }
 
 impl Default for DaemonOptions {
@@ -31,6 +34,7 @@ impl Default for DaemonOptions {
             local_poll: Duration::from_millis(100),
             pull_interval: Duration::from_secs(30),
             max_backoff: Duration::from_secs(60),
+            retry_base: super::backoff::DEFAULT_BASE,
         }
     }
 }
@@ -50,9 +54,16 @@ pub async fn run(
     super::client::index_pulled_memories(store);
     let client = SyncClient::new(&url, &token).with_schema(store.schema_version());
     let (heard_tx, mut heard) = tokio::sync::watch::channel(Heard::default());
-    let watcher = tokio::spawn(watch_server(url, token, options.max_backoff, heard_tx));
+    let reconnect = std::sync::Arc::new(tokio::sync::Notify::new());
+    let watcher = tokio::spawn(watch_server(
+        url,
+        token,
+        options.max_backoff,
+        heard_tx,
+        reconnect.clone(),
+    ));
     let local = local_writes(store);
-    let mut backoff = Backoff::new(options.max_backoff);
+    let mut backoff = Backoff::with_base(options.retry_base, options.max_backoff);
     let mut next_pull = tokio::time::Instant::now();
     let mut retry_at: Option<tokio::time::Instant> = None;
     // Whether this device may hold unpushed changes: set by a local write through this process
@@ -80,6 +91,12 @@ pub async fn run(
                 Err(e) => break Err(e),
             },
             Wake::Poll | Wake::Announcement => {}
+        }
+        // The socket (re)connected or announced: the server is back, so whatever wait a
+        // failed round left is over, and the round runs now.
+        if woke == Wake::Announcement && heard.borrow().connected && retry_at.is_some() {
+            backoff.reset();
+            retry_at = None;
         }
         let now = tokio::time::Instant::now();
         if retry_at.is_some_and(|at| now < at) {
@@ -109,6 +126,10 @@ pub async fn run(
             Ok(_) => {
                 backoff.reset();
                 retry_at = None;
+                // The server answered: a socket still waiting to reconnect tries now.
+                if !heard.borrow().connected {
+                    reconnect.notify_one();
+                }
                 next_pull = tokio::time::Instant::now() + options.pull_interval;
             }
             Err(e) => {
