@@ -188,6 +188,12 @@ fn on_event(app: &AppHandle, event: WorkerEvent) {
                 "runs left running by a process that died are now interrupted"
             )
         }
+        WorkerEvent::WorkflowsResumed(n) => {
+            tracing::info!(
+                n,
+                "workflow runs left running resume from their checkpoints"
+            )
+        }
         WorkerEvent::SyncOff => {}
         WorkerEvent::Synced(round) => crate::sync::on_round(app, &round),
     }

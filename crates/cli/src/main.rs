@@ -48,6 +48,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Schedule(cmd) => commands::schedule::run(&store, cmd, out),
         Command::Errors(cmd) => commands::errors::run(&store, cmd, out),
         Command::Memory(cmd) => commands::memory::run(&store, cli.data_dir.as_deref(), cmd, out),
+        Command::Workflow(cmd) => commands::workflow::run(store, cmd, out),
         Command::Daemon => commands::daemon::run(store),
     }
 }

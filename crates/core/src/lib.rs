@@ -16,6 +16,7 @@ pub mod store;
 pub mod sync;
 pub mod tasks;
 pub mod worker;
+pub mod workflows;
 
 pub use error::{CoreError, Result};
 pub use store::Store;

@@ -1,5 +1,5 @@
 //! The worker: everything one workspace runs in the background — the runner (queued runs,
-//! retries included, once their time comes), the scheduler and, when the workspace has joined
+//! retries included, once their time comes), the workflow driver, the scheduler and, when the workspace has joined
 //! a server, sync. It holds the workspace's worker lock for its whole life, so the desktop app
 //! and `flightdeck daemon` never both fire a schedule or start a run.
 
@@ -24,6 +24,8 @@ pub struct WorkerOptions {
 pub enum WorkerEvent {
     /// Runs found `running` at start-up, left by a process that died; now `interrupted`.
     Recovered(usize),
+    /// Workflow runs found running at start-up, resumed from their checkpoints.
+    WorkflowsResumed(usize),
     /// Sync is off: the workspace has not joined a server.
     SyncOff,
     /// One sync round's outcome.
@@ -47,7 +49,12 @@ pub async fn run(
     if !recovered.is_empty() {
         on_event(WorkerEvent::Recovered(recovered.len()));
     }
+    let resumed = crate::workflows::recover(&store)?;
+    if resumed > 0 {
+        on_event(WorkerEvent::WorkflowsResumed(resumed));
+    }
     let runner = runs::Runner::new(store.clone(), secrets.clone(), options.runner).spawn();
+    let driver = crate::workflows::WorkflowDriver::new(store.clone()).spawn();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let scheduler = Arc::new(Scheduler::new(store.clone(), Arc::new(SystemClock)));
     let scheduling = tokio::spawn(scheduler.run(stop_rx.clone()));
@@ -76,7 +83,8 @@ pub async fn run(
 
     shutdown.await;
     let _ = stop_tx.send(true);
-    let runner_result = runner.stop().await;
+    let driver_result = driver.stop().await;
+    let runner_result = runner.stop().await.and(driver_result);
     let scheduler_result = scheduling.await.expect("the scheduler does not panic");
     let sync_result = match syncing {
         Some(task) => task.await.expect("sync does not panic"),

@@ -17,6 +17,7 @@ pub mod sync;
 pub mod task;
 pub mod time;
 pub mod validate;
+pub mod workflow;
 
 pub use app::{
     AppInfo, CommandError, ConflictInfo, EntityChanged, RunEvents, Settings, StartRun, SyncInfo,
@@ -39,3 +40,9 @@ pub use schedule::{
 pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
 pub use time::Timestamp;
 pub use validate::FieldError;
+pub use workflow::{
+    ApplyOutcome, Approval, Checkpoint, Decision, ParamSpec, ParamType, RunControl, Snapshot,
+    StartWorkflow, StepAction, StepDefinition, StepOutputs, StepProgress, StepState, StepStatus,
+    Workflow, WorkflowDefinition, WorkflowProgress, WorkflowRun, WorkflowRunFilter,
+    WorkflowRunStatus, WorkflowSpec,
+};

@@ -37,6 +37,8 @@ string_enum! {
         Shell => "shell",
         Http => "http",
         AgentThread => "agent_thread",
+        /// Starts a workflow run and ends with it (a schedule's fire, a parent's step).
+        Workflow => "workflow",
     }
 }
 
@@ -95,6 +97,7 @@ pub enum ExecutionSpec {
     Shell(ShellSpec),
     Http(HttpSpec),
     AgentThread(AgentThreadSpec),
+    Workflow(crate::workflow::WorkflowSpec),
 }
 
 impl ExecutionSpec {
@@ -103,6 +106,7 @@ impl ExecutionSpec {
             Self::Shell(_) => ExecutorKind::Shell,
             Self::Http(_) => ExecutorKind::Http,
             Self::AgentThread(_) => ExecutorKind::AgentThread,
+            Self::Workflow(_) => ExecutorKind::Workflow,
         }
     }
 }
@@ -122,6 +126,10 @@ pub struct RetryPolicy {
     /// or a number of seconds); used when the exit code is the spec's `retry_after_exit_code`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_pattern: Option<String>,
+    /// Retry ordinary failures too (a non-zero exit, an HTTP 4xx), not only interruptions,
+    /// timeouts and overloads. Set for workflow steps that give a `retry:` policy.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub retry_on_failure: bool,
 }
 
 impl Default for RetryPolicy {
@@ -133,6 +141,7 @@ impl Default for RetryPolicy {
             max_delay_ms: 300_000,
             jitter: 0.2,
             retry_after_pattern: None,
+            retry_on_failure: false,
         }
     }
 }
@@ -145,6 +154,8 @@ pub struct Execution {
     pub environment_id: Option<String>,
     pub schedule_id: Option<String>,
     pub workflow_run_id: Option<String>,
+    /// The workflow step this run is an attempt of.
+    pub step_id: Option<String>,
     /// The run this one retries.
     pub retry_of: Option<String>,
     pub spec: ExecutionSpec,
@@ -170,6 +181,8 @@ pub struct NewExecution {
     pub task_id: Option<String>,
     pub environment_id: Option<String>,
     pub schedule_id: Option<String>,
+    pub workflow_run_id: Option<String>,
+    pub step_id: Option<String>,
     pub retry_of: Option<String>,
     pub spec: Option<ExecutionSpec>,
     /// 1 when absent.
@@ -200,6 +213,9 @@ pub struct ExecutionFilter {
     pub schedule_id: Option<String>,
     #[serde(default)]
     pub status: Option<ExecutionStatus>,
+    /// The steps' runs of one workflow run.
+    #[serde(default)]
+    pub workflow_run_id: Option<String>,
     /// Newest first; 100 when absent.
     #[serde(default)]
     pub limit: Option<u32>,

@@ -2,6 +2,7 @@
 
 mod memory;
 mod runs;
+mod workflow;
 
 use std::path::PathBuf;
 
@@ -10,12 +11,13 @@ use flightdeck_types::{Priority, TaskStatus};
 
 pub use memory::{MemoryCommand, MemoryFilterArgs};
 pub use runs::{ErrorsCommand, ExecutorArgs, RunArgs, RunsCommand, ScheduleCommand};
+pub use workflow::{StartArgs, WorkflowCommand};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "flightdeck",
     version,
-    about = "Flightdeck, headless: tasks, environments, runs, schedules, memory and sync from scripts",
+    about = "Flightdeck, headless: tasks, environments, runs, workflows, schedules, memory and sync from scripts",
     after_help = "Data lives in $FLIGHTDECK_DATA_DIR, else ~/.local/share/flightdeck; \
                   one database per workspace."
 )]
@@ -69,6 +71,9 @@ pub enum Command {
     /// Agent memory: add, search by meaning, list, show, archive, reindex
     #[command(subcommand)]
     Memory(MemoryCommand),
+    /// Workflows: apply definitions, start, follow, pause, approve and rerun runs
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
     /// Run queued runs and schedules, recover failures and keep syncing, in the foreground
     /// until Ctrl-C
     Daemon,

@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use flightdeck_types::{ExecutionStatus, MisfirePolicy, OverlapPolicy, RecoveryStatus, Severity};
 
-/// What to run. With none of --shell, --http or --agent-thread, the task's environment's agent
+/// What to run. With none of --shell, --http, --agent-thread or --workflow, the task's environment's agent
 /// command template runs with the task as its prompt.
 #[derive(Debug, Clone, Args)]
 pub struct ExecutorArgs {
@@ -16,6 +16,12 @@ pub struct ExecutorArgs {
     /// A message to this agent thread (the agent service's thread API)
     #[arg(long, value_name = "THREAD_ID", group = "executor")]
     pub agent_thread: Option<String>,
+    /// Start this workflow (name or id) as the run; it ends when the workflow run ends
+    #[arg(long, value_name = "NAME", group = "executor")]
+    pub workflow: Option<String>,
+    /// A parameter for --workflow, K=V (repeatable)
+    #[arg(long = "param", value_name = "K=V", requires = "workflow")]
+    pub params: Vec<String>,
     /// HTTP method for --http [default: GET]
     #[arg(long, requires = "http")]
     pub method: Option<String>,

@@ -25,6 +25,9 @@ pub fn run(store: Arc<Store>) -> Result<(), CoreError> {
             WorkerEvent::Recovered(n) => {
                 eprintln!("{n} run(s) left running by a process that died are now interrupted")
             }
+            WorkerEvent::WorkflowsResumed(n) => {
+                eprintln!("{n} workflow run(s) left running by a process that died resume from their checkpoints")
+            }
             WorkerEvent::SyncOff => {
                 eprintln!(
                     "sync is off: this workspace has not joined a server (`flightdeck sync join`)"

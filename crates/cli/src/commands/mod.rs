@@ -7,6 +7,9 @@ pub mod runs;
 pub mod schedule;
 pub mod sync;
 pub mod task;
+pub mod worker;
+pub mod workflow;
+mod workflow_follow;
 
 use flightdeck_core::CoreError;
 

@@ -6,8 +6,6 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use flightdeck_core::runs::{RunnerConfig, WorkerLock};
-use flightdeck_core::secrets::{OsKeyring, SecretStore};
 use flightdeck_core::{environments, runs, tasks, CoreError, Store};
 use flightdeck_types::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
@@ -48,6 +46,27 @@ pub fn spec_from_args(
             headers,
             body: args.body.clone(),
             timeout_secs: args.timeout,
+        }));
+    }
+    if let Some(workflow) = &args.workflow {
+        // Checked now, so that a schedule is not saved with a name or parameters that fail
+        // at every fire.
+        let found = flightdeck_core::workflows::show(store, workflow, None)?;
+        flightdeck_core::workflows::definition::resolve_params(
+            &found.definition,
+            &Default::default(),
+            &args.params,
+        )?;
+        let params = args
+            .params
+            .iter()
+            .filter_map(|p| p.split_once('='))
+            .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+            .collect();
+        return Ok(ExecutionSpec::Workflow(flightdeck_types::WorkflowSpec {
+            workflow: found.name,
+            params,
+            version: None,
         }));
     }
     if let Some(thread_id) = &args.agent_thread {
@@ -99,22 +118,7 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
         return Ok(());
     }
     let runtime = super::runtime()?;
-    let holder = format!("flightdeck run, pid {}", std::process::id());
-    let lock = match WorkerLock::acquire(&store, &holder) {
-        Ok(lock) => Some(lock),
-        // The daemon or the app runs it; follow along.
-        Err(CoreError::Refused(_)) => None,
-        Err(e) => return Err(e),
-    };
-    let runner = match &lock {
-        Some(_) => {
-            runs::recover_interrupted(&store)?;
-            let secrets: Arc<dyn SecretStore> = Arc::new(OsKeyring::from_env()?);
-            let _entered = runtime.enter();
-            Some(runs::Runner::new(store.clone(), secrets, RunnerConfig::default()).spawn())
-        }
-        None => None,
-    };
+    let worker = super::worker::LocalWorker::try_start(&store, &runtime, "flightdeck run")?;
     {
         let (store, id) = (store.clone(), queued.id.clone());
         runtime.spawn(async move {
@@ -132,11 +136,8 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
             false => Ok(()),
         })
     };
-    if let Some(runner) = runner {
-        runtime.block_on(runner.stop())?;
-    }
-    if let Some(lock) = lock {
-        lock.release(&store)?;
+    if let Some(worker) = worker {
+        worker.stop(&store, &runtime)?;
     }
     followed?;
     let done = runs::get(&store, &queued.id)?;
@@ -183,6 +184,7 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
                 schedule_id: schedule.clone(),
                 status: *status,
                 limit: Some(*limit),
+                ..ExecutionFilter::default()
             };
             let found = runs::list(store, &filter)?;
             out.print(&found, || render_list(store, &found));

@@ -169,6 +169,8 @@ fn queue_retry(w: &mut Writer<'_>, run: &Execution, at: Timestamp) -> Result<Exe
             task_id: run.task_id.clone(),
             environment_id: run.environment_id.clone(),
             schedule_id: run.schedule_id.clone(),
+            workflow_run_id: run.workflow_run_id.clone(),
+            step_id: run.step_id.clone(),
             retry_of: Some(run.id.clone()),
             spec: Some(run.spec.clone()),
             attempt: Some(run.attempt + 1),

@@ -10,6 +10,8 @@ use rand::Rng;
 /// - medium: a shell command that exited non-zero; an HTTP 4xx other than 429;
 /// - low: never chosen automatically (a person may record one).
 ///
+/// A policy with `retry_on_failure` (a workflow step's `retry:`) makes every failure high.
+///
 /// Only high and critical failures retry on their own: a non-zero exit is usually a real
 /// failure that running again will not fix.
 pub fn classify(run: &Execution) -> Severity {
@@ -19,6 +21,9 @@ pub fn classify(run: &Execution) -> Severity {
         ExecutionStatus::Interrupted | ExecutionStatus::TimedOut
     ) || retry_after_at(run).is_some()
     {
+        return Severity::High;
+    }
+    if run.retry_policy.retry_on_failure && run.status == ExecutionStatus::Failed {
         return Severity::High;
     }
     match &run.spec {
@@ -32,7 +37,7 @@ pub fn classify(run: &Execution) -> Severity {
             None => Severity::High,
         },
         ExecutionSpec::AgentThread(_) => Severity::High,
-        ExecutionSpec::Shell(_) => Severity::Medium,
+        ExecutionSpec::Shell(_) | ExecutionSpec::Workflow(_) => Severity::Medium,
     }
 }
 

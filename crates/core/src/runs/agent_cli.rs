@@ -8,6 +8,19 @@ use crate::error::{CoreError, Result};
 /// The shell run for `task` in `environment`: `{prompt}` becomes the task's title and
 /// description, single-quoted so the shell passes it as one argument, whatever it holds.
 pub fn agent_cli_spec(environment: &Environment, task: &Task) -> Result<ShellSpec> {
+    let prompt = if task.description.trim().is_empty() {
+        task.title.clone()
+    } else {
+        format!("{}\n\n{}", task.title, task.description)
+    };
+    Ok(ShellSpec {
+        line: Some(agent_cli_line(environment, &prompt)?),
+        ..ShellSpec::default()
+    })
+}
+
+/// The environment's agent command with `{prompt}` replaced by `prompt`, single-quoted.
+pub fn agent_cli_line(environment: &Environment, prompt: &str) -> Result<String> {
     let template = environment.agent_command.as_deref().ok_or_else(|| {
         CoreError::invalid(
             "agent_command",
@@ -27,15 +40,7 @@ pub fn agent_cli_spec(environment: &Environment, task: &Task) -> Result<ShellSpe
             ),
         ));
     }
-    let prompt = if task.description.trim().is_empty() {
-        task.title.clone()
-    } else {
-        format!("{}\n\n{}", task.title, task.description)
-    };
-    Ok(ShellSpec {
-        line: Some(template.replace("{prompt}", &shell_quote(&prompt))),
-        ..ShellSpec::default()
-    })
+    Ok(template.replace("{prompt}", &shell_quote(prompt)))
 }
 
 /// POSIX single quoting: nothing inside '...' is special except the quote itself.

@@ -12,6 +12,7 @@ pub mod executors;
 pub mod lock;
 pub mod runner;
 pub mod start;
+pub mod step_output;
 
 pub use agent_cli::agent_cli_spec;
 pub use lock::WorkerLock;
@@ -32,7 +33,8 @@ pub fn queue_in(w: &mut Writer<'_>, input: NewExecution) -> Result<Execution> {
         task_id: input.task_id,
         environment_id: input.environment_id,
         schedule_id: input.schedule_id,
-        workflow_run_id: None,
+        workflow_run_id: input.workflow_run_id,
+        step_id: input.step_id,
         retry_of: input.retry_of,
         spec,
         status: ExecutionStatus::Queued,

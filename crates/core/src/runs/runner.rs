@@ -16,6 +16,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::executors::agent_thread::{self, AgentDefaults};
 use super::executors::{http, shell, CancelSignal, EventSink, Outcome, SinkConfig};
+use super::step_output;
 use crate::audit::diff;
 use crate::error::{CoreError, Result};
 use crate::memory;
@@ -100,7 +101,11 @@ impl Runner {
                 Vec::new()
             };
             for run in claimed {
-                let permit = slots.clone().acquire_owned().await.expect("never closed");
+                // A workflow's steps are bounded by its own concurrency, not the runner's.
+                let permit = match run.workflow_run_id {
+                    None => Some(slots.clone().acquire_owned().await.expect("never closed")),
+                    Some(_) => None,
+                };
                 in_flight.lock().unwrap().insert(run.id.clone());
                 let this = this.clone();
                 let in_flight = in_flight.clone();
@@ -175,6 +180,18 @@ impl Runner {
             },
             _ => None,
         };
+        let step_output = match (&run.spec, &run.workflow_run_id) {
+            (ExecutionSpec::Shell(_), Some(_)) => {
+                match step_output::fresh_file(&self.store, &run.id) {
+                    Ok(path) => Some(path),
+                    Err(e) => {
+                        tracing::warn!(error = %e, run = %run.id, "no output file for this step");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         let outcome = match &run.spec {
             ExecutionSpec::Shell(spec) => {
                 let ctx = shell::ShellContext {
@@ -182,6 +199,7 @@ impl Runner {
                     secrets: self.secrets.as_ref(),
                     retry_after_pattern: run.retry_policy.retry_after_pattern.as_deref(),
                     memory_file: memory_file.as_deref(),
+                    extra_env: step_output::step_env(&run, step_output.as_deref()),
                 };
                 shell::run(spec, &ctx, &sink, cancel).await
             }
@@ -189,12 +207,23 @@ impl Runner {
             ExecutionSpec::AgentThread(spec) => {
                 agent_thread::run(spec, &self.config.agent, &sink, cancel).await
             }
+            // Claimed without an executor task: the workflow run it starts ends it.
+            ExecutionSpec::Workflow(_) => Outcome::failed("a workflow run is not executed here"),
         };
         watcher.abort();
         drop(sink);
         let totals = writer.await.expect("the event writer does not panic")?;
         let store = self.store.clone();
         tokio::task::spawn_blocking(move || {
+            let mut outcome = outcome;
+            if run.workflow_run_id.is_some() {
+                step_output::add_to_result(
+                    &run.spec,
+                    &mut outcome.result,
+                    &totals,
+                    step_output.as_deref(),
+                );
+            }
             let recorded = finish(&store, run, outcome, totals, memory_file)?;
             if !recorded.is_empty() {
                 index_recorded_memories(&store, &recorded);
@@ -299,6 +328,11 @@ pub(crate) fn claim(store: &Store, limit: u32) -> Result<Vec<Execution>> {
                 AuditAction::Transition,
                 diff(Some(&old), Some(&new)),
             );
+            if let ExecutionSpec::Workflow(spec) = &new.spec {
+                // No executor task and no slot: the workflow run it starts ends it.
+                crate::workflows::engine::start_for_execution(w, &new, spec)?;
+                continue;
+            }
             claimed.push(new);
         }
         Ok(claimed)
@@ -315,7 +349,8 @@ pub(crate) fn end_in(w: &mut Writer<'_>, old: &Execution, new: &Execution, seq: 
         AuditAction::Transition,
         diff(Some(old), Some(new)),
     );
-    crate::recovery::on_run_finished(w, new)
+    crate::recovery::on_run_finished(w, new)?;
+    crate::workflows::engine::on_execution_finished(w, new)
 }
 
 /// Writes the run's end, with the memories it recorded (from `memory:` output lines and its

@@ -10,7 +10,7 @@ use crate::error::{CoreError, Result};
 
 const COLUMNS: &str = "id, task_id, environment_id, schedule_id, workflow_run_id, retry_of, \
      spec, status, attempt, device_id, exit_code, result, error, retry_policy, queued_at, \
-     not_before, started_at, finished_at, cancel_requested_at";
+     not_before, started_at, finished_at, cancel_requested_at, step_id";
 
 fn json_err(i: usize, e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
@@ -48,6 +48,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
         started_at: ts(16)?,
         finished_at: ts(17)?,
         cancel_requested_at: ts(18)?,
+        step_id: row.get(19)?,
     })
 }
 
@@ -55,8 +56,8 @@ pub fn insert(conn: &Connection, e: &Execution) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO executions (id, task_id, environment_id, schedule_id, workflow_run_id,
              retry_of, executor, spec, status, attempt, device_id, retry_policy, queued_at,
-             not_before)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+             not_before, step_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         e.id,
@@ -73,6 +74,7 @@ pub fn insert(conn: &Connection, e: &Execution) -> Result<()> {
         serde_json::to_string(&e.retry_policy).expect("policies always serialize"),
         e.queued_at.as_millis(),
         e.not_before.map(Timestamp::as_millis),
+        e.step_id,
     ])?;
     Ok(())
 }
@@ -94,7 +96,7 @@ pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM executions
          WHERE (?1 IS NULL OR task_id = ?1) AND (?2 IS NULL OR schedule_id = ?2)
-           AND (?3 IS NULL OR status = ?3)
+           AND (?3 IS NULL OR status = ?3) AND (?5 IS NULL OR workflow_run_id = ?5)
          ORDER BY queued_at DESC, id DESC LIMIT ?4"
     ))?;
     let rows = stmt.query_map(
@@ -103,6 +105,7 @@ pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution
             filter.schedule_id,
             filter.status.map(ExecutionStatus::as_str),
             filter.limit.unwrap_or(100),
+            filter.workflow_run_id,
         ],
         from_row,
     )?;
@@ -176,7 +179,10 @@ pub fn events(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Queued runs of `device_id` that may start at `now` (not_before passed), oldest first.
+/// Queued runs of `device_id` that may start at `now` (not_before passed), oldest first:
+/// plain runs, at most `limit` (the runner's free slots), then every ready workflow step
+/// (their number is bounded by each workflow's own concurrency, not by the runner's slots,
+/// and a step of a paused or cancelled workflow run waits).
 pub fn claimable(
     conn: &Connection,
     device_id: &str,
@@ -186,10 +192,22 @@ pub fn claimable(
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM executions
          WHERE status = 'queued' AND device_id = ?1 AND (not_before IS NULL OR not_before <= ?2)
+           AND workflow_run_id IS NULL
          ORDER BY queued_at, id LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![device_id, now.as_millis(), limit], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut ready: Vec<Execution> = rows.collect::<rusqlite::Result<_>>()?;
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM executions
+         WHERE status = 'queued' AND device_id = ?1 AND (not_before IS NULL OR not_before <= ?2)
+           AND workflow_run_id IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM workflow_runs r
+                           WHERE r.id = executions.workflow_run_id AND r.control = 'pause')
+         ORDER BY queued_at, id"
+    ))?;
+    let rows = stmt.query_map(params![device_id, now.as_millis()], from_row)?;
+    ready.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+    Ok(ready)
 }
 
 /// The earliest future `not_before` among queued runs of `device_id`, if any.
@@ -202,10 +220,12 @@ pub fn next_not_before(conn: &Connection, device_id: &str, now: Timestamp) -> Re
     )?)
 }
 
-/// Runs left `running` on `device_id`.
+/// Runs left `running` on `device_id` by an executor process. A `workflow` run is not one:
+/// it lives as long as its workflow run, which resumes from its checkpoint instead.
 pub fn running_on_device(conn: &Connection, device_id: &str) -> Result<Vec<Execution>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM executions WHERE status = 'running' AND device_id = ?1
+        "SELECT {COLUMNS} FROM executions
+         WHERE status = 'running' AND device_id = ?1 AND executor != 'workflow'
          ORDER BY queued_at, id"
     ))?;
     let rows = stmt.query_map([device_id], from_row)?;
@@ -271,5 +291,15 @@ pub fn last_event_of_kind(
                 })
             },
         )
+        .optional()?)
+}
+
+/// The retry queued for run `id`, if one was.
+pub fn retry_of(conn: &Connection, id: &str) -> Result<Option<Execution>> {
+    Ok(conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM executions WHERE retry_of = ?1 ORDER BY queued_at DESC LIMIT 1"
+        ))?
+        .query_row([id], from_row)
         .optional()?)
 }

@@ -19,6 +19,7 @@ mod sync_state;
 pub mod tasks;
 #[cfg(test)]
 mod test_histories;
+pub mod workflows;
 mod write;
 
 use std::path::{Path, PathBuf};

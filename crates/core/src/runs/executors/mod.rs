@@ -98,7 +98,12 @@ pub struct SinkTotals {
     /// Output lines that record a memory (`memory: ...`), at most one past
     /// [`crate::memory::MAX_PER_RUN`] so that the capture can say some were left out.
     pub memory_lines: Vec<String>,
+    /// The last stdout line (a workflow step's JSON result when it is JSON), at most
+    /// [`LAST_LINE_MAX`] bytes.
+    pub last_stdout: Option<String>,
 }
+
+pub const LAST_LINE_MAX: usize = 64 * 1024;
 
 impl EventSink {
     /// Starts the writer task; events get numbers from `first_seq` on.
@@ -209,6 +214,9 @@ fn accept(
             && totals.memory_lines.len() <= crate::memory::MAX_PER_RUN
         {
             totals.memory_lines.push(data.clone());
+        }
+        if kind == "stdout" && !data.trim().is_empty() {
+            totals.last_stdout = (data.len() <= LAST_LINE_MAX).then(|| data.clone());
         }
         totals.output_bytes += data.len() as u64 + 1;
         if totals.truncated {

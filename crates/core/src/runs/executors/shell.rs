@@ -29,6 +29,9 @@ pub struct ShellContext<'a> {
     /// Where the run may write memories, one JSON object per line; handed to the command as
     /// `$FLIGHTDECK_MEMORY_FILE`.
     pub memory_file: Option<&'a std::path::Path>,
+    /// Set last, over the environment's and the spec's (a workflow step's attempt number,
+    /// idempotency key and output file).
+    pub extra_env: Vec<(&'static str, String)>,
 }
 
 /// Builds the command: program, working dir, variables (secrets read from the keyring now,
@@ -92,6 +95,7 @@ fn command(spec: &ShellSpec, ctx: &ShellContext<'_>) -> Result<Command> {
     if let Some(path) = ctx.memory_file {
         cmd.env(crate::memory::MEMORY_FILE_ENV, path);
     }
+    cmd.envs(ctx.extra_env.iter().map(|(k, v)| (*k, v)));
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -304,6 +308,12 @@ fn boot_id() -> String {
 /// could in principle have been reused since; recovery runs at the next start, usually soon
 /// after the crash, which keeps that window small.
 pub fn kill_recorded_group(record: &str) {
+    signal_recorded_group(record, Signal::SIGKILL);
+}
+
+/// Sends `signal` to the process group a [`process_record`] names, if it is from this boot
+/// (pausing a workflow stops its shell steps with SIGSTOP and resuming continues them).
+pub fn signal_recorded_group(record: &str, signal: Signal) {
     let mut pgid = None;
     let mut boot = None;
     for part in record.split_whitespace() {
@@ -317,6 +327,6 @@ pub fn kill_recorded_group(record: &str) {
         return;
     };
     if pgid > 1 && !boot.is_empty() && boot == boot_id() {
-        let _ = nix::sys::signal::killpg(Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+        let _ = killpg(Pid::from_raw(pgid), signal);
     }
 }

@@ -1,0 +1,223 @@
+//! Watching workflow runs: `--follow` (step changes and logs as they happen), `logs` and
+//! `status`. The run may execute in this process, the daemon, the app or on another device,
+//! so everything is read from the store.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::time::Duration;
+
+use flightdeck_core::{runs, workflows, CoreError, Store};
+use flightdeck_types::{
+    ExecutionEvent, ExecutionFilter, StepStatus, WorkflowProgress, WorkflowRun,
+};
+use serde_json::json;
+
+use crate::output::{stdout_closed, table, write_stdout_line, Output};
+
+/// What has been printed so far of one run.
+#[derive(Default)]
+struct Cursor {
+    statuses: HashMap<String, (StepStatus, u32)>,
+    events: HashMap<String, i64>,
+}
+
+/// Prints step changes (stderr) and step output (stdout, `[step] line`) until the run is
+/// final; with `--json`, one JSON object per line on stdout. Returns the final run.
+pub fn follow(store: &Store, run_id: &str, out: &Output) -> Result<WorkflowRun, CoreError> {
+    let mut cursor = Cursor::default();
+    loop {
+        // The status is read before the logs, so that a final run's logs are complete.
+        let run = workflows::get_run(store, run_id)?;
+        print_new(store, &run, &mut cursor, None, true, out)?;
+        if run.status.is_final() || stdout_closed() {
+            if !out.is_json() {
+                eprintln!("workflow run {} {}", run.id, run.status);
+            }
+            return Ok(run);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn print_new(
+    store: &Store,
+    run: &WorkflowRun,
+    cursor: &mut Cursor,
+    only_step: Option<&str>,
+    transitions: bool,
+    out: &Output,
+) -> Result<(), CoreError> {
+    let def = workflows::definition_of(store, run)?;
+    let mut stderr = std::io::stderr().lock();
+    // Step runs, oldest first, so that retries print after the attempts they repeat.
+    let mut execs = runs::list(
+        store,
+        &ExecutionFilter {
+            workflow_run_id: Some(run.id.clone()),
+            limit: Some(10_000),
+            ..ExecutionFilter::default()
+        },
+    )?;
+    execs.reverse();
+    for step in &def.steps {
+        if only_step.is_some_and(|s| s != step.id) {
+            continue;
+        }
+        let Some(state) = run.checkpoint.steps.get(&step.id) else {
+            continue;
+        };
+        for exec in execs
+            .iter()
+            .filter(|e| e.step_id.as_deref() == Some(&step.id))
+        {
+            let after = cursor.events.entry(exec.id.clone()).or_insert(0);
+            loop {
+                let batch = runs::events(store, &exec.id, *after, 1_000)?;
+                let Some(last) = batch.last() else { break };
+                *after = last.seq;
+                print_events(&step.id, &batch, out, &mut stderr);
+            }
+        }
+        if !transitions {
+            continue;
+        }
+        let now = (state.status, state.attempt);
+        if cursor.statuses.get(&step.id) != Some(&now) {
+            cursor.statuses.insert(step.id.clone(), now);
+            if out.is_json() {
+                let line = json!({
+                    "type": "step", "step": step.id, "status": state.status,
+                    "attempt": state.attempt, "error": state.error,
+                });
+                write_stdout_line(&line.to_string());
+            } else if state.status != StepStatus::Pending {
+                let _ = writeln!(stderr, "{}", transition(run, &step.id, state));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn transition(run: &WorkflowRun, id: &str, s: &flightdeck_types::StepState) -> String {
+    let took = match (s.started_at, s.finished_at) {
+        (Some(a), Some(b)) => format!(" in {} ms", b.as_millis() - a.as_millis()),
+        _ => String::new(),
+    };
+    let why = s
+        .error
+        .as_deref()
+        .map(|e| format!(": {e}"))
+        .unwrap_or_default();
+    match s.status {
+        StepStatus::Running if s.attempt > 1 => format!("▸ {id} running (attempt {})", s.attempt),
+        StepStatus::Running => format!("▸ {id} running"),
+        StepStatus::WaitingApproval => format!(
+            "▸ {id} waiting for approval: `flightdeck workflow approve {} {id}` (or reject)",
+            run.id
+        ),
+        status => format!("▸ {id} {status}{took}{why}"),
+    }
+}
+
+fn print_events(step: &str, events: &[ExecutionEvent], out: &Output, stderr: &mut impl Write) {
+    for e in events {
+        if out.is_json() {
+            let line = json!({ "type": "log", "step": step, "kind": e.kind, "data": e.data });
+            write_stdout_line(&line.to_string());
+            continue;
+        }
+        let _ = match e.kind.as_str() {
+            "stdout" => {
+                write_stdout_line(&format!("[{step}] {}", e.data));
+                Ok(())
+            }
+            "stderr" => writeln!(stderr, "[{step}] {}", e.data),
+            "status" | "process" => Ok(()),
+            kind => writeln!(stderr, "[{step}] [{kind}] {}", e.data),
+        };
+    }
+}
+
+/// Prints the logs recorded so far of a run's steps (or one step), `[step] line`.
+pub fn print_logs(
+    store: &Store,
+    run_id: &str,
+    step: Option<&str>,
+    out: &Output,
+) -> Result<(), CoreError> {
+    let run = workflows::get_run(store, run_id)?;
+    if let Some(step) = step {
+        if !run.checkpoint.steps.contains_key(step) {
+            return Err(CoreError::NotFound {
+                kind: "step",
+                key: format!("{step} in workflow run {run_id}"),
+            });
+        }
+    }
+    print_new(store, &run, &mut Cursor::default(), step, false, out)
+}
+
+pub fn render_status(p: &WorkflowProgress) -> String {
+    let r = &p.run;
+    let ms = |v: i64| match v {
+        v if v < 1000 => format!("{v} ms"),
+        v => format!("{:.1} s", v as f64 / 1000.0),
+    };
+    let mut lines = vec![
+        format!("run:       {} ({} v{})", r.id, r.workflow_name, r.version),
+        format!("status:    {}", r.status),
+        format!("progress:  {}/{} steps done", p.done, p.total),
+        format!("elapsed:   {}", ms(p.elapsed_ms)),
+    ];
+    if let (Some(left), Some(eta)) = (p.remaining_ms, p.eta) {
+        lines.push(format!(
+            "eta:       {} ({} left{})",
+            eta.to_rfc3339(),
+            ms(left),
+            if p.eta_is_guess {
+                "; a guess: fewer than 3 earlier runs of some steps"
+            } else {
+                ""
+            }
+        ));
+    }
+    if !p.running.is_empty() {
+        lines.push(format!("running:   {}", p.running.join(", ")));
+    }
+    if !p.waiting_approval.is_empty() {
+        lines.push(format!(
+            "waiting:   {} (approve or reject)",
+            p.waiting_approval.join(", ")
+        ));
+    }
+    if let Some(e) = &r.error {
+        lines.push(format!("error:     {e}"));
+    }
+    if let Some(of) = &r.rerun_of {
+        lines.push(format!(
+            "rerun of:  {of} from step {}",
+            r.rerun_from.as_deref().unwrap_or("?")
+        ));
+    }
+    let rows = p
+        .steps
+        .iter()
+        .map(|s| {
+            vec![
+                s.id.clone(),
+                s.executor.clone(),
+                s.status.to_string(),
+                s.attempt.to_string(),
+                s.duration_ms.map(ms).unwrap_or_else(|| "-".into()),
+                s.p50_ms.map(ms).unwrap_or_else(|| "-".into()),
+                s.needs.join(","),
+            ]
+        })
+        .collect::<Vec<_>>();
+    lines.push(String::new());
+    lines.push(table(
+        &["STEP", "EXECUTOR", "STATUS", "TRY", "TOOK", "P50", "NEEDS"],
+        &rows,
+    ));
+    lines.join("\n")
+}

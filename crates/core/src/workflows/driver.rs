@@ -1,0 +1,130 @@
+//! The driver: on the runner device, moves live workflow runs on when something outside a
+//! step's end changes them (a start, pause, resume, cancel or approval, from this device or
+//! merged by sync), sends the stop and continue signals that pausing needs, and resumes
+//! runs a dead process left behind.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use flightdeck_types::WorkflowRunStatus;
+use tokio::sync::Notify;
+
+use super::engine;
+use crate::error::Result;
+use crate::store::{workflows as sql, Store};
+
+/// Moves every live run of this device on once.
+pub fn tick(store: &Store) -> Result<()> {
+    let ids = store.read(|c| sql::live_run_ids(c, store.device_id()))?;
+    for id in ids {
+        let effects = store.write(|w| engine::advance_in(w, &id))?;
+        effects.apply();
+    }
+    Ok(())
+}
+
+/// At a worker's start (after [`crate::runs::recover_interrupted`] ended the step runs a dead
+/// process left `running`, which hands them to their retry policies): every run that was
+/// running here is marked `interrupted` at a boundary and resumed from its checkpoint.
+/// Returns how many were.
+pub fn recover(store: &Store) -> Result<usize> {
+    let ids = store.read(|c| sql::live_run_ids(c, store.device_id()))?;
+    let mut resumed = 0;
+    for id in ids {
+        let effects = store.write(|w| {
+            let mut run = sql::find_run(w, &id)?;
+            if run.status == WorkflowRunStatus::Running {
+                run.status = WorkflowRunStatus::Interrupted;
+                run.updated_at = w.now();
+                let snapshot = flightdeck_types::Snapshot {
+                    id: crate::ids::new_id(),
+                    workflow_run_id: run.id.clone(),
+                    execution_id: None,
+                    seq: run.checkpoint.boundaries,
+                    step_id: None,
+                    label: "interrupted".into(),
+                    inputs: serde_json::json!({}),
+                    outputs: serde_json::json!({}),
+                    checkpoint: run.checkpoint.clone(),
+                    started_at: w.now(),
+                    finished_at: None,
+                };
+                sql::insert_snapshot(w, &snapshot)?;
+                run.checkpoint.boundaries += 1;
+                // The status goes back to running in advance_in below.
+                sql::save_run_state(w, &run)?;
+                resumed += 1;
+            }
+            engine::advance_in(w, &id)
+        })?;
+        effects.apply();
+    }
+    Ok(resumed)
+}
+
+pub struct WorkflowDriver {
+    store: Arc<Store>,
+    /// A safety net for changes no subscriber hears of (rows merged by sync, other processes).
+    idle_poll: Duration,
+}
+
+pub struct DriverHandle {
+    stop: Arc<Notify>,
+    task: tokio::task::JoinHandle<Result<()>>,
+}
+
+impl DriverHandle {
+    pub async fn stop(self) -> Result<()> {
+        self.stop.notify_one();
+        self.task.await.expect("the workflow driver does not panic")
+    }
+}
+
+impl WorkflowDriver {
+    pub fn new(store: Arc<Store>) -> Self {
+        Self {
+            store,
+            idle_poll: Duration::from_millis(250),
+        }
+    }
+
+    /// Starts the loop on the current runtime; the caller holds the worker lock.
+    pub fn spawn(self) -> DriverHandle {
+        let stop = Arc::new(Notify::new());
+        let task = tokio::spawn(self.run(stop.clone()));
+        DriverHandle { stop, task }
+    }
+
+    async fn run(self, stop: Arc<Notify>) -> Result<()> {
+        let wake = Arc::new(Notify::new());
+        forward_changes(&self.store, wake.clone());
+        loop {
+            let store = self.store.clone();
+            let ticked = tokio::task::spawn_blocking(move || tick(&store))
+                .await
+                .expect("ticks do not panic");
+            if let Err(e) = ticked {
+                tracing::warn!(error = %e, "could not move workflow runs on");
+            }
+            tokio::select! {
+                _ = stop.notified() => return Ok(()),
+                _ = wake.notified() => {}
+                _ = tokio::time::sleep(self.idle_poll) => {}
+            }
+        }
+    }
+}
+
+fn forward_changes(store: &Store, wake: Arc<Notify>) {
+    let changes = store.subscribe();
+    let weak = Arc::downgrade(&wake);
+    drop(wake);
+    std::thread::spawn(move || {
+        while let Ok(change) = changes.recv() {
+            let Some(wake) = weak.upgrade() else { break };
+            if matches!(change.table, "workflow_runs" | "workflow_approvals") {
+                wake.notify_one();
+            }
+        }
+    });
+}

@@ -1,0 +1,228 @@
+//! Starting runs: by name with parameters, from a `workflow` run (a schedule's fire or a
+//! parent's step), and `rerun --from STEP`, which reuses what an earlier run recorded.
+
+use std::collections::BTreeSet;
+
+use flightdeck_types::{
+    Checkpoint, Execution, RunControl, StartWorkflow, StepState, StepStatus, Workflow, WorkflowRun,
+    WorkflowRunStatus,
+};
+
+use super::definition;
+use crate::error::{CoreError, Result};
+use crate::store::{executions, workflows as sql, Writer};
+
+/// The version of workflow `key` (name or id) a run would start on: `version`, or the newest.
+pub fn resolve_version(w: &Writer<'_>, key: &str, version: Option<u32>) -> Result<Workflow> {
+    let (newest, removed) = sql::newest(w, key)?.ok_or_else(|| CoreError::NotFound {
+        kind: "workflow",
+        key: key.to_string(),
+    })?;
+    if removed {
+        return Err(CoreError::Refused(format!(
+            "workflow `{}` was removed; apply its file again to bring it back",
+            newest.name
+        )));
+    }
+    match version {
+        None => Ok(newest),
+        Some(v) => sql::version(w, &newest.id, v),
+    }
+}
+
+/// Starts a run: checks the parameters, writes the run `queued` with every step pending; the
+/// runner device's driver takes it from there.
+pub fn resolve_and_start(
+    w: &mut Writer<'_>,
+    req: &StartWorkflow,
+    parent: Option<&Execution>,
+) -> Result<WorkflowRun> {
+    let workflow = resolve_version(w, &req.workflow, req.version)?;
+    let params = definition::resolve_params(&workflow.definition, &req.params, &req.text_params)?;
+    if let Some(parent) = parent {
+        refuse_recursion(w, &workflow, parent)?;
+    }
+    let env_key = req
+        .environment
+        .clone()
+        .or_else(|| workflow.definition.environment.clone());
+    let environment_id = match env_key {
+        Some(key) => Some(crate::environments::resolve(w, &key)?.id),
+        None => parent.and_then(|p| p.environment_id.clone()),
+    };
+    let steps = workflow
+        .definition
+        .steps
+        .iter()
+        .map(|s| (s.id.clone(), StepState::pending()))
+        .collect();
+    let run = new_run(
+        w,
+        &workflow,
+        Checkpoint {
+            params,
+            steps,
+            boundaries: 0,
+        },
+        NewRun {
+            task_id: req.task_id.clone(),
+            environment_id,
+            parent_execution_id: parent.map(|p| p.id.clone()),
+            device_id: parent.and_then(|p| p.device_id.clone()),
+            rerun: None,
+        },
+    )?;
+    Ok(run)
+}
+
+struct NewRun {
+    task_id: Option<String>,
+    environment_id: Option<String>,
+    parent_execution_id: Option<String>,
+    device_id: Option<String>,
+    rerun: Option<(String, String)>,
+}
+
+fn new_run(
+    w: &mut Writer<'_>,
+    workflow: &Workflow,
+    checkpoint: Checkpoint,
+    new: NewRun,
+) -> Result<WorkflowRun> {
+    let now = w.now();
+    let mut run = WorkflowRun {
+        id: crate::ids::new_id(),
+        workflow_id: workflow.id.clone(),
+        workflow_name: workflow.name.clone(),
+        version: workflow.version,
+        status: WorkflowRunStatus::Queued,
+        control: RunControl::Run,
+        device_id: Some(new.device_id.unwrap_or_else(|| w.device_id().to_string())),
+        task_id: new.task_id,
+        environment_id: new.environment_id,
+        parent_execution_id: new.parent_execution_id,
+        rerun_of: new.rerun.as_ref().map(|r| r.0.clone()),
+        rerun_from: new.rerun.map(|r| r.1),
+        checkpoint,
+        error: None,
+        queued_at: now,
+        started_at: None,
+        finished_at: None,
+        updated_at: now,
+    };
+    let snapshot = flightdeck_types::Snapshot {
+        id: crate::ids::new_id(),
+        workflow_run_id: run.id.clone(),
+        execution_id: None,
+        seq: 0,
+        step_id: None,
+        label: "queued".into(),
+        inputs: serde_json::to_value(&run.checkpoint.params).expect("params serialize"),
+        outputs: serde_json::json!({}),
+        checkpoint: run.checkpoint.clone(),
+        started_at: now,
+        finished_at: None,
+    };
+    run.checkpoint.boundaries = 1;
+    sql::insert_run(w, &run)?;
+    sql::insert_snapshot(w, &snapshot)?;
+    w.touched(
+        "workflow_runs",
+        &run.id,
+        flightdeck_types::AuditAction::Create,
+    );
+    Ok(run)
+}
+
+/// A workflow that (through its steps' children) would start itself again never ends.
+fn refuse_recursion(w: &Writer<'_>, workflow: &Workflow, parent: &Execution) -> Result<()> {
+    let mut at = parent.workflow_run_id.clone();
+    let mut depth = 0;
+    while let Some(run_id) = at {
+        let run = sql::find_run(w, &run_id)?;
+        if run.workflow_id == workflow.id {
+            return Err(CoreError::Refused(format!(
+                "workflow `{}` would start itself (through run {run_id}); a workflow cannot \
+                 be its own child",
+                workflow.name
+            )));
+        }
+        depth += 1;
+        if depth > 32 {
+            return Err(CoreError::Refused(
+                "workflows nest more than 32 deep".into(),
+            ));
+        }
+        at = match &run.parent_execution_id {
+            Some(e) => executions::find(w, e)?.workflow_run_id,
+            None => None,
+        };
+    }
+    Ok(())
+}
+
+/// A new run of `run_id`'s version that reuses the recorded outputs of every step that
+/// passed there and neither is `from` nor comes after it; `from` and what follows run again.
+pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<WorkflowRun> {
+    let old = sql::find_run(w, run_id)?;
+    let workflow = sql::version(w, &old.workflow_id, old.version)?;
+    let def = &workflow.definition;
+    if def.step(from).is_none() {
+        return Err(CoreError::NotFound {
+            kind: "step",
+            key: format!(
+                "{from} in {} v{} (steps: {})",
+                old.workflow_name,
+                old.version,
+                def.steps
+                    .iter()
+                    .map(|s| s.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        });
+    }
+    if !old.status.is_final() {
+        return Err(CoreError::Refused(format!(
+            "run {run_id} is still {}; cancel it or wait for it to end before rerunning",
+            old.status
+        )));
+    }
+    let again: BTreeSet<&str> = def
+        .steps
+        .iter()
+        .filter(|s| s.id == from || definition::ancestors(def, &s.id).contains(from))
+        .map(|s| s.id.as_str())
+        .collect();
+    let mut steps = std::collections::BTreeMap::new();
+    for step in &def.steps {
+        let recorded = old.checkpoint.steps.get(&step.id);
+        let reuse = !again.contains(step.id.as_str())
+            && recorded
+                .is_some_and(|s| matches!(s.status, StepStatus::Succeeded | StepStatus::Skipped));
+        let state = match recorded {
+            Some(s) if reuse => StepState {
+                reused_from: Some(s.reused_from.clone().unwrap_or_else(|| run_id.to_string())),
+                ..s.clone()
+            },
+            _ => StepState::pending(),
+        };
+        steps.insert(step.id.clone(), state);
+    }
+    new_run(
+        w,
+        &workflow,
+        Checkpoint {
+            params: old.checkpoint.params.clone(),
+            steps,
+            boundaries: 0,
+        },
+        NewRun {
+            task_id: old.task_id.clone(),
+            environment_id: old.environment_id.clone(),
+            parent_execution_id: None,
+            device_id: None,
+            rerun: Some((run_id.to_string(), from.to_string())),
+        },
+    )
+}

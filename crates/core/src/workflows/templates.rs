@@ -1,0 +1,313 @@
+//! Step inputs are minijinja templates over `params`, `steps` (earlier steps' outputs) and
+//! `run`. Undefined variables are errors, never empty text; and a template may name only
+//! parameters the workflow declares and steps among the step's `needs` (direct or not),
+//! which is checked when the file is applied, not when the step runs.
+
+use std::sync::OnceLock;
+
+use flightdeck_types::{
+    Checkpoint, StepAction, StepDefinition, StepState, StepStatus, WorkflowDefinition, WorkflowRun,
+};
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{json, Map, Value};
+
+use super::definition::ancestors;
+use crate::runs::agent_cli::shell_quote;
+
+/// What `steps.ID` offers a template.
+pub const STEP_FIELDS: &[&str] = &[
+    "state",
+    "exit_code",
+    "status",
+    "json",
+    "outputs",
+    "approved",
+    "comment",
+    "decided_by",
+];
+const RUN_FIELDS: &[&str] = &["id", "workflow", "version"];
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // `{{ x | quote }}`: one shell word whatever x holds.
+        env.add_filter("quote", |v: String| shell_quote(&v));
+        env
+    })
+}
+
+/// Every text of a step that is a template, with the field it came from.
+fn templates_of(step: &StepDefinition) -> Vec<(String, &str)> {
+    let mut out: Vec<(String, &str)> = Vec::new();
+    match &step.action {
+        StepAction::Shell { line } => out.push(("shell".into(), line)),
+        StepAction::Http {
+            method,
+            url,
+            headers,
+            body,
+        } => {
+            out.push(("http.url".into(), url));
+            if let Some(m) = method {
+                out.push(("http.method".into(), m));
+            }
+            for (k, v) in headers {
+                out.push((format!("http.headers.{k}"), v));
+            }
+            if let Some(b) = body {
+                out.push(("http.body".into(), b));
+            }
+        }
+        StepAction::AgentThread {
+            base_url,
+            thread_id,
+            message,
+        } => {
+            if let Some(b) = base_url {
+                out.push(("agent_thread.base_url".into(), b));
+            }
+            out.push(("agent_thread.thread_id".into(), thread_id));
+            out.push(("agent_thread.message".into(), message));
+        }
+        StepAction::Agent { prompt } => out.push(("agent".into(), prompt)),
+        StepAction::Workflow { params, .. } => {
+            for (k, v) in params {
+                if let Value::String(s) = v {
+                    out.push((format!("workflow.params.{k}"), s));
+                }
+            }
+        }
+        StepAction::Approval { message } => {
+            if let Some(m) = message {
+                out.push(("message".into(), m));
+            }
+        }
+    }
+    for (k, v) in &step.env {
+        out.push((format!("env.{k}"), v));
+    }
+    if let Some(dir) = &step.working_dir {
+        out.push(("working_dir".into(), dir));
+    }
+    out
+}
+
+/// Adds a problem for every template of `d` that does not parse or names what it may not.
+pub fn check_definition(d: &WorkflowDefinition, problems: &mut Vec<String>) {
+    for step in &d.steps {
+        let allowed = ancestors(d, &step.id);
+        let check =
+            |problems: &mut Vec<String>, field: &str, vars: std::collections::HashSet<String>| {
+                let mut vars: Vec<String> = vars.into_iter().collect();
+                vars.sort();
+                for var in vars {
+                    if let Some(problem) = check_variable(d, &allowed, &var) {
+                        problems.push(format!("step `{}`, field `{field}`: {problem}", step.id));
+                    }
+                }
+            };
+        for (field, source) in templates_of(step) {
+            match env().template_from_str(source) {
+                Ok(t) => check(problems, &field, t.undeclared_variables(true)),
+                Err(e) => problems.push(format!(
+                    "step `{}`, field `{field}`: the template does not parse: {}",
+                    step.id,
+                    describe(&e)
+                )),
+            }
+        }
+        if let Some(when) = &step.when {
+            match env().compile_expression(when) {
+                Ok(e) => check(problems, "when", e.undeclared_variables(true)),
+                Err(e) => problems.push(format!(
+                    "step `{}`, field `when`: the condition does not parse: {}",
+                    step.id,
+                    describe(&e)
+                )),
+            }
+        }
+    }
+}
+
+fn describe(e: &minijinja::Error) -> String {
+    match e.detail() {
+        Some(detail) => format!("{} ({detail})", e.kind()),
+        None => e.to_string(),
+    }
+}
+
+/// Why `var` (a dotted path such as `steps.build.outputs.x`) may not be used, if it may not.
+fn check_variable(
+    d: &WorkflowDefinition,
+    allowed: &std::collections::BTreeSet<&str>,
+    var: &str,
+) -> Option<String> {
+    let mut parts = var.split('.');
+    let root = parts.next().unwrap_or_default();
+    let second = parts.next();
+    match root {
+        "params" => match second {
+            Some(p) if !d.params.contains_key(p) => Some(format!(
+                "names unknown parameter `{p}` (declared: {})",
+                if d.params.is_empty() {
+                    "none".to_string()
+                } else {
+                    d.params.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            )),
+            _ => None,
+        },
+        "steps" => match second {
+            Some(s) if d.step(s).is_none() => Some(format!("names unknown step `{s}`")),
+            Some(s) if !allowed.contains(s) => Some(format!(
+                "uses step `{s}`, which is not among this step's needs (add it to `needs`)"
+            )),
+            Some(_) => match parts.next() {
+                Some(field) if !STEP_FIELDS.contains(&field) => Some(format!(
+                    "`{var}`: a step has no `{field}` (it has {})",
+                    STEP_FIELDS.join(", ")
+                )),
+                _ => None,
+            },
+            None => None,
+        },
+        "run" => match second {
+            Some(f) if !RUN_FIELDS.contains(&f) => {
+                Some(format!("`{var}`: `run` has {}", RUN_FIELDS.join(", ")))
+            }
+            _ => None,
+        },
+        other => Some(format!(
+            "names unknown variable `{other}` (templates see `params`, `steps` and `run`)"
+        )),
+    }
+}
+
+/// The variables a step's templates see.
+pub fn context(run: &WorkflowRun, checkpoint: &Checkpoint) -> Value {
+    let mut steps = Map::new();
+    for (id, state) in &checkpoint.steps {
+        if state.status.is_final() {
+            steps.insert(id.clone(), step_value(state));
+        }
+    }
+    json!({
+        "params": checkpoint.params,
+        "steps": steps,
+        "run": { "id": run.id, "workflow": run.workflow_name, "version": run.version },
+    })
+}
+
+fn step_value(s: &StepState) -> Value {
+    let o = &s.outputs;
+    let mut v = json!({
+        "state": s.status.as_str(),
+        "exit_code": o.exit_code,
+        "status": o.status,
+        "json": o.json,
+        "outputs": o.values,
+    });
+    if let Some(a) = &o.approval {
+        v["approved"] = json!(a.decision == flightdeck_types::Decision::Approved);
+        v["comment"] = json!(a.comment);
+        v["decided_by"] = json!(a.decided_by);
+    }
+    v
+}
+
+/// Renders one template.
+pub fn render(source: &str, ctx: &Value) -> Result<String, String> {
+    env().render_str(source, ctx).map_err(|e| describe(&e))
+}
+
+/// Whether the step's `when` holds (true when it has none).
+pub fn condition_holds(step: &StepDefinition, ctx: &Value) -> Result<bool, String> {
+    let Some(when) = &step.when else {
+        return Ok(true);
+    };
+    let expr = env().compile_expression(when).map_err(|e| describe(&e))?;
+    let value = expr.eval(ctx).map_err(|e| describe(&e))?;
+    Ok(value.is_true())
+}
+
+/// The step with every template rendered: what its run executes, recorded as its inputs.
+pub fn render_step(step: &StepDefinition, ctx: &Value) -> Result<StepDefinition, String> {
+    let r = |field: &str, s: &str| render(s, ctx).map_err(|e| format!("field `{field}`: {e}"));
+    let action = match &step.action {
+        StepAction::Shell { line } => StepAction::Shell {
+            line: r("shell", line)?,
+        },
+        StepAction::Http {
+            method,
+            url,
+            headers,
+            body,
+        } => StepAction::Http {
+            method: method.as_deref().map(|m| r("http.method", m)).transpose()?,
+            url: r("http.url", url)?,
+            headers: headers
+                .iter()
+                .map(|(k, v)| Ok((k.clone(), r("http.headers", v)?)))
+                .collect::<Result<_, String>>()?,
+            body: body.as_deref().map(|b| r("http.body", b)).transpose()?,
+        },
+        StepAction::AgentThread {
+            base_url,
+            thread_id,
+            message,
+        } => StepAction::AgentThread {
+            base_url: base_url
+                .as_deref()
+                .map(|b| r("agent_thread.base_url", b))
+                .transpose()?,
+            thread_id: r("agent_thread.thread_id", thread_id)?,
+            message: r("agent_thread.message", message)?,
+        },
+        StepAction::Agent { prompt } => StepAction::Agent {
+            prompt: r("agent", prompt)?,
+        },
+        StepAction::Workflow { workflow, params } => StepAction::Workflow {
+            workflow: workflow.clone(),
+            params: params
+                .iter()
+                .map(|(k, v)| {
+                    Ok((
+                        k.clone(),
+                        match v {
+                            Value::String(s) => Value::String(r("workflow.params", s)?),
+                            other => other.clone(),
+                        },
+                    ))
+                })
+                .collect::<Result<_, String>>()?,
+        },
+        StepAction::Approval { message } => StepAction::Approval {
+            message: message.as_deref().map(|m| r("message", m)).transpose()?,
+        },
+    };
+    Ok(StepDefinition {
+        env: step
+            .env
+            .iter()
+            .map(|(k, v)| Ok((k.clone(), r("env", v)?)))
+            .collect::<Result<_, String>>()?,
+        working_dir: step
+            .working_dir
+            .as_deref()
+            .map(|d| r("working_dir", d))
+            .transpose()?,
+        action,
+        ..step.clone()
+    })
+}
+
+/// A step of `status` counts as "passed" for its dependants.
+pub fn lets_dependants_run(state: &StepState, step: &StepDefinition) -> bool {
+    match state.status {
+        StepStatus::Succeeded => true,
+        StepStatus::Failed => step.continue_on_failure,
+        _ => false,
+    }
+}
