@@ -1,0 +1,12 @@
+//! Workflows through the real engine: a real store with cr-sqlite, the real runner and
+//! workflow driver, real shell processes.
+
+mod common;
+#[path = "workflows/control.rs"]
+mod control;
+#[path = "workflows/definitions.rs"]
+mod definitions;
+#[path = "workflows/engine.rs"]
+mod engine;
+#[path = "workflows/rig.rs"]
+mod rig;

@@ -1,0 +1,249 @@
+//! Definitions: every validation problem by name, nothing written when refused, YAML and
+//! JSON giving the same rows, versions.
+
+use flightdeck_core::workflows::{self, Format};
+use flightdeck_core::CoreError;
+use flightdeck_types::StartWorkflow;
+
+use super::common::count;
+use super::rig::WfRig;
+
+fn refused(yaml: &str) -> String {
+    let rig = WfRig::idle();
+    let err = workflows::apply(&rig.store, yaml, Format::Yaml).unwrap_err();
+    assert!(matches!(err, CoreError::Invalid(_)), "{err}");
+    assert_eq!(
+        count(&rig.store, "SELECT count(*) FROM workflows"),
+        0,
+        "nothing written"
+    );
+    // `validate` runs the same checks.
+    let again = workflows::validate(yaml, Format::Yaml).unwrap_err();
+    assert_eq!(again.to_string(), err.to_string());
+    err.to_string()
+}
+
+#[test]
+fn each_problem_is_named_with_its_place() {
+    let cases: &[(&str, &str)] = &[
+        (
+            "name: w\nsteps:\n  - id: a\n    needs: [ghost]\n    shell: 'true'\n",
+            "step `a`, field `needs`: unknown step `ghost`",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    needs: [c]\n    shell: 'true'\n  - id: b\n    needs: [a]\n    shell: 'true'\n  - id: c\n    needs: [b]\n    shell: 'true'\n",
+            "a cycle in `needs`: a -> c -> b -> a",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n  - id: a\n    shell: 'false'\n",
+            "duplicate step id `a` (steps 1 and 2)",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'echo {{ params.x'\n",
+            "step `a`, field `shell`: the template does not parse",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'echo {{ steps.nope.outputs.x }}'\n",
+            "step `a`, field `shell`: names unknown step `nope`",
+        ),
+        (
+            "name: w\nparams:\n  x: { type: string, default: hi }\nsteps:\n  - id: a\n    shell: 'echo {{ params.y }}'\n",
+            "step `a`, field `shell`: names unknown parameter `y` (declared: x)",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n  - id: b\n    shell: 'echo {{ steps.a.outputs.k }}'\n",
+            "uses step `a`, which is not among this step's needs",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    docker: alpine\n",
+            "step `a`: unknown executor or field `docker`",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    when: 'steps.a.exit_code =='\n",
+            "step `a`, field `when`: the condition does not parse",
+        ),
+        (
+            "name: w\nparams:\n  n: { type: integer, default: many }\nsteps:\n  - id: a\n    shell: 'true'\n",
+            "parameter `n`: the default `\"many\"` is not of type integer",
+        ),
+        ("name: w\nsteps: [\n", "not valid YAML: "),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    timeout: soon\n",
+            "step `a`, field `timeout`",
+        ),
+    ];
+    for (yaml, want) in cases {
+        let message = refused(yaml);
+        assert!(
+            message.contains(want),
+            "for\n{yaml}\nwanted `{want}` in: {message}"
+        );
+    }
+    // The parser's line is given for syntax errors.
+    let message = refused("name: w\nsteps:\n  - id: a\n    shell: [unclosed\n");
+    assert!(message.contains("line"), "{message}");
+    // Several problems are all listed.
+    let message = refused(
+        "name: w\nsteps:\n  - id: a\n    needs: [x]\n    shell: 'true'\n  - id: a\n    http: { }\n",
+    );
+    assert!(
+        message.contains("3 problems") || message.contains("problems:"),
+        "{message}"
+    );
+    assert!(message.contains("unknown step `x`") && message.contains("duplicate step id"));
+}
+
+#[test]
+fn parameters_are_checked_at_start() {
+    let rig = WfRig::idle();
+    rig.apply(
+        "name: p\nparams:\n  count: { type: integer }\n  mode: { type: string, default: fast }\nsteps:\n  - id: a\n    shell: 'echo {{ params.count }}'\n",
+    );
+    let start = |params: &[&str]| {
+        workflows::start(
+            &rig.store,
+            &StartWorkflow {
+                workflow: "p".into(),
+                text_params: params.iter().map(|p| p.to_string()).collect(),
+                ..Default::default()
+            },
+        )
+    };
+    let missing = start(&[]).unwrap_err().to_string();
+    assert!(
+        missing.contains("parameter `count` (integer) is required"),
+        "{missing}"
+    );
+    let wrong = start(&["count=lots"]).unwrap_err().to_string();
+    assert!(
+        wrong.contains("parameter `count`: `lots` is not an integer"),
+        "{wrong}"
+    );
+    let unknown = start(&["count=1", "colour=red"]).unwrap_err().to_string();
+    assert!(unknown.contains("unknown parameter `colour`"), "{unknown}");
+    let typed = workflows::start(
+        &rig.store,
+        &StartWorkflow {
+            workflow: "p".into(),
+            params: serde_json::json!({ "count": "3" })
+                .as_object()
+                .unwrap()
+                .clone(),
+            ..Default::default()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(typed.contains("is not of type integer"), "{typed}");
+    assert_eq!(count(&rig.store, "SELECT count(*) FROM workflow_runs"), 0);
+
+    let run = start(&["count=7"]).unwrap();
+    assert_eq!(run.checkpoint.params["count"], 7);
+    assert_eq!(run.checkpoint.params["mode"], "fast", "defaults fill in");
+}
+
+const YAML: &str = "\
+name: same
+params:
+  who: { type: string, default: world }
+concurrency: 2
+steps:
+  - id: a
+    shell: echo hello {{ params.who }}
+  - id: b
+    needs: [a]
+    retry: { max_attempts: 2, base_delay_ms: 10 }
+    timeout: 30s
+    shell: echo done
+";
+
+const JSON: &str = r#"{
+  "name": "same",
+  "params": { "who": { "type": "string", "default": "world" } },
+  "concurrency": 2,
+  "steps": [
+    { "id": "a", "shell": "echo hello {{ params.who }}" },
+    { "id": "b", "needs": ["a"], "retry": { "max_attempts": 2, "base_delay_ms": 10 },
+      "timeout": 30, "shell": "echo done" }
+  ]
+}"#;
+
+#[test]
+fn yaml_and_json_give_the_same_rows_and_versions_move_only_on_change() {
+    let rig = WfRig::idle();
+    let first = workflows::apply(&rig.store, YAML, Format::Yaml).unwrap();
+    assert!(first.changed);
+    assert_eq!(first.workflow.version, 1);
+    let definition_row = |v: u32| -> String {
+        rig.store
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT definition FROM workflows WHERE name = 'same' AND version = ?1",
+                    [v],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap()
+    };
+    let yaml_row = definition_row(1);
+
+    // The same definition in JSON is the same version: nothing is written.
+    let json = workflows::apply(&rig.store, JSON, Format::Json).unwrap();
+    assert!(!json.changed);
+    assert_eq!(json.workflow.version, 1);
+    assert_eq!(count(&rig.store, "SELECT count(*) FROM workflows"), 1);
+    assert_eq!(definition_row(1), yaml_row);
+    let parsed = workflows::validate(JSON, Format::Json).unwrap();
+    assert_eq!(parsed, first.workflow.definition);
+
+    // A change makes version 2; version 1 is untouched.
+    let changed = YAML.replace("echo done", "echo finished");
+    let second = workflows::apply(&rig.store, &changed, Format::Yaml).unwrap();
+    assert!(second.changed);
+    assert_eq!(second.workflow.version, 2);
+    assert_eq!(second.workflow.id, first.workflow.id);
+    assert_eq!(definition_row(1), yaml_row);
+    let versions = workflows::versions(&rig.store, "same").unwrap();
+    assert_eq!(
+        versions.iter().map(|w| w.version).collect::<Vec<_>>(),
+        [1, 2]
+    );
+    let diff = workflows::diff(&rig.store, "same", 1, 2).unwrap();
+    assert!(
+        diff.contains("-  line: echo done") || diff.contains("-    line: echo done"),
+        "{diff}"
+    );
+    assert!(diff.contains("echo finished"), "{diff}");
+    assert_eq!(
+        workflows::show(&rig.store, "same", Some(1))
+            .unwrap()
+            .definition,
+        first.workflow.definition
+    );
+
+    // Removed: hidden and refused at start; applying again brings it back.
+    workflows::remove(&rig.store, "same").unwrap();
+    assert!(workflows::list(&rig.store).unwrap().is_empty());
+    let err = rig.start_run_err("same");
+    assert!(err.contains("was removed"), "{err}");
+    assert!(
+        workflows::apply(&rig.store, &changed, Format::Yaml)
+            .unwrap()
+            .changed
+    );
+    assert_eq!(workflows::list(&rig.store).unwrap().len(), 1);
+}
+
+impl WfRig {
+    fn start_run_err(&self, name: &str) -> String {
+        workflows::start(
+            &self.store,
+            &StartWorkflow {
+                workflow: name.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap_err()
+        .to_string()
+    }
+}

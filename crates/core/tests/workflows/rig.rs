@@ -1,0 +1,160 @@
+//! A store with the runner and the workflow driver running, as a worker runs them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flightdeck_core::runs::{self, Runner, RunnerConfig};
+use flightdeck_core::secrets::OsKeyring;
+use flightdeck_core::workflows::{self, Format, WorkflowDriver};
+use flightdeck_core::Store;
+use flightdeck_types::{Execution, ExecutionFilter, StartWorkflow, WorkflowRun, WorkflowRunStatus};
+
+pub const WAIT: Duration = Duration::from_secs(30);
+
+pub fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub struct WfRig {
+    pub dir: tempfile::TempDir,
+    pub store: Arc<Store>,
+    pub runtime: tokio::runtime::Runtime,
+    handles: Option<(runs::RunnerHandle, workflows::driver::DriverHandle)>,
+}
+
+impl WfRig {
+    /// A store with nothing running on it (definitions, control from "another device").
+    pub fn idle() -> WfRig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(Store::open(&dir.path().join("flightdeck.db")).unwrap());
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        WfRig {
+            dir,
+            store,
+            runtime,
+            handles: None,
+        }
+    }
+
+    pub fn start() -> WfRig {
+        let mut rig = Self::idle();
+        rig.run_worker();
+        rig
+    }
+
+    pub fn run_worker(&mut self) {
+        let _entered = self.runtime.enter();
+        let runner = Runner::new(
+            self.store.clone(),
+            Arc::new(OsKeyring::from_env().unwrap()),
+            RunnerConfig::default(),
+        )
+        .spawn();
+        let driver = WorkflowDriver::new(self.store.clone()).spawn();
+        self.handles = Some((runner, driver));
+    }
+
+    /// A scratch file path in the rig's directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn apply(&self, yaml: &str) -> flightdeck_types::Workflow {
+        workflows::apply(&self.store, yaml, Format::Yaml)
+            .unwrap()
+            .workflow
+    }
+
+    pub fn start_run(&self, name: &str, params: &[&str]) -> WorkflowRun {
+        workflows::start(
+            &self.store,
+            &StartWorkflow {
+                workflow: name.into(),
+                text_params: params.iter().map(|p| p.to_string()).collect(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    pub fn wait_status(&self, id: &str, want: WorkflowRunStatus) -> WorkflowRun {
+        until(&format!("run {id} {want}"), || {
+            let run = workflows::get_run(&self.store, id).unwrap();
+            assert!(
+                !run.status.is_final() || run.status == want,
+                "run ended {} ({:?}), not {want}",
+                run.status,
+                run.error
+            );
+            (run.status == want).then_some(run)
+        })
+    }
+
+    pub fn finished(&self, id: &str) -> WorkflowRun {
+        until(&format!("run {id} to end"), || {
+            let run = workflows::get_run(&self.store, id).unwrap();
+            run.status.is_final().then_some(run)
+        })
+    }
+
+    /// Every step run of a workflow run, oldest first.
+    pub fn step_runs(&self, run_id: &str) -> Vec<Execution> {
+        let mut found = runs::list(
+            &self.store,
+            &ExecutionFilter {
+                workflow_run_id: Some(run_id.into()),
+                limit: Some(10_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        found.reverse();
+        found
+    }
+
+    pub fn step_run(&self, run_id: &str, step: &str) -> Execution {
+        self.step_runs(run_id)
+            .into_iter()
+            .rev()
+            .find(|e| e.step_id.as_deref() == Some(step))
+            .unwrap_or_else(|| panic!("no run of step {step}"))
+    }
+
+    pub fn stdout(&self, exec_id: &str) -> Vec<String> {
+        runs::events(&self.store, exec_id, 0, 100_000)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == "stdout")
+            .map(|e| e.data)
+            .collect()
+    }
+}
+
+impl Drop for WfRig {
+    fn drop(&mut self) {
+        if let Some((runner, driver)) = self.handles.take() {
+            let _ = self.runtime.block_on(driver.stop());
+            let _ = self.runtime.block_on(runner.stop());
+        }
+    }
+}
+
+pub fn lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
