@@ -91,5 +91,6 @@ fn what_ran(store: &Store, run: &Execution) -> String {
             .unwrap_or_default(),
         ExecutionSpec::Http(http) => http.url.clone(),
         ExecutionSpec::AgentThread(agent) => format!("agent thread {}", agent.thread_id),
+        ExecutionSpec::Workflow(wf) => format!("workflow {}", wf.workflow),
     }
 }

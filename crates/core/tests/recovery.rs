@@ -24,6 +24,7 @@ fn no_jitter() -> RetryPolicy {
         max_delay_ms: 60_000,
         jitter: 0.0,
         retry_after_pattern: None,
+        retry_on_failure: false,
     }
 }
 

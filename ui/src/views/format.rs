@@ -59,6 +59,7 @@ pub fn spec_summary(spec: &ExecutionSpec) -> String {
             format!("{} {}", http.method.as_deref().unwrap_or("GET"), http.url)
         }
         ExecutionSpec::AgentThread(agent) => format!("agent thread {}", agent.thread_id),
+        ExecutionSpec::Workflow(wf) => format!("workflow {}", wf.workflow),
     }
 }
 

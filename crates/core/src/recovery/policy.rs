@@ -75,6 +75,7 @@ mod tests {
             max_delay_ms: 5_000,
             jitter,
             retry_after_pattern: None,
+            retry_on_failure: false,
         }
     }
 
