@@ -2,6 +2,8 @@
 //! daemon as a real process (killed for real mid-run and started again), schedules and errors.
 
 mod common;
+#[path = "runs/workflows.rs"]
+mod workflows;
 
 use std::path::Path;
 use std::process::{Child, Stdio};
