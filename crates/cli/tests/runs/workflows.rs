@@ -43,7 +43,14 @@ fn the_hello_dag_file_works_as_written() {
 
     let run = flightdeck(
         d,
-        &["workflow", "start", "hello-dag", "--param", "greeting=hi", "--follow"],
+        &[
+            "workflow",
+            "start",
+            "hello-dag",
+            "--param",
+            "greeting=hi",
+            "--follow",
+        ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let out: Vec<&str> = run.stdout.lines().collect();
@@ -54,7 +61,10 @@ fn the_hello_dag_file_works_as_written() {
     let runs = json(d, &["workflow", "runs"]);
     let id = runs[0]["id"].as_str().unwrap().to_string();
     assert_eq!(runs[0]["status"], "succeeded");
-    assert_eq!(ok(d, &["workflow", "logs", &id, "left"]), "[left] left-hi\n");
+    assert_eq!(
+        ok(d, &["workflow", "logs", &id, "left"]),
+        "[left] left-hi\n"
+    );
     // Each step is an ordinary run: its log is the run's log.
     let left = json(d, &["workflow", "status", &id])["steps"]
         .as_array()
@@ -70,17 +80,31 @@ fn the_hello_dag_file_works_as_written() {
     assert!(status.contains("progress:  4/4 steps done"), "{status}");
 
     // Bad input: one readable line each, and nothing started.
-    let line = fails(d, &["workflow", "start", "hello-dag", "--param", "colour=red"]);
+    let line = fails(
+        d,
+        &["workflow", "start", "hello-dag", "--param", "colour=red"],
+    );
     assert!(line.contains("unknown parameter `colour`"), "{line}");
-    let bad = write(d, "bad.yaml", "name: bad\nsteps:\n  - id: a\n    needs: [b]\n    shell: 'true'\n");
+    let bad = write(
+        d,
+        "bad.yaml",
+        "name: bad\nsteps:\n  - id: a\n    needs: [b]\n    shell: 'true'\n",
+    );
     let line = fails(d, &["workflow", "validate", &bad]);
-    assert!(line.contains("step `a`, field `needs`: unknown step `b`"), "{line}");
+    assert!(
+        line.contains("step `a`, field `needs`: unknown step `b`"),
+        "{line}"
+    );
     let line = fails(d, &["workflow", "start", "nope"]);
     assert!(line.contains("no workflow matches `nope`"), "{line}");
     assert_eq!(json(d, &["workflow", "runs"]).as_array().unwrap().len(), 1);
 
     // A failing run exits non-zero, naming the step.
-    let failing = write(d, "fails.yaml", "name: fails\nsteps:\n  - id: boom\n    shell: exit 4\n");
+    let failing = write(
+        d,
+        "fails.yaml",
+        "name: fails\nsteps:\n  - id: boom\n    shell: exit 4\n",
+    );
     ok(d, &["workflow", "apply", &failing]);
     let run = flightdeck(d, &["workflow", "start", "fails", "--follow"]);
     assert_eq!(run.code, 1);
@@ -210,13 +234,21 @@ fn kill_nine_at_many_points_never_loses_or_repeats_a_finished_step() {
         for step in STEPS {
             for recorded_phase in [false, true] {
                 let process = child.take().unwrap_or_else(|| worker(d, &run, segment));
-                until(&format!("{step} {}", if recorded_phase { "recorded" } else { "effect" }), || {
-                    if recorded_phase {
-                        succeeded_steps(&status(d, &run)).contains(&step.to_string()).then_some(())
-                    } else {
-                        (count(d, step) > 0).then_some(())
-                    }
-                });
+                until(
+                    &format!(
+                        "{step} {}",
+                        if recorded_phase { "recorded" } else { "effect" }
+                    ),
+                    || {
+                        if recorded_phase {
+                            succeeded_steps(&status(d, &run))
+                                .contains(&step.to_string())
+                                .then_some(())
+                        } else {
+                            (count(d, step) > 0).then_some(())
+                        }
+                    },
+                );
                 kill(process);
                 kills += 1;
                 segment += 1;
@@ -246,7 +278,12 @@ fn kill_nine_at_many_points_never_loses_or_repeats_a_finished_step() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| (s["id"].as_str().unwrap().to_string(), s["attempt"].as_u64().unwrap()))
+            .map(|s| {
+                (
+                    s["id"].as_str().unwrap().to_string(),
+                    s["attempt"].as_u64().unwrap(),
+                )
+            })
             .collect();
         eprintln!("round {round}: side effects {counts:?}, attempts {attempts:?}");
         let snapshots = json(d, &["workflow", "snapshots", &run]);
