@@ -45,7 +45,8 @@ pub fn recover(store: &Store) -> Result<usize> {
                     label: "interrupted".into(),
                     inputs: serde_json::json!({}),
                     outputs: serde_json::json!({}),
-                    checkpoint: run.checkpoint.clone(),
+                    // A change of nothing but the status (see engine::boundary).
+                    checkpoint: flightdeck_types::Checkpoint::default(),
                     started_at: w.now(),
                     finished_at: None,
                 };
@@ -122,7 +123,10 @@ fn forward_changes(store: &Store, wake: Arc<Notify>) {
     std::thread::spawn(move || {
         while let Ok(change) = changes.recv() {
             let Some(wake) = weak.upgrade() else { break };
-            if matches!(change.table, "workflow_runs" | "workflow_approvals") {
+            // Not the engine's own transitions: a run it moved on needs nothing more now.
+            if matches!(change.table, "workflow_runs" | "workflow_approvals")
+                && change.action != flightdeck_types::AuditAction::Transition
+            {
                 wake.notify_one();
             }
         }

@@ -6,10 +6,13 @@
 //! the checkpoint commit together); the driver calls it on control changes and at start.
 
 use flightdeck_types::{
-    AgentThreadSpec, Approval, Decision, Execution, ExecutionSpec, ExecutionStatus, HttpSpec,
-    RetryPolicy, RunControl, ShellSpec, Snapshot, StepAction, StepDefinition, StepState,
+    AgentThreadSpec, Approval, Checkpoint, Decision, Execution, ExecutionSpec, ExecutionStatus,
+    HttpSpec, RetryPolicy, RunControl, ShellSpec, Snapshot, StepAction, StepDefinition, StepState,
     StepStatus, WorkflowDefinition, WorkflowRun, WorkflowRunStatus, WorkflowSpec,
 };
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use serde_json::{json, Value};
 
 use super::templates;
@@ -38,20 +41,65 @@ impl Effects {
 }
 
 /// Reads a run and the definition version it pinned.
-pub fn load(w: &Writer<'_>, run_id: &str) -> Result<(WorkflowRun, WorkflowDefinition)> {
+pub fn load(w: &Writer<'_>, run_id: &str) -> Result<(WorkflowRun, Arc<WorkflowDefinition>)> {
     let run = sql::find_run(w, run_id)?;
-    let workflow = sql::version(w, &run.workflow_id, run.version)?;
-    Ok((run, workflow.definition))
+    let definition = definition(w, &run.workflow_id, run.version)?;
+    Ok((run, definition))
 }
 
-/// Records a boundary: the checkpoint as it now stands, with what the step had and left.
+/// A definition version, parsed once per process: `(id, version)` rows never change, and
+/// parsing a long definition at every step boundary was most of a step's cost.
+fn definition(w: &Writer<'_>, id: &str, version: u32) -> Result<Arc<WorkflowDefinition>> {
+    type Cache = Mutex<HashMap<(String, u32), Arc<WorkflowDefinition>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (id.to_string(), version);
+    if let Some(d) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(d.clone());
+    }
+    let parsed = Arc::new(sql::version(w, id, version)?.definition);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= 256 {
+        map.clear();
+    }
+    map.insert(key, parsed.clone());
+    Ok(parsed)
+}
+
+/// Records a boundary. The snapshot's state is the checkpoint's change at this boundary
+/// (the step that moved, with its outputs), not the whole checkpoint again: whole copies made
+/// a run's snapshots grow with the square of its steps (about 16 MB for a 200-step chain,
+/// every byte of it synced). [`super::snapshots`] rebuilds each boundary's whole checkpoint.
 fn boundary(
     w: &Writer<'_>,
     run: &mut WorkflowRun,
     step_id: Option<&str>,
     label: &str,
 ) -> Result<()> {
+    let inputs = step_id
+        .and_then(|id| run.checkpoint.steps.get(id))
+        .and_then(|s| s.inputs.clone());
+    // A finished step's rendered inputs live on in its snapshots; the checkpoint, rewritten
+    // at every boundary, keeps only what later steps and a resume need.
+    if let Some(id) = step_id {
+        if let Some(s) = run
+            .checkpoint
+            .steps
+            .get_mut(id)
+            .filter(|s| s.status.is_final())
+        {
+            s.inputs = None;
+        }
+    }
     let state = step_id.and_then(|id| run.checkpoint.steps.get(id));
+    let change = Checkpoint {
+        params: serde_json::Map::new(),
+        steps: match (step_id, state) {
+            (Some(id), Some(s)) => [(id.to_string(), s.clone())].into(),
+            _ => Default::default(),
+        },
+        boundaries: run.checkpoint.boundaries + 1,
+    };
     let snapshot = Snapshot {
         id: crate::ids::new_id(),
         workflow_run_id: run.id.clone(),
@@ -59,11 +107,11 @@ fn boundary(
         seq: run.checkpoint.boundaries,
         step_id: step_id.map(String::from),
         label: label.to_string(),
-        inputs: state.and_then(|s| s.inputs.clone()).unwrap_or(json!({})),
+        inputs: inputs.unwrap_or(json!({})),
         outputs: state
             .map(|s| serde_json::to_value(&s.outputs).expect("outputs always serialize"))
             .unwrap_or(json!({})),
-        checkpoint: run.checkpoint.clone(),
+        checkpoint: change,
         // A finished step's boundary carries its timing; any other is stamped with now (a
         // retry's boundary is when the next attempt was queued, not when the first began).
         started_at: state
@@ -141,7 +189,13 @@ fn parent_cancelled(w: &Writer<'_>, run: &WorkflowRun) -> Result<bool> {
 /// Brings the checkpoint up to date with the step runs that ended and the approvals given.
 fn reconcile_steps(w: &Writer<'_>, run: &mut WorkflowRun, def: &WorkflowDefinition) -> Result<()> {
     for step in &def.steps {
-        let Some(state) = run.checkpoint.steps.get(&step.id).cloned() else {
+        let Some(state) = run
+            .checkpoint
+            .steps
+            .get(&step.id)
+            .filter(|s| matches!(s.status, StepStatus::Running | StepStatus::WaitingApproval))
+            .cloned()
+        else {
             continue;
         };
         match state.status {

@@ -164,11 +164,27 @@ pub fn runs(store: &Store, filter: &WorkflowRunFilter) -> Result<Vec<WorkflowRun
     })
 }
 
+/// A run's boundaries in order, each with the whole checkpoint as it stood there (rebuilt
+/// from the changes the rows store: the first row holds the checkpoint whole, each later one
+/// the step that moved).
 pub fn snapshots(store: &Store, run_id: &str) -> Result<Vec<Snapshot>> {
-    store.read(|c| {
+    let mut rows = store.read(|c| {
         sql::find_run(c, run_id)?;
         sql::snapshots(c, run_id)
-    })
+    })?;
+    let mut whole = flightdeck_types::Checkpoint::default();
+    for (i, row) in rows.iter_mut().enumerate() {
+        if i == 0 {
+            whole = row.checkpoint.clone();
+        } else {
+            whole
+                .steps
+                .extend(std::mem::take(&mut row.checkpoint.steps));
+        }
+        whole.boundaries = row.seq + 1;
+        row.checkpoint = whole.clone();
+    }
+    Ok(rows)
 }
 
 pub fn progress(store: &Store, run_id: &str) -> Result<WorkflowProgress> {

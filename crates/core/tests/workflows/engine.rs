@@ -60,6 +60,16 @@ steps:
     assert_eq!(labels.last(), Some(&"succeeded"));
     assert_eq!(labels.iter().filter(|l| **l == "started").count(), 5);
     assert!(snapshots.windows(2).all(|w| w[0].seq + 1 == w[1].seq));
+    // Each boundary's checkpoint is rebuilt whole; the last one is the run's own.
+    assert_eq!(snapshots.last().unwrap().checkpoint, done.checkpoint);
+    let after_make = snapshots
+        .iter()
+        .find(|s| s.step_id.as_deref() == Some("make") && s.label == "succeeded")
+        .unwrap();
+    assert_eq!(
+        after_make.checkpoint.steps["left"].status,
+        StepStatus::Pending
+    );
     let left_end = snapshots
         .iter()
         .find(|s| s.step_id.as_deref() == Some("left") && s.label == "succeeded")

@@ -1,0 +1,333 @@
+//! Workflow engine figures (issue 15):
+//! 1. engine overhead per step: the write that ends a step's run and moves the workflow on
+//!    (checkpoint, snapshots, the next step queued), against the same write for a plain run that queues the next plain run; no process
+//!    runs, so the step's own work is excluded; p50 over a 200-step chain;
+//! 2. a 100-step chain of `true` shell steps end to end through the real runner and driver,
+//!    beside 100 plain `true` runs one after another (runner concurrency 1);
+//! 3. a 100-wide fan-out then fan-in at concurrency 8: time and the most steps running at once.
+//!
+//! Run: `scripts/with-keyring.sh cargo bench -p flightdeck-core --bench workflows`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flightdeck_core::runs::{self, Runner, RunnerConfig};
+use flightdeck_core::secrets::OsKeyring;
+use flightdeck_core::store::executions;
+use flightdeck_core::workflows::{self, engine, Format, WorkflowDriver};
+use flightdeck_core::Store;
+use flightdeck_types::{
+    Execution, ExecutionFilter, ExecutionSpec, ExecutionStatus, NewExecution, ShellSpec,
+    StartWorkflow, WorkflowRunStatus,
+};
+
+fn new_store() -> (tempfile::TempDir, Arc<Store>) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(Store::open(&dir.path().join("bench.db")).unwrap());
+    (dir, store)
+}
+
+fn chain(name: &str, n: usize) -> String {
+    let mut yaml = format!("name: {name}\nsteps:\n  - id: s0\n    shell: 'true'\n");
+    for i in 1..n {
+        yaml.push_str(&format!(
+            "  - id: s{i}\n    needs: [s{}]\n    shell: 'true'\n",
+            i - 1
+        ));
+    }
+    yaml
+}
+
+fn start(store: &Store, name: &str) -> String {
+    workflows::start(
+        store,
+        &StartWorkflow {
+            workflow: name.into(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .id
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+/// The queued run a write left for the next step (or the next plain run).
+fn only_queued(store: &Store) -> Execution {
+    let mut queued = runs::list(
+        store,
+        &ExecutionFilter {
+            status: Some(ExecutionStatus::Queued),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(queued.len(), 1, "one run queued at a time");
+    queued.pop().unwrap()
+}
+
+fn ended(run: &Execution) -> Execution {
+    Execution {
+        status: ExecutionStatus::Succeeded,
+        exit_code: Some(0),
+        result: Some(serde_json::json!({ "output_bytes": 0, "truncated": false })),
+        finished_at: Some(flightdeck_core::clock::now()),
+        ..run.clone()
+    }
+}
+
+fn engine_overhead(n: usize) -> (f64, f64, f64) {
+    // With the engine: each step's end moves the run on inside the same write.
+    let (_dir, store) = new_store();
+    workflows::apply(&store, &chain("overhead", n), Format::Yaml).unwrap();
+    let run_id = start(&store, "overhead");
+    store.write(|w| engine::advance_in(w, &run_id)).unwrap();
+    let mut with_engine = Vec::with_capacity(n);
+    for _ in 0..n {
+        let step = only_queued(&store);
+        store
+            .write(|w| executions::mark_running(w, &step.id, w.now()))
+            .unwrap();
+        let running = runs::get(&store, &step.id).unwrap();
+        let done = ended(&running);
+        let t = Instant::now();
+        store
+            .write(|w| {
+                executions::finish(w, &done)?;
+                engine::on_execution_finished(w, &done)
+            })
+            .unwrap();
+        with_engine.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let run = workflows::get_run(&store, &run_id).unwrap();
+    assert_eq!(run.status, WorkflowRunStatus::Succeeded);
+
+    // Without: a plain run's end, and the next plain run queued, in one write.
+    let (_dir2, plain) = new_store();
+    let spec = ExecutionSpec::Shell(ShellSpec {
+        line: Some("true".into()),
+        ..ShellSpec::default()
+    });
+    fn queue(
+        w: &mut flightdeck_core::store::Writer<'_>,
+        spec: &ExecutionSpec,
+    ) -> flightdeck_core::Result<()> {
+        runs::queue_in(
+            w,
+            NewExecution {
+                spec: Some(spec.clone()),
+                ..Default::default()
+            },
+        )
+        .map(|_| ())
+    }
+    plain.write(|w| queue(w, &spec)).unwrap();
+    let mut without = Vec::with_capacity(n);
+    for i in 0..n {
+        let next = only_queued(&plain);
+        plain
+            .write(|w| executions::mark_running(w, &next.id, w.now()))
+            .unwrap();
+        let done = ended(&runs::get(&plain, &next.id).unwrap());
+        let t = Instant::now();
+        plain
+            .write(|w| {
+                executions::finish(w, &done)?;
+                if i + 1 < n {
+                    queue(w, &spec)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        without.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    with_engine.sort_by(f64::total_cmp);
+    without.sort_by(f64::total_cmp);
+    let (a, b) = (percentile(&with_engine, 0.5), percentile(&without, 0.5));
+    (a - b, a, b)
+}
+
+struct Worker {
+    runtime: tokio::runtime::Runtime,
+    handles: Option<(runs::RunnerHandle, workflows::driver::DriverHandle)>,
+}
+
+impl Worker {
+    fn start(store: &Arc<Store>, concurrency: usize) -> Worker {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handles = {
+            let _entered = runtime.enter();
+            let config = RunnerConfig {
+                concurrency,
+                ..RunnerConfig::default()
+            };
+            let runner = Runner::new(
+                store.clone(),
+                Arc::new(OsKeyring::from_env().unwrap()),
+                config,
+            )
+            .spawn();
+            (runner, WorkflowDriver::new(store.clone()).spawn())
+        };
+        Worker {
+            runtime,
+            handles: Some(handles),
+        }
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        if let Some((runner, driver)) = self.handles.take() {
+            self.runtime.block_on(driver.stop()).unwrap();
+            self.runtime.block_on(runner.stop()).unwrap();
+        }
+    }
+}
+
+fn wait_run(store: &Store, id: &str) -> Duration {
+    let start = Instant::now();
+    loop {
+        let run = workflows::get_run(store, id).unwrap();
+        if run.status.is_final() {
+            assert_eq!(run.status, WorkflowRunStatus::Succeeded, "{:?}", run.error);
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the run stalled"
+        );
+        std::thread::sleep(Duration::from_micros(500));
+    }
+}
+
+fn chain_end_to_end(n: usize) -> (Duration, Duration) {
+    let (_dir, store) = new_store();
+    workflows::apply(&store, &chain("chain", n), Format::Yaml).unwrap();
+    let worker = Worker::start(&store, 1);
+    let t = Instant::now();
+    let id = start(&store, "chain");
+    wait_run(&store, &id);
+    let workflow = t.elapsed();
+    drop(worker);
+
+    // The same n runs without a workflow, one after another.
+    let (_dir2, plain) = new_store();
+    let worker = Worker::start(&plain, 1);
+    let t = Instant::now();
+    plain
+        .write(|w| {
+            for _ in 0..n {
+                runs::queue_in(
+                    w,
+                    NewExecution {
+                        spec: Some(ExecutionSpec::Shell(ShellSpec {
+                            line: Some("true".into()),
+                            ..ShellSpec::default()
+                        })),
+                        ..Default::default()
+                    },
+                )?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let count = || -> i64 {
+        plain
+            .read(|c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM executions WHERE status = 'succeeded'",
+                    [],
+                    |r| r.get(0),
+                )?)
+            })
+            .unwrap()
+    };
+    while (count() as usize) < n {
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    let runs_alone = t.elapsed();
+    drop(worker);
+    (workflow, runs_alone)
+}
+
+fn fan_out(width: usize, concurrency: u32) -> (Duration, usize) {
+    let (_dir, store) = new_store();
+    let mut yaml =
+        format!("name: fan\nconcurrency: {concurrency}\nsteps:\n  - id: root\n    shell: 'true'\n");
+    for i in 0..width {
+        yaml.push_str(&format!(
+            "  - id: w{i}\n    needs: [root]\n    shell: 'true'\n"
+        ));
+    }
+    let all: Vec<String> = (0..width).map(|i| format!("w{i}")).collect();
+    yaml.push_str(&format!(
+        "  - id: join\n    needs: [{}]\n    shell: 'true'\n",
+        all.join(", ")
+    ));
+    workflows::apply(&store, &yaml, Format::Yaml).unwrap();
+    let worker = Worker::start(&store, 4);
+    let t = Instant::now();
+    let id = start(&store, "fan");
+    wait_run(&store, &id);
+    let took = t.elapsed();
+    drop(worker);
+    let spans: Vec<(i64, i64)> = runs::list(
+        &store,
+        &ExecutionFilter {
+            workflow_run_id: Some(id),
+            limit: Some(10_000),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .filter(|e| e.step_id.as_deref().is_some_and(|s| s.starts_with('w')))
+    .map(|e| {
+        (
+            e.started_at.unwrap().as_millis(),
+            e.finished_at.unwrap().as_millis(),
+        )
+    })
+    .collect();
+    let most = spans
+        .iter()
+        .map(|(s, _)| spans.iter().filter(|(a, b)| a <= s && s < b).count())
+        .max()
+        .unwrap_or(0);
+    (took, most)
+}
+
+fn main() {
+    for n in [10, 100, 200] {
+        let (overhead, with_engine, without) = engine_overhead(n);
+        println!(
+            "engine overhead per step (p50 over a {n}-step chain): {overhead:.3} ms \
+             (step end with the engine {with_engine:.3} ms, plain run end {without:.3} ms)"
+        );
+    }
+    if std::env::var("FLIGHTDECK_BENCH_OVERHEAD_ONLY").is_ok() {
+        return;
+    }
+    let (workflow, alone) = chain_end_to_end(100);
+    println!(
+        "100-step chain of `true`, end to end: {:.0} ms ({:.2} ms per step); the same 100 \
+         runs without a workflow, one at a time: {:.0} ms; ratio {:.2}",
+        workflow.as_secs_f64() * 1e3,
+        workflow.as_secs_f64() * 1e3 / 100.0,
+        alone.as_secs_f64() * 1e3,
+        workflow.as_secs_f64() / alone.as_secs_f64()
+    );
+    let (took, most) = fan_out(100, 8);
+    println!(
+        "100-wide fan-out then fan-in at concurrency 8: {:.0} ms; at most {most} steps running \
+         at once (from their recorded start and end times, ms resolution)",
+        took.as_secs_f64() * 1e3
+    );
+}
