@@ -692,7 +692,23 @@ pub fn start_for_execution(
         Some(exec),
     );
     match started {
-        Ok(_) => Ok(()),
+        Ok(run) => {
+            let seq = executions::next_event_seq(w, &exec.id)?;
+            executions::insert_event(
+                w,
+                &flightdeck_types::ExecutionEvent {
+                    execution_id: exec.id.clone(),
+                    seq,
+                    at: w.now(),
+                    kind: "workflow".into(),
+                    data: format!(
+                        "started workflow run {} ({} v{}); follow it with `flightdeck workflow follow {}`",
+                        run.id, run.workflow_name, run.version, run.id
+                    ),
+                },
+            )?;
+            Ok(())
+        }
         Err(CoreError::Sqlite(e)) => Err(CoreError::Sqlite(e)),
         Err(e) => {
             let new = Execution {

@@ -247,3 +247,17 @@ impl WfRig {
         .to_string()
     }
 }
+
+/// The README's worked example is a valid file, as printed there.
+#[test]
+fn the_readme_example_is_valid() {
+    let readme = include_str!("../../../../README.md");
+    let start = readme
+        .find("# release.yaml\n")
+        .expect("the README's example");
+    let block = &readme[start..];
+    let yaml = &block[..block.find("```").unwrap()];
+    let def = workflows::validate(yaml, Format::Yaml).unwrap();
+    assert_eq!(def.name, "release");
+    assert_eq!(def.steps.len(), 5);
+}
