@@ -8,6 +8,10 @@ use flightdeck_tests::app::App;
 use flightdeck_tests::poll;
 use flightdeck_types::{NewTask, TaskFilter};
 
+// The Workflows view (its own file, to keep this one short; the same test binary).
+#[path = "app/workflows.rs"]
+mod workflows;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 #[test]

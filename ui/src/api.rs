@@ -21,8 +21,10 @@ use flightdeck_types::{
     AppInfo, ConflictInfo, Environment, EnvironmentPatch, ErrorFilter, ErrorRecord, Execution,
     ExecutionEvent, ExecutionFilter, Memory, MemoryFilter, MemorySearch, NewEnvironment, NewMemory,
     NewSchedule, NewTask, Schedule, SchedulePatch, Settings, StartRun, SyncInfo, Task, TaskContext,
-    TaskFilter, TaskPatch, Timestamp,
+    TaskFilter, TaskPatch, Timestamp, WorkflowRun, WorkflowRunDetail, WorkflowRunFilter,
+    WorkflowSummary,
 };
+use serde_json::{Map, Value};
 
 fn api_error(code: &str, message: impl Into<String>) -> ApiError {
     ApiError {
@@ -448,4 +450,96 @@ struct TaskIdArgs<'a> {
 
 pub async fn task_context(task_id: String) -> Result<TaskContext, ApiError> {
     invoke("task_context", &TaskIdArgs { task_id: &task_id }).await
+}
+
+// Workflows.
+
+/// The newest version of every workflow, with the versions stored.
+pub async fn list_workflows() -> Result<Vec<WorkflowSummary>, ApiError> {
+    invoke("list_workflows", &()).await
+}
+
+#[derive(Serialize)]
+struct StartWorkflowArgs<'a> {
+    workflow: &'a str,
+    params: &'a Map<String, Value>,
+}
+
+/// Starts a run of the newest version; a bad parameter comes back with field `param-NAME`.
+pub async fn start_workflow(
+    workflow: String,
+    params: Map<String, Value>,
+) -> Result<WorkflowRun, ApiError> {
+    let args = StartWorkflowArgs {
+        workflow: &workflow,
+        params: &params,
+    };
+    invoke("start_workflow", &args).await
+}
+
+pub async fn list_workflow_runs(filter: WorkflowRunFilter) -> Result<Vec<WorkflowRun>, ApiError> {
+    invoke("list_workflow_runs", &FilterArgs { filter: &filter }).await
+}
+
+/// A run's progress and the definition version it pinned.
+pub async fn workflow_run_detail(id: String) -> Result<WorkflowRunDetail, ApiError> {
+    invoke("workflow_run_detail", &IdArgs { id: &id }).await
+}
+
+/// What a person can ask of a workflow run (and of one of its steps).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WorkflowAction {
+    Pause,
+    Resume,
+    Cancel,
+    Approve {
+        step: String,
+        comment: Option<String>,
+    },
+    Reject {
+        step: String,
+        comment: Option<String>,
+    },
+    /// A new run from this step on (of a finished run).
+    RerunFrom {
+        step: String,
+    },
+}
+
+#[derive(Serialize)]
+struct StepArgs<'a> {
+    id: &'a str,
+    step: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    comment: Option<&'a str>,
+}
+
+/// Runs `action` on run `id`: the run as it is now, or the new run of a rerun.
+pub async fn workflow_action(id: String, action: WorkflowAction) -> Result<WorkflowRun, ApiError> {
+    match &action {
+        WorkflowAction::Pause => invoke("pause_workflow_run", &IdArgs { id: &id }).await,
+        WorkflowAction::Resume => invoke("resume_workflow_run", &IdArgs { id: &id }).await,
+        WorkflowAction::Cancel => invoke("cancel_workflow_run", &IdArgs { id: &id }).await,
+        WorkflowAction::Approve { step, comment } | WorkflowAction::Reject { step, comment } => {
+            let command = if matches!(action, WorkflowAction::Approve { .. }) {
+                "approve_workflow_step"
+            } else {
+                "reject_workflow_step"
+            };
+            let args = StepArgs {
+                id: &id,
+                step,
+                comment: comment.as_deref(),
+            };
+            invoke(command, &args).await
+        }
+        WorkflowAction::RerunFrom { step } => {
+            let args = StepArgs {
+                id: &id,
+                step,
+                comment: None,
+            };
+            invoke("rerun_workflow_from", &args).await
+        }
+    }
 }

@@ -24,6 +24,10 @@ pub struct Live {
     pub schedules: RwSignal<u64>,
     pub errors: RwSignal<u64>,
     pub memories: RwSignal<u64>,
+    /// Workflow definitions.
+    pub workflows: RwSignal<u64>,
+    /// Workflow runs, their checkpoints (step states) and approvals.
+    pub workflow_runs: RwSignal<u64>,
     /// The latest sync status (`None` until the first one arrives).
     pub sync: RwSignal<Option<SyncInfo>>,
     /// The latest batch of new timeline lines of a live run. Batches can arrive faster than
@@ -52,6 +56,12 @@ impl Live {
         if all || table == "memories" {
             self.memories.update(|v| *v += 1);
         }
+        if all || table == "workflows" {
+            self.workflows.update(|v| *v += 1);
+        }
+        if all || matches!(table, "workflow_runs" | "workflow_approvals") {
+            self.workflow_runs.update(|v| *v += 1);
+        }
     }
 }
 
@@ -74,6 +84,8 @@ pub fn provide_live() -> Live {
         schedules: RwSignal::new(0),
         errors: RwSignal::new(0),
         memories: RwSignal::new(0),
+        workflows: RwSignal::new(0),
+        workflow_runs: RwSignal::new(0),
         sync: RwSignal::new(None),
         run_events: RwSignal::new(None),
     };

@@ -112,6 +112,21 @@ pub struct StartRun {
     pub timeout_secs: Option<u64>,
 }
 
+/// A workflow in the app's list: its newest version and every version stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowSummary {
+    pub workflow: crate::Workflow,
+    /// Oldest first.
+    pub versions: Vec<u32>,
+}
+
+/// A workflow run's page: its progress and the definition version it pinned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowRunDetail {
+    pub progress: crate::WorkflowProgress,
+    pub definition: crate::WorkflowDefinition,
+}
+
 /// One logged sync conflict: a local value that a remote write replaced.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConflictInfo {

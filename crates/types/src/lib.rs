@@ -21,7 +21,7 @@ pub mod workflow;
 
 pub use app::{
     AppInfo, CommandError, ConflictInfo, EntityChanged, RunEvents, Settings, StartRun, SyncInfo,
-    Theme, WorkerState,
+    Theme, WorkerState, WorkflowRunDetail, WorkflowSummary,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};

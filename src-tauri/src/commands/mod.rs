@@ -10,3 +10,4 @@ pub mod runs;
 pub mod schedules;
 pub mod sync;
 pub mod tasks;
+pub mod workflows;

@@ -22,6 +22,7 @@ pub mod task_context;
 pub mod task_detail;
 pub mod task_runs;
 pub mod tasks;
+pub mod workflows;
 
 use leptos::prelude::*;
 
@@ -34,6 +35,9 @@ pub enum Route {
     Runs,
     /// One run, by id.
     Run(String),
+    Workflows,
+    /// One workflow run, by id.
+    WorkflowRun(String),
     Schedules,
     Errors,
     Memory,
@@ -42,10 +46,11 @@ pub enum Route {
 }
 
 impl Route {
-    pub const NAV: [Route; 8] = [
+    pub const NAV: [Route; 9] = [
         Route::Tasks,
         Route::Environments,
         Route::Runs,
+        Route::Workflows,
         Route::Schedules,
         Route::Errors,
         Route::Memory,
@@ -58,6 +63,7 @@ impl Route {
             Route::Tasks | Route::Task(_) => "Tasks",
             Route::Environments => "Environments",
             Route::Runs | Route::Run(_) => "Runs",
+            Route::Workflows | Route::WorkflowRun(_) => "Workflows",
             Route::Schedules => "Schedules",
             Route::Errors => "Errors",
             Route::Memory => "Memory",
@@ -71,6 +77,7 @@ impl Route {
         match self {
             Route::Task(_) => Route::Tasks,
             Route::Run(_) => Route::Runs,
+            Route::WorkflowRun(_) => Route::Workflows,
             other => other.clone(),
         }
     }
@@ -83,6 +90,8 @@ pub fn render(route: Route) -> AnyView {
         Route::Environments => view! { <environments::EnvironmentsView /> }.into_any(),
         Route::Runs => view! { <runs::RunsView /> }.into_any(),
         Route::Run(id) => view! { <runs::detail::RunDetailView id=id /> }.into_any(),
+        Route::Workflows => view! { <workflows::WorkflowsView /> }.into_any(),
+        Route::WorkflowRun(id) => view! { <workflows::run::WorkflowRunView id=id /> }.into_any(),
         Route::Schedules => view! { <schedules::SchedulesView /> }.into_any(),
         Route::Errors => view! { <errors::ErrorsView /> }.into_any(),
         Route::Memory => view! { <memory::MemoryView /> }.into_any(),

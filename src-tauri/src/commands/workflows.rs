@@ -1,0 +1,159 @@
+//! Workflow commands: the definitions (newest version of each, and its versions), starting a
+//! run with typed parameters, the runs, a run's progress with its pinned definition, and what
+//! a person can do to a run: pause, resume, cancel, approve or reject a step, rerun from one.
+//! Runs move on in the worker's driver; their changes reach the UI as `entity-changed`.
+
+use flightdeck_core::workflows::{self, definition};
+use flightdeck_types::{
+    StartWorkflow, WorkflowDefinition, WorkflowRun, WorkflowRunDetail, WorkflowRunFilter,
+    WorkflowSummary,
+};
+use serde_json::{Map, Value};
+use tauri::State;
+
+use crate::error::{from_core, shell_error, CommandError, CommandResult};
+use crate::state::AppState;
+
+#[tauri::command]
+pub fn list_workflows(state: State<'_, AppState>) -> CommandResult<Vec<WorkflowSummary>> {
+    let store = state.store()?;
+    let summarize = |workflow: flightdeck_types::Workflow| {
+        let versions = workflows::versions(store, &workflow.id)?;
+        let versions = versions.into_iter().map(|v| v.version).collect();
+        Ok(WorkflowSummary { workflow, versions })
+    };
+    let list = workflows::list(store).map_err(from_core)?;
+    list.into_iter()
+        .map(|wf| summarize(wf).map_err(from_core))
+        .collect()
+}
+
+/// Starts a run of the newest version of `workflow` (name or id). A value given as text is
+/// read as its parameter's type; a bad parameter is refused with the field
+/// `param-NAME`, so the form shows it beside that parameter's input.
+#[tauri::command]
+pub fn start_workflow(
+    state: State<'_, AppState>,
+    workflow: String,
+    params: Map<String, Value>,
+) -> CommandResult<WorkflowRun> {
+    let store = state.store()?;
+    let newest = workflows::show(store, &workflow, None).map_err(from_core)?;
+    let params = typed_params(&newest.definition, params)?;
+    let request = StartWorkflow {
+        workflow: newest.id,
+        // Pinned: the parameters were checked against this version.
+        version: Some(newest.version),
+        params,
+        ..Default::default()
+    };
+    workflows::start(store, &request).map_err(from_core)
+}
+
+/// Each given value as its parameter's type, or the first bad parameter as a field error
+/// (unknown, not of its type, or required and not given). The engine checks the whole set
+/// again at start.
+fn typed_params(
+    def: &WorkflowDefinition,
+    given: Map<String, Value>,
+) -> CommandResult<Map<String, Value>> {
+    let bad = |name: &str, message: String| -> CommandError {
+        shell_error("invalid", Some(&format!("param-{name}")), message)
+    };
+    let mut typed = Map::new();
+    for (name, value) in given {
+        let Some(spec) = def.params.get(&name) else {
+            return Err(bad(
+                &name,
+                format!("`{name}` is not a parameter of {}", def.name),
+            ));
+        };
+        let value = match value {
+            Value::String(text) if !spec.param_type.accepts(&Value::String(text.clone())) => {
+                definition::parse_typed(spec.param_type, &text).map_err(|e| bad(&name, e))?
+            }
+            value if spec.param_type.accepts(&value) => value,
+            value => {
+                return Err(bad(
+                    &name,
+                    format!("`{value}` is not of type {}", spec.param_type),
+                ));
+            }
+        };
+        typed.insert(name, value);
+    }
+    for (name, spec) in &def.params {
+        if spec.default.is_none() && !typed.contains_key(name) {
+            return Err(bad(name, format!("is required ({})", spec.param_type)));
+        }
+    }
+    Ok(typed)
+}
+
+#[tauri::command]
+pub fn list_workflow_runs(
+    state: State<'_, AppState>,
+    filter: WorkflowRunFilter,
+) -> CommandResult<Vec<WorkflowRun>> {
+    workflows::runs(state.store()?, &filter).map_err(from_core)
+}
+
+/// A run's progress (steps, done of total, ETA) and the definition version it pinned.
+#[tauri::command]
+pub fn workflow_run_detail(
+    state: State<'_, AppState>,
+    id: String,
+) -> CommandResult<WorkflowRunDetail> {
+    let store = state.store()?;
+    let progress = workflows::progress(store, &id).map_err(from_core)?;
+    let definition = workflows::definition_of(store, &progress.run).map_err(from_core)?;
+    Ok(WorkflowRunDetail {
+        progress,
+        definition,
+    })
+}
+
+#[tauri::command]
+pub fn pause_workflow_run(state: State<'_, AppState>, id: String) -> CommandResult<WorkflowRun> {
+    workflows::pause(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn resume_workflow_run(state: State<'_, AppState>, id: String) -> CommandResult<WorkflowRun> {
+    workflows::resume(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn cancel_workflow_run(state: State<'_, AppState>, id: String) -> CommandResult<WorkflowRun> {
+    workflows::cancel(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn approve_workflow_step(
+    state: State<'_, AppState>,
+    id: String,
+    step: String,
+    comment: Option<String>,
+) -> CommandResult<WorkflowRun> {
+    workflows::approve(state.store()?, &id, &step, comment).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn reject_workflow_step(
+    state: State<'_, AppState>,
+    id: String,
+    step: String,
+    comment: Option<String>,
+) -> CommandResult<WorkflowRun> {
+    workflows::reject(state.store()?, &id, &step, comment).map_err(from_core)
+}
+
+/// A new run of the same version from `step` on, reusing what `id` recorded before it.
+#[tauri::command]
+pub fn rerun_workflow_from(
+    state: State<'_, AppState>,
+    id: String,
+    step: String,
+) -> CommandResult<WorkflowRun> {
+    workflows::rerun_from(state.store()?, &id, &step).map_err(from_core)
+}

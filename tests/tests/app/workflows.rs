@@ -1,0 +1,168 @@
+//! The Workflows view of the real app: a definition listed, started from its parameter form
+//! (a bad integer refused beside its field), its run page's DAG following the run live up to
+//! an approval, Approve clicked, and the run ending with its last step really run.
+
+use std::time::Duration;
+
+use flightdeck_core::workflows::{self, Format};
+use flightdeck_core::Store;
+use flightdeck_tests::app::App;
+use flightdeck_tests::poll;
+use flightdeck_tests::webdriver::Session;
+use flightdeck_types::{Decision, StepStatus, WorkflowRunFilter, WorkflowRunStatus};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn status_of(ui: &Session, css: &str) -> Result<Option<String>, String> {
+    match ui.find_all(css)?.first() {
+        Some(element) => ui.attribute(element, "data-status"),
+        None => Ok(None),
+    }
+}
+
+fn wait_status(ui: &Session, css: &str, want: &str) {
+    poll::until(&format!("{css} to be {want}"), WAIT, || {
+        Ok((status_of(ui, css)?.as_deref() == Some(want)).then_some(()))
+    });
+}
+
+#[test]
+fn a_workflow_started_in_the_app_waits_for_approval_then_finishes() {
+    let data = tempfile::tempdir().unwrap();
+    let finished = data.path().join("finished.txt");
+    let definition = format!(
+        r#"
+name: release
+params:
+  count:
+    type: integer
+    description: how many to ship
+steps:
+  - id: prepare
+    shell: echo "preparing {{{{ params.count }}}}"
+  - id: approve
+    needs: prepare
+    kind: approval
+    message: Ship it?
+  - id: finish
+    needs: approve
+    shell: echo "shipped {{{{ params.count }}}}" > '{}' && echo finished
+"#,
+        finished.display()
+    );
+    {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        workflows::apply(&store, &definition, Format::Yaml).unwrap();
+    }
+
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
+        .unwrap();
+    let start = poll::until("the workflow listed", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=workflow-start-release]")?
+            .into_iter()
+            .next())
+    });
+    assert_eq!(
+        ui.texts("[data-testid=workflow-row] [data-testid=workflow-steps]")
+            .unwrap(),
+        ["3"]
+    );
+    assert_eq!(ui.texts("[data-testid=workflow-version]").unwrap(), ["v1"]);
+    ui.click(&start).unwrap();
+    let count = poll::until("the parameter form", WAIT, || {
+        Ok(ui.find_all("[data-testid=param-count]")?.into_iter().next())
+    });
+
+    // Not an integer: refused beside the field, and nothing starts.
+    ui.type_text(&count, "abc").unwrap();
+    let submit = ui.find("[data-testid=start-workflow-submit]").unwrap();
+    ui.click(&submit).unwrap();
+    let error = poll::until("the parameter's error", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=field-error-param-count]")?
+            .into_iter()
+            .next())
+    });
+    assert!(error.contains("`abc` is not an integer"), "{error}");
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let all = WorkflowRunFilter::default();
+    assert!(workflows::runs(&store, &all).unwrap().is_empty());
+
+    // A good value starts the run and opens its page, which follows it live.
+    ui.clear(&count).unwrap();
+    ui.type_text(&count, "3").unwrap();
+    ui.click(&submit).unwrap();
+    wait_status(ui, "[data-testid=dag-step-prepare]", "succeeded");
+    wait_status(ui, "[data-testid=dag-step-approve]", "waiting_approval");
+    wait_status(ui, "[data-testid=workflow-run-status]", "waiting_approval");
+    assert_eq!(
+        status_of(ui, "[data-testid=dag-step-finish]")
+            .unwrap()
+            .as_deref(),
+        Some("pending")
+    );
+    assert!(!finished.exists(), "finish waits for the approval");
+    let eta = ui.find("[data-testid=workflow-eta]").unwrap();
+    assert_eq!(
+        ui.attribute(&eta, "data-guess").unwrap().as_deref(),
+        Some("true"),
+        "no history: the ETA is a guess"
+    );
+    assert!(ui.text(&eta).unwrap().contains("guess"));
+    let runs = workflows::runs(&store, &all).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let run_id = runs[0].id.clone();
+    assert_eq!(runs[0].checkpoint.params["count"], 3);
+
+    let comment = ui.find("[data-testid=approval-comment-approve]").unwrap();
+    ui.type_text(&comment, "looks good").unwrap();
+    ui.click(&ui.find("[data-testid=approve-approve]").unwrap())
+        .unwrap();
+    wait_status(ui, "[data-testid=dag-step-finish]", "succeeded");
+    wait_status(ui, "[data-testid=workflow-run-status]", "succeeded");
+    poll::until("3/3 steps done", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=workflow-steps-done]")?
+            .iter()
+            .any(|t| t == "3/3 steps")
+            .then_some(()))
+    });
+
+    // The step's log, on a click on its button: the run log of its execution.
+    ui.click(&ui.find("[data-testid=step-button-finish]").unwrap())
+        .unwrap();
+    poll::until("the finish step's log", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=run-log] [data-testid=log-line][data-kind=stdout]")?
+            .iter()
+            .any(|t| t == "finished")
+            .then_some(()))
+    });
+
+    // It really ran: the file its last step wrote, and the run as the engine recorded it.
+    assert_eq!(
+        std::fs::read_to_string(&finished).unwrap().trim(),
+        "shipped 3"
+    );
+    let run = workflows::get_run(&store, &run_id).unwrap();
+    assert_eq!(run.status, WorkflowRunStatus::Succeeded, "{run:?}");
+    let approve = &run.checkpoint.steps["approve"];
+    assert_eq!(approve.status, StepStatus::Succeeded);
+    let approval = approve.outputs.approval.as_ref().expect("the decision");
+    assert_eq!(approval.decision, Decision::Approved);
+    assert_eq!(approval.comment.as_deref(), Some("looks good"));
+
+    // Back in the list, the run is there with its steps done.
+    ui.click(&ui.find("[data-testid=back-to-workflows]").unwrap())
+        .unwrap();
+    let row = format!("[data-testid=workflow-run-row][data-id='{run_id}']");
+    wait_status(ui, &row, "succeeded");
+    assert_eq!(
+        ui.texts(&format!("{row} [data-testid=workflow-run-steps]"))
+            .unwrap(),
+        ["3/3"]
+    );
+}

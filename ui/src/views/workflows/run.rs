@@ -1,0 +1,265 @@
+//! One workflow run: its DAG coloured by step status, a progress bar with the ETA (said to
+//! be a guess when there is little history), Pause / Resume / Cancel, Approve / Reject on
+//! the steps waiting for a person, and a selected step's facts and live log (the run log of
+//! its execution) with "Rerun from here" once the run ended. It follows `entity-changed` for
+//! `workflow_runs`, so every step boundary redraws it without polling.
+
+use flightdeck_types::{
+    RunControl, StepAction, StepProgress, WorkflowDefinition, WorkflowProgress, WorkflowRun,
+    WorkflowRunStatus,
+};
+use leptos::prelude::*;
+
+use super::dag::{step_label, Dag};
+use super::status_label;
+use crate::api::{self, ApiError, WorkflowAction};
+use crate::live::use_live;
+use crate::views::format::{duration, local_time};
+use crate::views::runs::log::RunLog;
+use crate::views::{use_route, Route};
+
+type Act = Action<(String, WorkflowAction), Result<WorkflowRun, ApiError>>;
+
+#[component]
+pub fn WorkflowRunView(id: String) -> impl IntoView {
+    let live = use_live();
+    let route = use_route();
+    let act: Act = Action::new_local(|(id, action): &(String, WorkflowAction)| {
+        api::workflow_action(id.clone(), action.clone())
+    });
+    let detail = LocalResource::new({
+        let id = id.clone();
+        move || {
+            live.workflow_runs.get();
+            act.version().get();
+            api::workflow_run_detail(id.clone())
+        }
+    });
+    // A rerun is a new run (every other action returns this one): open it.
+    Effect::new({
+        let id = id.clone();
+        move |_| {
+            if let Some(Ok(run)) = act.value().get() {
+                if run.id != id {
+                    route.set(Route::WorkflowRun(run.id));
+                }
+            }
+        }
+    });
+    let selected = RwSignal::new(None::<String>);
+    // The selected step's execution, so its log opens once and stays while the run redraws.
+    let selected_execution = Memo::new(move |_| {
+        let step = selected.get()?;
+        let detail = detail.get()?.ok()?;
+        let found = detail.progress.steps.into_iter().find(|s| s.id == step)?;
+        found.execution_id
+    });
+    let failed = move || act.value().get().and_then(Result::err).map(|e| e.message);
+    view! {
+        <section class="view" data-testid="workflow-run">
+            <button class="button link" data-testid="back-to-workflows"
+                on:click=move |_| route.set(Route::Workflows)>"← Workflows"</button>
+            <Transition fallback=|| view! { <p class="loading">"Loading the run…"</p> }>
+                {move || Suspend::new(async move {
+                    detail.await.map(|d| view! {
+                        <RunHead progress=d.progress.clone() act=act />
+                        <Progress progress=d.progress.clone() />
+                        <Dag steps=d.progress.steps.clone() selected=selected />
+                        <Approvals progress=d.progress.clone() definition=d.definition.clone() act=act />
+                        <SelectedStep progress=d.progress selected=selected act=act />
+                    })
+                })}
+            </Transition>
+            {move || failed().map(|m| view! { <p class="form-error" data-testid="workflow-action-error">{m}</p> })}
+            {move || selected_execution.get().map(|execution| view! {
+                <h2>"Step log"</h2>
+                <RunLog id=execution />
+            })}
+        </section>
+    }
+}
+
+#[component]
+fn RunHead(progress: WorkflowProgress, act: Act) -> impl IntoView {
+    let run = progress.run;
+    let live = !run.status.is_final();
+    let paused = run.control == RunControl::Pause || run.status == WorkflowRunStatus::Paused;
+    let cancelling = run.control == RunControl::Cancel;
+    let button = |label: &'static str, testid: &'static str, action: WorkflowAction| {
+        let id = run.id.clone();
+        view! {
+            <button class="button" data-testid=testid
+                disabled=move || act.pending().get() || cancelling
+                on:click=move |_| { act.dispatch((id.clone(), action.clone())); }>{label}</button>
+        }
+    };
+    let controls = live.then(|| {
+        view! {
+            {if paused {
+                button("Resume", "workflow-resume", WorkflowAction::Resume).into_any()
+            } else {
+                button("Pause", "workflow-pause", WorkflowAction::Pause).into_any()
+            }}
+            {button(if cancelling { "Cancelling…" } else { "Cancel" }, "workflow-cancel", WorkflowAction::Cancel)}
+        }
+    });
+    view! {
+        <div class="view-head">
+            <h1 data-testid="workflow-run-title">
+                {run.workflow_name.clone()} <span class="muted">{format!(" v{}", run.version)}</span>
+            </h1>
+            <div class="row">{controls}</div>
+        </div>
+        <p>
+            <span class=format!("status run-{}", run.status.as_str()) data-testid="workflow-run-status"
+                data-status=run.status.as_str()>{status_label(run.status)}</span>
+            <span class="muted">{format!(" · queued {}", local_time(run.queued_at))}</span>
+            {run.rerun_from.clone().map(|step| view! {
+                <span class="muted">{format!(" · rerun from `{step}`")}</span>
+            })}
+        </p>
+        {run.error.clone().map(|e| view! { <p class="form-error" data-testid="workflow-run-error">{e}</p> })}
+    }
+}
+
+/// What the ETA text says: time left and when, marked as a guess with little history.
+fn eta_text(p: &WorkflowProgress) -> String {
+    if p.run.status.is_final() {
+        return format!("Ended after {}", duration(p.elapsed_ms));
+    }
+    let left = match (p.remaining_ms, p.eta) {
+        (Some(ms), Some(at)) => format!("about {} left (ETA {})", duration(ms), local_time(at)),
+        (Some(ms), None) => format!("about {} left", duration(ms)),
+        _ => "no estimate yet".to_string(),
+    };
+    let guess = if p.eta_is_guess {
+        " — a guess: few earlier runs of these steps"
+    } else {
+        ""
+    };
+    format!("{} elapsed, {left}{guess}", duration(p.elapsed_ms))
+}
+
+#[component]
+fn Progress(progress: WorkflowProgress) -> impl IntoView {
+    let percent = if progress.total == 0 {
+        0.0
+    } else {
+        100.0 * f64::from(progress.done) / f64::from(progress.total)
+    };
+    view! {
+        <div class="progress-row">
+            <div class="progress" data-testid="workflow-progress" data-done=progress.done
+                data-total=progress.total role="progressbar" aria-valuemin="0"
+                aria-valuemax=progress.total aria-valuenow=progress.done>
+                <div class="progress-fill" style=format!("width: {percent:.1}%")></div>
+            </div>
+            <span data-testid="workflow-steps-done">{format!("{}/{} steps", progress.done, progress.total)}</span>
+        </div>
+        <p class="muted" data-testid="workflow-eta" data-guess=progress.eta_is_guess.to_string()>
+            {eta_text(&progress)}
+        </p>
+    }
+}
+
+/// Approve / Reject for each step waiting for a person, with an optional comment.
+#[component]
+fn Approvals(
+    progress: WorkflowProgress,
+    definition: WorkflowDefinition,
+    act: Act,
+) -> impl IntoView {
+    let run_id = progress.run.id.clone();
+    progress
+        .waiting_approval
+        .into_iter()
+        .map(|step| {
+            let message = definition.step(&step).and_then(|s| match &s.action {
+                StepAction::Approval { message } => message.clone(),
+                _ => None,
+            });
+            let comment = RwSignal::new(String::new());
+            let decide = {
+                let (run_id, step) = (run_id.clone(), step.clone());
+                move |approve: bool| {
+                    let text = comment.get_untracked();
+                    let comment = (!text.trim().is_empty()).then_some(text);
+                    let step = step.clone();
+                    let action = if approve {
+                        WorkflowAction::Approve { step, comment }
+                    } else {
+                        WorkflowAction::Reject { step, comment }
+                    };
+                    act.dispatch((run_id.clone(), action));
+                }
+            };
+            let reject = decide.clone();
+            view! {
+                <section class="panel approval" data-testid=format!("approval-{step}")>
+                    <h2>{format!("`{step}` waits for approval")}</h2>
+                    {message.map(|m| view! { <p data-testid="approval-message">{m}</p> })}
+                    <div class="row">
+                        <input class="input grow" data-testid=format!("approval-comment-{step}")
+                            placeholder="Comment (optional)" aria-label="Comment"
+                            on:input=move |ev| comment.set(event_target_value(&ev)) />
+                        <button class="button primary" data-testid=format!("approve-{step}")
+                            disabled=move || act.pending().get()
+                            on:click=move |_| decide(true)>"Approve"</button>
+                        <button class="button danger" data-testid=format!("reject-{step}")
+                            disabled=move || act.pending().get()
+                            on:click=move |_| reject(false)>"Reject"</button>
+                    </div>
+                </section>
+            }
+        })
+        .collect_view()
+}
+
+/// The selected step's facts, and "Rerun from here" once the run ended.
+#[component]
+fn SelectedStep(
+    progress: WorkflowProgress,
+    selected: RwSignal<Option<String>>,
+    act: Act,
+) -> impl IntoView {
+    let run = progress.run.clone();
+    let steps = progress.steps;
+    move || {
+        let id = selected.get()?;
+        let step: StepProgress = steps.iter().find(|s| s.id == id)?.clone();
+        let rerun = run.status.is_final().then(|| {
+            let (run_id, step_id) = (run.id.clone(), step.id.clone());
+            view! {
+                <button class="button" data-testid=format!("rerun-from-{}", step.id)
+                    disabled=move || act.pending().get()
+                    on:click=move |_| {
+                        act.dispatch((run_id.clone(), WorkflowAction::RerunFrom { step: step_id.clone() }));
+                    }>"Rerun from here"</button>
+            }
+        });
+        let history = match step.p50_ms {
+            Some(ms) => format!("usually {} ({} earlier runs)", duration(ms), step.samples),
+            None => "no earlier runs".to_string(),
+        };
+        Some(view! {
+            <section class="panel" data-testid="workflow-step" data-step=step.id.clone()>
+                <div class="view-head">
+                    <h2 class="mono">{step.id.clone()}</h2>
+                    {rerun}
+                </div>
+                <dl class="facts">
+                    <dt>"Status"</dt><dd data-testid="workflow-step-status">{step_label(step.status)}</dd>
+                    <dt>"Executor"</dt><dd>{step.executor.clone()}</dd>
+                    <dt>"Needs"</dt><dd>{if step.needs.is_empty() { "nothing".to_string() } else { step.needs.join(", ") }}</dd>
+                    <dt>"Attempt"</dt><dd>{step.attempt}</dd>
+                    <dt>"Took"</dt><dd>{step.duration_ms.map(duration).unwrap_or_default()}</dd>
+                    <dt>"History"</dt><dd>{history}</dd>
+                </dl>
+                {step.error.clone().map(|e| view! { <p class="form-error">{e}</p> })}
+                {step.execution_id.is_none().then(|| view! {
+                    <p class="empty-hint">"This step has not run: it has no log."</p>
+                })}
+            </section>
+        })
+    }
+}
