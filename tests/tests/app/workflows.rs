@@ -1,6 +1,7 @@
 //! The Workflows view of the real app: a definition listed, started from its parameter form
 //! (a bad integer refused beside its field), its run page's DAG following the run live up to
-//! an approval, Approve clicked, and the run ending with its last step really run.
+//! an approval, Approve clicked, the run ending with its last step really run, and a rerun
+//! from that step.
 
 use std::time::Duration;
 
@@ -155,14 +156,36 @@ steps:
     assert_eq!(approval.decision, Decision::Approved);
     assert_eq!(approval.comment.as_deref(), Some("looks good"));
 
-    // Back in the list, the run is there with its steps done.
+    // Rerun from `finish`: a new run opens, reusing the approval, and runs `finish` again.
+    std::fs::remove_file(&finished).unwrap();
+    ui.click(&ui.find("[data-testid=rerun-from-finish]").unwrap())
+        .unwrap();
+    let new_page = format!("[data-testid=workflow-run]:not([data-id='{run_id}'])");
+    poll::until("the rerun's page", WAIT, || {
+        Ok((!ui.find_all(&new_page)?.is_empty()).then_some(()))
+    });
+    wait_status(ui, "[data-testid=workflow-run-status]", "succeeded");
+    assert_eq!(
+        std::fs::read_to_string(&finished).unwrap().trim(),
+        "shipped 3"
+    );
+    let runs = workflows::runs(&store, &all).unwrap();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let rerun = runs.iter().find(|r| r.id != run_id).unwrap();
+    assert_eq!(rerun.rerun_of.as_deref(), Some(run_id.as_str()));
+    assert_eq!(rerun.rerun_from.as_deref(), Some("finish"));
+    assert_eq!(rerun.status, WorkflowRunStatus::Succeeded);
+
+    // Back in the list, both runs are there with their steps done.
     ui.click(&ui.find("[data-testid=back-to-workflows]").unwrap())
         .unwrap();
-    let row = format!("[data-testid=workflow-run-row][data-id='{run_id}']");
-    wait_status(ui, &row, "succeeded");
-    assert_eq!(
-        ui.texts(&format!("{row} [data-testid=workflow-run-steps]"))
-            .unwrap(),
-        ["3/3"]
-    );
+    for id in [&run_id, &rerun.id] {
+        let row = format!("[data-testid=workflow-run-row][data-id='{id}']");
+        wait_status(ui, &row, "succeeded");
+        assert_eq!(
+            ui.texts(&format!("{row} [data-testid=workflow-run-steps]"))
+                .unwrap(),
+            ["3/3"]
+        );
+    }
 }

@@ -56,7 +56,7 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
     });
     let failed = move || act.value().get().and_then(Result::err).map(|e| e.message);
     view! {
-        <section class="view" data-testid="workflow-run">
+        <section class="view" data-testid="workflow-run" data-id=id.clone()>
             <button class="button link" data-testid="back-to-workflows"
                 on:click=move |_| route.set(Route::Workflows)>"← Workflows"</button>
             <Transition fallback=|| view! { <p class="loading">"Loading the run…"</p> }>
@@ -127,15 +127,18 @@ fn eta_text(p: &WorkflowProgress) -> String {
     if p.run.status.is_final() {
         return format!("Ended after {}", duration(p.elapsed_ms));
     }
+    // With no history at all the remaining time adds up to nothing: say so, not "0 ms left".
+    let unknown = p.eta_is_guess && p.remaining_ms.unwrap_or(0) == 0;
     let left = match (p.remaining_ms, p.eta) {
+        _ if unknown => "no estimate yet".to_string(),
         (Some(ms), Some(at)) => format!("about {} left (ETA {})", duration(ms), local_time(at)),
         (Some(ms), None) => format!("about {} left", duration(ms)),
         _ => "no estimate yet".to_string(),
     };
-    let guess = if p.eta_is_guess {
-        " — a guess: few earlier runs of these steps"
-    } else {
-        ""
+    let guess = match (p.eta_is_guess, unknown) {
+        (true, true) => " — the ETA is a guess until these steps have run a few times",
+        (true, false) => " — a guess: few earlier runs of these steps",
+        _ => "",
     };
     format!("{} elapsed, {left}{guess}", duration(p.elapsed_ms))
 }
