@@ -4,6 +4,8 @@
 //! its execution) with "Rerun from here" once the run ended. It follows `entity-changed` for
 //! `workflow_runs`, so every step boundary redraws it without polling.
 
+use std::collections::HashMap;
+
 use flightdeck_types::{
     RunControl, StepAction, StepProgress, WorkflowDefinition, WorkflowProgress, WorkflowRun,
     WorkflowRunStatus,
@@ -47,6 +49,7 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
         }
     });
     let selected = RwSignal::new(None::<String>);
+    let comments = Comments(StoredValue::new(HashMap::new()));
     // The selected step's execution, so its log opens once and stays while the run redraws.
     let selected_execution = Memo::new(move |_| {
         let step = selected.get()?;
@@ -65,7 +68,7 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
                         <RunHead progress=d.progress.clone() act=act />
                         <Progress progress=d.progress.clone() />
                         <Dag steps=d.progress.steps.clone() selected=selected />
-                        <Approvals progress=d.progress.clone() definition=d.definition.clone() act=act />
+                        <Approvals progress=d.progress.clone() definition=d.definition.clone() act=act comments=comments />
                         <SelectedStep progress=d.progress selected=selected act=act />
                     })
                 })}
@@ -165,12 +168,31 @@ fn Progress(progress: WorkflowProgress) -> impl IntoView {
     }
 }
 
+/// The comment typed for each approval step. Kept by the page, not by the panel, which is
+/// redrawn at every step boundary of the run (and would lose what is being typed).
+#[derive(Clone, Copy)]
+struct Comments(StoredValue<HashMap<String, RwSignal<String>>>);
+
+impl Comments {
+    fn get(&self, step: &str) -> RwSignal<String> {
+        if let Some(signal) = self.0.with_value(|m| m.get(step).copied()) {
+            return signal;
+        }
+        let signal = RwSignal::new(String::new());
+        self.0.update_value(|m| {
+            m.insert(step.to_string(), signal);
+        });
+        signal
+    }
+}
+
 /// Approve / Reject for each step waiting for a person, with an optional comment.
 #[component]
 fn Approvals(
     progress: WorkflowProgress,
     definition: WorkflowDefinition,
     act: Act,
+    comments: Comments,
 ) -> impl IntoView {
     let run_id = progress.run.id.clone();
     progress
@@ -181,7 +203,7 @@ fn Approvals(
                 StepAction::Approval { message } => message.clone(),
                 _ => None,
             });
-            let comment = RwSignal::new(String::new());
+            let comment = comments.get(&step);
             let decide = {
                 let (run_id, step) = (run_id.clone(), step.clone());
                 move |approve: bool| {
@@ -204,6 +226,7 @@ fn Approvals(
                     <div class="row">
                         <input class="input grow" data-testid=format!("approval-comment-{step}")
                             placeholder="Comment (optional)" aria-label="Comment"
+                            prop:value=move || comment.get()
                             on:input=move |ev| comment.set(event_target_value(&ev)) />
                         <button class="button primary" data-testid=format!("approve-{step}")
                             disabled=move || act.pending().get()
