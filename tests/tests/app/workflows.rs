@@ -189,3 +189,83 @@ steps:
         );
     }
 }
+
+#[test]
+fn a_workflow_run_is_paused_resumed_and_cancelled_from_its_page() {
+    let data = tempfile::tempdir().unwrap();
+    let gate = data.path().join("never");
+    let definition = format!(
+        r#"
+name: long
+steps:
+  - id: wait
+    shell: while [ ! -e '{}' ]; do sleep 0.05; done
+  - id: after
+    needs: wait
+    shell: echo after
+"#,
+        gate.display()
+    );
+    let run_id = {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        workflows::apply(&store, &definition, Format::Yaml).unwrap();
+        let start = flightdeck_types::StartWorkflow {
+            workflow: "long".into(),
+            ..Default::default()
+        };
+        workflows::start(&store, &start).unwrap().id
+    };
+
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
+        .unwrap();
+    let row = poll::until("the run listed", WAIT, || {
+        Ok(ui
+            .find_all(&format!(
+                "[data-testid=workflow-run-row][data-id='{run_id}'] \
+                 [data-testid=workflow-run-open]"
+            ))?
+            .into_iter()
+            .next())
+    });
+    ui.click(&row).unwrap();
+    wait_status(ui, "[data-testid=dag-step-wait]", "running");
+
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    ui.click(&ui.find("[data-testid=workflow-pause]").unwrap())
+        .unwrap();
+    wait_status(ui, "[data-testid=workflow-run-status]", "paused");
+    let run = workflows::get_run(&store, &run_id).unwrap();
+    assert_eq!(run.status, WorkflowRunStatus::Paused, "{run:?}");
+
+    let resume = poll::until("the Resume button", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=workflow-resume]")?
+            .into_iter()
+            .next())
+    });
+    ui.click(&resume).unwrap();
+    wait_status(ui, "[data-testid=workflow-run-status]", "running");
+
+    let cancel = poll::until("the Pause button back", WAIT, || {
+        Ok((!ui.find_all("[data-testid=workflow-pause]")?.is_empty())
+            .then(|| ui.find("[data-testid=workflow-cancel]").ok())
+            .flatten())
+    });
+    ui.click(&cancel).unwrap();
+    wait_status(ui, "[data-testid=workflow-run-status]", "cancelled");
+    assert_eq!(
+        status_of(ui, "[data-testid=dag-step-after]")
+            .unwrap()
+            .as_deref(),
+        Some("cancelled")
+    );
+    let run = workflows::get_run(&store, &run_id).unwrap();
+    assert_eq!(run.status, WorkflowRunStatus::Cancelled, "{run:?}");
+    assert_eq!(run.checkpoint.steps["after"].status, StepStatus::Cancelled);
+    assert!(ui
+        .find_all("[data-testid=workflow-cancel]")
+        .unwrap()
+        .is_empty());
+}

@@ -125,7 +125,10 @@ fn RunTable(runs: Vec<WorkflowRun>) -> impl IntoView {
                             <td><span class=format!("status run-{}", run.status.as_str())>
                                 {status_label(run.status)}
                             </span></td>
-                            <td>{format!("{} v{}", run.workflow_name, run.version)}</td>
+                            // A button too, so the keyboard (and WebDriver) can open it.
+                            <td><button class="button link inline" data-testid="workflow-run-open">
+                                {format!("{} v{}", run.workflow_name, run.version)}
+                            </button></td>
                             <td data-testid="workflow-run-steps">{format!("{done}/{total}")}</td>
                             <td>{local_time(run.queued_at)}</td>
                         </tr>
