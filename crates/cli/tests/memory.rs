@@ -88,7 +88,7 @@ fn add_then_search_finds_by_meaning_and_names_the_signal() {
         serde_json::json!(["vector", "keyword"])
     );
 
-    // The text form: a line saying how it ranked, then score, signals, id and content.
+    // The text form: a line saying how it ranked, then relevance, signals, id and content.
     let text = ok(
         d,
         &[
@@ -101,7 +101,7 @@ fn add_then_search_finds_by_meaning_and_names_the_signal() {
     );
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].contains("by meaning (all-MiniLM-L6-v2)"), "{text}");
-    assert!(lines[1].starts_with("SCORE"), "{text}");
+    assert!(lines[1].starts_with("RELEVANCE"), "{text}");
     assert!(
         lines[2].contains(&ids[2]) && lines[2].contains("vector"),
         "{text}"
@@ -340,4 +340,124 @@ fn bad_input_gives_one_readable_line_and_exit_1() {
     let error: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(error["error"]["code"], "invalid");
     assert_eq!(error["error"]["field"], "importance");
+}
+
+/// With a daemon running, `memory search` asks it (its model is loaded) and gets the same
+/// hits as a search in this process; the CLI process itself has no model to load (its
+/// `$FLIGHTDECK_MODEL_DIR` is empty), yet the search ranks by meaning.
+#[test]
+fn with_a_daemon_running_search_is_answered_by_it_without_loading_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for c in [STAGING, BACKUP, STANDUP, LOGIN] {
+        add(d, c);
+    }
+    let query = "how often are the credentials of the test DB changed";
+    let local = json(d, &["memory", "search", query]);
+    assert_eq!(local["served_by"], "this process");
+    assert_eq!(local["mode"], "hybrid");
+
+    let mut daemon = command(d, &["daemon"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let socket = d.join("workspaces/default/flightdeck.db.search.sock");
+    let start = std::time::Instant::now();
+    while !socket.exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "no search socket"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let served = stdout_json(&without_model(d, &["--json", "memory", "search", query]));
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    assert_eq!(served["served_by"], "worker");
+    assert_eq!(
+        served["mode"], "hybrid",
+        "ranked by meaning, with no model in this process"
+    );
+    let ids = |v: &Value| -> Vec<String> {
+        v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["memory"]["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&served), ids(&local));
+    assert!(served["hits"][0]["memory"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("staging database password"));
+}
+
+/// A query about nothing in the store returns nothing, and says how close the best came;
+/// with the floor at 0 every candidate comes back.
+#[test]
+fn a_query_with_no_answer_returns_nothing_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for c in [STAGING, BACKUP, STANDUP, LOGIN] {
+        add(d, c);
+    }
+    let none = json(d, &["memory", "search", "parental leave policy"]);
+    assert_eq!(none["hits"].as_array().unwrap().len(), 0, "{none}");
+    assert!(none["below_floor"].as_u64().unwrap() > 0);
+    let text = ok(d, &["memory", "search", "parental leave policy"]);
+    assert!(text.contains("nothing relevant"), "{text}");
+    let all = json(
+        d,
+        &["memory", "search", "parental leave policy", "--floor", "0"],
+    );
+    assert_eq!(all["hits"].as_array().unwrap().len(), 4);
+    // Scores are on a 0..1 scale, best first.
+    let scores: Vec<f64> = all["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["relevance"].as_f64().unwrap())
+        .collect();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+    // The floor is a setting of this device.
+    assert!(ok(d, &["memory", "floor", "0"]).contains("relevance floor: 0"));
+    assert_eq!(
+        json(d, &["memory", "search", "parental leave policy"])["hits"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let line = refused(d, &["memory", "floor", "2"]);
+    assert!(line.contains("not between 0 and 1"), "{line}");
+}
+
+/// An identifier found in exactly one memory ranks it first, however common its other words.
+#[test]
+fn a_rare_exact_token_ranks_its_memory_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for c in [
+        "Port 3000 conflicts with the docs server; run the web app on port 3001 instead.",
+        "The staging Postgres listens on port 5433, not the default.",
+        "Grafana is on port 3002 behind the VPN.",
+        "Use port 8080 for the local API gateway.",
+    ] {
+        add(d, c);
+    }
+    let found = json(d, &["memory", "search", "port 5433"]);
+    assert!(
+        found["hits"][0]["memory"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("5433"),
+        "{found}"
+    );
+    let bare = json(d, &["memory", "search", "5433"]);
+    assert!(bare["hits"][0]["memory"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("5433"));
 }

@@ -56,6 +56,12 @@ pub async fn run(
     let runner = runs::Runner::new(store.clone(), secrets.clone(), options.runner).spawn();
     let driver = crate::workflows::WorkflowDriver::new(store.clone()).spawn();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let searching = {
+        let (store, mut stop) = (store.clone(), stop_rx.clone());
+        tokio::spawn(crate::memory::serve::serve(store, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    };
     let scheduler = Arc::new(Scheduler::new(store.clone(), Arc::new(SystemClock)));
     let scheduling = tokio::spawn(scheduler.run(stop_rx.clone()));
     let syncing = if account::status(&store)?.joined {
@@ -84,6 +90,10 @@ pub async fn run(
     shutdown.await;
     let _ = stop_tx.send(true);
     let driver_result = driver.stop().await;
+    let search_result = searching.await.expect("the search service does not panic");
+    if let Err(e) = &search_result {
+        tracing::warn!(error = %e, "the memory search service stopped");
+    }
     let runner_result = runner.stop().await.and(driver_result);
     let scheduler_result = scheduling.await.expect("the scheduler does not panic");
     let sync_result = match syncing {

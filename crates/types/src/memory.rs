@@ -95,18 +95,33 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryHit {
     pub memory: Memory,
+    /// The ranking score: `relevance` nudged by at most 0.015 by importance and recency.
     pub score: f64,
+    /// 0..1: how well the memory answers the query, from its meaning and its keywords.
+    #[serde(default)]
+    pub relevance: f64,
     /// 1-based rank among the nearest vectors, and its cosine distance.
     pub vector_rank: Option<u32>,
     pub vector_distance: Option<f64>,
     /// 1-based BM25 rank among the full-text matches.
     pub keyword_rank: Option<u32>,
+    /// 0..1: the share of the query's tokens it holds, each weighted by its rarity.
+    #[serde(default)]
+    pub keyword_score: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemorySearch {
     pub mode: SearchMode,
     pub hits: Vec<MemoryHit>,
+    /// Hits less relevant than this were dropped.
+    #[serde(default)]
+    pub floor: f64,
+    /// How many candidates the floor dropped, and the best relevance among them.
+    #[serde(default)]
+    pub below_floor: u32,
+    #[serde(default)]
+    pub best_below_floor: Option<f64>,
 }
 
 /// A past run of another task that resembles the task at hand.

@@ -38,6 +38,10 @@ pub enum MemoryCommand {
         /// At most this many hits
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Drop hits less relevant than this, 0..1 [default: this device's floor, see
+        /// `memory floor`]
+        #[arg(long, value_name = "F")]
+        floor: Option<f64>,
         #[command(flatten)]
         filter: MemoryFilterArgs,
     },
@@ -56,4 +60,6 @@ pub enum MemoryCommand {
     Archive { id: String },
     /// Rebuild the search indexes (vectors with the installed model, and full text)
     Reindex,
+    /// Show this device's relevance floor for search, or set it (0..1; 0 keeps everything)
+    Floor { value: Option<f64> },
 }

@@ -45,19 +45,66 @@ pub fn run(
         MemoryCommand::Search {
             query,
             limit,
+            floor,
             filter,
         } => {
             let limit = positive_limit(*limit)?;
             let filter = to_filter(store, filter)?;
-            let embedder = load_embedder(data_dir)?;
-            let found = memory::search(store, as_dyn(&embedder), query, &filter, limit)?;
+            let floor = match floor {
+                Some(f) if !(0.0..=1.0).contains(f) => {
+                    return Err(CoreError::invalid(
+                        "floor",
+                        format!("{f} is not between 0 and 1"),
+                    ))
+                }
+                Some(f) => *f,
+                None => memory::relevance_floor(store)?,
+            };
+            let request = memory::serve::SearchRequest {
+                query: query.clone(),
+                limit,
+                floor,
+                filter,
+            };
+            // A running worker has the model loaded: ask it, and load nothing here.
+            let (found, model, served_by, note) =
+                match memory::serve::ask(&memory::serve::socket_path(store), &request)? {
+                    Some(memory::serve::SearchReply::Found { search, model }) => {
+                        let note = (search.mode == SearchMode::KeywordOnly).then(|| {
+                            "keyword-only: the running worker has no embedding model loaded"
+                                .to_string()
+                        });
+                        (search, model, "worker", note)
+                    }
+                    Some(memory::serve::SearchReply::Error { message }) => {
+                        return Err(CoreError::Refused(message))
+                    }
+                    None => {
+                        let embedder = load_embedder(data_dir)?;
+                        let found = memory::search_with_floor(
+                            store,
+                            as_dyn(&embedder),
+                            query,
+                            &request.filter,
+                            limit,
+                            floor,
+                        )?;
+                        let model = match found.mode {
+                            SearchMode::Hybrid => embedder.as_ref().map(|e| e.name().to_string()),
+                            SearchMode::KeywordOnly => None,
+                        };
+                        let note = keyword_only_note(found.mode, embedder.as_ref());
+                        (found, model, "this process", note)
+                    }
+                };
             let view = SearchView {
                 mode: found.mode,
-                model: match found.mode {
-                    SearchMode::Hybrid => embedder.as_ref().map(|e| e.name().to_string()),
-                    SearchMode::KeywordOnly => None,
-                },
-                note: keyword_only_note(found.mode, embedder.as_ref()),
+                model,
+                note,
+                served_by,
+                floor: found.floor,
+                below_floor: found.below_floor,
+                best_below_floor: found.best_below_floor,
                 hits: found
                     .hits
                     .iter()
@@ -82,6 +129,15 @@ pub fn run(
         MemoryCommand::Archive { id } => {
             let archived = memory::archive(store, id)?;
             out.print(&archived, || format!("archived {}", archived.id));
+        }
+        MemoryCommand::Floor { value } => {
+            let floor = match value {
+                Some(v) => memory::set_relevance_floor(store, *v)?,
+                None => memory::relevance_floor(store)?,
+            };
+            out.print(&serde_json::json!({ "floor": floor }), || {
+                format!("relevance floor: {floor}")
+            });
         }
         MemoryCommand::Reindex => {
             let embedder = load_embedder(data_dir)?;
@@ -205,6 +261,12 @@ struct SearchView<'a> {
     model: Option<String>,
     /// Why the search was keyword-only, when it was.
     note: Option<String>,
+    /// `worker` (the app or the daemon answered, its model already loaded) or `this process`.
+    served_by: &'static str,
+    /// Hits less relevant than this were dropped; how many, and the best of them.
+    floor: f64,
+    below_floor: u32,
+    best_below_floor: Option<f64>,
     hits: Vec<HitView<'a>>,
 }
 
@@ -230,7 +292,7 @@ fn matched(hit: &MemoryHit) -> Vec<&'static str> {
     if hit.vector_rank.is_some() {
         signals.push("vector");
     }
-    if hit.keyword_rank.is_some() {
+    if hit.keyword_score > 0.0 {
         signals.push("keyword");
     }
     signals
@@ -259,7 +321,14 @@ fn render_search(view: &SearchView<'_>) -> String {
         (None, None) => {}
     }
     if view.hits.is_empty() {
-        lines.push("no memories match".into());
+        lines.push(match view.best_below_floor {
+            Some(best) => format!(
+                "nothing relevant: the closest of {} candidates scored {best:.2}, under the \
+                 relevance floor {:.2} (`--floor 0` shows them)",
+                view.below_floor, view.floor
+            ),
+            None => "no memories match".into(),
+        });
         return lines.join("\n");
     }
     let rows: Vec<Vec<String>> = view
@@ -267,14 +336,14 @@ fn render_search(view: &SearchView<'_>) -> String {
         .iter()
         .map(|h| {
             vec![
-                format!("{:.4}", h.hit.score),
+                format!("{:.2}", h.hit.relevance),
                 h.matched.join("+"),
                 h.hit.memory.id.clone(),
                 content_cell(&h.hit.memory),
             ]
         })
         .collect();
-    lines.push(table(&["SCORE", "MATCHED", "ID", "CONTENT"], &rows));
+    lines.push(table(&["RELEVANCE", "MATCHED", "ID", "CONTENT"], &rows));
     lines.join("\n")
 }
 

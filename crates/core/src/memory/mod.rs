@@ -12,7 +12,9 @@ mod bert;
 mod budget;
 mod capture;
 pub mod embed;
+pub mod rank;
 mod search;
+pub mod serve;
 mod vectors;
 
 use flightdeck_types::{Memory, MemoryFilter, MemoryScopeKind, NewMemory};
@@ -27,7 +29,7 @@ pub use capture::{
     RunMemories, MAX_FILE_BYTES, MAX_PER_RUN, MEMORY_FILE_ENV,
 };
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, MiniLm};
-pub use search::{context_for_task, fts_query, search};
+pub use search::{context_for_task, fts_query, search, search_with_floor};
 pub use vectors::nearest as nearest_vectors;
 pub(crate) use vectors::VectorCacheSlot;
 
@@ -373,4 +375,31 @@ pub fn reindex(
         progress(done.min(total), total);
     }
     Ok(done)
+}
+
+const FLOOR_KEY: &str = "relevance_floor";
+
+/// This device's relevance floor for search: hits less relevant than it are dropped
+/// ([`rank::DEFAULT_FLOOR`] until set).
+pub fn relevance_floor(store: &Store) -> Result<f64> {
+    let stored = store.read(|c| rows::meta(c, FLOOR_KEY))?;
+    Ok(stored
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|f| (0.0..=1.0).contains(f))
+        .unwrap_or(rank::DEFAULT_FLOOR))
+}
+
+/// Sets this device's relevance floor (0 keeps every candidate; 1 drops all but exact ones).
+pub fn set_relevance_floor(store: &Store, floor: f64) -> Result<f64> {
+    if !(0.0..=1.0).contains(&floor) || floor.is_nan() {
+        return Err(CoreError::invalid(
+            "floor",
+            format!(
+                "{floor} is not between 0 and 1 (the default is {})",
+                rank::DEFAULT_FLOOR
+            ),
+        ));
+    }
+    store.write(|w| rows::set_meta(w, FLOOR_KEY, &floor.to_string()))?;
+    Ok(floor)
 }

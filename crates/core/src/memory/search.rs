@@ -1,21 +1,13 @@
 //! Hybrid search and task context.
 //!
-//! Score of a memory (documented in DESIGN.md terms, "weighted by importance and recency"):
+//! Candidates come from both signals: the nearest `max(4 * limit, 50)` vectors and as many
+//! BM25 matches of the query's tokens. Each is then scored by [`super::rank`]: a calibrated
+//! 0..1 relevance from its cosine and its rarity-weighted keyword evidence, nudged by a
+//! bounded importance and recency prior; hits under the relevance floor are dropped, so a
+//! query with nothing relevant returns nothing (and says how close the best one came).
 //!
-//! ```text
-//! rrf      = 1 / (60 + vector_rank)
-//!          + 0.5 * coverage^2 / (60 + keyword_rank)    (ranks 1-based; absent signal adds 0)
-//! coverage = share of the query's words (3+ letters, no stop words) found in the memory
-//! recency  = 0.5 ^ (age_days / 30), age from the last access, else creation
-//! score    = rrf * (0.5 + importance) * (0.8 + 0.2 * recency)
-//! ```
-//!
-//! Reciprocal rank fusion (k = 60, as in Cormack et al.) needs no calibration between cosine
-//! distances and BM25 scores. Importance scales the score by 0.5x..1.5x; recency by 0.8x..1x,
-//! so a relevant old memory still beats an irrelevant new one.
-//!
-//! Filters apply to the candidates of each signal (the nearest `max(4 * limit, 50)` vectors and
-//! as many BM25 matches), so a very narrow filter can return fewer than `limit` hits.
+//! Filters apply to the candidates of each signal, so a very narrow filter can return fewer
+//! than `limit` hits.
 
 use std::collections::{HashMap, HashSet};
 
@@ -24,24 +16,22 @@ use flightdeck_types::{
 };
 
 use super::embed::{cosine, Embedder};
+use super::rank;
 use crate::error::Result;
 use crate::store::memories as rows;
 use crate::store::Store;
 
-const RRF_K: f64 = 60.0;
-
-/// (vector rank and distance, keyword rank) of one candidate.
-type Signals = (Option<(u32, f64)>, Option<u32>);
 const HALF_LIFE_DAYS: f64 = 30.0;
-/// A keyword hit counts at most half a vector hit: BM25 over a few shared common words is weak
-/// evidence next to a near meaning.
-const KEYWORD_WEIGHT: f64 = 0.5;
 
-/// Words of `query` as the FTS5 expression search runs: each quoted (no operator injection),
-/// stop words left out, any may match.
+/// The query's tokens as the FTS5 expression search runs: each quoted (no operator
+/// injection), stop words left out, any may match.
 pub fn fts_query(query: &str) -> Option<String> {
-    let words: Vec<String> = words(query).iter().map(|w| format!("\"{w}\"")).collect();
-    (!words.is_empty()).then(|| words.join(" OR "))
+    fts_of(&rank::tokens(query))
+}
+
+fn fts_of(tokens: &[String]) -> Option<String> {
+    let quoted: Vec<String> = tokens.iter().map(|w| format!("\"{w}\"")).collect();
+    (!quoted.is_empty()).then(|| quoted.join(" OR "))
 }
 
 /// Whether the vector index can answer for `embedder` (built with that model).
@@ -51,6 +41,7 @@ fn vectors_usable(store: &Store, embedder: Option<&dyn Embedder>) -> Result<bool
         .is_some_and(|(name, dim)| name == e.name() && dim == e.dimension()))
 }
 
+/// Searches with this device's relevance floor ([`super::relevance_floor`]).
 pub fn search(
     store: &Store,
     embedder: Option<&dyn Embedder>,
@@ -58,17 +49,42 @@ pub fn search(
     filter: &MemoryFilter,
     limit: usize,
 ) -> Result<MemorySearch> {
+    let floor = super::relevance_floor(store)?;
+    search_with_floor(store, embedder, query, filter, limit, floor)
+}
+
+/// Searches, dropping hits whose relevance is under `floor` (0 keeps every candidate).
+pub fn search_with_floor(
+    store: &Store,
+    embedder: Option<&dyn Embedder>,
+    query: &str,
+    filter: &MemoryFilter,
+    limit: usize,
+    floor: f64,
+) -> Result<MemorySearch> {
     let mode = if vectors_usable(store, embedder)? {
         SearchMode::Hybrid
     } else {
         SearchMode::KeywordOnly
     };
     let k = (limit * 4).max(50);
-    // BM25 needs no vector: it runs on another core while the query is embedded.
+    let tokens = rank::tokens(query);
+    // BM25 and the tokens' document frequencies need no vector: they run on another core
+    // while the query is embedded.
     let (query_vec, keyword) = std::thread::scope(|s| {
-        let keyword = s.spawn(|| match fts_query(query) {
-            Some(q) => store.read(|c| rows::keyword(c, &q, k)),
-            None => Ok(Vec::new()),
+        let keyword = s.spawn(|| {
+            store.read(|c| {
+                let n = rows::count_indexed(c)?;
+                let weighted = tokens
+                    .iter()
+                    .map(|t| Ok((t.clone(), rank::idf(n, rows::document_frequency(c, t)?))))
+                    .collect::<Result<Vec<_>>>()?;
+                let found = match fts_of(&tokens) {
+                    Some(q) => rows::keyword(c, &q, k)?,
+                    None => Vec::new(),
+                };
+                Ok((weighted, found))
+            })
         });
         let query_vec = match (mode, embedder) {
             (SearchMode::Hybrid, Some(e)) => Some(e.embed(&[query]).map(|mut v| v.remove(0))),
@@ -79,70 +95,123 @@ pub fn search(
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (query_vec.transpose(), keyword)
     });
-    let vector = match query_vec? {
-        Some(v) => super::vectors::nearest(store, &v, k)?,
+    let query_vec = query_vec?;
+    let (weighted, keyword) = keyword?;
+    let vector = match &query_vec {
+        Some(v) => super::vectors::nearest(store, v, k)?,
         None => Vec::new(),
     };
-    let hits = fuse(store, vector, keyword?, query, filter, limit)?;
-    Ok(MemorySearch { mode, hits })
+    let candidates = Candidates {
+        vector,
+        keyword,
+        query_vec,
+        weighted,
+    };
+    rank_candidates(store, candidates, filter, limit, floor, mode)
 }
 
-/// Reciprocal rank fusion of the two signals' candidates, filtered and weighted (module doc).
-fn fuse(
-    store: &Store,
+struct Candidates {
+    /// (memory id, cosine distance), nearest first.
     vector: Vec<(String, f64)>,
+    /// Memory ids, best BM25 first.
     keyword: Vec<String>,
-    query: &str,
+    query_vec: Option<Vec<f32>>,
+    /// The query's tokens with their idf.
+    weighted: Vec<(String, f64)>,
+}
+
+/// Scores every candidate (see [`super::rank`]), drops those under the floor, best first.
+fn rank_candidates(
+    store: &Store,
+    c: Candidates,
     filter: &MemoryFilter,
     limit: usize,
-) -> Result<Vec<MemoryHit>> {
-    let mut signals: HashMap<String, Signals> = HashMap::new();
-    for (rank, (id, dist)) in vector.into_iter().enumerate() {
-        signals.entry(id).or_default().0 = Some((rank as u32 + 1, dist));
+    floor: f64,
+    mode: SearchMode,
+) -> Result<MemorySearch> {
+    let mut vector_of: HashMap<String, (u32, f64)> = HashMap::new();
+    for (rank, (id, dist)) in c.vector.into_iter().enumerate() {
+        vector_of.insert(id, (rank as u32 + 1, dist));
     }
-    for (rank, id) in keyword.into_iter().enumerate() {
-        signals.entry(id).or_default().1 = Some(rank as u32 + 1);
+    let mut keyword_rank: HashMap<String, u32> = HashMap::new();
+    for (rank, id) in c.keyword.into_iter().enumerate() {
+        keyword_rank.insert(id, rank as u32 + 1);
     }
-    let ids: Vec<String> = signals.keys().cloned().collect();
-    let memories = store.read(|c| rows::matching(c, &ids, filter))?;
-    let now = crate::clock::now().as_millis();
-    let query_words = words(query);
-    let mut hits: Vec<MemoryHit> = memories
-        .into_iter()
-        .map(|m| {
-            let (vec_sig, kw_rank) = signals[&m.id];
-            let coverage = if query_words.is_empty() {
-                0.0
-            } else {
-                let have = words(&m.content);
-                query_words.intersection(&have).count() as f64 / query_words.len() as f64
-            };
-            let rrf = vec_sig.map_or(0.0, |(r, _)| 1.0 / (RRF_K + f64::from(r)))
-                + kw_rank.map_or(0.0, |r| {
-                    // Squared: one shared word of five ("test") must not lift a distant meaning
-                    // over the nearest one; a memory holding every query word keeps full weight.
-                    KEYWORD_WEIGHT * coverage * coverage / (RRF_K + f64::from(r))
-                });
-            let seen = m.last_accessed_at.unwrap_or(m.created_at).as_millis();
-            let age_days = ((now - seen).max(0) as f64) / 86_400_000.0;
-            let recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
-            let score = rrf * (0.5 + m.importance) * (0.8 + 0.2 * recency);
-            MemoryHit {
-                memory: m,
-                score,
-                vector_rank: vec_sig.map(|s| s.0),
-                vector_distance: vec_sig.map(|s| s.1),
-                keyword_rank: kw_rank,
-            }
-        })
+    let mut ids: Vec<String> = vector_of.keys().cloned().collect();
+    ids.extend(
+        keyword_rank
+            .keys()
+            .filter(|id| !vector_of.contains_key(*id))
+            .cloned(),
+    );
+    // A keyword candidate beyond the nearest vectors still has a meaning: its own cosine.
+    let mut distance_of: HashMap<String, f64> = vector_of
+        .iter()
+        .map(|(id, (_, d))| (id.clone(), *d))
         .collect();
-    hits.sort_by(|a, b| {
+    if let Some(qv) = &c.query_vec {
+        let missing: Vec<String> = ids
+            .iter()
+            .filter(|id| !distance_of.contains_key(*id))
+            .cloned()
+            .collect();
+        for (id, v) in store.read(|conn| rows::vectors_of_ids(conn, &missing, qv.len()))? {
+            distance_of.insert(id, 1.0 - cosine(qv, &v));
+        }
+    }
+    let memories = store.read(|conn| rows::matching(conn, &ids, filter))?;
+    let now = crate::clock::now().as_millis();
+    let mut below = 0u32;
+    let mut best_below: Option<f64> = None;
+    let mut hits: Vec<(MemoryHit, f64)> = Vec::with_capacity(memories.len());
+    for m in memories {
+        let cosine = match mode {
+            SearchMode::Hybrid => Some(distance_of.get(&m.id).map_or(0.0, |d| 1.0 - d)),
+            SearchMode::KeywordOnly => None,
+        };
+        let have: HashSet<String> = rank::tokens(&m.content).into_iter().collect();
+        let keywords = rank::keyword_evidence(&c.weighted, &have);
+        let relevance = rank::relevance(cosine, keywords);
+        if relevance < floor {
+            below += 1;
+            best_below = Some(best_below.map_or(relevance, |b: f64| b.max(relevance)));
+            continue;
+        }
+        let seen = m.last_accessed_at.unwrap_or(m.created_at).as_millis();
+        let age_days = ((now - seen).max(0) as f64) / 86_400_000.0;
+        let recency = 0.5f64.powf(age_days / HALF_LIFE_DAYS);
+        let score = rank::score(relevance, rank::prior(m.importance, recency));
+        let vector = vector_of.get(&m.id).copied();
+        hits.push((
+            MemoryHit {
+                vector_rank: vector.map(|v| v.0),
+                vector_distance: distance_of.get(&m.id).copied(),
+                keyword_rank: keyword_rank.get(&m.id).copied(),
+                keyword_score: keywords,
+                relevance,
+                score,
+                memory: m,
+            },
+            recency,
+        ));
+    }
+    // Best score first; equal scores to the more important, then the more recent.
+    hits.sort_by(|(a, ra), (b, rb)| {
         b.score
             .total_cmp(&a.score)
+            .then_with(|| b.memory.importance.total_cmp(&a.memory.importance))
+            .then_with(|| rb.total_cmp(ra))
             .then_with(|| a.memory.id.cmp(&b.memory.id))
     });
+    let mut hits: Vec<MemoryHit> = hits.into_iter().map(|(h, _)| h).collect();
     hits.truncate(limit);
-    Ok(hits)
+    Ok(MemorySearch {
+        mode,
+        hits,
+        floor,
+        below_floor: below,
+        best_below_floor: best_below,
+    })
 }
 
 /// Words that say nothing about a memory's subject; matching them is noise.

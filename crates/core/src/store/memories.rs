@@ -534,3 +534,45 @@ pub fn execution_task(conn: &Connection, execution_id: &str) -> Result<Option<St
         .optional()?
         .flatten())
 }
+
+/// Memories in the search index.
+pub fn count_indexed(conn: &Connection) -> Result<usize> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM memory_index")?
+        .query_row([], |r| r.get::<_, i64>(0))? as usize)
+}
+
+/// How many indexed memories hold `token` (FTS5 applies its stemmer to it as to the text).
+pub fn document_frequency(conn: &Connection, token: &str) -> Result<usize> {
+    let quoted = format!("\"{}\"", token.replace('"', ""));
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM memory_fts WHERE memory_fts MATCH ?1")?
+        .query_row([quoted], |r| r.get::<_, i64>(0))? as usize)
+}
+
+/// The vectors of memories by id (those with one).
+pub fn vectors_of_ids(
+    conn: &Connection,
+    ids: &[String],
+    dimension: usize,
+) -> Result<Vec<(String, Vec<f32>)>> {
+    let mut stmt = conn.prepare_cached("SELECT key FROM memory_index WHERE memory_id = ?1")?;
+    let mut keys = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(key) = stmt.query_row([id], |r| r.get::<_, i64>(0)).optional()? {
+            keys.push(key);
+        }
+    }
+    vectors_of(conn, &keys, dimension)
+}
+
+/// BM25 matches with their score (FTS5's `bm25()`, negated so that higher is better).
+pub fn keyword_scored(conn: &Connection, fts_query: &str, k: usize) -> Result<Vec<(String, f64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT i.memory_id, -bm25(memory_fts) FROM memory_fts f
+         JOIN memory_index i ON i.key = f.rowid
+         WHERE memory_fts MATCH ?1 ORDER BY bm25(memory_fts) LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![fts_query, k as i64], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
