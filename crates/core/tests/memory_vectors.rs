@@ -77,9 +77,17 @@ fn the_nearest_found_are_the_exact_nearest() {
         let want: Vec<&str> = exact[..10].iter().map(|(_, c)| c.as_str()).collect();
 
         let text = format!("v{}", 1_000_000 + q);
-        let hits = memory::search(&store, Some(&Seeded), &text, &MemoryFilter::default(), 10)
-            .unwrap()
-            .hits;
+        // Floor 0: random vectors are all far apart; this is about finding the nearest.
+        let hits = memory::search_with_floor(
+            &store,
+            Some(&Seeded),
+            &text,
+            &MemoryFilter::default(),
+            10,
+            0.0,
+        )
+        .unwrap()
+        .hits;
         let got: Vec<&str> = hits.iter().map(|h| h.memory.content.as_str()).collect();
         assert_eq!(got.len(), 10);
         // The distance reported is the exact cosine distance, in order.

@@ -6,6 +6,8 @@
 //!             / sum of idf(t) over all the query's tokens          (0..1)
 //! idf(t)    = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))             (BM25's, N memories)
 //! relevance = 1 - (1 - meaning) * (1 - 0.9 * keywords)              (either evidence counts)
+//!             (+ up to 0.01 by the cosine itself, so that nearer ranks first where the
+//!             meaning scale is flat)
 //! prior     = (importance - 0.5) + 0.5 * (recency - 0.5)             (-0.75..0.75)
 //! score     = relevance + 0.02 * prior
 //! ```
@@ -26,6 +28,8 @@ use std::collections::HashSet;
 /// 0.5-0.8).
 pub const COSINE_FLOOR: f64 = 0.20;
 pub const COSINE_FULL: f64 = 0.70;
+/// The share of the cosine that orders memories the meaning scale puts at the same value.
+pub const NEARNESS_WEIGHT: f64 = 0.01;
 /// How far keyword evidence alone goes: a full match of rare tokens is strong, not certain.
 pub const KEYWORD_WEIGHT: f64 = 0.9;
 /// The prior's weight: at most `PRIOR_WEIGHT * 0.75` either way.
@@ -43,7 +47,12 @@ pub fn meaning(cosine: f64) -> f64 {
 /// its keyword evidence.
 pub fn relevance(cosine: Option<f64>, keywords: f64) -> f64 {
     match cosine {
-        Some(c) => 1.0 - (1.0 - meaning(c)) * (1.0 - KEYWORD_WEIGHT * keywords.clamp(0.0, 1.0)),
+        Some(c) => {
+            let r = 1.0 - (1.0 - meaning(c)) * (1.0 - KEYWORD_WEIGHT * keywords.clamp(0.0, 1.0));
+            // Below the cosine floor meaning counts for nothing, but nearer still ranks first
+            // (with `--floor 0` the order follows meaning): at most 0.01 more.
+            r + NEARNESS_WEIGHT * c.max(0.0) * (1.0 - r)
+        }
         // Keyword-only search: the evidence is all there is.
         None => keywords.clamp(0.0, 1.0),
     }
@@ -158,8 +167,10 @@ mod tests {
             assert!((0.0..=1.0).contains(&r));
             assert!((0.0..=1.0).contains(&relevance(None, g.unit())));
         }
-        assert_eq!(relevance(Some(COSINE_FLOOR), 0.0), 0.0);
+        assert!(relevance(Some(COSINE_FLOOR), 0.0) < 0.01);
         assert_eq!(relevance(Some(COSINE_FULL), 0.0), 1.0);
+        // Under the floor, the nearer still ranks first.
+        assert!(relevance(Some(0.15), 0.0) > relevance(Some(0.05), 0.0));
     }
 
     #[test]
