@@ -11,6 +11,9 @@ use flightdeck_core::{environments, tasks, Store};
 use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon, Device, Server};
 use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
 
+#[path = "sync/workflows.rs"]
+mod workflows;
+
 async fn start_server() -> Server {
     Server::start(server_binary("debug")).await
 }
@@ -31,6 +34,28 @@ fn all_tasks(device: &Device) -> Vec<Task> {
     let mut list = tasks::list(&device.store, &filter).unwrap();
     list.sort_by(|a, b| a.id.cmp(&b.id));
     list
+}
+
+/// Sync daemons on `devices` that poll and pull often (tests of live propagation), and the
+/// sender that stops them.
+fn quick_daemons(
+    devices: &[&Device],
+) -> (
+    tokio::sync::broadcast::Sender<()>,
+    Vec<tokio::task::JoinHandle<flightdeck_core::Result<()>>>,
+) {
+    let options = daemon::DaemonOptions {
+        local_poll: Duration::from_millis(20),
+        pull_interval: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let handles = devices
+        .iter()
+        .map(|device| spawn_daemon(device.store.clone(), options.clone(), stop_tx.subscribe()))
+        .collect();
+    (stop_tx, handles)
 }
 
 fn title(text: &str) -> TaskPatch {
@@ -226,17 +251,7 @@ async fn a_late_device_bootstraps_from_live_state_not_history() {
 async fn daemons_carry_a_change_without_anyone_syncing_by_hand() {
     let server = start_server().await;
     let (a, b) = (join(&server).await, join(&server).await);
-    let options = daemon::DaemonOptions {
-        local_poll: Duration::from_millis(20),
-        pull_interval: Duration::from_millis(100),
-        max_backoff: Duration::from_secs(1),
-        ..Default::default()
-    };
-    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let handles: Vec<_> = [&a, &b]
-        .iter()
-        .map(|device| spawn_daemon(device.store.clone(), options.clone(), stop_tx.subscribe()))
-        .collect();
+    let (stop_tx, handles) = quick_daemons(&[&a, &b]);
     let task = tasks::create(
         &a.store,
         NewTask {
@@ -544,137 +559,4 @@ async fn devices_on_two_schema_versions_sync_both_ways_and_converge_after_the_up
         ),
         vec![vec!["Integer(45)".to_string()]]
     );
-}
-
-/// Polls `check` every 20 ms until it yields, failing with `what` after 30 s.
-async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(v) = check() {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-/// A workflow run on device A, watched and steered from device B through the real server:
-/// B sees A's progress live, B's pause is acted on by A (its shell step stops), and B's
-/// approval lets A run the step after it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_workflow_runs_on_one_device_and_is_steered_from_another() {
-    use flightdeck_core::runs::{Runner, RunnerConfig};
-    use flightdeck_core::workflows::{self, Format, WorkflowDriver};
-    use flightdeck_types::{StartWorkflow, StepStatus, WorkflowRunStatus};
-
-    let server = start_server().await;
-    let (a, b) = (join(&server).await, join(&server).await);
-    let options = daemon::DaemonOptions {
-        local_poll: Duration::from_millis(20),
-        pull_interval: Duration::from_millis(100),
-        max_backoff: Duration::from_secs(1),
-        ..Default::default()
-    };
-    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
-    let daemons: Vec<_> = [&a, &b]
-        .iter()
-        .map(|device| spawn_daemon(device.store.clone(), options.clone(), stop_tx.subscribe()))
-        .collect();
-    // A is the worker: its runner and workflow driver run the run.
-    let runner = Runner::new(
-        a.store.clone(),
-        std::sync::Arc::new(keyring()),
-        RunnerConfig::default(),
-    )
-    .spawn();
-    let driver = WorkflowDriver::new(a.store.clone()).spawn();
-
-    let scratch = tempfile::tempdir().unwrap();
-    let (ticks, shipped) = (scratch.path().join("ticks"), scratch.path().join("shipped"));
-    let yaml = format!(
-        "name: steered\nsteps:\n  - id: tick\n    shell: for i in $(seq 100); do echo $i >> {t}; sleep 0.05; done\n  - id: gate\n    kind: approval\n    needs: [tick]\n  - id: ship\n    needs: [gate]\n    shell: echo shipped > {s}\n",
-        t = ticks.display(),
-        s = shipped.display()
-    );
-    workflows::apply(&a.store, &yaml, Format::Yaml).unwrap();
-    let run = workflows::start(
-        &a.store,
-        &StartWorkflow {
-            workflow: "steered".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let lines = |p: &std::path::Path| std::fs::read_to_string(p).map_or(0, |t| t.lines().count());
-
-    // B sees A's run progress live: the tick step running.
-    until("B to see the tick step running", || {
-        let seen = workflows::get_run(&b.store, &run.id).ok()?;
-        (seen.checkpoint.steps["tick"].status == StepStatus::Running).then_some(())
-    })
-    .await;
-
-    // B asks for a pause; A acts on it and B sees that.
-    workflows::pause(&b.store, &run.id).unwrap();
-    until("A to pause the run", || {
-        let r = workflows::get_run(&a.store, &run.id).unwrap();
-        (r.status == WorkflowRunStatus::Paused).then_some(())
-    })
-    .await;
-    until("B to see it paused", || {
-        let r = workflows::get_run(&b.store, &run.id).ok()?;
-        (r.status == WorkflowRunStatus::Paused).then_some(())
-    })
-    .await;
-    assert!(
-        lines(&ticks) < 100,
-        "the step was stopped before it finished"
-    );
-
-    workflows::resume(&b.store, &run.id).unwrap();
-    until("B to see the approval waiting", || {
-        let r = workflows::get_run(&b.store, &run.id).ok()?;
-        (r.status == WorkflowRunStatus::WaitingApproval).then_some(())
-    })
-    .await;
-    assert_eq!(
-        lines(&ticks),
-        100,
-        "the tick step ran to its end after the resume"
-    );
-    assert!(!shipped.exists());
-
-    // B approves; A runs the step after the approval.
-    workflows::approve(&b.store, &run.id, "gate", Some("from B".into())).unwrap();
-    until("B to see the run succeed", || {
-        let r = workflows::get_run(&b.store, &run.id).ok()?;
-        (r.status == WorkflowRunStatus::Succeeded).then_some(())
-    })
-    .await;
-    assert!(shipped.exists(), "A ran the shipping step");
-    let done = workflows::get_run(&a.store, &run.id).unwrap();
-    let approval = done.checkpoint.steps["gate"]
-        .outputs
-        .approval
-        .clone()
-        .unwrap();
-    assert_eq!(approval.decided_by, b.store.device_id());
-    assert_eq!(approval.comment.as_deref(), Some("from B"));
-    assert!(
-        flightdeck_core::runs::list(&b.store, &Default::default())
-            .unwrap()
-            .iter()
-            .all(|e| e.device_id.as_deref() == Some(a.store.device_id())),
-        "every step ran on A"
-    );
-
-    driver.stop().await.unwrap();
-    runner.stop().await.unwrap();
-    stop_tx.send(()).unwrap();
-    for handle in daemons {
-        handle.await.unwrap().unwrap();
-    }
 }

@@ -10,3 +10,5 @@ mod definitions;
 mod engine;
 #[path = "workflows/rig.rs"]
 mod rig;
+#[path = "common/runner.rs"]
+mod runner;

@@ -5,13 +5,12 @@
 
 use flightdeck_core::workflows::{self, definition};
 use flightdeck_types::{
-    StartWorkflow, WorkflowDefinition, WorkflowRun, WorkflowRunDetail, WorkflowRunFilter,
-    WorkflowSummary,
+    StartWorkflow, WorkflowRun, WorkflowRunDetail, WorkflowRunFilter, WorkflowSummary,
 };
 use serde_json::{Map, Value};
 use tauri::State;
 
-use crate::error::{from_core, shell_error, CommandError, CommandResult};
+use crate::error::{from_core, shell_error, CommandResult};
 use crate::state::AppState;
 
 #[tauri::command]
@@ -39,7 +38,8 @@ pub fn start_workflow(
 ) -> CommandResult<WorkflowRun> {
     let store = state.store()?;
     let newest = workflows::show(store, &workflow, None).map_err(from_core)?;
-    let params = typed_params(&newest.definition, params)?;
+    let params = definition::typed_values(&newest.definition, params)
+        .map_err(|(name, why)| shell_error("invalid", Some(&format!("param-{name}")), why))?;
     let request = StartWorkflow {
         workflow: newest.id,
         // Pinned: the parameters were checked against this version.
@@ -48,46 +48,6 @@ pub fn start_workflow(
         ..Default::default()
     };
     workflows::start(store, &request).map_err(from_core)
-}
-
-/// Each given value as its parameter's type, or the first bad parameter as a field error
-/// (unknown, not of its type, or required and not given). The engine checks the whole set
-/// again at start.
-fn typed_params(
-    def: &WorkflowDefinition,
-    given: Map<String, Value>,
-) -> CommandResult<Map<String, Value>> {
-    let bad = |name: &str, message: String| -> CommandError {
-        shell_error("invalid", Some(&format!("param-{name}")), message)
-    };
-    let mut typed = Map::new();
-    for (name, value) in given {
-        let Some(spec) = def.params.get(&name) else {
-            return Err(bad(
-                &name,
-                format!("`{name}` is not a parameter of {}", def.name),
-            ));
-        };
-        let value = match value {
-            Value::String(text) if !spec.param_type.accepts(&Value::String(text.clone())) => {
-                definition::parse_typed(spec.param_type, &text).map_err(|e| bad(&name, e))?
-            }
-            value if spec.param_type.accepts(&value) => value,
-            value => {
-                return Err(bad(
-                    &name,
-                    format!("`{value}` is not of type {}", spec.param_type),
-                ));
-            }
-        };
-        typed.insert(name, value);
-    }
-    for (name, spec) in &def.params {
-        if spec.default.is_none() && !typed.contains_key(name) {
-            return Err(bad(name, format!("is required ({})", spec.param_type)));
-        }
-    }
-    Ok(typed)
 }
 
 #[tauri::command]

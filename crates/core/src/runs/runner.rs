@@ -85,7 +85,7 @@ impl Runner {
 
     async fn run(self, stop: Arc<Notify>) -> Result<()> {
         let wake = Arc::new(Notify::new());
-        forward_changes(&self.store, wake.clone());
+        forward_changes(&self.store, wake.clone(), |c| c.table == "executions");
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut tasks = tokio::task::JoinSet::new();
@@ -247,16 +247,21 @@ impl Runner {
     }
 }
 
-/// Wakes the loop when an `executions` row changes, from a thread (subscribers are std
-/// channels). The thread ends when the store drops the sender or the loop is gone.
-fn forward_changes(store: &Store, wake: Arc<Notify>) {
+/// Wakes `wake` when a committed change `wanted` accepts, from a thread (subscribers are std
+/// channels). The thread ends when the store drops the sender or the waiter is gone. The
+/// runner and the workflow driver both wait this way.
+pub(crate) fn forward_changes(
+    store: &Store,
+    wake: Arc<Notify>,
+    wanted: impl Fn(&crate::store::Change) -> bool + Send + 'static,
+) {
     let changes = store.subscribe();
     let weak = Arc::downgrade(&wake);
     drop(wake);
     std::thread::spawn(move || {
         while let Ok(change) = changes.recv() {
             let Some(wake) = weak.upgrade() else { break };
-            if change.table == "executions" {
+            if wanted(&change) {
                 wake.notify_one();
             }
         }

@@ -98,7 +98,11 @@ impl WorkflowDriver {
 
     async fn run(self, stop: Arc<Notify>) -> Result<()> {
         let wake = Arc::new(Notify::new());
-        forward_changes(&self.store, wake.clone());
+        // Not the engine's own transitions: a run it moved on needs nothing more now.
+        crate::runs::runner::forward_changes(&self.store, wake.clone(), |c| {
+            matches!(c.table, "workflow_runs" | "workflow_approvals")
+                && c.action != flightdeck_types::AuditAction::Transition
+        });
         loop {
             let store = self.store.clone();
             let ticked = tokio::task::spawn_blocking(move || tick(&store))
@@ -114,21 +118,4 @@ impl WorkflowDriver {
             }
         }
     }
-}
-
-fn forward_changes(store: &Store, wake: Arc<Notify>) {
-    let changes = store.subscribe();
-    let weak = Arc::downgrade(&wake);
-    drop(wake);
-    std::thread::spawn(move || {
-        while let Ok(change) = changes.recv() {
-            let Some(wake) = weak.upgrade() else { break };
-            // Not the engine's own transitions: a run it moved on needs nothing more now.
-            if matches!(change.table, "workflow_runs" | "workflow_approvals")
-                && change.action != flightdeck_types::AuditAction::Transition
-            {
-                wake.notify_one();
-            }
-        }
-    });
 }

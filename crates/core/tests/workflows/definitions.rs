@@ -261,3 +261,36 @@ fn the_readme_example_is_valid() {
     assert_eq!(def.name, "release");
     assert_eq!(def.steps.len(), 5);
 }
+
+/// A form's values: text read as each parameter's type, the first bad one named.
+#[test]
+fn form_values_are_read_as_their_types_and_the_bad_one_named() {
+    let rig = WfRig::idle();
+    let wf = rig.apply(
+        "name: f\nparams:\n  count: { type: integer }\n  note: { type: string, default: x }\nsteps:\n  - id: a\n    shell: 'true'\n",
+    );
+    let given = |v: serde_json::Value| v.as_object().unwrap().clone();
+    let typed = workflows::definition::typed_values(
+        &wf.definition,
+        given(serde_json::json!({"count": "3"})),
+    );
+    assert_eq!(typed.unwrap()["count"], 3);
+    let bad = workflows::definition::typed_values(
+        &wf.definition,
+        given(serde_json::json!({"count": "abc"})),
+    );
+    assert_eq!(
+        bad.unwrap_err(),
+        ("count".to_string(), "`abc` is not an integer".to_string())
+    );
+    let missing = workflows::definition::typed_values(
+        &wf.definition,
+        given(serde_json::json!({"note": "y"})),
+    );
+    assert_eq!(missing.unwrap_err().0, "count");
+    let unknown = workflows::definition::typed_values(
+        &wf.definition,
+        given(serde_json::json!({"count": 1, "x": 2})),
+    );
+    assert_eq!(unknown.unwrap_err().0, "x");
+}

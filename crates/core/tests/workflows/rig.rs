@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use flightdeck_core::runs::{self, Runner, RunnerConfig};
 use flightdeck_core::secrets::OsKeyring;
@@ -12,18 +11,7 @@ use flightdeck_core::workflows::{self, Format, WorkflowDriver};
 use flightdeck_core::Store;
 use flightdeck_types::{Execution, ExecutionFilter, StartWorkflow, WorkflowRun, WorkflowRunStatus};
 
-pub const WAIT: Duration = Duration::from_secs(30);
-
-pub fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+pub use super::runner::until;
 
 pub struct WfRig {
     pub dir: tempfile::TempDir,

@@ -1,0 +1,341 @@
+//! A step of a workflow file: its id, its one executor and its fields.
+
+use std::collections::BTreeMap;
+
+use flightdeck_types::{RetryPolicy, StepAction, StepDefinition};
+use serde_json::{Map, Value};
+
+use super::{opt_text, scalar_text};
+
+const STEP_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "needs",
+    "when",
+    "retry",
+    "timeout",
+    "continue_on_failure",
+    "env",
+    "working_dir",
+    "kind",
+    "message",
+];
+
+const EXECUTORS: &[&str] = &["shell", "http", "agent_thread", "agent", "workflow"];
+
+pub(super) fn read_step(
+    index: usize,
+    v: &Value,
+    problems: &mut Vec<String>,
+) -> Option<StepDefinition> {
+    let Some(m) = v.as_object() else {
+        problems.push(format!(
+            "step {}: must be a mapping with an `id`",
+            index + 1
+        ));
+        return None;
+    };
+    let id = match m.get("id") {
+        Some(Value::String(id)) if valid_step_id(id) => id.clone(),
+        Some(other) => {
+            problems.push(format!(
+                "step {}: id {other} must be letters, digits, `_` and `-`, starting with a \
+                 letter",
+                index + 1
+            ));
+            return None;
+        }
+        None => {
+            problems.push(format!("step {}: `id` is missing", index + 1));
+            return None;
+        }
+    };
+    let at = format!("step `{id}`");
+    let mut executors = Vec::new();
+    let mut unknown = false;
+    for key in m.keys() {
+        if EXECUTORS.contains(&key.as_str()) {
+            executors.push(key.as_str());
+        } else if !STEP_FIELDS.contains(&key.as_str()) {
+            unknown = true;
+            problems.push(format!(
+                "{at}: unknown executor or field `{key}` (executors: {}; or `kind: approval`)",
+                EXECUTORS.join(", ")
+            ));
+        }
+    }
+    let kind = opt_text(m.get("kind"), &format!("{at}, field `kind`"), problems);
+    let message = opt_text(
+        m.get("message"),
+        &format!("{at}, field `message`"),
+        problems,
+    );
+    let action = match (kind.as_deref(), executors.as_slice()) {
+        (Some("approval"), []) => Some(StepAction::Approval { message }),
+        (Some("approval"), more) => {
+            problems.push(format!(
+                "{at}: an approval step runs nothing; remove `{}`",
+                more.join("`, `")
+            ));
+            None
+        }
+        (Some(other), _) => {
+            problems.push(format!(
+                "{at}, field `kind`: unknown kind `{other}` (the one kind is `approval`)"
+            ));
+            None
+        }
+        (None, [one]) => read_action(&at, one, &m[*one], problems),
+        (None, []) => {
+            if !unknown {
+                problems.push(format!(
+                    "{at}: no executor; give one of {} (or `kind: approval`)",
+                    EXECUTORS.join(", ")
+                ));
+            }
+            None
+        }
+        (None, more) => {
+            problems.push(format!(
+                "{at}: a step has one executor, not `{}`",
+                more.join("` and `")
+            ));
+            None
+        }
+    };
+    // A step whose action is refused stays in the graph, so that its `needs` and the steps
+    // naming it are still checked; the problems already recorded keep it from being stored.
+    let action = action.unwrap_or(StepAction::Approval { message: None });
+    let needs = match m.get("needs") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => list
+            .iter()
+            .filter_map(|s| s.as_str().map(String::from))
+            .collect(),
+        Some(other) => {
+            problems.push(format!(
+                "{at}, field `needs`: `{other}` must be a list of step ids"
+            ));
+            Vec::new()
+        }
+    };
+    let when = opt_text(m.get("when"), &format!("{at}, field `when`"), problems);
+    let retry = read_retry(&at, m.get("retry"), problems);
+    let timeout_secs = read_timeout(&at, m.get("timeout"), problems);
+    let continue_on_failure = match m.get("continue_on_failure") {
+        None | Some(Value::Null) => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            problems.push(format!(
+                "{at}, field `continue_on_failure`: `{other}` must be true or false"
+            ));
+            false
+        }
+    };
+    let env = match m.get("env") {
+        None | Some(Value::Null) => BTreeMap::new(),
+        Some(Value::Object(vars)) => vars
+            .iter()
+            .map(|(k, v)| (k.clone(), scalar_text(v)))
+            .collect(),
+        Some(other) => {
+            problems.push(format!("{at}, field `env`: `{other}` must be a mapping"));
+            BTreeMap::new()
+        }
+    };
+    let working_dir = opt_text(
+        m.get("working_dir"),
+        &format!("{at}, field `working_dir`"),
+        problems,
+    );
+    Some(StepDefinition {
+        id,
+        name: opt_text(m.get("name"), &format!("{at}, field `name`"), problems),
+        needs,
+        when,
+        retry,
+        timeout_secs,
+        continue_on_failure,
+        env,
+        working_dir,
+        action,
+    })
+}
+
+fn valid_step_id(id: &str) -> bool {
+    let mut chars = id.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && id.len() <= 64
+}
+
+fn read_action(at: &str, key: &str, v: &Value, problems: &mut Vec<String>) -> Option<StepAction> {
+    let field = format!("{at}, field `{key}`");
+    let obj = |problems: &mut Vec<String>, allowed: &[&str]| -> Option<Map<String, Value>> {
+        let Some(m) = v.as_object() else {
+            problems.push(format!(
+                "{field}: must be a mapping ({})",
+                allowed.join(", ")
+            ));
+            return None;
+        };
+        for k in m.keys().filter(|k| !allowed.contains(&k.as_str())) {
+            problems.push(format!(
+                "{field}: unknown field `{k}` (known: {})",
+                allowed.join(", ")
+            ));
+        }
+        Some(m.clone())
+    };
+    let need_text =
+        |m: &Map<String, Value>, name: &str, problems: &mut Vec<String>| match m.get(name) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => {
+                problems.push(format!("{field}: `{name}` is missing or not text"));
+                None
+            }
+        };
+    match key {
+        "shell" => match v {
+            Value::String(line) if !line.trim().is_empty() => {
+                Some(StepAction::Shell { line: line.clone() })
+            }
+            _ => {
+                problems.push(format!("{field}: must be a non-empty command line"));
+                None
+            }
+        },
+        "http" => {
+            let m = obj(problems, &["url", "method", "headers", "body"])?;
+            let url = need_text(&m, "url", problems)?;
+            let headers = match m.get("headers") {
+                None | Some(Value::Null) => BTreeMap::new(),
+                Some(Value::Object(h)) => {
+                    h.iter().map(|(k, v)| (k.clone(), scalar_text(v))).collect()
+                }
+                Some(_) => {
+                    problems.push(format!("{field}: `headers` must be a mapping"));
+                    BTreeMap::new()
+                }
+            };
+            Some(StepAction::Http {
+                method: m.get("method").and_then(Value::as_str).map(String::from),
+                url,
+                headers,
+                body: m.get("body").filter(|b| !b.is_null()).map(scalar_text),
+            })
+        }
+        "agent_thread" => {
+            let m = obj(problems, &["base_url", "thread_id", "message"])?;
+            Some(StepAction::AgentThread {
+                base_url: m.get("base_url").and_then(Value::as_str).map(String::from),
+                thread_id: need_text(&m, "thread_id", problems)?,
+                message: need_text(&m, "message", problems)?,
+            })
+        }
+        "agent" => match v {
+            Value::String(prompt) => Some(StepAction::Agent {
+                prompt: prompt.clone(),
+            }),
+            _ => {
+                let m = obj(problems, &["prompt"])?;
+                Some(StepAction::Agent {
+                    prompt: need_text(&m, "prompt", problems)?,
+                })
+            }
+        },
+        "workflow" => match v {
+            Value::String(name) => Some(StepAction::Workflow {
+                workflow: name.clone(),
+                params: Map::new(),
+            }),
+            _ => {
+                let m = obj(problems, &["name", "params"])?;
+                let params = match m.get("params") {
+                    None | Some(Value::Null) => Map::new(),
+                    Some(Value::Object(p)) => p.clone(),
+                    Some(_) => {
+                        problems.push(format!("{field}: `params` must be a mapping"));
+                        Map::new()
+                    }
+                };
+                Some(StepAction::Workflow {
+                    workflow: need_text(&m, "name", problems)?,
+                    params,
+                })
+            }
+        },
+        _ => unreachable!("only known executors are read"),
+    }
+}
+
+fn read_retry(at: &str, v: Option<&Value>, problems: &mut Vec<String>) -> Option<RetryPolicy> {
+    let field = format!("{at}, field `retry`");
+    let mut policy = match v? {
+        Value::Null => return None,
+        // `retry: 3` is three attempts in all with the default backoff.
+        Value::Number(n) => match n.as_u64() {
+            Some(attempts) if (1..=100).contains(&attempts) => RetryPolicy {
+                max_attempts: attempts as u32,
+                ..RetryPolicy::default()
+            },
+            _ => {
+                problems.push(format!(
+                    "{field}: `{n}` must be a number of attempts, 1 to 100"
+                ));
+                return None;
+            }
+        },
+        Value::Object(m) => match serde_json::from_value::<RetryPolicy>(Value::Object(m.clone())) {
+            Ok(p) => p,
+            Err(e) => {
+                problems.push(format!(
+                    "{field}: {e} (fields: max_attempts, base_delay_ms, factor, max_delay_ms, \
+                     jitter, retry_after_pattern)"
+                ));
+                return None;
+            }
+        },
+        other => {
+            problems.push(format!("{field}: `{other}` must be a number or a mapping"));
+            return None;
+        }
+    };
+    if policy.max_attempts == 0 {
+        problems.push(format!("{field}: max_attempts must be at least 1"));
+    }
+    policy.retry_on_failure = true;
+    Some(policy)
+}
+
+/// Seconds: `30`, `"30s"`, `"5m"`, `"2h"`.
+fn read_timeout(at: &str, v: Option<&Value>, problems: &mut Vec<String>) -> Option<u64> {
+    let field = format!("{at}, field `timeout`");
+    let secs = match v? {
+        Value::Null => return None,
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => {
+            let s = s.trim();
+            let (digits, unit) =
+                s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+            let n: Option<u64> = digits.parse().ok();
+            match unit.trim() {
+                "" | "s" => n,
+                "m" => n.map(|n| n * 60),
+                "h" => n.map(|n| n * 3600),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    match secs {
+        Some(s) if s > 0 => Some(s),
+        _ => {
+            problems.push(format!(
+                "{field}: must be a positive number of seconds, or like `30s`, `5m`, `2h`"
+            ));
+            None
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! The engine: one function, [`advance_in`], moves a run as far as it can go inside the
+//! caller's write: it reads the outcome of every step run that ended, applies approvals,
+//! pause and cancel, starts the steps that are ready (up to the concurrency limit), and
+//! writes the checkpoint and a snapshot at every boundary, all in one transaction. The
+//! runner calls it when a step's run ends (in the write that ends it, so a step's end and
+//! the checkpoint commit together); the driver calls it on control changes and at start.
+
+use flightdeck_types::{
+    Checkpoint, Execution, RunControl, Snapshot, StepStatus, WorkflowDefinition, WorkflowRun,
+    WorkflowRunStatus,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use serde_json::json;
+
+use crate::error::Result;
+use crate::store::{workflows as sql, Writer};
+
+mod control;
+mod parents;
+mod steps;
+
+pub use control::decide_in;
+use control::{cancel_steps, running_groups};
+pub use parents::start_for_execution;
+use parents::{finish_parent_execution, parent_cancelled};
+use steps::{reconcile_steps, start_ready_steps};
+
+/// Process groups to signal once the write commits (signals are not transactional).
+#[derive(Debug, Default)]
+pub struct Effects {
+    /// `process` event records of shell steps to SIGSTOP (paused) or SIGCONT (resumed).
+    pub stop: Vec<String>,
+    pub resume: Vec<String>,
+}
+
+impl Effects {
+    pub fn apply(&self) {
+        use crate::runs::executors::shell::signal_recorded_group;
+        use nix::sys::signal::Signal;
+        for record in &self.stop {
+            signal_recorded_group(record, Signal::SIGSTOP);
+        }
+        for record in &self.resume {
+            signal_recorded_group(record, Signal::SIGCONT);
+        }
+    }
+}
+
+/// Reads a run and the definition version it pinned.
+pub fn load(w: &Writer<'_>, run_id: &str) -> Result<(WorkflowRun, Arc<WorkflowDefinition>)> {
+    let run = sql::find_run(w, run_id)?;
+    let definition = definition(w, &run.workflow_id, run.version)?;
+    Ok((run, definition))
+}
+
+/// A definition version, parsed once per process: `(id, version)` rows never change, and
+/// parsing a long definition at every step boundary was most of a step's cost.
+fn definition(w: &Writer<'_>, id: &str, version: u32) -> Result<Arc<WorkflowDefinition>> {
+    type Cache = Mutex<HashMap<(String, u32), Arc<WorkflowDefinition>>>;
+    static CACHE: OnceLock<Cache> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (id.to_string(), version);
+    if let Some(d) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+        return Ok(d.clone());
+    }
+    let parsed = Arc::new(sql::version(w, id, version)?.definition);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() >= 256 {
+        map.clear();
+    }
+    map.insert(key, parsed.clone());
+    Ok(parsed)
+}
+
+/// Records a boundary. The snapshot's state is the checkpoint's change at this boundary
+/// (the step that moved, with its outputs), not the whole checkpoint again: whole copies made
+/// a run's snapshots grow with the square of its steps (about 16 MB for a 200-step chain,
+/// every byte of it synced). [`super::snapshots`] rebuilds each boundary's whole checkpoint.
+fn boundary(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    step_id: Option<&str>,
+    label: &str,
+) -> Result<()> {
+    let inputs = step_id
+        .and_then(|id| run.checkpoint.steps.get(id))
+        .and_then(|s| s.inputs.clone());
+    // A finished step's rendered inputs live on in its snapshots; the checkpoint, rewritten
+    // at every boundary, keeps only what later steps and a resume need.
+    if let Some(id) = step_id {
+        if let Some(s) = run
+            .checkpoint
+            .steps
+            .get_mut(id)
+            .filter(|s| s.status.is_final())
+        {
+            s.inputs = None;
+        }
+    }
+    let state = step_id.and_then(|id| run.checkpoint.steps.get(id));
+    let change = Checkpoint {
+        params: serde_json::Map::new(),
+        steps: match (step_id, state) {
+            (Some(id), Some(s)) => [(id.to_string(), s.clone())].into(),
+            _ => Default::default(),
+        },
+        boundaries: run.checkpoint.boundaries + 1,
+    };
+    let snapshot = Snapshot {
+        id: crate::ids::new_id(),
+        workflow_run_id: run.id.clone(),
+        execution_id: state.and_then(|s| s.execution_id.clone()),
+        seq: run.checkpoint.boundaries,
+        step_id: step_id.map(String::from),
+        label: label.to_string(),
+        inputs: inputs.unwrap_or(json!({})),
+        outputs: state
+            .map(|s| serde_json::to_value(&s.outputs).expect("outputs always serialize"))
+            .unwrap_or(json!({})),
+        checkpoint: change,
+        // A finished step's boundary carries its timing; any other is stamped with now (a
+        // retry's boundary is when the next attempt was queued, not when the first began).
+        started_at: state
+            .filter(|s| s.status.is_final())
+            .and_then(|s| s.started_at)
+            .unwrap_or(w.now()),
+        finished_at: state
+            .filter(|s| s.status.is_final())
+            .and_then(|s| s.finished_at),
+    };
+    run.checkpoint.boundaries += 1;
+    sql::insert_snapshot(w, &snapshot)
+}
+
+/// Moves run `run_id` on as far as it can go now. Only its runner device acts; elsewhere
+/// this does nothing.
+pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
+    let (mut run, def) = load(w, run_id)?;
+    let mut effects = Effects::default();
+    if run.status.is_final() || run.device_id.as_deref() != Some(w.device_id()) {
+        return Ok(effects);
+    }
+    let before = run.clone();
+    let now = w.now();
+    let cancel = run.control == RunControl::Cancel || parent_cancelled(w, &run)?;
+
+    reconcile_steps(w, &mut run, &def)?;
+
+    if cancel {
+        cancel_steps(w, &mut run, &mut effects)?;
+    } else if run.control == RunControl::Pause {
+        if run.status != WorkflowRunStatus::Paused {
+            run.status = WorkflowRunStatus::Paused;
+            boundary(w, &mut run, None, "paused")?;
+        }
+        effects.stop = running_groups(w, &run)?;
+    } else {
+        if run.status == WorkflowRunStatus::Paused {
+            run.status = WorkflowRunStatus::Running;
+            boundary(w, &mut run, None, "resumed")?;
+            effects.resume = running_groups(w, &run)?;
+        }
+        if blocking_failure(&run, &def).is_none() {
+            start_ready_steps(w, &mut run, &def)?;
+        }
+    }
+
+    settle_status(w, &mut run, &def, cancel)?;
+    if run.started_at.is_none() && run.status != WorkflowRunStatus::Queued {
+        run.started_at = Some(now);
+    }
+    if run != before {
+        run.updated_at = now;
+        sql::save_run_state(w, &run)?;
+        w.touched(
+            "workflow_runs",
+            &run.id,
+            flightdeck_types::AuditAction::Update,
+        );
+        if run.status.is_final() {
+            finish_parent_execution(w, &run)?;
+        }
+    }
+    Ok(effects)
+}
+
+/// The first failed step that fails the run (one without `continue_on_failure`).
+fn blocking_failure<'a>(run: &WorkflowRun, def: &'a WorkflowDefinition) -> Option<&'a str> {
+    def.steps.iter().find_map(|s| {
+        let state = run.checkpoint.steps.get(&s.id)?;
+        (state.status == StepStatus::Failed && !s.continue_on_failure).then_some(s.id.as_str())
+    })
+}
+
+/// Sets the run's status from its steps: final once nothing runs and either every step is
+/// done, a step failed, or a cancel was asked for.
+fn settle_status(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    def: &WorkflowDefinition,
+    cancel: bool,
+) -> Result<()> {
+    let steps = &run.checkpoint.steps;
+    let running = steps.values().any(|s| s.status == StepStatus::Running);
+    let waiting = steps
+        .values()
+        .any(|s| s.status == StepStatus::WaitingApproval);
+    let all_done = def
+        .steps
+        .iter()
+        .all(|s| steps.get(&s.id).is_some_and(|st| st.status.is_final()));
+    let failure = blocking_failure(run, def).map(String::from);
+    let next = if running {
+        match run.status {
+            WorkflowRunStatus::Paused if !cancel => WorkflowRunStatus::Paused,
+            _ => WorkflowRunStatus::Running,
+        }
+    } else if cancel {
+        WorkflowRunStatus::Cancelled
+    } else if let Some(step) = failure {
+        let why = steps[&step]
+            .error
+            .clone()
+            .unwrap_or_else(|| "failed".into());
+        run.error = Some(format!("step `{step}` failed: {why}"));
+        // Nothing more will start: what was waiting is cancelled.
+        let open: Vec<String> = steps
+            .iter()
+            .filter(|(_, s)| !s.status.is_final())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in open {
+            let mut new = run.checkpoint.steps[&id].clone();
+            new.status = StepStatus::Cancelled;
+            new.error = Some(format!("not run: step `{step}` failed"));
+            run.checkpoint.steps.insert(id, new);
+        }
+        WorkflowRunStatus::Failed
+    } else if all_done {
+        WorkflowRunStatus::Succeeded
+    } else if run.status == WorkflowRunStatus::Paused {
+        WorkflowRunStatus::Paused
+    } else if waiting {
+        WorkflowRunStatus::WaitingApproval
+    } else {
+        WorkflowRunStatus::Running
+    };
+    if next == WorkflowRunStatus::Cancelled && run.error.is_none() {
+        run.error = Some("cancelled".into());
+    }
+    if next != run.status {
+        run.status = next;
+        if next.is_final() {
+            run.finished_at = Some(w.now());
+        }
+        boundary(w, run, None, next.as_str())?;
+    }
+    Ok(())
+}
+
+/// Called by the runner in the write that ends a run: a step's end moves its workflow run on.
+pub fn on_execution_finished(w: &mut Writer<'_>, exec: &Execution) -> Result<()> {
+    if let Some(run_id) = &exec.workflow_run_id {
+        advance_in(w, run_id)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,331 @@
+//! Steps: reading the end of each step's run into the checkpoint, and starting the steps
+//! that are ready.
+
+use flightdeck_types::{
+    AgentThreadSpec, Decision, Execution, ExecutionSpec, ExecutionStatus, HttpSpec, RetryPolicy,
+    ShellSpec, StepAction, StepDefinition, StepState, StepStatus, WorkflowDefinition, WorkflowRun,
+    WorkflowSpec,
+};
+use serde_json::Value;
+
+use super::{blocking_failure, boundary};
+use crate::error::{CoreError, Result};
+use crate::store::{executions, workflows as sql, Writer};
+use crate::workflows::templates;
+
+/// Brings the checkpoint up to date with the step runs that ended and the approvals given.
+pub(super) fn reconcile_steps(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    def: &WorkflowDefinition,
+) -> Result<()> {
+    for step in &def.steps {
+        let Some(state) = run
+            .checkpoint
+            .steps
+            .get(&step.id)
+            .filter(|s| matches!(s.status, StepStatus::Running | StepStatus::WaitingApproval))
+            .cloned()
+        else {
+            continue;
+        };
+        match state.status {
+            StepStatus::Running => {
+                let Some(exec_id) = &state.execution_id else {
+                    continue;
+                };
+                let exec = executions::find(w, exec_id)?;
+                if !exec.status.is_final() {
+                    continue;
+                }
+                let mut new = state.clone();
+                new.outputs = outputs_of(&exec);
+                new.error = exec.error.clone();
+                let label = match executions::retry_of(w, exec_id)? {
+                    // Recovery queued the next attempt in the write that ended this one.
+                    Some(retry) => {
+                        new.execution_id = Some(retry.id.clone());
+                        new.attempt = retry.attempt;
+                        "retrying"
+                    }
+                    _ => {
+                        new.finished_at = exec.finished_at.or(Some(w.now()));
+                        new.status = match exec.status {
+                            ExecutionStatus::Succeeded => StepStatus::Succeeded,
+                            ExecutionStatus::Cancelled => StepStatus::Cancelled,
+                            _ => StepStatus::Failed,
+                        };
+                        new.status.as_str()
+                    }
+                };
+                run.checkpoint.steps.insert(step.id.clone(), new);
+                boundary(w, run, Some(&step.id), label)?;
+            }
+            StepStatus::WaitingApproval => {
+                let Some(approval) = sql::approval(w, &run.id, &step.id)? else {
+                    continue;
+                };
+                let mut new = state.clone();
+                new.status = match approval.decision {
+                    Decision::Approved => StepStatus::Succeeded,
+                    Decision::Rejected => StepStatus::Failed,
+                };
+                new.error = (approval.decision == Decision::Rejected).then(|| {
+                    format!(
+                        "rejected{}",
+                        approval
+                            .comment
+                            .as_deref()
+                            .map(|c| format!(": {c}"))
+                            .unwrap_or_default()
+                    )
+                });
+                new.finished_at = Some(w.now());
+                let label = approval.decision.as_str();
+                new.outputs.approval = Some(approval);
+                run.checkpoint.steps.insert(step.id.clone(), new);
+                boundary(w, run, Some(&step.id), label)?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// What a step's run leaves for later steps: its exit code or HTTP status, its JSON result
+/// and its `$FLIGHTDECK_OUTPUT` values (the runner stores the last two in the run's result).
+fn outputs_of(exec: &Execution) -> flightdeck_types::StepOutputs {
+    let result = exec.result.as_ref();
+    let values = result
+        .and_then(|r| r.get("outputs"))
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), String::from),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let http_status = match exec.spec {
+        ExecutionSpec::Http(_) => result
+            .and_then(|r| r.get("status"))
+            .and_then(Value::as_u64)
+            .map(|s| s as u16),
+        _ => None,
+    };
+    flightdeck_types::StepOutputs {
+        exit_code: exec.exit_code,
+        status: http_status,
+        json: result.and_then(|r| r.get("json")).cloned(),
+        values,
+        approval: None,
+    }
+}
+
+/// Starts every pending step whose needs are done, in file order, while the concurrency
+/// limit allows; skips those whose `when` is false or whose needs were skipped.
+pub(super) fn start_ready_steps(
+    w: &mut Writer<'_>,
+    run: &mut WorkflowRun,
+    def: &WorkflowDefinition,
+) -> Result<()> {
+    loop {
+        let mut changed = false;
+        let mut running = run
+            .checkpoint
+            .steps
+            .values()
+            .filter(|s| s.status == StepStatus::Running)
+            .count() as u32;
+        for step in &def.steps {
+            let state = run.checkpoint.steps.get(&step.id);
+            if state.map(|s| s.status) != Some(StepStatus::Pending) {
+                continue;
+            }
+            let needs: Vec<(&StepDefinition, &StepState)> = step
+                .needs
+                .iter()
+                .filter_map(|n| Some((def.step(n)?, run.checkpoint.steps.get(n)?)))
+                .collect();
+            if needs.iter().any(|(_, s)| !s.status.is_final()) {
+                continue;
+            }
+            let ctx = templates::context(run, &run.checkpoint);
+            let blocked = needs
+                .iter()
+                .find(|(d, s)| !templates::lets_dependants_run(s, d))
+                .map(|(d, _)| d.id.clone());
+            let verdict = match blocked {
+                Some(need) => Err(format!("skipped: step `{need}` did not pass")),
+                None => templates::condition_holds(step, &ctx)
+                    .map_err(|e| format!("`when` failed: {e}"))
+                    .and_then(|holds| if holds { Ok(()) } else { Err(String::new()) }),
+            };
+            match verdict {
+                Err(why) if why.starts_with("`when` failed") => {
+                    fail_step(w, run, &step.id, why)?;
+                    changed = true;
+                    continue;
+                }
+                Err(why) => {
+                    let mut new = StepState::pending();
+                    new.status = StepStatus::Skipped;
+                    new.error = (!why.is_empty()).then_some(why);
+                    new.finished_at = Some(w.now());
+                    run.checkpoint.steps.insert(step.id.clone(), new);
+                    boundary(w, run, Some(&step.id), "skipped")?;
+                    changed = true;
+                    continue;
+                }
+                Ok(()) => {}
+            }
+            let is_approval = matches!(step.action, StepAction::Approval { .. });
+            if !is_approval && running >= def.concurrency {
+                continue;
+            }
+            let rendered = match templates::render_step(step, &ctx) {
+                Ok(r) => r,
+                Err(e) => {
+                    fail_step(
+                        w,
+                        run,
+                        &step.id,
+                        format!("its inputs could not be rendered: {e}"),
+                    )?;
+                    changed = true;
+                    continue;
+                }
+            };
+            let mut new = StepState::pending();
+            new.inputs = Some(serde_json::to_value(&rendered).expect("steps always serialize"));
+            new.started_at = Some(w.now());
+            if is_approval {
+                new.status = StepStatus::WaitingApproval;
+                run.checkpoint.steps.insert(step.id.clone(), new);
+                boundary(w, run, Some(&step.id), "waiting_approval")?;
+                changed = true;
+                continue;
+            }
+            match step_spec(w, run, &rendered) {
+                Ok(spec) => {
+                    let exec = crate::runs::queue_in(
+                        w,
+                        flightdeck_types::NewExecution {
+                            task_id: run.task_id.clone(),
+                            environment_id: run.environment_id.clone(),
+                            workflow_run_id: Some(run.id.clone()),
+                            step_id: Some(step.id.clone()),
+                            spec: Some(spec),
+                            device_id: run.device_id.clone(),
+                            retry_policy: Some(
+                                step.retry.clone().unwrap_or_else(RetryPolicy::default),
+                            ),
+                            ..Default::default()
+                        },
+                    )?;
+                    new.status = StepStatus::Running;
+                    new.attempt = exec.attempt;
+                    new.execution_id = Some(exec.id);
+                    run.checkpoint.steps.insert(step.id.clone(), new);
+                    boundary(w, run, Some(&step.id), "started")?;
+                    running += 1;
+                }
+                Err(e) => {
+                    run.checkpoint.steps.insert(step.id.clone(), new);
+                    fail_step(w, run, &step.id, e.to_string())?;
+                }
+            }
+            changed = true;
+        }
+        if !changed || blocking_failure(run, def).is_some() {
+            return Ok(());
+        }
+    }
+}
+
+fn fail_step(w: &Writer<'_>, run: &mut WorkflowRun, id: &str, error: String) -> Result<()> {
+    let mut new = run
+        .checkpoint
+        .steps
+        .get(id)
+        .cloned()
+        .unwrap_or_else(StepState::pending);
+    new.status = StepStatus::Failed;
+    new.error = Some(error);
+    new.finished_at = Some(w.now());
+    run.checkpoint.steps.insert(id.to_string(), new);
+    boundary(w, run, Some(id), "failed")
+}
+
+/// What a rendered step runs.
+fn step_spec(w: &Writer<'_>, run: &WorkflowRun, step: &StepDefinition) -> Result<ExecutionSpec> {
+    Ok(match &step.action {
+        StepAction::Shell { line } => ExecutionSpec::Shell(ShellSpec {
+            line: Some(line.clone()),
+            working_dir: step.working_dir.clone(),
+            env: step.env.clone(),
+            timeout_secs: step.timeout_secs,
+            ..ShellSpec::default()
+        }),
+        StepAction::Http {
+            method,
+            url,
+            headers,
+            body,
+        } => ExecutionSpec::Http(HttpSpec {
+            method: method.clone(),
+            url: url.clone(),
+            headers: headers.clone(),
+            body: body.clone(),
+            timeout_secs: step.timeout_secs,
+        }),
+        StepAction::AgentThread {
+            base_url,
+            thread_id,
+            message,
+        } => ExecutionSpec::AgentThread(AgentThreadSpec {
+            base_url: base_url.clone(),
+            thread_id: thread_id.clone(),
+            message: message.clone(),
+            timeout_secs: step.timeout_secs,
+        }),
+        StepAction::Agent { prompt } => {
+            let env_id = run.environment_id.as_deref().ok_or_else(|| {
+                CoreError::invalid(
+                    "environment",
+                    "an `agent` step runs the environment's agent command; start the run \
+                     with --env ENV or give the workflow an `environment`",
+                )
+            })?;
+            let environment = crate::environments::resolve(w, env_id)?;
+            ExecutionSpec::Shell(ShellSpec {
+                line: Some(crate::runs::agent_cli::agent_cli_line(
+                    &environment,
+                    prompt,
+                )?),
+                working_dir: step.working_dir.clone(),
+                env: step.env.clone(),
+                timeout_secs: step.timeout_secs,
+                ..ShellSpec::default()
+            })
+        }
+        StepAction::Workflow { workflow, params } => ExecutionSpec::Workflow(WorkflowSpec {
+            workflow: workflow.clone(),
+            params: params
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str().map_or_else(|| v.to_string(), String::from),
+                    )
+                })
+                .collect(),
+            version: None,
+        }),
+        StepAction::Approval { .. } => unreachable!("approvals run nothing"),
+    })
+}
