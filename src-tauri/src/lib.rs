@@ -96,6 +96,8 @@ pub fn run() {
             commands::memory::archive_memory,
             commands::memory::unarchive_memory,
             commands::memory::task_context,
+            commands::memory::memory_floor,
+            commands::memory::set_memory_floor,
             commands::workflows::list_workflows,
             commands::workflows::start_workflow,
             commands::workflows::list_workflow_runs,

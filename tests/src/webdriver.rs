@@ -115,9 +115,18 @@ impl Session {
 
     /// An attribute's value (`None` when absent).
     pub fn attribute(&self, element: &Element, name: &str) -> Result<Option<String>, String> {
+        self.element_text_of(element, &format!("attribute/{name}"))
+    }
+
+    /// A DOM property's value as text (an input's `value`, say), `None` when absent.
+    pub fn property(&self, element: &Element, name: &str) -> Result<Option<String>, String> {
+        self.element_text_of(element, &format!("property/{name}"))
+    }
+
+    fn element_text_of(&self, element: &Element, what: &str) -> Result<Option<String>, String> {
         let v = call(
             "GET",
-            &self.url(&format!("/element/{}/attribute/{name}", element.0)),
+            &self.url(&format!("/element/{}/{what}", element.0)),
             None,
         )?;
         Ok(v.as_str().map(str::to_string))

@@ -217,3 +217,72 @@ fn the_memory_form_shows_errors_beside_fields_and_a_task_shows_its_context() {
         "{context:?}"
     );
 }
+
+/// Types `query` into the Memory view's search box, replacing what it held.
+fn search_for(ui: &Session, query: &str) {
+    let search = ui.find("[data-testid=memory-search]").unwrap();
+    ui.clear(&search).unwrap();
+    ui.type_text(&search, query).unwrap();
+}
+
+#[test]
+fn a_question_with_no_answer_shows_nothing_relevant_until_the_floor_is_lowered_in_settings() {
+    let data = seeded();
+    let app = App::launch(data.path());
+    let ui = app.session();
+    open_memory_with_the_seeded_three(ui);
+    let question = "parental leave policy for new fathers";
+    search_for(ui, question);
+    let said = poll::until("the nothing-relevant answer", WAIT, || {
+        Ok(texts(ui, "[data-testid=memory-empty]")
+            .into_iter()
+            .find(|t| t.contains("Nothing relevant")))
+    });
+    assert!(said.contains("under the relevance floor 0.25"), "{said}");
+    assert_eq!(rows_shown(ui), 0);
+
+    // Settings: a floor that is no number is refused beside the field, one out of range by the
+    // engine; 0 is saved for this device.
+    ui.click(&ui.find("[data-testid=nav-settings]").unwrap())
+        .unwrap();
+    let floor = poll::until("the floor field", WAIT, || {
+        let field = ui.find("[data-testid=memory-floor]")?;
+        let value = ui.property(&field, "value")?;
+        Ok((value.as_deref() == Some("0.25")).then_some(field))
+    });
+    let save = ui.find("[data-testid=memory-floor-save]").unwrap();
+    for (typed, says) in [("high", "not a number"), ("3", "not between 0 and 1")] {
+        ui.clear(&floor).unwrap();
+        ui.type_text(&floor, typed).unwrap();
+        ui.click(&save).unwrap();
+        poll::until("the floor's error", WAIT, || {
+            Ok(texts(ui, "[data-testid=field-error-floor]")
+                .into_iter()
+                .find(|e| e.contains(says)))
+        });
+    }
+    ui.clear(&floor).unwrap();
+    ui.type_text(&floor, "0").unwrap();
+    ui.click(&save).unwrap();
+    poll::until("the floor saved", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=memory-floor-saved]")?
+            .into_iter()
+            .next())
+    });
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    assert_eq!(memory::relevance_floor(&store).unwrap(), 0.0);
+
+    // With the floor at 0 every candidate comes back, each with its relevance.
+    ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
+        .unwrap();
+    search_for(ui, question);
+    let signals = poll::until("every candidate listed", WAIT, || {
+        let signals = texts(ui, "[data-testid=memory-signals]");
+        Ok((signals.len() == 3).then_some(signals))
+    });
+    assert!(
+        signals.iter().all(|s| s.contains("relevance 0.")),
+        "{signals:?}"
+    );
+}

@@ -413,6 +413,20 @@ pub async fn search_memories(
     invoke("search_memories", &args).await
 }
 
+/// This device's relevance floor (0..1).
+pub async fn memory_floor() -> Result<f64, ApiError> {
+    invoke("memory_floor", &()).await
+}
+
+#[derive(Serialize)]
+struct FloorArgs {
+    floor: f64,
+}
+
+pub async fn set_memory_floor(floor: f64) -> Result<f64, ApiError> {
+    invoke("set_memory_floor", &FloorArgs { floor }).await
+}
+
 #[derive(Serialize)]
 struct ListMemoriesArgs<'a> {
     filter: &'a MemoryFilter,

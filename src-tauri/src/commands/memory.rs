@@ -77,3 +77,14 @@ pub async fn task_context(
     })
     .await
 }
+
+/// This device's relevance floor: search hits less relevant than it are dropped.
+#[tauri::command]
+pub async fn memory_floor(state: State<'_, AppState>) -> CommandResult<f64> {
+    off_main(&state, memory::relevance_floor).await
+}
+
+#[tauri::command]
+pub async fn set_memory_floor(state: State<'_, AppState>, floor: f64) -> CommandResult<f64> {
+    off_main(&state, move |s| memory::set_relevance_floor(s, floor)).await
+}

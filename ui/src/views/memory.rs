@@ -2,7 +2,9 @@
 //! browse, newest first, when the box is empty), filter by kind and archived, add a memory,
 //! archive one or bring it back. Each hit says which signals found it.
 
-use flightdeck_types::{Memory, MemoryFilter, MemoryHit, MemoryScopeKind, NewMemory, SearchMode};
+use flightdeck_types::{
+    Memory, MemoryFilter, MemoryHit, MemoryScopeKind, MemorySearch, NewMemory, SearchMode,
+};
 use leptos::prelude::*;
 
 use super::format::local_time;
@@ -17,6 +19,19 @@ const FIELDS: [&str; 4] = ["content", "kind", "importance", "scope"];
 struct Listing {
     mode: Option<SearchMode>,
     rows: Vec<(Memory, Option<MemoryHit>)>,
+    /// Set when the relevance floor dropped every candidate: what the best came to.
+    nothing_relevant: Option<String>,
+}
+
+/// "Nothing relevant" in words: how many candidates the floor dropped and how close the best
+/// came, when it dropped them all.
+fn nothing_relevant(found: &MemorySearch) -> Option<String> {
+    let best = found.best_below_floor.filter(|_| found.hits.is_empty())?;
+    Some(format!(
+        "The closest of {} candidates scored {best:.2}, under the relevance \
+         floor {:.2} (Settings).",
+        found.below_floor, found.floor
+    ))
 }
 
 async fn load(query: String, filter: MemoryFilter) -> Result<Listing, ApiError> {
@@ -25,11 +40,13 @@ async fn load(query: String, filter: MemoryFilter) -> Result<Listing, ApiError> 
         return Ok(Listing {
             mode: None,
             rows: rows.into_iter().map(|m| (m, None)).collect(),
+            nothing_relevant: None,
         });
     }
     let found = api::search_memories(query, filter).await?;
     Ok(Listing {
         mode: Some(found.mode),
+        nothing_relevant: nothing_relevant(&found),
         rows: found
             .hits
             .into_iter()
@@ -81,7 +98,7 @@ pub fn MemoryView() -> impl IntoView {
             {move || failed().map(|e| view! { <p class="form-error" data-testid="memory-action-error">{e.message}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading memories…"</p> }>
                 {move || Suspend::new(async move {
-                    listing.await.map(|Listing { mode, rows }| {
+                    listing.await.map(|Listing { mode, rows, nothing_relevant }| {
                         let keyword_only = (mode == Some(SearchMode::KeywordOnly)).then(|| view! {
                             <p class="muted" data-testid="memory-keyword-only">
                                 "Keyword search only: no embedding model is installed, or the index \
@@ -89,7 +106,10 @@ pub fn MemoryView() -> impl IntoView {
                             </p>
                         });
                         if rows.is_empty() {
-                            return view! { {keyword_only} <Empty searched=mode.is_some() /> }.into_any();
+                            return view! {
+                                {keyword_only}
+                                <Empty searched=mode.is_some() nothing_relevant=nothing_relevant />
+                            }.into_any();
                         }
                         view! {
                             {keyword_only}
@@ -120,7 +140,8 @@ pub fn scope_label(memory: &Memory) -> String {
     }
 }
 
-/// Which signals found a hit: its rank by meaning and by keywords.
+/// How relevant a hit is (0..1) and which signals found it: its rank by meaning and by
+/// keywords.
 pub fn signals(hit: &MemoryHit) -> String {
     let mut parts = Vec::new();
     if let Some(rank) = hit.vector_rank {
@@ -129,7 +150,7 @@ pub fn signals(hit: &MemoryHit) -> String {
     if let Some(rank) = hit.keyword_rank {
         parts.push(format!("keywords #{rank}"));
     }
-    format!("score {:.3} · {}", hit.score, parts.join(" · "))
+    format!("relevance {:.2} · {}", hit.relevance, parts.join(" · "))
 }
 
 #[component]
@@ -232,17 +253,21 @@ fn NewMemoryForm() -> impl IntoView {
 }
 
 #[component]
-fn Empty(searched: bool) -> impl IntoView {
-    let (title, hint) = if searched {
+fn Empty(searched: bool, nothing_relevant: Option<String>) -> impl IntoView {
+    let (title, hint) = if let Some(why) = nothing_relevant {
+        ("Nothing relevant", why)
+    } else if searched {
         (
             "Nothing found",
-            "No memory matches by meaning or keywords. Try other words, or tick \"Archived too\".",
+            "No memory matches by meaning or keywords. Try other words, or tick \"Archived too\"."
+                .to_string(),
         )
     } else {
         (
             "No memories yet",
             "Runs add memories from their `memory:` output lines or the file named by \
-             FLIGHTDECK_MEMORY_FILE; you can also write one above.",
+             FLIGHTDECK_MEMORY_FILE; you can also write one above."
+                .to_string(),
         )
     };
     view! {

@@ -16,6 +16,7 @@ pub mod forms;
 pub mod memory;
 pub mod runs;
 pub mod schedules;
+pub mod search_settings;
 pub mod settings;
 pub mod sync;
 pub mod task_context;

@@ -1,8 +1,10 @@
-//! Settings: the theme (saved by the shell beside the workspace) and what this window works on.
+//! Settings: the theme (saved by the shell beside the workspace), memory search's relevance
+//! floor, and what this window works on.
 
 use flightdeck_types::{Settings, Theme};
 use leptos::prelude::*;
 
+use super::search_settings::SearchSettings;
 use crate::api;
 
 #[component]
@@ -33,6 +35,7 @@ pub fn SettingsView() -> impl IntoView {
                 </div>
                 {move || save.value().get().and_then(Result::err).map(|e| view! { <p class="form-error">{e.message}</p> })}
             </section>
+            <SearchSettings />
             <section class="panel">
                 <h2>"Workspace"</h2>
                 <Transition fallback=|| "Loading…">

@@ -5,7 +5,7 @@
 //! keywords  = sum of idf(t) over the query's tokens t the memory has
 //!             / sum of idf(t) over all the query's tokens          (0..1)
 //! idf(t)    = ln(1 + (N - df(t) + 0.5) / (df(t) + 0.5))             (BM25's, N memories)
-//! relevance = 1 - (1 - meaning) * (1 - 0.9 * keywords)              (either evidence counts)
+//! relevance = 1 - (1 - meaning) * (1 - 0.9 * keywords^1.5)          (either evidence counts)
 //!             (+ up to 0.01 by the cosine itself, so that nearer ranks first where the
 //!             meaning scale is flat)
 //! prior     = (importance - 0.5) + 0.5 * (recency - 0.5)             (-0.75..0.75)
@@ -32,6 +32,10 @@ pub const COSINE_FULL: f64 = 0.70;
 pub const NEARNESS_WEIGHT: f64 = 0.01;
 /// How far keyword evidence alone goes: a full match of rare tokens is strong, not certain.
 pub const KEYWORD_WEIGHT: f64 = 0.9;
+/// Partial keyword coverage counts less than its share: half the query's rare tokens is weak
+/// evidence (0.35), all of them strong. Measured on the labelled sets: paraphrase MRR 0.88
+/// and 0.85 with it, 0.89 and 0.80 without (development, held-out).
+pub const KEYWORD_POWER: f64 = 1.5;
 /// The prior's weight: at most `PRIOR_WEIGHT * 0.75` either way.
 pub const PRIOR_WEIGHT: f64 = 0.02;
 /// The largest shift the prior can make (importance 0 or 1, recency 0 or 1).
@@ -48,7 +52,8 @@ pub fn meaning(cosine: f64) -> f64 {
 pub fn relevance(cosine: Option<f64>, keywords: f64) -> f64 {
     match cosine {
         Some(c) => {
-            let r = 1.0 - (1.0 - meaning(c)) * (1.0 - KEYWORD_WEIGHT * keywords.clamp(0.0, 1.0));
+            let k = keywords.clamp(0.0, 1.0).powf(KEYWORD_POWER);
+            let r = 1.0 - (1.0 - meaning(c)) * (1.0 - KEYWORD_WEIGHT * k);
             // Below the cosine floor meaning counts for nothing, but nearer still ranks first
             // (with `--floor 0` the order follows meaning): at most 0.01 more.
             r + NEARNESS_WEIGHT * c.max(0.0) * (1.0 - r)
