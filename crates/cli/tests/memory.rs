@@ -461,3 +461,58 @@ fn a_rare_exact_token_ranks_its_memory_first() {
         .unwrap()
         .contains("5433"));
 }
+
+/// `memory context TASK` prints what an agent run of the task would be given: the memories a
+/// search for the task returns, in its order; the settings change it and bad ones are refused.
+#[test]
+fn memory_context_shows_what_an_agent_run_would_get() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for c in [STAGING, BACKUP, STANDUP, LOGIN] {
+        add(d, c);
+    }
+    let task = json(d, &["task", "add", "Rotate the staging database password"]);
+    let task_id = task["id"].as_str().unwrap();
+    let searched: Vec<String> = json(
+        d,
+        &["memory", "search", "Rotate the staging database password"],
+    )["hits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["memory"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let context = json(d, &["memory", "context", task_id]);
+    let given: Vec<String> = serde_json::from_value(context["memory_ids"].clone()).unwrap();
+    assert_eq!(given, searched);
+    let markdown = context["markdown"].as_str().unwrap();
+    assert!(markdown.starts_with("# Task: Rotate the staging database password"));
+    assert!(markdown.contains(STAGING), "{markdown}");
+    // A preview counts nothing as used.
+    let listed = json(d, &["memory", "list"]);
+    assert!(listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| m["access_count"] == 0));
+
+    let settings = json(
+        d,
+        &[
+            "memory",
+            "context-settings",
+            "--memories",
+            "1",
+            "--runs",
+            "0",
+        ],
+    );
+    assert_eq!(settings["memories"], 1);
+    assert_eq!(settings["enabled"], true);
+    let one = json(d, &["memory", "context", task_id]);
+    assert_eq!(one["memory_ids"].as_array().unwrap().len(), 1);
+    let line = refused(d, &["memory", "context-settings", "--max-bytes", "100"]);
+    assert!(line.contains("at least 1024"), "{line}");
+    let line = refused(d, &["memory", "context", "no-such-task"]);
+    assert!(line.contains("no task matches"), "{line}");
+}

@@ -40,6 +40,19 @@ pub fn validate_workspace(name: &str) -> Result<()> {
     }
 }
 
+/// The data dir and workspace name of a workspace's database file, or `None` for a database
+/// elsewhere (one opened by path).
+pub fn workspace_of_db(db: &Path) -> Option<(PathBuf, String)> {
+    let workspace_dir = db.parent()?;
+    let workspaces = workspace_dir.parent()?;
+    let name = workspace_dir.file_name()?.to_str()?;
+    let is_workspace = db.file_name()? == DB_FILE
+        && workspaces.file_name()? == "workspaces"
+        && validate_workspace(name).is_ok();
+    let data_dir = workspaces.parent()?;
+    is_workspace.then(|| (data_dir.to_path_buf(), name.to_string()))
+}
+
 /// The database file of `workspace` under `data_dir`.
 pub fn workspace_db_path(data_dir: &Path, workspace: &str) -> Result<PathBuf> {
     validate_workspace(workspace)?;

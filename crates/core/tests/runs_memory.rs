@@ -3,6 +3,8 @@
 //! through the real runner with real child processes, and are then found by meaning with the
 //! real model. Run under scripts/with-keyring.sh (the runner holds the OS keyring).
 
+#[path = "runs_memory/agent_context.rs"]
+mod agent_context;
 #[path = "common/runner.rs"]
 mod runner;
 

@@ -62,6 +62,10 @@ pub struct ShellSpec {
     /// [`RetryPolicy::retry_after_pattern`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_exit_code: Option<i32>,
+    /// Set on an agent CLI run (the environment's agent command): the prompt it was given.
+    /// The run gets the context relevant to it as a markdown file, `$FLIGHTDECK_CONTEXT_FILE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_prompt: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

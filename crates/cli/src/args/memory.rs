@@ -62,4 +62,34 @@ pub enum MemoryCommand {
     Reindex,
     /// Show this device's relevance floor for search, or set it (0..1; 0 keeps everything)
     Floor { value: Option<f64> },
+    /// Print the context an agent run of TASK would be given now, as the markdown file the
+    /// run sees as $FLIGHTDECK_CONTEXT_FILE (nothing is counted as used)
+    Context {
+        /// Task id
+        task: String,
+    },
+    /// Show or change what agent runs are given as context on this device
+    ContextSettings {
+        /// Give agent runs a context file (on by default)
+        #[arg(long, value_name = "on|off", value_parser = parse_on_off)]
+        context: Option<bool>,
+        /// At most this many memories in it
+        #[arg(long, value_name = "N")]
+        memories: Option<usize>,
+        /// At most this many similar past runs in it
+        #[arg(long, value_name = "N")]
+        runs: Option<usize>,
+        /// The file's size cap in bytes; whole entries past it are left out, least relevant
+        /// first (at least 1024)
+        #[arg(long, value_name = "BYTES")]
+        max_bytes: Option<usize>,
+    },
+}
+
+fn parse_on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" | "true" | "yes" => Ok(true),
+        "off" | "false" | "no" => Ok(false),
+        other => Err(format!("`{other}` is neither on nor off")),
+    }
 }

@@ -139,6 +139,16 @@ pub fn run(
                 format!("relevance floor: {floor}")
             });
         }
+        MemoryCommand::Context { task } => {
+            let embedder = load_embedder(data_dir)?;
+            super::context::show(store, as_dyn(&embedder), task, out)?;
+        }
+        MemoryCommand::ContextSettings {
+            context,
+            memories,
+            runs,
+            max_bytes,
+        } => super::context::settings(store, *context, *memories, *runs, *max_bytes, out)?,
         MemoryCommand::Reindex => {
             let embedder = load_embedder(data_dir)?;
             let view = match &embedder {

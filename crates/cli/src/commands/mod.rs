@@ -1,4 +1,5 @@
 pub mod audit;
+pub mod context;
 pub mod daemon;
 pub mod env;
 pub mod errors;

@@ -29,7 +29,7 @@ pub use capture::{
     RunMemories, MAX_FILE_BYTES, MAX_PER_RUN, MEMORY_FILE_ENV,
 };
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, MiniLm};
-pub use search::{context_for_task, fts_query, search, search_with_floor};
+pub use search::{context_for_task, context_for_text, fts_query, search, search_with_floor};
 pub use vectors::nearest as nearest_vectors;
 pub(crate) use vectors::VectorCacheSlot;
 

@@ -239,7 +239,20 @@ pub fn context_for_task(
 ) -> Result<TaskContext> {
     let task = store.read(|c| crate::store::tasks::find(c, task_id))?;
     let text = format!("{}\n{}", task.title, task.description);
-    let found = search(store, embedder, &text, &MemoryFilter::default(), n)?;
+    context_for_text(store, embedder, &text, Some(task_id), n)
+}
+
+/// [`context_for_task`] for any text (an agent step's prompt, say): the memories most relevant
+/// to it and the runs of tasks most like it, other than `own_task`'s.
+pub fn context_for_text(
+    store: &Store,
+    embedder: Option<&dyn Embedder>,
+    text: &str,
+    own_task: Option<&str>,
+    n: usize,
+) -> Result<TaskContext> {
+    let found = search(store, embedder, text, &MemoryFilter::default(), n)?;
+    let task_id = own_task.unwrap_or("");
 
     // The newest run of each other task, among the recent runs.
     let runs = store.read(|c| rows::runs_of_other_tasks(c, task_id, 500))?;
@@ -252,13 +265,13 @@ pub fn context_for_task(
     let texts: Vec<String> = runs.iter().map(|r| format!("{}\n{}", r.2, r.3)).collect();
     let similarities: Vec<f64> = match (found.mode, embedder) {
         (SearchMode::Hybrid, Some(e)) if !runs.is_empty() => {
-            let mut all: Vec<&str> = vec![text.as_str()];
+            let mut all: Vec<&str> = vec![text];
             all.extend(texts.iter().map(String::as_str));
             let vs = e.embed(&all)?;
             vs[1..].iter().map(|v| cosine(&vs[0], v)).collect()
         }
         _ => {
-            let mine = words(&text);
+            let mine = words(text);
             texts
                 .iter()
                 .map(|t| {

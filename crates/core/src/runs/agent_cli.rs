@@ -1,5 +1,7 @@
 //! Agent CLIs (claude, codex, aider) run as shell commands built from the environment's
-//! `agent_command` template, e.g. `claude -p {prompt}`.
+//! `agent_command` template, e.g. `claude -p {prompt}`. `{context}` in the template becomes
+//! the path of the run's context file (see `agent_context`), double-quoted so the shell
+//! passes it as one argument.
 
 use flightdeck_types::{Environment, ShellSpec, Task};
 
@@ -8,13 +10,10 @@ use crate::error::{CoreError, Result};
 /// The shell run for `task` in `environment`: `{prompt}` becomes the task's title and
 /// description, single-quoted so the shell passes it as one argument, whatever it holds.
 pub fn agent_cli_spec(environment: &Environment, task: &Task) -> Result<ShellSpec> {
-    let prompt = if task.description.trim().is_empty() {
-        task.title.clone()
-    } else {
-        format!("{}\n\n{}", task.title, task.description)
-    };
+    let prompt = super::agent_context::task_prompt(&task.title, &task.description);
     Ok(ShellSpec {
         line: Some(agent_cli_line(environment, &prompt)?),
+        agent_prompt: Some(prompt),
         ..ShellSpec::default()
     })
 }
@@ -40,7 +39,11 @@ pub fn agent_cli_line(environment: &Environment, prompt: &str) -> Result<String>
             ),
         ));
     }
-    Ok(template.replace("{prompt}", &shell_quote(prompt)))
+    // The context file's path is known when the run starts, so the shell expands it then.
+    let context = format!("\"${}\"", super::agent_context::CONTEXT_FILE_ENV);
+    Ok(template
+        .replace("{context}", &context)
+        .replace("{prompt}", &shell_quote(prompt)))
 }
 
 /// POSIX single quoting: nothing inside '...' is special except the quote itself.

@@ -8,8 +8,10 @@ use flightdeck_types::{
 };
 
 pub mod agent_cli;
+pub mod agent_context;
 pub mod executors;
 pub mod lock;
+pub mod run_env;
 pub mod runner;
 pub mod start;
 pub mod step_output;

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::executors::agent_thread::{self, AgentDefaults};
 use super::executors::{http, shell, CancelSignal, EventSink, Outcome, SinkConfig};
-use super::step_output;
+use super::{agent_context, run_env, step_output};
 use crate::audit::diff;
 use crate::error::{CoreError, Result};
 use crate::memory;
@@ -194,12 +194,17 @@ impl Runner {
         };
         let outcome = match &run.spec {
             ExecutionSpec::Shell(spec) => {
+                let mut extra_env = run_env::run_env(&self.store, &run);
+                extra_env.extend(step_output::step_env(&run, step_output.as_deref()));
+                if let Some(file) = self.give_context(&run, &sink).await {
+                    extra_env.push((agent_context::CONTEXT_FILE_ENV, file.display().to_string()));
+                }
                 let ctx = shell::ShellContext {
                     environment: environment.as_ref(),
                     secrets: self.secrets.as_ref(),
                     retry_after_pattern: run.retry_policy.retry_after_pattern.as_deref(),
                     memory_file: memory_file.as_deref(),
-                    extra_env: step_output::step_env(&run, step_output.as_deref()),
+                    extra_env,
                 };
                 shell::run(spec, &ctx, &sink, cancel).await
             }
@@ -232,6 +237,19 @@ impl Runner {
         })
         .await
         .expect("finishing does not panic")
+    }
+
+    /// An agent run's context file (see [`agent_context::prepare`]), with a `context` event
+    /// saying what went in it or why there is none.
+    async fn give_context(&self, run: &Execution, sink: &EventSink) -> Option<PathBuf> {
+        let store = self.store.clone();
+        let run = run.clone();
+        let (file, event) =
+            tokio::task::spawn_blocking(move || agent_context::prepare(&store, &run))
+                .await
+                .expect("the context does not panic")?;
+        sink.push("context", event.to_string());
+        file
     }
 
     /// The run's environment; an id that no longer resolves (deleted on a peer) means none.

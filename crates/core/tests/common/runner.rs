@@ -33,7 +33,21 @@ pub struct Rig {
 impl Rig {
     pub fn start() -> Rig {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(Store::open(&dir.path().join("flightdeck.db")).unwrap());
+        let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+        Self::start_on(dir, store)
+    }
+
+    /// A rig on workspace `workspace` of the data dir `data/<data_dir>` (a name with a space
+    /// tests quoting), as the CLI and the app lay them out.
+    #[allow(dead_code)]
+    pub fn start_in_workspace(data_dir: &str, workspace: &str) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_workspace(Some(&dir.path().join(data_dir)), workspace).unwrap();
+        Self::start_on(dir, store)
+    }
+
+    fn start_on(dir: tempfile::TempDir, store: Store) -> Rig {
+        let store = Arc::new(store);
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()

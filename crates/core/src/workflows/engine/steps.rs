@@ -307,6 +307,7 @@ fn step_spec(w: &Writer<'_>, run: &WorkflowRun, step: &StepDefinition) -> Result
                     &environment,
                     prompt,
                 )?),
+                agent_prompt: Some(prompt.clone()),
                 working_dir: step.working_dir.clone(),
                 env: step.env.clone(),
                 timeout_secs: step.timeout_secs,
