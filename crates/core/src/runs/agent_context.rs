@@ -5,7 +5,7 @@
 //! command template may name it as `{context}`. The memories given count as used (their
 //! access count and last access move), and the run's `context` event lists them.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use flightdeck_types::{
     Execution, ExecutionSpec, Memory, MemoryHit, ShellSpec, SimilarRun, TaskContext, Timestamp,
@@ -81,12 +81,7 @@ pub struct GivenContext {
 
 /// `<database dir>/run-context/<run id>.md`, beside the database like the run's memory file.
 pub fn context_file_path(store: &Store, run_id: &str) -> PathBuf {
-    store
-        .path()
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join("run-context")
-        .join(format!("{run_id}.md"))
+    super::beside_database(store, "run-context").join(format!("{run_id}.md"))
 }
 
 /// The context `prompt` would be given now (for a task's run, the task's title and

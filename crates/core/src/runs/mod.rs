@@ -25,6 +25,17 @@ use crate::audit::diff;
 use crate::error::{CoreError, Result};
 use crate::store::{executions, Store, Writer};
 
+/// `<database dir>/<dir>`: where a run's files live (its memory file, context file, step
+/// output). Beside the database rather than in /tmp: the data dir is the person's own, so no
+/// one else can plant or read them.
+pub(crate) fn beside_database(store: &Store, dir: &str) -> std::path::PathBuf {
+    store
+        .path()
+        .parent()
+        .unwrap_or_else(|| std::path::Path::new("."))
+        .join(dir)
+}
+
 /// Queues a run inside the caller's write (so a schedule's fire and its run commit together).
 pub fn queue_in(w: &mut Writer<'_>, input: NewExecution) -> Result<Execution> {
     let spec = input

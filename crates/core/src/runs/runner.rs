@@ -448,12 +448,7 @@ fn record_memories(
 /// `<database dir>/run-memory/<run id>.jsonl`. Beside the database rather than in /tmp: the
 /// data dir is the person's own, so no one else can plant or read it.
 fn memory_file_path(store: &Store, run_id: &str) -> PathBuf {
-    store
-        .path()
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join("run-memory")
-        .join(format!("{run_id}.jsonl"))
+    super::beside_database(store, "run-memory").join(format!("{run_id}.jsonl"))
 }
 
 /// [`memory_file_path`], its directory created and no file there yet.

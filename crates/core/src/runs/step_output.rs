@@ -21,11 +21,7 @@ pub const MAX_OUTPUT_FILE: u64 = 1024 * 1024;
 
 /// `<database dir>/step-output/<run id>`, created empty.
 pub fn fresh_file(store: &Store, run_id: &str) -> Result<PathBuf> {
-    let dir = store
-        .path()
-        .parent()
-        .unwrap_or_else(|| Path::new("."))
-        .join("step-output");
+    let dir = super::beside_database(store, "step-output");
     std::fs::create_dir_all(&dir)
         .map_err(|e| CoreError::io(format!("cannot create {}", dir.display()), e))?;
     let path = dir.join(run_id);
