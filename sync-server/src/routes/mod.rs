@@ -1,6 +1,8 @@
 #[cfg(test)]
 mod api_tests;
 pub mod auth;
+#[cfg(test)]
+mod concurrency_tests;
 pub mod devices;
 #[cfg(test)]
 mod generated_tests;
