@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use flightdeck_types::sync::{ErrorBody, ErrorDetail};
 
+use crate::db::join_tokens::Refusal;
 use crate::db::DbError;
 
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +30,8 @@ pub enum ApiError {
     UpgradeRequired(String),
     #[error("{0}")]
     Unauthorized(String),
+    #[error("{}", refusal_message(.0))]
+    JoinTokenRefused(Refusal),
     #[error("this device was revoked at {revoked_at}; join the workspace again with a join token")]
     DeviceRevoked { revoked_at: String },
     #[error("{0}")]
@@ -62,12 +65,38 @@ impl ApiError {
             ApiError::ProtocolMismatch { .. } => (StatusCode::BAD_REQUEST, "protocol_mismatch"),
             ApiError::UpgradeRequired(_) => (StatusCode::UPGRADE_REQUIRED, "upgrade_required"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            ApiError::JoinTokenRefused(refusal) => (
+                StatusCode::UNAUTHORIZED,
+                match refusal {
+                    Refusal::Unknown => "unauthorized",
+                    Refusal::Revoked { .. } => "join_token_revoked",
+                    Refusal::Expired { .. } => "join_token_expired",
+                    Refusal::UsedUp { .. } => "join_token_used_up",
+                },
+            ),
             ApiError::DeviceRevoked { .. } => (StatusCode::FORBIDDEN, "device_revoked"),
             ApiError::SiteIdMismatch(_) => (StatusCode::FORBIDDEN, "site_id_mismatch"),
             ApiError::CursorAhead { .. } => (StatusCode::CONFLICT, "cursor_ahead"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+/// What a person holding a refused join token reads, and what to do about it.
+fn refusal_message(refusal: &Refusal) -> String {
+    let ask = "ask the sync server's admin for a new one (flightdeck-sync-server workspace \
+               token create WORKSPACE)";
+    match refusal {
+        Refusal::Unknown => {
+            format!("unknown join token: check that it was copied whole, or {ask}")
+        }
+        Refusal::Revoked { at } => format!("this join token was revoked at {at}; {ask}"),
+        Refusal::Expired { at } => format!("this join token expired at {at}; {ask}"),
+        Refusal::UsedUp { uses } => format!(
+            "this join token is used up: it admitted {uses} device{} and each joined; {ask}",
+            if *uses == 1 { "" } else { "s" }
+        ),
     }
 }
 

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use db::join_tokens::{self, TokenLimits};
 
 mod admin;
 mod announce;
@@ -59,10 +60,71 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum WorkspaceCommand {
-    /// Create a workspace and print its join token
-    Create { name: String },
+    /// Create a workspace and print its first join token (one device, 24 hours by default)
+    Create {
+        name: String,
+        #[command(flatten)]
+        limits: TokenLimitArgs,
+    },
     /// List workspaces
     List,
+    /// Manage a workspace's join tokens
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a join token for a workspace (by id or name) and print it (shown once)
+    Create {
+        workspace: String,
+        #[command(flatten)]
+        limits: TokenLimitArgs,
+    },
+    /// List a workspace's join tokens: id, status, uses left, expiry, the devices that used it
+    List { workspace: String },
+    /// Revoke a join token (by the id `token list` shows, or the token itself)
+    Revoke { id: String },
+}
+
+#[derive(Debug, clap::Args)]
+struct TokenLimitArgs {
+    /// How many devices may join with the token
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(i32).range(1..=1_000_000))]
+    uses: i32,
+    /// How long the token stays valid: a number and a unit, s, m, h or d (at most 365d)
+    #[arg(long, default_value = "24h", value_parser = parse_expiry)]
+    expires: i64,
+}
+
+impl TokenLimitArgs {
+    fn limits(&self) -> TokenLimits {
+        TokenLimits {
+            uses: self.uses,
+            expires_in_secs: self.expires,
+        }
+    }
+}
+
+/// `30m`, `24h`, `7d` as seconds.
+fn parse_expiry(text: &str) -> Result<i64, String> {
+    let bad =
+        || format!("{text:?} is not a duration: write a number and a unit, e.g. 30m, 24h or 7d");
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (number, unit) = text.split_at(split);
+    let number: i64 = number.parse().map_err(|_| bad())?;
+    let unit_secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(bad()),
+    };
+    let secs = number.checked_mul(unit_secs).ok_or_else(bad)?;
+    if secs == 0 || secs > join_tokens::MAX_EXPIRY_SECS {
+        return Err(format!("{text:?}: a token expires after 1s to 365d"));
+    }
+    Ok(secs)
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +158,8 @@ async fn main() -> anyhow::Result<()> {
             header_timeout,
         } => {
             let header_timeout = std::time::Duration::from_secs(header_timeout);
+            // Before the address line, which tells scripts and tests that start-up is over.
+            admin::warn_of_unlimited_tokens(&pool).await?;
             let listener = tokio::net::TcpListener::bind(bind)
                 .await
                 .with_context(|| format!("cannot listen on {bind}"))?;
@@ -111,8 +175,17 @@ async fn main() -> anyhow::Result<()> {
             })
             .await;
         }
-        Command::Workspace(WorkspaceCommand::Create { name }) => {
-            admin::create_workspace(&pool, &name).await?
+        Command::Workspace(WorkspaceCommand::Create { name, limits }) => {
+            admin::create_workspace(&pool, &name, limits.limits()).await?
+        }
+        Command::Workspace(WorkspaceCommand::Token(TokenCommand::Create { workspace, limits })) => {
+            admin::create_token(&pool, &workspace, limits.limits()).await?
+        }
+        Command::Workspace(WorkspaceCommand::Token(TokenCommand::List { workspace })) => {
+            admin::list_tokens(&pool, &workspace).await?
+        }
+        Command::Workspace(WorkspaceCommand::Token(TokenCommand::Revoke { id })) => {
+            admin::revoke_token(&pool, &id).await?
         }
         Command::Workspace(WorkspaceCommand::List) => admin::list_workspaces(&pool).await?,
         Command::Device(DeviceCommand::List { workspace }) => {

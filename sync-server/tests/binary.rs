@@ -64,6 +64,147 @@ async fn admin_commands_manage_workspaces() {
     assert!(!missing.status.success());
 }
 
+/// Runs the binary with `args`; its exit status, stdout and stderr.
+async fn run(url: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn join_tokens_are_created_listed_and_revoked() {
+    let db = testing::fresh_database().await;
+    let (ok, first, stderr) = run(&db.url, &["workspace", "create", "home"]).await;
+    assert!(ok, "{stderr}");
+    assert!(first.trim().starts_with("fdj_"), "{first}");
+    assert!(
+        stderr.contains("for 1 device, until"),
+        "the defaults: {stderr}"
+    );
+
+    let (ok, second, stderr) = run(
+        &db.url,
+        &[
+            "workspace",
+            "token",
+            "create",
+            "home",
+            "--uses",
+            "3",
+            "--expires",
+            "2h",
+        ],
+    )
+    .await;
+    assert!(ok, "{stderr}");
+    assert!(
+        second.trim().starts_with("fdj_") && second != first,
+        "{second}"
+    );
+    assert!(stderr.contains("for 3 devices"), "{stderr}");
+
+    let list = admin(&db.url, &["workspace", "token", "list", "home"]).await;
+    let rows: Vec<Vec<&str>> = list
+        .lines()
+        .skip(1)
+        .map(|l| l.split('\t').collect())
+        .collect();
+    assert_eq!(rows.len(), 2, "{list}");
+    assert_eq!((rows[0][1], rows[0][2]), ("active", "1 of 1"), "{list}");
+    assert_eq!((rows[1][1], rows[1][2]), ("active", "3 of 3"), "{list}");
+
+    let (ok, _, stderr) = run(&db.url, &["workspace", "token", "revoke", rows[1][0]]).await;
+    assert!(ok, "{stderr}");
+    assert!(stderr.contains("revoked join token"), "{stderr}");
+    let list = admin(&db.url, &["workspace", "token", "list", "home"]).await;
+    assert!(
+        list.lines().nth(2).unwrap().contains("\trevoked "),
+        "{list}"
+    );
+
+    for (args, says) in [
+        (
+            &["workspace", "token", "revoke", "0000000000"][..],
+            "no join token",
+        ),
+        (
+            &["workspace", "token", "create", "home", "--expires", "5x"],
+            "not a duration",
+        ),
+        (
+            &["workspace", "token", "create", "home", "--expires", "400d"],
+            "1s to 365d",
+        ),
+        (
+            &["workspace", "token", "create", "home", "--uses", "0"],
+            "--uses",
+        ),
+        (&["workspace", "token", "list", "nowhere"], "no workspace"),
+    ] {
+        let (ok, _, stderr) = run(&db.url, args).await;
+        assert!(!ok, "{args:?} succeeded");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn serve_says_once_that_tokens_without_limits_still_work() {
+    let db = testing::fresh_database().await;
+    admin(&db.url, &["workspace", "create", "home"]).await;
+    let (client, connection) = tokio_postgres::connect(&db.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    // A token as a server before limits stored it.
+    client
+        .execute(
+            "INSERT INTO join_tokens (hash, workspace_id)
+             SELECT '\\x00ff'::bytea, id FROM workspaces",
+            &[],
+        )
+        .await
+        .unwrap();
+    let mut server = Command::new(BIN)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "warn")
+        .env("DATABASE_URL", &db.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(server.stdout.take().unwrap()).lines();
+    while let Some(line) = stdout.next_line().await.unwrap() {
+        if line.starts_with("listening on ") {
+            break;
+        }
+    }
+    server.kill().await.unwrap();
+    let mut stderr = String::new();
+    server
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert_eq!(
+        stderr.matches("from before token limits").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("workspace token revoke"), "{stderr}");
+}
+
 /// `serve` on port 0 with `extra` arguments: the process and the address it listens on.
 async fn serve(url: &str, extra: &[&str]) -> (tokio::process::Child, String) {
     let mut server = Command::new(BIN)

@@ -106,7 +106,7 @@ async fn next_head(socket: &mut Socket) -> i64 {
 async fn a_push_through_one_server_is_announced_by_the_other() {
     let db = testing::fresh_database().await;
     let created = Command::new(BIN)
-        .args(["workspace", "create", "home"])
+        .args(["workspace", "create", "home", "--uses", "2"])
         .env("DATABASE_URL", &db.url)
         .output()
         .await

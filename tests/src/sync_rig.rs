@@ -220,7 +220,7 @@ async fn serve(binary: &PathBuf, database_url: &str, bind: &str) -> (Child, Stri
 
 async fn new_workspace(binary: &PathBuf, database_url: &str, name: &str) -> String {
     let out = Command::new(binary)
-        .args(["workspace", "create", name])
+        .args(["workspace", "create", name, "--uses", "1000"])
         .env("DATABASE_URL", database_url)
         .output()
         .await

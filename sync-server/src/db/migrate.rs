@@ -29,6 +29,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_server_identity",
         include_str!("../../../migrations/server/0005_server_identity.sql"),
     ),
+    (
+        "0006_join_token_limits",
+        include_str!("../../../migrations/server/0006_join_token_limits.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two servers starting at once from

@@ -1,9 +1,10 @@
-//! Postgres access: the pool, migrations, workspaces/devices/tokens and the cell store.
+//! Postgres access: the pool, migrations, workspaces/devices, join tokens and the cell store.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
 pub mod cells;
 pub mod epoch;
+pub mod join_tokens;
 pub mod migrate;
 pub mod workspaces;
 

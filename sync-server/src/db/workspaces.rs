@@ -4,6 +4,7 @@ use tokio_postgres::GenericClient;
 use uuid::Uuid;
 
 use super::cells::{NOTIFY_CHANNEL, REVOKED_PREFIX};
+use super::join_tokens::{self, NewToken, Refusal, TokenLimits};
 use super::DbError;
 use crate::tokens;
 
@@ -53,22 +54,18 @@ pub struct Joined {
 pub async fn create_workspace(
     client: &mut tokio_postgres::Client,
     name: &str,
-) -> Result<(Uuid, String), DbError> {
+    limits: TokenLimits,
+) -> Result<(Uuid, NewToken), DbError> {
     let id = Uuid::now_v7();
-    let join_token = tokens::generate(tokens::JOIN_TOKEN_PREFIX);
     let tx = client.transaction().await?;
     tx.execute(
         "INSERT INTO workspaces (id, name) VALUES ($1, $2)",
         &[&id, &name],
     )
     .await?;
-    tx.execute(
-        "INSERT INTO join_tokens (hash, workspace_id) VALUES ($1, $2)",
-        &[&tokens::hash(&join_token), &id],
-    )
-    .await?;
+    let token = join_tokens::create(&tx, id, limits).await?;
     tx.commit().await?;
-    Ok((id, join_token))
+    Ok((id, token))
 }
 
 pub async fn list_workspaces(
@@ -94,42 +91,38 @@ pub async fn list_workspaces(
         .collect())
 }
 
-/// Trades a join token for a new device. `None` when the token is unknown or revoked.
+/// Trades a join token for a new device, taking one of the token's uses; why not, when the
+/// token is unknown, revoked, expired or used up (and then nothing is written).
 pub async fn join(
-    client: &impl GenericClient,
+    client: &mut tokio_postgres::Client,
     join_token: &str,
     device_name: &str,
     site_id: &[u8],
-) -> Result<Option<Joined>, DbError> {
-    let Some(workspace) = client
-        .query_opt(
-            "SELECT w.id, w.name FROM join_tokens t JOIN workspaces w ON w.id = t.workspace_id
-             WHERE t.hash = $1 AND NOT t.revoked",
-            &[&tokens::hash(join_token)],
-        )
-        .await?
-    else {
-        return Ok(None);
+) -> Result<Result<Joined, Refusal>, DbError> {
+    let tx = client.transaction().await?;
+    let (workspace_id, workspace_name) = match join_tokens::redeem(&tx, join_token).await? {
+        Ok(workspace) => workspace,
+        Err(refusal) => return Ok(Err(refusal)),
     };
     let device_id = Uuid::now_v7();
     let device_token = tokens::generate(tokens::DEVICE_TOKEN_PREFIX);
-    let workspace_id: Uuid = workspace.get(0);
-    client
-        .execute(
-            "INSERT INTO devices (id, workspace_id, name, site_id, token_hash)
-             VALUES ($1, $2, $3, $4, $5)",
-            &[
-                &device_id,
-                &workspace_id,
-                &device_name,
-                &site_id,
-                &tokens::hash(&device_token),
-            ],
-        )
-        .await?;
-    Ok(Some(Joined {
+    tx.execute(
+        "INSERT INTO devices (id, workspace_id, name, site_id, token_hash, join_token_hash)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            &device_id,
+            &workspace_id,
+            &device_name,
+            &site_id,
+            &tokens::hash(&device_token),
+            &tokens::hash(join_token),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(Joined {
         workspace_id,
-        workspace_name: workspace.get(1),
+        workspace_name,
         device_id,
         device_token,
     }))

@@ -92,7 +92,7 @@ pub fn document() -> Value {
                 "responses": {
                     "200": json_body("JoinResponse", "The device token, shown once"),
                     "400": error("invalid_json, bad_request (site_id, device_name), protocol_mismatch"),
-                    "401": error("unauthorized: unknown or revoked join token"),
+                    "401": error("unauthorized: unknown join token; join_token_expired, join_token_used_up, join_token_revoked: the token expired, admitted as many devices as it allows, or was revoked (the message says when); ask the server's admin for a new one"),
                     "413": error("payload_too_large"),
                     "415": error("unsupported_media_type"),
                     "503": error("unavailable"),

@@ -130,8 +130,10 @@ pub fn schemas() -> Value {
             ],
         ),
         "JoinRequest": object("POST /v1/join: a device asks to join a workspace.", vec![
-            field("join_token", string(), "The workspace's join token (fdj_...), printed \
-                by `flightdeck-sync-server workspace create`."),
+            field("join_token", string(), "A join token of the workspace (fdj_...), printed \
+                by `flightdeck-sync-server workspace create` or `workspace token create`. It \
+                admits a set number of devices (one by default) until it expires (24 hours by \
+                default) or is revoked."),
             field("device_name", string(), "A name for people to recognise the device by \
                 (1 to 200 characters after trimming, no NUL)."),
             field("site_id", site_id(), "The device's cr-sqlite site id (SELECT \

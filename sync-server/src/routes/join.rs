@@ -30,10 +30,10 @@ async fn join(
             "device_name must be 1 to {MAX_DEVICE_NAME_CHARS} characters without NUL"
         )));
     }
-    let client = state.pool.get().await.map_err(DbError::from)?;
-    let joined = workspaces::join(&**client, &request.join_token, name, &site_id)
+    let mut client = state.pool.get().await.map_err(DbError::from)?;
+    let joined = workspaces::join(&mut client, &request.join_token, name, &site_id)
         .await?
-        .ok_or_else(|| ApiError::Unauthorized("unknown or revoked join token".into()))?;
+        .map_err(ApiError::JoinTokenRefused)?;
     tracing::info!(workspace = %joined.workspace_id, device = %joined.device_id, "device joined");
     Ok(Json(JoinResponse {
         workspace_id: joined.workspace_id.to_string(),

@@ -9,6 +9,8 @@ mod generated_tests;
 pub mod health;
 pub mod join;
 #[cfg(test)]
+mod join_token_tests;
+#[cfg(test)]
 mod refusal_tests;
 pub mod sync;
 #[cfg(test)]

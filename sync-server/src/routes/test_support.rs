@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use tower::ServiceExt;
 
 use crate::app::{router, AppState};
+use crate::db::join_tokens::TokenLimits;
 use crate::db::{connect_and_migrate, workspaces};
 
 pub struct TestServer {
@@ -65,10 +66,16 @@ pub fn change(
 impl TestServer {
     pub async fn create_workspace(&self, name: &str) -> String {
         let mut client = self.state.pool.get().await.unwrap();
-        workspaces::create_workspace(&mut client, name)
+        // One token for every device a test joins.
+        let limits = TokenLimits {
+            uses: 1000,
+            ..TokenLimits::default()
+        };
+        workspaces::create_workspace(&mut client, name, limits)
             .await
             .unwrap()
             .1
+            .token
     }
 
     pub async fn send(&self, request: Request<Body>) -> (StatusCode, Value) {
