@@ -169,3 +169,125 @@ async fn a_client_killed_mid_bootstrap_loses_and_duplicates_nothing() {
     assert_eq!(cells, server_cells(&store).await);
     assert_eq!(cells, device_cells(&writer.store));
 }
+
+/// A run that prints its environment's secret (plainly and base64-encoded): `runs logs`, its
+/// `--json` form, the database file and its WAL, and the sync server's cells in Postgres all
+/// hold `***` instead, and the masked output did reach the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_printed_by_a_run_reaches_neither_the_logs_nor_the_server() {
+    let server = Server::start(server_binary("debug")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    json(data, &["sync", "join", &server.url, &server.join_token]);
+    let mut random = [0u8; 12];
+    getrandom::fill(&mut random).unwrap();
+    let secret = format!("hunter2-SECRET-{}", hex::encode(random));
+
+    let added = flightdeck(data, &["env", "add", "vault", "--secret-var", "API_TOKEN"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    let mut set = Command::new(cli_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(["env", "secret", "set", "vault", "API_TOKEN"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    set.stdin
+        .take()
+        .unwrap()
+        .write_all(secret.as_bytes())
+        .unwrap();
+    assert!(set.wait().unwrap().success());
+    let task = json(data, &["task", "add", "Print the token", "--env", "vault"]);
+    let task_id = task["id"].as_str().unwrap();
+    let line = r#"echo "token is $API_TOKEN"; printf %s "$API_TOKEN" | base64 -w0; echo"#;
+    let ran = flightdeck(data, &["run", task_id, "--shell", line]);
+    let shown = String::from_utf8_lossy(&ran.stdout).to_string();
+    assert!(
+        ran.status.success(),
+        "{shown} {}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert!(shown.contains("token is ***"), "{shown}");
+
+    let runs = json(data, &["runs", "list"]);
+    let run_id = runs[0]["id"].as_str().unwrap();
+    let logs = flightdeck(data, &["runs", "logs", run_id]);
+    let logs_json = flightdeck(data, &["--json", "runs", "logs", run_id]);
+    let show_json = flightdeck(data, &["--json", "runs", "show", run_id]);
+    let logs = String::from_utf8_lossy(&logs.stdout).to_string();
+    assert!(logs.contains("token is ***"), "{logs}");
+    let b64 = {
+        let out = Command::new("base64")
+            .arg("-w0")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = out;
+        out.stdin
+            .take()
+            .unwrap()
+            .write_all(secret.as_bytes())
+            .unwrap();
+        String::from_utf8(out.wait_with_output().unwrap().stdout).unwrap()
+    };
+    for (what, text) in [
+        ("the run's own output", shown),
+        ("runs logs", logs),
+        (
+            "runs logs --json",
+            String::from_utf8_lossy(&logs_json.stdout).to_string(),
+        ),
+        (
+            "runs show --json",
+            String::from_utf8_lossy(&show_json.stdout).to_string(),
+        ),
+    ] {
+        assert!(!text.contains(&secret), "{what} shows the secret: {text}");
+        assert!(
+            !text.contains(&b64),
+            "{what} shows the secret in base64: {text}"
+        );
+    }
+    let mut files = std::fs::read(database(data)).unwrap();
+    files.extend(std::fs::read(database(data).with_extension("db-wal")).unwrap_or_default());
+    assert!(
+        !files.windows(secret.len()).any(|w| w == secret.as_bytes()),
+        "the database or its WAL holds the secret"
+    );
+
+    json(data, &["sync", "now"]);
+    let (client, connection) = tokio_postgres::connect(&server.database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let count = |needle: String| {
+        let client = &client;
+        async move {
+            client
+                .query_one(
+                    "SELECT count(*) FROM cells WHERE position($1::bytea IN val_bytes) > 0",
+                    &[&needle.into_bytes()],
+                )
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    assert!(
+        count("token is ***".into()).await > 0,
+        "the output was synced"
+    );
+    assert_eq!(
+        count(secret.clone()).await,
+        0,
+        "the server holds the secret"
+    );
+    assert_eq!(count(b64.clone()).await, 0, "the server holds it in base64");
+}

@@ -45,7 +45,7 @@ pub async fn run(
 ) -> Result<()> {
     let lock = WorkerLock::acquire(&store, holder)?;
     let on_event = Arc::new(on_event);
-    let recovered = runs::recover_interrupted(&store)?;
+    let recovered = runs::recover_interrupted(&store, secrets.as_ref())?;
     if !recovered.is_empty() {
         on_event(WorkerEvent::Recovered(recovered.len()));
     }

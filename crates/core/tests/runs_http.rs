@@ -137,3 +137,57 @@ fn a_slow_server_times_out() {
     let run = rig.final_state(&run.id);
     assert_eq!(run.status, ExecutionStatus::TimedOut);
 }
+
+/// A response that echoes a secret in a header and its body (as an API that reflects a token
+/// does) is stored masked, and the run's error too.
+#[test]
+fn secrets_in_a_response_are_masked_in_the_result() {
+    use flightdeck_core::{environments, secrets::OsKeyring};
+    use flightdeck_types::NewEnvironment;
+
+    let rig = Rig::start();
+    let secret = format!("tok-{}", uuid::Uuid::now_v7().simple());
+    let echoed = secret.clone();
+    let app = Router::new().route(
+        "/echo",
+        get(move || {
+            let echoed = echoed.clone();
+            async move {
+                (
+                    StatusCode::FORBIDDEN,
+                    [("x-echo", format!("Bearer {echoed}"))],
+                    format!("{{\"error\": \"token {echoed} is not allowed\"}}"),
+                )
+            }
+        }),
+    );
+    let base = rig.serve(app);
+    let env = environments::create(
+        &rig.store,
+        NewEnvironment {
+            name: "api".into(),
+            ..NewEnvironment::default()
+        },
+    )
+    .unwrap();
+    let keyring = OsKeyring::from_env().unwrap();
+    environments::set_secret(&rig.store, &keyring, "api", "API_TOKEN", &secret).unwrap();
+    let run = rig.queue_new(NewExecution {
+        environment_id: Some(env.id),
+        spec: Some(http(format!("{base}/echo"), None)),
+        ..NewExecution::default()
+    });
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    let result = run.result.expect("a result");
+    assert_eq!(result["headers"]["x-echo"], "Bearer ***", "{result}");
+    assert_eq!(result["body"], "{\"error\": \"token *** is not allowed\"}");
+    let stored = std::fs::read(rig.store.path()).unwrap();
+    let wal = std::fs::read(rig.store.path().with_extension("db-wal")).unwrap_or_default();
+    for bytes in [stored, wal] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "the secret is in the store's files"
+        );
+    }
+}

@@ -247,7 +247,11 @@ fn a_run_whose_process_died_keeps_what_it_recorded() {
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(&file, "{\"content\": \"the load test needs 20 minutes\"}\n").unwrap();
 
-    let ended = runs::recover_interrupted(&store).unwrap();
+    let ended = runs::recover_interrupted(
+        &store,
+        &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
+    )
+    .unwrap();
     assert_eq!(ended.len(), 1);
     assert_eq!(ended[0].status, ExecutionStatus::Interrupted);
     let contents: Vec<String> = memories_of(&store, &run.id)

@@ -135,3 +135,104 @@ fn an_agent_usage_limit_schedules_the_retry_at_the_time_it_names() {
         .get("retry_after_at")
         .is_none());
 }
+
+/// Every byte of the store's files (the database and its WAL).
+fn store_bytes(store: &flightdeck_core::Store) -> Vec<u8> {
+    let mut bytes = std::fs::read(store.path()).unwrap();
+    let wal = store.path().with_extension("db-wal");
+    if let Ok(more) = std::fs::read(wal) {
+        bytes.extend(more);
+    }
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle.as_bytes())
+}
+
+#[test]
+fn a_secret_a_run_prints_is_masked_before_anything_is_stored() {
+    use base64::Engine;
+    use flightdeck_core::{environments, memory, secrets::OsKeyring};
+    use flightdeck_types::{MemoryFilter, NewEnvironment};
+
+    let rig = Rig::start();
+    let env = environments::create(
+        &rig.store,
+        NewEnvironment {
+            name: "vault".into(),
+            ..NewEnvironment::default()
+        },
+    )
+    .unwrap();
+    // Unique per test run, so that finding it in the files means this run leaked it.
+    let secret = format!("hunter2 SECRET/{}", uuid::Uuid::now_v7().simple());
+    let keyring = OsKeyring::from_env().unwrap();
+    environments::set_secret(&rig.store, &keyring, "vault", "API_TOKEN", &secret).unwrap();
+    let script = r#"
+        echo "token is $API_TOKEN"
+        echo "on stderr: $API_TOKEN" >&2
+        printf '%s' "$API_TOKEN" | base64 -w0; echo
+        /usr/bin/python3 -c 'import os, urllib.parse; print("url=" + urllib.parse.quote(os.environ["API_TOKEN"], safe=""))'
+        # One line written in two chunks, the value split between them.
+        head=${API_TOKEN%??????????}
+        printf 'split: %s' "$head"; sleep 0.05; printf '%s end\n' "${API_TOKEN#"$head"}"
+        echo "memory: the deploy token is $API_TOKEN"
+        printf '{"content": "from the file: %s"}\n' "$API_TOKEN" >> "$FLIGHTDECK_MEMORY_FILE"
+        exit 3
+    "#;
+    let run = rig.queue_new(NewExecution {
+        environment_id: Some(env.id.clone()),
+        spec: Some(ExecutionSpec::Shell(ShellSpec {
+            line: Some(script.into()),
+            ..ShellSpec::default()
+        })),
+        ..NewExecution::default()
+    });
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Failed, "{:?}", run.error);
+
+    let lines: Vec<String> = rig.output(&run.id).into_iter().map(|(_, d)| d).collect();
+    for want in [
+        "token is ***",
+        "on stderr: ***",
+        "***",
+        "url=***",
+        "split: *** end",
+        "memory: the deploy token is ***",
+    ] {
+        assert!(lines.iter().any(|l| l == want), "no {want:?} in {lines:?}");
+    }
+    let all = MemoryFilter {
+        include_archived: true,
+        ..Default::default()
+    };
+    let mut memories: Vec<String> = memory::list(&rig.store, &all, 100)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    memories.sort();
+    assert_eq!(
+        memories,
+        ["from the file: ***", "the deploy token is ***"],
+        "memories are masked too"
+    );
+
+    let bytes = store_bytes(&rig.store);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&secret);
+    for leaked in [
+        &secret,
+        &b64,
+        &secret.replace(' ', "%20").replace('/', "%2F"),
+    ] {
+        assert!(
+            !contains(&bytes, leaked),
+            "{leaked:?} is in the store's files"
+        );
+    }
+    // The same value did reach the process: the masked lines above are its output.
+    assert!(secret.len() >= 8);
+}

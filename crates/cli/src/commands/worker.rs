@@ -29,9 +29,9 @@ impl LocalWorker {
             Err(CoreError::Refused(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        runs::recover_interrupted(store)?;
-        workflows::recover(store)?;
         let secrets: Arc<dyn SecretStore> = Arc::new(OsKeyring::from_env()?);
+        runs::recover_interrupted(store, secrets.as_ref())?;
+        workflows::recover(store)?;
         let _entered = runtime.enter();
         let runner = runs::Runner::new(store.clone(), secrets, RunnerConfig::default()).spawn();
         let driver = WorkflowDriver::new(store.clone()).spawn();

@@ -13,6 +13,7 @@ pub mod executors;
 pub mod lock;
 pub mod run_env;
 pub mod runner;
+pub mod secret_mask;
 pub mod start;
 pub mod step_output;
 

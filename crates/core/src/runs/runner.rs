@@ -16,6 +16,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use super::executors::agent_thread::{self, AgentDefaults};
 use super::executors::{http, shell, CancelSignal, EventSink, Outcome, SinkConfig};
+use super::secret_mask::SecretMask;
 use super::{agent_context, run_env, step_output};
 use crate::audit::diff;
 use crate::error::{CoreError, Result};
@@ -155,11 +156,21 @@ impl Runner {
                 .await
                 .expect("reads do not panic")?
         };
+        let environment = self.environment_of(&run)?;
+        let secret_env = match &environment {
+            Some(env) => shell::secret_values(env, self.secrets.as_ref()),
+            None => Ok(Vec::new()),
+        };
+        let mask = Arc::new(match &secret_env {
+            Ok(values) => SecretMask::new(values.iter().map(|(_, value)| value)),
+            Err(_) => run_secret_mask(environment.as_ref(), self.secrets.as_ref()),
+        });
         let (sink, writer) = EventSink::start(
             self.store.clone(),
             run.id.clone(),
             first_seq,
             self.config.sink,
+            mask.clone(),
         );
         let (cancel_tx, cancel) = CancelSignal::new();
         let watcher = tokio::spawn(watch_cancel(
@@ -168,7 +179,6 @@ impl Runner {
             self.config.cancel_poll,
             cancel_tx,
         ));
-        let environment = self.environment_of(&run)?;
         let memory_file = match &run.spec {
             ExecutionSpec::Shell(_) => match fresh_memory_file(&self.store, &run.id) {
                 Ok(path) => Some(path),
@@ -199,14 +209,19 @@ impl Runner {
                 if let Some(file) = self.give_context(&run, &sink).await {
                     extra_env.push((agent_context::CONTEXT_FILE_ENV, file.display().to_string()));
                 }
-                let ctx = shell::ShellContext {
-                    environment: environment.as_ref(),
-                    secrets: self.secrets.as_ref(),
-                    retry_after_pattern: run.retry_policy.retry_after_pattern.as_deref(),
-                    memory_file: memory_file.as_deref(),
-                    extra_env,
-                };
-                shell::run(spec, &ctx, &sink, cancel).await
+                match &secret_env {
+                    Ok(secret_env) => {
+                        let ctx = shell::ShellContext {
+                            environment: environment.as_ref(),
+                            secret_env,
+                            retry_after_pattern: run.retry_policy.retry_after_pattern.as_deref(),
+                            memory_file: memory_file.as_deref(),
+                            extra_env,
+                        };
+                        shell::run(spec, &ctx, &sink, cancel).await
+                    }
+                    Err(e) => Outcome::failed(e.to_string()),
+                }
             }
             ExecutionSpec::Http(spec) => http::run(spec, &sink, cancel).await,
             ExecutionSpec::AgentThread(spec) => {
@@ -229,7 +244,13 @@ impl Runner {
                     step_output.as_deref(),
                 );
             }
-            let recorded = finish(&store, run, outcome, totals, memory_file)?;
+            if let Some(result) = &mut outcome.result {
+                mask.mask_json(result);
+            }
+            if let Some(error) = &mut outcome.error {
+                mask.mask_string(error);
+            }
+            let recorded = finish(&store, run, outcome, totals, memory_file, &mask)?;
             if !recorded.is_empty() {
                 index_recorded_memories(&store, &recorded);
             }
@@ -384,6 +405,7 @@ fn finish(
     outcome: Outcome,
     totals: super::executors::SinkTotals,
     memory_file: Option<PathBuf>,
+    mask: &SecretMask,
 ) -> Result<Vec<Memory>> {
     let mut result = outcome.result;
     if matches!(run.spec, ExecutionSpec::Shell(_)) {
@@ -392,7 +414,7 @@ fn finish(
         r["truncated"] = json!(totals.truncated);
     }
     let (file_text, file_error) = match &memory_file {
-        Some(path) => read_memory_file(path),
+        Some(path) => read_memory_file(path, mask),
         None => (None, None),
     };
     let recorded = store.write(|w| {
@@ -466,8 +488,9 @@ fn fresh_memory_file(store: &Store, run_id: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// The memory file's text, or why it was not read. No file means the run recorded nothing.
-fn read_memory_file(path: &Path) -> (Option<String>, Option<String>) {
+/// The memory file's text (its secret values masked), or why it was not read. No file means
+/// the run recorded nothing.
+fn read_memory_file(path: &Path, mask: &SecretMask) -> (Option<String>, Option<String>) {
     let env = memory::MEMORY_FILE_ENV;
     match std::fs::metadata(path) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
@@ -481,7 +504,7 @@ fn read_memory_file(path: &Path) -> (Option<String>, Option<String>) {
             )),
         ),
         Ok(_) => match std::fs::read_to_string(path) {
-            Ok(text) => (Some(text), None),
+            Ok(text) => (Some(mask.mask(&text).into_owned()), None),
             Err(e) => (None, Some(format!("{env}: cannot read it: {e}"))),
         },
     }
@@ -502,13 +525,28 @@ fn index_recorded_memories(store: &Store, recorded: &[Memory]) {
     }
 }
 
+/// The mask for a run in `environment`: the values of its secret variables that this device
+/// has (a missing one cannot be in the run's output).
+fn run_secret_mask(environment: Option<&Environment>, secrets: &dyn SecretStore) -> SecretMask {
+    let Some(environment) = environment else {
+        return SecretMask::default();
+    };
+    let values = environment.secret_vars.iter().filter_map(|var| {
+        secrets
+            .get(&crate::secrets::env_secret_account(&environment.id, var))
+            .ok()
+            .flatten()
+    });
+    SecretMask::new(values.collect::<Vec<_>>())
+}
+
 /// Marks runs left `running` on this device as `interrupted` and hands each to recovery.
 /// Only the holder of the worker lock may call it: anyone else could be looking at runs a
 /// live runner is executing.
 ///
 /// What such a run recorded before its process died is kept: the `memory:` lines of its stored
 /// output and the memory file it left behind become memories of the run, as at a normal end.
-pub fn recover_interrupted(store: &Store) -> Result<Vec<Execution>> {
+pub fn recover_interrupted(store: &Store, secrets: &dyn SecretStore) -> Result<Vec<Execution>> {
     let (ended, recorded, files) = store.write(|w| {
         let now: Timestamp = w.now();
         let stale = executions::running_on_device(w, w.device_id())?;
@@ -521,7 +559,14 @@ pub fn recover_interrupted(store: &Store) -> Result<Vec<Execution>> {
             }
             let lines = stored_memory_lines(w, &old.id)?;
             let path = memory_file_path(store, &old.id);
-            let (file_text, file_error) = read_memory_file(&path);
+            let environment = match &old.environment_id {
+                Some(id) => crate::store::environments::matching(w, id)?
+                    .into_iter()
+                    .find(|env| &env.id == id),
+                None => None,
+            };
+            let mask = run_secret_mask(environment.as_ref(), secrets);
+            let (file_text, file_error) = read_memory_file(&path, &mask);
             let mut result = old.result.clone();
             let file = (file_text.as_deref(), file_error);
             recorded.extend(record_memories(w, &old.id, &lines, file, &mut result)?);

@@ -11,6 +11,7 @@ use std::time::Duration;
 use flightdeck_types::{ExecutionEvent, ExecutionStatus, Timestamp};
 use tokio::sync::{mpsc, oneshot, watch};
 
+use super::secret_mask::SecretMask;
 use crate::error::Result;
 use crate::store::{executions, Store};
 
@@ -106,15 +107,18 @@ pub struct SinkTotals {
 pub const LAST_LINE_MAX: usize = 64 * 1024;
 
 impl EventSink {
-    /// Starts the writer task; events get numbers from `first_seq` on.
+    /// Starts the writer task; events get numbers from `first_seq` on. Every event's data is
+    /// masked with `mask` before anything else looks at it (the output cap, `memory:` lines,
+    /// a step's last line) and before it is written.
     pub fn start(
         store: Arc<Store>,
         execution_id: String,
         first_seq: i64,
         config: SinkConfig,
+        mask: Arc<SecretMask>,
     ) -> (Self, tokio::task::JoinHandle<Result<SinkTotals>>) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let handle = tokio::spawn(write_loop(store, execution_id, first_seq, config, rx));
+        let handle = tokio::spawn(write_loop(store, execution_id, first_seq, config, mask, rx));
         (Self { tx }, handle)
     }
 
@@ -138,6 +142,7 @@ async fn write_loop(
     execution_id: String,
     first_seq: i64,
     config: SinkConfig,
+    mask: Arc<SecretMask>,
     mut rx: mpsc::UnboundedReceiver<Msg>,
 ) -> Result<SinkTotals> {
     let mut totals = SinkTotals {
@@ -155,7 +160,8 @@ async fn write_loop(
                 msg = rx.recv() => match msg {
                     None => break false,
                     Some(Msg::Flush(w)) => { waiters.push(w); break true; }
-                    Some(Msg::Event(kind, data)) => {
+                    Some(Msg::Event(kind, mut data)) => {
+                        mask.mask_string(&mut data);
                         accept(&mut totals, &mut batch, &execution_id, &config, kind, data);
                         if batch.len() >= config.batch_lines { break true; }
                     }

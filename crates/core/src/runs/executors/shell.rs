@@ -17,13 +17,40 @@ use super::{parse_retry_after_value, CancelSignal, EventSink, Outcome};
 use crate::error::{CoreError, Result};
 use crate::secrets::{env_secret_account, SecretStore};
 
+/// The values of an environment's secret variables, read from the keyring now (handed to the
+/// child only, never stored). A variable without a value on this device is an error that
+/// names the command that sets it.
+pub fn secret_values(
+    environment: &Environment,
+    secrets: &dyn SecretStore,
+) -> Result<Vec<(String, String)>> {
+    let mut values = Vec::with_capacity(environment.secret_vars.len());
+    for var in &environment.secret_vars {
+        let value = secrets
+            .get(&env_secret_account(&environment.id, var))?
+            .ok_or_else(|| {
+                CoreError::invalid(
+                    "secret_var",
+                    format!(
+                        "`{var}` of environment `{}` has no value on this device; set it \
+                         with `flightdeck env secret set {} {var}`",
+                        environment.name, environment.name
+                    ),
+                )
+            })?;
+        values.push((var.clone(), value));
+    }
+    Ok(values)
+}
+
 /// How long a process group gets between SIGTERM and SIGKILL.
 pub const KILL_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything a shell run needs besides its spec.
 pub struct ShellContext<'a> {
     pub environment: Option<&'a Environment>,
-    pub secrets: &'a dyn SecretStore,
+    /// The environment's secret variables and their values ([`secret_values`]).
+    pub secret_env: &'a [(String, String)],
     /// The run's retry policy pattern (see `RetryPolicy::retry_after_pattern`).
     pub retry_after_pattern: Option<&'a str>,
     /// Where the run may write memories, one JSON object per line; handed to the command as
@@ -34,8 +61,8 @@ pub struct ShellContext<'a> {
     pub extra_env: Vec<(&'static str, String)>,
 }
 
-/// Builds the command: program, working dir, variables (secrets read from the keyring now,
-/// handed to the child only, never stored).
+/// Builds the command: program, working dir, variables (secrets handed to the child only,
+/// never stored).
 fn command(spec: &ShellSpec, ctx: &ShellContext<'_>) -> Result<Command> {
     let mut cmd = match (&spec.argv, &spec.line) {
         (Some(argv), None) => {
@@ -73,23 +100,8 @@ fn command(spec: &ShellSpec, ctx: &ShellContext<'_>) -> Result<Command> {
     }
     if let Some(env) = ctx.environment {
         cmd.envs(&env.env_vars);
-        for var in &env.secret_vars {
-            let value = ctx
-                .secrets
-                .get(&env_secret_account(&env.id, var))?
-                .ok_or_else(|| {
-                    CoreError::invalid(
-                        "secret_var",
-                        format!(
-                            "`{var}` of environment `{}` has no value on this device; set it \
-                             with `flightdeck env secret set {} {var}`",
-                            env.name, env.name
-                        ),
-                    )
-                })?;
-            cmd.env(var, value);
-        }
     }
+    cmd.envs(ctx.secret_env.iter().map(|(k, v)| (k, v)));
     cmd.envs(&spec.env);
     // After the spec's own variables: the runner reads this path, not one a spec names.
     if let Some(path) = ctx.memory_file {
