@@ -291,3 +291,113 @@ async fn a_secret_printed_by_a_run_reaches_neither_the_logs_nor_the_server() {
     );
     assert_eq!(count(b64.clone()).await, 0, "the server holds it in base64");
 }
+
+/// Queues `line` on the device at `a` for itself, then rewrites the run's device to `b_id`
+/// (a plain UPDATE through cr-sqlite, which any device can push), and pushes it.
+fn queue_for_another_device(a: &Path, b_id: &str, line: &str) -> String {
+    let store = Store::open(&database(a)).unwrap();
+    let run = flightdeck_core::runs::queue(
+        &store,
+        flightdeck_types::NewExecution {
+            spec: Some(flightdeck_types::ExecutionSpec::Shell(
+                flightdeck_types::ShellSpec {
+                    line: Some(line.into()),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    store
+        .write(|w| {
+            w.execute(
+                "UPDATE executions SET device_id = ?1 WHERE id = ?2",
+                [b_id, run.id.as_str()],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    drop(store);
+    json(a, &["sync", "now"]);
+    run.id
+}
+
+/// The verified case of the trust issue, through two real CLI devices and the real server:
+/// device B's daemon refuses the run A rewrote to B (the error names A and the command that
+/// trusts it) and runs nothing; after `devices trust A` on B, the next such run is taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_refuses_runs_another_device_wrote_until_it_trusts_it() {
+    let server = Server::start(server_binary("debug")).await;
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (a_dir.path(), b_dir.path());
+    json(a, &["sync", "join", &server.url, &server.join_token]);
+    json(b, &["sync", "join", &server.url, &server.join_token]);
+    // A device is named by its site id (`sync status`'s device_id), as in the refusal.
+    let site_of = |data: &Path| {
+        json(data, &["sync", "status"])["device_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (a_id, b_id) = (site_of(a), site_of(b));
+    let marker = b.join("ran-a-command");
+    let line = format!("touch '{}'", marker.display());
+    let _daemon = tokio::process::Command::new(cli_binary())
+        .arg("--data-dir")
+        .arg(b)
+        .arg("daemon")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let ended = |id: String| {
+        until("the run to end on B", Duration::from_secs(60), move || {
+            let out = flightdeck(b, &["--json", "runs", "show", &id]);
+            if !out.status.success() {
+                return Ok(None); // not synced to B yet
+            }
+            let run: Value = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+            let status = run["status"].as_str().unwrap_or_default().to_string();
+            Ok((!matches!(status.as_str(), "queued" | "running")).then_some(run))
+        })
+    };
+
+    let refused = ended(queue_for_another_device(a, &b_id, &line));
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    assert!(error.contains(&a_id), "{error}");
+    assert!(
+        error.contains(&format!("flightdeck devices trust {a_id}")),
+        "{error}"
+    );
+    assert!(!marker.exists(), "B ran A's command");
+    let errors = json(b, &["errors", "list"]);
+    assert!(
+        errors.to_string().contains(&a_id),
+        "an error record names A: {errors}"
+    );
+
+    let devices = json(b, &["devices", "list"]);
+    let listed = devices.as_array().unwrap();
+    assert_eq!(listed[0]["site_id"], b_id.as_str());
+    assert_eq!(listed[0]["this_device"], true);
+    let a_row = listed
+        .iter()
+        .find(|d| d["site_id"] == a_id.as_str())
+        .unwrap();
+    assert_eq!(a_row["trusted"], false, "{devices}");
+    assert!(a_row["last_seen_at"].is_string(), "{devices}");
+
+    let trusted = json(b, &["devices", "trust", &a_id]);
+    assert_eq!(trusted["trusted"], true);
+    let taken = ended(queue_for_another_device(a, &b_id, &line));
+    assert_eq!(taken["status"], "succeeded", "{taken}");
+    assert!(marker.exists());
+
+    let bad = flightdeck(b, &["devices", "trust", "no-such-device"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(stderr.contains("devices list"), "{stderr}");
+}

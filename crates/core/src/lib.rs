@@ -15,6 +15,7 @@ pub mod secrets;
 pub mod store;
 pub mod sync;
 pub mod tasks;
+pub mod trust;
 pub mod worker;
 pub mod workflows;
 

@@ -1,7 +1,11 @@
 //! The shell executor through the real runner: real child processes, a real store.
 
+#[path = "common/mod.rs"]
+mod common;
 #[path = "common/runner.rs"]
 mod runner;
+#[path = "runs_shell/trust.rs"]
+mod trust;
 
 use flightdeck_core::runs;
 use flightdeck_types::{ExecutionSpec, ExecutionStatus, NewExecution, RetryPolicy, ShellSpec};

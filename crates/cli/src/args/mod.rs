@@ -57,6 +57,9 @@ pub enum Command {
     /// Join a sync server, sync now, show status and conflicts
     #[command(subcommand)]
     Sync(SyncCommand),
+    /// The workspace's devices, and which ones this device takes work from
+    #[command(subcommand)]
+    Devices(DevicesCommand),
     /// Run a task now and print its output (or queue it with --detach)
     Run(RunArgs),
     /// List, show, follow and cancel runs
@@ -93,6 +96,18 @@ pub enum SyncCommand {
         #[arg(long, value_name = "ID")]
         restore: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// List this device and the workspace's others: name, site id, last seen, trusted or not
+    /// (asks the sync server when joined; else shows the devices last seen)
+    List,
+    /// Take runs, schedule fires and workflow steps written by DEVICE (a name or site id
+    /// from `devices list`); devices are not trusted by default
+    Trust { device: String },
+    /// Stop taking work written by DEVICE; its runs are refused from now on
+    Untrust { device: String },
 }
 
 #[derive(Debug, Subcommand)]

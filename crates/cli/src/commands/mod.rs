@@ -1,6 +1,7 @@
 pub mod audit;
 pub mod context;
 pub mod daemon;
+pub mod devices;
 pub mod env;
 pub mod errors;
 pub mod memory;

@@ -358,6 +358,10 @@ pub(crate) fn claim(store: &Store, limit: u32) -> Result<Vec<Execution>> {
                 end_in(w, &old, &new, seq)?;
                 continue;
             }
+            if let Some(refusal) = crate::trust::check_run(w, &old)? {
+                refuse_in(w, &old, &refusal, now)?;
+                continue;
+            }
             if !executions::mark_running(w, &old.id, now)? {
                 continue;
             }
@@ -381,6 +385,28 @@ pub(crate) fn claim(store: &Store, limit: u32) -> Result<Vec<Execution>> {
         }
         Ok(claimed)
     })
+}
+
+/// Ends a run that a device this one does not trust wrote (see [`crate::trust`]) without
+/// starting anything: failed, with an error record naming the device and the command that
+/// trusts it. Never retried: a retry would be queued by this device, and so look trusted.
+fn refuse_in(
+    w: &mut Writer<'_>,
+    old: &Execution,
+    refusal: &crate::trust::Refusal,
+    now: Timestamp,
+) -> Result<()> {
+    let mut new = old.clone();
+    new.status = ExecutionStatus::Failed;
+    new.finished_at = Some(now);
+    new.error = Some(refusal.message());
+    new.result = Some(json!({ "refused": refusal }));
+    new.retry_policy.retry_on_failure = false;
+    new.retry_policy.max_attempts = 1;
+    new.attempt = new.attempt.max(1);
+    tracing::warn!(run = %old.id, writer = %refusal.site_id, "refused a run from an untrusted device");
+    let seq = executions::next_event_seq(w, &old.id)?;
+    end_in(w, old, &new, seq)
 }
 
 /// Writes a final status, its `status` event, the audit row and the recovery hook's work.

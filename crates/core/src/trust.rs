@@ -1,0 +1,304 @@
+//! Which devices this device takes work from.
+//!
+//! Any device of a workspace can write any cell, and sync carries it everywhere: so a device
+//! could queue a run for itself and rewrite the run's `device_id` to another device, which
+//! would then run its command. Before this device starts a run, it looks up in cr-sqlite's
+//! clock tables which site last wrote each cell that decides what runs (the run's device,
+//! executor, spec and environment; that environment's path, variables, agent command and setup
+//! script) and refuses the run when one was written by a device it does not trust. It trusts
+//! itself, and the devices a person named with `devices trust`; the list is local (never
+//! synced: a synced list could be rewritten by the devices it names).
+//!
+//! The sync server is trusted to relay site ids faithfully (it refuses a push carrying another
+//! device's site id); a compromised server could forge them, which only signed changes would
+//! stop.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::error::{CoreError, Result};
+use crate::store::Store;
+use flightdeck_types::Execution;
+
+/// The columns of a run that decide what it runs and where.
+const RUN_COLUMNS: &[&str] = &["device_id", "executor", "spec", "environment_id"];
+/// The columns of its environment that do (the path it runs in, the variables it gets, the
+/// commands made from it).
+const ENVIRONMENT_COLUMNS: &[&str] = &["working_dir", "env_vars", "agent_command", "setup_script"];
+
+/// A run refused because a device this one does not trust wrote what it would run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// The writing device's site id, hex.
+    pub site_id: String,
+    /// Its name as the sync server listed it, when known here.
+    pub device_name: Option<String>,
+    /// What it wrote, as `table.column`.
+    pub cells: Vec<String>,
+}
+
+impl Refusal {
+    pub fn message(&self) -> String {
+        let who = match &self.device_name {
+            Some(name) => format!("device `{name}` ({})", self.site_id),
+            None => format!("device {}", self.site_id),
+        };
+        format!(
+            "refused: {who} wrote what this run would run ({}), and this device does not take \
+             work from it; if you trust it, run `flightdeck devices trust {}` and queue the run \
+             again",
+            self.cells.join(", "),
+            self.site_id
+        )
+    }
+}
+
+/// The first device this one does not trust among the writers of `run`'s deciding cells (and
+/// of its environment's), or `None` when every one is trusted.
+pub fn check_run(conn: &Connection, run: &Execution) -> Result<Option<Refusal>> {
+    let mut writers = writers(conn, "executions", &run.id, RUN_COLUMNS)?;
+    if let Some(environment) = &run.environment_id {
+        writers.extend(writers_of(conn, "environments", environment)?);
+    }
+    let own: Vec<u8> = conn.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
+    let mut refusal: Option<Refusal> = None;
+    for (cell, site) in writers {
+        if site == own || is_trusted(conn, &site)? {
+            continue;
+        }
+        let site_hex = hex::encode(&site);
+        match &mut refusal {
+            Some(r) if r.site_id == site_hex => r.cells.push(cell),
+            Some(_) => {}
+            None => {
+                refusal = Some(Refusal {
+                    device_name: device_name(conn, &site)?,
+                    site_id: site_hex,
+                    cells: vec![cell],
+                })
+            }
+        }
+    }
+    Ok(refusal)
+}
+
+fn writers_of(conn: &Connection, table: &str, id: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    writers(conn, table, id, ENVIRONMENT_COLUMNS)
+}
+
+/// `(table.column, site id)` of each of `columns` of row `id` that has a clock entry.
+/// A clock entry's site is an ordinal into `crsql_site_id`, where 0 is this device.
+fn writers(
+    conn: &Connection,
+    table: &str,
+    id: &str,
+    columns: &[&str],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let placeholders = (0..columns.len())
+        .map(|i| format!("?{}", i + 2))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT c.col_name,
+                CASE WHEN c.site_id = 0 THEN crsql_site_id() ELSE site.site_id END
+         FROM \"{table}__crsql_clock\" AS c
+         JOIN \"{table}__crsql_pks\" AS p ON p.__crsql_key = c.key
+         LEFT JOIN crsql_site_id AS site ON site.ordinal = c.site_id
+         WHERE p.id = ?1 AND c.col_name IN ({placeholders})
+         ORDER BY c.col_name"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&id];
+    values.extend(columns.iter().map(|c| c as &dyn rusqlite::ToSql));
+    let rows = stmt.query_map(values.as_slice(), |r| {
+        Ok((
+            format!("{table}.{}", r.get::<_, String>(0)?),
+            // A site the database cannot name is treated as a stranger.
+            r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default(),
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn is_trusted(conn: &Connection, site: &[u8]) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM trusted_devices WHERE site_id = ?1",
+            [site],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn device_name(conn: &Connection, site: &[u8]) -> Result<Option<String>> {
+    Ok(conn
+        .query_row(
+            "SELECT name FROM known_devices WHERE site_id = ?1",
+            [site],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+/// One device of the workspace as `devices list` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeviceTrust {
+    pub site_id: String,
+    pub name: Option<String>,
+    /// This device itself (always trusted).
+    pub this_device: bool,
+    pub trusted: bool,
+}
+
+/// This device, the devices the sync server listed (as last recorded here) and every trusted
+/// one, this device first, then by name.
+pub fn list(store: &Store) -> Result<Vec<DeviceTrust>> {
+    store.read(|conn| {
+        let own: Vec<u8> = conn.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
+        let mut stmt = conn.prepare(
+            "SELECT site_id, max(name), max(trusted) FROM (
+                 SELECT site_id, name, 0 AS trusted FROM known_devices
+                 UNION ALL SELECT site_id, NULL, 1 FROM trusted_devices)
+             GROUP BY site_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, Vec<u8>>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, bool>(2)?,
+            ))
+        })?;
+        let mut devices: Vec<DeviceTrust> = Vec::new();
+        let mut own_name = None;
+        for row in rows {
+            let (site, name, trusted) = row?;
+            if site == own {
+                own_name = name;
+                continue;
+            }
+            devices.push(DeviceTrust {
+                site_id: hex::encode(site),
+                name,
+                this_device: false,
+                trusted,
+            });
+        }
+        devices.sort_by(|a, b| a.name.cmp(&b.name).then(a.site_id.cmp(&b.site_id)));
+        devices.insert(
+            0,
+            DeviceTrust {
+                site_id: hex::encode(&own),
+                name: own_name,
+                this_device: true,
+                trusted: true,
+            },
+        );
+        Ok(devices)
+    })
+}
+
+/// The device `key` names: a site id (its whole hex, or a unique prefix of at least 8 digits
+/// among the devices known here) or a device name the sync server listed.
+fn resolve(store: &Store, key: &str) -> Result<DeviceTrust> {
+    let devices = list(store)?;
+    let lower = key.to_ascii_lowercase();
+    let by_name: Vec<&DeviceTrust> = devices
+        .iter()
+        .filter(|d| d.name.as_deref() == Some(key))
+        .collect();
+    let by_id: Vec<&DeviceTrust> = devices
+        .iter()
+        .filter(|d| lower.len() >= 8 && d.site_id.starts_with(&lower))
+        .collect();
+    let found = if by_id.len() == 1 { by_id } else { by_name };
+    match found.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] if lower.len() == 32 && lower.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            // A device not listed here yet (this device has not synced since it joined).
+            Ok(DeviceTrust {
+                site_id: lower,
+                name: None,
+                this_device: false,
+                trusted: false,
+            })
+        }
+        [] => Err(CoreError::NotFound {
+            kind: "device",
+            key: format!(
+                "{key} (give a device name or site id from `flightdeck devices list`; run \
+                 `flightdeck sync now` first if the device joined since)"
+            ),
+        }),
+        many => Err(CoreError::Ambiguous {
+            kind: "device",
+            key: key.to_string(),
+            count: many.len(),
+            ids: many
+                .iter()
+                .map(|d| d.site_id.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Trusts the device `key` names: runs, schedule fires and workflow steps it wrote are taken
+/// from now on.
+pub fn trust(store: &Store, key: &str) -> Result<DeviceTrust> {
+    let mut device = resolve(store, key)?;
+    if device.this_device {
+        return Ok(device);
+    }
+    let site = hex::decode(&device.site_id).expect("site ids are hex");
+    store.write(|w| {
+        w.execute(
+            "INSERT INTO trusted_devices (site_id, trusted_at) VALUES (?1, ?2)
+             ON CONFLICT (site_id) DO NOTHING",
+            params![site, w.now().as_millis()],
+        )?;
+        Ok(())
+    })?;
+    device.trusted = true;
+    Ok(device)
+}
+
+/// Stops trusting the device `key` names. This device itself cannot be untrusted.
+pub fn untrust(store: &Store, key: &str) -> Result<DeviceTrust> {
+    let mut device = resolve(store, key)?;
+    if device.this_device {
+        return Err(CoreError::Refused(
+            "this device always takes its own work; give another device".into(),
+        ));
+    }
+    let site = hex::decode(&device.site_id).expect("site ids are hex");
+    store.write(|w| {
+        w.execute("DELETE FROM trusted_devices WHERE site_id = ?1", [site])?;
+        Ok(())
+    })?;
+    device.trusted = false;
+    Ok(device)
+}
+
+/// Asks the sync server for the workspace's devices and records their names here (so that
+/// `devices list`, `devices trust NAME` and refusals name them, offline too); returns the
+/// server's list (with each device's last seen time).
+pub async fn refresh_devices(
+    store: &Store,
+    secrets: &dyn crate::secrets::SecretStore,
+) -> Result<Vec<flightdeck_types::sync::DeviceInfo>> {
+    let client = crate::sync::account::connect(store, secrets)?;
+    let listed = client.devices().await?.devices;
+    let known: Vec<(Vec<u8>, String, Option<i64>)> = listed
+        .iter()
+        .filter_map(|d| {
+            Some((
+                hex::decode(&d.site_id).ok()?,
+                d.name.clone(),
+                d.schema_version,
+            ))
+        })
+        .collect();
+    store.record_known_devices(&known)?;
+    Ok(listed)
+}
