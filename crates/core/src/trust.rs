@@ -5,7 +5,9 @@
 //! would then run its command. Before this device starts a run, it looks up in cr-sqlite's
 //! clock tables which site last wrote each cell that decides what runs (the run's device,
 //! executor, spec and environment; that environment's path, variables, agent command and setup
-//! script) and refuses the run when one was written by a device it does not trust. It trusts
+//! script; the spec and runner of the schedule that fired it; the workflow run and definition
+//! it is a step of) and refuses the run when one was written by a device it does not trust.
+//! It trusts
 //! itself, and the devices a person named with `devices trust`; the list is local (never
 //! synced: a synced list could be rewritten by the devices it names).
 //!
@@ -25,6 +27,16 @@ const RUN_COLUMNS: &[&str] = &["device_id", "executor", "spec", "environment_id"
 /// The columns of its environment that do (the path it runs in, the variables it gets, the
 /// commands made from it).
 const ENVIRONMENT_COLUMNS: &[&str] = &["working_dir", "env_vars", "agent_command", "setup_script"];
+/// The columns of the schedule that fired it: which device fires it and what it runs.
+const SCHEDULE_COLUMNS: &[&str] = &["runner_device_id", "executor", "spec"];
+/// The columns of the workflow run it is a step of: the definition it pins, the device that
+/// runs it and its environment. The definition's own text is checked too.
+const WORKFLOW_RUN_COLUMNS: &[&str] = &[
+    "workflow_id",
+    "workflow_version",
+    "device_id",
+    "environment_id",
+];
 
 /// A run refused because a device this one does not trust wrote what it would run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,12 +65,40 @@ impl Refusal {
     }
 }
 
-/// The first device this one does not trust among the writers of `run`'s deciding cells (and
-/// of its environment's), or `None` when every one is trusted.
+/// The first device this one does not trust among the writers of `run`'s deciding cells, of
+/// its environment's, of the schedule that fired it and of the workflow run and definition
+/// it is a step of; `None` when every one is trusted.
 pub fn check_run(conn: &Connection, run: &Execution) -> Result<Option<Refusal>> {
-    let mut writers = writers(conn, "executions", &run.id, RUN_COLUMNS)?;
+    let mut writers = writers(conn, "executions", &[("id", &run.id)], RUN_COLUMNS)?;
     if let Some(environment) = &run.environment_id {
-        writers.extend(writers_of(conn, "environments", environment)?);
+        writers.extend(writers_of(
+            conn,
+            "environments",
+            environment,
+            ENVIRONMENT_COLUMNS,
+        )?);
+    }
+    if let Some(schedule) = &run.schedule_id {
+        writers.extend(writers_of(conn, "schedules", schedule, SCHEDULE_COLUMNS)?);
+    }
+    if let Some(workflow_run) = &run.workflow_run_id {
+        writers.extend(writers_of(
+            conn,
+            "workflow_runs",
+            workflow_run,
+            WORKFLOW_RUN_COLUMNS,
+        )?);
+        let pinned: Option<(String, i64)> = conn
+            .query_row(
+                "SELECT workflow_id, workflow_version FROM workflow_runs WHERE id = ?1",
+                [workflow_run],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((workflow, version)) = pinned {
+            let key: [(&str, &dyn rusqlite::ToSql); 2] = [("id", &workflow), ("version", &version)];
+            writers.extend(self::writers(conn, "workflows", &key, &["definition"])?);
+        }
     }
     let own: Vec<u8> = conn.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
     let mut refusal: Option<Refusal> = None;
@@ -82,20 +122,32 @@ pub fn check_run(conn: &Connection, run: &Execution) -> Result<Option<Refusal>> 
     Ok(refusal)
 }
 
-fn writers_of(conn: &Connection, table: &str, id: &str) -> Result<Vec<(String, Vec<u8>)>> {
-    writers(conn, table, id, ENVIRONMENT_COLUMNS)
-}
-
-/// `(table.column, site id)` of each of `columns` of row `id` that has a clock entry.
-/// A clock entry's site is an ordinal into `crsql_site_id`, where 0 is this device.
-fn writers(
+fn writers_of(
     conn: &Connection,
     table: &str,
     id: &str,
     columns: &[&str],
 ) -> Result<Vec<(String, Vec<u8>)>> {
+    writers(conn, table, &[("id", &id)], columns)
+}
+
+/// `(table.column, site id)` of each of `columns` of the row whose primary key columns have
+/// the values `key`, for each that has a clock entry. A clock entry's site is an ordinal into
+/// `crsql_site_id`, where 0 is this device.
+fn writers(
+    conn: &Connection,
+    table: &str,
+    key: &[(&str, &dyn rusqlite::ToSql)],
+    columns: &[&str],
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let on_key = key
+        .iter()
+        .enumerate()
+        .map(|(i, (column, _))| format!("p.\"{column}\" = ?{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ");
     let placeholders = (0..columns.len())
-        .map(|i| format!("?{}", i + 2))
+        .map(|i| format!("?{}", i + 1 + key.len()))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
@@ -104,11 +156,11 @@ fn writers(
          FROM \"{table}__crsql_clock\" AS c
          JOIN \"{table}__crsql_pks\" AS p ON p.__crsql_key = c.key
          LEFT JOIN crsql_site_id AS site ON site.ordinal = c.site_id
-         WHERE p.id = ?1 AND c.col_name IN ({placeholders})
+         WHERE {on_key} AND c.col_name IN ({placeholders})
          ORDER BY c.col_name"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
-    let mut values: Vec<&dyn rusqlite::ToSql> = vec![&id];
+    let mut values: Vec<&dyn rusqlite::ToSql> = key.iter().map(|(_, value)| *value).collect();
     values.extend(columns.iter().map(|c| c as &dyn rusqlite::ToSql));
     let rows = stmt.query_map(values.as_slice(), |r| {
         Ok((

@@ -12,3 +12,5 @@ mod engine;
 mod rig;
 #[path = "common/runner.rs"]
 mod runner;
+#[path = "workflows/trust.rs"]
+mod trust;

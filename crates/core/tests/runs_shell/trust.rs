@@ -151,3 +151,43 @@ fn a_run_in_an_environment_another_device_rewrote_is_refused_and_own_ones_run() 
     let plain = b.queue("echo plain", None);
     assert_eq!(b.final_state(&plain.id).status, ExecutionStatus::Succeeded);
 }
+
+#[test]
+fn a_fire_of_a_schedule_another_device_rewrote_is_refused() {
+    use flightdeck_core::schedules;
+    use flightdeck_types::{ScheduleKind, SchedulePatch};
+
+    let b = Rig::start();
+    let (_dir, a) = temp_store();
+    let files = tempfile::tempdir().unwrap();
+    let marker = files.path().join("ran");
+    let every_hour = |name: &str| flightdeck_types::NewSchedule {
+        interval_secs: Some(3600),
+        ..super::common::true_schedule(name, ScheduleKind::Interval)
+    };
+    let rewritten = schedules::add(&b.store, every_hour("rewritten")).unwrap();
+    let own = schedules::add(&b.store, every_hour("own")).unwrap();
+    ship(&b.store, &a);
+    schedules::update(
+        &a,
+        &rewritten.id,
+        SchedulePatch {
+            spec: shell(format!("touch '{}'", marker.display())),
+            ..SchedulePatch::default()
+        },
+    )
+    .unwrap();
+    ship(&a, &b.store);
+
+    // Fired on B, by B (the schedule's runner): the run is B's, the command is A's.
+    let fired = schedules::trigger(&b.store, &rewritten.id).unwrap();
+    let refused = b.final_state(&fired.id);
+    assert_eq!(refused.status, ExecutionStatus::Failed);
+    let error = refused.error.unwrap();
+    assert!(error.contains(a.device_id()), "{error}");
+    assert!(error.contains("schedules.spec"), "{error}");
+    assert!(!marker.exists(), "the rewritten schedule's command ran");
+
+    let fired = schedules::trigger(&b.store, &own.id).unwrap();
+    assert_eq!(b.final_state(&fired.id).status, ExecutionStatus::Succeeded);
+}
