@@ -195,6 +195,16 @@ fn on_event(app: &AppHandle, event: WorkerEvent) {
             )
         }
         WorkerEvent::SyncOff => {}
+        WorkerEvent::NoDeviceToken(why) => {
+            tracing::error!(%why, "not syncing");
+            crate::sync::on_round(
+                app,
+                &Err(flightdeck_core::CoreError::Sync {
+                    code: "no_device_token".into(),
+                    message: why,
+                }),
+            )
+        }
         WorkerEvent::Synced(round) => crate::sync::on_round(app, &round),
     }
 }

@@ -3,6 +3,9 @@
 //! killed for real (SIGKILL) in the middle of a bootstrap, which loses and duplicates nothing
 //! when it runs again.
 
+#[path = "cli_sync/headless.rs"]
+mod headless;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

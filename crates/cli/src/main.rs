@@ -44,6 +44,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
         Command::Devices(cmd) => commands::devices::run(&store, cmd, out),
+        Command::Secrets(cmd) => commands::secrets::run(&store, cmd, out),
         Command::Run(args) => commands::runs::start(store, args, out),
         Command::Runs(cmd) => commands::runs::run(&store, cmd, out),
         Command::Schedule(cmd) => commands::schedule::run(&store, cmd, out),

@@ -28,6 +28,9 @@ pub enum WorkerEvent {
     WorkflowsResumed(usize),
     /// Sync is off: the workspace has not joined a server.
     SyncOff,
+    /// This workspace joined a server, but this device has no device token to sync with
+    /// (the keyring lost it, or it was never stored): why, and what to do. Nothing syncs.
+    NoDeviceToken(String),
     /// One sync round's outcome.
     Synced(Result<crate::sync::client::SyncReport>),
 }
@@ -64,7 +67,21 @@ pub async fn run(
     };
     let scheduler = Arc::new(Scheduler::new(store.clone(), Arc::new(SystemClock)));
     let scheduling = tokio::spawn(scheduler.run(stop_rx.clone()));
-    let syncing = if account::status(&store)?.joined {
+    let joined = account::status(&store)?.joined;
+    let token_problem = match joined {
+        true => account::credentials(&store, &*secrets).err(),
+        false => None,
+    };
+    let syncing = if let Some(problem) = token_problem {
+        on_event(WorkerEvent::NoDeviceToken(format!(
+            "this device joined a sync server but has no device token to use ({problem}); \
+             set {} to the token `sync join` printed, or join again with a new join token \
+             (on a machine without an OS keyring, FLIGHTDECK_KEYRING=file keeps it in the \
+             encrypted secrets file)",
+            account::TOKEN_ENV
+        )));
+        None
+    } else if joined {
         let (store, secrets, events) = (store.clone(), secrets.clone(), on_event.clone());
         let mut stop = stop_rx;
         Some(tokio::spawn(async move {

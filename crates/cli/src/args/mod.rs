@@ -60,6 +60,10 @@ pub enum Command {
     /// The workspace's devices, and which ones this device takes work from
     #[command(subcommand)]
     Devices(DevicesCommand),
+    /// Where this workspace's secrets are kept: move them between the OS keyring and the
+    /// encrypted secrets file
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Run a task now and print its output (or queue it with --detach)
     Run(RunArgs),
     /// List, show, follow and cancel runs
@@ -96,6 +100,23 @@ pub enum SyncCommand {
         #[arg(long, value_name = "ID")]
         restore: Option<i64>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Move every secret of this workspace (environment secrets, this device's sync token)
+    /// to the OS keyring or the encrypted secrets file; each is read back before the source
+    /// copy is removed
+    Migrate {
+        #[arg(long, value_enum)]
+        to: SecretsTarget,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SecretsTarget {
+    Keyring,
+    File,
 }
 
 #[derive(Debug, Subcommand)]

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::worker::{self, WorkerEvent, WorkerOptions};
 use flightdeck_core::{CoreError, Store};
 
 use super::runtime;
 
 pub fn run(store: Arc<Store>) -> Result<(), CoreError> {
-    let keyring = Arc::new(OsKeyring::from_env()?);
+    let keyring = super::secrets(&store)?.store;
     let holder = format!("flightdeck daemon, pid {}", std::process::id());
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
@@ -33,6 +32,7 @@ pub fn run(store: Arc<Store>) -> Result<(), CoreError> {
                     "sync is off: this workspace has not joined a server (`flightdeck sync join`)"
                 )
             }
+            WorkerEvent::NoDeviceToken(why) => eprintln!("warning: NOT SYNCING: {why}"),
             WorkerEvent::Synced(Ok(r)) if r.pushed_cells + r.pulled_cells > 0 => eprintln!(
                 "synced: pushed {} cells, pulled {}, {} conflicts; at {} of {}",
                 r.pushed_cells, r.pulled_cells, r.conflicts, r.local_cursor, r.server_head

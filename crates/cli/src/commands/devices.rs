@@ -1,6 +1,5 @@
 //! `flightdeck devices ...`: the workspace's devices and which ones this device trusts.
 
-use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::sync::account;
 use flightdeck_core::{trust, CoreError, Store};
 use serde::Serialize;
@@ -86,8 +85,9 @@ fn refresh(store: &Store) -> Vec<flightdeck_types::sync::DeviceInfo> {
     if !account::status(store).map(|s| s.joined).unwrap_or(false) {
         return Vec::new();
     }
-    let fetched = OsKeyring::from_env()
-        .and_then(|keyring| runtime()?.block_on(trust::refresh_devices(store, &keyring)));
+    let fetched = flightdeck_core::secrets::for_workspace(store).and_then(|secrets| {
+        runtime()?.block_on(trust::refresh_devices(store, secrets.store.as_ref()))
+    });
     match fetched {
         Ok(devices) => devices,
         Err(e) => {

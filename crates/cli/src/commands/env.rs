@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 
-use flightdeck_core::secrets::{OsKeyring, SecretStore};
 use flightdeck_core::{environments, CoreError, Store};
 use flightdeck_types::validate::env_assignment;
 use flightdeck_types::{Environment, EnvironmentPatch, NewEnvironment};
@@ -64,33 +63,34 @@ pub fn run(store: &Store, cmd: &EnvCommand, out: &Output) -> Result<(), CoreErro
                 setup_script: clearable(&fields.setup, *no_setup),
                 agent_command: clearable(&fields.agent, *no_agent),
             };
-            let keyring = OsKeyring::from_env()?;
-            let updated = environments::update(store, &keyring, env, patch)?;
+            let keyring = super::secrets(store)?;
+            let updated = environments::update(store, keyring.store.as_ref(), env, patch)?;
             let secrets = secret_names_only(&updated);
             out.print(&updated, || render_one(&updated, &secrets));
         }
         EnvCommand::Rm { env, force } => {
-            let keyring = OsKeyring::from_env()?;
-            let deleted = environments::delete(store, &keyring, env, *force)?;
+            let keyring = super::secrets(store)?;
+            let deleted = environments::delete(store, keyring.store.as_ref(), env, *force)?;
             out.print(&deleted, || {
                 format!("deleted {} ({})", deleted.name, deleted.id)
             });
         }
         EnvCommand::Secret(SecretCommand::Set { env, key }) => {
             let value = read_secret_from_stdin()?;
-            let keyring = OsKeyring::from_env()?;
-            let updated = environments::set_secret(store, &keyring, env, key, &value)?;
+            let keyring = super::secrets(store)?;
+            let updated =
+                environments::set_secret(store, keyring.store.as_ref(), env, key, &value)?;
             out.print(&updated, || {
-                format!("stored {key} for {} in the OS keyring", updated.name)
+                format!("stored {key} for {} in {}", updated.name, keyring.backend)
             });
         }
         EnvCommand::Secret(SecretCommand::Rm { env, key }) => {
-            let keyring = OsKeyring::from_env()?;
+            let keyring = super::secrets(store)?;
             let patch = EnvironmentPatch {
                 remove_secret_vars: vec![key.clone()],
                 ..Default::default()
             };
-            let updated = environments::update(store, &keyring, env, patch)?;
+            let updated = environments::update(store, keyring.store.as_ref(), env, patch)?;
             out.print(&updated, || format!("removed {key} from {}", updated.name));
         }
     }
@@ -137,9 +137,8 @@ struct Shown<'a> {
 }
 
 fn secret_status(store: &Store, env: &Environment) -> BTreeMap<String, String> {
-    let status = OsKeyring::from_env().and_then(|keyring| {
-        environments::secret_status(store, &keyring as &dyn SecretStore, &env.id)
-    });
+    let status = flightdeck_core::secrets::for_workspace(store)
+        .and_then(|secrets| environments::secret_status(store, secrets.store.as_ref(), &env.id));
     match status {
         Ok(map) => map
             .into_iter()

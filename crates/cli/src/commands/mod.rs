@@ -7,13 +7,25 @@ pub mod errors;
 pub mod memory;
 pub mod runs;
 pub mod schedule;
+pub mod secrets;
 pub mod sync;
 pub mod task;
 pub mod worker;
 pub mod workflow;
 mod workflow_follow;
 
-use flightdeck_core::CoreError;
+use flightdeck_core::secrets::WorkspaceSecrets;
+use flightdeck_core::{CoreError, Store};
+
+/// This workspace's secret store ([`flightdeck_core::secrets::for_workspace`]); when it is the
+/// secrets file because no OS keyring works here, says so on stderr in one line.
+pub(crate) fn secrets(store: &Store) -> Result<WorkspaceSecrets, CoreError> {
+    let chosen = flightdeck_core::secrets::for_workspace(store)?;
+    if let Some(notice) = &chosen.notice {
+        eprintln!("warning: {notice}");
+    }
+    Ok(chosen)
+}
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, CoreError> {
     tokio::runtime::Builder::new_multi_thread()

@@ -1,6 +1,5 @@
 //! `flightdeck sync ...`
 
-use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::store::ConflictRow;
 use flightdeck_core::sync::{account, wire};
 use flightdeck_core::{CoreError, Store};
@@ -13,16 +12,18 @@ use crate::output::{table, Output};
 
 pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreError> {
     let runtime = runtime()?;
-    let keyring = OsKeyring::from_env()?;
+    let secrets = super::secrets(store)?;
+    let keyring = secrets.store.as_ref();
     match cmd {
         SyncCommand::Join { url, join_token } => {
-            let joined = runtime.block_on(account::join(store, &keyring, url, join_token))?;
+            let joined = runtime.block_on(account::join(store, keyring, url, join_token))?;
             let r = &joined.response;
             if let Some(why) = &joined.keyring_error {
                 // The server shows a device token once: say it now, or it is lost.
                 eprintln!(
-                    "warning: the OS keyring refused the device token ({why}); set \
+                    "warning: {} refused the device token ({why}); set \
                      {}={} for this workspace",
+                    secrets.backend,
                     account::TOKEN_ENV,
                     r.device_token
                 );
@@ -41,7 +42,7 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
             });
         }
         SyncCommand::Now => {
-            let report = runtime.block_on(account::sync_now(store, &keyring))?;
+            let report = runtime.block_on(account::sync_now(store, keyring))?;
             out.print(&report, || {
                 let mut text = format!(
                     "pushed {} cells, pulled {} cells, {} conflicts; at {} of {}",
@@ -60,7 +61,20 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
         SyncCommand::Status => {
             let status = account::status(store)?;
             let probe = runtime.block_on(account::probe(store, PROBE_WAIT))?;
+            let device_token_problem = match status.joined {
+                true => account::credentials(store, keyring).err().map(|e| {
+                    format!(
+                        "no device token to sync with ({e}); set {} or join again",
+                        account::TOKEN_ENV
+                    )
+                }),
+                false => None,
+            };
+            if let Some(problem) = &device_token_problem {
+                eprintln!("warning: NOT SYNCING: {problem}");
+            }
             let shown = StatusView {
+                device_token_problem: device_token_problem.clone(),
                 online: probe.as_ref().map(|p| p.is_ok()),
                 offline_reason: probe.as_ref().and_then(|p| p.clone().err()),
                 status: &status,
@@ -143,6 +157,8 @@ const PROBE_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// `sync status --json`: the stored status plus whether the server answers now.
 #[derive(Serialize)]
 struct StatusView<'a> {
+    /// Joined, but this device has no device token to sync with: why, and what to do.
+    device_token_problem: Option<String>,
     /// null when the workspace has not joined a server.
     online: Option<bool>,
     offline_reason: Option<String>,

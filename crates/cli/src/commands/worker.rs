@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use flightdeck_core::runs::{self, RunnerConfig, RunnerHandle, WorkerLock};
-use flightdeck_core::secrets::{OsKeyring, SecretStore};
+use flightdeck_core::secrets::SecretStore;
 use flightdeck_core::workflows::{self, driver::DriverHandle, WorkflowDriver};
 use flightdeck_core::{CoreError, Store};
 
@@ -29,7 +29,7 @@ impl LocalWorker {
             Err(CoreError::Refused(_)) => return Ok(None),
             Err(e) => return Err(e),
         };
-        let secrets: Arc<dyn SecretStore> = Arc::new(OsKeyring::from_env()?);
+        let secrets: Arc<dyn SecretStore> = super::secrets(store)?.store;
         runs::recover_interrupted(store, secrets.as_ref())?;
         workflows::recover(store)?;
         let _entered = runtime.enter();

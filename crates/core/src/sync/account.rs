@@ -19,7 +19,7 @@ const DEVICE_ID: &str = "server.device_id";
 const LAST_SYNC_AT: &str = "last_sync_at";
 const SERVER_HEAD: &str = "server.head";
 
-fn token_account(store: &Store) -> String {
+pub(crate) fn token_account(store: &Store) -> String {
     format!("sync/{}", store.device_id())
 }
 
