@@ -404,3 +404,60 @@ async fn a_device_refuses_runs_another_device_wrote_until_it_trusts_it() {
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(stderr.contains("devices list"), "{stderr}");
 }
+
+/// Joining names the devices that joined with the same join token: `--trust-peers` trusts
+/// them; without it (and without a terminal to ask on) nothing is trusted and a note says how.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn joining_offers_to_trust_the_devices_of_the_same_token() {
+    let server = Server::start(server_binary("debug")).await;
+    let dirs: Vec<tempfile::TempDir> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (a, b, c) = (dirs[0].path(), dirs[1].path(), dirs[2].path());
+    let first = json(a, &["sync", "join", &server.url, &server.join_token]);
+    assert_eq!(first["peers"], Value::Array(vec![]));
+    let a_site = json(a, &["sync", "status"])["device_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let trusting = json(
+        b,
+        &[
+            "sync",
+            "join",
+            &server.url,
+            &server.join_token,
+            "--trust-peers",
+        ],
+    );
+    assert_eq!(
+        trusting["peers"][0]["site_id"],
+        a_site.as_str(),
+        "{trusting}"
+    );
+    assert_eq!(trusting["peers"][0]["trusted"], true);
+    let listed = json(b, &["devices", "list"]);
+    let a_on_b = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["site_id"] == a_site.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(a_on_b["trusted"], true, "{listed}");
+
+    let asked = flightdeck(c, &["sync", "join", &server.url, &server.join_token]);
+    assert!(asked.status.success());
+    let note = String::from_utf8_lossy(&asked.stderr);
+    assert!(
+        note.contains("2 device(s) joined with the same join token"),
+        "{note}"
+    );
+    assert!(note.contains("flightdeck devices trust"), "{note}");
+    let listed = json(c, &["devices", "list"]);
+    let others: Vec<&Value> = listed.as_array().unwrap()[1..].iter().collect();
+    assert_eq!(others.len(), 2, "{listed}");
+    assert!(
+        others.iter().all(|d| d["trusted"] == false),
+        "nothing trusted silently: {listed}"
+    );
+}

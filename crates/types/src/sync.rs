@@ -106,6 +106,10 @@ pub struct JoinResponse {
     /// The bearer token of every other `/v1` request. Shown once; the server keeps only its
     /// hash.
     pub device_token: String,
+    /// The other devices that joined with the same join token (unrevoked): usually the same
+    /// person's, whom the joining device may choose to trust. Absent from older servers.
+    #[serde(default)]
+    pub peers: Vec<DeviceInfo>,
 }
 
 /// The largest request body the server accepts; larger ones are refused with 413.

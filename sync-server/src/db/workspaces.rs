@@ -48,6 +48,8 @@ pub struct Joined {
     pub workspace_name: String,
     pub device_id: Uuid,
     pub device_token: String,
+    /// The other unrevoked devices that joined with the same join token.
+    pub peers: Vec<DeviceSummary>,
 }
 
 /// Creates a workspace and its first join token (returned; only its hash is kept).
@@ -119,12 +121,26 @@ pub async fn join(
         ],
     )
     .await?;
+    let peers = tx
+        .query(
+            "SELECT id, name, site_id, created_at::text, last_seen_at::text, revoked_at::text,
+                    pushed_db_version, schema_version
+             FROM devices
+             WHERE join_token_hash = $1 AND id <> $2 AND revoked_at IS NULL
+             ORDER BY created_at, id",
+            &[&tokens::hash(join_token), &device_id],
+        )
+        .await?
+        .iter()
+        .map(device_summary)
+        .collect();
     tx.commit().await?;
     Ok(Ok(Joined {
         workspace_id,
         workspace_name,
         device_id,
         device_token,
+        peers,
     }))
 }
 
@@ -273,19 +289,22 @@ pub async fn list_devices(
             &[&workspace_id],
         )
         .await?;
-    Ok(rows
-        .iter()
-        .map(|row| DeviceSummary {
-            id: row.get(0),
-            name: row.get(1),
-            site_id: hex::encode(row.get::<_, Vec<u8>>(2)),
-            created_at: row.get(3),
-            last_seen_at: row.get(4),
-            revoked_at: row.get(5),
-            pushed_db_version: row.get(6),
-            schema_version: row.get(7),
-        })
-        .collect())
+    Ok(rows.iter().map(device_summary).collect())
+}
+
+/// A device from the columns `id, name, site_id, created_at, last_seen_at, revoked_at,
+/// pushed_db_version, schema_version`.
+fn device_summary(row: &tokio_postgres::Row) -> DeviceSummary {
+    DeviceSummary {
+        id: row.get(0),
+        name: row.get(1),
+        site_id: hex::encode(row.get::<_, Vec<u8>>(2)),
+        created_at: row.get(3),
+        last_seen_at: row.get(4),
+        revoked_at: row.get(5),
+        pushed_db_version: row.get(6),
+        schema_version: row.get(7),
+    }
 }
 
 /// Revokes a device; `false` when no such (unrevoked) device exists.

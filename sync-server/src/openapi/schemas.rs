@@ -147,6 +147,10 @@ pub fn schemas() -> Value {
             field("device_token", string(), "The device token (fdd_...), sent as \
                 `Authorization: Bearer <token>` on every other /v1 request. Shown once: the \
                 server keeps only its hash."),
+            field("peers", array_of("DeviceInfo"), "The other unrevoked devices that joined \
+                with the same join token, oldest first: usually the same person's devices, \
+                which the joining device may offer to trust. Empty for a fresh token; older \
+                servers leave it out."),
         ]),
         "PushRequest": object("POST /v1/push: this device's own changes.", vec![
             field("changes", array_of("WireChange"), "Cells of this device's site id, \

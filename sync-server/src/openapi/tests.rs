@@ -210,6 +210,7 @@ fn refs_resolve_and_schemas_match_the_wire_types() {
                 workspace_name: "n".into(),
                 device_id: "d".into(),
                 device_token: "t".into(),
+                peers: vec![],
             })
             .unwrap(),
         ),

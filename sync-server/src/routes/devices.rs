@@ -23,14 +23,19 @@ async fn devices(
     let devices = workspaces::list_devices(&**client, device.workspace_id)
         .await?
         .into_iter()
-        .map(|d| DeviceInfo {
-            device_id: d.id.to_string(),
-            name: d.name,
-            site_id: d.site_id,
-            schema_version: d.schema_version.map(i64::from),
-            last_seen_at: d.last_seen_at,
-            revoked: d.revoked_at.is_some(),
-        })
+        .map(device_info)
         .collect();
     Ok(Json(DevicesResponse { devices }))
+}
+
+/// A device as the API shows it.
+pub fn device_info(d: workspaces::DeviceSummary) -> DeviceInfo {
+    DeviceInfo {
+        device_id: d.id.to_string(),
+        name: d.name,
+        site_id: d.site_id,
+        schema_version: d.schema_version.map(i64::from),
+        last_seen_at: d.last_seen_at,
+        revoked: d.revoked_at.is_some(),
+    }
 }

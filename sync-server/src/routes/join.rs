@@ -40,5 +40,10 @@ async fn join(
         workspace_name: joined.workspace_name,
         device_id: joined.device_id.to_string(),
         device_token: joined.device_token,
+        peers: joined
+            .peers
+            .into_iter()
+            .map(crate::routes::devices::device_info)
+            .collect(),
     }))
 }

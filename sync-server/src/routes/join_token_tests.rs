@@ -188,3 +188,39 @@ async fn a_token_from_before_limits_keeps_working_until_revoked() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "join_token_revoked", "{body}");
 }
+
+#[tokio::test]
+async fn a_join_names_the_devices_that_joined_with_the_same_token() {
+    let limits = TokenLimits {
+        uses: 3,
+        ..TokenLimits::default()
+    };
+    let (server, workspace, token) = workspace_with(limits).await;
+    let peers = |body: &Value| -> Vec<String> {
+        body["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let (_, first) = try_join(&server, &token, 1).await;
+    assert_eq!(peers(&first), Vec::<String>::new());
+    let (_, second) = try_join(&server, &token, 2).await;
+    assert_eq!(peers(&second), ["d1"]);
+    assert_eq!(second["peers"][0]["site_id"], site(1));
+
+    // Another token of the workspace: not the same person's set.
+    let client = server.state.pool.get().await.unwrap();
+    let other = join_tokens::create(&**client, workspace, TokenLimits::default())
+        .await
+        .unwrap();
+    let (_, stranger) = try_join(&server, &other.token, 9).await;
+    assert_eq!(peers(&stranger), Vec::<String>::new());
+
+    // A revoked peer is not offered.
+    let d1 = first["device_id"].as_str().unwrap().parse().unwrap();
+    workspaces::revoke_device(&**client, d1).await.unwrap();
+    let (_, third) = try_join(&server, &token, 3).await;
+    assert_eq!(peers(&third), ["d2"]);
+}

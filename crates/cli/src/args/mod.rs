@@ -88,8 +88,16 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum SyncCommand {
-    /// Join the workspace behind JOIN_TOKEN on the sync server at URL
-    Join { url: String, join_token: String },
+    /// Join the workspace behind JOIN_TOKEN on the sync server at URL. When other devices
+    /// joined with the same token, asks (on a terminal) whether to take the runs they write
+    /// (see `devices trust`); nothing is trusted otherwise
+    Join {
+        url: String,
+        join_token: String,
+        /// Trust the devices that joined with the same token without asking
+        #[arg(long)]
+        trust_peers: bool,
+    },
     /// Push pending changes and pull until current
     Now,
     /// Show the server, pending changes, last sync and cursors

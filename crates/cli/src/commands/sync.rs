@@ -15,7 +15,11 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
     let secrets = super::secrets(store)?;
     let keyring = secrets.store.as_ref();
     match cmd {
-        SyncCommand::Join { url, join_token } => {
+        SyncCommand::Join {
+            url,
+            join_token,
+            trust_peers,
+        } => {
             let joined = runtime.block_on(account::join(store, keyring, url, join_token))?;
             let r = &joined.response;
             if let Some(why) = &joined.keyring_error {
@@ -28,11 +32,17 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
                     r.device_token
                 );
             }
+            let peers_trusted = offer_peers(store, &r.peers, *trust_peers)?;
             let shown = serde_json::json!({
                 "workspace_id": r.workspace_id,
                 "workspace_name": r.workspace_name,
                 "device_id": r.device_id,
                 "token_in_keyring": joined.keyring_error.is_none(),
+                "peers": r.peers.iter().map(|p| serde_json::json!({
+                    "name": p.name,
+                    "site_id": p.site_id,
+                    "trusted": peers_trusted,
+                })).collect::<Vec<_>>(),
             });
             out.print(&shown, || {
                 format!(
@@ -196,4 +206,50 @@ impl From<&ConflictRow> for ConflictView {
             restored_at: c.restored_at.map(Timestamp),
         }
     }
+}
+
+/// The devices that joined with the same join token: trusted when `--trust-peers` says so or
+/// the person answers yes on a terminal; else a note says how to trust them later. Returns
+/// whether they were trusted.
+fn offer_peers(
+    store: &Store,
+    peers: &[flightdeck_types::sync::DeviceInfo],
+    trust_peers: bool,
+) -> Result<bool, CoreError> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if peers.is_empty() {
+        return Ok(false);
+    }
+    let names = peers
+        .iter()
+        .map(|p| format!("{} ({})", p.name, p.site_id))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let asked = !trust_peers && std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+    let yes = trust_peers || {
+        asked && {
+            eprint!(
+                "{} device(s) joined with the same join token: {names}.\nTake the runs, \
+                 schedule fires and workflow steps they write on this device? [y/N] ",
+                peers.len()
+            );
+            let _ = std::io::stderr().flush();
+            let mut answer = String::new();
+            let _ = std::io::stdin().lock().read_line(&mut answer);
+            matches!(answer.trim(), "y" | "Y" | "yes" | "Yes")
+        }
+    };
+    if yes {
+        for peer in peers {
+            flightdeck_core::trust::trust(store, &peer.site_id)?;
+        }
+    } else if !asked {
+        eprintln!(
+            "note: {} device(s) joined with the same join token: {names}; this device does not \
+             take the runs they write until you run `flightdeck devices trust NAME|ID` (or join \
+             with --trust-peers)",
+            peers.len()
+        );
+    }
+    Ok(yes)
 }
