@@ -71,6 +71,8 @@ pub fn run() {
             commands::sync::join_sync,
             commands::sync::list_conflicts,
             commands::sync::restore_conflict,
+            commands::sync::list_devices,
+            commands::sync::set_device_trust,
             commands::runs::list_runs,
             commands::runs::get_run,
             commands::runs::run_events,

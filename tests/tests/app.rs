@@ -214,6 +214,34 @@ fn a_change_on_another_device_appears_without_a_reload() {
     poll::until("the other device's task on screen", WAIT, || {
         Ok(texts_contain(ui, "[data-testid=task-title]", "Made on the laptop").then_some(()))
     });
+
+    // The Sync view lists the other device as not trusted; its Trust button trusts it.
+    ui.click(&ui.find("[data-testid=sync-indicator]").unwrap())
+        .unwrap();
+    let other_site = other.store.device_id().to_string();
+    let row = format!("[data-testid=device-row][data-site='{other_site}']");
+    let listed = poll::until("the other device listed", WAIT, || {
+        Ok(ui.find_all(&row)?.into_iter().next())
+    });
+    assert_eq!(
+        ui.attribute(&listed, "data-trusted").unwrap().as_deref(),
+        Some("false")
+    );
+    ui.click(
+        &ui.find(&format!("{row} [data-testid=device-trust]"))
+            .unwrap(),
+    )
+    .unwrap();
+    poll::until("the device shown trusted", WAIT, || {
+        let trusted = ui.find_all(&format!("{row}[data-trusted=true]"))?;
+        Ok((!trusted.is_empty()).then_some(()))
+    });
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let devices = flightdeck_core::trust::list(&store).unwrap();
+    assert!(
+        devices.iter().any(|d| d.site_id == other_site && d.trusted),
+        "{devices:?}"
+    );
 }
 
 fn first_text(

@@ -18,11 +18,11 @@ pub use flightdeck_types::CommandError as ApiError;
 use std::collections::BTreeMap;
 
 use flightdeck_types::{
-    AppInfo, ConflictInfo, Environment, EnvironmentPatch, ErrorFilter, ErrorRecord, Execution,
-    ExecutionEvent, ExecutionFilter, Memory, MemoryFilter, MemorySearch, NewEnvironment, NewMemory,
-    NewSchedule, NewTask, Schedule, SchedulePatch, Settings, StartRun, SyncInfo, Task, TaskContext,
-    TaskFilter, TaskPatch, Timestamp, WorkflowRun, WorkflowRunDetail, WorkflowRunFilter,
-    WorkflowSummary,
+    AppInfo, ConflictInfo, DeviceTrustInfo, Environment, EnvironmentPatch, ErrorFilter,
+    ErrorRecord, Execution, ExecutionEvent, ExecutionFilter, Memory, MemoryFilter, MemorySearch,
+    NewEnvironment, NewMemory, NewSchedule, NewTask, Schedule, SchedulePatch, Settings, StartRun,
+    SyncInfo, Task, TaskContext, TaskFilter, TaskPatch, Timestamp, WorkflowRun, WorkflowRunDetail,
+    WorkflowRunFilter, WorkflowSummary,
 };
 use serde_json::{Map, Value};
 
@@ -194,6 +194,21 @@ pub async fn join_sync(url: String, token: String) -> Result<SyncInfo, ApiError>
 
 pub async fn list_conflicts() -> Result<Vec<ConflictInfo>, ApiError> {
     invoke("list_conflicts", &()).await
+}
+
+pub async fn list_devices() -> Result<Vec<DeviceTrustInfo>, ApiError> {
+    invoke("list_devices", &()).await
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TrustArgs {
+    site_id: String,
+    trusted: bool,
+}
+
+pub async fn set_device_trust(site_id: String, trusted: bool) -> Result<DeviceTrustInfo, ApiError> {
+    invoke("set_device_trust", &TrustArgs { site_id, trusted }).await
 }
 
 #[derive(Serialize)]

@@ -139,6 +139,18 @@ pub struct ConflictInfo {
     pub restored: bool,
 }
 
+/// One device of the workspace, and whether this device takes the runs it writes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceTrustInfo {
+    /// Its cr-sqlite site id, hex: how runs and refusals name it.
+    pub site_id: String,
+    /// As the sync server listed it, when known.
+    pub name: Option<String>,
+    pub this_device: bool,
+    pub trusted: bool,
+    pub last_seen_at: Option<String>,
+}
+
 /// The app's own settings, kept next to the workspace database.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -20,8 +20,8 @@ pub mod validate;
 pub mod workflow;
 
 pub use app::{
-    AppInfo, CommandError, ConflictInfo, EntityChanged, RunEvents, Settings, StartRun, SyncInfo,
-    Theme, WorkerState, WorkflowRunDetail, WorkflowSummary,
+    AppInfo, CommandError, ConflictInfo, DeviceTrustInfo, EntityChanged, RunEvents, Settings,
+    StartRun, SyncInfo, Theme, WorkerState, WorkflowRunDetail, WorkflowSummary,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};

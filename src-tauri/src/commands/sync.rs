@@ -2,7 +2,8 @@
 //! log with restore.
 
 use flightdeck_core::sync::account;
-use flightdeck_types::{ConflictInfo, SyncInfo, Timestamp};
+use flightdeck_core::trust;
+use flightdeck_types::{ConflictInfo, DeviceTrustInfo, SyncInfo, Timestamp};
 use tauri::{AppHandle, State};
 
 use crate::error::{from_core, CommandResult};
@@ -69,5 +70,62 @@ fn show_value(value: &flightdeck_core::store::SqlValue) -> String {
         SqlValue::Real(f) => f.to_string(),
         SqlValue::Text(t) => t.clone(),
         SqlValue::Blob(b) => format!("({} bytes)", b.len()),
+    }
+}
+
+/// This device and the workspace's others, with whether this device takes their runs (the
+/// server's list is asked for when joined; offline, the devices last seen).
+#[tauri::command]
+pub async fn list_devices(state: State<'_, AppState>) -> CommandResult<Vec<DeviceTrustInfo>> {
+    let store = state.store()?.clone();
+    let joined = account::status(&store).map_err(from_core)?.joined;
+    let seen = match (joined, state.keyring()) {
+        (true, Ok(keyring)) => {
+            let keyring = keyring.clone();
+            trust::refresh_devices(&store, keyring.as_ref())
+                .await
+                .unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "showing the devices last seen");
+                    Vec::new()
+                })
+        }
+        _ => Vec::new(),
+    };
+    let devices = trust::list(&store).map_err(from_core)?;
+    Ok(devices
+        .into_iter()
+        .map(|d| {
+            let last_seen_at = seen
+                .iter()
+                .find(|s| s.site_id == d.site_id)
+                .and_then(|s| s.last_seen_at.clone());
+            device_trust_info(d, last_seen_at)
+        })
+        .collect())
+}
+
+/// Trusts (or stops trusting) the device with site id `site_id`.
+#[tauri::command]
+pub fn set_device_trust(
+    state: State<'_, AppState>,
+    site_id: String,
+    trusted: bool,
+) -> CommandResult<DeviceTrustInfo> {
+    let store = state.store()?;
+    let changed = match trusted {
+        true => trust::trust(store, &site_id),
+        false => trust::untrust(store, &site_id),
+    }
+    .map_err(from_core)?;
+    Ok(device_trust_info(changed, None))
+}
+
+fn device_trust_info(d: trust::DeviceTrust, last_seen_at: Option<String>) -> DeviceTrustInfo {
+    DeviceTrustInfo {
+        site_id: d.site_id,
+        name: d.name,
+        this_device: d.this_device,
+        trusted: d.trusted,
+        last_seen_at,
     }
 }

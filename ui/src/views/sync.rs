@@ -15,7 +15,7 @@ pub fn SyncView() -> impl IntoView {
             <h1>"Sync"</h1>
             {move || match live.sync.get() {
                 None => view! { <p class="loading">"Reading the sync status…"</p> }.into_any(),
-                Some(info) if info.joined => view! { <Status info=info /> <Conflicts /> }.into_any(),
+                Some(info) if info.joined => view! { <Status info=info /> <Devices /> <Conflicts /> }.into_any(),
                 Some(_) => view! { <JoinForm /> }.into_any(),
             }}
         </section>
@@ -83,6 +83,66 @@ fn JoinForm() -> impl IntoView {
                     disabled=move || join.pending().get()>"Join"</button>
                 {move || for_form(error(), &["url", "token"]).map(|m| view! { <p class="form-error">{m}</p> })}
             </form>
+        </section>
+    }
+}
+
+/// The workspace's devices, and a Trust button for each other one: this device runs only what
+/// it, or a device it trusts, wrote.
+#[component]
+fn Devices() -> impl IntoView {
+    let set_trust = Action::new_local(|(site, trusted): &(String, bool)| {
+        api::set_device_trust(site.clone(), *trusted)
+    });
+    let devices = LocalResource::new(move || {
+        set_trust.version().get();
+        api::list_devices()
+    });
+    view! {
+        <section class="panel" data-testid="devices">
+            <h2>"Devices"</h2>
+            <p class="empty-hint">
+                "This device runs only what it, or a device you trust here, wrote. Trust your "
+                "own devices; the others' runs are refused, with an error naming them."
+            </p>
+            {move || set_trust.value().get().and_then(Result::err).map(|e| view! { <p class="form-error">{e.message}</p> })}
+            <Transition fallback=|| "Loading…">
+                {move || Suspend::new(async move {
+                    devices.await.map(|list| view! {
+                        <table class="table">
+                            <thead><tr><th>"Name"</th><th>"Site id"</th><th>"Last seen"</th><th>"Trust"</th></tr></thead>
+                            <tbody>
+                                {list.into_iter().map(|d| {
+                                    let site = d.site_id.clone();
+                                    let trusted = d.trusted;
+                                    let action = if d.this_device {
+                                        view! { <span class="muted">"this device"</span> }.into_any()
+                                    } else {
+                                        view! {
+                                            <button class="button" data-testid="device-trust"
+                                                on:click=move |_| { set_trust.dispatch((site.clone(), !trusted)); }>
+                                                {if trusted { "Untrust" } else { "Trust" }}
+                                            </button>
+                                        }.into_any()
+                                    };
+                                    let (site_attr, site_text) = (d.site_id.clone(), d.site_id);
+                                    let trusted_attr = if trusted { "true" } else { "false" };
+                                    let name = d.name.unwrap_or_else(|| "-".into());
+                                    let seen = d.last_seen_at.unwrap_or_else(|| "-".into());
+                                    view! {
+                                        <tr data-testid="device-row" data-site=site_attr data-trusted=trusted_attr>
+                                            <td>{name}</td>
+                                            <td class="mono">{site_text}</td>
+                                            <td>{seen}</td>
+                                            <td>{action}</td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    })
+                })}
+            </Transition>
         </section>
     }
 }
