@@ -52,6 +52,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Memory(cmd) => commands::memory::run(&store, cli.data_dir.as_deref(), cmd, out),
         Command::Workflow(cmd) => commands::workflow::run(store, cmd, out),
         Command::Daemon => commands::daemon::run(store),
+        Command::Mcp => commands::mcp::run(store, cli.data_dir.as_deref()),
     }
 }
 

@@ -84,6 +84,9 @@ pub enum Command {
     /// Run queued runs and schedules, recover failures and keep syncing, in the foreground
     /// until Ctrl-C
     Daemon,
+    /// A Model Context Protocol server on stdin/stdout for agents: search_memory, add_memory,
+    /// list_tasks, get_task (register it with your agent as the command `flightdeck mcp`)
+    Mcp,
 }
 
 #[derive(Debug, Subcommand)]

@@ -235,7 +235,7 @@ fn positive_limit(limit: usize) -> Result<usize, CoreError> {
 
 /// `global`, `task:ID` or `env:NAME|ID` (also `environment:`); the task or environment must
 /// exist here, so that a typo does not file a memory under a scope nothing will ever look in.
-fn parse_scope(store: &Store, text: &str) -> Result<MemoryScope, CoreError> {
+pub(crate) fn parse_scope(store: &Store, text: &str) -> Result<MemoryScope, CoreError> {
     let text = text.trim();
     if text == MemoryScopeKind::Global.as_str() {
         return Ok(MemoryScope::global());

@@ -4,6 +4,7 @@ pub mod daemon;
 pub mod devices;
 pub mod env;
 pub mod errors;
+pub mod mcp;
 pub mod memory;
 pub mod runs;
 pub mod schedule;

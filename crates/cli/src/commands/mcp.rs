@@ -1,0 +1,275 @@
+//! `flightdeck mcp`: a Model Context Protocol server over stdio (the official Rust SDK,
+//! `rmcp`), so that an agent can search and record memories and read the workspace's tasks
+//! through the same engine and write path as the CLI (audit rows, sync).
+//!
+//! stdout carries the protocol and nothing else; notes go to stderr.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use flightdeck_core::memory::{self, Embedder, MiniLm};
+use flightdeck_core::{tasks, CoreError, Store};
+use flightdeck_types::{MemoryFilter, MemoryScope, NewMemory, TaskFilter, TaskStatus};
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
+use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler, ServiceExt};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::runtime;
+
+/// The run whose process this is, when Flightdeck started it (see "What every run sees").
+const EXECUTION_ENV: &str = "FLIGHTDECK_EXECUTION_ID";
+
+pub fn run(store: Arc<Store>, data_dir: Option<&Path>) -> Result<(), CoreError> {
+    let server = FlightdeckMcp::new(store, data_dir.map(Path::to_path_buf));
+    runtime()?.block_on(async move {
+        let service = server
+            .serve(rmcp::transport::stdio())
+            .await
+            .map_err(|e| CoreError::Refused(format!("MCP: cannot start on stdio: {e}")))?;
+        service
+            .waiting()
+            .await
+            .map_err(|e| CoreError::Refused(format!("MCP: the session ended badly: {e}")))?;
+        Ok(())
+    })
+}
+
+#[derive(Clone)]
+pub struct FlightdeckMcp {
+    store: Arc<Store>,
+    data_dir: Option<PathBuf>,
+    /// Loaded on the first search or add (a session that only lists tasks never pays for it).
+    embedder: Arc<OnceLock<Option<MiniLm>>>,
+    #[allow(dead_code)] // read by the code #[tool_handler] generates
+    tool_router: ToolRouter<Self>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SearchMemory {
+    /// What to look for, in words (a question, an error message, an identifier)
+    pub query: String,
+    /// At most this many hits (1 to 50; default 8)
+    pub limit: Option<usize>,
+    /// Only memories of this kind: note, lesson, fact, decision, preference, error
+    pub kind: Option<String>,
+    /// Only memories of this scope: global, task:ID or env:NAME|ID
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct AddMemory {
+    /// What to remember, as a sentence someone can act on later
+    pub content: String,
+    /// note (default), lesson, fact, decision, preference or error
+    pub kind: Option<String>,
+    /// 0 to 1 (default 0.5): how much it should count when memories are ranked
+    pub importance: Option<f64>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ListTasks {
+    /// Only tasks of this status: todo, in_progress, blocked, done, cancelled
+    pub status: Option<String>,
+    /// Only tasks whose title or description contains this text
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct GetTask {
+    /// The task's id
+    pub id: String,
+}
+
+/// A core error as the JSON-RPC error a client sees: bad input names its field.
+fn to_error(e: CoreError) -> ErrorData {
+    let data = e.field().map(|field| json!({ "field": field }));
+    match &e {
+        CoreError::Invalid(_) | CoreError::NotFound { .. } | CoreError::Ambiguous { .. } => {
+            ErrorData::invalid_params(e.to_string(), data)
+        }
+        _ => ErrorData::internal_error(e.to_string(), data),
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> ErrorData {
+    to_error(CoreError::invalid(field, message))
+}
+
+fn to_json(value: &impl serde::Serialize) -> Result<String, ErrorData> {
+    serde_json::to_string_pretty(value)
+        .map_err(|e| ErrorData::internal_error(format!("cannot encode the answer: {e}"), None))
+}
+
+#[tool_router]
+impl FlightdeckMcp {
+    fn new(store: Arc<Store>, data_dir: Option<PathBuf>) -> Self {
+        FlightdeckMcp {
+            store,
+            data_dir,
+            embedder: Arc::default(),
+            tool_router: Self::tool_router(),
+        }
+    }
+
+    fn embedder(&self) -> Option<&dyn Embedder> {
+        self.embedder
+            .get_or_init(|| {
+                let dir = memory::embed::find_model_dir(self.data_dir.as_deref())?;
+                MiniLm::load(&dir)
+                    .map_err(|e| eprintln!("flightdeck mcp: keyword-only search: {e}"))
+                    .ok()
+            })
+            .as_ref()
+            .map(|m| m as &dyn Embedder)
+    }
+
+    #[tool(
+        description = "Search the workspace's memories (what agents and people recorded) by \
+                       meaning and keywords. Returns the relevant ones, best first, each with its \
+                       relevance (0..1) and the signals that found it; none when nothing is \
+                       relevant, with how close the best came."
+    )]
+    async fn search_memory(
+        &self,
+        Parameters(args): Parameters<SearchMemory>,
+    ) -> Result<String, ErrorData> {
+        if args.query.trim().is_empty() {
+            return Err(invalid("query", "is empty; say what to look for"));
+        }
+        let limit = args.limit.unwrap_or(8);
+        if !(1..=50).contains(&limit) {
+            return Err(invalid("limit", format!("{limit} is not between 1 and 50")));
+        }
+        let filter = MemoryFilter {
+            kind: args.kind,
+            scope: args
+                .scope
+                .as_deref()
+                .map(|s| parse_scope(&self.store, s))
+                .transpose()?,
+            ..MemoryFilter::default()
+        };
+        let floor = memory::relevance_floor(&self.store).map_err(to_error)?;
+        let found = memory::search_with_floor(
+            &self.store,
+            self.embedder(),
+            &args.query,
+            &filter,
+            limit,
+            floor,
+        )
+        .map_err(to_error)?;
+        let hits: Vec<_> = found
+            .hits
+            .iter()
+            .map(|hit| {
+                json!({
+                    "id": hit.memory.id,
+                    "content": hit.memory.content,
+                    "kind": hit.memory.kind,
+                    "scope": hit.memory.scope,
+                    "importance": hit.memory.importance,
+                    "relevance": hit.relevance,
+                    "signals": {
+                        "vector": hit.vector_rank.is_some(),
+                        "keyword": hit.keyword_score > 0.0,
+                    },
+                })
+            })
+            .collect();
+        to_json(&json!({
+            "hits": hits,
+            "mode": found.mode,
+            "floor": found.floor,
+            "nothing_relevant": found.hits.is_empty(),
+            "best_below_floor": found.best_below_floor,
+        }))
+    }
+
+    #[tool(
+        description = "Record a memory for later runs and people: a lesson learned, a fact \
+                       about the code, a decision. Inside a run Flightdeck started, it is scoped \
+                       to that run's task and the run is its source; else it is global."
+    )]
+    async fn add_memory(
+        &self,
+        Parameters(args): Parameters<AddMemory>,
+    ) -> Result<String, ErrorData> {
+        let run = std::env::var(EXECUTION_ENV)
+            .ok()
+            .filter(|id| !id.is_empty());
+        let (scope, source) = match &run {
+            Some(id) => {
+                let execution = flightdeck_core::runs::get(&self.store, id).map_err(|e| {
+                    ErrorData::internal_error(
+                        format!("${EXECUTION_ENV} names run {id}, which this workspace lacks: {e}"),
+                        None,
+                    )
+                })?;
+                let scope = match execution.task_id {
+                    Some(task) => MemoryScope::task(task),
+                    None => MemoryScope::global(),
+                };
+                (scope, Some(id.clone()))
+            }
+            None => (MemoryScope::global(), None),
+        };
+        let input = NewMemory {
+            content: args.content,
+            kind: args.kind,
+            scope,
+            importance: args.importance,
+            source_execution_id: source,
+        };
+        let added = memory::add(&self.store, self.embedder(), input).map_err(to_error)?;
+        to_json(&added)
+    }
+
+    #[tool(description = "List the workspace's tasks (not archived), most urgent first.")]
+    async fn list_tasks(
+        &self,
+        Parameters(args): Parameters<ListTasks>,
+    ) -> Result<String, ErrorData> {
+        let status = args
+            .status
+            .as_deref()
+            .map(|s| {
+                s.parse::<TaskStatus>()
+                    .map_err(|_| invalid("status", format!("`{s}` is not a task status")))
+            })
+            .transpose()?;
+        let filter = TaskFilter {
+            status,
+            search: args.search,
+            ..TaskFilter::default()
+        };
+        let found = tasks::list(&self.store, &filter).map_err(to_error)?;
+        to_json(&found)
+    }
+
+    #[tool(description = "One task by its id: title, description, status, priority, environment.")]
+    async fn get_task(&self, Parameters(args): Parameters<GetTask>) -> Result<String, ErrorData> {
+        let task = tasks::get(&self.store, &args.id).map_err(to_error)?;
+        to_json(&task)
+    }
+}
+
+/// `global`, `task:ID` or `env:NAME|ID`, as for `memory search --scope`.
+fn parse_scope(store: &Store, text: &str) -> Result<MemoryScope, ErrorData> {
+    super::memory::parse_scope(store, text).map_err(to_error)
+}
+
+#[tool_handler]
+impl ServerHandler for FlightdeckMcp {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("flightdeck", env!("CARGO_PKG_VERSION")))
+            .with_instructions(
+                "Flightdeck's workspace: search and record memories (search_memory, \
+                 add_memory) and read tasks (list_tasks, get_task).",
+            )
+    }
+}

@@ -1,0 +1,149 @@
+//! `flightdeck mcp` driven by a real MCP client (the official Rust SDK's, over the child's
+//! stdio): initialize, list the tools, search and add memories (from inside a run: scoped to
+//! its task, the run as source), and a bad argument as a JSON-RPC error naming the field.
+
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::ServiceError;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use rmcp::ServiceExt;
+use serde_json::{json, Value};
+
+use super::common::{json, ok};
+use super::{add, BACKUP, STAGING};
+
+fn call(name: &'static str, arguments: Value) -> CallToolRequestParams {
+    CallToolRequestParams::new(name).with_arguments(arguments.as_object().unwrap().clone())
+}
+
+/// The tool's answer: its one text block, as JSON.
+fn answer(result: rmcp::model::CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    let text = &result.content[0].as_text().expect("a text block").text;
+    serde_json::from_str(text).expect("the text is JSON")
+}
+
+/// Why a call that must fail was refused: a JSON-RPC error (what the tool itself checks), or
+/// a tool error (arguments missing or of the wrong type, which the SDK checks before the tool
+/// runs, so that the calling model sees it).
+fn refusal(result: Result<rmcp::model::CallToolResult, ServiceError>) -> String {
+    match result {
+        Err(ServiceError::McpError(error)) => error.message.to_string(),
+        Ok(result) if result.is_error == Some(true) => result.content[0]
+            .as_text()
+            .expect("a text block")
+            .text
+            .clone(),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_path_buf();
+    add(&d, STAGING);
+    add(&d, BACKUP);
+    let task = ok(&d, &["task", "add", "Rotate the staging credentials"])
+        .trim()
+        .to_string();
+    ok(&d, &["run", &task, "--shell", "true"]);
+    let run = json(&d, &["runs", "list", "--task", &task])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let bin = env!("CARGO_BIN_EXE_flightdeck");
+        let command = tokio::process::Command::new(bin).configure(|c| {
+            c.arg("--data-dir")
+                .arg(&d)
+                .arg("mcp")
+                .env_remove("FLIGHTDECK_WORKSPACE")
+                // As a run Flightdeck started would see it.
+                .env("FLIGHTDECK_EXECUTION_ID", &run);
+        });
+        let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
+        let info = client.peer_info().expect("the server introduced itself");
+        let server = info.server_info.as_ref().map(|s| s.name.as_str());
+        assert_eq!(server, Some("flightdeck"), "{info:?}");
+
+        let mut names: Vec<String> = client
+            .list_all_tools()
+            .await
+            .unwrap()
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["add_memory", "get_task", "list_tasks", "search_memory"]
+        );
+
+        let found = answer(
+            client
+                .call_tool(call(
+                    "search_memory",
+                    json!({"query": "how often does the staging db password change?"}),
+                ))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(found["hits"][0]["content"], STAGING, "{found}");
+        assert!(found["hits"][0]["relevance"].as_f64().unwrap() > 0.0);
+
+        let added = answer(
+            client
+                .call_tool(call(
+                    "add_memory",
+                    json!({"content": "Deploys need a green CI run first", "kind": "lesson"}),
+                ))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(added["scope"]["kind"], "task", "{added}");
+        assert_eq!(added["scope"]["id"], task.as_str(), "{added}");
+        assert_eq!(added["source_execution_id"], run.as_str(), "{added}");
+
+        let tasks = answer(
+            client
+                .call_tool(call("list_tasks", json!({})))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(tasks[0]["id"], task.as_str(), "{tasks}");
+
+        let bad = refusal(
+            client
+                .call_tool(call("search_memory", json!({"query": "x", "limit": 0})))
+                .await,
+        );
+        assert!(bad.contains("limit"), "{bad}");
+        let missing = refusal(
+            client
+                .call_tool(call("search_memory", json!({"limit": 3})))
+                .await,
+        );
+        assert!(missing.contains("query"), "{missing}");
+        let unknown = refusal(
+            client
+                .call_tool(call("get_task", json!({"id": "no-such-task"})))
+                .await,
+        );
+        assert!(unknown.contains("no-such-task"), "{unknown}");
+
+        client.cancel().await.unwrap();
+    });
+
+    // What the agent recorded is found by the CLI, as a person would look for it.
+    let searched = json(&d, &["memory", "search", "what must pass before we deploy"]);
+    assert_eq!(
+        searched["hits"][0]["memory"]["content"], "Deploys need a green CI run first",
+        "{searched}"
+    );
+}
