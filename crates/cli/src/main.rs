@@ -52,7 +52,14 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Memory(cmd) => commands::memory::run(&store, cli.data_dir.as_deref(), cmd, out),
         Command::Workflow(cmd) => commands::workflow::run(store, cmd, out),
         Command::Daemon => commands::daemon::run(store),
-        Command::Mcp => commands::mcp::run(store, cli.data_dir.as_deref()),
+        Command::Mcp {
+            print_config: Some(agent),
+        } => {
+            let snippet = commands::mcp::config_snippet(agent, &cli.workspace)?;
+            output::write_stdout_line(&snippet);
+            Ok(())
+        }
+        Command::Mcp { print_config: None } => commands::mcp::run(store, cli.data_dir.as_deref()),
     }
 }
 

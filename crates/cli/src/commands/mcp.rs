@@ -9,7 +9,9 @@ use std::sync::{Arc, OnceLock};
 
 use flightdeck_core::memory::{self, Embedder, MiniLm};
 use flightdeck_core::{tasks, CoreError, Store};
-use flightdeck_types::{MemoryFilter, MemoryScope, NewMemory, TaskFilter, TaskStatus};
+use flightdeck_types::{
+    MemoryFilter, MemoryScope, NewMemory, NewTask, Priority, TaskFilter, TaskPatch, TaskStatus,
+};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
@@ -21,6 +23,45 @@ use super::runtime;
 
 /// The run whose process this is, when Flightdeck started it (see "What every run sees").
 const EXECUTION_ENV: &str = "FLIGHTDECK_EXECUTION_ID";
+
+/// The snippet that registers `flightdeck mcp` with an agent, for `--print-config`.
+pub fn config_snippet(agent: &str, workspace: &str) -> Result<String, CoreError> {
+    let exe = std::env::current_exe()
+        .ok()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "flightdeck".into());
+    let args = json!(["--workspace", workspace, "mcp"]);
+    match agent {
+        "claude" => Ok(format!(
+            "claude mcp add flightdeck -- {} --workspace {} mcp",
+            shell_word(&exe),
+            shell_word(workspace)
+        )),
+        "codex" => Ok(format!(
+            "# ~/.codex/config.toml\n[mcp_servers.flightdeck]\ncommand = {}\nargs = {}",
+            json!(exe),
+            args
+        )),
+        "generic" => Ok(serde_json::to_string_pretty(&json!({
+            "mcpServers": { "flightdeck": { "command": exe, "args": args } }
+        }))
+        .expect("JSON values serialize")),
+        other => Err(CoreError::invalid(
+            "print-config",
+            format!("`{other}` is not an agent this knows: use claude, codex or generic"),
+        )),
+    }
+}
+
+/// `text` as one POSIX shell word.
+fn shell_word(text: &str) -> String {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"/._-+:=".contains(&b);
+    if !text.is_empty() && text.bytes().all(plain) {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
 
 pub fn run(store: Arc<Store>, data_dir: Option<&Path>) -> Result<(), CoreError> {
     let server = FlightdeckMcp::new(store, data_dir.map(Path::to_path_buf));
@@ -81,6 +122,57 @@ pub struct ListTasks {
 pub struct GetTask {
     /// The task's id
     pub id: String,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct CreateTask {
+    /// A short title (1 to 500 characters)
+    pub title: String,
+    pub description: Option<String>,
+    /// todo (default), in_progress, blocked, done or cancelled
+    pub status: Option<String>,
+    /// low, medium (default), high or urgent
+    pub priority: Option<String>,
+    /// The environment's name or id
+    pub environment: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct UpdateTask {
+    /// The task's id
+    pub id: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// todo, in_progress, blocked, done or cancelled
+    pub status: Option<String>,
+    /// low, medium, high or urgent
+    pub priority: Option<String>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct GetRun {
+    /// The run's id (inside a run: $FLIGHTDECK_EXECUTION_ID)
+    pub id: String,
+    /// How many of its last output lines to include (0 to 200; default 20)
+    pub lines: Option<usize>,
+}
+
+fn parse_status(status: Option<&str>) -> Result<Option<TaskStatus>, ErrorData> {
+    status
+        .map(|s| {
+            s.parse::<TaskStatus>()
+                .map_err(|_| invalid("status", format!("`{s}` is not a task status")))
+        })
+        .transpose()
+}
+
+fn parse_priority(priority: Option<&str>) -> Result<Option<Priority>, ErrorData> {
+    priority
+        .map(|p| {
+            p.parse::<Priority>()
+                .map_err(|_| invalid("priority", format!("`{p}` is not a priority")))
+        })
+        .transpose()
 }
 
 /// A core error as the JSON-RPC error a client sees: bad input names its field.
@@ -233,14 +325,7 @@ impl FlightdeckMcp {
         &self,
         Parameters(args): Parameters<ListTasks>,
     ) -> Result<String, ErrorData> {
-        let status = args
-            .status
-            .as_deref()
-            .map(|s| {
-                s.parse::<TaskStatus>()
-                    .map_err(|_| invalid("status", format!("`{s}` is not a task status")))
-            })
-            .transpose()?;
+        let status = parse_status(args.status.as_deref())?;
         let filter = TaskFilter {
             status,
             search: args.search,
@@ -254,6 +339,69 @@ impl FlightdeckMcp {
     async fn get_task(&self, Parameters(args): Parameters<GetTask>) -> Result<String, ErrorData> {
         let task = tasks::get(&self.store, &args.id).map_err(to_error)?;
         to_json(&task)
+    }
+
+    #[tool(description = "Create a task; returns it with its id.")]
+    async fn create_task(
+        &self,
+        Parameters(args): Parameters<CreateTask>,
+    ) -> Result<String, ErrorData> {
+        let input = NewTask {
+            title: args.title,
+            description: args.description,
+            status: parse_status(args.status.as_deref())?,
+            priority: parse_priority(args.priority.as_deref())?,
+            environment: args.environment,
+        };
+        let task = tasks::create(&self.store, input).map_err(to_error)?;
+        to_json(&task)
+    }
+
+    #[tool(description = "Change a task's title, description, status or priority; returns it.")]
+    async fn update_task(
+        &self,
+        Parameters(args): Parameters<UpdateTask>,
+    ) -> Result<String, ErrorData> {
+        let patch = TaskPatch {
+            title: args.title,
+            description: args.description,
+            status: parse_status(args.status.as_deref())?,
+            priority: parse_priority(args.priority.as_deref())?,
+            environment: None,
+        };
+        if patch.is_empty() {
+            return Err(invalid(
+                "title",
+                "nothing to change: give title, description, status or priority",
+            ));
+        }
+        let task = tasks::update(&self.store, &args.id, patch).map_err(to_error)?;
+        to_json(&task)
+    }
+
+    #[tool(description = "A run: its status, exit code, error, result and its last output lines.")]
+    async fn get_run(&self, Parameters(args): Parameters<GetRun>) -> Result<String, ErrorData> {
+        let lines = args.lines.unwrap_or(20);
+        if lines > 200 {
+            return Err(invalid("lines", format!("{lines} is more than 200")));
+        }
+        let run = flightdeck_core::runs::get(&self.store, &args.id).map_err(to_error)?;
+        let mut output = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = flightdeck_core::runs::events(&self.store, &args.id, after, 1000)
+                .map_err(to_error)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            output.extend(
+                page.into_iter()
+                    .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr"))
+                    .map(|e| json!({ "stream": e.kind, "line": e.data })),
+            );
+            let keep = output.len().saturating_sub(lines);
+            output.drain(..keep);
+        }
+        to_json(&json!({ "run": run, "last_lines": output }))
     }
 }
 
@@ -269,7 +417,8 @@ impl ServerHandler for FlightdeckMcp {
             .with_server_info(Implementation::new("flightdeck", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "Flightdeck's workspace: search and record memories (search_memory, \
-                 add_memory) and read tasks (list_tasks, get_task).",
+                 add_memory), read and change tasks (list_tasks, get_task, create_task, \
+                 update_task) and look at a run (get_run).",
             )
     }
 }

@@ -82,7 +82,15 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
         names.sort();
         assert_eq!(
             names,
-            ["add_memory", "get_task", "list_tasks", "search_memory"]
+            [
+                "add_memory",
+                "create_task",
+                "get_run",
+                "get_task",
+                "list_tasks",
+                "search_memory",
+                "update_task"
+            ]
         );
 
         let found = answer(
@@ -117,6 +125,51 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
                 .unwrap(),
         );
         assert_eq!(tasks[0]["id"], task.as_str(), "{tasks}");
+        let created = answer(
+            client
+                .call_tool(call(
+                    "create_task",
+                    json!({"title": "Follow up on the rotation", "priority": "high"}),
+                ))
+                .await
+                .unwrap(),
+        );
+        let created_id = created["id"].as_str().unwrap().to_string();
+        let updated = answer(
+            client
+                .call_tool(call(
+                    "update_task",
+                    json!({"id": created_id, "status": "done"}),
+                ))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(updated["status"], "done", "{updated}");
+        let shown = answer(
+            client
+                .call_tool(call("get_task", json!({"id": created_id})))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(shown["title"], "Follow up on the rotation");
+        let bad_status = refusal(
+            client
+                .call_tool(call(
+                    "update_task",
+                    json!({"id": created_id, "status": "finished"}),
+                ))
+                .await,
+        );
+        assert!(bad_status.contains("status"), "{bad_status}");
+
+        let looked = answer(
+            client
+                .call_tool(call("get_run", json!({"id": run, "lines": 5})))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(looked["run"]["status"], "succeeded", "{looked}");
+        assert_eq!(looked["run"]["task_id"], task.as_str());
 
         let bad = refusal(
             client
@@ -146,4 +199,31 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
         searched["hits"][0]["memory"]["content"], "Deploys need a green CI run first",
         "{searched}"
     );
+}
+
+#[test]
+fn print_config_shows_how_to_register_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let claude = ok(d, &["mcp", "--print-config", "claude"]);
+    assert!(
+        claude.starts_with("claude mcp add flightdeck -- "),
+        "{claude}"
+    );
+    assert!(
+        claude.trim_end().ends_with("--workspace default mcp"),
+        "{claude}"
+    );
+    let generic: Value =
+        serde_json::from_str(&ok(d, &["mcp", "--print-config", "generic"])).unwrap();
+    let server = &generic["mcpServers"]["flightdeck"];
+    assert!(
+        server["command"].as_str().unwrap().ends_with("flightdeck"),
+        "{generic}"
+    );
+    assert_eq!(server["args"], json!(["--workspace", "default", "mcp"]));
+    let codex = ok(d, &["mcp", "--print-config", "codex"]);
+    assert!(codex.contains("[mcp_servers.flightdeck]"), "{codex}");
+    let refused = super::common::fails(d, &["mcp", "--print-config", "vim"]);
+    assert!(refused.contains("claude, codex or generic"), "{refused}");
 }
