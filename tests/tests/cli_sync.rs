@@ -5,6 +5,8 @@
 
 #[path = "cli_sync/headless.rs"]
 mod headless;
+#[path = "cli_sync/mcp.rs"]
+mod mcp;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
