@@ -14,8 +14,13 @@ use flightdeck_types::{
 };
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig};
-use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler, ServiceExt};
+use rmcp::model::{
+    Implementation, ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ReadResourceResult, Resource, ResourceContents, ServerCapabilities,
+    ServerConfig,
+};
+use rmcp::service::RequestContext;
+use rmcp::{tool, tool_handler, tool_router, ErrorData, RoleServer, ServerHandler, ServiceExt};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -410,15 +415,79 @@ fn parse_scope(store: &Store, text: &str) -> Result<MemoryScope, ErrorData> {
     super::memory::parse_scope(store, text).map_err(to_error)
 }
 
+/// The resource of the calling run's task (JSON), when `$FLIGHTDECK_TASK_ID` is set.
+const TASK_URI: &str = "flightdeck://task/current";
+/// The calling agent run's context file (markdown), when `$FLIGHTDECK_CONTEXT_FILE` is set.
+const CONTEXT_URI: &str = "flightdeck://context/current";
+
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
 #[tool_handler]
 impl ServerHandler for FlightdeckMcp {
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, ErrorData> {
+        let mut resources = Vec::new();
+        if env_value("FLIGHTDECK_TASK_ID").is_some() {
+            resources.push(
+                Resource::new(TASK_URI, "The task of this run").with_mime_type("application/json"),
+            );
+        }
+        if env_value(flightdeck_core::runs::agent_context::CONTEXT_FILE_ENV).is_some() {
+            resources.push(
+                Resource::new(
+                    CONTEXT_URI,
+                    "This run's context: its task, relevant memories, similar runs",
+                )
+                .with_mime_type("text/markdown"),
+            );
+        }
+        Ok(ListResourcesResult::with_all_items(resources))
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, ErrorData> {
+        let missing = |what: &str| {
+            ErrorData::resource_not_found(format!("{} is not available: {what}", request.uri), None)
+        };
+        let text = match request.uri.as_str() {
+            TASK_URI => {
+                let id = env_value("FLIGHTDECK_TASK_ID")
+                    .ok_or_else(|| missing("this process is not a run of a task"))?;
+                let task = tasks::get(&self.store, &id).map_err(to_error)?;
+                to_json(&task)?
+            }
+            CONTEXT_URI => {
+                let env = flightdeck_core::runs::agent_context::CONTEXT_FILE_ENV;
+                let path =
+                    env_value(env).ok_or_else(|| missing("this process is not an agent run"))?;
+                std::fs::read_to_string(&path)
+                    .map_err(|e| missing(&format!("cannot read {path}: {e}")))?
+            }
+            _ => return Err(missing("no such resource (see resources/list)")),
+        };
+        Ok(ReadResourceResult::new(vec![ResourceContents::text(text, request.uri)]).into())
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("flightdeck", env!("CARGO_PKG_VERSION")))
-            .with_instructions(
-                "Flightdeck's workspace: search and record memories (search_memory, \
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_resources()
+                .build(),
+        )
+        .with_server_info(Implementation::new("flightdeck", env!("CARGO_PKG_VERSION")))
+        .with_instructions(
+            "Flightdeck's workspace: search and record memories (search_memory, \
                  add_memory), read and change tasks (list_tasks, get_task, create_task, \
                  update_task) and look at a run (get_run).",
-            )
+        )
     }
 }

@@ -2,7 +2,7 @@
 //! stdio): initialize, list the tools, search and add memories (from inside a run: scoped to
 //! its task, the run as source), and a bad argument as a JSON-RPC error naming the field.
 
-use rmcp::model::CallToolRequestParams;
+use rmcp::model::{CallToolRequestParams, ReadResourceRequestParams, ResourceContents};
 use rmcp::service::ServiceError;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
 use rmcp::ServiceExt;
@@ -52,6 +52,9 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
         .unwrap()
         .to_string();
 
+    let context_file = d.join("context.md");
+    std::fs::write(&context_file, "# Task\nRotate the staging credentials\n").unwrap();
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -65,7 +68,9 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
                 .arg("mcp")
                 .env_remove("FLIGHTDECK_WORKSPACE")
                 // As a run Flightdeck started would see it.
-                .env("FLIGHTDECK_EXECUTION_ID", &run);
+                .env("FLIGHTDECK_EXECUTION_ID", &run)
+                .env("FLIGHTDECK_TASK_ID", &task)
+                .env("FLIGHTDECK_CONTEXT_FILE", &context_file);
         });
         let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
         let info = client.peer_info().expect("the server introduced itself");
@@ -92,6 +97,31 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
                 "update_task"
             ]
         );
+
+        // The run's task and its context file, as resources.
+        let mut uris: Vec<String> = client
+            .list_all_resources()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.uri.clone())
+            .collect();
+        uris.sort();
+        assert_eq!(
+            uris,
+            ["flightdeck://context/current", "flightdeck://task/current"]
+        );
+        let read = |uri: &'static str| client.read_resource(ReadResourceRequestParams::new(uri));
+        let text = |result: rmcp::model::ReadResourceResult| match &result.contents[0] {
+            ResourceContents::TextResourceContents { text, .. } => text.clone(),
+            other => panic!("not text: {other:?}"),
+        };
+        let task_json: Value =
+            serde_json::from_str(&text(read("flightdeck://task/current").await.unwrap())).unwrap();
+        assert_eq!(task_json["title"], "Rotate the staging credentials");
+        let context = text(read("flightdeck://context/current").await.unwrap());
+        assert!(context.starts_with("# Task"), "{context}");
+        assert!(read("flightdeck://nothing").await.is_err());
 
         let found = answer(
             client
