@@ -240,3 +240,64 @@ fn a_secret_a_run_prints_is_masked_before_anything_is_stored() {
     // The same value did reach the process: the masked lines above are its output.
     assert!(secret.len() >= 8);
 }
+
+/// Another process (an agent's `flightdeck mcp`) may add events to a running run; the run's
+/// own output is numbered after them and nothing is lost.
+#[test]
+fn events_another_writer_adds_to_a_running_run_do_not_collide_with_its_output() {
+    use flightdeck_core::store::executions;
+    let rig = Rig::start();
+    let gate_dir = tempfile::tempdir().unwrap();
+    let gate = gate_dir.path().join("go");
+    let run = rig.queue(
+        &format!(
+            "echo first; while [ ! -e '{}' ]; do sleep 0.02; done; echo second; echo third",
+            gate.display()
+        ),
+        Some(30),
+    );
+    until("the first line", || {
+        rig.output(&run.id)
+            .iter()
+            .any(|(_, line)| line == "first")
+            .then_some(())
+    });
+    rig.store
+        .write(|w| {
+            let seq = executions::next_event_seq(w, &run.id)?;
+            executions::insert_event(
+                w,
+                &flightdeck_types::ExecutionEvent {
+                    execution_id: run.id.clone(),
+                    seq,
+                    at: w.now(),
+                    kind: "progress".into(),
+                    data: "halfway".into(),
+                },
+            )
+        })
+        .unwrap();
+    std::fs::write(&gate, "").unwrap();
+    let ended = rig.final_state(&run.id);
+    assert_eq!(
+        ended.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        ended.error
+    );
+    let events = runs::events(&rig.store, &run.id, 0, 1000).unwrap();
+    let kinds: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e.kind != "status" && e.kind != "process" && e.kind != "context")
+        .map(|e| (e.kind.as_str(), e.data.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("stdout", "first"),
+            ("progress", "halfway"),
+            ("stdout", "second"),
+            ("stdout", "third")
+        ]
+    );
+}

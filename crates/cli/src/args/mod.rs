@@ -85,8 +85,8 @@ pub enum Command {
     /// until Ctrl-C
     Daemon,
     /// A Model Context Protocol server on stdin/stdout for agents: search_memory, add_memory,
-    /// list_tasks, get_task, create_task, update_task, get_run (register it with your agent as
-    /// the command `flightdeck mcp`; --print-config shows how)
+    /// list_tasks, get_task, create_task, update_task, get_run, report_progress (register it
+    /// with your agent as the command `flightdeck mcp`; --print-config shows how)
     Mcp {
         /// Print the snippet that registers this server with an agent (claude, codex or
         /// generic JSON) instead of serving

@@ -155,6 +155,15 @@ pub struct UpdateTask {
 }
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct ReportProgress {
+    /// What the agent is doing or has done, for the person watching the run (one line is best)
+    pub message: String,
+    /// Inside a workflow step: values that become the step's outputs, as `key=value` lines of
+    /// $FLIGHTDECK_OUTPUT do (keys: letters, digits and _; values: one line each)
+    pub outputs: Option<std::collections::BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct GetRun {
     /// The run's id (inside a run: $FLIGHTDECK_EXECUTION_ID)
     pub id: String,
@@ -382,6 +391,98 @@ impl FlightdeckMcp {
         }
         let task = tasks::update(&self.store, &args.id, patch).map_err(to_error)?;
         to_json(&task)
+    }
+
+    #[tool(
+        description = "Inside a run Flightdeck started: report progress. The message shows in \
+                       the run's log as a `progress` event (live in the app and `runs logs`); \
+                       inside a workflow step, `outputs` become the step's outputs."
+    )]
+    async fn report_progress(
+        &self,
+        Parameters(args): Parameters<ReportProgress>,
+    ) -> Result<String, ErrorData> {
+        let run = env_value(EXECUTION_ENV).ok_or_else(|| {
+            invalid(
+                "message",
+                format!("report_progress works inside a run Flightdeck started (${EXECUTION_ENV} is not set)"),
+            )
+        })?;
+        let message = args.message.trim();
+        if message.is_empty() || message.chars().count() > 4096 {
+            return Err(invalid("message", "must be 1 to 4096 characters"));
+        }
+        // What the agent reports is masked like the run's own output: its environment's
+        // secrets never reach the database.
+        let execution = flightdeck_core::runs::get(&self.store, &run).map_err(to_error)?;
+        let mask = match flightdeck_core::secrets::for_workspace(&self.store) {
+            Ok(secrets) => flightdeck_core::runs::runner::secret_mask_for(
+                &self.store,
+                secrets.store.as_ref(),
+                &execution,
+            ),
+            Err(_) => Default::default(),
+        };
+        let outputs = args.outputs.unwrap_or_default();
+        if !outputs.is_empty() {
+            let env = flightdeck_core::runs::step_output::OUTPUT_ENV;
+            let path = env_value(env).ok_or_else(|| {
+                invalid(
+                    "outputs",
+                    format!("only a workflow step has outputs (${env} is not set)"),
+                )
+            })?;
+            let mut lines = String::new();
+            for (key, value) in &outputs {
+                let good_key =
+                    !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+                if !good_key {
+                    return Err(invalid(
+                        "outputs",
+                        format!("`{key}` is not an output name: use letters, digits and _"),
+                    ));
+                }
+                if value.contains(['\n', '\r']) {
+                    return Err(invalid(
+                        "outputs",
+                        format!("the value of `{key}` must be one line"),
+                    ));
+                }
+                lines.push_str(&format!("{key}={}\n", mask.mask(value)));
+            }
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .and_then(|mut file| file.write_all(lines.as_bytes()))
+                .map_err(|e| {
+                    ErrorData::internal_error(format!("cannot write {path}: {e}"), None)
+                })?;
+        }
+        let message = mask.mask(message).into_owned();
+        let seq = self
+            .store
+            .write(|w| {
+                let seq = flightdeck_core::store::executions::next_event_seq(w, &run)?;
+                flightdeck_core::store::executions::insert_event(
+                    w,
+                    &flightdeck_types::ExecutionEvent {
+                        execution_id: run.clone(),
+                        seq,
+                        at: w.now(),
+                        kind: "progress".into(),
+                        data: message,
+                    },
+                )?;
+                w.touched(
+                    "execution_events",
+                    &run,
+                    flightdeck_types::AuditAction::Create,
+                );
+                Ok(seq)
+            })
+            .map_err(to_error)?;
+        to_json(&json!({ "run": run, "seq": seq, "outputs": outputs.keys().collect::<Vec<_>>() }))
     }
 
     #[tool(description = "A run: its status, exit code, error, result and its last output lines.")]

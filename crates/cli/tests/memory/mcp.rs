@@ -52,6 +52,8 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
         .unwrap()
         .to_string();
 
+    let output_file = d.join("step-output");
+    std::fs::write(&output_file, "").unwrap();
     let context_file = d.join("context.md");
     std::fs::write(&context_file, "# Task\nRotate the staging credentials\n").unwrap();
 
@@ -70,7 +72,8 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
                 // As a run Flightdeck started would see it.
                 .env("FLIGHTDECK_EXECUTION_ID", &run)
                 .env("FLIGHTDECK_TASK_ID", &task)
-                .env("FLIGHTDECK_CONTEXT_FILE", &context_file);
+                .env("FLIGHTDECK_CONTEXT_FILE", &context_file)
+                .env("FLIGHTDECK_OUTPUT", &output_file);
         });
         let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
         let info = client.peer_info().expect("the server introduced itself");
@@ -93,6 +96,7 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
                 "get_run",
                 "get_task",
                 "list_tasks",
+                "report_progress",
                 "search_memory",
                 "update_task"
             ]
@@ -201,6 +205,26 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
         assert_eq!(looked["run"]["status"], "succeeded", "{looked}");
         assert_eq!(looked["run"]["task_id"], task.as_str());
 
+        let reported = answer(
+            client
+                .call_tool(call(
+                    "report_progress",
+                    json!({"message": "halfway there", "outputs": {"pr": "42"}}),
+                ))
+                .await
+                .unwrap(),
+        );
+        assert_eq!(reported["outputs"], json!(["pr"]), "{reported}");
+        let bad_output = refusal(
+            client
+                .call_tool(call(
+                    "report_progress",
+                    json!({"message": "x", "outputs": {"bad key": "1"}}),
+                ))
+                .await,
+        );
+        assert!(bad_output.contains("outputs"), "{bad_output}");
+
         let bad = refusal(
             client
                 .call_tool(call("search_memory", json!({"query": "x", "limit": 0})))
@@ -222,6 +246,15 @@ fn an_mcp_client_searches_and_records_memories_scoped_to_its_run() {
 
         client.cancel().await.unwrap();
     });
+
+    // The progress is in the run's log, and the outputs in the step's output file.
+    assert_eq!(std::fs::read_to_string(&output_file).unwrap(), "pr=42\n");
+    let logs = super::common::flightdeck(&d, &["runs", "logs", &run]);
+    assert!(
+        logs.stderr.contains("[progress] halfway there"),
+        "{}",
+        logs.stderr
+    );
 
     // What the agent recorded is found by the CLI, as a person would look for it.
     let searched = json(&d, &["memory", "search", "what must pass before we deploy"]);

@@ -551,6 +551,16 @@ fn index_recorded_memories(store: &Store, recorded: &[Memory]) {
     }
 }
 
+/// The mask for what `run` reports from another process (an agent's `flightdeck mcp`): its
+/// environment's secret values, as the runner masks the run's own output with.
+pub fn secret_mask_for(store: &Store, secrets: &dyn SecretStore, run: &Execution) -> SecretMask {
+    let environment = run
+        .environment_id
+        .as_deref()
+        .and_then(|id| crate::environments::get(store, id).ok());
+    run_secret_mask(environment.as_ref(), secrets)
+}
+
 /// The mask for a run in `environment`: the values of its secret variables that this device
 /// has (a missing one cannot be in the run's output).
 fn run_secret_mask(environment: Option<&Environment>, secrets: &dyn SecretStore) -> SecretMask {

@@ -170,12 +170,17 @@ async fn write_loop(
             }
         };
         if !batch.is_empty() {
-            let events = std::mem::take(&mut batch);
+            let mut events = std::mem::take(&mut batch);
             let store = store.clone();
             let id = execution_id.clone();
             let written = tokio::task::spawn_blocking(move || {
                 store.write(|w| {
-                    for e in &events {
+                    // Another process may have added events to this run since (an agent's
+                    // `flightdeck mcp` reporting progress): the batch goes after them, numbered
+                    // in the same transaction. One indexed max() per batch.
+                    let shift = (executions::next_event_seq(w, &id)? - events[0].seq).max(0);
+                    for e in &mut events {
+                        e.seq += shift;
                         executions::insert_event(w, e)?;
                     }
                     w.touched(
@@ -183,14 +188,17 @@ async fn write_loop(
                         &id,
                         flightdeck_types::AuditAction::Create,
                     );
-                    Ok(())
+                    Ok(shift)
                 })
             })
             .await
             .expect("the event writer does not panic");
-            if let Err(e) = written {
-                tracing::warn!(error = %e, run = %execution_id, "could not write run events");
-                first_error.get_or_insert(e);
+            match written {
+                Ok(shift) => totals.next_seq += shift,
+                Err(e) => {
+                    tracing::warn!(error = %e, run = %execution_id, "could not write run events");
+                    first_error.get_or_insert(e);
+                }
             }
         }
         for w in waiters.drain(..) {
