@@ -341,16 +341,6 @@ pub async fn refresh_devices(
 ) -> Result<Vec<flightdeck_types::sync::DeviceInfo>> {
     let client = crate::sync::account::connect(store, secrets)?;
     let listed = client.devices().await?.devices;
-    let known: Vec<(Vec<u8>, String, Option<i64>)> = listed
-        .iter()
-        .filter_map(|d| {
-            Some((
-                hex::decode(&d.site_id).ok()?,
-                d.name.clone(),
-                d.schema_version,
-            ))
-        })
-        .collect();
-    store.record_known_devices(&known)?;
+    store.record_known_devices(&listed)?;
     Ok(listed)
 }

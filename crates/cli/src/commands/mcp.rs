@@ -171,22 +171,26 @@ pub struct GetRun {
     pub lines: Option<usize>,
 }
 
-fn parse_status(status: Option<&str>) -> Result<Option<TaskStatus>, ErrorData> {
-    status
-        .map(|s| {
-            s.parse::<TaskStatus>()
-                .map_err(|_| invalid("status", format!("`{s}` is not a task status")))
+/// An optional enum argument: `field`'s value parsed, or an error naming the field.
+fn parse_field<T: std::str::FromStr>(
+    field: &str,
+    value: Option<&str>,
+    what: &str,
+) -> Result<Option<T>, ErrorData> {
+    value
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|_| invalid(field, format!("`{v}` is not {what}")))
         })
         .transpose()
 }
 
+fn parse_status(status: Option<&str>) -> Result<Option<TaskStatus>, ErrorData> {
+    parse_field("status", status, "a task status")
+}
+
 fn parse_priority(priority: Option<&str>) -> Result<Option<Priority>, ErrorData> {
-    priority
-        .map(|p| {
-            p.parse::<Priority>()
-                .map_err(|_| invalid("priority", format!("`{p}` is not a priority")))
-        })
-        .transpose()
+    parse_field("priority", priority, "a priority")
 }
 
 /// A core error as the JSON-RPC error a client sees: bad input names its field.

@@ -174,8 +174,24 @@ impl super::Store {
     }
 
     /// Remembers the workspace's devices: (site id, name, schema version).
-    pub fn record_known_devices(&self, devices: &[(Vec<u8>, String, Option<i64>)]) -> Result<()> {
-        record_devices(&mut self.lock(), devices)
+    /// Records the names (and schema versions) of the devices the sync server listed, so
+    /// that `sync status`, `devices` and refusals name them, offline too. A device whose site
+    /// id is not hex is skipped.
+    pub fn record_known_devices(
+        &self,
+        devices: &[flightdeck_types::sync::DeviceInfo],
+    ) -> Result<()> {
+        let devices: Vec<(Vec<u8>, String, Option<i64>)> = devices
+            .iter()
+            .filter_map(|d| {
+                Some((
+                    hex::decode(&d.site_id).ok()?,
+                    d.name.clone(),
+                    d.schema_version,
+                ))
+            })
+            .collect();
+        record_devices(&mut self.lock(), &devices)
     }
 
     /// Whether `cell` is of a table and column this database has; re-reads the schema once

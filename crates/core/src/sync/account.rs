@@ -71,18 +71,7 @@ pub async fn join(
         .err()
         .map(|e| e.to_string());
     // The peers' names, so that `devices trust NAME` and refusals name them from now on.
-    let peers: Vec<(Vec<u8>, String, Option<i64>)> = response
-        .peers
-        .iter()
-        .filter_map(|d| {
-            Some((
-                hex::decode(&d.site_id).ok()?,
-                d.name.clone(),
-                d.schema_version,
-            ))
-        })
-        .collect();
-    store.record_known_devices(&peers)?;
+    store.record_known_devices(&response.peers)?;
     store.set_sync_state(&[
         (SERVER_URL, url),
         (WORKSPACE_ID, &response.workspace_id),

@@ -23,12 +23,7 @@ async fn try_name_senders(store: &Store, client: &SyncClient) -> Result<()> {
         return Ok(());
     }
     let listed = client.devices().await?;
-    let devices: Vec<(Vec<u8>, String, Option<i64>)> = listed
-        .devices
-        .into_iter()
-        .filter_map(|d| Some((hex::decode(&d.site_id).ok()?, d.name, d.schema_version)))
-        .collect();
-    store.record_known_devices(&devices)
+    store.record_known_devices(&listed.devices)
 }
 
 /// "N changes from a newer version are waiting; update Flightdeck", naming the devices, or
