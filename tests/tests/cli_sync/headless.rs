@@ -179,45 +179,21 @@ async fn a_headless_device_keeps_its_secrets_and_token_in_the_encrypted_file() {
     assert!(warned.contains("no device token"), "{warned}");
 
     // Moved to the OS keyring and back: everything is found wherever it is.
-    let moved = ok_json(
-        headless(
-            data,
-            "secret-service",
-            key,
-            &["--json", "secrets", "migrate", "--to", "keyring"],
-            "",
-        ),
-        "migrate to keyring",
-    );
+    let in_keyring = |key: Option<&str>, args: &[&str]| {
+        ok_json(
+            headless(data, "secret-service", key, args, ""),
+            &args.join(" "),
+        )
+    };
+    let moved = in_keyring(key, &["--json", "secrets", "migrate", "--to", "keyring"]);
     assert_eq!(moved["moved"].as_array().unwrap().len(), 2, "{moved}");
     assert!(
         !secrets.join("store").exists(),
         "the emptied file is removed"
     );
-    let in_keyring = ok_json(
-        headless(
-            data,
-            "secret-service",
-            None,
-            &["--json", "env", "show", "vault"],
-            "",
-        ),
-        "env show",
-    );
-    assert_eq!(
-        in_keyring["secret_status"]["API_TOKEN"], "set",
-        "{in_keyring}"
-    );
-    let back = ok_json(
-        headless(
-            data,
-            "secret-service",
-            key,
-            &["--json", "secrets", "migrate", "--to", "file"],
-            "",
-        ),
-        "migrate to file",
-    );
+    let shown = in_keyring(None, &["--json", "env", "show", "vault"]);
+    assert_eq!(shown["secret_status"]["API_TOKEN"], "set", "{shown}");
+    let back = in_keyring(key, &["--json", "secrets", "migrate", "--to", "file"]);
     assert_eq!(back["moved"].as_array().unwrap().len(), 2, "{back}");
     let synced = json(&["sync", "now"]);
     assert!(
