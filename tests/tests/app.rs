@@ -378,6 +378,10 @@ fn the_schedule_form_previews_fire_times_and_shows_a_bad_cron_beside_the_field()
         first_text(ui, "[data-testid=field-error-cron_expr]")
     });
     assert!(error.contains("hours field `25`"), "{error}");
+    assert!(
+        !error.contains("cron_expr"),
+        "the error names what the person typed, not the internal field: {error}"
+    );
     assert!(ui.find_all("[data-testid=fire-time]").unwrap().is_empty());
 
     // A preset fixes it; the schedule is added and listed.
@@ -390,6 +394,20 @@ fn the_schedule_form_previews_fire_times_and_shows_a_bad_cron_beside_the_field()
             && ui.find_all("[data-testid=fire-time]")?.len() == 5)
             .then_some(()))
     });
+    // Each fire time names its weekday: `Mon 2026-12-07 02:00`.
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    let times = ui.texts("[data-testid=fire-time]").unwrap();
+    for time in &times {
+        let (day, rest) = time.split_once(' ').unwrap_or(("", ""));
+        assert!(DAYS.contains(&day), "no weekday in {time:?}");
+        assert!(
+            rest.ends_with(" 02:00") && rest.len() == "2026-12-07 02:00".len(),
+            "{time:?}"
+        );
+    }
+    let days: std::collections::BTreeSet<&str> =
+        times.iter().filter_map(|t| t.split(' ').next()).collect();
+    assert_eq!(days.len(), 5, "five nights, five weekdays: {times:?}");
     let name = ui.find("[data-testid=schedule-name-input]").unwrap();
     ui.type_text(&name, "Nightly build").unwrap();
     ui.click(&ui.find("[data-testid=schedule-submit]").unwrap())

@@ -17,6 +17,22 @@ pub fn local_time(t: Timestamp) -> String {
     )
 }
 
+/// A time in the person's own time zone with its weekday, to the minute, e.g.
+/// `Mon 2026-12-07 09:00`: a fire time on the wrong weekday shows at a glance.
+pub fn local_time_with_weekday(t: Timestamp) -> String {
+    const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+    let d = js_sys::Date::new(&JsValue::from_f64(t.as_millis() as f64));
+    format!(
+        "{} {:04}-{:02}-{:02} {:02}:{:02}",
+        DAYS[d.get_day() as usize % 7],
+        d.get_full_year(),
+        d.get_month() + 1,
+        d.get_date(),
+        d.get_hours(),
+        d.get_minutes()
+    )
+}
+
 /// `850 ms`, `12.3 s`, `4 min 05 s`, `2 h 10 min`.
 pub fn duration(ms: i64) -> String {
     let ms = ms.max(0);

@@ -4,11 +4,19 @@ use leptos::prelude::*;
 
 use crate::api::ApiError;
 
-/// The message of `error` when it is about `field`.
+/// The message of `error` when it is about `field`, without the engine's `invalid FIELD: `
+/// prefix: shown beside the field, it would name the field by its internal name
+/// (`cron_expr`) rather than by the label the person typed into.
 pub fn for_field(error: Option<ApiError>, field: &str) -> Option<String> {
     error
         .filter(|e| e.field.as_deref() == Some(field))
-        .map(|e| e.message)
+        .map(|e| {
+            let prefix = format!("invalid {field}: ");
+            e.message
+                .strip_prefix(&prefix)
+                .map(str::to_string)
+                .unwrap_or(e.message)
+        })
 }
 
 /// The message of `error` when it is about none of `fields` (shown under the form).

@@ -40,7 +40,7 @@ fn validate(s: &mut Schedule, cron_typed: bool) -> Result<()> {
             let expr = s.cron_expr.clone().ok_or_else(|| {
                 CoreError::invalid(
                     "cron_expr",
-                    "a cron schedule needs cron_expr, e.g. `0 9 * * MON-FRI`",
+                    "a cron schedule needs a cron expression, e.g. `0 9 * * MON-FRI`",
                 )
             })?;
             // A stored expression is kept as it is: normalising it again would read its

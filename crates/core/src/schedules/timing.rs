@@ -86,7 +86,7 @@ impl Timing {
         Ok(match s.kind {
             ScheduleKind::Cron => {
                 let expr = s.cron_expr.as_deref().ok_or_else(|| {
-                    CoreError::invalid("cron_expr", "a cron schedule needs cron_expr")
+                    CoreError::invalid("cron_expr", "a cron schedule needs a cron expression")
                 })?;
                 Timing::Cron {
                     crons: parse_stored_cron(expr, s.cron_dialect)?,

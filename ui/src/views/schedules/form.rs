@@ -11,7 +11,7 @@ use wasm_bindgen::JsValue;
 
 use super::words;
 use crate::api::{self, ApiError};
-use crate::views::format::local_time;
+use crate::views::format::local_time_with_weekday;
 use crate::views::forms::{for_field, for_form, FieldError};
 
 const FIELDS: [&str; 8] = [
@@ -347,7 +347,7 @@ fn Preview(preview: LocalResource<Result<Vec<Timestamp>, ApiError>>) -> impl Int
                         Ok(times) => view! {
                             <ol class="fire-times">
                                 {times.into_iter().map(|t| view! {
-                                    <li data-testid="fire-time" title=t.to_rfc3339()>{local_time(t)}</li>
+                                    <li data-testid="fire-time" title=t.to_rfc3339()>{local_time_with_weekday(t)}</li>
                                 }).collect_view()}
                             </ol>
                         }.into_any(),
