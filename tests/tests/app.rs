@@ -333,6 +333,14 @@ fn a_shell_run_started_in_the_app_streams_its_log_while_it_runs() {
     poll::until("the run shown as running", WAIT, || {
         Ok((shown_status(ui)?.as_deref() == Some("running")).then_some(()))
     });
+    // While it runs, "Took" ticks.
+    let took = first_text(ui, "[data-testid=run-took]")
+        .unwrap()
+        .unwrap_or_default();
+    poll::until("the elapsed time to move on", WAIT, || {
+        let now = first_text(ui, "[data-testid=run-took]")?.unwrap_or_default();
+        Ok((!now.is_empty() && now != took).then_some(()))
+    });
 
     // Released, it prints its second line and ends.
     std::fs::write(&gate, b"go").unwrap();

@@ -113,10 +113,29 @@ fn Facts(run: Execution, cancel: RunAction, rerun: RunAction) -> impl IntoView {
                 <dt>"Queued"</dt><dd>{local_time(run.queued_at)}</dd>
                 <dt>"Started"</dt><dd>{run.started_at.map(local_time).unwrap_or_else(|| "not yet".into())}</dd>
                 <dt>"Finished"</dt><dd>{run.finished_at.map(local_time).unwrap_or_else(|| "not yet".into())}</dd>
-                <dt>"Took"</dt><dd>{run_duration(&run).unwrap_or_default()}</dd>
+                <dt>"Took"</dt><dd data-testid="run-took"><Took run=run.clone() /></dd>
                 <dt>"Exit code"</dt><dd data-testid="run-exit-code">{run.exit_code.map(|c| c.to_string()).unwrap_or_default()}</dd>
             </dl>
             {run.error.clone().map(|e| view! { <p class="form-error" data-testid="run-error">{e}</p> })}
         </section>
+    }
+}
+
+/// How long the run took; while it runs, how long it has been running, ticking every second.
+#[component]
+fn Took(run: Execution) -> impl IntoView {
+    let tick = RwSignal::new(0u64);
+    if run.started_at.is_some() && run.finished_at.is_none() {
+        let interval = set_interval_with_handle(
+            move || tick.update(|t| *t += 1),
+            std::time::Duration::from_secs(1),
+        );
+        if let Ok(handle) = interval {
+            on_cleanup(move || handle.clear());
+        }
+    }
+    move || {
+        tick.track();
+        run_duration(&run).unwrap_or_default()
     }
 }
