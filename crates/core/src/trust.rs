@@ -15,10 +15,11 @@
 //! device's site id); a compromised server could forge them, which only signed changes would
 //! stop.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use crate::error::{CoreError, Result};
+use crate::store::trust as sql;
 use crate::store::Store;
 use flightdeck_types::Execution;
 
@@ -69,7 +70,7 @@ impl Refusal {
 /// its environment's, of the schedule that fired it and of the workflow run and definition
 /// it is a step of; `None` when every one is trusted.
 pub fn check_run(conn: &Connection, run: &Execution) -> Result<Option<Refusal>> {
-    let mut writers = writers(conn, "executions", &[("id", &run.id)], RUN_COLUMNS)?;
+    let mut writers = sql::writers(conn, "executions", &[("id", &run.id)], RUN_COLUMNS)?;
     if let Some(environment) = &run.environment_id {
         writers.extend(writers_of(
             conn,
@@ -88,22 +89,15 @@ pub fn check_run(conn: &Connection, run: &Execution) -> Result<Option<Refusal>> 
             workflow_run,
             WORKFLOW_RUN_COLUMNS,
         )?);
-        let pinned: Option<(String, i64)> = conn
-            .query_row(
-                "SELECT workflow_id, workflow_version FROM workflow_runs WHERE id = ?1",
-                [workflow_run],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        if let Some((workflow, version)) = pinned {
+        if let Some((workflow, version)) = sql::pinned_workflow(conn, workflow_run)? {
             let key: [(&str, &dyn rusqlite::ToSql); 2] = [("id", &workflow), ("version", &version)];
-            writers.extend(self::writers(conn, "workflows", &key, &["definition"])?);
+            writers.extend(sql::writers(conn, "workflows", &key, &["definition"])?);
         }
     }
-    let own: Vec<u8> = conn.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
+    let own = sql::own_site(conn)?;
     let mut refusal: Option<Refusal> = None;
     for (cell, site) in writers {
-        if site == own || is_trusted(conn, &site)? {
+        if site == own || sql::is_trusted(conn, &site)? {
             continue;
         }
         let site_hex = hex::encode(&site);
@@ -112,7 +106,7 @@ pub fn check_run(conn: &Connection, run: &Execution) -> Result<Option<Refusal>> 
             Some(_) => {}
             None => {
                 refusal = Some(Refusal {
-                    device_name: device_name(conn, &site)?,
+                    device_name: sql::device_name(conn, &site)?,
                     site_id: site_hex,
                     cells: vec![cell],
                 })
@@ -128,69 +122,7 @@ fn writers_of(
     id: &str,
     columns: &[&str],
 ) -> Result<Vec<(String, Vec<u8>)>> {
-    writers(conn, table, &[("id", &id)], columns)
-}
-
-/// `(table.column, site id)` of each of `columns` of the row whose primary key columns have
-/// the values `key`, for each that has a clock entry. A clock entry's site is an ordinal into
-/// `crsql_site_id`, where 0 is this device.
-fn writers(
-    conn: &Connection,
-    table: &str,
-    key: &[(&str, &dyn rusqlite::ToSql)],
-    columns: &[&str],
-) -> Result<Vec<(String, Vec<u8>)>> {
-    let on_key = key
-        .iter()
-        .enumerate()
-        .map(|(i, (column, _))| format!("p.\"{column}\" = ?{}", i + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ");
-    let placeholders = (0..columns.len())
-        .map(|i| format!("?{}", i + 1 + key.len()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let sql = format!(
-        "SELECT c.col_name,
-                CASE WHEN c.site_id = 0 THEN crsql_site_id() ELSE site.site_id END
-         FROM \"{table}__crsql_clock\" AS c
-         JOIN \"{table}__crsql_pks\" AS p ON p.__crsql_key = c.key
-         LEFT JOIN crsql_site_id AS site ON site.ordinal = c.site_id
-         WHERE {on_key} AND c.col_name IN ({placeholders})
-         ORDER BY c.col_name"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let mut values: Vec<&dyn rusqlite::ToSql> = key.iter().map(|(_, value)| *value).collect();
-    values.extend(columns.iter().map(|c| c as &dyn rusqlite::ToSql));
-    let rows = stmt.query_map(values.as_slice(), |r| {
-        Ok((
-            format!("{table}.{}", r.get::<_, String>(0)?),
-            // A site the database cannot name is treated as a stranger.
-            r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default(),
-        ))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
-fn is_trusted(conn: &Connection, site: &[u8]) -> Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT 1 FROM trusted_devices WHERE site_id = ?1",
-            [site],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
-}
-
-fn device_name(conn: &Connection, site: &[u8]) -> Result<Option<String>> {
-    Ok(conn
-        .query_row(
-            "SELECT name FROM known_devices WHERE site_id = ?1",
-            [site],
-            |r| r.get(0),
-        )
-        .optional()?)
+    sql::writers(conn, table, &[("id", &id)], columns)
 }
 
 /// One device of the workspace as `devices list` shows it.
@@ -201,30 +133,23 @@ pub struct DeviceTrust {
     /// This device itself (always trusted).
     pub this_device: bool,
     pub trusted: bool,
+    /// When the sync server last saw it ([`list_refreshed`] only).
+    pub last_seen_at: Option<String>,
 }
 
 /// This device, the devices the sync server listed (as last recorded here) and every trusted
 /// one, this device first, then by name.
 pub fn list(store: &Store) -> Result<Vec<DeviceTrust>> {
     store.read(|conn| {
-        let own: Vec<u8> = conn.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
-        let mut stmt = conn.prepare(
-            "SELECT site_id, max(name), max(trusted) FROM (
-                 SELECT site_id, name, 0 AS trusted FROM known_devices
-                 UNION ALL SELECT site_id, NULL, 1 FROM trusted_devices)
-             GROUP BY site_id",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Option<String>>(1)?,
-                r.get::<_, bool>(2)?,
-            ))
-        })?;
+        let own = sql::own_site(conn)?;
         let mut devices: Vec<DeviceTrust> = Vec::new();
         let mut own_name = None;
-        for row in rows {
-            let (site, name, trusted) = row?;
+        for sql::KnownDevice {
+            site_id: site,
+            name,
+            trusted,
+        } in sql::devices(conn)?
+        {
             if site == own {
                 own_name = name;
                 continue;
@@ -234,6 +159,7 @@ pub fn list(store: &Store) -> Result<Vec<DeviceTrust>> {
                 name,
                 this_device: false,
                 trusted,
+                last_seen_at: None,
             });
         }
         devices.sort_by(|a, b| a.name.cmp(&b.name).then(a.site_id.cmp(&b.site_id)));
@@ -244,6 +170,7 @@ pub fn list(store: &Store) -> Result<Vec<DeviceTrust>> {
                 name: own_name,
                 this_device: true,
                 trusted: true,
+                last_seen_at: None,
             },
         );
         Ok(devices)
@@ -273,6 +200,7 @@ fn resolve(store: &Store, key: &str) -> Result<DeviceTrust> {
                 name: None,
                 this_device: false,
                 trusted: false,
+                last_seen_at: None,
             })
         }
         [] => Err(CoreError::NotFound {
@@ -303,14 +231,7 @@ pub fn trust(store: &Store, key: &str) -> Result<DeviceTrust> {
         return Ok(device);
     }
     let site = hex::decode(&device.site_id).expect("site ids are hex");
-    store.write(|w| {
-        w.execute(
-            "INSERT INTO trusted_devices (site_id, trusted_at) VALUES (?1, ?2)
-             ON CONFLICT (site_id) DO NOTHING",
-            params![site, w.now().as_millis()],
-        )?;
-        Ok(())
-    })?;
+    store.write(|w| sql::add_trusted(w, &site, w.now().as_millis()))?;
     device.trusted = true;
     Ok(device)
 }
@@ -324,10 +245,7 @@ pub fn untrust(store: &Store, key: &str) -> Result<DeviceTrust> {
         ));
     }
     let site = hex::decode(&device.site_id).expect("site ids are hex");
-    store.write(|w| {
-        w.execute("DELETE FROM trusted_devices WHERE site_id = ?1", [site])?;
-        Ok(())
-    })?;
+    store.write(|w| sql::remove_trusted(w, &site))?;
     device.trusted = false;
     Ok(device)
 }
@@ -343,4 +261,29 @@ pub async fn refresh_devices(
     let listed = client.devices().await?.devices;
     store.record_known_devices(&listed)?;
     Ok(listed)
+}
+
+/// [`list`], after asking the sync server for the workspace's devices when this one joined
+/// (their names are recorded, and each gets its last seen time). When the server cannot be
+/// asked, the devices last recorded, and why.
+pub async fn list_refreshed(
+    store: &Store,
+    secrets: &dyn crate::secrets::SecretStore,
+) -> Result<(Vec<DeviceTrust>, Option<CoreError>)> {
+    let joined = crate::sync::account::status(store)?.joined;
+    let (seen, problem) = match joined {
+        true => match refresh_devices(store, secrets).await {
+            Ok(seen) => (seen, None),
+            Err(e) => (Vec::new(), Some(e)),
+        },
+        false => (Vec::new(), None),
+    };
+    let mut devices = list(store)?;
+    for device in &mut devices {
+        device.last_seen_at = seen
+            .iter()
+            .find(|s| s.site_id == device.site_id)
+            .and_then(|s| s.last_seen_at.clone());
+    }
+    Ok((devices, problem))
 }

@@ -245,7 +245,6 @@ fn a_secret_a_run_prints_is_masked_before_anything_is_stored() {
 /// own output is numbered after them and nothing is lost.
 #[test]
 fn events_another_writer_adds_to_a_running_run_do_not_collide_with_its_output() {
-    use flightdeck_core::store::executions;
     let rig = Rig::start();
     let gate_dir = tempfile::tempdir().unwrap();
     let gate = gate_dir.path().join("go");
@@ -262,21 +261,7 @@ fn events_another_writer_adds_to_a_running_run_do_not_collide_with_its_output() 
             .any(|(_, line)| line == "first")
             .then_some(())
     });
-    rig.store
-        .write(|w| {
-            let seq = executions::next_event_seq(w, &run.id)?;
-            executions::insert_event(
-                w,
-                &flightdeck_types::ExecutionEvent {
-                    execution_id: run.id.clone(),
-                    seq,
-                    at: w.now(),
-                    kind: "progress".into(),
-                    data: "halfway".into(),
-                },
-            )
-        })
-        .unwrap();
+    runs::add_event(&rig.store, &run.id, "progress", "halfway".into()).unwrap();
     std::fs::write(&gate, "").unwrap();
     let ended = rig.final_state(&run.id);
     assert_eq!(

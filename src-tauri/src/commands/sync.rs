@@ -77,31 +77,14 @@ fn show_value(value: &flightdeck_core::store::SqlValue) -> String {
 /// server's list is asked for when joined; offline, the devices last seen).
 #[tauri::command]
 pub async fn list_devices(state: State<'_, AppState>) -> CommandResult<Vec<DeviceTrustInfo>> {
-    let store = state.store()?.clone();
-    let joined = account::status(&store).map_err(from_core)?.joined;
-    let seen = match (joined, state.keyring()) {
-        (true, Ok(keyring)) => {
-            let keyring = keyring.clone();
-            trust::refresh_devices(&store, keyring.as_ref())
-                .await
-                .unwrap_or_else(|e| {
-                    tracing::warn!(error = %e, "showing the devices last seen");
-                    Vec::new()
-                })
-        }
-        _ => Vec::new(),
-    };
-    let devices = trust::list(&store).map_err(from_core)?;
-    Ok(devices
-        .into_iter()
-        .map(|d| {
-            let last_seen_at = seen
-                .iter()
-                .find(|s| s.site_id == d.site_id)
-                .and_then(|s| s.last_seen_at.clone());
-            device_trust_info(d, last_seen_at)
-        })
-        .collect())
+    let (store, keyring) = (state.store()?.clone(), state.keyring()?.clone());
+    let (devices, problem) = trust::list_refreshed(&store, keyring.as_ref())
+        .await
+        .map_err(from_core)?;
+    if let Some(e) = problem {
+        tracing::warn!(error = %e, "showing the devices last seen");
+    }
+    Ok(devices.into_iter().map(device_trust_info).collect())
 }
 
 /// Trusts (or stops trusting) the device with site id `site_id`.
@@ -117,15 +100,15 @@ pub fn set_device_trust(
         false => trust::untrust(store, &site_id),
     }
     .map_err(from_core)?;
-    Ok(device_trust_info(changed, None))
+    Ok(device_trust_info(changed))
 }
 
-fn device_trust_info(d: trust::DeviceTrust, last_seen_at: Option<String>) -> DeviceTrustInfo {
+fn device_trust_info(d: trust::DeviceTrust) -> DeviceTrustInfo {
     DeviceTrustInfo {
         site_id: d.site_id,
         name: d.name,
         this_device: d.this_device,
         trusted: d.trusted,
-        last_seen_at,
+        last_seen_at: d.last_seen_at,
     }
 }

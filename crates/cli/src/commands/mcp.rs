@@ -420,7 +420,7 @@ impl FlightdeckMcp {
         // secrets never reach the database.
         let execution = flightdeck_core::runs::get(&self.store, &run).map_err(to_error)?;
         let mask = match flightdeck_core::secrets::for_workspace(&self.store) {
-            Ok(secrets) => flightdeck_core::runs::runner::secret_mask_for(
+            Ok(secrets) => flightdeck_core::runs::secret_mask::SecretMask::for_run(
                 &self.store,
                 secrets.store.as_ref(),
                 &execution,
@@ -464,27 +464,7 @@ impl FlightdeckMcp {
                 })?;
         }
         let message = mask.mask(message).into_owned();
-        let seq = self
-            .store
-            .write(|w| {
-                let seq = flightdeck_core::store::executions::next_event_seq(w, &run)?;
-                flightdeck_core::store::executions::insert_event(
-                    w,
-                    &flightdeck_types::ExecutionEvent {
-                        execution_id: run.clone(),
-                        seq,
-                        at: w.now(),
-                        kind: "progress".into(),
-                        data: message,
-                    },
-                )?;
-                w.touched(
-                    "execution_events",
-                    &run,
-                    flightdeck_types::AuditAction::Create,
-                );
-                Ok(seq)
-            })
+        let seq = flightdeck_core::runs::add_event(&self.store, &run, "progress", message)
             .map_err(to_error)?;
         to_json(&json!({ "run": run, "seq": seq, "outputs": outputs.keys().collect::<Vec<_>>() }))
     }
@@ -496,21 +476,11 @@ impl FlightdeckMcp {
             return Err(invalid("lines", format!("{lines} is more than 200")));
         }
         let run = flightdeck_core::runs::get(&self.store, &args.id).map_err(to_error)?;
-        let mut output = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = flightdeck_core::runs::events(&self.store, &args.id, after, 1000)
-                .map_err(to_error)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            output.extend(
-                page.into_iter()
-                    .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr"))
-                    .map(|e| json!({ "stream": e.kind, "line": e.data })),
-            );
-            let keep = output.len().saturating_sub(lines);
-            output.drain(..keep);
-        }
+        let output: Vec<_> = flightdeck_core::runs::last_output(&self.store, &args.id, lines)
+            .map_err(to_error)?
+            .into_iter()
+            .map(|e| json!({ "stream": e.kind, "line": e.data }))
+            .collect();
         to_json(&json!({ "run": run, "last_lines": output }))
     }
 }

@@ -10,16 +10,19 @@ use flightdeck_types::{
 pub mod agent_cli;
 pub mod agent_context;
 pub mod executors;
+mod interrupted;
 pub mod lock;
 pub mod run_env;
+mod run_memory;
 pub mod runner;
 pub mod secret_mask;
 pub mod start;
 pub mod step_output;
 
 pub use agent_cli::agent_cli_spec;
+pub use interrupted::recover_interrupted;
 pub use lock::WorkerLock;
-pub use runner::{recover_interrupted, Runner, RunnerConfig, RunnerHandle};
+pub use runner::{Runner, RunnerConfig, RunnerHandle};
 pub use start::{rerun, start_for_task};
 
 use crate::audit::diff;
@@ -93,6 +96,46 @@ pub fn events(
     limit: u32,
 ) -> Result<Vec<ExecutionEvent>> {
     store.read(|conn| executions::events(conn, execution_id, after_seq, limit))
+}
+
+/// Adds an event to a run from outside its runner (an agent's `flightdeck mcp` reporting
+/// progress); it goes after whatever the run has, and the runner numbers its own output after
+/// it. Returns the event's seq.
+pub fn add_event(store: &Store, execution_id: &str, kind: &str, data: String) -> Result<i64> {
+    store.write(|w| {
+        let seq = executions::next_event_seq(w, execution_id)?;
+        executions::insert_event(
+            w,
+            &ExecutionEvent {
+                execution_id: execution_id.to_string(),
+                seq,
+                at: w.now(),
+                kind: kind.to_string(),
+                data,
+            },
+        )?;
+        w.touched("execution_events", execution_id, AuditAction::Create);
+        Ok(seq)
+    })
+}
+
+/// The last `n` stdout and stderr events of a run, oldest first.
+pub fn last_output(store: &Store, execution_id: &str, n: usize) -> Result<Vec<ExecutionEvent>> {
+    let mut output = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = events(store, execution_id, after, 1000)?;
+        let Some(last) = page.last() else {
+            return Ok(output);
+        };
+        after = last.seq;
+        output.extend(
+            page.into_iter()
+                .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr")),
+        );
+        let keep = output.len().saturating_sub(n);
+        output.drain(..keep);
+    }
 }
 
 /// Asks for a run to stop. Any device may ask; the device running it acts on the request.

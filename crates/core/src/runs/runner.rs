@@ -3,24 +3,26 @@
 //! recovery hook's effects in one transaction.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use flightdeck_types::{
     AuditAction, EntityKind, Environment, Execution, ExecutionEvent, ExecutionSpec,
-    ExecutionStatus, Memory, MemoryScope, Timestamp,
+    ExecutionStatus, Memory, Timestamp,
 };
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
 use super::executors::agent_thread::{self, AgentDefaults};
 use super::executors::{http, shell, CancelSignal, EventSink, Outcome, SinkConfig};
+use super::run_memory::{
+    fresh_memory_file, index_recorded_memories, read_memory_file, record_memories,
+};
 use super::secret_mask::SecretMask;
 use super::{agent_context, run_env, step_output};
 use crate::audit::diff;
-use crate::error::{CoreError, Result};
-use crate::memory;
+use crate::error::Result;
 use crate::secrets::SecretStore;
 use crate::store::{executions, Store, Writer};
 
@@ -163,7 +165,7 @@ impl Runner {
         };
         let mask = Arc::new(match &secret_env {
             Ok(values) => SecretMask::new(values.iter().map(|(_, value)| value)),
-            Err(_) => run_secret_mask(environment.as_ref(), self.secrets.as_ref()),
+            Err(_) => SecretMask::for_environment(environment.as_ref(), self.secrets.as_ref()),
         });
         let (sink, writer) = EventSink::start(
             self.store.clone(),
@@ -465,189 +467,4 @@ fn finish(
         let _ = std::fs::remove_file(path);
     }
     Ok(recorded)
-}
-
-/// Records a run's memories inside the write that ends it, and lists them (and what could not
-/// be recorded) under `memories` in its result.
-fn record_memories(
-    w: &mut Writer<'_>,
-    run_id: &str,
-    output_lines: &[String],
-    (file_text, file_error): (Option<&str>, Option<String>),
-    result: &mut Option<serde_json::Value>,
-) -> Result<Vec<Memory>> {
-    let mut captured = memory::capture_run(w, run_id, output_lines, file_text)?;
-    captured.errors.extend(file_error);
-    if !captured.added.is_empty() || !captured.errors.is_empty() {
-        let r = result.get_or_insert_with(|| json!({}));
-        if let Some(fields) = r.as_object_mut() {
-            fields.insert(
-                "memories".into(),
-                json!({
-                    "recorded": captured.added.iter().map(|m| &m.id).collect::<Vec<_>>(),
-                    "errors": captured.errors,
-                }),
-            );
-        }
-    }
-    Ok(captured.added)
-}
-
-/// `<database dir>/run-memory/<run id>.jsonl`. Beside the database rather than in /tmp: the
-/// data dir is the person's own, so no one else can plant or read it.
-fn memory_file_path(store: &Store, run_id: &str) -> PathBuf {
-    super::beside_database(store, "run-memory").join(format!("{run_id}.jsonl"))
-}
-
-/// [`memory_file_path`], its directory created and no file there yet.
-fn fresh_memory_file(store: &Store, run_id: &str) -> Result<PathBuf> {
-    let path = memory_file_path(store, run_id);
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| CoreError::io(format!("cannot create {}", dir.display()), e))?;
-    }
-    match std::fs::remove_file(&path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(CoreError::io(format!("cannot clear {}", path.display()), e)),
-    }
-    Ok(path)
-}
-
-/// The memory file's text (its secret values masked), or why it was not read. No file means
-/// the run recorded nothing.
-fn read_memory_file(path: &Path, mask: &SecretMask) -> (Option<String>, Option<String>) {
-    let env = memory::MEMORY_FILE_ENV;
-    match std::fs::metadata(path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, None),
-        Err(e) => (None, Some(format!("{env}: cannot read it: {e}"))),
-        Ok(meta) if meta.len() > memory::MAX_FILE_BYTES => (
-            None,
-            Some(format!(
-                "{env}: {} bytes, over the {} byte limit; not read",
-                meta.len(),
-                memory::MAX_FILE_BYTES
-            )),
-        ),
-        Ok(_) => match std::fs::read_to_string(path) {
-            Ok(text) => (Some(mask.mask(&text).into_owned()), None),
-            Err(e) => (None, Some(format!("{env}: cannot read it: {e}"))),
-        },
-    }
-}
-
-/// Keeps the scopes the run wrote to within budget and gives the new memories their vectors.
-/// The run has ended by now; a failure here is logged, and the next index pass catches up.
-fn index_recorded_memories(store: &Store, recorded: &[Memory]) {
-    let scopes: HashSet<&MemoryScope> = recorded.iter().map(|m| &m.scope).collect();
-    for scope in scopes {
-        let embedder = memory::embed::shared_default();
-        if let Err(e) = memory::enforce_budget(store, embedder, scope, &memory::Budget::default()) {
-            tracing::warn!(error = %e, "could not enforce the memory budget after a run");
-        }
-    }
-    if let Err(e) = memory::index_pending_default(store) {
-        tracing::warn!(error = %e, "could not index the memories a run recorded");
-    }
-}
-
-/// The mask for what `run` reports from another process (an agent's `flightdeck mcp`): its
-/// environment's secret values, as the runner masks the run's own output with.
-pub fn secret_mask_for(store: &Store, secrets: &dyn SecretStore, run: &Execution) -> SecretMask {
-    let environment = run
-        .environment_id
-        .as_deref()
-        .and_then(|id| crate::environments::get(store, id).ok());
-    run_secret_mask(environment.as_ref(), secrets)
-}
-
-/// The mask for a run in `environment`: the values of its secret variables that this device
-/// has (a missing one cannot be in the run's output).
-fn run_secret_mask(environment: Option<&Environment>, secrets: &dyn SecretStore) -> SecretMask {
-    let Some(environment) = environment else {
-        return SecretMask::default();
-    };
-    let values = environment.secret_vars.iter().filter_map(|var| {
-        secrets
-            .get(&crate::secrets::env_secret_account(&environment.id, var))
-            .ok()
-            .flatten()
-    });
-    SecretMask::new(values.collect::<Vec<_>>())
-}
-
-/// Marks runs left `running` on this device as `interrupted` and hands each to recovery.
-/// Only the holder of the worker lock may call it: anyone else could be looking at runs a
-/// live runner is executing.
-///
-/// What such a run recorded before its process died is kept: the `memory:` lines of its stored
-/// output and the memory file it left behind become memories of the run, as at a normal end.
-pub fn recover_interrupted(store: &Store, secrets: &dyn SecretStore) -> Result<Vec<Execution>> {
-    let (ended, recorded, files) = store.write(|w| {
-        let now: Timestamp = w.now();
-        let stale = executions::running_on_device(w, w.device_id())?;
-        let mut ended = Vec::with_capacity(stale.len());
-        let mut recorded = Vec::new();
-        let mut files = Vec::new();
-        for old in stale {
-            if let Some(process) = executions::last_event_of_kind(w, &old.id, "process")? {
-                shell::kill_recorded_group(&process.data);
-            }
-            let lines = stored_memory_lines(w, &old.id)?;
-            let path = memory_file_path(store, &old.id);
-            let environment = match &old.environment_id {
-                Some(id) => crate::store::environments::matching(w, id)?
-                    .into_iter()
-                    .find(|env| &env.id == id),
-                None => None,
-            };
-            let mask = run_secret_mask(environment.as_ref(), secrets);
-            let (file_text, file_error) = read_memory_file(&path, &mask);
-            let mut result = old.result.clone();
-            let file = (file_text.as_deref(), file_error);
-            recorded.extend(record_memories(w, &old.id, &lines, file, &mut result)?);
-            files.push(path);
-            let new = Execution {
-                status: ExecutionStatus::Interrupted,
-                finished_at: Some(now),
-                error: Some("the process running it exited".into()),
-                result,
-                ..old.clone()
-            };
-            let seq = executions::next_event_seq(w, &old.id)?;
-            end_in(w, &old, &new, seq)?;
-            ended.push(new);
-        }
-        Ok((ended, recorded, files))
-    })?;
-    for path in files {
-        let _ = std::fs::remove_file(path);
-    }
-    if !recorded.is_empty() {
-        index_recorded_memories(store, &recorded);
-    }
-    Ok(ended)
-}
-
-/// The `memory:` lines among a run's stored output (which stops at the output cap).
-fn stored_memory_lines(w: &Writer<'_>, run_id: &str) -> Result<Vec<String>> {
-    let mut lines = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = executions::events(w, run_id, after, 1000)?;
-        let Some(last) = page.last() else {
-            return Ok(lines);
-        };
-        after = last.seq;
-        lines.extend(
-            page.into_iter()
-                .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr"))
-                .filter(|e| memory::is_memory_line(&e.data))
-                .map(|e| e.data)
-                .take(memory::MAX_PER_RUN + 1 - lines.len()),
-        );
-        if lines.len() > memory::MAX_PER_RUN {
-            return Ok(lines);
-        }
-    }
 }

@@ -12,6 +12,10 @@
 use std::borrow::Cow;
 
 use base64::Engine;
+use flightdeck_types::{Environment, Execution};
+
+use crate::secrets::SecretStore;
+use crate::store::Store;
 
 /// What a secret value is replaced by.
 pub const MASK: &str = "***";
@@ -85,6 +89,33 @@ impl SecretMask {
             }
             _ => {}
         }
+    }
+}
+
+impl SecretMask {
+    /// The mask for a run in `environment`: the values of its secret variables that this
+    /// device has (a missing one cannot be in the run's output).
+    pub fn for_environment(environment: Option<&Environment>, secrets: &dyn SecretStore) -> Self {
+        let Some(environment) = environment else {
+            return SecretMask::default();
+        };
+        let values = environment.secret_vars.iter().filter_map(|var| {
+            secrets
+                .get(&crate::secrets::env_secret_account(&environment.id, var))
+                .ok()
+                .flatten()
+        });
+        SecretMask::new(values.collect::<Vec<_>>())
+    }
+
+    /// The mask for what `run` reports from another process (an agent's `flightdeck mcp`):
+    /// its environment's secret values, as the runner masks the run's own output with.
+    pub fn for_run(store: &Store, secrets: &dyn SecretStore, run: &Execution) -> Self {
+        let environment = run
+            .environment_id
+            .as_deref()
+            .and_then(|id| crate::environments::get(store, id).ok());
+        Self::for_environment(environment.as_ref(), secrets)
     }
 }
 

@@ -19,6 +19,7 @@ mod sync_state;
 pub mod tasks;
 #[cfg(test)]
 mod test_histories;
+pub mod trust;
 pub mod workflows;
 mod write;
 
