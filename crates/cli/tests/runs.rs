@@ -4,6 +4,8 @@
 mod common;
 #[path = "runs/workflows.rs"]
 mod workflows;
+#[path = "runs/worktrees.rs"]
+mod worktrees;
 
 use std::path::Path;
 use std::process::{Child, Stdio};

@@ -27,7 +27,15 @@ use flightdeck_types::Execution;
 const RUN_COLUMNS: &[&str] = &["device_id", "executor", "spec", "environment_id"];
 /// The columns of its environment that do (the path it runs in, the variables it gets, the
 /// commands made from it).
-const ENVIRONMENT_COLUMNS: &[&str] = &["working_dir", "env_vars", "agent_command", "setup_script"];
+/// The repository counts: a worktree run checks it out (its hooks run) and runs the setup script
+/// there.
+const ENVIRONMENT_COLUMNS: &[&str] = &[
+    "working_dir",
+    "repository",
+    "env_vars",
+    "agent_command",
+    "setup_script",
+];
 /// The columns of the schedule that fired it: which device fires it and what it runs.
 const SCHEDULE_COLUMNS: &[&str] = &["runner_device_id", "executor", "spec"];
 /// The columns of the workflow run it is a step of: the definition it pins, the device that

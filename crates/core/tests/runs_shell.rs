@@ -6,6 +6,8 @@ mod common;
 mod runner;
 #[path = "runs_shell/trust.rs"]
 mod trust;
+#[path = "runs_shell/worktree.rs"]
+mod worktree;
 
 use flightdeck_core::runs;
 use flightdeck_types::{ExecutionSpec, ExecutionStatus, NewExecution, RetryPolicy, ShellSpec};

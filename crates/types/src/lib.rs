@@ -18,6 +18,7 @@ pub mod task;
 pub mod time;
 pub mod validate;
 pub mod workflow;
+pub mod worktree;
 
 pub use app::{
     AppInfo, CommandError, ConflictInfo, DeviceTrustInfo, EntityChanged, RunEvents, Settings,
@@ -32,7 +33,7 @@ pub use memory::{
 pub use recovery::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
-    ExecutorKind, HttpSpec, NewExecution, RetryPolicy, ShellSpec,
+    ExecutorKind, HttpSpec, Isolation, NewExecution, RetryPolicy, ShellSpec,
 };
 pub use schedule::{
     MisfirePolicy, NewSchedule, OverlapPolicy, Schedule, ScheduleKind, SchedulePatch,
@@ -46,3 +47,4 @@ pub use workflow::{
     Workflow, WorkflowDefinition, WorkflowProgress, WorkflowRun, WorkflowRunFilter,
     WorkflowRunStatus, WorkflowSpec,
 };
+pub use worktree::{FileChange, WorktreeRecord, WorktreeState};

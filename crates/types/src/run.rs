@@ -33,6 +33,18 @@ impl ExecutionStatus {
 }
 
 string_enum! {
+    /// Where a shell run works. `worktree`: a fresh git worktree of the environment's
+    /// repository on a new branch, so parallel runs never share a checkout and the run's
+    /// changes come out as a diff. `shared`: the working dir as it is. Unset: an agent run
+    /// (one with an `agent_prompt`) gets a worktree when its environment's repository is a
+    /// local directory; anything else runs shared.
+    Isolation, "isolation" {
+        Shared => "shared",
+        Worktree => "worktree",
+    }
+}
+
+string_enum! {
     ExecutorKind, "executor" {
         Shell => "shell",
         Http => "http",
@@ -66,6 +78,12 @@ pub struct ShellSpec {
     /// The run gets the context relevant to it as a markdown file, `$FLIGHTDECK_CONTEXT_FILE`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_prompt: Option<String>,
+    /// See [`Isolation`]; unset picks by the rule given there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<Isolation>,
+    /// With a worktree: the branch it starts from [default: the repository's current branch].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_branch: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -118,6 +118,11 @@ pub struct StepDefinition {
     pub env: BTreeMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
+    /// For `shell` and `agent` steps: `worktree` runs the step in a fresh git worktree of the
+    /// environment's repository (see [`crate::Isolation`]); `agent` steps get one by default
+    /// when the repository is a local directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isolation: Option<crate::Isolation>,
     #[serde(flatten)]
     pub action: StepAction,
 }

@@ -210,7 +210,8 @@ pub struct EnvFields {
     /// The directory commands run in
     #[arg(long, value_name = "DIR")]
     pub path: Option<String>,
-    /// The repository, a path or a URL
+    /// The repository, a path or a URL. A local git repository gives each agent run its own
+    /// worktree and branch (see `run --isolation`)
     #[arg(long, value_name = "URL")]
     pub repo: Option<String>,
     /// A plain variable, KEY=VALUE (repeatable)
@@ -220,7 +221,8 @@ pub struct EnvFields {
     /// the value with `flightdeck env secret set`)
     #[arg(long = "secret-var", value_name = "K")]
     pub secret_vars: Vec<String>,
-    /// A setup script run before each run
+    /// A setup script, run in a worktree run's fresh worktree before its command (e.g.
+    /// `npm ci`)
     #[arg(long, value_name = "CMD")]
     pub setup: Option<String>,
     /// The agent CLI template, e.g. 'claude -p {prompt}'

@@ -1,7 +1,9 @@
 //! Arguments of `run`, `runs`, `schedule` and `errors`.
 
 use clap::{Args, Subcommand};
-use flightdeck_types::{ExecutionStatus, MisfirePolicy, OverlapPolicy, RecoveryStatus, Severity};
+use flightdeck_types::{
+    ExecutionStatus, Isolation, MisfirePolicy, OverlapPolicy, RecoveryStatus, Severity,
+};
 
 /// What to run. With none of --shell, --http, --agent-thread or --workflow, the task's environment's agent
 /// command template runs with the task as its prompt.
@@ -40,6 +42,16 @@ pub struct ExecutorArgs {
     /// Seconds before the run is stopped as timed out
     #[arg(long, value_name = "SECS")]
     pub timeout: Option<u64>,
+    /// For a shell or agent run: `worktree` works in a fresh git worktree of the environment's
+    /// repository on a new branch (see `runs diff`, `runs merge`, `runs discard`); `shared`
+    /// works in the working dir as it is [default: worktree for an agent run whose environment's
+    /// repository is a local directory, else shared]
+    #[arg(long, value_name = "MODE")]
+    pub isolation: Option<Isolation>,
+    /// With a worktree: the branch it starts from and merges into [default: the repository's
+    /// current branch]
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -79,6 +91,24 @@ pub enum RunsCommand {
     },
     /// Stop a run (the device running it kills it)
     Cancel { id: String },
+    /// What a run that worked in a git worktree changed: its branch, base, files and the full
+    /// diff
+    Diff {
+        id: String,
+        /// Only the branch and the files changed, not the diff itself
+        #[arg(long)]
+        stat: bool,
+    },
+    /// Merge a worktree run's branch into its base branch (fast-forward when the base has not
+    /// moved, else a merge commit). A conflict changes nothing and names the files
+    Merge { id: String },
+    /// Remove a worktree run's worktree and delete its branch, unmerged work included
+    Discard {
+        id: String,
+        /// Do not ask for confirmation (needed when stdin is not a terminal)
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 #[derive(Debug, Args)]

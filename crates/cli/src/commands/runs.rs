@@ -22,10 +22,28 @@ pub fn spec_from_args(
     task: &Task,
     args: &ExecutorArgs,
 ) -> Result<ExecutionSpec, CoreError> {
+    if args.shell.is_none()
+        && (args.http.is_some() || args.agent_thread.is_some() || args.workflow.is_some())
+    {
+        if let Some(flag) = [
+            ("--isolation", args.isolation.is_some()),
+            ("--base", args.base.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+        {
+            return Err(CoreError::invalid(
+                "isolation",
+                format!("{flag} is for shell and agent runs, which work in a directory"),
+            ));
+        }
+    }
     if let Some(line) = &args.shell {
         return Ok(ExecutionSpec::Shell(ShellSpec {
             line: Some(line.clone()),
             timeout_secs: args.timeout,
+            isolation: args.isolation,
+            base_branch: args.base.clone(),
             ..ShellSpec::default()
         }));
     }
@@ -87,6 +105,8 @@ pub fn spec_from_args(
     let environment = environments::get(store, environment_id)?;
     let mut shell = runs::agent_cli_spec(&environment, task)?;
     shell.timeout_secs = args.timeout.or(shell.timeout_secs);
+    shell.isolation = args.isolation;
+    shell.base_branch = args.base.clone();
     Ok(ExecutionSpec::Shell(shell))
 }
 
@@ -198,6 +218,9 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
             let run = runs::request_cancel(store, id)?;
             out.print(&run, || format!("cancel requested for run {}", run.id));
         }
+        RunsCommand::Diff { id, stat } => super::run_worktree::diff(store, id, *stat, out)?,
+        RunsCommand::Merge { id } => super::run_worktree::merge(store, id, out)?,
+        RunsCommand::Discard { id, yes } => super::run_worktree::discard(store, id, *yes, out)?,
     }
     Ok(())
 }

@@ -18,6 +18,7 @@ pub mod runner;
 pub mod secret_mask;
 pub mod start;
 pub mod step_output;
+pub mod worktree;
 
 pub use agent_cli::agent_cli_spec;
 pub use interrupted::recover_interrupted;

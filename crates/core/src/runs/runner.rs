@@ -220,7 +220,25 @@ impl Runner {
                             memory_file: memory_file.as_deref(),
                             extra_env,
                         };
-                        shell::run(spec, &ctx, &sink, cancel).await
+                        match super::worktree::repository_for(spec, environment.as_ref()) {
+                            Err(e) => Outcome::failed(e.to_string()),
+                            Ok(None) => shell::run(spec, &ctx, &sink, cancel).await,
+                            Ok(Some(repository)) => {
+                                let environment =
+                                    environment.as_ref().expect("a repository has one");
+                                super::worktree::run_in_worktree(
+                                    &self.store,
+                                    &run,
+                                    spec,
+                                    &ctx,
+                                    environment,
+                                    repository,
+                                    &sink,
+                                    cancel,
+                                )
+                                .await
+                            }
+                        }
                     }
                     Err(e) => Outcome::failed(e.to_string()),
                 }

@@ -261,6 +261,13 @@ pub fn finish(conn: &Connection, run: &Execution) -> Result<()> {
     Ok(())
 }
 
+/// Rewrites a run's result alone (a finished run's worktree record after a merge or discard).
+pub fn set_result(conn: &Connection, id: &str, result: Option<&serde_json::Value>) -> Result<()> {
+    conn.prepare_cached("UPDATE executions SET result = ?2 WHERE id = ?1")?
+        .execute(params![id, result.map(|r| r.to_string())])?;
+    Ok(())
+}
+
 /// When a cancel was asked for, if it was.
 pub fn cancel_requested_at(conn: &Connection, id: &str) -> Result<Option<i64>> {
     Ok(conn

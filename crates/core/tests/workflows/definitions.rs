@@ -71,6 +71,14 @@ fn each_problem_is_named_with_its_place() {
             "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    timeout: soon\n",
             "step `a`, field `timeout`",
         ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    isolation: sideways\n",
+            "step `a`, field `isolation`: unknown isolation `sideways`; expected one of shared, worktree",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    http: { url: 'http://x' }\n    isolation: worktree\n",
+            "step `a`, field `isolation`: only `shell` and `agent` steps run in a worktree",
+        ),
     ];
     for (yaml, want) in cases {
         let message = refused(yaml);
@@ -91,6 +99,19 @@ fn each_problem_is_named_with_its_place() {
         "{message}"
     );
     assert!(message.contains("unknown step `x`") && message.contains("duplicate step id"));
+}
+
+#[test]
+fn a_step_asks_for_a_worktree() {
+    let rig = WfRig::idle();
+    let applied = workflows::apply(
+        &rig.store,
+        "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    isolation: worktree\n",
+        Format::Yaml,
+    )
+    .unwrap();
+    let step = &applied.workflow.definition.steps[0];
+    assert_eq!(step.isolation, Some(flightdeck_types::Isolation::Worktree));
 }
 
 #[test]

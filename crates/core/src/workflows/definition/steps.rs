@@ -17,6 +17,7 @@ const STEP_FIELDS: &[&str] = &[
     "continue_on_failure",
     "env",
     "working_dir",
+    "isolation",
     "kind",
     "message",
 ];
@@ -149,8 +150,35 @@ pub(super) fn read_step(
         &format!("{at}, field `working_dir`"),
         problems,
     );
+    let isolation = match m.get("isolation") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => match text.parse::<flightdeck_types::Isolation>() {
+            Ok(isolation)
+                if matches!(action, StepAction::Shell { .. } | StepAction::Agent { .. }) =>
+            {
+                Some(isolation)
+            }
+            Ok(_) => {
+                problems.push(format!(
+                    "{at}, field `isolation`: only `shell` and `agent` steps run in a worktree"
+                ));
+                None
+            }
+            Err(e) => {
+                problems.push(format!("{at}, field `isolation`: {e}"));
+                None
+            }
+        },
+        Some(other) => {
+            problems.push(format!(
+                "{at}, field `isolation`: `{other}` must be `worktree` or `shared`"
+            ));
+            None
+        }
+    };
     Some(StepDefinition {
         id,
+        isolation,
         name: opt_text(m.get("name"), &format!("{at}, field `name`"), problems),
         needs,
         when,

@@ -269,6 +269,7 @@ fn step_spec(w: &Writer<'_>, run: &WorkflowRun, step: &StepDefinition) -> Result
             working_dir: step.working_dir.clone(),
             env: step.env.clone(),
             timeout_secs: step.timeout_secs,
+            isolation: step.isolation,
             ..ShellSpec::default()
         }),
         StepAction::Http {
@@ -311,6 +312,7 @@ fn step_spec(w: &Writer<'_>, run: &WorkflowRun, step: &StepDefinition) -> Result
                 working_dir: step.working_dir.clone(),
                 env: step.env.clone(),
                 timeout_secs: step.timeout_secs,
+                isolation: step.isolation,
                 ..ShellSpec::default()
             })
         }

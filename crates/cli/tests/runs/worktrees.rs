@@ -1,0 +1,149 @@
+//! The worktree flow through the real binary and real git: an agent run in its own worktree,
+//! `runs diff`, `runs merge` and `runs discard`, and their errors.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::common::{fails, flightdeck, json, ok};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+#[test]
+fn an_agent_run_works_in_a_worktree_and_its_diff_is_merged_or_discarded() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("data");
+    let d = d.as_path();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "hello\n").unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "first"]);
+    // The "agent": writes the prompt into a file and leaves it uncommitted.
+    let agent = dir.path().join("agent.sh");
+    std::fs::write(
+        &agent,
+        "printf '%s\\n' \"$1\" > notes.txt\necho \"on $FLIGHTDECK_BRANCH\"\n",
+    )
+    .unwrap();
+    let repo_text = repo.display().to_string();
+    let agent_line = format!("sh {} {{prompt}}", agent.display());
+    ok(
+        d,
+        &[
+            "env",
+            "add",
+            "web",
+            "--repo",
+            &repo_text,
+            "--agent",
+            &agent_line,
+        ],
+    );
+    let task = ok(d, &["task", "add", "Fix the login bug", "--env", "web"])
+        .trim()
+        .to_string();
+
+    let run = flightdeck(d, &["run", &task]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with("on flightdeck/fix-the-login-bug-"),
+        "{}",
+        run.stdout
+    );
+    let runs = json(d, &["runs", "list", "--task", &task]);
+    let id = runs[0]["id"].as_str().unwrap().to_string();
+    let record = &runs[0]["result"]["worktree"];
+    let branch = record["branch"].as_str().unwrap().to_string();
+    assert_eq!(record["files_changed"], 1);
+    assert_eq!(record["committed_leftovers"], true);
+
+    let diff = ok(d, &["runs", "diff", &id]);
+    assert!(
+        diff.contains(&format!("branch {branch} from main")),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("notes.txt") && diff.contains("+Fix the login bug"),
+        "{diff}"
+    );
+    let stat = ok(d, &["runs", "diff", &id, "--stat"]);
+    assert!(
+        stat.contains("notes.txt") && !stat.contains("+Fix the login bug"),
+        "{stat}"
+    );
+    let as_json = json(d, &["runs", "diff", &id]);
+    assert!(as_json["diff"]
+        .as_str()
+        .unwrap()
+        .contains("+++ b/notes.txt"));
+
+    let merged = ok(d, &["runs", "merge", &id]);
+    assert!(merged.contains("fast-forward"), "{merged}");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("notes.txt")).unwrap(),
+        "Fix the login bug\n"
+    );
+    let again = fails(d, &["runs", "merge", &id]);
+    assert!(again.contains("already merged"), "{again}");
+
+    // A second run, discarded: asked without a terminal, it needs --yes.
+    assert_eq!(flightdeck(d, &["run", &task]).code, 0);
+    let second = json(d, &["runs", "list", "--task", &task])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = json(d, &["runs", "show", &second])["result"]["worktree"]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(Path::new(&path).is_dir());
+    let no = fails(d, &["runs", "discard", &second]);
+    assert!(no.contains("--yes"), "{no}");
+    assert!(
+        Path::new(&path).is_dir(),
+        "nothing is removed without --yes"
+    );
+    let gone = ok(d, &["runs", "discard", &second, "--yes"]);
+    assert!(gone.contains("discarded"), "{gone}");
+    assert!(!Path::new(&path).exists());
+
+    // Errors: --isolation on an HTTP run; a diff of a run without a worktree.
+    let e = fails(
+        d,
+        &[
+            "run",
+            &task,
+            "--http",
+            "http://127.0.0.1:9",
+            "--isolation",
+            "worktree",
+        ],
+    );
+    assert!(e.contains("--isolation"), "{e}");
+    let shared = flightdeck(
+        d,
+        &["run", &task, "--shell", "true", "--isolation", "shared"],
+    );
+    assert_eq!(shared.code, 0, "{}", shared.stderr);
+    let plain = json(d, &["runs", "list", "--task", &task])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let e = fails(d, &["runs", "diff", &plain]);
+    assert!(e.contains("did not work in a worktree"), "{e}");
+}

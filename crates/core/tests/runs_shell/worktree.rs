@@ -1,0 +1,391 @@
+//! One git worktree per agent run, through the real runner and real git: parallel runs on
+//! their own branches, the environment's setup script in the worktree, the diff recorded,
+//! merge (fast-forward, merge commit, conflict), discard, and the errors before a run starts.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use flightdeck_core::runs::{self, worktree};
+use flightdeck_core::{environments, tasks, CoreError, Store};
+use flightdeck_types::{
+    Environment, Execution, ExecutionSpec, ExecutionStatus, Isolation, NewEnvironment,
+    NewExecution, NewTask, ShellSpec, StartRun, WorktreeRecord, WorktreeState,
+};
+
+use crate::runner::Rig;
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
+}
+
+/// A repository on `main` with one commit holding README.md.
+fn repository(dir: &Path) -> PathBuf {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("README.md"), "hello\n").unwrap();
+    git(&repo, &["add", "README.md"]);
+    git(&repo, &["commit", "-qm", "first"]);
+    repo
+}
+
+/// Commits made by the agent scripts need an identity; the test machine may have none.
+fn identity() -> BTreeMap<String, String> {
+    [
+        ("GIT_AUTHOR_NAME", "Agent"),
+        ("GIT_AUTHOR_EMAIL", "agent@example.com"),
+        ("GIT_COMMITTER_NAME", "Agent"),
+        ("GIT_COMMITTER_EMAIL", "agent@example.com"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect()
+}
+
+fn environment(
+    store: &Store,
+    repo: &Path,
+    agent_command: &str,
+    setup: Option<&str>,
+) -> Environment {
+    environments::create(
+        store,
+        NewEnvironment {
+            name: repo.file_name().unwrap().to_string_lossy().into_owned(),
+            repository: Some(repo.display().to_string()),
+            env_vars: identity(),
+            agent_command: Some(agent_command.into()),
+            setup_script: setup.map(String::from),
+            ..NewEnvironment::default()
+        },
+    )
+    .unwrap()
+}
+
+fn task(store: &Store, title: &str, env: &Environment) -> String {
+    tasks::create(
+        store,
+        NewTask {
+            title: title.into(),
+            environment: Some(env.id.clone()),
+            ..NewTask::default()
+        },
+    )
+    .unwrap()
+    .id
+}
+
+fn agent_run(store: &Store, task_id: &str) -> Execution {
+    runs::start_for_task(
+        store,
+        &StartRun {
+            task_id: task_id.into(),
+            shell: None,
+            timeout_secs: Some(60),
+        },
+    )
+    .unwrap()
+}
+
+fn shell_run(rig: &Rig, env: &Environment, line: &str, isolation: Option<Isolation>) -> Execution {
+    rig.queue_new(NewExecution {
+        environment_id: Some(env.id.clone()),
+        spec: Some(ExecutionSpec::Shell(ShellSpec {
+            line: Some(line.into()),
+            isolation,
+            ..ShellSpec::default()
+        })),
+        ..NewExecution::default()
+    })
+}
+
+fn record(run: &Execution) -> WorktreeRecord {
+    WorktreeRecord::from_result(run.result.as_ref())
+        .unwrap_or_else(|| panic!("run {} has no worktree record: {:?}", run.id, run.result))
+}
+
+fn files(record: &WorktreeRecord) -> Vec<&str> {
+    let mut files: Vec<&str> = record.files.iter().map(|f| f.path.as_str()).collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn parallel_agent_runs_work_on_their_own_branches_and_merge_into_the_base() {
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path());
+    // The agent: says which task it is in a file named after it, waits so the two overlap,
+    // notes what its checkout holds, checks the setup script ran in it, and commits.
+    let script = dir.path().join("agent.sh");
+    std::fs::write(
+        &script,
+        "set -e\ntest -f .ready\necho \"$1\" > \"$1.txt\"\nsleep 0.3\nls > \"$1.seen\"\n\
+         git add -A\ngit commit -qm \"agent: $1\"\n",
+    )
+    .unwrap();
+    let env = environment(
+        &rig.store,
+        &repo,
+        &format!("sh {} {{prompt}}", script.display()),
+        Some("echo ready > .ready"),
+    );
+    let alpha = agent_run(&rig.store, &task(&rig.store, "alpha", &env));
+    let beta = agent_run(&rig.store, &task(&rig.store, "beta", &env));
+    let alpha = rig.final_state(&alpha.id);
+    let beta = rig.final_state(&beta.id);
+    assert_eq!(
+        alpha.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        alpha.error
+    );
+    assert_eq!(beta.status, ExecutionStatus::Succeeded, "{:?}", beta.error);
+
+    let (a, b) = (record(&alpha), record(&beta));
+    assert!(a.branch.starts_with("flightdeck/alpha-"), "{}", a.branch);
+    assert!(b.branch.starts_with("flightdeck/beta-"), "{}", b.branch);
+    assert_ne!(a.path, b.path);
+    let main = git(&repo, &["rev-parse", "main"]);
+    assert_eq!(
+        (a.base_branch.as_str(), a.base_commit.as_str()),
+        ("main", main.as_str())
+    );
+    assert_eq!(files(&a), [".ready", "alpha.seen", "alpha.txt"]);
+    assert_eq!(files(&b), [".ready", "beta.seen", "beta.txt"]);
+    // .ready 1 line, alpha.txt 1, alpha.seen 3 (README.md, alpha.seen, alpha.txt).
+    assert_eq!(
+        (a.files_changed, a.lines_added, a.lines_removed),
+        (3, 5, 0),
+        "{a:?}"
+    );
+    assert!(!a.committed_leftovers);
+    assert_eq!(a.state, WorktreeState::Open);
+    // No cross-talk: each checkout held only its own files.
+    let seen = git(&repo, &["show", &format!("{}:beta.seen", b.branch)]);
+    assert!(!seen.contains("alpha"), "beta saw alpha's files: {seen}");
+    assert_eq!(
+        git(&repo, &["show", &format!("{}:alpha.txt", a.branch)]),
+        "alpha"
+    );
+    // The base is untouched until a merge.
+    assert!(!repo.join("alpha.txt").exists());
+
+    let diff = worktree::diff_of(&rig.store, &alpha.id).unwrap();
+    let text = diff.diff.expect("the full diff is stored on this device");
+    assert!(
+        text.contains("+++ b/alpha.txt") && text.contains("+alpha"),
+        "{text}"
+    );
+    assert!(!text.contains("beta"), "{text}");
+
+    // Alpha first: the base has not moved, so a fast-forward, in the checkout of main.
+    match worktree::merge(&rig.store, &alpha.id).unwrap() {
+        worktree::MergeOutcome::Merged {
+            commit,
+            fast_forward,
+        } => {
+            assert!(fast_forward);
+            assert_eq!(commit, git(&repo, &["rev-parse", "main"]));
+            assert_eq!(
+                Some(commit),
+                record(&runs::get(&rig.store, &alpha.id).unwrap()).head_commit
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        std::fs::read_to_string(repo.join("alpha.txt")).unwrap(),
+        "alpha\n"
+    );
+    // Then beta: main moved, so a merge commit with both parents.
+    match worktree::merge(&rig.store, &beta.id).unwrap() {
+        worktree::MergeOutcome::Merged {
+            commit,
+            fast_forward,
+        } => {
+            assert!(!fast_forward);
+            let parents = git(&repo, &["rev-list", "--parents", "-n", "1", &commit]);
+            assert_eq!(parents.split(' ').count(), 3, "{parents}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(repo.join("beta.txt").exists() && repo.join("alpha.txt").exists());
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    let merged = record(&runs::get(&rig.store, &beta.id).unwrap());
+    assert_eq!(merged.state, WorktreeState::Merged);
+    assert_eq!(
+        merged.merged_commit.as_deref(),
+        Some(git(&repo, &["rev-parse", "main"]).as_str())
+    );
+    let again = worktree::merge(&rig.store, &beta.id)
+        .unwrap_err()
+        .to_string();
+    assert!(again.contains("already merged"), "{again}");
+}
+
+#[test]
+fn a_conflicting_merge_changes_nothing_and_names_the_files_then_discard_removes_it_all() {
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path());
+    let env = environment(&rig.store, &repo, "true {prompt}", None);
+    // A plain shell run that asks for a worktree, and leaves its change uncommitted.
+    let run = shell_run(
+        &rig,
+        &env,
+        "echo from-the-agent > README.md",
+        Some(Isolation::Worktree),
+    );
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    let r = record(&run);
+    assert!(r.committed_leftovers, "{r:?}");
+    assert_eq!(files(&r), ["README.md"]);
+    assert!(r.branch.starts_with("flightdeck/run-"), "{}", r.branch);
+
+    // Meanwhile main changes the same line.
+    std::fs::write(repo.join("README.md"), "from-the-person\n").unwrap();
+    git(&repo, &["commit", "-qam", "person"]);
+    let before = git(&repo, &["rev-parse", "main"]);
+    match worktree::merge(&rig.store, &run.id).unwrap() {
+        worktree::MergeOutcome::Conflict { files } => assert_eq!(files, ["README.md"]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(git(&repo, &["rev-parse", "main"]), before);
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+    assert_eq!(
+        std::fs::read_to_string(repo.join("README.md")).unwrap(),
+        "from-the-person\n"
+    );
+    assert_eq!(
+        record(&runs::get(&rig.store, &run.id).unwrap()).state,
+        WorktreeState::Open
+    );
+
+    // The same conflict with main not checked out anywhere: merge-tree, no files touched.
+    git(&repo, &["checkout", "-q", "-b", "elsewhere"]);
+    match worktree::merge(&rig.store, &run.id).unwrap() {
+        worktree::MergeOutcome::Conflict { files } => assert_eq!(files, ["README.md"]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(git(&repo, &["rev-parse", "main"]), before);
+
+    let gone = worktree::discard(&rig.store, &run.id).unwrap();
+    assert_eq!(gone.state, WorktreeState::Discarded);
+    assert!(!Path::new(&r.path).exists());
+    assert_eq!(git(&repo, &["branch", "--list", &r.branch]), "");
+    assert!(!git(&repo, &["worktree", "list"]).contains(&r.path));
+    let stored = record(&runs::get(&rig.store, &run.id).unwrap());
+    assert_eq!(stored.state, WorktreeState::Discarded);
+    let merge = worktree::merge(&rig.store, &run.id)
+        .unwrap_err()
+        .to_string();
+    assert!(merge.contains("discarded"), "{merge}");
+}
+
+#[test]
+fn a_merge_without_a_checkout_of_the_base_moves_only_the_branch() {
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path());
+    let env = environment(&rig.store, &repo, "true {prompt}", None);
+    let run = shell_run(&rig, &env, "echo new > new.txt", Some(Isolation::Worktree));
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    // main moves on (another file), and the repository's checkout leaves main.
+    std::fs::write(repo.join("other.txt"), "other\n").unwrap();
+    git(&repo, &["add", "other.txt"]);
+    git(&repo, &["commit", "-qm", "other"]);
+    git(&repo, &["checkout", "-q", "-b", "elsewhere"]);
+    match worktree::merge(&rig.store, &run.id).unwrap() {
+        worktree::MergeOutcome::Merged {
+            commit,
+            fast_forward,
+        } => {
+            assert!(!fast_forward);
+            assert_eq!(commit, git(&repo, &["rev-parse", "main"]));
+            assert_eq!(git(&repo, &["show", "main:new.txt"]), "new");
+            assert_eq!(git(&repo, &["show", "main:other.txt"]), "other");
+        }
+        other => panic!("{other:?}"),
+    }
+    // The checkout on `elsewhere` was not touched.
+    assert!(!repo.join("new.txt").exists());
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}
+
+#[test]
+fn a_repository_that_is_not_git_or_a_dirty_base_fails_before_the_command_runs() {
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let line = format!("touch {}", marker.display());
+
+    let plain = dir.path().join("plain");
+    std::fs::create_dir_all(&plain).unwrap();
+    let env = environment(&rig.store, &plain, "true {prompt}", None);
+    let run = rig.final_state(&shell_run(&rig, &env, &line, Some(Isolation::Worktree)).id);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    let error = run.error.unwrap();
+    assert!(
+        error.contains("is not a git repository") && error.contains("git init"),
+        "{error}"
+    );
+
+    let repo = repository(dir.path());
+    std::fs::write(repo.join("README.md"), "edited, not committed\n").unwrap();
+    let dirty = environment(&rig.store, &repo, "true {prompt}", None);
+    let run = rig.final_state(&shell_run(&rig, &dirty, &line, Some(Isolation::Worktree)).id);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    let error = run.error.unwrap();
+    assert!(
+        error.contains("uncommitted changes") && error.contains("README.md"),
+        "{error}"
+    );
+    assert!(!marker.exists(), "the command ran despite the errors");
+    assert_eq!(git(&repo, &["branch", "--list", "flightdeck/*"]), "");
+
+    // Asking for a worktree with no repository at all names the setting.
+    let bare = environments::create(
+        &rig.store,
+        NewEnvironment {
+            name: "no-repo".into(),
+            ..NewEnvironment::default()
+        },
+    )
+    .unwrap();
+    let run = rig.final_state(&shell_run(&rig, &bare, &line, Some(Isolation::Worktree)).id);
+    let error = run.error.unwrap();
+    assert!(error.contains("--repo PATH"), "{error}");
+    // `shared` runs where it always did, repository or not.
+    let run = rig.final_state(&shell_run(&rig, &env, &line, Some(Isolation::Shared)).id);
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    assert!(WorktreeRecord::from_result(run.result.as_ref()).is_none());
+    assert!(marker.exists());
+}
+
+#[test]
+fn merge_and_discard_refuse_a_run_without_a_worktree() {
+    let rig = Rig::start();
+    let run = rig.final_state(&rig.queue("true", None).id);
+    let e = worktree::merge(&rig.store, &run.id).unwrap_err();
+    assert!(
+        matches!(e, CoreError::Refused(ref m) if m.contains("did not work in a worktree")),
+        "{e}"
+    );
+    assert!(worktree::discard(&rig.store, &run.id).is_err());
+}
