@@ -9,7 +9,8 @@
 //!   scripts/with-keyring.sh cargo bench -p flightdeck-tests --bench app -- screenshots ../docs
 //!
 //! The second form starts a real sync server (throwaway Postgres), seeds a workspace and
-//! saves screenshots of the board, environments, sync, memory and the dark theme into `docs`.
+//! saves screenshots of the board, environments, sync, memory, an agent run's diff (real git)
+//! and the dark theme into `docs`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -178,6 +179,7 @@ fn screenshots(dir: &Path) {
     let rt = flightdeck_tests::runtime();
     let server = rt.block_on(Server::start(server_binary("debug")));
     let data = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
     {
         let store = Store::open_workspace(Some(data.path()), "default").unwrap();
         let samples = [
@@ -257,6 +259,7 @@ fn screenshots(dir: &Path) {
             };
             memory::add(&store, Some(model), input).unwrap();
         }
+        seed_worktree_run(&store, work.path());
         rt.block_on(account::join(
             &store,
             &keyring(),
@@ -304,10 +307,92 @@ fn screenshots(dir: &Path) {
     .unwrap();
     wait("[data-testid=memory-signals]");
     shot("screenshot-memory.png");
+    click("[data-testid=nav-runs]");
+    wait("[data-testid=run-row][data-status=succeeded]");
+    click("[data-testid=run-row][data-status=succeeded] [data-testid=run-what]");
+    wait("[data-testid=diff-line]");
+    shot("screenshot-diff.png");
     click("[data-testid=nav-settings]");
     wait("[data-testid=theme-dark]");
     click("[data-testid=theme-dark]");
     click("[data-testid=nav-tasks]");
     wait("[data-testid=task-card]");
     shot("screenshot-dark.png");
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let status = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["-c", "user.name=Dana", "-c", "user.email=dana@example.com"])
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(status.success(), "git {args:?}");
+}
+
+/// A repository with a login module, and an agent run queued on it that fixes the module and
+/// adds a test (the app's worker runs it in its own worktree).
+fn seed_worktree_run(store: &Store, work: &Path) {
+    let repo = work.join("web");
+    std::fs::create_dir_all(repo.join("src")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    let before = "use crate::session::Session;\n\n/// Logs a user in.\npub fn login(session: &Session) -> bool {\n    session.user().is_some()\n}\n";
+    std::fs::write(repo.join("src/login.rs"), before).unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-qm", "Login"]);
+    let agent = work.join("agent.sh");
+    std::fs::write(
+        &agent,
+        r#"cat > src/login.rs <<'RS'
+use crate::session::Session;
+
+/// Logs a user in; an expired session counts as logged out.
+pub fn login(session: &Session) -> bool {
+    // The clock may cross midnight between two checks: read it once.
+    let now = session.clock().now();
+    session.user().is_some() && session.expires_at() > now
+}
+RS
+mkdir -p tests
+cat > tests/login.rs <<'RS'
+#[test]
+fn an_expired_session_is_logged_out() {
+    let session = Session::expired_at(1_700_000_000);
+    assert!(!login(&session));
+}
+RS
+"#,
+    )
+    .unwrap();
+    let env = environments::create(
+        store,
+        NewEnvironment {
+            name: "web".into(),
+            repository: Some(repo.display().to_string()),
+            agent_command: Some(format!("sh {} {{prompt}}", agent.display())),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let task = tasks::create(
+        store,
+        NewTask {
+            title: "Handle an expired session on login".into(),
+            status: Some(TaskStatus::InProgress),
+            priority: Some(Priority::High),
+            environment: Some(env.id),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    flightdeck_core::runs::start_for_task(
+        store,
+        &flightdeck_types::StartRun {
+            task_id: task.id,
+            shell: None,
+            timeout_secs: Some(60),
+        },
+    )
+    .unwrap();
 }

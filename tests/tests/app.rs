@@ -11,6 +11,9 @@ use flightdeck_types::{NewTask, TaskFilter};
 // The Workflows view (its own file, to keep this one short; the same test binary).
 #[path = "app/workflows.rs"]
 mod workflows;
+// A worktree run's diff and merge.
+#[path = "app/worktrees.rs"]
+mod worktrees;
 
 const WAIT: Duration = Duration::from_secs(20);
 

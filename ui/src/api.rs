@@ -20,9 +20,9 @@ use std::collections::BTreeMap;
 use flightdeck_types::{
     AppInfo, ConflictInfo, DeviceTrustInfo, Environment, EnvironmentPatch, ErrorFilter,
     ErrorRecord, Execution, ExecutionEvent, ExecutionFilter, Memory, MemoryFilter, MemorySearch,
-    NewEnvironment, NewMemory, NewSchedule, NewTask, Schedule, SchedulePatch, Settings, StartRun,
-    SyncInfo, Task, TaskContext, TaskFilter, TaskPatch, Timestamp, WorkflowRun, WorkflowRunDetail,
-    WorkflowRunFilter, WorkflowSummary,
+    MergeOutcome, NewEnvironment, NewMemory, NewSchedule, NewTask, RunDiff, Schedule,
+    SchedulePatch, Settings, StartRun, SyncInfo, Task, TaskContext, TaskFilter, TaskPatch,
+    Timestamp, WorkflowRun, WorkflowRunDetail, WorkflowRunFilter, WorkflowSummary, WorktreeRecord,
 };
 use serde_json::{Map, Value};
 
@@ -290,6 +290,29 @@ pub async fn cancel_run(id: String) -> Result<Execution, ApiError> {
 
 pub async fn rerun(id: String) -> Result<Execution, ApiError> {
     invoke("rerun", &IdArgs { id: &id }).await
+}
+
+// A worktree run's diff and what a person does with it.
+
+pub async fn run_diff(id: String) -> Result<RunDiff, ApiError> {
+    invoke("run_diff", &IdArgs { id: &id }).await
+}
+
+pub async fn merge_run(id: String) -> Result<MergeOutcome, ApiError> {
+    invoke("merge_run", &IdArgs { id: &id }).await
+}
+
+pub async fn discard_run(id: String) -> Result<WorktreeRecord, ApiError> {
+    invoke("discard_run", &IdArgs { id: &id }).await
+}
+
+pub async fn rerun_in_worktree(id: String) -> Result<Execution, ApiError> {
+    invoke("rerun_in_worktree", &IdArgs { id: &id }).await
+}
+
+/// Opens the worktree in the person's editor; the worktree's path.
+pub async fn open_worktree(id: String) -> Result<String, ApiError> {
+    invoke("open_worktree", &IdArgs { id: &id }).await
 }
 
 // Schedules.

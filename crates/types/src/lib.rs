@@ -47,4 +47,4 @@ pub use workflow::{
     Workflow, WorkflowDefinition, WorkflowProgress, WorkflowRun, WorkflowRunFilter,
     WorkflowRunStatus, WorkflowSpec,
 };
-pub use worktree::{FileChange, WorktreeRecord, WorktreeState};
+pub use worktree::{FileChange, MergeOutcome, RunDiff, WorktreeRecord, WorktreeState};

@@ -84,6 +84,10 @@ pub struct ShellSpec {
     /// With a worktree: the branch it starts from [default: the repository's current branch].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub base_branch: Option<String>,
+    /// Work in the worktree of this earlier run, on its branch, instead of a new one ("re-run
+    /// in this worktree"); the worktree must still be open on this device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reuse_worktree: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -73,3 +73,31 @@ impl WorktreeRecord {
         serde_json::from_value(result?.get("worktree")?.clone()).ok()
     }
 }
+
+/// A run's diff: its worktree record and the stored full diff, or why there is none here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunDiff {
+    pub run_id: String,
+    pub worktree: WorktreeRecord,
+    /// The unified diff (cut at the cap when `worktree.diff_truncated`).
+    #[serde(default)]
+    pub diff: Option<String>,
+    /// Why `diff` is missing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<String>,
+}
+
+/// How a merge went. A conflict changes nothing: the base branch, its checkout and the run's
+/// branch are as they were.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MergeOutcome {
+    Merged {
+        /// The base branch's new commit.
+        commit: String,
+        fast_forward: bool,
+    },
+    Conflict {
+        files: Vec<String>,
+    },
+}

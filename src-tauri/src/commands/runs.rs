@@ -1,8 +1,11 @@
-//! Run commands: list and read runs and their timelines, start a task's run, cancel, re-run.
+//! Run commands: list and read runs and their timelines, start a task's run, cancel, re-run;
+//! a worktree run's diff, merge, discard, editor and re-run in its worktree.
 //! New timeline lines of live runs also arrive as `run-events` (see [`crate::events`]).
 
-use flightdeck_core::runs;
-use flightdeck_types::{Execution, ExecutionEvent, ExecutionFilter, StartRun};
+use flightdeck_core::runs::{self, worktree};
+use flightdeck_types::{
+    Execution, ExecutionEvent, ExecutionFilter, MergeOutcome, RunDiff, StartRun, WorktreeRecord,
+};
 use tauri::State;
 
 use crate::error::{from_core, CommandResult};
@@ -45,4 +48,36 @@ pub fn cancel_run(state: State<'_, AppState>, id: String) -> CommandResult<Execu
 #[tauri::command]
 pub fn rerun(state: State<'_, AppState>, id: String) -> CommandResult<Execution> {
     runs::rerun(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn run_diff(state: State<'_, AppState>, id: String) -> CommandResult<RunDiff> {
+    worktree::diff_of(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn merge_run(state: State<'_, AppState>, id: String) -> CommandResult<MergeOutcome> {
+    worktree::merge(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn discard_run(state: State<'_, AppState>, id: String) -> CommandResult<WorktreeRecord> {
+    worktree::discard(state.store()?, &id).map_err(from_core)
+}
+
+#[tauri::command]
+pub fn rerun_in_worktree(state: State<'_, AppState>, id: String) -> CommandResult<Execution> {
+    runs::rerun_in_worktree(state.store()?, &id).map_err(from_core)
+}
+
+/// Opens the worktree in `$VISUAL`, else `$EDITOR`, else the desktop's default for a folder;
+/// returns its path.
+#[tauri::command]
+pub fn open_worktree(state: State<'_, AppState>, id: String) -> CommandResult<String> {
+    let editor = std::env::var("VISUAL")
+        .ok()
+        .or_else(|| std::env::var("EDITOR").ok());
+    worktree::open_in_editor(state.store()?, &id, editor.as_deref())
+        .map(|p| p.display().to_string())
+        .map_err(from_core)
 }

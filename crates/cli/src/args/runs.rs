@@ -91,6 +91,14 @@ pub enum RunsCommand {
     },
     /// Stop a run (the device running it kills it)
     Cancel { id: String },
+    /// Run again what a finished run ran, as a new run (prints its id; a running daemon or
+    /// the app runs it, else `flightdeck daemon`)
+    Rerun {
+        id: String,
+        /// In the run's own worktree and on its branch, to go on from where it stopped
+        #[arg(long)]
+        in_worktree: bool,
+    },
     /// What a run that worked in a git worktree changed: its branch, base, files and the full
     /// diff
     Diff {

@@ -218,6 +218,15 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
             let run = runs::request_cancel(store, id)?;
             out.print(&run, || format!("cancel requested for run {}", run.id));
         }
+        RunsCommand::Rerun { id, in_worktree } => {
+            let old = runs::get(store, id)?;
+            let new = if *in_worktree {
+                runs::rerun_in_worktree(store, &old.id)?
+            } else {
+                runs::rerun(store, &old.id)?
+            };
+            out.print(&new, || new.id.clone());
+        }
         RunsCommand::Diff { id, stat } => super::run_worktree::diff(store, id, *stat, out)?,
         RunsCommand::Merge { id } => super::run_worktree::merge(store, id, out)?,
         RunsCommand::Discard { id, yes } => super::run_worktree::discard(store, id, *yes, out)?,

@@ -24,7 +24,7 @@ pub use agent_cli::agent_cli_spec;
 pub use interrupted::recover_interrupted;
 pub use lock::WorkerLock;
 pub use runner::{Runner, RunnerConfig, RunnerHandle};
-pub use start::{rerun, start_for_task};
+pub use start::{rerun, rerun_in_worktree, start_for_task};
 
 use crate::audit::diff;
 use crate::error::{CoreError, Result};

@@ -220,19 +220,17 @@ impl Runner {
                             memory_file: memory_file.as_deref(),
                             extra_env,
                         };
-                        match super::worktree::repository_for(spec, environment.as_ref()) {
+                        match super::worktree::plan(spec, environment.as_ref()) {
                             Err(e) => Outcome::failed(e.to_string()),
                             Ok(None) => shell::run(spec, &ctx, &sink, cancel).await,
-                            Ok(Some(repository)) => {
-                                let environment =
-                                    environment.as_ref().expect("a repository has one");
+                            Ok(Some(plan)) => {
                                 super::worktree::run_in_worktree(
                                     &self.store,
                                     &run,
                                     spec,
                                     &ctx,
-                                    environment,
-                                    repository,
+                                    environment.as_ref(),
+                                    plan,
                                     &sink,
                                     cancel,
                                 )

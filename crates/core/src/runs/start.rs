@@ -1,7 +1,9 @@
 //! Starting runs the way a person does from the app: a task's run from a shell line or its
 //! environment's agent command, and a re-run of a finished run.
 
-use flightdeck_types::{Execution, ExecutionSpec, NewExecution, ShellSpec, StartRun};
+use flightdeck_types::{
+    Execution, ExecutionSpec, NewExecution, ShellSpec, StartRun, WorktreeRecord, WorktreeState,
+};
 
 use super::{agent_cli_spec, queue, queue_in};
 use crate::error::{CoreError, Result};
@@ -66,6 +68,49 @@ pub fn rerun(store: &Store, id: &str) -> Result<Execution> {
                 task_id: old.task_id,
                 environment_id: old.environment_id,
                 spec: Some(old.spec),
+                retry_policy: Some(old.retry_policy),
+                ..NewExecution::default()
+            },
+        )
+    })
+}
+
+/// Queues a new run of what `id` ran, in `id`'s worktree and on its branch ("re-run in this
+/// worktree"): for an agent to go on from where it stopped, or after a person's edits there.
+/// The worktree must be open on this device and `id` must have ended.
+pub fn rerun_in_worktree(store: &Store, id: &str) -> Result<Execution> {
+    store.write(|w| {
+        let old = executions::find(w, id)?;
+        if !old.status.is_final() {
+            return Err(CoreError::Refused(format!(
+                "run {id} is still {}; wait for it or cancel it before running in its worktree",
+                old.status
+            )));
+        }
+        let record = WorktreeRecord::from_result(old.result.as_ref())
+            .ok_or_else(|| CoreError::Refused(format!("run {id} did not work in a worktree")))?;
+        if record.device_id != w.device_id() {
+            return Err(CoreError::Refused(format!(
+                "run {id}'s worktree is on device {}; run it there",
+                record.device_id
+            )));
+        }
+        if record.state != WorktreeState::Open {
+            return Err(CoreError::Refused(format!(
+                "run {id}'s worktree was {}; start a fresh run instead",
+                record.state
+            )));
+        }
+        let ExecutionSpec::Shell(mut spec) = old.spec else {
+            return Err(CoreError::Refused(format!("run {id} is not a shell run")));
+        };
+        spec.reuse_worktree = Some(old.id.clone());
+        queue_in(
+            w,
+            NewExecution {
+                task_id: old.task_id,
+                environment_id: old.environment_id,
+                spec: Some(ExecutionSpec::Shell(spec)),
                 retry_policy: Some(old.retry_policy),
                 ..NewExecution::default()
             },

@@ -389,3 +389,74 @@ fn merge_and_discard_refuse_a_run_without_a_worktree() {
     );
     assert!(worktree::discard(&rig.store, &run.id).is_err());
 }
+
+#[test]
+fn a_rerun_in_the_worktree_goes_on_from_there_and_the_editor_opens_it() {
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path());
+    let env = environment(
+        &rig.store,
+        &repo,
+        "true {prompt}",
+        Some("echo set-up >> setup.log"),
+    );
+    let line = "ls > \"listing-$FLIGHTDECK_EXECUTION_ID\"";
+    let first = rig.final_state(&shell_run(&rig, &env, line, Some(Isolation::Worktree)).id);
+    assert_eq!(
+        first.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        first.error
+    );
+    let r1 = record(&first);
+
+    let second = runs::rerun_in_worktree(&rig.store, &first.id).unwrap();
+    let second = rig.final_state(&second.id);
+    assert_eq!(
+        second.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        second.error
+    );
+    let r2 = record(&second);
+    assert_eq!(
+        (&r2.path, &r2.branch, &r2.base_commit),
+        (&r1.path, &r1.branch, &r1.base_commit)
+    );
+    // It saw the first run's file, and its diff (from the same base) holds both runs' work.
+    let listing =
+        std::fs::read_to_string(Path::new(&r2.path).join(format!("listing-{}", second.id)))
+            .unwrap();
+    assert!(
+        listing.contains(&format!("listing-{}", first.id)),
+        "{listing}"
+    );
+    assert_eq!(r2.files_changed, 3, "{:?}", files(&r2));
+    // The setup script ran once, when the worktree was made.
+    let setup = std::fs::read_to_string(Path::new(&r2.path).join("setup.log")).unwrap();
+    assert_eq!(setup, "set-up\n");
+
+    // The editor gets the worktree's path as one argument.
+    let opened = dir.path().join("opened");
+    let editor = dir.path().join("my editor.sh");
+    std::fs::write(
+        &editor,
+        format!("printf '%s' \"$1\" > '{}'\n", opened.display()),
+    )
+    .unwrap();
+    let editor_line = format!("sh '{}'", editor.display());
+    let path = worktree::open_in_editor(&rig.store, &second.id, Some(&editor_line)).unwrap();
+    assert_eq!(path, Path::new(&r2.path));
+    let got = crate::runner::until("the editor to run", || {
+        std::fs::read_to_string(&opened).ok()
+    });
+    assert_eq!(got, r2.path);
+
+    // Once discarded, neither a re-run there nor the editor can use it.
+    worktree::discard(&rig.store, &second.id).unwrap();
+    let e = worktree::open_in_editor(&rig.store, &second.id, Some("true")).unwrap_err();
+    assert!(e.to_string().contains("is gone"), "{e}");
+    let e = runs::rerun_in_worktree(&rig.store, &second.id).unwrap_err();
+    assert!(e.to_string().contains("discarded"), "{e}");
+}

@@ -5,6 +5,7 @@ use flightdeck_types::Execution;
 use leptos::prelude::*;
 
 use super::log::RunLog;
+use super::worktree::WorktreePanel;
 use crate::api::{self, ApiError};
 use crate::live::use_live;
 use crate::views::format::{local_time, run_duration, spec_summary, status_class, status_label};
@@ -41,7 +42,10 @@ pub fn RunDetailView(id: String) -> impl IntoView {
             </button>
             <Transition fallback=|| view! { <p class="loading">"Loading the run…"</p> }>
                 {move || Suspend::new(async move {
-                    run.await.map(|run| view! { <Facts run=run cancel=cancel rerun=rerun /> })
+                    run.await.map(|run| view! {
+                        <Facts run=run.clone() cancel=cancel rerun=rerun />
+                        <WorktreePanel run=run />
+                    })
                 })}
             </Transition>
             {move || for_form(error(), &[]).map(|m| view! { <p class="form-error" data-testid="run-action-error">{m}</p> })}

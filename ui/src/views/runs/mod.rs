@@ -2,7 +2,9 @@
 //! `executions`), filtered by status; a row opens the run's detail with its live log.
 
 pub mod detail;
+mod diff_lines;
 pub mod log;
+mod worktree;
 
 use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus};
 use leptos::prelude::*;

@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use flightdeck_types::{AuditAction, EntityKind, Execution, WorktreeRecord, WorktreeState};
-use serde::Serialize;
+use flightdeck_types::{
+    AuditAction, EntityKind, Execution, MergeOutcome, RunDiff, WorktreeRecord, WorktreeState,
+};
 use serde_json::json;
 
 use super::prepare::{checkout_of, commit_leftovers};
@@ -36,18 +37,6 @@ fn here(store: &Store, run: &Execution, record: &WorktreeRecord, doing: &str) ->
     Ok(())
 }
 
-/// A run's diff: the record and the stored full diff, or why there is none here.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunDiff {
-    pub run_id: String,
-    pub worktree: WorktreeRecord,
-    /// The unified diff (cut at the cap when `worktree.diff_truncated`).
-    pub diff: Option<String>,
-    /// Why `diff` is missing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub missing: Option<String>,
-}
-
 pub fn diff_of(store: &Store, run_id: &str) -> Result<RunDiff> {
     let (run, record) = record_of(store, run_id)?;
     let (diff, missing) = if record.head_commit.is_none() {
@@ -77,21 +66,6 @@ pub fn diff_of(store: &Store, run_id: &str) -> Result<RunDiff> {
         diff,
         missing,
     })
-}
-
-/// How a merge went. A conflict changes nothing: the base branch, its checkout and the run's
-/// branch are as they were.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "snake_case")]
-pub enum MergeOutcome {
-    Merged {
-        /// The base branch's new commit.
-        commit: String,
-        fast_forward: bool,
-    },
-    Conflict {
-        files: Vec<String>,
-    },
 }
 
 /// Merges the run's branch into its base branch: a fast-forward when the base has not moved,
@@ -260,6 +234,57 @@ pub fn discard(store: &Store, run_id: &str) -> Result<WorktreeRecord> {
     record.state = WorktreeState::Discarded;
     save(store, &run.id, &record)?;
     Ok(record)
+}
+
+/// Opens the run's worktree in the person's editor: `editor` (the app passes `$VISUAL`, else
+/// `$EDITOR`; it may carry arguments, e.g. `code -n`) with the worktree's path, else the
+/// desktop's default for a folder (`xdg-open`, `open` on macOS). Returns without waiting for it.
+pub fn open_in_editor(store: &Store, run_id: &str, editor: Option<&str>) -> Result<PathBuf> {
+    let (run, record) = record_of(store, run_id)?;
+    here(store, &run, &record, "open")?;
+    let path = PathBuf::from(&record.path);
+    if !path.is_dir() {
+        return Err(CoreError::Refused(format!(
+            "run {}'s worktree {} is gone ({})",
+            run.id, record.path, record.state
+        )));
+    }
+    let mut cmd = match editor.map(str::trim).filter(|e| !e.is_empty()) {
+        // Through the shell, so an editor with arguments works; the path goes in as $1.
+        Some(editor) => {
+            let mut cmd = std::process::Command::new("sh");
+            cmd.arg("-c")
+                .arg(format!("{editor} \"$1\""))
+                .arg("sh")
+                .arg(&path);
+            cmd
+        }
+        None if cfg!(target_os = "macos") => {
+            let mut cmd = std::process::Command::new("open");
+            cmd.arg(&path);
+            cmd
+        }
+        None => {
+            let mut cmd = std::process::Command::new("xdg-open");
+            cmd.arg(&path);
+            cmd
+        }
+    };
+    cmd.current_dir(&path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().map_err(|e| {
+        CoreError::Refused(format!(
+            "cannot open an editor for {}: {e}; set $VISUAL or $EDITOR",
+            path.display()
+        ))
+    })?;
+    // Reaped in the background, so no zombie is left behind.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
+    Ok(path)
 }
 
 fn open_and_finished(run: &Execution, record: &WorktreeRecord) -> Result<()> {

@@ -17,8 +17,9 @@ mod git;
 mod prepare;
 mod run;
 
-pub use actions::{diff_of, discard, merge, MergeOutcome, RunDiff};
-pub use prepare::{collect, prepare, repository_for, Prepared};
+pub use actions::{diff_of, discard, merge, open_in_editor};
+pub use flightdeck_types::{MergeOutcome, RunDiff};
+pub use prepare::{collect, plan, prepare, reuse, Plan, Prepared};
 pub(crate) use run::run_in_worktree;
 pub use run::{BASE_BRANCH_ENV, BRANCH_ENV, WORKTREE_ENV};
 

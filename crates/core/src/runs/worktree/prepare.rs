@@ -11,14 +11,26 @@ use super::{diff_path, git, worktrees_dir, DIFF_CAP};
 use crate::error::{CoreError, Result};
 use crate::store::Store;
 
-/// The repository a run gets a worktree of, or `None` when it runs shared (see
-/// [`Isolation`]): asked for with `worktree`, or an agent run of an environment whose
-/// repository is a local directory. Asking for a worktree without a local repository is an
-/// error that says what to set.
-pub fn repository_for(
-    spec: &ShellSpec,
-    environment: Option<&Environment>,
-) -> Result<Option<PathBuf>> {
+/// Where a shell run works, when not in its working dir.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// A new worktree of this repository.
+    New(PathBuf),
+    /// The worktree of this earlier run (see [`ShellSpec::reuse_worktree`]).
+    Reuse(String),
+}
+
+/// Whether a run gets a worktree (see [`Isolation`]): asked for with `worktree`, or an agent run
+/// of an environment whose repository is a local directory, or a re-run in an earlier run's
+/// worktree. Asking for a worktree without a local repository is an error that says what to set.
+pub fn plan(spec: &ShellSpec, environment: Option<&Environment>) -> Result<Option<Plan>> {
+    if let Some(run_id) = &spec.reuse_worktree {
+        return Ok(Some(Plan::Reuse(run_id.clone())));
+    }
+    Ok(repository_for(spec, environment)?.map(Plan::New))
+}
+
+fn repository_for(spec: &ShellSpec, environment: Option<&Environment>) -> Result<Option<PathBuf>> {
     let local = environment
         .and_then(|e| e.repository.as_deref())
         .and_then(local_path);
@@ -228,6 +240,57 @@ pub fn prepare(
             diff_truncated: false,
             state: WorktreeState::Open,
             merged_commit: None,
+        },
+        work_dir,
+    })
+}
+
+/// The worktree of the earlier run `run_id`, for a new run to work in: it must be open on
+/// this device, and its directory still there. The new run's diff is taken from the same base
+/// commit, so it shows the whole branch.
+pub fn reuse(store: &Store, run_id: &str) -> Result<Prepared> {
+    let earlier = store.read(|c| crate::store::executions::find(c, run_id))?;
+    let record = WorktreeRecord::from_result(earlier.result.as_ref()).ok_or_else(|| {
+        CoreError::invalid(
+            "reuse_worktree",
+            format!("run {run_id} did not work in a worktree; there is none to run in"),
+        )
+    })?;
+    if record.device_id != store.device_id() {
+        return Err(CoreError::invalid(
+            "reuse_worktree",
+            format!(
+                "run {run_id}'s worktree is on device {}; run it there",
+                record.device_id
+            ),
+        ));
+    }
+    if record.state != WorktreeState::Open || !Path::new(&record.path).is_dir() {
+        return Err(CoreError::invalid(
+            "reuse_worktree",
+            format!(
+                "run {run_id}'s worktree is {}; start a fresh run instead",
+                if record.state == WorktreeState::Open {
+                    "gone"
+                } else {
+                    record.state.as_str()
+                }
+            ),
+        ));
+    }
+    let work_dir = PathBuf::from(&record.path);
+    Ok(Prepared {
+        record: WorktreeRecord {
+            head_commit: None,
+            committed_leftovers: false,
+            files: Vec::new(),
+            files_changed: 0,
+            lines_added: 0,
+            lines_removed: 0,
+            diff_bytes: 0,
+            diff_truncated: false,
+            merged_commit: None,
+            ..record
         },
         work_dir,
     })

@@ -2,13 +2,12 @@
 //! the command there, then take the diff (whatever the run's status: a failed agent's work is
 //! worth reading too).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use flightdeck_types::{Environment, Execution, ExecutionStatus, ShellSpec};
 use serde_json::json;
 
-use super::{collect, prepare, Prepared};
+use super::{collect, prepare, reuse, Plan, Prepared};
 use crate::runs::executors::{shell, CancelSignal, EventSink, Outcome};
 use crate::store::{executions, Store};
 
@@ -23,21 +22,31 @@ pub(crate) async fn run_in_worktree(
     run: &Execution,
     spec: &ShellSpec,
     ctx: &shell::ShellContext<'_>,
-    environment: &Environment,
-    repository: PathBuf,
+    environment: Option<&Environment>,
+    plan: Plan,
     sink: &EventSink,
     cancel: CancelSignal,
 ) -> Outcome {
+    let reusing = matches!(plan, Plan::Reuse(_));
     let made = {
         let (store, run, spec, environment) = (
             store.clone(),
             run.clone(),
             spec.clone(),
-            environment.clone(),
+            environment.cloned(),
         );
-        tokio::task::spawn_blocking(move || prepare(&store, &run, &spec, &environment, &repository))
-            .await
-            .expect("making a worktree does not panic")
+        tokio::task::spawn_blocking(move || match (plan, environment) {
+            (Plan::Reuse(earlier), _) => reuse(&store, &earlier),
+            (Plan::New(repository), Some(environment)) => {
+                prepare(&store, &run, &spec, &environment, &repository)
+            }
+            (Plan::New(_), None) => Err(crate::CoreError::invalid(
+                "isolation",
+                "a worktree run needs an environment with a repository",
+            )),
+        })
+        .await
+        .expect("making a worktree does not panic")
     };
     let Prepared {
         mut record,
@@ -65,18 +74,16 @@ pub(crate) async fn run_in_worktree(
     env.insert(BRANCH_ENV.into(), record.branch.clone());
     env.insert(BASE_BRANCH_ENV.into(), record.base_branch.clone());
     let work_dir = work_dir.to_string_lossy().into_owned();
+    // A worktree being re-used was set up by the run that made it.
     let setup = environment
-        .setup_script
-        .as_deref()
-        .filter(|s| !s.trim().is_empty());
+        .filter(|_| !reusing)
+        .and_then(|e| Some((e.name.as_str(), e.setup_script.as_deref()?)))
+        .filter(|(_, s)| !s.trim().is_empty());
     let mut failed_setup = None;
-    if let Some(script) = setup {
+    if let Some((env_name, script)) = setup {
         sink.push(
             "setup",
-            format!(
-                "the setup script of environment `{}`, in the worktree",
-                environment.name
-            ),
+            format!("the setup script of environment `{env_name}`, in the worktree"),
         );
         let setup_spec = ShellSpec {
             line: Some(script.to_string()),
@@ -93,8 +100,8 @@ pub(crate) async fn run_in_worktree(
             });
             failed_setup = Some(Outcome {
                 error: Some(format!(
-                    "the setup script of environment `{}` failed ({why}); the command did not run",
-                    environment.name
+                    "the setup script of environment `{env_name}` failed ({why}); the command \
+                     did not run"
                 )),
                 ..done
             });
