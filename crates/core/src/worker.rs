@@ -65,6 +65,7 @@ pub async fn run(
             let _ = stop.wait_for(|s| *s).await;
         }))
     };
+    let cleaning = tokio::spawn(clean_worktrees(store.clone(), stop_rx.clone()));
     let scheduler = Arc::new(Scheduler::new(store.clone(), Arc::new(SystemClock)));
     let scheduling = tokio::spawn(scheduler.run(stop_rx.clone()));
     let joined = account::status(&store)?.joined;
@@ -111,6 +112,7 @@ pub async fn run(
     if let Err(e) = &search_result {
         tracing::warn!(error = %e, "the memory search service stopped");
     }
+    let _ = cleaning.await;
     let runner_result = runner.stop().await.and(driver_result);
     let scheduler_result = scheduling.await.expect("the scheduler does not panic");
     let sync_result = match syncing {
@@ -119,4 +121,37 @@ pub async fn run(
     };
     lock.release(&store)?;
     runner_result.and(scheduler_result).and(sync_result)
+}
+
+/// How often the worker removes merged runs' old worktrees (see
+/// [`runs::worktree::clean`]); also once at start.
+const WORKTREE_CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
+
+async fn clean_worktrees(store: Arc<Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let s = store.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            runs::worktree::clean::clean(&s, crate::clock::now())
+        })
+        .await;
+        match done {
+            Ok(Ok(report)) => {
+                for removed in &report.removed {
+                    tracing::info!(run = %removed.run_id, path = %removed.path, "removed a merged run's old worktree");
+                }
+                if !report.kept.is_empty() {
+                    tracing::info!(
+                        count = report.kept.len(),
+                        "old worktrees kept (not merged); `flightdeck runs worktrees` lists them"
+                    );
+                }
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "the worktree clean-up failed"),
+            Err(e) => tracing::warn!(error = %e, "the worktree clean-up stopped"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(WORKTREE_CLEAN_EVERY) => {}
+        }
+    }
 }

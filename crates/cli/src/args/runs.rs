@@ -110,6 +110,17 @@ pub enum RunsCommand {
     /// Merge a worktree run's branch into its base branch (fast-forward when the base has not
     /// moved, else a merge commit). A conflict changes nothing and names the files
     Merge { id: String },
+    /// The worktrees of runs on this device (merged runs' worktrees are removed once the run
+    /// is older than the retention; others are listed here, never removed silently)
+    Worktrees {
+        /// Remove merged runs' worktrees past the retention now (the daemon and the app do it
+        /// every 6 hours) and list the old ones kept
+        #[arg(long)]
+        clean: bool,
+        /// Set the retention in days [default: 14]
+        #[arg(long, value_name = "DAYS")]
+        retention_days: Option<u32>,
+    },
     /// Remove a worktree run's worktree and delete its branch, unmerged work included
     Discard {
         id: String,

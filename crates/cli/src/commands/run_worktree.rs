@@ -145,6 +145,81 @@ pub fn discard(store: &Store, id: &str, yes: bool, out: &Output) -> Result<(), C
     Ok(())
 }
 
+pub fn worktrees(
+    store: &Store,
+    clean: bool,
+    retention_days: Option<u32>,
+    out: &Output,
+) -> Result<(), CoreError> {
+    use worktree::clean::{self as cleanup, WorktreeSettings};
+    if let Some(days) = retention_days {
+        cleanup::set_settings(
+            store,
+            WorktreeSettings {
+                retention_days: days,
+            },
+        )?;
+    }
+    let settings = cleanup::settings(store)?;
+    if clean {
+        let report = cleanup::clean(store, flightdeck_core::clock::now())?;
+        out.print(&report, || {
+            let mut lines = vec![format!(
+                "removed {} merged worktree(s) older than {} days",
+                report.removed.len(),
+                settings.retention_days
+            )];
+            lines.extend(
+                report
+                    .removed
+                    .iter()
+                    .map(|e| format!("  removed {} ({})", e.path, e.branch)),
+            );
+            lines.extend(
+                report
+                    .kept
+                    .iter()
+                    .map(|(e, why)| format!("  kept {} ({}): {why}", e.path, e.branch)),
+            );
+            lines.join("\n")
+        });
+        return Ok(());
+    }
+    let found = cleanup::list(store)?;
+    out.print(&found, || {
+        if found.is_empty() {
+            return "no run on this device has a worktree; agent runs get one when their \
+                    environment's repository is a local git repository"
+                .into();
+        }
+        let rows: Vec<Vec<String>> = found
+            .iter()
+            .map(|e| {
+                vec![
+                    e.run_id.clone(),
+                    e.state.to_string(),
+                    e.finished_at
+                        .map(|t| t.to_rfc3339())
+                        .unwrap_or_else(|| "running".into()),
+                    e.branch.clone(),
+                    if e.present {
+                        e.path.clone()
+                    } else {
+                        format!("{} (removed)", e.path)
+                    },
+                ]
+            })
+            .collect();
+        format!(
+            "{}\nmerged worktrees are removed {} days after their run ended \
+             (`--retention-days N` changes it)",
+            table(&["RUN", "STATE", "ENDED", "BRANCH", "WORKTREE"], &rows),
+            settings.retention_days
+        )
+    });
+    Ok(())
+}
+
 fn summary(r: &WorktreeRecord) -> String {
     format!(
         "branch {} from {} at {} ({}): {} files changed, +{} -{}{}\nworktree {} on device {}",

@@ -227,6 +227,10 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
             };
             out.print(&new, || new.id.clone());
         }
+        RunsCommand::Worktrees {
+            clean,
+            retention_days,
+        } => super::run_worktree::worktrees(store, *clean, *retention_days, out)?,
         RunsCommand::Diff { id, stat } => super::run_worktree::diff(store, id, *stat, out)?,
         RunsCommand::Merge { id } => super::run_worktree::merge(store, id, out)?,
         RunsCommand::Discard { id, yes } => super::run_worktree::discard(store, id, *yes, out)?,

@@ -122,6 +122,37 @@ fn an_agent_run_works_in_a_worktree_and_its_diff_is_merged_or_discarded() {
     assert!(gone.contains("discarded"), "{gone}");
     assert!(!Path::new(&path).exists());
 
+    // Both runs are listed with their state; the discarded one's directory is gone.
+    let listed = json(d, &["runs", "worktrees"]);
+    let states: Vec<(&str, &str, bool)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["run_id"].as_str().unwrap(),
+                e["state"].as_str().unwrap(),
+                e["present"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            (id.as_str(), "merged", true),
+            (second.as_str(), "discarded", false)
+        ]
+    );
+    let text = ok(d, &["runs", "worktrees", "--retention-days", "3"]);
+    assert!(text.contains("removed 3 days after"), "{text}");
+    let cleaned = ok(d, &["runs", "worktrees", "--clean"]);
+    assert!(
+        cleaned.starts_with("removed 0 merged worktree(s) older than 3 days"),
+        "{cleaned}"
+    );
+    let e = fails(d, &["runs", "worktrees", "--retention-days", "0"]);
+    assert!(e.contains("at least 1 day"), "{e}");
+
     // Errors: --isolation on an HTTP run; a diff of a run without a worktree.
     let e = fails(
         d,

@@ -112,6 +112,19 @@ pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Runs whose worktree is on `device_id` (see `runs::worktree`), oldest first. A scan of the
+/// runs table: it serves the worktree list and the clean-up, a few times a day at most, where
+/// an index on a JSON path would cost every run's write.
+pub fn with_worktree_on(conn: &Connection, device_id: &str) -> Result<Vec<Execution>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM executions
+         WHERE json_valid(result) AND json_extract(result, '$.worktree.device_id') = ?1
+         ORDER BY queued_at, id"
+    ))?;
+    let rows = stmt.query_map([device_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Live (queued or running) runs on `device_id`, oldest first.
 pub fn live_on_device(conn: &Connection, device_id: &str) -> Result<Vec<Execution>> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -460,3 +460,68 @@ fn a_rerun_in_the_worktree_goes_on_from_there_and_the_editor_opens_it() {
     let e = runs::rerun_in_worktree(&rig.store, &second.id).unwrap_err();
     assert!(e.to_string().contains("discarded"), "{e}");
 }
+
+#[test]
+fn the_clean_up_removes_old_merged_worktrees_and_keeps_the_rest() {
+    use flightdeck_core::runs::worktree::clean::{self, WorktreeSettings};
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path());
+    let env = environment(&rig.store, &repo, "true {prompt}", None);
+    let mut ids = Vec::new();
+    for file in ["merged", "open", "edited"] {
+        let line = format!("echo {file} > {file}.txt");
+        let run = rig.final_state(&shell_run(&rig, &env, &line, Some(Isolation::Worktree)).id);
+        assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+        ids.push(run.id);
+    }
+    worktree::merge(&rig.store, &ids[0]).unwrap();
+    worktree::merge(&rig.store, &ids[2]).unwrap();
+    // Work goes on in the merged "edited" worktree after its merge.
+    let edited = record(&runs::get(&rig.store, &ids[2]).unwrap());
+    std::fs::write(Path::new(&edited.path).join("later.txt"), "more\n").unwrap();
+
+    let now = flightdeck_core::clock::now();
+    let nothing = clean::clean(&rig.store, now).unwrap();
+    assert!(
+        nothing.removed.is_empty() && nothing.kept.is_empty(),
+        "{nothing:?}"
+    );
+
+    let later = flightdeck_types::Timestamp::from_millis(now.as_millis() + 15 * 24 * 3_600_000);
+    let report = clean::clean(&rig.store, later).unwrap();
+    let removed: Vec<&str> = report.removed.iter().map(|e| e.run_id.as_str()).collect();
+    assert_eq!(removed, [ids[0].as_str()]);
+    let mut kept: Vec<(&str, &str)> = report
+        .kept
+        .iter()
+        .map(|(e, why)| (e.run_id.as_str(), why.as_str()))
+        .collect();
+    kept.sort();
+    let mut want = vec![
+        (ids[1].as_str(), "not merged: merge or discard it"),
+        (
+            ids[2].as_str(),
+            "changed since the merge (uncommitted files)",
+        ),
+    ];
+    want.sort();
+    assert_eq!(kept, want);
+    let first = record(&runs::get(&rig.store, &ids[0]).unwrap());
+    assert!(!Path::new(&first.path).exists());
+    assert_eq!(
+        git(&repo, &["branch", "--list", &first.branch]),
+        "",
+        "its merged branch went too"
+    );
+    assert!(Path::new(&edited.path).join("later.txt").exists());
+
+    let listed = clean::list(&rig.store).unwrap();
+    assert_eq!(listed.len(), 3);
+    assert!(!listed.iter().find(|e| e.run_id == ids[0]).unwrap().present);
+    // A longer retention keeps everything; zero days is refused.
+    clean::set_settings(&rig.store, WorktreeSettings { retention_days: 30 }).unwrap();
+    assert!(clean::clean(&rig.store, later).unwrap().kept.is_empty());
+    let e = clean::set_settings(&rig.store, WorktreeSettings { retention_days: 0 }).unwrap_err();
+    assert!(e.to_string().contains("at least 1 day"), "{e}");
+}

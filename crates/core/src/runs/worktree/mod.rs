@@ -13,6 +13,7 @@
 //!   kept in every device's and the server's change history for good.
 
 mod actions;
+pub mod clean;
 mod git;
 mod prepare;
 mod run;
