@@ -407,6 +407,8 @@ fn json_task_shape_is_stable() {
         sorted_keys(&env),
         [
             "agent_command",
+            "agent_context",
+            "base_branch",
             "created_at",
             "env_vars",
             "id",

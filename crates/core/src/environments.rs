@@ -60,6 +60,28 @@ fn optional_text(field: &str, value: Option<String>) -> Result<Option<String>> {
     }
 }
 
+/// A base branch setting (`None` clears it): a name git could take (no spaces, no
+/// `..`, no leading `-`), checked in full by git when a run uses it.
+fn branch_name(value: Option<String>) -> Result<Option<String>> {
+    let Some(name) = optional_text("base_branch", value)? else {
+        return Ok(None);
+    };
+    let bad = name.starts_with('-')
+        || name.contains("..")
+        || name.ends_with('/')
+        || name.ends_with(".lock")
+        || name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "~^:?*[\\".contains(c));
+    if bad {
+        return Err(CoreError::invalid(
+            "base_branch",
+            format!("`{name}` is not a branch name git accepts (e.g. `main`, `release/2.0`)"),
+        ));
+    }
+    Ok(Some(name))
+}
+
 /// Checks variable names and that no name is both plain and secret.
 fn validate_vars(env: &Environment) -> Result<()> {
     for name in env.env_vars.keys() {
@@ -93,6 +115,8 @@ pub fn create(store: &Store, input: NewEnvironment) -> Result<Environment> {
         secret_vars,
         setup_script: optional_text("setup_script", input.setup_script)?,
         agent_command: optional_text("agent_command", input.agent_command)?,
+        agent_context: input.agent_context.unwrap_or(true),
+        base_branch: branch_name(input.base_branch)?,
         created_at: Timestamp(0),
         updated_at: Timestamp(0),
     };
@@ -155,6 +179,12 @@ pub fn update(
                 *slot = optional_text(field, value)?;
             }
         }
+        if let Some(on) = patch.agent_context {
+            new.agent_context = on;
+        }
+        if let Some(branch) = patch.base_branch {
+            new.base_branch = branch_name(branch)?;
+        }
         for var in &patch.unset_vars {
             if new.env_vars.remove(var).is_none() {
                 return Err(CoreError::invalid(
@@ -213,6 +243,8 @@ fn save_changes(
             "secret_vars" => rows::json(&new.secret_vars).into(),
             "setup_script" => new.setup_script.clone().into(),
             "agent_command" => new.agent_command.clone().into(),
+            "agent_context" => new.agent_context.into(),
+            "base_branch" => new.base_branch.clone().into(),
             other => unreachable!("environment field `{other}` is not editable"),
         },
     )?;

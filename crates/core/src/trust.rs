@@ -35,6 +35,7 @@ const ENVIRONMENT_COLUMNS: &[&str] = &[
     "env_vars",
     "agent_command",
     "setup_script",
+    "base_branch",
 ];
 /// The columns of the schedule that fired it: which device fires it and what it runs.
 const SCHEDULE_COLUMNS: &[&str] = &["runner_device_id", "executor", "spec"];

@@ -21,6 +21,13 @@ pub struct Environment {
     pub setup_script: Option<String>,
     /// The agent CLI template, e.g. `claude -p {prompt}`.
     pub agent_command: Option<String>,
+    /// Whether agent runs in this environment get a context file (memories, similar runs).
+    #[serde(default = "on")]
+    pub agent_context: bool,
+    /// The branch worktree runs start from and merge into; unset: the repository's current
+    /// branch.
+    #[serde(default)]
+    pub base_branch: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -40,6 +47,11 @@ pub struct NewEnvironment {
     pub setup_script: Option<String>,
     #[serde(default)]
     pub agent_command: Option<String>,
+    /// Context files for agent runs [default: on].
+    #[serde(default)]
+    pub agent_context: Option<bool>,
+    #[serde(default)]
+    pub base_branch: Option<String>,
 }
 
 /// A partial update. For the optional text fields, `Some(None)` clears the value.
@@ -67,6 +79,14 @@ pub struct EnvironmentPatch {
     pub setup_script: Option<Option<String>>,
     #[serde(default)]
     pub agent_command: Option<Option<String>>,
+    #[serde(default)]
+    pub agent_context: Option<bool>,
+    #[serde(default)]
+    pub base_branch: Option<Option<String>>,
+}
+
+fn on() -> bool {
+    true
 }
 
 impl EnvironmentPatch {

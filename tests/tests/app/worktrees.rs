@@ -167,3 +167,61 @@ fn a_finished_agent_run_shows_its_diff_and_merges_from_the_app() {
         .contains("is not None"));
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
 }
+
+#[test]
+fn the_environment_editor_sets_the_repository_base_branch_and_context() {
+    let data = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        environments::create(
+            &store,
+            NewEnvironment {
+                name: "web".into(),
+                ..NewEnvironment::default()
+            },
+        )
+        .unwrap();
+    }
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-environments]").unwrap())
+        .unwrap();
+    let row = poll::until("the environment listed", WAIT, || {
+        Ok(ui.find_all("[data-testid=env-row]")?.into_iter().next())
+    });
+    ui.click(&row).unwrap();
+    let repository = poll::until("the editor", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=edit-env-repository]")?
+            .into_iter()
+            .next())
+    });
+    ui.type_text(&repository, "/srv/web").unwrap();
+    let base = ui.find("[data-testid=edit-env-base-branch]").unwrap();
+    // Not a branch name: refused beside the field, nothing saved.
+    ui.type_text(&base, "two words").unwrap();
+    ui.click(&ui.find("[data-testid=save-env]").unwrap())
+        .unwrap();
+    let error = poll::until("the base branch error", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=field-error-base_branch]")?
+            .into_iter()
+            .next())
+    });
+    assert!(error.contains("not a branch name"), "{error}");
+    ui.clear(&base).unwrap();
+    ui.type_text(&base, "develop").unwrap();
+    ui.click(&ui.find("[data-testid=edit-env-context]").unwrap())
+        .unwrap();
+    ui.click(&ui.find("[data-testid=save-env]").unwrap())
+        .unwrap();
+    let saved = poll::until("the environment saved", WAIT, || {
+        let store =
+            Store::open_workspace(Some(data.path()), "default").map_err(|e| e.to_string())?;
+        let env = environments::get(&store, "web").map_err(|e| e.to_string())?;
+        Ok((env.base_branch.is_some()).then_some(env))
+    });
+    assert_eq!(saved.repository.as_deref(), Some("/srv/web"));
+    assert_eq!(saved.base_branch.as_deref(), Some("develop"));
+    assert!(!saved.agent_context);
+}

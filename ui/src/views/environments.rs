@@ -134,6 +134,10 @@ fn EnvironmentEditor(env: Environment) -> impl IntoView {
     let name = RwSignal::new(env.name.clone());
     let working_dir = RwSignal::new(env.working_dir.clone().unwrap_or_default());
     let agent = RwSignal::new(env.agent_command.clone().unwrap_or_default());
+    let repository = RwSignal::new(env.repository.clone().unwrap_or_default());
+    let setup = RwSignal::new(env.setup_script.clone().unwrap_or_default());
+    let base_branch = RwSignal::new(env.base_branch.clone().unwrap_or_default());
+    let context = RwSignal::new(env.agent_context);
     let var_name = RwSignal::new(String::new());
     let var_value = RwSignal::new(String::new());
     let secret_name = RwSignal::new(String::new());
@@ -158,6 +162,11 @@ fn EnvironmentEditor(env: Environment) -> impl IntoView {
             name: (new_name != original.name).then_some(new_name),
             working_dir: text(working_dir, &original.working_dir),
             agent_command: text(agent, &original.agent_command),
+            repository: text(repository, &original.repository),
+            setup_script: text(setup, &original.setup_script),
+            base_branch: text(base_branch, &original.base_branch),
+            agent_context: (context.get_untracked() != original.agent_context)
+                .then(|| context.get_untracked()),
             ..Default::default()
         });
     };
@@ -190,6 +199,29 @@ fn EnvironmentEditor(env: Environment) -> impl IntoView {
                         on:input=move |ev| agent.set(event_target_value(&ev)) />
                     <FieldError testid="agent_command" message=Signal::derive(move || for_field(error(), "agent_command")) />
                 </label>
+                <label class="field">
+                    <span class="label">"Repository"</span>
+                    <input class="input" data-testid="edit-env-repository" placeholder="a local git repository: each agent run gets its own worktree"
+                        prop:value=repository on:input=move |ev| repository.set(event_target_value(&ev)) />
+                    <FieldError testid="repository" message=Signal::derive(move || for_field(error(), "repository")) />
+                </label>
+                <label class="field">
+                    <span class="label">"Base branch"</span>
+                    <input class="input" data-testid="edit-env-base-branch" placeholder="the repository's current branch"
+                        prop:value=base_branch on:input=move |ev| base_branch.set(event_target_value(&ev)) />
+                    <FieldError testid="base_branch" message=Signal::derive(move || for_field(error(), "base_branch")) />
+                </label>
+                <label class="field">
+                    <span class="label">"Setup script"</span>
+                    <input class="input mono" data-testid="edit-env-setup" placeholder="run in each fresh worktree, e.g. npm ci"
+                        prop:value=setup on:input=move |ev| setup.set(event_target_value(&ev)) />
+                    <FieldError testid="setup_script" message=Signal::derive(move || for_field(error(), "setup_script")) />
+                </label>
+                <label class="field checkbox">
+                    <input type="checkbox" data-testid="edit-env-context" prop:checked=context
+                        on:change=move |ev| context.set(event_target_checked(&ev)) />
+                    <span>"Give agent runs a context file (memories and similar runs)"</span>
+                </label>
                 <button class="button primary" type="submit" data-testid="save-env">"Save"</button>
             </form>
             <h2>"Variables"</h2>
@@ -218,7 +250,7 @@ fn EnvironmentEditor(env: Environment) -> impl IntoView {
                     prop:value=var_value on:input=move |ev| var_value.set(event_target_value(&ev)) />
                 <button class="button" type="submit" data-testid="var-add">"Set variable"</button>
             </form>
-            {move || for_form(error(), &["name", "working_dir", "agent_command", "var"]).map(|m| view! { <p class="form-error">{m}</p> })}
+            {move || for_form(error(), &["name", "working_dir", "agent_command", "repository", "base_branch", "setup_script", "var"]).map(|m| view! { <p class="form-error">{m}</p> })}
             <h2>"Secrets"</h2>
             <p class="empty-hint">"Values are kept in this device's keyring and never shown again."</p>
             <Transition fallback=|| "…">

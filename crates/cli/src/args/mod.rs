@@ -228,6 +228,22 @@ pub struct EnvFields {
     /// The agent CLI template, e.g. 'claude -p {prompt}'
     #[arg(long, value_name = "CMD")]
     pub agent: Option<String>,
+    /// Whether agent runs here get a context file of memories and similar runs (`on` or
+    /// `off`) [default: on]
+    #[arg(long, value_name = "ON|OFF", value_parser = on_off)]
+    pub context: Option<bool>,
+    /// The branch worktree runs start from and merge into [default: the repository's current
+    /// branch]
+    #[arg(long, value_name = "BRANCH")]
+    pub base_branch: Option<String>,
+}
+
+fn on_off(text: &str) -> Result<bool, String> {
+    match text {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("`{other}` is not `on` or `off`")),
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -272,6 +288,9 @@ pub enum EnvCommand {
         /// Clear the agent command
         #[arg(long, conflicts_with = "agent")]
         no_agent: bool,
+        /// Clear the base branch (worktree runs start from the repository's current branch)
+        #[arg(long, conflicts_with = "base_branch")]
+        no_base_branch: bool,
     },
     /// Delete an environment
     Rm {

@@ -24,6 +24,8 @@ pub fn run(store: &Store, cmd: &EnvCommand, out: &Output) -> Result<(), CoreErro
                     secret_vars: fields.secret_vars.clone(),
                     setup_script: fields.setup.clone(),
                     agent_command: fields.agent.clone(),
+                    agent_context: fields.context,
+                    base_branch: fields.base_branch.clone(),
                 },
             )?;
             out.print(&env, || env.id.clone());
@@ -51,6 +53,7 @@ pub fn run(store: &Store, cmd: &EnvCommand, out: &Output) -> Result<(), CoreErro
             no_repo,
             no_setup,
             no_agent,
+            no_base_branch,
         } => {
             let patch = EnvironmentPatch {
                 name: name.clone(),
@@ -62,6 +65,8 @@ pub fn run(store: &Store, cmd: &EnvCommand, out: &Output) -> Result<(), CoreErro
                 remove_secret_vars: remove_secret_vars.clone(),
                 setup_script: clearable(&fields.setup, *no_setup),
                 agent_command: clearable(&fields.agent, *no_agent),
+                agent_context: fields.context,
+                base_branch: clearable(&fields.base_branch, *no_base_branch),
             };
             let keyring = super::secrets(store)?;
             let updated = environments::update(store, keyring.store.as_ref(), env, patch)?;
@@ -180,14 +185,18 @@ fn render_list(all: &[Environment]) -> String {
 fn render_one(env: &Environment, secrets: &BTreeMap<String, String>) -> String {
     let or_dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
     let mut text = format!(
-        "{}\n  id:      {}\n  path:    {}\n  repo:    {}\n  setup:   {}\n  agent:   {}\n  \
-         created: {}\n  updated: {}",
+        "{}\n  id:      {}\n  path:    {}\n  repo:    {}\n  base:    {}\n  setup:   {}\n  \
+         agent:   {}\n  context: {}\n  created: {}\n  updated: {}",
         env.name,
         env.id,
         or_dash(&env.working_dir),
         or_dash(&env.repository),
+        env.base_branch
+            .as_deref()
+            .unwrap_or("the repository's current branch"),
         or_dash(&env.setup_script),
         or_dash(&env.agent_command),
+        if env.agent_context { "on" } else { "off" },
         env.created_at,
         env.updated_at,
     );

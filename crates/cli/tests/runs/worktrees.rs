@@ -153,6 +153,52 @@ fn an_agent_run_works_in_a_worktree_and_its_diff_is_merged_or_discarded() {
     let e = fails(d, &["runs", "worktrees", "--retention-days", "0"]);
     assert!(e.contains("at least 1 day"), "{e}");
 
+    // The environment's settings: a base branch and context off, shown and cleared.
+    let updated = json(
+        d,
+        &[
+            "env",
+            "update",
+            "web",
+            "--base-branch",
+            "main",
+            "--context",
+            "off",
+        ],
+    );
+    assert_eq!(
+        (
+            updated["base_branch"].as_str(),
+            updated["agent_context"].as_bool()
+        ),
+        (Some("main"), Some(false))
+    );
+    let shown = ok(d, &["env", "show", "web"]);
+    assert!(
+        shown.contains("base:    main") && shown.contains("context: off"),
+        "{shown}"
+    );
+    let cleared = json(
+        d,
+        &[
+            "env",
+            "update",
+            "web",
+            "--no-base-branch",
+            "--context",
+            "on",
+        ],
+    );
+    assert_eq!(
+        (
+            cleared["base_branch"].as_str(),
+            cleared["agent_context"].as_bool()
+        ),
+        (None, Some(true))
+    );
+    let e = fails(d, &["env", "update", "web", "--base-branch", "a..b"]);
+    assert!(e.contains("not a branch name"), "{e}");
+
     // Errors: --isolation on an HTTP run; a diff of a run without a worktree.
     let e = fails(
         d,

@@ -162,6 +162,17 @@ pub fn prepare(store: &Store, run: &Execution) -> Option<(Option<PathBuf>, serde
     else {
         return None;
     };
+    // An environment can turn context off for its own agent runs (`env update --context off`).
+    let environment = run
+        .environment_id
+        .as_deref()
+        .and_then(|id| crate::environments::get(store, id).ok());
+    if let Some(env) = environment.filter(|e| !e.agent_context) {
+        return Some((
+            None,
+            json!({ "off": format!("context is off for environment `{}`", env.name) }),
+        ));
+    }
     let settings = match settings(store) {
         Ok(s) if !s.enabled => return None,
         Ok(s) => s,

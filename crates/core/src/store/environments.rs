@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use crate::error::Result;
 
 const COLUMNS: &str = "id, name, repository, working_dir, env_vars, secret_vars, setup_script, \
-                       agent_command, created_at, updated_at";
+                       agent_command, created_at, updated_at, agent_context, base_branch";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Environment> {
     let json_err = |i: usize, e: serde_json::Error| {
@@ -25,6 +25,8 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Environment> {
         agent_command: row.get(7)?,
         created_at: Timestamp(row.get(8)?),
         updated_at: Timestamp(row.get(9)?),
+        agent_context: row.get(10)?,
+        base_branch: row.get(11)?,
     })
 }
 
@@ -53,8 +55,9 @@ pub fn named(conn: &Connection, name: &str, except_id: Option<&str>) -> Result<O
 pub fn insert(conn: &Connection, env: &Environment) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO environments (id, name, repository, working_dir, env_vars, secret_vars,
-                                   setup_script, agent_command, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                   setup_script, agent_command, created_at, updated_at,
+                                   agent_context, base_branch)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         env.id,
@@ -67,6 +70,8 @@ pub fn insert(conn: &Connection, env: &Environment) -> Result<()> {
         env.agent_command,
         env.created_at.as_millis(),
         env.updated_at.as_millis(),
+        env.agent_context,
+        env.base_branch,
     ])?;
     Ok(())
 }

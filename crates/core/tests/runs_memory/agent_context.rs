@@ -193,3 +193,41 @@ fn the_size_cap_holds_and_context_can_be_turned_off() {
     assert!(!agent_context::context_file_path(&rig.store, &run.id).exists());
     assert!(stdout_of(&rig, &run.id).contains("arg=[]"));
 }
+
+#[test]
+fn an_environment_can_turn_context_off_for_its_own_agent_runs() {
+    let rig = Rig::start();
+    let task_id = seed(&rig.store);
+    let keyring = flightdeck_core::secrets::OsKeyring::from_env().unwrap();
+    let off = flightdeck_types::EnvironmentPatch {
+        agent_context: Some(false),
+        ..Default::default()
+    };
+    let env = environments::update(&rig.store, &keyring, "agent", off).unwrap();
+    assert!(!env.agent_context);
+    let run = agent_run(&rig, &task_id);
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    assert!(!agent_context::context_file_path(&rig.store, &run.id).exists());
+    assert!(stdout_of(&rig, &run.id).contains("arg=[]"));
+    let event = runs::events(&rig.store, &run.id, 0, 1000)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.kind == "context")
+        .expect("a context event says why there is none");
+    assert!(
+        event
+            .data
+            .contains("context is off for environment `agent`"),
+        "{}",
+        event.data
+    );
+
+    // Back on: the file is given again.
+    let on = flightdeck_types::EnvironmentPatch {
+        agent_context: Some(true),
+        ..Default::default()
+    };
+    environments::update(&rig.store, &keyring, "agent", on).unwrap();
+    let run = agent_run(&rig, &task_id);
+    assert!(agent_context::context_file_path(&rig.store, &run.id).exists());
+}

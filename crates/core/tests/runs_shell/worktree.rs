@@ -525,3 +525,79 @@ fn the_clean_up_removes_old_merged_worktrees_and_keeps_the_rest() {
     let e = clean::set_settings(&rig.store, WorktreeSettings { retention_days: 0 }).unwrap_err();
     assert!(e.to_string().contains("at least 1 day"), "{e}");
 }
+
+#[test]
+fn the_environment_names_the_base_branch_and_a_run_can_name_another() {
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path());
+    git(&repo, &["branch", "develop"]);
+    git(&repo, &["checkout", "-q", "develop"]);
+    std::fs::write(repo.join("dev.txt"), "dev\n").unwrap();
+    git(&repo, &["add", "dev.txt"]);
+    git(&repo, &["commit", "-qm", "dev"]);
+    git(&repo, &["checkout", "-q", "main"]);
+    let env = environments::create(
+        &rig.store,
+        NewEnvironment {
+            name: "repo".into(),
+            repository: Some(repo.display().to_string()),
+            base_branch: Some("develop".into()),
+            ..NewEnvironment::default()
+        },
+    )
+    .unwrap();
+    let run =
+        rig.final_state(&shell_run(&rig, &env, "test -f dev.txt", Some(Isolation::Worktree)).id);
+    assert_eq!(run.status, ExecutionStatus::Succeeded, "{:?}", run.error);
+    let r = record(&run);
+    assert_eq!(r.base_branch, "develop");
+    assert_eq!(r.base_commit, git(&repo, &["rev-parse", "develop"]));
+
+    // The run's own --base wins; a branch that does not exist is named.
+    let spec = |base: &str| {
+        ExecutionSpec::Shell(ShellSpec {
+            line: Some("test ! -f dev.txt".into()),
+            isolation: Some(Isolation::Worktree),
+            base_branch: Some(base.into()),
+            ..ShellSpec::default()
+        })
+    };
+    let on_main = rig.queue_new(NewExecution {
+        environment_id: Some(env.id.clone()),
+        spec: Some(spec("main")),
+        ..NewExecution::default()
+    });
+    let on_main = rig.final_state(&on_main.id);
+    assert_eq!(
+        on_main.status,
+        ExecutionStatus::Succeeded,
+        "{:?}",
+        on_main.error
+    );
+    assert_eq!(record(&on_main).base_branch, "main");
+    let missing = rig.queue_new(NewExecution {
+        environment_id: Some(env.id.clone()),
+        spec: Some(spec("nope")),
+        ..NewExecution::default()
+    });
+    let error = rig.final_state(&missing.id).error.unwrap();
+    assert!(
+        error.contains("the base branch `nope` does not exist"),
+        "{error}"
+    );
+
+    let bad = environments::create(
+        &rig.store,
+        NewEnvironment {
+            name: "bad".into(),
+            base_branch: Some("two words".into()),
+            ..NewEnvironment::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(bad, CoreError::Invalid(ref f) if f.field == "base_branch"),
+        "{bad}"
+    );
+}

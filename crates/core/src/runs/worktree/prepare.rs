@@ -122,7 +122,11 @@ pub fn prepare(
             ))
         }
     };
-    let base_branch = match &spec.base_branch {
+    let base_branch = match spec
+        .base_branch
+        .as_ref()
+        .or(environment.base_branch.as_ref())
+    {
         Some(b) => b.clone(),
         None => git::run(&top, &["symbolic-ref", "--quiet", "--short", "HEAD"]).map_err(|_| {
             CoreError::invalid(
