@@ -14,72 +14,16 @@ use std::time::Instant;
 use flightdeck_core::memory::{self, Embedder, MiniLm};
 use flightdeck_core::Store;
 use flightdeck_types::{MemoryFilter, NewMemory};
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 
-/// Distinct words in the synthetic corpus, drawn by rank with Zipf's law (exponent 1), as
-/// words are in real text: a few very common, most rare. (A tiny vocabulary would make every
-/// query match nearly every memory, which no real corpus does.)
-const VOCABULARY: usize = 20_000;
+#[path = "common/corpus.rs"]
+mod corpus;
+use corpus::{vocabulary, Zipf};
 
-/// The first [`VOCABULARY`] whole English words of the model's own vocabulary (lower-case,
-/// 3+ letters), in its order, which is by frequency ("the", "and", "was", ...): real words
-/// that the tokenizer keeps whole, as in real text, so a query embeds as real queries do.
 /// A search that keeps every candidate: the synthetic vectors are random, so their cosines sit
 /// under any relevance floor, and floor 0 ranks them all (the most work a search does).
 fn search(store: &Store, model: &dyn Embedder, query: &str) -> flightdeck_types::MemorySearch {
     memory::search_with_floor(store, Some(model), query, &MemoryFilter::default(), 10, 0.0).unwrap()
-}
-
-fn vocabulary() -> Vec<String> {
-    let dir = memory::embed::default_model_dir().expect("set FLIGHTDECK_MODEL_DIR");
-    let text = std::fs::read_to_string(dir.join("tokenizer.json")).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut words: Vec<(u64, &str)> = json["model"]["vocab"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .filter(|(w, _)| w.len() >= 3 && w.bytes().all(|b| b.is_ascii_lowercase()))
-        .map(|(w, id)| (id.as_u64().unwrap(), w.as_str()))
-        .collect();
-    words.sort();
-    assert!(words.len() >= VOCABULARY, "{} words", words.len());
-    words[..VOCABULARY]
-        .iter()
-        .map(|(_, w)| w.to_string())
-        .collect()
-}
-
-/// Samples word ranks with P(rank r) proportional to 1 / (r + 1).
-struct Zipf {
-    cdf: Vec<f64>,
-    words: Vec<String>,
-}
-
-impl Zipf {
-    fn new(words: Vec<String>) -> Zipf {
-        let n = words.len();
-        let mut total = 0.0;
-        let mut cdf: Vec<f64> = (0..n)
-            .map(|r| {
-                total += 1.0 / (r as f64 + 1.0);
-                total
-            })
-            .collect();
-        cdf.iter_mut().for_each(|c| *c /= total);
-        Zipf { cdf, words }
-    }
-
-    fn sample(&self, rng: &mut impl Rng) -> usize {
-        let u: f64 = rng.random();
-        self.cdf.partition_point(|c| *c < u).min(self.cdf.len() - 1)
-    }
-
-    fn text(&self, rng: &mut impl Rng, words: usize) -> String {
-        (0..words)
-            .map(|_| self.words[self.sample(rng)].as_str())
-            .collect::<Vec<_>>()
-            .join(" ")
-    }
 }
 
 /// Query vectors computed in advance by the real model (see its use in `main`).
@@ -140,9 +84,7 @@ fn main() {
     for chunk in 0..n.div_ceil(5_000) {
         let items: Vec<(NewMemory, Vec<f32>)> = (0..5_000.min(n - chunk * 5_000))
             .map(|_| {
-                let mut v: Vec<f32> = (0..384).map(|_| rng.random_range(-1.0f32..1.0)).collect();
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.iter_mut().for_each(|x| *x /= norm);
+                let v = corpus::unit_vector(&mut rng, 384);
                 (
                     NewMemory {
                         content: sentence(&mut rng),

@@ -199,6 +199,22 @@ fn an_agent_run_works_in_a_worktree_and_its_diff_is_merged_or_discarded() {
     let e = fails(d, &["env", "update", "web", "--base-branch", "a..b"]);
     assert!(e.contains("not a branch name"), "{e}");
 
+    // No git on this device: the run fails before anything runs, saying so (PATH holds a
+    // shell and nothing else).
+    let bin = dir.path().join("only-sh");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink("/bin/sh", bin.join("sh")).unwrap();
+    let no_git = crate::common::command(d, &["run", &task])
+        .env("PATH", &bin)
+        .output()
+        .unwrap();
+    assert_ne!(no_git.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&no_git.stderr);
+    assert!(
+        stderr.contains("git is not installed on this device"),
+        "{stderr}"
+    );
+
     // Errors: --isolation on an HTTP run; a diff of a run without a worktree.
     let e = fails(
         d,

@@ -601,3 +601,36 @@ fn the_environment_names_the_base_branch_and_a_run_can_name_another() {
         "{bad}"
     );
 }
+
+#[test]
+fn a_branch_name_already_taken_fails_the_run_before_it_starts() {
+    let rig = Rig::start();
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repository(dir.path());
+    let env = environment(&rig.store, &repo, "true {prompt}", None);
+    let marker = dir.path().join("ran");
+    // Queued a moment ahead, so its branch can be taken first; the name is the run id's tail.
+    let later =
+        flightdeck_types::Timestamp::from_millis(flightdeck_core::clock::now().as_millis() + 3_000);
+    let run = rig.queue_new(NewExecution {
+        environment_id: Some(env.id.clone()),
+        spec: Some(ExecutionSpec::Shell(ShellSpec {
+            line: Some(format!("touch {}", marker.display())),
+            isolation: Some(Isolation::Worktree),
+            ..ShellSpec::default()
+        })),
+        not_before: Some(later),
+        ..NewExecution::default()
+    });
+    let hex: String = run.id.chars().filter(char::is_ascii_hexdigit).collect();
+    let branch = format!("flightdeck/run-{}", &hex[hex.len() - 8..]);
+    git(&repo, &["branch", &branch]);
+    let run = rig.final_state(&run.id);
+    assert_eq!(run.status, ExecutionStatus::Failed);
+    let error = run.error.unwrap();
+    assert!(
+        error.contains(&format!("the branch `{branch}` already exists")),
+        "{error}"
+    );
+    assert!(!marker.exists());
+}
