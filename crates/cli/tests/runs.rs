@@ -299,3 +299,30 @@ fn a_run_started_while_the_daemon_runs_is_executed_by_the_daemon() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, "from-daemon\n");
 }
+
+#[test]
+fn runs_settings_show_and_change_the_device_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let shown = json(d, &["runs", "settings"]);
+    assert_eq!(shown["concurrency"], 4);
+    assert!(shown["step_concurrency"].as_u64().unwrap() >= 8, "{shown}");
+    let changed = json(d, &["runs", "settings", "--step-concurrency", "2"]);
+    assert_eq!(
+        (
+            changed["concurrency"].as_u64(),
+            changed["step_concurrency"].as_u64()
+        ),
+        (Some(4), Some(2))
+    );
+    let kept = json(d, &["runs", "settings", "--concurrency", "6"]);
+    assert_eq!(
+        (
+            kept["concurrency"].as_u64(),
+            kept["step_concurrency"].as_u64()
+        ),
+        (Some(6), Some(2))
+    );
+    let refused = fails(d, &["runs", "settings", "--concurrency", "0"]);
+    assert!(refused.contains("from 1 to 10000"), "{refused}");
+}

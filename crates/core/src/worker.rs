@@ -56,7 +56,8 @@ pub async fn run(
     if resumed > 0 {
         on_event(WorkerEvent::WorkflowsResumed(resumed));
     }
-    let runner = runs::Runner::new(store.clone(), secrets.clone(), options.runner).spawn();
+    let runner_config = runs::settings::apply(&store, options.runner)?;
+    let runner = runs::Runner::new(store.clone(), secrets.clone(), runner_config).spawn();
     let driver = crate::workflows::WorkflowDriver::new(store.clone()).spawn();
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let searching = {

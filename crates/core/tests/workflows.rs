@@ -12,5 +12,7 @@ mod engine;
 mod rig;
 #[path = "common/runner.rs"]
 mod runner;
+#[path = "workflows/scheduling.rs"]
+mod scheduling;
 #[path = "workflows/trust.rs"]
 mod trust;

@@ -99,6 +99,16 @@ pub enum RunsCommand {
         #[arg(long)]
         in_worktree: bool,
     },
+    /// Show or change how many runs execute at once on this device (read when the daemon, the
+    /// app or a foreground run starts)
+    Settings {
+        /// Plain runs at once [default: 4]
+        #[arg(long, value_name = "N")]
+        concurrency: Option<usize>,
+        /// Workflow steps at once, all workflow runs together [default: 4 per core, at least 8]
+        #[arg(long, value_name = "N")]
+        step_concurrency: Option<usize>,
+    },
     /// What a run that worked in a git worktree changed: its branch, base, files and the full
     /// diff
     Diff {

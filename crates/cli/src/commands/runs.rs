@@ -231,6 +231,28 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
             clean,
             retention_days,
         } => super::run_worktree::worktrees(store, *clean, *retention_days, out)?,
+        RunsCommand::Settings {
+            concurrency,
+            step_concurrency,
+        } => {
+            use flightdeck_core::runs::settings::{self, RunnerSettings};
+            let limits = if concurrency.is_some() || step_concurrency.is_some() {
+                let change = RunnerSettings {
+                    concurrency: *concurrency,
+                    step_concurrency: *step_concurrency,
+                };
+                settings::set_settings(store, change)?
+            } else {
+                settings::limits(store)?
+            };
+            out.print(&limits, || {
+                format!(
+                    "concurrency: {} plain runs at once\nstep concurrency: {} workflow steps at \
+                     once\n(read when the daemon, the app or a foreground run starts)",
+                    limits.concurrency, limits.step_concurrency
+                )
+            });
+        }
         RunsCommand::Diff { id, stat } => super::run_worktree::diff(store, id, *stat, out)?,
         RunsCommand::Merge { id } => super::run_worktree::merge(store, id, out)?,
         RunsCommand::Discard { id, yes } => super::run_worktree::discard(store, id, *yes, out)?,

@@ -33,7 +33,8 @@ impl LocalWorker {
         runs::recover_interrupted(store, secrets.as_ref())?;
         workflows::recover(store)?;
         let _entered = runtime.enter();
-        let runner = runs::Runner::new(store.clone(), secrets, RunnerConfig::default()).spawn();
+        let config = runs::settings::apply(store, RunnerConfig::default())?;
+        let runner = runs::Runner::new(store.clone(), secrets, config).spawn();
         let driver = WorkflowDriver::new(store.clone()).spawn();
         Ok(Some(Self {
             lock,

@@ -16,6 +16,7 @@ pub mod run_env;
 mod run_memory;
 pub mod runner;
 pub mod secret_mask;
+pub mod settings;
 pub mod start;
 pub mod step_output;
 pub mod worktree;

@@ -28,8 +28,12 @@ use crate::store::{executions, Store, Writer};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
-    /// Runs executing at once.
+    /// Plain runs (a task's run, a schedule's fire, a retry) executing at once.
     pub concurrency: usize,
+    /// Workflow steps executing at once on this device, all workflow runs together (each run
+    /// also keeps to its own `concurrency`). A pool of its own, so that long plain runs never
+    /// hold a workflow back, and a wide workflow never holds plain runs back.
+    pub step_concurrency: usize,
     pub sink: SinkConfig,
     pub agent: AgentDefaults,
     /// How often a running run's row is read for a cancel request.
@@ -42,12 +46,21 @@ impl Default for RunnerConfig {
     fn default() -> Self {
         Self {
             concurrency: 4,
+            step_concurrency: default_step_concurrency(),
             sink: SinkConfig::default(),
             agent: AgentDefaults::default(),
             cancel_poll: Duration::from_millis(100),
             idle_poll: Duration::from_millis(500),
         }
     }
+}
+
+/// Four steps per core, at least 8: steps are mostly processes that wait (on the network,
+/// the disk, an agent's model), so a few per core keep the machine busy without the
+/// thousands of processes an unbounded fan-out would start.
+pub fn default_step_concurrency() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    (cores * 4).max(8)
 }
 
 pub struct Runner {
@@ -90,25 +103,28 @@ impl Runner {
         let wake = Arc::new(Notify::new());
         forward_changes(&self.store, wake.clone(), |c| c.table == "executions");
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
+        let step_slots = Arc::new(Semaphore::new(self.config.step_concurrency.max(1)));
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut tasks = tokio::task::JoinSet::new();
         let this = Arc::new(self);
         loop {
             let free = slots.available_permits() as u32;
-            let claimed = if free > 0 {
+            let free_steps = step_slots.available_permits() as u32;
+            let claimed = if free > 0 || free_steps > 0 {
                 let store = this.store.clone();
-                tokio::task::spawn_blocking(move || claim(&store, free))
+                tokio::task::spawn_blocking(move || claim(&store, free, free_steps))
                     .await
                     .expect("claiming does not panic")?
             } else {
                 Vec::new()
             };
             for run in claimed {
-                // A workflow's steps are bounded by its own concurrency, not the runner's.
-                let permit = match run.workflow_run_id {
-                    None => Some(slots.clone().acquire_owned().await.expect("never closed")),
-                    Some(_) => None,
+                // Never more claimed than free, so these do not wait.
+                let pool = match run.workflow_run_id {
+                    None => &slots,
+                    Some(_) => &step_slots,
                 };
+                let permit = pool.clone().acquire_owned().await.expect("never closed");
                 in_flight.lock().unwrap().insert(run.id.clone());
                 let this = this.clone();
                 let in_flight = in_flight.clone();
@@ -359,12 +375,12 @@ fn status_event(w: &Writer<'_>, id: &str, seq: i64, status: ExecutionStatus) -> 
     )
 }
 
-/// Claims up to `limit` runs: queued -> running with a `status` event. Runs whose cancel was
-/// asked for while queued end `cancelled` here instead.
-pub(crate) fn claim(store: &Store, limit: u32) -> Result<Vec<Execution>> {
+/// Claims up to `limit` plain runs and `step_limit` workflow steps: queued -> running with a
+/// `status` event. Runs whose cancel was asked for while queued end `cancelled` here instead.
+pub(crate) fn claim(store: &Store, limit: u32, step_limit: u32) -> Result<Vec<Execution>> {
     store.write(|w| {
         let now = w.now();
-        let ready = executions::claimable(w, w.device_id(), now, limit)?;
+        let ready = executions::claimable(w, w.device_id(), now, limit, step_limit)?;
         let mut claimed = Vec::with_capacity(ready.len());
         for old in ready {
             let mut new = old.clone();

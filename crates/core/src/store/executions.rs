@@ -193,14 +193,14 @@ pub fn events(
 }
 
 /// Queued runs of `device_id` that may start at `now` (not_before passed), oldest first:
-/// plain runs, at most `limit` (the runner's free slots), then every ready workflow step
-/// (their number is bounded by each workflow's own concurrency, not by the runner's slots,
-/// and a step of a paused or cancelled workflow run waits).
+/// plain runs, at most `limit` (the runner's free plain slots), then workflow steps, at most
+/// `step_limit` (its free step slots; a step of a paused or cancelled workflow run waits).
 pub fn claimable(
     conn: &Connection,
     device_id: &str,
     now: Timestamp,
     limit: u32,
+    step_limit: u32,
 ) -> Result<Vec<Execution>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM executions
@@ -216,9 +216,9 @@ pub fn claimable(
            AND workflow_run_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM workflow_runs r
                            WHERE r.id = executions.workflow_run_id AND r.control = 'pause')
-         ORDER BY queued_at, id"
+         ORDER BY queued_at, id LIMIT ?3"
     ))?;
-    let rows = stmt.query_map(params![device_id, now.as_millis()], from_row)?;
+    let rows = stmt.query_map(params![device_id, now.as_millis(), step_limit], from_row)?;
     ready.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
     Ok(ready)
 }

@@ -44,12 +44,23 @@ impl WfRig {
         rig
     }
 
+    /// A rig whose runner has this configuration (slots, step cap).
+    pub fn start_with(config: RunnerConfig) -> WfRig {
+        let mut rig = Self::idle();
+        rig.run_worker_with(config);
+        rig
+    }
+
     pub fn run_worker(&mut self) {
+        self.run_worker_with(RunnerConfig::default());
+    }
+
+    pub fn run_worker_with(&mut self, config: RunnerConfig) {
         let _entered = self.runtime.enter();
         let runner = Runner::new(
             self.store.clone(),
             Arc::new(OsKeyring::from_env().unwrap()),
-            RunnerConfig::default(),
+            config,
         )
         .spawn();
         let driver = WorkflowDriver::new(self.store.clone()).spawn();

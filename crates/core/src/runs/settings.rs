@@ -1,0 +1,78 @@
+//! This device's runner settings: how many plain runs and how many workflow steps execute at
+//! once. Local (each machine has its own cores), read when a worker starts.
+
+use serde::{Deserialize, Serialize};
+
+use super::runner::{default_step_concurrency, RunnerConfig};
+use crate::error::{CoreError, Result};
+use crate::store::memories as meta;
+use crate::store::Store;
+
+const SETTINGS_KEY: &str = "runner";
+
+/// Unset fields keep the defaults ([`RunnerConfig::default`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunnerSettings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_concurrency: Option<usize>,
+}
+
+/// The settings in force: stored values over the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RunnerLimits {
+    pub concurrency: usize,
+    pub step_concurrency: usize,
+}
+
+pub fn settings(store: &Store) -> Result<RunnerSettings> {
+    let stored = store.read(|c| meta::meta(c, SETTINGS_KEY))?;
+    Ok(stored
+        .and_then(|v| serde_json::from_str(&v).ok())
+        .unwrap_or_default())
+}
+
+/// Stores the given fields (others keep their stored value); a limit of 0 is refused.
+pub fn set_settings(store: &Store, change: RunnerSettings) -> Result<RunnerLimits> {
+    for (field, value) in [
+        ("concurrency", change.concurrency),
+        ("step_concurrency", change.step_concurrency),
+    ] {
+        if value == Some(0) || value.is_some_and(|v| v > 10_000) {
+            return Err(CoreError::invalid(
+                field,
+                "give a number from 1 to 10000 (runs executing at once on this device)",
+            ));
+        }
+    }
+    let mut stored = settings(store)?;
+    stored.concurrency = change.concurrency.or(stored.concurrency);
+    stored.step_concurrency = change.step_concurrency.or(stored.step_concurrency);
+    let text = serde_json::to_string(&stored).expect("settings serialize");
+    store.write(|w| meta::set_meta(w, SETTINGS_KEY, &text))?;
+    limits(store)
+}
+
+pub fn limits(store: &Store) -> Result<RunnerLimits> {
+    let stored = settings(store)?;
+    let defaults = RunnerConfig::default();
+    Ok(RunnerLimits {
+        concurrency: stored.concurrency.unwrap_or(defaults.concurrency),
+        step_concurrency: stored
+            .step_concurrency
+            .unwrap_or_else(default_step_concurrency),
+    })
+}
+
+/// `config` with this device's stored limits.
+pub fn apply(store: &Store, mut config: RunnerConfig) -> Result<RunnerConfig> {
+    let stored = settings(store)?;
+    if let Some(n) = stored.concurrency {
+        config.concurrency = n;
+    }
+    if let Some(n) = stored.step_concurrency {
+        config.step_concurrency = n;
+    }
+    Ok(config)
+}

@@ -1,0 +1,97 @@
+//! Step scheduling on one device: workflow steps have a pool of slots of their own, so long
+//! plain runs never hold a workflow back, and all workflow runs together never run more steps
+//! at once than the device's cap (checked from the steps' recorded start and end times).
+
+use flightdeck_core::runs::{self, RunnerConfig};
+use flightdeck_types::{
+    ExecutionSpec, ExecutionStatus, NewExecution, ShellSpec, WorkflowRunStatus,
+};
+
+use super::rig::{until, WfRig};
+
+#[test]
+fn long_plain_runs_holding_every_slot_do_not_stall_a_workflow() {
+    let rig = WfRig::start_with(RunnerConfig {
+        concurrency: 4,
+        ..RunnerConfig::default()
+    });
+    let sleepers: Vec<String> = (0..4)
+        .map(|_| {
+            runs::queue(
+                &rig.store,
+                NewExecution {
+                    spec: Some(ExecutionSpec::Shell(ShellSpec {
+                        line: Some("sleep 60".into()),
+                        ..ShellSpec::default()
+                    })),
+                    ..NewExecution::default()
+                },
+            )
+            .unwrap()
+            .id
+        })
+        .collect();
+    until("the four plain runs to hold every slot", || {
+        sleepers
+            .iter()
+            .all(|id| runs::get(&rig.store, id).unwrap().status == ExecutionStatus::Running)
+            .then_some(())
+    });
+    rig.apply("name: beside\nsteps:\n  - id: a\n    shell: echo a\n  - id: b\n    needs: a\n    shell: echo b\n");
+    let run = rig.start_run("beside", &[]);
+    rig.wait_status(&run.id, WorkflowRunStatus::Succeeded);
+    // The plain runs were never held back or pushed out: still running, then cancelled.
+    for id in &sleepers {
+        assert_eq!(
+            runs::get(&rig.store, id).unwrap().status,
+            ExecutionStatus::Running
+        );
+        runs::request_cancel(&rig.store, id).unwrap();
+    }
+}
+
+#[test]
+fn all_workflow_runs_together_never_exceed_the_step_cap() {
+    const CAP: usize = 3;
+    let rig = WfRig::start_with(RunnerConfig {
+        step_concurrency: CAP,
+        ..RunnerConfig::default()
+    });
+    // 12 independent steps, each allowed to run at once within its run.
+    let mut yaml = String::from("name: wide\nconcurrency: 12\nsteps:\n");
+    for i in 0..12 {
+        yaml.push_str(&format!("  - id: s{i}\n    shell: sleep 0.05\n"));
+    }
+    rig.apply(&yaml);
+    let started: Vec<String> = (0..5).map(|_| rig.start_run("wide", &[]).id).collect();
+    let mut spans = Vec::new();
+    for id in &started {
+        assert_eq!(rig.finished(id).status, WorkflowRunStatus::Succeeded);
+        for step in rig.step_runs(id) {
+            spans.push((
+                step.started_at.expect("started").as_millis(),
+                step.finished_at.expect("finished").as_millis(),
+            ));
+        }
+    }
+    assert_eq!(spans.len(), 60);
+    // Sweep: at equal times an end comes before a start (the slot is freed, then taken).
+    let mut edges: Vec<(i64, i32)> = spans
+        .iter()
+        .flat_map(|(s, e)| [(*s, 1), (*e, -1)])
+        .collect();
+    edges.sort_by_key(|(t, d)| (*t, *d));
+    let (mut now, mut most) = (0, 0);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    assert!(
+        most <= CAP as i32,
+        "{most} steps ran at once, over the cap of {CAP}"
+    );
+    assert!(
+        most >= 2,
+        "steps of different runs ran side by side ({most})"
+    );
+}
