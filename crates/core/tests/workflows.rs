@@ -16,3 +16,5 @@ mod runner;
 mod scheduling;
 #[path = "workflows/trust.rs"]
 mod trust;
+#[path = "workflows/versions.rs"]
+mod versions;

@@ -50,12 +50,21 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
                     .map(|w| {
                         vec![
                             format!("v{}", w.version),
+                            w.id.clone(),
                             w.created_at.to_rfc3339(),
                             w.definition.steps.len().to_string(),
                         ]
                     })
                     .collect::<Vec<_>>();
-                table(&["VERSION", "CREATED", "STEPS"], &rows)
+                let mut text = table(&["VERSION", "ID", "CREATED", "STEPS"], &rows);
+                let numbers: Vec<u32> = found.iter().map(|w| w.version).collect();
+                if numbers.windows(2).any(|p| p[0] == p[1]) {
+                    text.push_str(
+                        "\ntwo versions with one number were applied on two devices while \
+                         offline; both are kept, and the later one is what `vN` names",
+                    );
+                }
+                text
             });
         }
         WorkflowCommand::Diff { workflow, from, to } => {

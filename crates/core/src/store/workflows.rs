@@ -45,18 +45,28 @@ pub fn insert_workflow(conn: &Connection, w: &Workflow) -> Result<()> {
     Ok(())
 }
 
-/// The newest version of the workflow named (or with id) `key`, removed ones included, and
-/// whether it is removed.
+/// Rows of one workflow are its name's: a version row's id names that one definition (see
+/// `workflows::version_id`), while rows written before 0.1's versions-under-sync fix share one
+/// id per workflow. `key` is a name, or the id of any of its rows.
+const NAME_OF_KEY: &str = "coalesce((SELECT name FROM workflows WHERE id = ?1 LIMIT 1), ?1)";
+
+/// The order of a workflow's versions, the same on every device: by number, then (for two
+/// versions applied under one number on two devices while offline) by creation, then id.
+const VERSION_ORDER: &str = "version DESC, created_at DESC, id DESC";
+
+/// The newest version of the workflow named (or with a row id) `key`, removed ones included,
+/// and whether it is removed.
 pub fn newest(conn: &Connection, key: &str) -> Result<Option<(Workflow, bool)>> {
     Ok(conn
         .prepare_cached(&format!(
             "SELECT {WORKFLOW_COLUMNS}, removed_at IS NOT NULL FROM workflows
-             WHERE name = ?1 OR id = ?1 ORDER BY version DESC LIMIT 1"
+             WHERE name = {NAME_OF_KEY} ORDER BY {VERSION_ORDER} LIMIT 1"
         ))?
         .query_row([key], |r| Ok((workflow_from_row(r)?, r.get::<_, bool>(5)?)))
         .optional()?)
 }
 
+/// Exactly the row `(id, version)`: the definition a run pinned.
 pub fn version(conn: &Connection, id: &str, version: u32) -> Result<Workflow> {
     conn.prepare_cached(&format!(
         "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = ?1 AND version = ?2"
@@ -69,11 +79,39 @@ pub fn version(conn: &Connection, id: &str, version: u32) -> Result<Workflow> {
     })
 }
 
-pub fn versions(conn: &Connection, id: &str) -> Result<Vec<Workflow>> {
+/// The stored text of the row `(id, version)`.
+pub fn definition_text(conn: &Connection, id: &str, version: u32) -> Result<String> {
+    conn.prepare_cached("SELECT definition FROM workflows WHERE id = ?1 AND version = ?2")?
+        .query_row(params![id, version], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "workflow version",
+            key: format!("{id} v{version}"),
+        })
+}
+
+/// Version `version` of the workflow named `name`; of two applied under one number on two
+/// devices, the later (the same one on every device).
+pub fn named_version(conn: &Connection, name: &str, version: u32) -> Result<Workflow> {
+    conn.prepare_cached(&format!(
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE name = ?1 AND version = ?2
+         ORDER BY {VERSION_ORDER} LIMIT 1"
+    ))?
+    .query_row(params![name, version], workflow_from_row)
+    .optional()?
+    .ok_or_else(|| CoreError::NotFound {
+        kind: "workflow version",
+        key: format!("{name} v{version}"),
+    })
+}
+
+/// Every version of the workflow named `name`, oldest first.
+pub fn versions(conn: &Connection, name: &str) -> Result<Vec<Workflow>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE id = ?1 ORDER BY version"
+        "SELECT {WORKFLOW_COLUMNS} FROM workflows WHERE name = ?1
+         ORDER BY version, created_at, id"
     ))?;
-    let rows = stmt.query_map([id], workflow_from_row)?;
+    let rows = stmt.query_map([name], workflow_from_row)?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
@@ -81,7 +119,10 @@ pub fn versions(conn: &Connection, id: &str) -> Result<Vec<Workflow>> {
 pub fn list_newest(conn: &Connection) -> Result<Vec<Workflow>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {WORKFLOW_COLUMNS} FROM workflows w
-         WHERE version = (SELECT max(version) FROM workflows v WHERE v.id = w.id)
+         WHERE w.id = (SELECT v.id FROM workflows v WHERE v.name = w.name
+                       ORDER BY {VERSION_ORDER} LIMIT 1)
+           AND w.version = (SELECT v.version FROM workflows v WHERE v.name = w.name
+                            ORDER BY {VERSION_ORDER} LIMIT 1)
            AND removed_at IS NULL
          ORDER BY name"
     ))?;
@@ -89,11 +130,11 @@ pub fn list_newest(conn: &Connection) -> Result<Vec<Workflow>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Marks every version of workflow `id` removed (`None` brings them back).
-pub fn set_removed(conn: &Connection, id: &str, at: Option<Timestamp>) -> Result<()> {
+/// Marks every version of the workflow named `name` removed (`None` brings them back).
+pub fn set_removed(conn: &Connection, name: &str, at: Option<Timestamp>) -> Result<()> {
     conn.execute(
-        "UPDATE workflows SET removed_at = ?2 WHERE id = ?1",
-        params![id, at.map(Timestamp::as_millis)],
+        "UPDATE workflows SET removed_at = ?2 WHERE name = ?1 AND removed_at IS NOT ?2",
+        params![name, at.map(Timestamp::as_millis)],
     )?;
     Ok(())
 }
@@ -214,17 +255,17 @@ pub fn run_of_parent_execution(conn: &Connection, execution_id: &str) -> Result<
 
 pub fn list_runs(
     conn: &Connection,
-    workflow_id: Option<&str>,
+    workflow_name: Option<&str>,
     filter: &WorkflowRunFilter,
 ) -> Result<Vec<WorkflowRun>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {RUN_COLUMNS} FROM workflow_runs
-         WHERE (?1 IS NULL OR workflow_id = ?1) AND (?2 IS NULL OR status = ?2)
+         WHERE (?1 IS NULL OR workflow_name = ?1) AND (?2 IS NULL OR status = ?2)
          ORDER BY queued_at DESC, id DESC LIMIT ?3"
     ))?;
     let rows = stmt.query_map(
         params![
-            workflow_id,
+            workflow_name,
             filter.status.map(WorkflowRunStatus::as_str),
             filter.limit.unwrap_or(100)
         ],
@@ -336,7 +377,7 @@ pub fn snapshots(conn: &Connection, run_id: &str) -> Result<Vec<Snapshot>> {
 /// `workflow_id`, newest first, at most `limit`.
 pub fn step_durations(
     conn: &Connection,
-    workflow_id: &str,
+    workflow_name: &str,
     step_id: &str,
     exclude_run: &str,
     limit: u32,
@@ -344,11 +385,11 @@ pub fn step_durations(
     let mut stmt = conn.prepare_cached(
         "SELECT e.finished_at - e.started_at FROM executions e
          JOIN workflow_runs r ON r.id = e.workflow_run_id
-         WHERE r.workflow_id = ?1 AND e.step_id = ?2 AND e.status = 'succeeded'
+         WHERE r.workflow_name = ?1 AND e.step_id = ?2 AND e.status = 'succeeded'
            AND r.id != ?3 AND e.started_at IS NOT NULL AND e.finished_at IS NOT NULL
          ORDER BY e.finished_at DESC LIMIT ?4",
     )?;
-    let rows = stmt.query_map(params![workflow_id, step_id, exclude_run, limit], |r| {
+    let rows = stmt.query_map(params![workflow_name, step_id, exclude_run, limit], |r| {
         r.get(0)
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

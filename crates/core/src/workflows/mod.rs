@@ -33,10 +33,10 @@ pub fn apply(store: &Store, text: &str, format: Format) -> Result<ApplyOutcome> 
     let def = definition::parse(text, format)?;
     store.write(|w| {
         let newest = sql::newest(w, &def.name)?.filter(|(wf, _)| wf.name == def.name);
-        let (id, version) = match newest {
+        let version = match newest {
             Some((wf, removed)) if wf.definition == def => {
                 if removed {
-                    sql::set_removed(w, &wf.id, None)?;
+                    sql::set_removed(w, &wf.name, None)?;
                     w.touched("workflows", &wf.id, flightdeck_types::AuditAction::Update);
                 }
                 return Ok(ApplyOutcome {
@@ -46,14 +46,14 @@ pub fn apply(store: &Store, text: &str, format: Format) -> Result<ApplyOutcome> 
             }
             Some((wf, removed)) => {
                 if removed {
-                    sql::set_removed(w, &wf.id, None)?;
+                    sql::set_removed(w, &wf.name, None)?;
                 }
-                (wf.id, wf.version + 1)
+                wf.version + 1
             }
-            None => (crate::ids::new_id(), 1),
+            None => 1,
         };
         let workflow = Workflow {
-            id,
+            id: version_id(&def, version),
             version,
             name: def.name.clone(),
             definition: def,
@@ -70,6 +70,28 @@ pub fn apply(store: &Store, text: &str, format: Format) -> Result<ApplyOutcome> 
             changed: true,
         })
     })
+}
+
+/// The id of version `version` of `def`: a hash of the name, the number and the definition
+/// (UUID-shaped). Versions are numbered locally (newest + 1), so two devices applying
+/// different files under one name while offline both write "v3"; a per-device random id
+/// would have split one workflow in two, and a shared id would have let last-writer-wins
+/// merge the two definitions into one row. With the content in the id, both versions arrive
+/// everywhere, distinct and unchanged; the same file applied on two devices is one row; and a
+/// run pins `(id, version)`, so it runs exactly what it started with. Every device orders a
+/// name's versions the same way (number, then creation time, then id), so a name resolves
+/// the same everywhere.
+pub fn version_id(def: &WorkflowDefinition, version: u32) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(def.name.as_bytes());
+    hash.update([0]);
+    hash.update(version.to_be_bytes());
+    hash.update(serde_json::to_vec(def).expect("definitions always serialize"));
+    let digest = hash.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Uuid::from_bytes(bytes).to_string()
 }
 
 /// The newest version of every workflow, by name.
@@ -92,20 +114,23 @@ pub fn show(store: &Store, key: &str, version: Option<u32>) -> Result<Workflow> 
         let wf = newest(c, key)?;
         match version {
             None => Ok(wf),
-            Some(v) => sql::version(c, &wf.id, v),
+            Some(v) => sql::named_version(c, &wf.name, v),
         }
     })
 }
 
 pub fn versions(store: &Store, key: &str) -> Result<Vec<Workflow>> {
-    store.read(|c| sql::versions(c, &newest(c, key)?.id))
+    store.read(|c| sql::versions(c, &newest(c, key)?.name))
 }
 
 /// A unified diff of two versions' definitions, as YAML.
 pub fn diff(store: &Store, key: &str, from: u32, to: u32) -> Result<String> {
     let (a, b) = store.read(|c| {
-        let id = newest(c, key)?.id;
-        Ok((sql::version(c, &id, from)?, sql::version(c, &id, to)?))
+        let name = newest(c, key)?.name;
+        Ok((
+            sql::named_version(c, &name, from)?,
+            sql::named_version(c, &name, to)?,
+        ))
     })?;
     let yaml = |d: &WorkflowDefinition| {
         serde_yaml_ng::to_string(d).map_err(|e| CoreError::Corrupt(format!("definition: {e}")))
@@ -122,7 +147,7 @@ pub fn diff(store: &Store, key: &str, from: u32, to: u32) -> Result<String> {
 pub fn remove(store: &Store, key: &str) -> Result<Workflow> {
     store.write(|w| {
         let wf = newest(w, key)?;
-        let live = sql::list_runs(w, Some(&wf.id), &WorkflowRunFilter::default())?
+        let live = sql::list_runs(w, Some(&wf.name), &WorkflowRunFilter::default())?
             .into_iter()
             .filter(|r| !r.status.is_final())
             .count();
@@ -133,7 +158,7 @@ pub fn remove(store: &Store, key: &str) -> Result<Workflow> {
                 wf.name, wf.name
             )));
         }
-        sql::set_removed(w, &wf.id, Some(w.now()))?;
+        sql::set_removed(w, &wf.name, Some(w.now()))?;
         w.touched("workflows", &wf.id, flightdeck_types::AuditAction::Delete);
         Ok(wf)
     })
@@ -156,11 +181,11 @@ pub fn definition_of(store: &Store, run: &WorkflowRun) -> Result<WorkflowDefinit
 
 pub fn runs(store: &Store, filter: &WorkflowRunFilter) -> Result<Vec<WorkflowRun>> {
     store.read(|c| {
-        let id = match &filter.workflow {
-            Some(key) => Some(newest(c, key)?.id),
+        let name = match &filter.workflow {
+            Some(key) => Some(newest(c, key)?.name),
             None => None,
         };
-        sql::list_runs(c, id.as_deref(), filter)
+        sql::list_runs(c, name.as_deref(), filter)
     })
 }
 

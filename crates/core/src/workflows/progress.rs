@@ -24,7 +24,7 @@ pub fn of_run(c: &Connection, run_id: &str, now: Timestamp) -> Result<WorkflowPr
     for step in &def.steps {
         let state = run.checkpoint.steps.get(&step.id);
         let status = state.map_or(StepStatus::Pending, |s| s.status);
-        let mut samples = sql::step_durations(c, &run.workflow_id, &step.id, &run.id, HISTORY)?;
+        let mut samples = sql::step_durations(c, &run.workflow_name, &step.id, &run.id, HISTORY)?;
         samples.sort_unstable();
         let p50 = median(&samples);
         let started = state.and_then(|s| s.started_at);

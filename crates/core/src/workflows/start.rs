@@ -26,7 +26,7 @@ pub fn resolve_version(w: &Writer<'_>, key: &str, version: Option<u32>) -> Resul
     }
     match version {
         None => Ok(newest),
-        Some(v) => sql::version(w, &newest.id, v),
+        Some(v) => sql::named_version(w, &newest.name, v),
     }
 }
 
@@ -140,7 +140,7 @@ fn refuse_recursion(w: &Writer<'_>, workflow: &Workflow, parent: &Execution) -> 
     let mut depth = 0;
     while let Some(run_id) = at {
         let run = sql::find_run(w, &run_id)?;
-        if run.workflow_id == workflow.id {
+        if run.workflow_name == workflow.name {
             return Err(CoreError::Refused(format!(
                 "workflow `{}` would start itself (through run {run_id}); a workflow cannot \
                  be its own child",

@@ -222,7 +222,12 @@ fn yaml_and_json_give_the_same_rows_and_versions_move_only_on_change() {
     let second = workflows::apply(&rig.store, &changed, Format::Yaml).unwrap();
     assert!(second.changed);
     assert_eq!(second.workflow.version, 2);
-    assert_eq!(second.workflow.id, first.workflow.id);
+    // Each version's id is its own, derived from its content (see `workflows::version_id`).
+    assert_ne!(second.workflow.id, first.workflow.id);
+    assert_eq!(
+        second.workflow.id,
+        workflows::version_id(&second.workflow.definition, 2)
+    );
     assert_eq!(definition_row(1), yaml_row);
     let versions = workflows::versions(&rig.store, "same").unwrap();
     assert_eq!(

@@ -55,22 +55,26 @@ pub fn load(w: &Writer<'_>, run_id: &str) -> Result<(WorkflowRun, Arc<WorkflowDe
     Ok((run, definition))
 }
 
-/// A definition version, parsed once per process: `(id, version)` rows never change, and
-/// parsing a long definition at every step boundary was most of a step's cost.
+/// A definition version, parsed once per process per text: the row's text is read every time
+/// (a point read), so a row that changed under the cache (one written before version ids
+/// were derived from content, then merged by sync) is never served stale; parsing a long
+/// definition at every step boundary was most of a step's cost.
 fn definition(w: &Writer<'_>, id: &str, version: u32) -> Result<Arc<WorkflowDefinition>> {
-    type Cache = Mutex<HashMap<(String, u32), Arc<WorkflowDefinition>>>;
+    type Cache = Mutex<HashMap<String, Arc<WorkflowDefinition>>>;
     static CACHE: OnceLock<Cache> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
-    let key = (id.to_string(), version);
-    if let Some(d) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+    let text = sql::definition_text(w, id, version)?;
+    if let Some(d) = cache.lock().unwrap_or_else(|p| p.into_inner()).get(&text) {
         return Ok(d.clone());
     }
-    let parsed = Arc::new(sql::version(w, id, version)?.definition);
+    let parsed: WorkflowDefinition = serde_json::from_str(&text)
+        .map_err(|e| crate::CoreError::Corrupt(format!("workflow {id} v{version}: {e}")))?;
+    let parsed = Arc::new(parsed);
     let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
     if map.len() >= 256 {
         map.clear();
     }
-    map.insert(key, parsed.clone());
+    map.insert(text, parsed.clone());
     Ok(parsed)
 }
 
