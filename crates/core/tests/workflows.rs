@@ -14,6 +14,8 @@ mod rig;
 mod runner;
 #[path = "workflows/scheduling.rs"]
 mod scheduling;
+#[path = "workflows/secrets.rs"]
+mod secrets;
 #[path = "workflows/trust.rs"]
 mod trust;
 #[path = "workflows/versions.rs"]

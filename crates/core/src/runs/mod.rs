@@ -19,6 +19,7 @@ pub mod secret_mask;
 pub mod settings;
 pub mod start;
 pub mod step_output;
+pub mod step_secrets;
 pub mod worktree;
 
 pub use agent_cli::agent_cli_spec;

@@ -197,6 +197,21 @@ impl Runner {
             self.config.cancel_poll,
             cancel_tx,
         ));
+        // A workflow step's `{{ secrets.NAME }}`: values go into this copy only.
+        let spec = match (super::step_secrets::uses_secrets(&run.spec), &secret_env) {
+            (false, _) => Ok(run.spec.clone()),
+            (true, Err(e)) => Err(e.to_string()),
+            (true, Ok(values)) => super::step_secrets::resolve(&run.spec, values).map_err(|name| {
+                format!(
+                    "the step uses `{{{{ secrets.{name} }}}}`, and its environment {} has no \
+                     secret variable `{name}` (add it with `flightdeck env update ENV \
+                     --secret-var {name}` and set its value)",
+                    environment
+                        .as_ref()
+                        .map_or("(none)".to_string(), |e| format!("`{}`", e.name))
+                )
+            }),
+        };
         let memory_file = match &run.spec {
             ExecutionSpec::Shell(_) => match fresh_memory_file(&self.store, &run.id) {
                 Ok(path) => Some(path),
@@ -220,8 +235,9 @@ impl Runner {
             }
             _ => None,
         };
-        let outcome = match &run.spec {
-            ExecutionSpec::Shell(spec) => {
+        let outcome = match &spec {
+            Err(e) => Outcome::failed(e.clone()),
+            Ok(ExecutionSpec::Shell(spec)) => {
                 let mut extra_env = run_env::run_env(&self.store, &run);
                 extra_env.extend(step_output::step_env(&run, step_output.as_deref()));
                 if let Some(file) = self.give_context(&run, &sink).await {
@@ -257,12 +273,14 @@ impl Runner {
                     Err(e) => Outcome::failed(e.to_string()),
                 }
             }
-            ExecutionSpec::Http(spec) => http::run(spec, &sink, cancel).await,
-            ExecutionSpec::AgentThread(spec) => {
+            Ok(ExecutionSpec::Http(spec)) => http::run(spec, &sink, cancel).await,
+            Ok(ExecutionSpec::AgentThread(spec)) => {
                 agent_thread::run(spec, &self.config.agent, &sink, cancel).await
             }
             // Claimed without an executor task: the workflow run it starts ends it.
-            ExecutionSpec::Workflow(_) => Outcome::failed("a workflow run is not executed here"),
+            Ok(ExecutionSpec::Workflow(_)) => {
+                Outcome::failed("a workflow run is not executed here")
+            }
         };
         watcher.abort();
         drop(sink);

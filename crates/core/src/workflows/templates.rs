@@ -179,8 +179,17 @@ fn check_variable(
             }
             _ => None,
         },
+        "secrets" => match second {
+            None => Some(
+                "name the secret: `secrets.NAME` (a secret variable of the run's \
+                          environment)"
+                    .to_string(),
+            ),
+            Some(_) => None,
+        },
         other => Some(format!(
-            "names unknown variable `{other}` (templates see `params`, `steps` and `run`)"
+            "names unknown variable `{other}` (templates see `params`, `steps`, `run` and \
+             `secrets`)"
         )),
     }
 }
@@ -217,9 +226,30 @@ fn step_value(s: &StepState) -> Value {
     v
 }
 
+/// `secrets`: any name renders as its marker (see [`crate::runs::step_secrets`]); the runner
+/// puts the value in, or fails the step naming a secret its environment lacks.
+#[derive(Debug)]
+struct Secrets;
+
+impl minijinja::value::Object for Secrets {
+    fn get_value(self: &std::sync::Arc<Self>, key: &minijinja::Value) -> Option<minijinja::Value> {
+        Some(crate::runs::step_secrets::marker(key.as_str()?).into())
+    }
+}
+
+/// The context with `secrets` beside the variables of [`context`].
+fn with_secrets(ctx: &Value) -> minijinja::Value {
+    minijinja::context! {
+        secrets => minijinja::Value::from_object(Secrets),
+        ..minijinja::Value::from_serialize(ctx)
+    }
+}
+
 /// Renders one template.
 pub fn render(source: &str, ctx: &Value) -> Result<String, String> {
-    env().render_str(source, ctx).map_err(|e| describe(&e))
+    env()
+        .render_str(source, with_secrets(ctx))
+        .map_err(|e| describe(&e))
 }
 
 /// Whether the step's `when` holds (true when it has none).
@@ -228,7 +258,7 @@ pub fn condition_holds(step: &StepDefinition, ctx: &Value) -> Result<bool, Strin
         return Ok(true);
     };
     let expr = env().compile_expression(when).map_err(|e| describe(&e))?;
-    let value = expr.eval(ctx).map_err(|e| describe(&e))?;
+    let value = expr.eval(with_secrets(ctx)).map_err(|e| describe(&e))?;
     Ok(value.is_true())
 }
 
