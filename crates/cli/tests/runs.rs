@@ -326,3 +326,54 @@ fn runs_settings_show_and_change_the_device_limits() {
     let refused = fails(d, &["runs", "settings", "--concurrency", "0"]);
     assert!(refused.contains("from 1 to 10000"), "{refused}");
 }
+
+#[test]
+fn a_run_queued_with_no_worker_says_so_and_cancels_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = task(d);
+    let queued = flightdeck(d, &["run", &id, "--shell", "true", "--detach"]);
+    assert_eq!(queued.code, 0, "{}", queued.stderr);
+    assert!(
+        queued
+            .stderr
+            .contains("no worker is running on this workspace"),
+        "{}",
+        queued.stderr
+    );
+    let run_id = queued.stdout.trim().to_string();
+    ok(d, &["runs", "cancel", &run_id]);
+    let run = run_json(d, &run_id);
+    assert_eq!(
+        run["status"], "cancelled",
+        "ended at once, with nothing running"
+    );
+
+    std::fs::write(
+        d.join("w.yaml"),
+        "name: w\nsteps:\n  - id: a\n    shell: 'true'\n",
+    )
+    .unwrap();
+    ok(
+        d,
+        &["workflow", "apply", &d.join("w.yaml").display().to_string()],
+    );
+    let started = flightdeck(d, &["workflow", "start", "w"]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    assert!(
+        started.stderr.contains("no worker is running"),
+        "{}",
+        started.stderr
+    );
+    assert!(
+        started.stderr.contains("workflow follow"),
+        "{}",
+        started.stderr
+    );
+    let wf_run = started.stdout.trim().to_string();
+    let status = ok(d, &["workflow", "status", &wf_run]);
+    assert!(status.contains("no worker is running"), "{status}");
+    ok(d, &["workflow", "cancel", &wf_run]);
+    let after = json(d, &["workflow", "status", &wf_run]);
+    assert_eq!(after["run"]["status"], "cancelled", "{after}");
+}

@@ -288,3 +288,15 @@ fn events_another_writer_adds_to_a_running_run_do_not_collide_with_its_output() 
         ]
     );
 }
+
+#[test]
+fn the_worker_holder_is_seen_while_the_lock_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = flightdeck_core::Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    assert_eq!(runs::lock::worker_holder(&store), None);
+    let lock = runs::WorkerLock::acquire(&store, "daemon").unwrap();
+    let holder = runs::lock::worker_holder(&store).expect("held");
+    assert!(holder.starts_with("daemon pid "), "{holder}");
+    lock.release(&store).unwrap();
+    assert_eq!(runs::lock::worker_holder(&store), None);
+}

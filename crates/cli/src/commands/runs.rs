@@ -135,6 +135,9 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
     )?;
     if args.detach {
         out.print(&queued, || queued.id.clone());
+        if runs::lock::worker_holder(&store).is_none() {
+            eprintln!("{}", runs::lock::NO_WORKER);
+        }
         return Ok(());
     }
     let runtime = super::runtime()?;

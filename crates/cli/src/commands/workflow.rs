@@ -96,7 +96,21 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
         }
         WorkflowCommand::Status { run } => {
             let progress = workflows::progress(&store, run)?;
-            out.print(&progress, || render_status(&progress));
+            let found = workflows::get_run(&store, run)?;
+            let idle = found.status == flightdeck_types::WorkflowRunStatus::Queued
+                && found.device_id.as_deref() == Some(store.device_id())
+                && flightdeck_core::runs::lock::worker_holder(&store).is_none();
+            out.print(&progress, || {
+                let mut text = render_status(&progress);
+                if idle {
+                    text.push_str(&format!(
+                        "\n{}, or `flightdeck workflow follow {}`",
+                        flightdeck_core::runs::lock::NO_WORKER,
+                        found.id
+                    ));
+                }
+                text
+            });
         }
         WorkflowCommand::Follow { run } => {
             let run = workflows::get_run(&store, run)?;
@@ -170,6 +184,13 @@ fn start(store: Arc<Store>, args: &StartArgs, out: &Output) -> Result<(), CoreEr
     )?;
     if !args.follow {
         out.print(&run, || run.id.clone());
+        if flightdeck_core::runs::lock::worker_holder(&store).is_none() {
+            eprintln!(
+                "{}, or `flightdeck workflow follow {}`",
+                flightdeck_core::runs::lock::NO_WORKER,
+                run.id
+            );
+        }
         return Ok(());
     }
     follow_here(store, &run, true, out)

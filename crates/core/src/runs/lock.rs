@@ -36,6 +36,34 @@ pub fn lock_path(store: &Store) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Who holds this workspace's worker lock (the daemon, the app, a foreground run), if anyone:
+/// `None` means nothing runs this device's queued work until one starts. Read by taking a
+/// shared lock for an instant, which only an exclusive holder refuses.
+pub fn worker_holder(store: &Store) -> Option<String> {
+    let path = lock_path(store);
+    let file = OpenOptions::new().read(true).open(&path).ok()?;
+    match Flock::lock(file, FlockArg::LockSharedNonblock) {
+        Ok(shared) => {
+            drop(shared);
+            None
+        }
+        Err((mut file, errno)) if errno == nix::errno::Errno::EWOULDBLOCK => {
+            let mut who = String::new();
+            let _ = file.read_to_string(&mut who);
+            Some(match who.trim() {
+                "" => "another process".to_string(),
+                who => who.to_string(),
+            })
+        }
+        Err(_) => None,
+    }
+}
+
+/// What to tell a person whose run waits on this device with nothing to run it.
+pub const NO_WORKER: &str =
+    "queued: no worker is running on this workspace; start `flightdeck daemon` (or the app) \
+     to run it";
+
 impl WorkerLock {
     /// Takes the lock for `holder` (e.g. "daemon", "app"), or refuses naming who has it.
     pub fn acquire(store: &Store, holder: &str) -> Result<Self> {

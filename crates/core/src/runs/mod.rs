@@ -154,6 +154,17 @@ pub fn request_cancel(store: &Store, id: &str) -> Result<Execution> {
         }
         executions::request_cancel(w, id, w.now())?;
         w.touched("executions", id, AuditAction::Update);
+        if run.status == ExecutionStatus::Queued && run.device_id.as_deref() == Some(w.device_id())
+        {
+            // Queued here: nothing has started, so it ends now, whether or not a worker runs
+            // (another device's queued run is left to that device, which may be claiming it).
+            let mut new = executions::find(w, id)?;
+            new.status = ExecutionStatus::Cancelled;
+            new.finished_at = Some(w.now());
+            new.error = Some("cancelled before it started".into());
+            let seq = executions::next_event_seq(w, id)?;
+            runner::end_in(w, &run, &new, seq)?;
+        }
         executions::find(w, id)
     })
 }

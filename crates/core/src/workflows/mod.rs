@@ -251,8 +251,19 @@ pub fn resume(store: &Store, id: &str) -> Result<WorkflowRun> {
 }
 
 /// Stops running steps and ends the run `cancelled`.
+/// Asks for a run's end; a run still queued on this device (no step started) ends at once,
+/// whether or not a worker runs.
 pub fn cancel(store: &Store, id: &str) -> Result<WorkflowRun> {
-    control(store, id, RunControl::Cancel)
+    let asked = control(store, id, RunControl::Cancel)?;
+    if asked.status != flightdeck_types::WorkflowRunStatus::Queued
+        || asked.device_id.as_deref() != Some(store.device_id())
+    {
+        return Ok(asked);
+    }
+    store.write(|w| {
+        engine::advance_in(w, id)?;
+        sql::find_run(w, id)
+    })
 }
 
 pub fn approve(
