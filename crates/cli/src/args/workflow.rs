@@ -12,8 +12,8 @@ pub struct StartArgs {
     /// A parameter, K=V, read as the parameter's type (repeatable)
     #[arg(long = "param", short = 'p', value_name = "K=V")]
     pub params: Vec<String>,
-    /// A version other than the newest
-    #[arg(long)]
+    /// A version other than the newest (`2` or `v2`)
+    #[arg(long, value_parser = version_number)]
     pub version: Option<u32>,
     /// The environment (name or id) shell and agent steps run in [default: the file's]
     #[arg(long, value_name = "ENV")]
@@ -44,7 +44,8 @@ pub enum WorkflowCommand {
     /// Show a workflow's definition
     Show {
         workflow: String,
-        #[arg(long)]
+        /// A version other than the newest (`2` or `v2`)
+        #[arg(long, value_parser = version_number)]
         version: Option<u32>,
     },
     /// List a workflow's versions
@@ -54,7 +55,10 @@ pub enum WorkflowCommand {
     /// Show what changed between two versions
     Diff {
         workflow: String,
+        /// A version, `2` or `v2`
+        #[arg(value_parser = version_number)]
         from: u32,
+        #[arg(value_parser = version_number)]
         to: u32,
     },
     /// Remove a workflow (refused while a run of it is live; applying its file brings it back)
@@ -126,4 +130,14 @@ pub enum WorkflowCommand {
         #[arg(long, short)]
         follow: bool,
     },
+}
+
+/// A version as everything prints it (`v2`) or bare (`2`).
+fn version_number(text: &str) -> Result<u32, String> {
+    let digits = text.strip_prefix(['v', 'V']).unwrap_or(text);
+    digits
+        .parse::<u32>()
+        .ok()
+        .filter(|v| *v > 0)
+        .ok_or_else(|| format!("`{text}` is not a version (e.g. `2` or `v2`)"))
 }

@@ -257,7 +257,9 @@ fn render_list(found: &[Workflow]) -> String {
 }
 
 fn render_definition(wf: &Workflow) -> String {
-    let yaml = serde_yaml_ng::to_string(&wf.definition).unwrap_or_default();
+    // The file's own shape, so that `workflow apply` takes this output unchanged.
+    let file = flightdeck_core::workflows::definition::to_file(&wf.definition);
+    let yaml = serde_yaml_ng::to_string(&file).unwrap_or_default();
     format!(
         "# {} v{} ({}), applied {}\n{yaml}",
         wf.name,

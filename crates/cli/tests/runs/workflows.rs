@@ -295,3 +295,54 @@ fn kill_nine_at_many_points_never_loses_or_repeats_a_finished_step() {
     }
     assert!(kills >= 20, "{kills} kill points");
 }
+
+#[test]
+fn workflow_show_prints_a_file_that_apply_takes_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["workflow", "apply", &write(d, "hello.yaml", HELLO_DAG)],
+    );
+    let shown = ok(d, &["workflow", "show", "hello-dag"]);
+    assert!(shown.contains("shell: echo joined"), "{shown}");
+    let again = json(d, &["workflow", "apply", &write(d, "shown.yaml", &shown)]);
+    assert_eq!(
+        again["changed"], false,
+        "the printed file is the same definition: {again}"
+    );
+    assert_eq!(again["workflow"]["version"], 1);
+
+    // Versions as everything prints them: `v1`.
+    let changed = HELLO_DAG.replace("echo joined", "echo all-joined");
+    ok(
+        d,
+        &["workflow", "apply", &write(d, "hello2.yaml", &changed)],
+    );
+    let diff = ok(d, &["workflow", "diff", "hello-dag", "v1", "v2"]);
+    assert!(
+        diff.contains("+    shell: echo all-joined") || diff.contains("+  shell: echo all-joined"),
+        "{diff}"
+    );
+    let old = ok(d, &["workflow", "show", "hello-dag", "--version", "v1"]);
+    assert!(old.contains("echo joined"), "{old}");
+    let bad = fails(d, &["workflow", "diff", "hello-dag", "v0", "x2"]);
+    assert!(bad.contains("is not a version"), "{bad}");
+
+    // A boolean parameter takes TRUE as well as true, yes and 1.
+    let flags = "name: flags\nparams:\n  dry: { type: boolean }\nsteps:\n  - id: a\n    shell: echo {{ params.dry }}\n";
+    ok(d, &["workflow", "apply", &write(d, "flags.yaml", flags)]);
+    for yes in ["TRUE", "Yes", "on"] {
+        let started = json(
+            d,
+            &[
+                "workflow",
+                "start",
+                "flags",
+                "--param",
+                &format!("dry={yes}"),
+            ],
+        );
+        assert_eq!(started["checkpoint"]["params"]["dry"], true, "{yes}");
+    }
+}

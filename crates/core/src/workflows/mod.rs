@@ -133,7 +133,8 @@ pub fn diff(store: &Store, key: &str, from: u32, to: u32) -> Result<String> {
         ))
     })?;
     let yaml = |d: &WorkflowDefinition| {
-        serde_yaml_ng::to_string(d).map_err(|e| CoreError::Corrupt(format!("definition: {e}")))
+        serde_yaml_ng::to_string(&definition::to_file(d))
+            .map_err(|e| CoreError::Corrupt(format!("definition: {e}")))
     };
     let (left, right) = (yaml(&a.definition)?, yaml(&b.definition)?);
     Ok(similar::TextDiff::from_lines(&left, &right)

@@ -236,7 +236,7 @@ fn yaml_and_json_give_the_same_rows_and_versions_move_only_on_change() {
     );
     let diff = workflows::diff(&rig.store, "same", 1, 2).unwrap();
     assert!(
-        diff.contains("-  line: echo done") || diff.contains("-    line: echo done"),
+        diff.contains("-  shell: echo done") || diff.contains("-    shell: echo done"),
         "{diff}"
     );
     assert!(diff.contains("echo finished"), "{diff}");
@@ -286,6 +286,77 @@ fn the_readme_example_is_valid() {
     let def = workflows::validate(yaml, Format::Yaml).unwrap();
     assert_eq!(def.name, "release");
     assert_eq!(def.steps.len(), 5);
+    round_trips(&def);
+}
+
+/// What `workflow show` prints is a file `apply` takes unchanged, as YAML and as JSON.
+fn round_trips(def: &flightdeck_types::WorkflowDefinition) {
+    let file = workflows::definition::to_file(def);
+    let yaml = serde_yaml_ng::to_string(&file).unwrap();
+    assert_eq!(
+        &workflows::validate(&yaml, Format::Yaml).unwrap(),
+        def,
+        "{yaml}"
+    );
+    let json = serde_json::to_string(&file).unwrap();
+    assert_eq!(
+        &workflows::validate(&json, Format::Json).unwrap(),
+        def,
+        "{json}"
+    );
+}
+
+#[test]
+fn every_step_kind_and_field_round_trips_through_the_printed_file() {
+    let yaml = r#"
+name: everything
+description: every kind and field
+concurrency: 3
+environment: backend
+params:
+  version: { type: string, description: what to ship }
+  count: { type: integer, default: 2 }
+  dry: { type: boolean, default: false }
+  greeting: hello
+steps:
+  - id: build
+    name: Build it
+    shell: make VERSION={{ params.version | quote }}
+    env: { RUST_LOG: debug }
+    working_dir: /srv/app
+    timeout: 5m
+    retry: { max_attempts: 3, base_delay_ms: 10 }
+    isolation: worktree
+  - id: ping
+    needs: build
+    when: steps.build.exit_code == 0
+    http:
+      url: http://127.0.0.1:9/{{ params.version }}
+      method: POST
+      headers: { Authorization: "Bearer {{ secrets.TOKEN }}" }
+      body: '{"n": {{ params.count }}}'
+    continue_on_failure: true
+  - id: ask
+    needs: [build, ping]
+    kind: approval
+    message: Ship {{ params.version }}?
+  - id: thread
+    needs: ask
+    agent_thread: { thread_id: t-1, message: go, base_url: http://127.0.0.1:3001 }
+  - id: agent
+    needs: ask
+    agent: Write the notes for {{ params.version }}
+    retry: 2
+  - id: child
+    needs: ask
+    workflow: { name: other, params: { n: 1 } }
+  - id: plain_child
+    needs: ask
+    workflow: other
+"#;
+    let def = workflows::validate(yaml, Format::Yaml).unwrap();
+    assert_eq!(def.steps.len(), 7);
+    round_trips(&def);
 }
 
 /// A form's values: text read as each parameter's type, the first bad one named.

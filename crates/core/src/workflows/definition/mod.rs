@@ -10,10 +10,12 @@ use serde_json::Value;
 use super::templates;
 use crate::error::{CoreError, Result};
 
+mod file;
 mod graph;
 mod params;
 mod steps;
 
+pub use file::to_file;
 use graph::check_graph;
 pub use graph::{ancestors, find_cycle};
 pub use params::{parse_typed, resolve_params, typed_values};

@@ -91,9 +91,10 @@ pub fn parse_typed(t: ParamType, text: &str) -> std::result::Result<Value, Strin
             .and_then(serde_json::Number::from_f64)
             .map(Value::Number)
             .ok_or_else(bad),
-        ParamType::Boolean => match text.trim() {
-            "true" | "yes" | "1" => Ok(Value::Bool(true)),
-            "false" | "no" | "0" => Ok(Value::Bool(false)),
+        // Any case: `TRUE`, `Yes` and `off` are what people type.
+        ParamType::Boolean => match text.trim().to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(Value::Bool(true)),
+            "false" | "no" | "off" | "0" => Ok(Value::Bool(false)),
             _ => Err(bad()),
         },
         ParamType::Array | ParamType::Object => match serde_json::from_str::<Value>(text) {
