@@ -8,6 +8,8 @@ mod control;
 mod definitions;
 #[path = "workflows/engine.rs"]
 mod engine;
+#[path = "workflows/handlers.rs"]
+mod handlers;
 #[path = "workflows/rig.rs"]
 mod rig;
 #[path = "common/runner.rs"]

@@ -123,8 +123,22 @@ pub struct StepDefinition {
     /// when the repository is a local directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub isolation: Option<crate::Isolation>,
+    /// A handler step (`if: always`, `if: failure`): cleanup and notification that run when
+    /// the rest of the run failed or was cancelled, where other steps do not start.
+    #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
+    pub run_if: Option<RunIf>,
     #[serde(flatten)]
     pub action: StepAction,
+}
+
+string_enum! {
+    /// When a handler step runs. Either way its needs must have ended, however they ended.
+    RunIf, "if" {
+        /// Whatever happened: the run succeeded, failed or was cancelled.
+        Always => "always",
+        /// Only when the run failed or was cancelled (skipped when it succeeds).
+        Failure => "failure",
+    }
 }
 
 /// A parsed, validated definition: what the `definition` column holds, as JSON.

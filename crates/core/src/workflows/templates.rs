@@ -25,7 +25,7 @@ pub const STEP_FIELDS: &[&str] = &[
     "comment",
     "decided_by",
 ];
-const RUN_FIELDS: &[&str] = &["id", "workflow", "version"];
+const RUN_FIELDS: &[&str] = &["id", "workflow", "version", "status", "error"];
 
 fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
@@ -205,7 +205,13 @@ pub fn context(run: &WorkflowRun, checkpoint: &Checkpoint) -> Value {
     json!({
         "params": checkpoint.params,
         "steps": steps,
-        "run": { "id": run.id, "workflow": run.workflow_name, "version": run.version },
+        "run": {
+            "id": run.id,
+            "workflow": run.workflow_name,
+            "version": run.version,
+            "status": run.status.as_str(),
+            "error": run.error,
+        },
     })
 }
 

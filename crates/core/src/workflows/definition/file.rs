@@ -41,6 +41,9 @@ fn step_to_file(step: &StepDefinition) -> Value {
     if let Some(when) = &step.when {
         put("when", json!(when));
     }
+    if let Some(run_if) = step.run_if {
+        put("if", json!(run_if));
+    }
     match &step.action {
         StepAction::Shell { line } => put("shell", json!(line)),
         StepAction::Http {

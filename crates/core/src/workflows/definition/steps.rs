@@ -18,6 +18,7 @@ const STEP_FIELDS: &[&str] = &[
     "env",
     "working_dir",
     "isolation",
+    "if",
     "kind",
     "message",
 ];
@@ -176,9 +177,36 @@ pub(super) fn read_step(
             None
         }
     };
+    let run_if = match m.get("if") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => {
+            // GitHub Actions' spelling, `always()`, reads the same.
+            match text
+                .trim()
+                .trim_end_matches("()")
+                .parse::<flightdeck_types::RunIf>()
+            {
+                Ok(run_if) => Some(run_if),
+                Err(_) => {
+                    problems.push(format!(
+                        "{at}, field `if`: `{text}` must be `always` (runs whatever happened) or \
+                         `failure` (runs only when the run failed or was cancelled)"
+                    ));
+                    None
+                }
+            }
+        }
+        Some(other) => {
+            problems.push(format!(
+                "{at}, field `if`: `{other}` must be `always` or `failure`"
+            ));
+            None
+        }
+    };
     Some(StepDefinition {
         id,
         isolation,
+        run_if,
         name: opt_text(m.get("name"), &format!("{at}, field `name`"), problems),
         needs,
         when,

@@ -1,6 +1,8 @@
 //! What a person asks of a run: cancel (and the signals pausing needs), approve, reject.
 
-use flightdeck_types::{Approval, Decision, RunControl, StepAction, StepStatus, WorkflowRun};
+use flightdeck_types::{
+    Approval, Decision, RunControl, StepAction, StepStatus, WorkflowDefinition, WorkflowRun,
+};
 
 use super::{boundary, load, Effects};
 use crate::error::{CoreError, Result};
@@ -26,13 +28,22 @@ pub(super) fn running_groups(w: &Writer<'_>, run: &WorkflowRun) -> Result<Vec<St
 pub(super) fn cancel_steps(
     w: &mut Writer<'_>,
     run: &mut WorkflowRun,
+    def: &WorkflowDefinition,
     effects: &mut Effects,
 ) -> Result<()> {
     // A paused group must run again to act on the SIGTERM the runner sends.
     effects.resume = running_groups(w, run)?;
-    let ids: Vec<String> = run.checkpoint.steps.keys().cloned().collect();
+    // Handler steps (`if: always`, `if: failure`) are what a cancel makes run: never stopped.
+    let ids: Vec<String> = def
+        .steps
+        .iter()
+        .filter(|s| s.run_if.is_none())
+        .map(|s| s.id.clone())
+        .collect();
     for id in ids {
-        let state = run.checkpoint.steps[&id].clone();
+        let Some(state) = run.checkpoint.steps.get(&id).cloned() else {
+            continue;
+        };
         match state.status {
             StepStatus::Running => {
                 if let Some(exec_id) = &state.execution_id {

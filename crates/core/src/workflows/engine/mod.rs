@@ -153,7 +153,9 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     reconcile_steps(w, &mut run, &def)?;
 
     if cancel {
-        cancel_steps(w, &mut run, &mut effects)?;
+        cancel_steps(w, &mut run, &def, &mut effects)?;
+        // Cleanup and notification (`if: always`, `if: failure`) run after a cancel too.
+        start_ready_steps(w, &mut run, &def, true)?;
     } else if run.control == RunControl::Pause {
         if run.status != WorkflowRunStatus::Paused {
             run.status = WorkflowRunStatus::Paused;
@@ -166,11 +168,14 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
             boundary(w, &mut run, None, "resumed")?;
             effects.resume = running_groups(w, &run)?;
         }
-        if blocking_failure(&run, &def).is_none() {
-            start_ready_steps(w, &mut run, &def)?;
-        }
+        // After a failure only handler steps start (see `start_ready_steps`).
+        let failed = blocking_failure(&run, &def).is_some();
+        start_ready_steps(w, &mut run, &def, failed)?;
     }
 
+    if !cancel {
+        close_normal_steps(w, &mut run, &def)?;
+    }
     settle_status(w, &mut run, &def, cancel)?;
     if run.started_at.is_none() && run.status != WorkflowRunStatus::Queued {
         run.started_at = Some(now);
@@ -190,12 +195,86 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     Ok(effects)
 }
 
-/// The first failed step that fails the run (one without `continue_on_failure`).
+/// The failed step that fails the run (one without `continue_on_failure`): the first of the
+/// ordinary steps, so a handler's own failure never hides what went wrong first; a handler's
+/// when no ordinary step failed.
 fn blocking_failure<'a>(run: &WorkflowRun, def: &'a WorkflowDefinition) -> Option<&'a str> {
-    def.steps.iter().find_map(|s| {
-        let state = run.checkpoint.steps.get(&s.id)?;
-        (state.status == StepStatus::Failed && !s.continue_on_failure).then_some(s.id.as_str())
-    })
+    let failed = |s: &&'a flightdeck_types::StepDefinition| {
+        run.checkpoint
+            .steps
+            .get(&s.id)
+            .is_some_and(|st| st.status == StepStatus::Failed && !s.continue_on_failure)
+    };
+    let ordinary = def.steps.iter().filter(|s| s.run_if.is_none()).find(failed);
+    ordinary
+        .or_else(|| def.steps.iter().find(failed))
+        .map(|s| s.id.as_str())
+}
+
+/// When every other step ended and nothing failed, `if: failure` steps will never run: each is
+/// `skipped`, so the run can succeed.
+fn skip_failure_handlers(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    def: &WorkflowDefinition,
+    cancel: bool,
+) -> Result<()> {
+    let handler =
+        |s: &flightdeck_types::StepDefinition| s.run_if == Some(flightdeck_types::RunIf::Failure);
+    let rest_done = def.steps.iter().filter(|s| !handler(s)).all(|s| {
+        run.checkpoint
+            .steps
+            .get(&s.id)
+            .is_some_and(|st| st.status.is_final())
+    });
+    if cancel || !rest_done || blocking_failure(run, def).is_some() {
+        return Ok(());
+    }
+    for step in def.steps.iter().filter(|s| handler(s)) {
+        let Some(state) = run.checkpoint.steps.get(&step.id) else {
+            continue;
+        };
+        if state.status != StepStatus::Pending {
+            continue;
+        }
+        let mut new = state.clone();
+        new.status = StepStatus::Skipped;
+        new.error = Some("skipped: the run did not fail".into());
+        new.finished_at = Some(w.now());
+        run.checkpoint.steps.insert(step.id.clone(), new);
+        boundary(w, run, Some(&step.id), "skipped")?;
+    }
+    Ok(())
+}
+
+/// After a failure: the ordinary steps that have not started never will; each ends
+/// `cancelled`, with a boundary of its own, saying which step failed.
+fn close_normal_steps(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    def: &WorkflowDefinition,
+) -> Result<()> {
+    let Some(failed) = blocking_failure(run, def).map(String::from) else {
+        return Ok(());
+    };
+    for step in def.steps.iter().filter(|s| s.run_if.is_none()) {
+        let Some(state) = run.checkpoint.steps.get(&step.id) else {
+            continue;
+        };
+        if !matches!(
+            state.status,
+            StepStatus::Pending | StepStatus::WaitingApproval
+        ) {
+            continue;
+        }
+        let mut new = state.clone();
+        new.status = StepStatus::Cancelled;
+        new.error = Some(format!("not run: step `{failed}` failed"));
+        new.finished_at = Some(w.now());
+        run.checkpoint.steps.insert(step.id.clone(), new);
+        boundary(w, run, Some(&step.id), "cancelled")?;
+    }
+    Ok(())
 }
 
 /// Sets the run's status from its steps: final once nothing runs and either every step is
@@ -206,6 +285,7 @@ fn settle_status(
     def: &WorkflowDefinition,
     cancel: bool,
 ) -> Result<()> {
+    skip_failure_handlers(w, run, def, cancel)?;
     let steps = &run.checkpoint.steps;
     let running = steps.values().any(|s| s.status == StepStatus::Running);
     let waiting = steps
@@ -216,10 +296,20 @@ fn settle_status(
         .iter()
         .all(|s| steps.get(&s.id).is_some_and(|st| st.status.is_final()));
     let failure = blocking_failure(run, def).map(String::from);
+    // Handler steps still to come (their needs not yet ended) keep an ending run open.
+    let open = steps.values().any(|s| !s.status.is_final());
     let next = if running {
         match run.status {
             WorkflowRunStatus::Paused if !cancel => WorkflowRunStatus::Paused,
             _ => WorkflowRunStatus::Running,
+        }
+    } else if (cancel || failure.is_some()) && open {
+        if run.status == WorkflowRunStatus::Paused && !cancel {
+            WorkflowRunStatus::Paused
+        } else if waiting {
+            WorkflowRunStatus::WaitingApproval
+        } else {
+            WorkflowRunStatus::Running
         }
     } else if cancel {
         WorkflowRunStatus::Cancelled
@@ -229,18 +319,6 @@ fn settle_status(
             .clone()
             .unwrap_or_else(|| "failed".into());
         run.error = Some(format!("step `{step}` failed: {why}"));
-        // Nothing more will start: what was waiting is cancelled.
-        let open: Vec<String> = steps
-            .iter()
-            .filter(|(_, s)| !s.status.is_final())
-            .map(|(id, _)| id.clone())
-            .collect();
-        for id in open {
-            let mut new = run.checkpoint.steps[&id].clone();
-            new.status = StepStatus::Cancelled;
-            new.error = Some(format!("not run: step `{step}` failed"));
-            run.checkpoint.steps.insert(id, new);
-        }
         WorkflowRunStatus::Failed
     } else if all_done {
         WorkflowRunStatus::Succeeded

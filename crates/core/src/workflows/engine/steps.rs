@@ -3,8 +3,8 @@
 
 use flightdeck_types::{
     AgentThreadSpec, Decision, Execution, ExecutionSpec, ExecutionStatus, HttpSpec, RetryPolicy,
-    ShellSpec, StepAction, StepDefinition, StepState, StepStatus, WorkflowDefinition, WorkflowRun,
-    WorkflowSpec,
+    RunIf, ShellSpec, StepAction, StepDefinition, StepState, StepStatus, WorkflowDefinition,
+    WorkflowRun, WorkflowSpec,
 };
 use serde_json::Value;
 
@@ -127,11 +127,15 @@ fn outputs_of(exec: &Execution) -> flightdeck_types::StepOutputs {
 }
 
 /// Starts every pending step whose needs are done, in file order, while the concurrency
-/// limit allows; skips those whose `when` is false or whose needs were skipped.
+/// limit allows; skips those whose `when` is false or whose needs were skipped. Once the run
+/// has `failed` (or a step fails meanwhile: a sibling never starts after it), only handler
+/// steps start: `if: always` ones whatever happened, `if: failure` ones only then; both once
+/// their needs ended, however they ended.
 pub(super) fn start_ready_steps(
     w: &mut Writer<'_>,
     run: &mut WorkflowRun,
     def: &WorkflowDefinition,
+    failed: bool,
 ) -> Result<()> {
     loop {
         let mut changed = false;
@@ -146,6 +150,15 @@ pub(super) fn start_ready_steps(
             if state.map(|s| s.status) != Some(StepStatus::Pending) {
                 continue;
             }
+            let failed_now = failed || blocking_failure(run, def).is_some();
+            let may_start = match step.run_if {
+                None => !failed_now,
+                Some(RunIf::Always) => true,
+                Some(RunIf::Failure) => failed_now,
+            };
+            if !may_start {
+                continue;
+            }
             let needs: Vec<(&StepDefinition, &StepState)> = step
                 .needs
                 .iter()
@@ -154,9 +167,21 @@ pub(super) fn start_ready_steps(
             if needs.iter().any(|(_, s)| !s.status.is_final()) {
                 continue;
             }
-            let ctx = templates::context(run, &run.checkpoint);
+            let mut ctx = templates::context(run, &run.checkpoint);
+            // What a handler reports: how the run stands, and the first failure.
+            let first_failure = blocking_failure(run, def).map(|id| {
+                let why = run.checkpoint.steps[id].error.clone();
+                format!("step `{id}` failed: {}", why.as_deref().unwrap_or("failed"))
+            });
+            ctx["run"]["status"] = serde_json::json!(match (run.control, &first_failure) {
+                (flightdeck_types::RunControl::Cancel, _) => "cancelled",
+                (_, Some(_)) => "failed",
+                _ => "succeeded",
+            });
+            ctx["run"]["error"] = serde_json::json!(first_failure.or_else(|| run.error.clone()));
             let blocked = needs
                 .iter()
+                .filter(|_| step.run_if.is_none())
                 .find(|(d, s)| !templates::lets_dependants_run(s, d))
                 .map(|(d, _)| d.id.clone());
             let verdict = match blocked {
@@ -241,7 +266,7 @@ pub(super) fn start_ready_steps(
             }
             changed = true;
         }
-        if !changed || blocking_failure(run, def).is_some() {
+        if !changed {
             return Ok(());
         }
     }
