@@ -60,6 +60,11 @@ impl Output {
         }
     }
 
+    /// One JSON Lines record on stdout (compact, one line): what streaming commands print.
+    pub fn line<T: Serialize>(&self, value: &T) {
+        write_stdout_line(&serde_json::to_string(value).expect("results always serialize"));
+    }
+
     /// One line on stderr: `error: ...`, or with --json `{"error":{code,message,field}}`.
     pub fn error(&self, e: &CoreError) {
         if self.json {

@@ -150,22 +150,22 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
             }
         });
     }
-    let followed = if out.is_json() {
-        wait_until_final(&store, &queued.id)
-    } else {
-        // A reader that went away (`| head`) stops the output, not the run.
-        logs(&store, &queued.id, true, out).and_then(|()| match stdout_closed() {
-            true => wait_until_final(&store, &queued.id),
-            false => Ok(()),
-        })
-    };
+    if out.is_json() {
+        // JSON Lines from the first line: the run's id first, so a script can act on it.
+        out.line(&serde_json::json!({ "type": "run", "id": queued.id }));
+    }
+    // A reader that went away (`| head`) stops the output, not the run.
+    let followed = logs(&store, &queued.id, true, out).and_then(|()| match stdout_closed() {
+        true => wait_until_final(&store, &queued.id),
+        false => Ok(()),
+    });
     if let Some(worker) = worker {
         worker.stop(&store, &runtime)?;
     }
     followed?;
     let done = runs::get(&store, &queued.id)?;
     if out.is_json() {
-        out.print(&done, String::new);
+        out.line(&serde_json::json!({ "type": "end", "run": done }));
     }
     if done.status == ExecutionStatus::Succeeded {
         return Ok(());
@@ -291,8 +291,9 @@ fn print_events(events: &[ExecutionEvent], out: &Output) {
     let mut stderr = std::io::stderr().lock();
     for event in events {
         if out.is_json() {
-            let line = serde_json::to_string(event).expect("events always serialize");
-            write_stdout_line(&line);
+            let mut line = serde_json::to_value(event).expect("events always serialize");
+            line["type"] = "event".into();
+            write_stdout_line(&line.to_string());
             continue;
         }
         let _ = match event.kind.as_str() {

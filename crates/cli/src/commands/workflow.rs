@@ -205,7 +205,12 @@ fn follow_here(
     out: &Output,
 ) -> Result<(), CoreError> {
     let runtime = super::runtime()?;
-    if !out.is_json() {
+    if out.is_json() {
+        // JSON Lines from the first line: the run's id first, so a script can approve it.
+        out.line(&serde_json::json!({
+            "type": "run", "id": run.id, "workflow": run.workflow_name, "version": run.version,
+        }));
+    } else {
         eprintln!(
             "workflow run {} ({} v{})",
             run.id, run.workflow_name, run.version
@@ -226,7 +231,7 @@ fn follow_here(
     }
     let done = followed?;
     if out.is_json() {
-        out.print(&done, String::new);
+        out.line(&serde_json::json!({ "type": "end", "run": done }));
     }
     match done.status {
         flightdeck_types::WorkflowRunStatus::Succeeded => Ok(()),

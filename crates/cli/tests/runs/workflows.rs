@@ -346,3 +346,56 @@ fn workflow_show_prints_a_file_that_apply_takes_unchanged() {
         assert_eq!(started["checkpoint"]["params"]["dry"], true, "{yes}");
     }
 }
+
+/// Every stdout line of `args` (with --json) as JSON; the command must succeed.
+fn json_lines(d: &Path, args: &[&str]) -> Vec<Value> {
+    let mut with_json = vec!["--json"];
+    with_json.extend_from_slice(args);
+    let run = flightdeck(d, &with_json);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON line ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn streaming_commands_print_json_lines_with_the_run_id_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &["workflow", "apply", &write(d, "hello.yaml", HELLO_DAG)],
+    );
+    let lines = json_lines(d, &["workflow", "start", "hello-dag", "--follow"]);
+    assert_eq!(lines[0]["type"], "run", "{:?}", lines[0]);
+    let id = lines[0]["id"].as_str().unwrap().to_string();
+    let last = lines.last().unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["run"]["id"].as_str()),
+        (Some("end"), Some(id.as_str()))
+    );
+    assert_eq!(last["run"]["status"], "succeeded");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "log" && l["data"] == "joined"),
+        "{lines:?}"
+    );
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "step" && l["step"] == "join"));
+
+    let task = ok(d, &["task", "add", "Lines"]).trim().to_string();
+    let lines = json_lines(d, &["run", &task, "--shell", "echo hi"]);
+    assert_eq!(lines[0]["type"], "run");
+    let run_id = lines[0]["id"].as_str().unwrap().to_string();
+    assert!(lines
+        .iter()
+        .any(|l| l["type"] == "event" && l["kind"] == "stdout" && l["data"] == "hi"));
+    assert_eq!(lines.last().unwrap()["run"]["status"], "succeeded");
+    let logged = json_lines(d, &["runs", "logs", &run_id]);
+    assert!(logged
+        .iter()
+        .all(|l| l["type"] == "event" && l["execution_id"] == run_id.as_str()));
+}
