@@ -304,7 +304,36 @@ fn fan_out(width: usize, concurrency: u32) -> (Duration, usize) {
     (took, most)
 }
 
+/// Write transactions per second of `runs` runs waiting for approval, the driver and the
+/// runner running, over `secs` seconds (issue 32: a run waiting for a person costs nothing).
+fn idle_writes(runs: usize, secs: u64) -> (u64, f64) {
+    let (_dir, store) = new_store();
+    workflows::apply(
+        &store,
+        "name: gate\nsteps:\n  - id: ask\n    kind: approval\n",
+        Format::Yaml,
+    )
+    .unwrap();
+    let worker = Worker::start(&store, 4);
+    let ids: Vec<String> = (0..runs).map(|_| start(&store, "gate")).collect();
+    for id in &ids {
+        while workflows::get_run(&store, id).unwrap().status != WorkflowRunStatus::WaitingApproval {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let before = store.write_count();
+    std::thread::sleep(Duration::from_secs(secs));
+    let writes = store.write_count() - before;
+    drop(worker);
+    (writes, writes as f64 / secs as f64)
+}
+
 fn main() {
+    if std::env::var("FLIGHTDECK_BENCH_IDLE_ONLY").is_ok() {
+        let (writes, rate) = idle_writes(100, 10);
+        println!("100 runs waiting for approval, 10 s: {writes} write transactions ({rate:.1}/s)");
+        return;
+    }
     for n in [10, 100, 200] {
         let (overhead, with_engine, without) = engine_overhead(n);
         println!(
@@ -324,6 +353,8 @@ fn main() {
         alone.as_secs_f64() * 1e3,
         workflow.as_secs_f64() / alone.as_secs_f64()
     );
+    let (writes, rate) = idle_writes(100, 10);
+    println!("100 runs waiting for approval, 10 s: {writes} write transactions ({rate:.1}/s)");
     let (took, most) = fan_out(100, 8);
     println!(
         "100-wide fan-out then fan-in at concurrency 8: {:.0} ms; at most {most} steps running \

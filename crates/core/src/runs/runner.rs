@@ -396,6 +396,13 @@ fn status_event(w: &Writer<'_>, id: &str, seq: i64, status: ExecutionStatus) -> 
 /// Claims up to `limit` plain runs and `step_limit` workflow steps: queued -> running with a
 /// `status` event. Runs whose cancel was asked for while queued end `cancelled` here instead.
 pub(crate) fn claim(store: &Store, limit: u32, step_limit: u32) -> Result<Vec<Execution>> {
+    // Read first: an idle runner (nothing queued) costs no write transaction.
+    let now = crate::clock::now();
+    let ready =
+        store.read(|c| executions::claimable(c, store.device_id(), now, limit, step_limit))?;
+    if ready.is_empty() {
+        return Ok(Vec::new());
+    }
     store.write(|w| {
         let now = w.now();
         let ready = executions::claimable(w, w.device_id(), now, limit, step_limit)?;

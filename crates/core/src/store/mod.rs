@@ -47,9 +47,17 @@ pub struct Store {
     listeners: Mutex<Vec<mpsc::Sender<Change>>>,
     /// The in-memory copy of the memory vectors that vector search scans.
     vector_cache: crate::memory::VectorCacheSlot,
+    /// Write transactions committed through this store (see [`Store::write_count`]).
+    writes: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
+    /// How many write transactions this store has committed: what idle work costs (an idle
+    /// workflow run should cost none).
+    pub fn write_count(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Opens the store of `workspace` under `data_dir` (the default data dir when `None`).
     pub fn open_workspace(data_dir: Option<&Path>, workspace: &str) -> Result<Self> {
         let dir = match data_dir {
@@ -85,6 +93,7 @@ impl Store {
             known_schema,
             listeners: Mutex::new(Vec::new()),
             vector_cache: Default::default(),
+            writes: Default::default(),
         })
     }
 

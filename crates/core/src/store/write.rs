@@ -170,6 +170,8 @@ impl Store {
             writer.flush_audit()?;
             let Writer { tx, changes, .. } = writer;
             tx.commit()?;
+            self.writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             (value, changes)
         };
         // Subscribers hear of a change only once it is durable, and never under the lock.

@@ -13,10 +13,14 @@ use super::engine;
 use crate::error::Result;
 use crate::store::{workflows as sql, Store};
 
-/// Moves every live run of this device on once.
+/// Moves every live run of this device on once. A run only waiting (for a person's approval,
+/// or paused with nothing of it ending) is read, not written: an idle run costs no write.
 pub fn tick(store: &Store) -> Result<()> {
     let ids = store.read(|c| sql::live_run_ids(c, store.device_id()))?;
     for id in ids {
+        if store.read(|c| engine::is_waiting(c, &id))? {
+            continue;
+        }
         let effects = store.write(|w| engine::advance_in(w, &id))?;
         effects.apply();
     }

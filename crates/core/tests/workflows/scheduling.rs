@@ -95,3 +95,29 @@ fn all_workflow_runs_together_never_exceed_the_step_cap() {
         "steps of different runs ran side by side ({most})"
     );
 }
+
+#[test]
+fn runs_waiting_for_approval_cost_no_writes() {
+    use flightdeck_core::workflows::{self, driver};
+    use flightdeck_types::StepStatus;
+    let rig = WfRig::start();
+    rig.apply("name: gate\nsteps:\n  - id: ask\n    kind: approval\n  - id: after\n    needs: ask\n    shell: echo done\n");
+    let started: Vec<String> = (0..100).map(|_| rig.start_run("gate", &[]).id).collect();
+    for id in &started {
+        rig.wait_status(id, WorkflowRunStatus::WaitingApproval);
+    }
+    let before = rig.store.write_count();
+    for _ in 0..3 {
+        driver::tick(&rig.store).unwrap();
+    }
+    assert_eq!(
+        rig.store.write_count(),
+        before,
+        "ticks over 100 waiting runs wrote"
+    );
+    // An approval still moves its run on.
+    workflows::approve(&rig.store, &started[0], "ask", None).unwrap();
+    let done = rig.finished(&started[0]);
+    assert_eq!(done.status, WorkflowRunStatus::Succeeded);
+    assert_eq!(done.checkpoint.steps["after"].status, StepStatus::Succeeded);
+}

@@ -195,6 +195,40 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     Ok(effects)
 }
 
+/// Whether run `run_id` is only waiting, so that moving it on would change nothing: waiting
+/// for approvals none of which has been given, or paused with none of its steps' runs ended;
+/// either way with no control change and no cancelled parent to act on.
+pub fn is_waiting(c: &rusqlite::Connection, run_id: &str) -> Result<bool> {
+    let run = sql::find_run(c, run_id)?;
+    if let Some(parent) = &run.parent_execution_id {
+        if crate::store::executions::cancel_requested_at(c, parent)?.is_some() {
+            return Ok(false);
+        }
+    }
+    let waiting = matches!(
+        (run.status, run.control),
+        (WorkflowRunStatus::WaitingApproval, RunControl::Run)
+            | (WorkflowRunStatus::Paused, RunControl::Pause)
+    );
+    if !waiting {
+        return Ok(false);
+    }
+    for (id, state) in &run.checkpoint.steps {
+        match (state.status, &state.execution_id) {
+            (StepStatus::WaitingApproval, _) if sql::approval(c, &run.id, id)?.is_some() => {
+                return Ok(false)
+            }
+            (StepStatus::Running, Some(exec))
+                if crate::store::executions::find(c, exec)?.status.is_final() =>
+            {
+                return Ok(false)
+            }
+            _ => {}
+        }
+    }
+    Ok(true)
+}
+
 /// The failed step that fails the run (one without `continue_on_failure`): the first of the
 /// ordinary steps, so a handler's own failure never hides what went wrong first; a handler's
 /// when no ordinary step failed.
