@@ -160,6 +160,25 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
         }
         WorkflowCommand::Rerun { run, from, follow } => {
             let r = workflows::rerun_from(&store, run, from)?;
+            if !out.is_json() {
+                // Which steps keep their recorded outputs, and from which run.
+                let mut reused: Vec<&str> = r
+                    .checkpoint
+                    .steps
+                    .iter()
+                    .filter(|(_, s)| s.reused_from.is_some())
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                reused.sort();
+                eprintln!(
+                    "rerun of {run} from step {from}: {}",
+                    if reused.is_empty() {
+                        "no step reused, every step runs again".to_string()
+                    } else {
+                        format!("reusing the outputs of {}", reused.join(", "))
+                    }
+                );
+            }
             if *follow {
                 follow_here(store, &r, true, out)?;
             } else {

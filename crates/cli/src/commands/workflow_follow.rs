@@ -19,6 +19,8 @@ use crate::output::{stdout_closed, table, write_stdout_line, Output};
 struct Cursor {
     statuses: HashMap<String, (StepStatus, u32)>,
     events: HashMap<String, i64>,
+    /// The run's own status last printed (paused, resumed, waiting).
+    run_status: Option<flightdeck_types::WorkflowRunStatus>,
 }
 
 /// Prints step changes (stderr) and step output (stdout, `[step] line`) until the run is
@@ -29,6 +31,20 @@ pub fn follow(store: &Store, run_id: &str, out: &Output) -> Result<WorkflowRun, 
         // The status is read before the logs, so that a final run's logs are complete.
         let run = workflows::get_run(store, run_id)?;
         print_new(store, &run, &mut cursor, None, true, out)?;
+        if cursor.run_status != Some(run.status) && !run.status.is_final() {
+            if cursor.run_status.is_some()
+                || run.status != flightdeck_types::WorkflowRunStatus::Queued
+            {
+                if out.is_json() {
+                    write_stdout_line(
+                        &json!({ "type": "status", "status": run.status }).to_string(),
+                    );
+                } else {
+                    eprintln!("workflow run {} {}", run.id, run.status);
+                }
+            }
+            cursor.run_status = Some(run.status);
+        }
         if run.status.is_final() || stdout_closed() {
             if !out.is_json() {
                 eprintln!("workflow run {} {}", run.id, run.status);
@@ -109,14 +125,35 @@ fn transition(run: &WorkflowRun, id: &str, s: &flightdeck_types::StepState) -> S
         .map(|e| format!(": {e}"))
         .unwrap_or_default();
     match s.status {
-        StepStatus::Running if s.attempt > 1 => format!("▸ {id} running (attempt {})", s.attempt),
+        // While a retry runs, the step's error is why the attempt before it failed.
+        StepStatus::Running if s.attempt > 1 => format!(
+            "▸ {id} running (attempt {}{})",
+            s.attempt,
+            s.error
+                .as_deref()
+                .map(|e| format!("; attempt {} failed: {e}", s.attempt - 1))
+                .unwrap_or_default()
+        ),
         StepStatus::Running => format!("▸ {id} running"),
         StepStatus::WaitingApproval => format!(
-            "▸ {id} waiting for approval: `flightdeck workflow approve {} {id}` (or reject)",
+            "▸ {id} waiting for approval{}: `flightdeck workflow approve {} {id}` (or reject)",
+            approval_message(Some(s))
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default(),
             run.id
         ),
         status => format!("▸ {id} {status}{took}{why}"),
     }
+}
+
+/// An approval step's message as rendered when it started waiting.
+fn approval_message(state: Option<&flightdeck_types::StepState>) -> Option<String> {
+    state?
+        .inputs
+        .as_ref()?
+        .get("message")?
+        .as_str()
+        .map(String::from)
 }
 
 fn print_events(step: &str, events: &[ExecutionEvent], out: &Output, stderr: &mut impl Write) {
@@ -189,6 +226,11 @@ pub fn render_status(p: &WorkflowProgress) -> String {
             "waiting:   {} (approve or reject)",
             p.waiting_approval.join(", ")
         ));
+        for id in &p.waiting_approval {
+            if let Some(message) = approval_message(r.checkpoint.steps.get(id)) {
+                lines.push(format!("           {id}: {message}"));
+            }
+        }
     }
     if let Some(e) = &r.error {
         lines.push(format!("error:     {e}"));

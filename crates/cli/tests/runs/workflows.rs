@@ -399,3 +399,51 @@ fn streaming_commands_print_json_lines_with_the_run_id_first() {
         .iter()
         .all(|l| l["type"] == "event" && l["execution_id"] == run_id.as_str()));
 }
+
+#[test]
+fn follow_and_status_say_what_a_person_needs_to_know() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mark = d.join("flaky-once");
+    let yaml = format!(
+        "name: gate\nparams:\n  v: {{ type: string, default: '1.2' }}\nsteps:\n  - id: flaky\n    retry: {{ max_attempts: 2, base_delay_ms: 10 }}\n    shell: if test -f {m}; then sleep 0.5; else touch {m}; exit 1; fi\n  - id: ask\n    needs: flaky\n    kind: approval\n    message: Ship {{{{ params.v }}}}?\n  - id: after\n    needs: ask\n    shell: echo shipped\n",
+        m = mark.display()
+    );
+    ok(d, &["workflow", "apply", &write(d, "gate.yaml", &yaml)]);
+    let follower = command(d, &["workflow", "start", "gate", "--follow"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let run = until("the run to wait for approval", || {
+        let runs = json(d, &["workflow", "runs"]);
+        let run = runs.as_array()?.first()?.clone();
+        (run["status"] == "waiting_approval").then(|| run["id"].as_str().unwrap().to_string())
+    });
+    let status = ok(d, &["workflow", "status", &run]);
+    assert!(status.contains("ask: Ship 1.2?"), "{status}");
+    ok(d, &["workflow", "approve", &run, "ask"]);
+    let out = follower.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("attempt 1 failed: exited with code 1"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("waiting for approval (Ship 1.2?)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("workflow run {run} waiting_approval")),
+        "{stderr}"
+    );
+
+    let rerun = flightdeck(d, &["workflow", "rerun", &run, "--from", "after"]);
+    assert_eq!(rerun.code, 0, "{}", rerun.stderr);
+    assert!(
+        rerun.stderr.contains("reusing the outputs of ask, flaky"),
+        "{}",
+        rerun.stderr
+    );
+}
