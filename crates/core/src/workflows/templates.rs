@@ -114,7 +114,7 @@ pub fn check_definition(d: &WorkflowDefinition, problems: &mut Vec<String>) {
                 Err(e) => problems.push(format!(
                     "step `{}`, field `{field}`: the template does not parse: {}",
                     step.id,
-                    describe(&e)
+                    describe_in(&e, source)
                 )),
             }
         }
@@ -136,6 +136,70 @@ fn describe(e: &minijinja::Error) -> String {
         Some(detail) => format!("{} ({detail})", e.kind()),
         None => e.to_string(),
     }
+}
+
+/// [`describe`], with where in `source` it went wrong (line and column), and the way out
+/// when shell text collides with template syntax (`${#x}` opens a `{# comment #}`).
+fn describe_in(e: &minijinja::Error, source: &str) -> String {
+    let mut text = describe(e);
+    let at = e.range().map(|r| r.start).or_else(|| {
+        // Only the line is known: its start.
+        let line = e.line()?;
+        Some(
+            source
+                .split_inclusive('\n')
+                .take(line.saturating_sub(1))
+                .map(str::len)
+                .sum(),
+        )
+    });
+    if let Some(at) = at.filter(|a| *a <= source.len()) {
+        let before = &source[..at];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        text.push_str(&format!(" at line {line}, column {column}"));
+    }
+    if e.kind() == minijinja::ErrorKind::SyntaxError
+        && (source.contains("{#") || source.contains("{%"))
+    {
+        text.push_str(
+            "; `{#` starts a template comment and `{%` a tag: write shell text such as \
+             `${#x}` as `{% raw %}${#x}{% endraw %}`",
+        );
+    }
+    text
+}
+
+/// Why rendering `source` failed: a value it names that the step cannot see is named (an
+/// output key no earlier step wrote, say), with where it is; else [`describe_in`].
+fn render_error(e: &minijinja::Error, source: &str, ctx: &Value) -> String {
+    if e.kind() == minijinja::ErrorKind::UndefinedError {
+        if let Ok(t) = env().template_from_str(source) {
+            let mut names: Vec<String> = t.undeclared_variables(true).into_iter().collect();
+            names.sort();
+            for name in names {
+                let mut at = Some(ctx);
+                let mut path = Vec::new();
+                for part in name.split('.') {
+                    path.push(part);
+                    at = at.and_then(|v| v.get(part));
+                    if at.is_none() {
+                        break;
+                    }
+                }
+                if at.is_none() && !name.starts_with("secrets") {
+                    let hint = match path.as_slice() {
+                        ["steps", step, "outputs", key] => {
+                            format!(": step `{step}` wrote no `{key}=` line to $FLIGHTDECK_OUTPUT")
+                        }
+                        _ => String::new(),
+                    };
+                    return format!("`{name}` is not set{hint}");
+                }
+            }
+        }
+    }
+    describe_in(e, source)
 }
 
 /// Why `var` (a dotted path such as `steps.build.outputs.x`) may not be used, if it may not.
@@ -255,7 +319,7 @@ fn with_secrets(ctx: &Value) -> minijinja::Value {
 pub fn render(source: &str, ctx: &Value) -> Result<String, String> {
     env()
         .render_str(source, with_secrets(ctx))
-        .map_err(|e| describe(&e))
+        .map_err(|e| render_error(&e, source, ctx))
 }
 
 /// Whether the step's `when` holds (true when it has none).

@@ -72,6 +72,10 @@ fn each_problem_is_named_with_its_place() {
             "step `a`, field `timeout`",
         ),
         (
+            "name: w\nsteps:\n  - id: a\n    shell: |\n      echo start\n      echo ${#x}\n",
+            "step `a`, field `shell`: the template does not parse: syntax error (unexpected end of comment) at line 2, column",
+        ),
+        (
             "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    isolation: sideways\n",
             "step `a`, field `isolation`: unknown isolation `sideways`; expected one of shared, worktree",
         ),

@@ -135,3 +135,22 @@ steps:
         "cancelled"
     );
 }
+
+#[test]
+fn an_output_no_step_wrote_is_named_and_raw_shell_text_works() {
+    let rig = WfRig::start();
+    // `{% raw %}` keeps shell's `${#x}` away from the template's `{#` comments.
+    rig.apply(
+        "name: outs\nsteps:\n  - id: a\n    shell: 'x=abc; echo \"len={% raw %}${#x}{% endraw %}\"; echo \"k=v\" >> \"$FLIGHTDECK_OUTPUT\"'\n  - id: b\n    needs: a\n    shell: echo {{ steps.a.outputs.missing }}\n",
+    );
+    let run = rig.start_run("outs", &[]);
+    let done = rig.finished(&run.id);
+    assert_eq!(rig.stdout(&rig.step_run(&run.id, "a").id), ["len=3"]);
+    let b = &done.checkpoint.steps["b"];
+    assert_eq!(b.status, StepStatus::Failed);
+    let why = b.error.clone().unwrap();
+    assert!(
+        why.contains("`steps.a.outputs.missing` is not set: step `a` wrote no `missing=` line"),
+        "{why}"
+    );
+}
