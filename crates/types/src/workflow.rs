@@ -300,6 +300,10 @@ pub struct Checkpoint {
     /// Boundaries recorded so far (the next snapshot's number).
     #[serde(default)]
     pub boundaries: u32,
+    /// The version of each child workflow (`workflow:` step id -> version), pinned when the
+    /// run started, so a child definition applied meanwhile does not change what runs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub children: BTreeMap<String, u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -63,6 +63,7 @@ pub fn resolve_and_start(
             params,
             steps,
             boundaries: 0,
+            children: pin_children(w, &workflow.definition)?,
         },
         NewRun {
             task_id: req.task_id.clone(),
@@ -135,6 +136,24 @@ fn new_run(
 }
 
 /// A workflow that (through its steps' children) would start itself again never ends.
+/// The newest version of each child workflow a `workflow:` step names, now: what the run's
+/// children will run, whatever is applied meanwhile. A child not yet applied is resolved when
+/// its step starts (and refused then if it still does not exist).
+fn pin_children(
+    w: &Writer<'_>,
+    def: &flightdeck_types::WorkflowDefinition,
+) -> Result<std::collections::BTreeMap<String, u32>> {
+    let mut pins = std::collections::BTreeMap::new();
+    for step in &def.steps {
+        if let flightdeck_types::StepAction::Workflow { workflow, .. } = &step.action {
+            if let Some((child, false)) = sql::newest(w, workflow)? {
+                pins.insert(step.id.clone(), child.version);
+            }
+        }
+    }
+    Ok(pins)
+}
+
 fn refuse_recursion(w: &Writer<'_>, workflow: &Workflow, parent: &Execution) -> Result<()> {
     let mut at = parent.workflow_run_id.clone();
     let mut depth = 0;
@@ -216,6 +235,8 @@ pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<Workfl
             params: old.checkpoint.params.clone(),
             steps,
             boundaries: 0,
+            // The same children as the run it repeats.
+            children: old.checkpoint.children.clone(),
         },
         NewRun {
             task_id: old.task_id.clone(),

@@ -111,6 +111,7 @@ fn boundary(
             _ => Default::default(),
         },
         boundaries: run.checkpoint.boundaries + 1,
+        children: Default::default(),
     };
     let snapshot = Snapshot {
         id: crate::ids::new_id(),
@@ -160,6 +161,7 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
         if run.status != WorkflowRunStatus::Paused {
             run.status = WorkflowRunStatus::Paused;
             boundary(w, &mut run, None, "paused")?;
+            control_children(w, &run, RunControl::Pause)?;
         }
         effects.stop = running_groups(w, &run)?;
     } else {
@@ -167,6 +169,7 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
             run.status = WorkflowRunStatus::Running;
             boundary(w, &mut run, None, "resumed")?;
             effects.resume = running_groups(w, &run)?;
+            control_children(w, &run, RunControl::Run)?;
         }
         // After a failure only handler steps start (see `start_ready_steps`).
         let failed = blocking_failure(&run, &def).is_some();
@@ -193,6 +196,33 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
         }
     }
     Ok(effects)
+}
+
+/// Pauses (or resumes) the child workflow runs of this run's running `workflow:` steps, as
+/// cancelling it cancels them.
+fn control_children(w: &mut Writer<'_>, run: &WorkflowRun, to: RunControl) -> Result<()> {
+    for state in run.checkpoint.steps.values() {
+        let (StepStatus::Running, Some(exec)) = (state.status, &state.execution_id) else {
+            continue;
+        };
+        let Some(child) = sql::run_of_parent_execution(w, exec)? else {
+            continue;
+        };
+        let child_run = sql::find_run(w, &child)?;
+        if child_run.status.is_final()
+            || child_run.control == to
+            || child_run.control == RunControl::Cancel
+        {
+            continue;
+        }
+        sql::set_control(w, &child, to)?;
+        w.touched(
+            "workflow_runs",
+            &child,
+            flightdeck_types::AuditAction::Update,
+        );
+    }
+    Ok(())
 }
 
 /// Whether run `run_id` is only waiting, so that moving it on would change nothing: waiting

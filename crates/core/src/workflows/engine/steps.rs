@@ -352,7 +352,8 @@ fn step_spec(w: &Writer<'_>, run: &WorkflowRun, step: &StepDefinition) -> Result
                     )
                 })
                 .collect(),
-            version: None,
+            // Pinned when the run started (see `start::pin_children`).
+            version: run.checkpoint.children.get(&step.id).copied(),
         }),
         StepAction::Approval { .. } => unreachable!("approvals run nothing"),
     })
