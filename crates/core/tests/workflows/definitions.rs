@@ -76,6 +76,14 @@ fn each_problem_is_named_with_its_place() {
             "step `a`, field `shell`: the template does not parse: syntax error (unexpected end of comment) at line 2, column",
         ),
         (
+            "name: w\nsteps:\n  - id: a\n    kind: approval\n    timeout: 5m\n",
+            "step `a`, field `timeout`: an approval step waits for a person",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    workflow: other\n    timeout: 30\n",
+            "step `a`, field `timeout`: a `workflow:` step waits for its child run",
+        ),
+        (
             "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    isolation: sideways\n",
             "step `a`, field `isolation`: unknown isolation `sideways`; expected one of shared, worktree",
         ),

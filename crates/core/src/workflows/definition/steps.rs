@@ -125,6 +125,21 @@ pub(super) fn read_step(
     let when = opt_text(m.get("when"), &format!("{at}, field `when`"), problems);
     let retry = read_retry(&at, m.get("retry"), problems);
     let timeout_secs = read_timeout(&at, m.get("timeout"), problems);
+    // Every field a step kind takes has an effect: a timeout stops a step's own run, and
+    // an approval or a `workflow:` step has none to stop.
+    if timeout_secs.is_some() {
+        let kind = match action {
+            StepAction::Approval { .. } => Some("an approval step waits for a person"),
+            StepAction::Workflow { .. } => Some("a `workflow:` step waits for its child run"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            problems.push(format!(
+                "{at}, field `timeout`: {kind} and has no run of its own to stop; remove it \
+                 (a timeout on the child's own steps limits them)"
+            ));
+        }
+    }
     let continue_on_failure = match m.get("continue_on_failure") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
