@@ -9,6 +9,8 @@ use flightdeck_tests::poll;
 use flightdeck_types::{NewTask, TaskFilter};
 
 // The Workflows view (its own file, to keep this one short; the same test binary).
+#[path = "../../crates/core/tests/common/git.rs"]
+mod git;
 #[path = "app/workflows.rs"]
 mod workflows;
 // A worktree run's diff and merge.

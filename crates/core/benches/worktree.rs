@@ -7,8 +7,6 @@
 //!   cargo bench -p flightdeck-core --bench worktree
 //!   (FLIGHTDECK_BENCH_FILES=N and FLIGHTDECK_BENCH_ROUNDS=N change the sizes)
 
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,25 +15,9 @@ use flightdeck_core::secrets::OsKeyring;
 use flightdeck_core::{environments, Store};
 use flightdeck_types::{ExecutionSpec, Isolation, NewEnvironment, NewExecution, ShellSpec};
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "user.name=Bench",
-            "-c",
-            "user.email=bench@example.com",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+#[path = "../tests/common/git.rs"]
+mod git;
+use git::git;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)

@@ -2,6 +2,8 @@
 
 #[path = "common/mod.rs"]
 mod common;
+#[path = "common/git.rs"]
+mod git;
 #[path = "common/runner.rs"]
 mod runner;
 #[path = "runs_shell/trust.rs"]

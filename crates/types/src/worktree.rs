@@ -68,6 +68,48 @@ impl WorktreeRecord {
     /// Files listed in the record; `files_changed` counts them all.
     pub const FILES_KEPT: usize = 500;
 
+    /// A worktree just made, open, with nothing measured yet.
+    pub fn new(
+        device_id: String,
+        repository: String,
+        path: String,
+        branch: String,
+        base_branch: String,
+        base_commit: String,
+    ) -> Self {
+        WorktreeRecord {
+            device_id,
+            repository,
+            path,
+            branch,
+            base_branch,
+            base_commit,
+            head_commit: None,
+            committed_leftovers: false,
+            files: Vec::new(),
+            files_changed: 0,
+            lines_added: 0,
+            lines_removed: 0,
+            diff_bytes: 0,
+            diff_truncated: false,
+            state: WorktreeState::Open,
+            merged_commit: None,
+        }
+    }
+
+    /// The same worktree and branch for another run in it: where it is and what it started
+    /// from, with what the last run measured cleared.
+    pub fn for_another_run(&self) -> Self {
+        Self::new(
+            self.device_id.clone(),
+            self.repository.clone(),
+            self.path.clone(),
+            self.branch.clone(),
+            self.base_branch.clone(),
+            self.base_commit.clone(),
+        )
+    }
+
     /// The record in a run's result, if the run had a worktree.
     pub fn from_result(result: Option<&serde_json::Value>) -> Option<WorktreeRecord> {
         serde_json::from_value(result?.get("worktree")?.clone()).ok()

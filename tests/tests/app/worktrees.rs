@@ -2,32 +2,15 @@
 //! shows its branch, the files it changed and its diff, and Merge puts its work on the base
 //! branch, in the repository's checkout.
 
-use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
+use crate::git::git;
 use flightdeck_core::{environments, runs, tasks, Store};
 use flightdeck_tests::app::App;
 use flightdeck_tests::poll;
 use flightdeck_types::{NewEnvironment, NewTask, StartRun};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-}
 
 #[test]
 fn a_finished_agent_run_shows_its_diff_and_merges_from_the_app() {

@@ -2,25 +2,9 @@
 //! `runs diff`, `runs merge` and `runs discard`, and their errors.
 
 use std::path::Path;
-use std::process::Command;
 
 use crate::common::{fails, flightdeck, json, ok};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-}
+use crate::git::git;
 
 #[test]
 fn an_agent_run_works_in_a_worktree_and_its_diff_is_merged_or_discarded() {

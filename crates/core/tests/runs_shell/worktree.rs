@@ -4,7 +4,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use flightdeck_core::runs::{self, worktree};
 use flightdeck_core::{environments, tasks, CoreError, Store};
@@ -13,23 +12,8 @@ use flightdeck_types::{
     NewExecution, NewTask, ShellSpec, StartRun, WorktreeRecord, WorktreeState,
 };
 
+use crate::git::git;
 use crate::runner::Rig;
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim_end().to_string()
-}
 
 /// A repository on `main` with one commit holding README.md.
 fn repository(dir: &Path) -> PathBuf {

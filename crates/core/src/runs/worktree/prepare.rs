@@ -227,24 +227,14 @@ pub fn prepare(
     )?;
     let work_dir = work_dir_in(&top, &path, spec, environment);
     Ok(Prepared {
-        record: WorktreeRecord {
-            device_id: store.device_id().to_string(),
-            repository: top.to_string_lossy().into_owned(),
-            path: path_text,
+        record: WorktreeRecord::new(
+            store.device_id().to_string(),
+            top.to_string_lossy().into_owned(),
+            path_text,
             branch,
             base_branch,
             base_commit,
-            head_commit: None,
-            committed_leftovers: false,
-            files: Vec::new(),
-            files_changed: 0,
-            lines_added: 0,
-            lines_removed: 0,
-            diff_bytes: 0,
-            diff_truncated: false,
-            state: WorktreeState::Open,
-            merged_commit: None,
-        },
+        ),
         work_dir,
     })
 }
@@ -284,18 +274,7 @@ pub fn reuse(store: &Store, run_id: &str) -> Result<Prepared> {
     }
     let work_dir = PathBuf::from(&record.path);
     Ok(Prepared {
-        record: WorktreeRecord {
-            head_commit: None,
-            committed_leftovers: false,
-            files: Vec::new(),
-            files_changed: 0,
-            lines_added: 0,
-            lines_removed: 0,
-            diff_bytes: 0,
-            diff_truncated: false,
-            merged_commit: None,
-            ..record
-        },
+        record: record.for_another_run(),
         work_dir,
     })
 }
