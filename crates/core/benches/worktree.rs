@@ -7,17 +7,18 @@
 //!   cargo bench -p flightdeck-core --bench worktree
 //!   (FLIGHTDECK_BENCH_FILES=N and FLIGHTDECK_BENCH_ROUNDS=N change the sizes)
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use flightdeck_core::runs::{self, worktree, Runner, RunnerConfig};
-use flightdeck_core::secrets::OsKeyring;
-use flightdeck_core::{environments, Store};
+use flightdeck_core::environments;
+use flightdeck_core::runs::{self, worktree};
 use flightdeck_types::{ExecutionSpec, Isolation, NewEnvironment, NewExecution, ShellSpec};
 
 #[path = "../tests/common/git.rs"]
 mod git;
+#[path = "../tests/common/runner.rs"]
+mod runner;
 use git::git;
+use runner::Rig;
 
 fn env_number(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -85,10 +86,11 @@ fn main() {
     let git_add = report("git worktree add", add);
     let git_remove = report("git worktree remove + branch -D", remove);
 
-    // Flightdeck, through the real runner.
-    let store = Arc::new(Store::open(&dir.path().join("bench.db")).unwrap());
+    // Flightdeck, through the real runner (the executor tests' rig: a store and its runner).
+    let rig = Rig::start();
+    let store = &rig.store;
     let env = environments::create(
-        &store,
+        store,
         NewEnvironment {
             name: "repo".into(),
             repository: Some(repo.display().to_string()),
@@ -96,24 +98,10 @@ fn main() {
         },
     )
     .unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let runner = {
-        let _entered = runtime.enter();
-        Runner::new(
-            store.clone(),
-            Arc::new(OsKeyring::from_env().unwrap()),
-            RunnerConfig::default(),
-        )
-        .spawn()
-    };
     let run_to_end = |isolation: Isolation| {
         let t = Instant::now();
         let run = runs::queue(
-            &store,
+            store,
             NewExecution {
                 environment_id: Some(env.id.clone()),
                 spec: Some(ExecutionSpec::Shell(ShellSpec {
@@ -126,7 +114,7 @@ fn main() {
         )
         .unwrap();
         loop {
-            let now = runs::get(&store, &run.id).unwrap();
+            let now = runs::get(store, &run.id).unwrap();
             if now.status.is_final() {
                 assert!(now.error.is_none(), "{:?}", now.error);
                 return (run.id, ms(t.elapsed()));
@@ -140,7 +128,7 @@ fn main() {
         let (id, took) = run_to_end(Isolation::Worktree);
         isolated.push(took);
         let t = Instant::now();
-        worktree::discard(&store, &id).unwrap();
+        worktree::discard(store, &id).unwrap();
         discard.push(ms(t.elapsed()));
     }
     let shared = report(
@@ -161,5 +149,5 @@ fn main() {
         (isolated - shared) / git_add,
         discard / git_remove
     );
-    runtime.block_on(runner.stop()).unwrap();
+    drop(rig); // stops the runner after the runs in flight
 }

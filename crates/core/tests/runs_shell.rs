@@ -10,6 +10,8 @@ mod runner;
 mod trust;
 #[path = "runs_shell/worktree.rs"]
 mod worktree;
+#[path = "runs_shell/worktree_actions.rs"]
+mod worktree_actions;
 
 use flightdeck_core::runs;
 use flightdeck_types::{ExecutionSpec, ExecutionStatus, NewExecution, RetryPolicy, ShellSpec};
