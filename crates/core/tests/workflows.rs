@@ -20,6 +20,8 @@ mod runner;
 mod scheduling;
 #[path = "workflows/secrets.rs"]
 mod secrets;
+#[path = "workflows/timeouts.rs"]
+mod timeouts;
 #[path = "workflows/trust.rs"]
 mod trust;
 #[path = "workflows/versions.rs"]

@@ -77,10 +77,13 @@ pub enum StepAction {
         #[serde(default, skip_serializing_if = "Map::is_empty")]
         params: Map<String, Value>,
     },
-    /// Waits for a person to approve or reject.
+    /// Waits for a person to approve or reject; with the step's `timeout`, `on_timeout`
+    /// decides once nobody has within it (`rejected` when not given).
     Approval {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        on_timeout: Option<Decision>,
     },
 }
 
@@ -154,6 +157,10 @@ pub struct WorkflowDefinition {
     /// The environment (name or id) shell and agent steps run in, when a run names none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
+    /// The longest a run may take, paused time not counted: then its running steps are
+    /// stopped, handler steps run, and it fails saying so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u64>,
     pub steps: Vec<StepDefinition>,
 }
 
@@ -274,6 +281,9 @@ pub struct StepState {
     /// The earlier run whose recorded outputs this step reuses (`rerun --from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reused_from: Option<String>,
+    /// An approval's: when its `on_timeout` decides (moved on by time spent paused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Timestamp>,
 }
 
 impl StepState {
@@ -288,6 +298,7 @@ impl StepState {
             finished_at: None,
             error: None,
             reused_from: None,
+            deadline: None,
         }
     }
 }
@@ -304,6 +315,12 @@ pub struct Checkpoint {
     /// run started, so a child definition applied meanwhile does not change what runs.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub children: BTreeMap<String, u32>,
+    /// When the run times out (the workflow's `timeout`), moved on by time spent paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<Timestamp>,
+    /// Since when it is paused; at resume every deadline moves on by the pause's length.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paused_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

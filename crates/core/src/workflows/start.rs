@@ -64,6 +64,7 @@ pub fn resolve_and_start(
             steps,
             boundaries: 0,
             children: pin_children(w, &workflow.definition)?,
+            ..Default::default()
         },
         NewRun {
             task_id: req.task_id.clone(),
@@ -237,6 +238,7 @@ pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<Workfl
             boundaries: 0,
             // The same children as the run it repeats.
             children: old.checkpoint.children.clone(),
+            ..Default::default()
         },
         NewRun {
             task_id: old.task_id.clone(),

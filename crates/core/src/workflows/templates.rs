@@ -79,7 +79,7 @@ fn templates_of(step: &StepDefinition) -> Vec<(String, &str)> {
                 }
             }
         }
-        StepAction::Approval { message } => {
+        StepAction::Approval { message, .. } => {
             if let Some(m) = message {
                 out.push(("message".into(), m));
             }
@@ -383,8 +383,12 @@ pub fn render_step(step: &StepDefinition, ctx: &Value) -> Result<StepDefinition,
                 })
                 .collect::<Result<_, String>>()?,
         },
-        StepAction::Approval { message } => StepAction::Approval {
+        StepAction::Approval {
+            message,
+            on_timeout,
+        } => StepAction::Approval {
             message: message.as_deref().map(|m| r("message", m)).transpose()?,
+            on_timeout: *on_timeout,
         },
     };
     Ok(StepDefinition {

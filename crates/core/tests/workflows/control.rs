@@ -25,12 +25,12 @@ fn group_states(pgid: i32) -> Vec<char> {
     states
 }
 
-fn all_stopped(pgid: i32) -> bool {
+pub(super) fn all_stopped(pgid: i32) -> bool {
     let states = group_states(pgid);
     !states.is_empty() && states.iter().all(|s| *s == 'T')
 }
 
-fn group_of(rig: &WfRig, exec_id: &str) -> i32 {
+pub(super) fn group_of(rig: &WfRig, exec_id: &str) -> i32 {
     until("the step's process group", || {
         runs::events(&rig.store, exec_id, 0, 1000)
             .unwrap()

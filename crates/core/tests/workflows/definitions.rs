@@ -76,12 +76,24 @@ fn each_problem_is_named_with_its_place() {
             "step `a`, field `shell`: the template does not parse: syntax error (unexpected end of comment) at line 2, column",
         ),
         (
-            "name: w\nsteps:\n  - id: a\n    kind: approval\n    timeout: 5m\n",
-            "step `a`, field `timeout`: an approval step waits for a person",
-        ),
-        (
             "name: w\nsteps:\n  - id: a\n    workflow: other\n    timeout: 30\n",
             "step `a`, field `timeout`: a `workflow:` step waits for its child run",
+        ),
+        (
+            "name: w\ntimeout: later\nsteps:\n  - id: a\n    shell: 'true'\n",
+            "`timeout`: must be a positive number of seconds",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    kind: approval\n    on_timeout: approve\n",
+            "step `a`, field `on_timeout`: takes effect only with a `timeout`",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    kind: approval\n    timeout: 1h\n    on_timeout: shrug\n",
+            "step `a`, field `on_timeout`: `shrug` must be `reject` or `approve`",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    timeout: 5\n    on_timeout: approve\n",
+            "step `a`, field `on_timeout`: only an approval step",
         ),
         (
             "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    isolation: sideways\n",
@@ -325,6 +337,7 @@ name: everything
 description: every kind and field
 concurrency: 3
 environment: backend
+timeout: 2h
 params:
   version: { type: string, description: what to ship }
   count: { type: integer, default: 2 }
@@ -352,6 +365,8 @@ steps:
     needs: [build, ping]
     kind: approval
     message: Ship {{ params.version }}?
+    timeout: 30m
+    on_timeout: approve
   - id: thread
     needs: ask
     agent_thread: { thread_id: t-1, message: go, base_url: http://127.0.0.1:3001 }

@@ -200,7 +200,7 @@ fn Approvals(
         .into_iter()
         .map(|step| {
             let message = definition.step(&step).and_then(|s| match &s.action {
-                StepAction::Approval { message } => message.clone(),
+                StepAction::Approval { message, .. } => message.clone(),
                 _ => None,
             });
             let comment = comments.get(&step);

@@ -3,6 +3,7 @@
 
 pub mod agent_thread;
 pub mod http;
+pub mod pause_clock;
 pub mod shell;
 
 use std::sync::Arc;

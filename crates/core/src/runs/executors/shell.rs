@@ -13,7 +13,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
-use super::{parse_retry_after_value, CancelSignal, EventSink, Outcome};
+use super::{parse_retry_after_value, pause_clock, CancelSignal, EventSink, Outcome};
 use crate::error::{CoreError, Result};
 use crate::secrets::{env_secret_account, SecretStore};
 
@@ -159,9 +159,15 @@ pub async fn run(
         )),
     ];
     let timeout = spec.timeout_secs.map(Duration::from_secs);
+    let group = pgid.map(|p| p.as_raw());
+    if let Some(g) = group {
+        pause_clock::start(g);
+    }
+    let started = std::time::Instant::now();
+    // Time the group spends stopped by a workflow pause does not count.
     let sleep = async {
         match timeout {
-            Some(t) => tokio::time::sleep(t).await,
+            Some(t) => pause_clock::running_time_elapsed(group, started, t).await,
             None => std::future::pending().await,
         }
     };
@@ -191,6 +197,9 @@ pub async fn run(
         if let Some(pgid) = pgid {
             let _ = killpg(pgid, Signal::SIGKILL);
         }
+    }
+    if let Some(g) = group {
+        pause_clock::end(g);
     }
     let mut retry_after_value = None;
     while let Ok(v) = found_rx.try_recv() {
@@ -339,6 +348,11 @@ pub fn signal_recorded_group(record: &str, signal: Signal) {
         return;
     };
     if pgid > 1 && !boot.is_empty() && boot == boot_id() {
+        match signal {
+            Signal::SIGSTOP => pause_clock::stopped(pgid),
+            Signal::SIGCONT => pause_clock::continued(pgid),
+            _ => {}
+        }
         let _ = killpg(Pid::from_raw(pgid), signal);
     }
 }

@@ -19,6 +19,9 @@ pub fn to_file(def: &WorkflowDefinition) -> Value {
     if let Some(env) = &def.environment {
         top.insert("environment".into(), json!(env));
     }
+    if let Some(secs) = def.timeout_secs {
+        top.insert("timeout".into(), json!(secs));
+    }
     top.insert(
         "steps".into(),
         Value::Array(def.steps.iter().map(step_to_file).collect()),
@@ -85,10 +88,16 @@ fn step_to_file(step: &StepDefinition) -> Value {
         StepAction::Workflow { workflow, params } => {
             put("workflow", json!({ "name": workflow, "params": params }))
         }
-        StepAction::Approval { message } => {
+        StepAction::Approval {
+            message,
+            on_timeout,
+        } => {
             put("kind", json!("approval"));
             if let Some(message) = message {
                 put("message", json!(message));
+            }
+            if let Some(decision) = on_timeout {
+                put("on_timeout", json!(decision));
             }
         }
     }

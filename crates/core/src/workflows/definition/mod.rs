@@ -49,6 +49,7 @@ const TOP_FIELDS: &[&str] = &[
     "params",
     "concurrency",
     "environment",
+    "timeout",
     "steps",
 ];
 
@@ -120,6 +121,7 @@ fn read_definition(value: &Value, problems: &mut Vec<String>) -> Option<Workflow
             }
         },
     };
+    let timeout_secs = steps::read_timeout("`timeout`", top.get("timeout"), problems);
     let params = read_params(top.get("params"), problems);
     let steps = match top.get("steps") {
         Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_STEPS => list
@@ -142,6 +144,7 @@ fn read_definition(value: &Value, problems: &mut Vec<String>) -> Option<Workflow
         params,
         concurrency,
         environment,
+        timeout_secs,
         steps,
     };
     check_graph(&definition, problems);

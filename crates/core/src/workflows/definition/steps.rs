@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use flightdeck_types::{RetryPolicy, StepAction, StepDefinition};
+use flightdeck_types::{Decision, RetryPolicy, StepAction, StepDefinition};
 use serde_json::{Map, Value};
 
 use super::{opt_text, scalar_text};
@@ -21,6 +21,7 @@ const STEP_FIELDS: &[&str] = &[
     "if",
     "kind",
     "message",
+    "on_timeout",
 ];
 
 const EXECUTORS: &[&str] = &["shell", "http", "agent_thread", "agent", "workflow"];
@@ -73,7 +74,10 @@ pub(super) fn read_step(
         problems,
     );
     let action = match (kind.as_deref(), executors.as_slice()) {
-        (Some("approval"), []) => Some(StepAction::Approval { message }),
+        (Some("approval"), []) => Some(StepAction::Approval {
+            message,
+            on_timeout: None,
+        }),
         (Some("approval"), more) => {
             problems.push(format!(
                 "{at}: an approval step runs nothing; remove `{}`",
@@ -107,7 +111,10 @@ pub(super) fn read_step(
     };
     // A step whose action is refused stays in the graph, so that its `needs` and the steps
     // naming it are still checked; the problems already recorded keep it from being stored.
-    let action = action.unwrap_or(StepAction::Approval { message: None });
+    let mut action = action.unwrap_or(StepAction::Approval {
+        message: None,
+        on_timeout: None,
+    });
     let needs = match m.get("needs") {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![s.clone()],
@@ -124,22 +131,26 @@ pub(super) fn read_step(
     };
     let when = opt_text(m.get("when"), &format!("{at}, field `when`"), problems);
     let retry = read_retry(&at, m.get("retry"), problems);
-    let timeout_secs = read_timeout(&at, m.get("timeout"), problems);
-    // Every field a step kind takes has an effect: a timeout stops a step's own run, and
-    // an approval or a `workflow:` step has none to stop.
-    if timeout_secs.is_some() {
-        let kind = match action {
-            StepAction::Approval { .. } => Some("an approval step waits for a person"),
-            StepAction::Workflow { .. } => Some("a `workflow:` step waits for its child run"),
-            _ => None,
-        };
-        if let Some(kind) = kind {
-            problems.push(format!(
-                "{at}, field `timeout`: {kind} and has no run of its own to stop; remove it \
-                 (a timeout on the child's own steps limits them)"
-            ));
-        }
+    let timeout_secs = read_timeout(
+        &format!("{at}, field `timeout`"),
+        m.get("timeout"),
+        problems,
+    );
+    // Every field a step kind takes has an effect: a timeout stops a step's own run, ends
+    // an approval's wait (see `on_timeout`), and a `workflow:` step has no run of its own.
+    if timeout_secs.is_some() && matches!(action, StepAction::Workflow { .. }) {
+        problems.push(format!(
+            "{at}, field `timeout`: a `workflow:` step waits for its child run and has no \
+             run of its own to stop; remove it and give the child workflow a `timeout`"
+        ));
     }
+    read_on_timeout(
+        &at,
+        m.get("on_timeout"),
+        timeout_secs,
+        &mut action,
+        problems,
+    );
     let continue_on_failure = match m.get("continue_on_failure") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
@@ -380,9 +391,49 @@ fn read_retry(at: &str, v: Option<&Value>, problems: &mut Vec<String>) -> Option
     Some(policy)
 }
 
-/// Seconds: `30`, `"30s"`, `"5m"`, `"2h"`.
-fn read_timeout(at: &str, v: Option<&Value>, problems: &mut Vec<String>) -> Option<u64> {
-    let field = format!("{at}, field `timeout`");
+/// An approval's `on_timeout`: what is decided once its `timeout` passes with no decision.
+fn read_on_timeout(
+    at: &str,
+    v: Option<&Value>,
+    timeout: Option<u64>,
+    action: &mut StepAction,
+    problems: &mut Vec<String>,
+) {
+    let field = format!("{at}, field `on_timeout`");
+    let decision = match v {
+        None | Some(Value::Null) => return,
+        Some(Value::String(s)) => match s.trim() {
+            "approve" | "approved" => Decision::Approved,
+            "reject" | "rejected" => Decision::Rejected,
+            _ => {
+                problems.push(format!("{field}: `{s}` must be `reject` or `approve`"));
+                return;
+            }
+        },
+        Some(other) => {
+            problems.push(format!("{field}: `{other}` must be `reject` or `approve`"));
+            return;
+        }
+    };
+    match action {
+        StepAction::Approval { on_timeout, .. } if timeout.is_some() => {
+            *on_timeout = Some(decision);
+        }
+        StepAction::Approval { .. } => problems.push(format!(
+            "{field}: takes effect only with a `timeout` (say `timeout: 1h`)"
+        )),
+        _ => problems.push(format!(
+            "{field}: only an approval step (`kind: approval`) has one"
+        )),
+    }
+}
+
+/// Seconds: `30`, `"30s"`, `"5m"`, `"2h"`. `field` names where, for the error.
+pub(super) fn read_timeout(
+    field: &str,
+    v: Option<&Value>,
+    problems: &mut Vec<String>,
+) -> Option<u64> {
     let secs = match v? {
         Value::Null => return None,
         Value::Number(n) => n.as_u64(),

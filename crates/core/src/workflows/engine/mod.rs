@@ -6,8 +6,8 @@
 //! the checkpoint commit together); the driver calls it on control changes and at start.
 
 use flightdeck_types::{
-    Checkpoint, Execution, RunControl, Snapshot, StepStatus, WorkflowDefinition, WorkflowRun,
-    WorkflowRunStatus,
+    Checkpoint, Execution, RunControl, Snapshot, StepStatus, Timestamp, WorkflowDefinition,
+    WorkflowRun, WorkflowRunStatus,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -111,7 +111,7 @@ fn boundary(
             _ => Default::default(),
         },
         boundaries: run.checkpoint.boundaries + 1,
-        children: Default::default(),
+        ..Default::default()
     };
     let snapshot = Snapshot {
         id: crate::ids::new_id(),
@@ -149,7 +149,21 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     }
     let before = run.clone();
     let now = w.now();
-    let cancel = run.control == RunControl::Cancel || parent_cancelled(w, &run)?;
+    if run.control != RunControl::Pause {
+        resume_deadlines(&mut run, now);
+    }
+    if run.started_at.is_none() && run.checkpoint.deadline.is_none() {
+        run.checkpoint.deadline = def.timeout_secs.map(|s| after(now, s));
+    }
+    let timed_out = timed_out(&run, now);
+    if timed_out && run.error.is_none() {
+        run.error = Some(format!(
+            "timed out after {} (the workflow's `timeout`, paused time not counted); its \
+             running steps were stopped",
+            span(def.timeout_secs.unwrap_or_default())
+        ));
+    }
+    let cancel = run.control == RunControl::Cancel || timed_out || parent_cancelled(w, &run)?;
 
     reconcile_steps(w, &mut run, &def)?;
 
@@ -160,6 +174,7 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     } else if run.control == RunControl::Pause {
         if run.status != WorkflowRunStatus::Paused {
             run.status = WorkflowRunStatus::Paused;
+            run.checkpoint.paused_at = Some(now);
             boundary(w, &mut run, None, "paused")?;
             control_children(w, &run, RunControl::Pause)?;
         }
@@ -179,7 +194,7 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     if !cancel {
         close_normal_steps(w, &mut run, &def)?;
     }
-    settle_status(w, &mut run, &def, cancel)?;
+    settle_status(w, &mut run, &def, cancel, timed_out)?;
     if run.started_at.is_none() && run.status != WorkflowRunStatus::Queued {
         run.started_at = Some(now);
     }
@@ -196,6 +211,48 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
         }
     }
     Ok(effects)
+}
+
+/// `secs` seconds after `at`.
+fn after(at: Timestamp, secs: u64) -> Timestamp {
+    Timestamp::from_millis(
+        at.as_millis()
+            .saturating_add((secs as i64).saturating_mul(1000)),
+    )
+}
+
+/// A timeout as a person wrote it: `90 s`, `5 min`, `2 h`.
+fn span(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
+/// Whether the run's own `timeout` has passed (never while it is paused).
+fn timed_out(run: &WorkflowRun, now: Timestamp) -> bool {
+    run.checkpoint.paused_at.is_none() && run.checkpoint.deadline.is_some_and(|d| now >= d)
+}
+
+/// At a resume (or a cancel of a paused run): the run's deadline and every waiting
+/// approval's move on by the time the run spent paused, which no timeout counts.
+fn resume_deadlines(run: &mut WorkflowRun, now: Timestamp) {
+    let Some(paused_at) = run.checkpoint.paused_at.take() else {
+        return;
+    };
+    let paused = (now.as_millis() - paused_at.as_millis()).max(0);
+    let shift = |d: &mut Option<Timestamp>| {
+        if let Some(t) = d {
+            *t = Timestamp::from_millis(t.as_millis() + paused);
+        }
+    };
+    shift(&mut run.checkpoint.deadline);
+    for state in run.checkpoint.steps.values_mut() {
+        if state.status == StepStatus::WaitingApproval {
+            shift(&mut state.deadline);
+        }
+    }
 }
 
 /// Pauses (or resumes) the child workflow runs of this run's running `workflow:` steps, as
@@ -243,7 +300,15 @@ pub fn is_waiting(c: &rusqlite::Connection, run_id: &str) -> Result<bool> {
     if !waiting {
         return Ok(false);
     }
+    let now = crate::clock::now();
+    if timed_out(&run, now) {
+        return Ok(false);
+    }
     for (id, state) in &run.checkpoint.steps {
+        // An approval whose `timeout` passed is decided by its `on_timeout`.
+        if run.checkpoint.paused_at.is_none() && state.deadline.is_some_and(|d| now >= d) {
+            return Ok(false);
+        }
         match (state.status, &state.execution_id) {
             (StepStatus::WaitingApproval, _) if sql::approval(c, &run.id, id)?.is_some() => {
                 return Ok(false)
@@ -348,6 +413,7 @@ fn settle_status(
     run: &mut WorkflowRun,
     def: &WorkflowDefinition,
     cancel: bool,
+    timed_out: bool,
 ) -> Result<()> {
     skip_failure_handlers(w, run, def, cancel)?;
     let steps = &run.checkpoint.steps;
@@ -392,6 +458,11 @@ fn settle_status(
         WorkflowRunStatus::WaitingApproval
     } else {
         WorkflowRunStatus::Running
+    };
+    // A run stopped by its own `timeout` failed: nobody asked for it to end.
+    let next = match next {
+        WorkflowRunStatus::Cancelled if timed_out => WorkflowRunStatus::Failed,
+        next => next,
     };
     if next == WorkflowRunStatus::Cancelled && run.error.is_none() {
         run.error = Some("cancelled".into());

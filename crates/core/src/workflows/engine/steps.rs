@@ -2,9 +2,9 @@
 //! that are ready.
 
 use flightdeck_types::{
-    AgentThreadSpec, Decision, Execution, ExecutionSpec, ExecutionStatus, HttpSpec, RetryPolicy,
-    RunIf, ShellSpec, StepAction, StepDefinition, StepState, StepStatus, WorkflowDefinition,
-    WorkflowRun, WorkflowSpec,
+    AgentThreadSpec, Approval, Decision, Execution, ExecutionSpec, ExecutionStatus, HttpSpec,
+    RetryPolicy, RunIf, ShellSpec, StepAction, StepDefinition, StepState, StepStatus,
+    WorkflowDefinition, WorkflowRun, WorkflowSpec,
 };
 use serde_json::Value;
 
@@ -62,8 +62,12 @@ pub(super) fn reconcile_steps(
                 boundary(w, run, Some(&step.id), label)?;
             }
             StepStatus::WaitingApproval => {
-                let Some(approval) = sql::approval(w, &run.id, &step.id)? else {
-                    continue;
+                let approval = match sql::approval(w, &run.id, &step.id)? {
+                    Some(approval) => approval,
+                    None => match timed_out_approval(w, run, step, &state) {
+                        Some(approval) => approval,
+                        None => continue,
+                    },
                 };
                 let mut new = state.clone();
                 new.status = match approval.decision {
@@ -90,6 +94,32 @@ pub(super) fn reconcile_steps(
         }
     }
     Ok(())
+}
+
+/// The decision an approval's `on_timeout` makes once its `timeout` passed undecided (never
+/// while the run is paused); recorded in the step's outputs, not as a person's approval.
+fn timed_out_approval(
+    w: &Writer<'_>,
+    run: &WorkflowRun,
+    step: &StepDefinition,
+    state: &StepState,
+) -> Option<Approval> {
+    let now = w.now();
+    if run.checkpoint.paused_at.is_some() || state.deadline.is_none_or(|d| now < d) {
+        return None;
+    }
+    let StepAction::Approval { on_timeout, .. } = &step.action else {
+        return None;
+    };
+    Some(Approval {
+        decision: on_timeout.unwrap_or(Decision::Rejected),
+        comment: Some(format!(
+            "no decision within {} (the step's `timeout`)",
+            super::span(step.timeout_secs.unwrap_or_default())
+        )),
+        decided_by: "timeout".into(),
+        decided_at: now,
+    })
 }
 
 /// What a step's run leaves for later steps: its exit code or HTTP status, its JSON result
@@ -173,7 +203,9 @@ pub(super) fn start_ready_steps(
                 let why = run.checkpoint.steps[id].error.clone();
                 format!("step `{id}` failed: {}", why.as_deref().unwrap_or("failed"))
             });
+            let timed_out = super::timed_out(run, w.now());
             ctx["run"]["status"] = serde_json::json!(match (run.control, &first_failure) {
+                _ if timed_out => "failed",
                 (flightdeck_types::RunControl::Cancel, _) => "cancelled",
                 (_, Some(_)) => "failed",
                 _ => "succeeded",
@@ -230,6 +262,7 @@ pub(super) fn start_ready_steps(
             new.started_at = Some(w.now());
             if is_approval {
                 new.status = StepStatus::WaitingApproval;
+                new.deadline = step.timeout_secs.map(|s| super::after(w.now(), s));
                 run.checkpoint.steps.insert(step.id.clone(), new);
                 boundary(w, run, Some(&step.id), "waiting_approval")?;
                 changed = true;
