@@ -130,6 +130,10 @@ pub struct StepDefinition {
     /// the rest of the run failed or was cancelled, where other steps do not start.
     #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
     pub run_if: Option<RunIf>,
+    /// The `$FLIGHTDECK_OUTPUT` keys the step writes: with them, a later step's reference to
+    /// any other key of it is refused when the file is checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
     #[serde(flatten)]
     pub action: StepAction,
 }

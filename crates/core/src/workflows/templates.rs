@@ -228,11 +228,12 @@ fn check_variable(
             Some(s) if !allowed.contains(s) => Some(format!(
                 "uses step `{s}`, which is not among this step's needs (add it to `needs`)"
             )),
-            Some(_) => match parts.next() {
-                Some(field) if !STEP_FIELDS.contains(&field) => Some(format!(
+            Some(s) => match (parts.next(), parts.next()) {
+                (Some(field), _) if !STEP_FIELDS.contains(&field) => Some(format!(
                     "`{var}`: a step has no `{field}` (it has {})",
                     STEP_FIELDS.join(", ")
                 )),
+                (Some("outputs"), Some(key)) => undeclared_output(d, s, var, key),
                 _ => None,
             },
             None => None,
@@ -256,6 +257,26 @@ fn check_variable(
              `secrets`)"
         )),
     }
+}
+
+/// Why `steps.S.outputs.KEY` names nothing, when step `S` declares its `outputs` and `KEY`
+/// is not among them (with the closest declared key, for a misspelling).
+fn undeclared_output(d: &WorkflowDefinition, step: &str, var: &str, key: &str) -> Option<String> {
+    let declared = &d.step(step)?.outputs;
+    if declared.is_empty() || declared.iter().any(|k| k == key) {
+        return None;
+    }
+    let closest = declared
+        .iter()
+        .map(|k| (strsim::levenshtein(k, key), k))
+        .min()
+        .filter(|(distance, _)| *distance <= 2)
+        .map(|(_, k)| format!("; did you mean `{k}`?"))
+        .unwrap_or_default();
+    Some(format!(
+        "`{var}`: step `{step}` declares no output `{key}` (its `outputs`: {}){closest}",
+        declared.join(", ")
+    ))
 }
 
 /// The variables a step's templates see.

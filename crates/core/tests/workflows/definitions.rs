@@ -80,6 +80,22 @@ fn each_problem_is_named_with_its_place() {
             "step `a`, field `timeout`: a `workflow:` step waits for its child run",
         ),
         (
+            "name: w\nsteps:\n  - id: build\n    shell: echo artifact=x >> $FLIGHTDECK_OUTPUT\n    outputs: [artifact]\n  - id: ship\n    needs: build\n    shell: echo {{ steps.build.outputs.artifcat }}\n",
+            "step `ship`, field `shell`: `steps.build.outputs.artifcat`: step `build` declares no output `artifcat` (its `outputs`: artifact); did you mean `artifact`?",
+        ),
+        (
+            "name: w\nsteps:\n  - id: ask\n    http: { url: 'http://x' }\n    outputs: [a]\n",
+            "step `ask`, field `outputs`: only `shell`, `agent` and `workflow:` steps write outputs (a http step's are its `status` and `json`)",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    outputs: [ok, 'no good', ok]\n",
+            "step `a`, field `outputs`: `no good` must be letters, digits, `_` and `-`",
+        ),
+        (
+            "name: w\nsteps:\n  - id: a\n    shell: 'true'\n    outputs: [ok, ok]\n",
+            "step `a`, field `outputs`: `ok` is listed twice",
+        ),
+        (
             "name: w\ntimeout: later\nsteps:\n  - id: a\n    shell: 'true'\n",
             "`timeout`: must be a positive number of seconds",
         ),
@@ -352,6 +368,7 @@ steps:
     timeout: 5m
     retry: { max_attempts: 3, base_delay_ms: 10 }
     isolation: worktree
+    outputs: [artifact, version]
   - id: ping
     needs: build
     when: steps.build.exit_code == 0

@@ -124,5 +124,8 @@ fn step_to_file(step: &StepDefinition) -> Value {
     if let Some(isolation) = step.isolation {
         put("isolation", json!(isolation));
     }
+    if !step.outputs.is_empty() {
+        put("outputs", json!(step.outputs));
+    }
     Value::Object(m)
 }

@@ -22,6 +22,7 @@ const STEP_FIELDS: &[&str] = &[
     "kind",
     "message",
     "on_timeout",
+    "outputs",
 ];
 
 const EXECUTORS: &[&str] = &["shell", "http", "agent_thread", "agent", "workflow"];
@@ -229,8 +230,10 @@ pub(super) fn read_step(
             None
         }
     };
+    let outputs = read_outputs(&at, m.get("outputs"), &action, problems);
     Some(StepDefinition {
         id,
+        outputs,
         isolation,
         run_if,
         name: opt_text(m.get("name"), &format!("{at}, field `name`"), problems),
@@ -389,6 +392,58 @@ fn read_retry(at: &str, v: Option<&Value>, problems: &mut Vec<String>) -> Option
     }
     policy.retry_on_failure = true;
     Some(policy)
+}
+
+/// `outputs: [KEY, ...]`: the `$FLIGHTDECK_OUTPUT` keys a step that has that file (a shell,
+/// agent or `workflow:` step) writes.
+fn read_outputs(
+    at: &str,
+    v: Option<&Value>,
+    action: &StepAction,
+    problems: &mut Vec<String>,
+) -> Vec<String> {
+    let field = format!("{at}, field `outputs`");
+    let keys: Vec<String> = match v {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => list
+            .iter()
+            .filter_map(|k| k.as_str().map(String::from))
+            .collect(),
+        Some(other) => {
+            problems.push(format!(
+                "{field}: `{other}` must be a list of keys, such as `[artifact, version]`"
+            ));
+            return Vec::new();
+        }
+    };
+    if !matches!(
+        action,
+        StepAction::Shell { .. } | StepAction::Agent { .. } | StepAction::Workflow { .. }
+    ) {
+        problems.push(format!(
+            "{field}: only `shell`, `agent` and `workflow:` steps write outputs (a {} step's \
+             are its `status` and `json`)",
+            action.executor()
+        ));
+        return Vec::new();
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for key in &keys {
+        let valid = !key.is_empty()
+            && key.len() <= 64
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !valid {
+            problems.push(format!(
+                "{field}: `{key}` must be letters, digits, `_` and `-` (a `KEY=` of \
+                 $FLIGHTDECK_OUTPUT)"
+            ));
+        } else if !seen.insert(key.as_str()) {
+            problems.push(format!("{field}: `{key}` is listed twice"));
+        }
+    }
+    keys
 }
 
 /// An approval's `on_timeout`: what is decided once its `timeout` passes with no decision.
