@@ -41,6 +41,7 @@ fn chain(name: &str, n: usize) -> String {
 fn start(store: &Store, name: &str) -> String {
     workflows::start(
         store,
+        &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
         &StartWorkflow {
             workflow: name.into(),
             ..Default::default()

@@ -45,6 +45,10 @@ pub struct ParamSpec {
     pub default: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// A secret (a string with no default): its value is kept in the starting device's
+    /// keyring, and everything stored or synced holds a marker in its place.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret: bool,
 }
 
 /// What a step does. Templates (`{{ params.x }}`, `{{ steps.a.outputs.k }}`) may appear in

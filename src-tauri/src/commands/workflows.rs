@@ -47,7 +47,7 @@ pub fn start_workflow(
         params,
         ..Default::default()
     };
-    workflows::start(store, &request).map_err(from_core)
+    workflows::start(store, state.keyring()?.as_ref(), &request).map_err(from_core)
 }
 
 #[tauri::command]

@@ -213,7 +213,13 @@ steps:
             workflow: "long".into(),
             ..Default::default()
         };
-        workflows::start(&store, &start).unwrap().id
+        workflows::start(
+            &store,
+            &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
+            &start,
+        )
+        .unwrap()
+        .id
     };
 
     let app = App::launch(data.path());

@@ -45,6 +45,7 @@ async fn a_workflow_runs_on_one_device_and_is_steered_from_another() {
     workflows::apply(&a.store, &yaml, Format::Yaml).unwrap();
     let run = workflows::start(
         &a.store,
+        &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
         &StartWorkflow {
             workflow: "steered".into(),
             ..Default::default()

@@ -12,6 +12,10 @@ pub struct StartArgs {
     /// A parameter, K=V, read as the parameter's type (repeatable)
     #[arg(long = "param", short = 'p', value_name = "K=V")]
     pub params: Vec<String>,
+    /// A parameter whose value is in environment variable VAR (repeatable): keeps a secret
+    /// parameter's value off the command line
+    #[arg(long = "param-env", value_name = "K=VAR")]
+    pub param_env: Vec<String>,
     /// A version other than the newest (`2` or `v2`)
     #[arg(long, value_parser = version_number)]
     pub version: Option<u32>,

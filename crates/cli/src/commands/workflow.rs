@@ -190,12 +190,30 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
 }
 
 fn start(store: Arc<Store>, args: &StartArgs, out: &Output) -> Result<(), CoreError> {
+    let mut text_params = args.params.clone();
+    for pair in &args.param_env {
+        let (name, var) = pair.split_once('=').ok_or_else(|| {
+            CoreError::invalid(
+                "param-env",
+                format!("`{pair}` is not K=VAR (e.g. --param-env token=DEPLOY_TOKEN)"),
+            )
+        })?;
+        let value = std::env::var(var.trim()).map_err(|_| {
+            CoreError::invalid(
+                "param-env",
+                format!("--param-env {pair}: ${} is not set", var.trim()),
+            )
+        })?;
+        text_params.push(format!("{}={value}", name.trim()));
+    }
+    let secrets = super::secrets(&store)?.store;
     let run = workflows::start(
         &store,
+        secrets.as_ref(),
         &StartWorkflow {
             workflow: args.workflow.clone(),
             version: args.version,
-            text_params: args.params.clone(),
+            text_params,
             task_id: args.task.clone(),
             environment: args.env.clone(),
             ..StartWorkflow::default()

@@ -447,3 +447,71 @@ fn follow_and_status_say_what_a_person_needs_to_know() {
         rerun.stderr
     );
 }
+
+#[test]
+fn a_secret_parameter_is_given_from_the_environment_and_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = write(
+        d,
+        "deploy.yaml",
+        "name: deploy\nparams:\n  token: { type: string, secret: true }\nsteps:\n  - id: use\n    shell: echo \"using {{ params.token }}\"\n",
+    );
+    ok(d, &["workflow", "apply", &file]);
+    let value = "cli-s3cret-51d0";
+    let run = command(
+        d,
+        &[
+            "workflow",
+            "start",
+            "deploy",
+            "--param-env",
+            "token=DEPLOY_TOKEN",
+            "--follow",
+        ],
+    )
+    .env("DEPLOY_TOKEN", value)
+    .output()
+    .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr),
+    );
+    assert!(run.status.success(), "{stderr}");
+    assert!(stdout.contains("[use] using ***"), "{stdout}");
+    assert!(!stdout.contains(value) && !stderr.contains(value));
+    let database: Vec<_> = walk(d)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains(".db"))
+        .collect();
+    assert!(!database.is_empty(), "the workspace database is found");
+    for path in database {
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "the value is in {}",
+            path.display()
+        );
+    }
+    let missing = fails(
+        d,
+        &[
+            "workflow",
+            "start",
+            "deploy",
+            "--param-env",
+            "token=NOT_SET_ANYWHERE",
+        ],
+    );
+    assert!(
+        missing.contains("--param-env token=NOT_SET_ANYWHERE: $NOT_SET_ANYWHERE is not set"),
+        "{missing}"
+    );
+}
+
+fn walk(path: &Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(path) {
+        Ok(entries) => entries.flatten().flat_map(|e| walk(&e.path())).collect(),
+        Err(_) => vec![path.to_path_buf()],
+    }
+}

@@ -179,9 +179,17 @@ impl Runner {
             Some(env) => shell::secret_values(env, self.secrets.as_ref()),
             None => Ok(Vec::new()),
         };
+        // A workflow run's secret parameters this step names, from this device's keyring.
+        let param_values = super::step_secrets::param_values(&run.spec, self.secrets.as_ref());
         let mask = Arc::new(match &secret_env {
-            Ok(values) => SecretMask::new(values.iter().map(|(_, value)| value)),
-            Err(_) => SecretMask::for_environment(environment.as_ref(), self.secrets.as_ref()),
+            Ok(values) => SecretMask::new(
+                values
+                    .iter()
+                    .chain(param_values.iter().flatten())
+                    .map(|(_, value)| value),
+            ),
+            Err(_) => SecretMask::for_environment(environment.as_ref(), self.secrets.as_ref())
+                .with(param_values.iter().flatten().map(|(_, value)| value)),
         });
         let (sink, writer) = EventSink::start(
             self.store.clone(),
@@ -198,19 +206,27 @@ impl Runner {
             cancel_tx,
         ));
         // A workflow step's `{{ secrets.NAME }}`: values go into this copy only.
-        let spec = match (super::step_secrets::uses_secrets(&run.spec), &secret_env) {
+        let spec = match (super::step_secrets::uses_secrets(&run.spec), &param_values) {
             (false, _) => Ok(run.spec.clone()),
-            (true, Err(e)) => Err(e.to_string()),
-            (true, Ok(values)) => super::step_secrets::resolve(&run.spec, values).map_err(|name| {
-                format!(
-                    "the step uses `{{{{ secrets.{name} }}}}`, and its environment {} has no \
-                     secret variable `{name}` (add it with `flightdeck env update ENV \
-                     --secret-var {name}` and set its value)",
-                    environment
-                        .as_ref()
-                        .map_or("(none)".to_string(), |e| format!("`{}`", e.name))
-                )
-            }),
+            (true, Err(param)) => Err(format!(
+                "secret parameter `{param}` of this run is not in this device's keyring (a \
+                 run's secret parameters stay on the device that started it)"
+            )),
+            (true, Ok(params)) => {
+                let mut values = params.clone();
+                values.extend(secret_env.iter().flatten().cloned());
+                super::step_secrets::resolve(&run.spec, &values).map_err(|name| match &secret_env {
+                    Err(e) => e.to_string(),
+                    Ok(_) => format!(
+                        "the step uses `{{{{ secrets.{name} }}}}`, and its environment {} has \
+                         no secret variable `{name}` (add it with `flightdeck env update ENV \
+                         --secret-var {name}` and set its value)",
+                        environment
+                            .as_ref()
+                            .map_or("(none)".to_string(), |e| format!("`{}`", e.name))
+                    ),
+                })
+            }
         };
         let memory_file = match &run.spec {
             ExecutionSpec::Shell(_) => match fresh_memory_file(&self.store, &run.id) {

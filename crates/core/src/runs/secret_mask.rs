@@ -49,6 +49,16 @@ impl SecretMask {
         SecretMask { needles }
     }
 
+    /// This mask and `values` too.
+    pub fn with<S: AsRef<str>>(self, values: impl IntoIterator<Item = S>) -> Self {
+        let more = Self::new(values);
+        let mut needles = self.needles;
+        needles.extend(more.needles);
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        needles.dedup();
+        SecretMask { needles }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.needles.is_empty()
     }

@@ -15,6 +15,65 @@ pub fn marker(name: &str) -> String {
     format!("{OPEN}{name}{CLOSE}")
 }
 
+/// The name a secret workflow parameter's marker holds: `param/KEY`, where `KEY` (a fresh id
+/// and the parameter's name) names its value in the starting device's keyring.
+const PARAM: &str = "param/";
+
+/// A fresh marker for a secret parameter's value, and the keyring account that keeps it.
+pub fn new_param_marker(param: &str) -> (String, String) {
+    let key = format!("{}/{param}", crate::ids::new_id());
+    (marker(&format!("{PARAM}{key}")), param_account(&key))
+}
+
+fn param_account(key: &str) -> String {
+    format!("workflow-param/{key}")
+}
+
+/// Whether `text` is a marker and nothing else.
+pub fn is_marker(text: &str) -> bool {
+    text.strip_prefix(OPEN)
+        .and_then(|rest| rest.strip_suffix(CLOSE))
+        .is_some_and(|name| !name.contains(CLOSE))
+}
+
+/// Every marker name in `text`.
+fn names(text: &str) -> Vec<&str> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(OPEN) {
+        let after = &rest[start + OPEN.len()..];
+        let Some(len) = after.find(CLOSE) else { break };
+        found.push(&after[..len]);
+        rest = &after[len..];
+    }
+    found
+}
+
+/// The values of the secret parameters `spec` names (`(marker name, value)`), read from this
+/// device's keyring; the parameter's name when one is not there (a run started on another
+/// device).
+pub fn param_values(
+    spec: &ExecutionSpec,
+    secrets: &dyn crate::secrets::SecretStore,
+) -> Result<Vec<(String, String)>, String> {
+    let text = serde_json::to_string(spec).unwrap_or_default();
+    let mut values: Vec<(String, String)> = Vec::new();
+    for name in names(&text) {
+        let Some(key) = name.strip_prefix(PARAM) else {
+            continue;
+        };
+        if values.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let param = key.rsplit('/').next().unwrap_or(key).to_string();
+        match secrets.get(&param_account(key)) {
+            Ok(Some(value)) => values.push((name.to_string(), value)),
+            _ => return Err(param),
+        }
+    }
+    Ok(values)
+}
+
 /// Replaces every marker in `text` with its value; the name of one without a value.
 fn fill(text: &mut String, values: &[(String, String)]) -> Result<(), String> {
     while let Some(start) = text.find(OPEN) {

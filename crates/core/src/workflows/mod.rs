@@ -166,9 +166,14 @@ pub fn remove(store: &Store, key: &str) -> Result<Workflow> {
 }
 
 /// Starts a run on this device; its driver (in the app, the daemon or `workflow start
-/// --follow`) moves it on.
-pub fn start(store: &Store, req: &StartWorkflow) -> Result<WorkflowRun> {
-    store.write(|w| start::resolve_and_start(w, req, None))
+/// --follow`) moves it on. Secret parameters' values go into `secrets` (this device's
+/// keyring), never into the database.
+pub fn start(
+    store: &Store,
+    secrets: &dyn crate::secrets::SecretStore,
+    req: &StartWorkflow,
+) -> Result<WorkflowRun> {
+    store.write(|w| start::resolve_and_start(w, req, None, Some(secrets)))
 }
 
 pub fn get_run(store: &Store, id: &str) -> Result<WorkflowRun> {

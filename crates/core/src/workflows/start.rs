@@ -10,6 +10,8 @@ use flightdeck_types::{
 
 use super::definition;
 use crate::error::{CoreError, Result};
+use crate::runs::step_secrets;
+use crate::secrets::SecretStore;
 use crate::store::{executions, workflows as sql, Writer};
 
 /// The version of workflow `key` (name or id) a run would start on: `version`, or the newest.
@@ -36,9 +38,12 @@ pub fn resolve_and_start(
     w: &mut Writer<'_>,
     req: &StartWorkflow,
     parent: Option<&Execution>,
+    secrets: Option<&dyn SecretStore>,
 ) -> Result<WorkflowRun> {
     let workflow = resolve_version(w, &req.workflow, req.version)?;
-    let params = definition::resolve_params(&workflow.definition, &req.params, &req.text_params)?;
+    let mut params =
+        definition::resolve_params(&workflow.definition, &req.params, &req.text_params)?;
+    seal_secret_params(w, &workflow, &mut params, parent, secrets)?;
     if let Some(parent) = parent {
         refuse_recursion(w, &workflow, parent)?;
     }
@@ -248,4 +253,52 @@ pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<Workfl
             rerun: Some((run_id.to_string(), from.to_string())),
         },
     )
+}
+
+/// Secret parameters: each value goes into this device's keyring and the run holds a marker
+/// in its place, so no stored or synced row has it. A child run may take its parent run's
+/// marker as it is (`params: { token: "{{ params.token }}" }`), and nothing else: a marker
+/// typed by hand, or a value from a schedule or `run --workflow` (both store what they are
+/// given), is refused.
+fn seal_secret_params(
+    w: &Writer<'_>,
+    workflow: &Workflow,
+    params: &mut serde_json::Map<String, serde_json::Value>,
+    parent: Option<&Execution>,
+    secrets: Option<&dyn SecretStore>,
+) -> Result<()> {
+    let parent_params = match parent.and_then(|p| p.workflow_run_id.as_deref()) {
+        Some(run) => sql::find_run(w, run)?.checkpoint.params,
+        None => Default::default(),
+    };
+    for (name, _) in workflow.definition.params.iter().filter(|(_, s)| s.secret) {
+        let Some(serde_json::Value::String(value)) = params.get(name) else {
+            continue;
+        };
+        if step_secrets::is_marker(value) {
+            if parent_params.values().any(|v| v.as_str() == Some(value)) {
+                continue;
+            }
+            return Err(CoreError::invalid(
+                "params",
+                format!("parameter `{name}`: a secret's marker is not a value; give the value"),
+            ));
+        }
+        let Some(secrets) = secrets else {
+            return Err(CoreError::invalid(
+                "params",
+                format!(
+                    "parameter `{name}` of workflow `{}` is secret, and a schedule or `run \
+                     --workflow` stores the parameters it is given: start it with `flightdeck \
+                     workflow start`, or pass a secret parameter of a parent run, or read an \
+                     environment secret variable with `{{{{ secrets.NAME }}}}` instead",
+                    workflow.name
+                ),
+            ));
+        };
+        let (marker, account) = step_secrets::new_param_marker(name);
+        secrets.set(&account, value)?;
+        params.insert(name.clone(), serde_json::Value::String(marker));
+    }
+    Ok(())
 }

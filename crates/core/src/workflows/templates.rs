@@ -120,7 +120,23 @@ pub fn check_definition(d: &WorkflowDefinition, problems: &mut Vec<String>) {
         }
         if let Some(when) = &step.when {
             match env().compile_expression(when) {
-                Ok(e) => check(problems, "when", e.undeclared_variables(true)),
+                Ok(e) => {
+                    let vars = e.undeclared_variables(true);
+                    let mut secret: Vec<&str> = vars
+                        .iter()
+                        .filter_map(|v| v.strip_prefix("params."))
+                        .filter(|p| d.params.get(*p).is_some_and(|s| s.secret))
+                        .collect();
+                    secret.sort();
+                    for p in secret {
+                        problems.push(format!(
+                            "step `{}`, field `when`: parameter `{p}` is secret, and a \
+                             condition cannot test it (its value reaches only what a step runs)",
+                            step.id
+                        ));
+                    }
+                    check(problems, "when", vars)
+                }
                 Err(e) => problems.push(format!(
                     "step `{}`, field `when`: the condition does not parse: {}",
                     step.id,

@@ -163,6 +163,7 @@ fn parameters_are_checked_at_start() {
     let start = |params: &[&str]| {
         workflows::start(
             &rig.store,
+            &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
             &StartWorkflow {
                 workflow: "p".into(),
                 text_params: params.iter().map(|p| p.to_string()).collect(),
@@ -184,6 +185,7 @@ fn parameters_are_checked_at_start() {
     assert!(unknown.contains("unknown parameter `colour`"), "{unknown}");
     let typed = workflows::start(
         &rig.store,
+        &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
         &StartWorkflow {
             workflow: "p".into(),
             params: serde_json::json!({ "count": "3" })
@@ -304,6 +306,7 @@ impl WfRig {
     fn start_run_err(&self, name: &str) -> String {
         workflows::start(
             &self.store,
+            &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
             &StartWorkflow {
                 workflow: name.into(),
                 ..Default::default()

@@ -81,6 +81,7 @@ impl WfRig {
     pub fn start_run(&self, name: &str, params: &[&str]) -> WorkflowRun {
         workflows::start(
             &self.store,
+            &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
             &StartWorkflow {
                 workflow: name.into(),
                 text_params: params.iter().map(|p| p.to_string()).collect(),

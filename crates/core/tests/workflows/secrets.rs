@@ -126,3 +126,115 @@ steps:
         );
     }
 }
+
+const PARAM_VALUE: &str = "p4ram-v4lue-93ce";
+
+/// The bytes of the database and its log hold `value` nowhere.
+fn assert_not_in_database(rig: &WfRig, value: &str) {
+    drop(
+        rig.store
+            .read(|c| Ok(c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?)),
+    );
+    for file in ["flightdeck.db", "flightdeck.db-wal"] {
+        let bytes = std::fs::read(rig.path(file)).unwrap_or_default();
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "the value is in {file}"
+        );
+    }
+}
+
+#[test]
+fn a_secret_parameter_reaches_its_steps_and_child_runs_and_never_the_database() {
+    let rig = WfRig::start();
+    let (got, child_got) = (rig.path("got"), rig.path("child-got"));
+    rig.apply(&format!(
+        "name: child\nparams:\n  token: {{ type: string, secret: true }}\nsteps:\n  - id: use\n    shell: printf %s {{{{ params.token | quote }}}} > {c}\n",
+        c = child_got.display()
+    ));
+    rig.apply(&format!(
+        "name: deploy\nparams:\n  token: {{ type: string, secret: true }}\n  target: prod\nsteps:\n  - id: check\n    shell: 'printf %s \"{{{{ params.token }}}}\" > {g} && echo \"token={{{{ params.token }}}} to {{{{ params.target }}}}\"'\n  - id: child\n    needs: check\n    workflow: {{ name: child, params: {{ token: '{{{{ params.token }}}}' }} }}\n",
+        g = got.display()
+    ));
+    let run = rig.start_run("deploy", &[&format!("token={PARAM_VALUE}")]);
+    let done = rig.finished(&run.id);
+    assert_eq!(
+        done.status,
+        WorkflowRunStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), PARAM_VALUE);
+    assert_eq!(std::fs::read_to_string(&child_got).unwrap(), PARAM_VALUE);
+    let check = rig.step_run(&run.id, "check");
+    assert_eq!(rig.stdout(&check.id), ["token=*** to prod"]);
+    let marker = done.checkpoint.params["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(marker.starts_with("«secret:param/"), "{marker}");
+    assert_eq!(done.checkpoint.params["target"], "prod");
+
+    // A rerun reads the same value from the keyring.
+    std::fs::remove_file(&got).unwrap();
+    let again = workflows::rerun_from(&rig.store, &run.id, "check").unwrap();
+    let again = rig.finished(&again.id);
+    assert_eq!(
+        again.status,
+        WorkflowRunStatus::Succeeded,
+        "{:?}",
+        again.error
+    );
+    assert_eq!(std::fs::read_to_string(&got).unwrap(), PARAM_VALUE);
+    assert_not_in_database(&rig, PARAM_VALUE);
+
+    // A marker is not a value: another run's secret cannot be named by hand.
+    let err = workflows::start(
+        &rig.store,
+        &OsKeyring::from_env().unwrap(),
+        &flightdeck_types::StartWorkflow {
+            workflow: "child".into(),
+            text_params: vec![format!("token={marker}")],
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("parameter `token`: a secret's marker is not a value"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_secret_parameter_cannot_come_from_a_stored_request_or_be_tested() {
+    let rig = WfRig::start();
+    rig.apply("name: child\nparams:\n  token: { type: string, secret: true }\nsteps:\n  - id: use\n    shell: 'true'\n");
+    // A parent passing a literal is a stored request, as a schedule's parameters are.
+    rig.apply("name: parent\nsteps:\n  - id: c\n    workflow: { name: child, params: { token: written-down } }\n");
+    let run = rig.start_run("parent", &[]);
+    let done = rig.finished(&run.id);
+    assert_eq!(done.status, WorkflowRunStatus::Failed);
+    let why = done.error.unwrap();
+    assert!(
+        why.contains("parameter `token` of workflow `child` is secret, and a schedule or `run --workflow` stores the parameters it is given"),
+        "{why}"
+    );
+    for (yaml, want) in [
+        (
+            "name: w\nparams:\n  token: { type: string, secret: true, default: abc }\nsteps:\n  - id: a\n    shell: 'true'\n",
+            "parameter `token`: a secret parameter takes no `default`",
+        ),
+        (
+            "name: w\nparams:\n  n: { type: integer, secret: true }\nsteps:\n  - id: a\n    shell: 'true'\n",
+            "parameter `n`: a secret parameter is a string, not integer",
+        ),
+        (
+            "name: w\nparams:\n  token: { type: string, secret: true }\nsteps:\n  - id: a\n    when: params.token == 'x'\n    shell: 'true'\n",
+            "step `a`, field `when`: parameter `token` is secret, and a condition cannot test it",
+        ),
+    ] {
+        let err = workflows::validate(yaml, workflows::Format::Yaml).unwrap_err();
+        assert!(err.to_string().contains(want), "{want}\nin: {err}");
+    }
+}

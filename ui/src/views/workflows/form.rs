@@ -137,8 +137,12 @@ pub fn StartWorkflowForm(workflow: Workflow, on_close: impl Fn() + 'static) -> i
         .map(|(param, spec)| {
             let hint = match &spec.default {
                 Some(default) => format!("{}, default {default}", spec.param_type),
+                None if spec.secret => "secret, required".to_string(),
                 None => format!("{}, required", spec.param_type),
             };
+            // A secret's value is typed unseen and autocompletion never keeps it.
+            let kind = if spec.secret { "password" } else { "text" };
+            let autocomplete = if spec.secret { "off" } else { "on" };
             let placeholder = spec.default.as_ref().map(Value::to_string).unwrap_or_default();
             let key = param.clone();
             let for_error = param.clone();
@@ -149,6 +153,7 @@ pub fn StartWorkflowForm(workflow: Workflow, on_close: impl Fn() + 'static) -> i
                         {spec.description.clone().map(|d| view! { <span class="muted">" — " {d}</span> })}
                     </span>
                     <input class="input" data-testid=format!("param-{param}") placeholder=placeholder
+                        type=kind autocomplete=autocomplete
                         on:input=move |ev| {
                             let value = event_target_value(&ev);
                             texts.update(|t| { t.insert(key.clone(), value); });

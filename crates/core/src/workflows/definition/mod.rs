@@ -201,24 +201,34 @@ fn read_params(v: Option<&Value>, problems: &mut Vec<String>) -> BTreeMap<String
                 "{at}: the name must be letters, digits and `_`, not starting with a digit"
             ));
         }
-        let (type_value, default, description) = match spec {
+        let (type_value, default, description, secret) = match spec {
             Value::Object(m) => {
-                for key in m
-                    .keys()
-                    .filter(|k| !["type", "default", "description"].contains(&k.as_str()))
-                {
+                const KNOWN: &[&str] = &["type", "default", "description", "secret"];
+                for key in m.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
                     problems.push(format!(
-                        "{at}: unknown field `{key}` (known: type, default, description)"
+                        "{at}: unknown field `{key}` (known: {})",
+                        KNOWN.join(", ")
                     ));
                 }
                 (
                     m.get("type"),
                     m.get("default").cloned(),
                     m.get("description"),
+                    m.get("secret"),
                 )
             }
             // `name: text` is short for a string parameter with that default.
-            other => (None, Some(other.clone()), None),
+            other => (None, Some(other.clone()), None, None),
+        };
+        let secret = match secret {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                problems.push(format!(
+                    "{at}, field `secret`: `{other}` must be true or false"
+                ));
+                false
+            }
         };
         let param_type = match type_value {
             Some(Value::String(t)) => match t.parse::<ParamType>() {
@@ -246,12 +256,24 @@ fn read_params(v: Option<&Value>, problems: &mut Vec<String>) -> BTreeMap<String
             }
         }
         let description = opt_text(description, &format!("{at}, field `description`"), problems);
+        if secret && default.is_some() {
+            problems.push(format!(
+                "{at}: a secret parameter takes no `default` (the file is stored and synced); \
+                 give the value at start"
+            ));
+        }
+        if secret && param_type != ParamType::String {
+            problems.push(format!(
+                "{at}: a secret parameter is a string, not {param_type}"
+            ));
+        }
         params.insert(
             name.clone(),
             ParamSpec {
                 param_type,
                 default,
                 description,
+                secret,
             },
         );
     }

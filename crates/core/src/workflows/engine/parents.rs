@@ -70,6 +70,7 @@ pub fn start_for_execution(
             ..Default::default()
         },
         Some(exec),
+        None,
     );
     match started {
         Ok(run) => {
