@@ -2,6 +2,8 @@
 //! daemon as a real process (killed for real mid-run and started again), schedules and errors.
 
 mod common;
+#[path = "runs/fanout.rs"]
+mod fanout;
 #[path = "../../core/tests/common/git.rs"]
 mod git;
 #[path = "runs/workflows.rs"]

@@ -10,6 +10,8 @@ mod control;
 mod definitions;
 #[path = "workflows/engine.rs"]
 mod engine;
+#[path = "workflows/fanout.rs"]
+mod fanout;
 #[path = "workflows/handlers.rs"]
 mod handlers;
 #[path = "workflows/rig.rs"]

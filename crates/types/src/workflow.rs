@@ -134,6 +134,11 @@ pub struct StepDefinition {
     /// the rest of the run failed or was cancelled, where other steps do not start.
     #[serde(default, rename = "if", skip_serializing_if = "Option::is_none")]
     pub run_if: Option<RunIf>,
+    /// Fan-out: the step runs once per item of this list, with `item` and `index` in its
+    /// templates. A text is an expression (`params.repos`, `{{ steps.list.json }}`) giving a
+    /// list, or a JSON list as text; a list is the items themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreach: Option<Value>,
     /// The `$FLIGHTDECK_OUTPUT` keys the step writes: with them, a later step's reference to
     /// any other key of it is refused when the file is checked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -292,6 +297,9 @@ pub struct StepState {
     /// An approval's: when its `on_timeout` decides (moved on by time spent paused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<Timestamp>,
+    /// A fan-out step's number of items; each runs as the checkpoint entry `ID[INDEX]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<u32>,
 }
 
 impl StepState {
@@ -307,6 +315,7 @@ impl StepState {
             error: None,
             reused_from: None,
             deadline: None,
+            items: None,
         }
     }
 }
@@ -421,6 +430,19 @@ pub struct StepProgress {
     /// The historical median of this step (same workflow id and step id), if any.
     pub p50_ms: Option<i64>,
     pub samples: u32,
+    pub error: Option<String>,
+    /// A fan-out step's items: each one's state and run, in order (empty for other steps).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemProgress>,
+}
+
+/// One item of a fan-out step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemProgress {
+    pub index: u32,
+    pub status: StepStatus,
+    pub attempt: u32,
+    pub execution_id: Option<String>,
     pub error: Option<String>,
 }
 

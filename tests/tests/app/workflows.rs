@@ -275,3 +275,94 @@ steps:
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_fan_out_is_one_box_with_a_count_and_each_item_opens_its_log() {
+    let data = tempfile::tempdir().unwrap();
+    let definition = r#"
+name: fan
+params:
+  repos: { type: list, default: [api, web, cli] }
+steps:
+  - id: each
+    foreach: "{{ params.repos }}"
+    shell: echo "checked {{ item }}"
+  - id: after
+    needs: each
+    shell: echo done
+"#;
+    let run_id = {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        workflows::apply(&store, definition, Format::Yaml).unwrap();
+        let start = flightdeck_types::StartWorkflow {
+            workflow: "fan".into(),
+            ..Default::default()
+        };
+        workflows::start(
+            &store,
+            &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
+            &start,
+        )
+        .unwrap()
+        .id
+    };
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
+        .unwrap();
+    let row = poll::until("the run listed", WAIT, || {
+        Ok(ui
+            .find_all(&format!(
+                "[data-testid=workflow-run-row][data-id='{run_id}'] \
+                 [data-testid=workflow-run-open]"
+            ))?
+            .into_iter()
+            .next())
+    });
+    ui.click(&row).unwrap();
+    wait_status(ui, "[data-testid=dag-step-after]", "succeeded");
+    // One box for the fan-out, saying how many items ended, not a box per item.
+    let box_ = ui.find("[data-testid=dag-step-each]").unwrap();
+    assert_eq!(
+        ui.attribute(&box_, "data-items").unwrap().as_deref(),
+        Some("3")
+    );
+    assert!(
+        ui.text(&box_).unwrap().contains("3/3 items"),
+        "{}",
+        ui.text(&box_).unwrap()
+    );
+    assert!(ui
+        .find_all("[data-testid^='dag-step-each[']")
+        .unwrap()
+        .is_empty());
+
+    ui.click(&ui.find("[data-testid=step-button-each]").unwrap())
+        .unwrap();
+    let item = poll::until("the items listed", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=item-button-each-1]")?
+            .into_iter()
+            .next())
+    });
+    assert_eq!(
+        ui.find_all("[data-testid^=item-button-each-]")
+            .unwrap()
+            .len(),
+        3
+    );
+    ui.click(&item).unwrap();
+    wait_status(ui, "[data-testid=fan-out-item]", "succeeded");
+    poll::until("item 1's log", WAIT, || {
+        let lines = ui.texts("[data-testid=log-line]")?;
+        Ok(lines
+            .iter()
+            .any(|l| l.contains("checked web"))
+            .then_some(()))
+    });
+    let lines = ui.texts("[data-testid=log-line]").unwrap();
+    assert!(
+        !lines.iter().any(|l| l.contains("checked api")),
+        "only the chosen item's log: {lines:?}"
+    );
+}

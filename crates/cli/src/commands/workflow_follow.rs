@@ -75,23 +75,27 @@ fn print_new(
         },
     )?;
     execs.reverse();
+    // A fan-out step's items run as `ID[INDEX]`; `logs RUN ID[2]` asks for one of them.
+    let base = |key: &str| key.split_once('[').map_or(key, |(id, _)| id).to_string();
     for step in &def.steps {
-        if only_step.is_some_and(|s| s != step.id) {
+        if only_step.is_some_and(|s| base(s) != step.id) {
             continue;
         }
         let Some(state) = run.checkpoint.steps.get(&step.id) else {
             continue;
         };
-        for exec in execs
-            .iter()
-            .filter(|e| e.step_id.as_deref() == Some(&step.id))
-        {
+        for exec in execs.iter().filter(|e| {
+            e.step_id.as_deref().is_some_and(|s| {
+                base(s) == step.id && only_step.is_none_or(|o| o == step.id || o == s)
+            })
+        }) {
+            let label = exec.step_id.as_deref().unwrap_or(&step.id);
             let after = cursor.events.entry(exec.id.clone()).or_insert(0);
             loop {
                 let batch = runs::events(store, &exec.id, *after, 1_000)?;
                 let Some(last) = batch.last() else { break };
                 *after = last.seq;
-                print_events(&step.id, &batch, out, &mut stderr);
+                print_events(label, &batch, out, &mut stderr);
             }
         }
         if !transitions {
@@ -220,6 +224,24 @@ pub fn render_status(p: &WorkflowProgress) -> String {
     }
     if !p.running.is_empty() {
         lines.push(format!("running:   {}", p.running.join(", ")));
+    }
+    for step in p.steps.iter().filter(|s| !s.items.is_empty()) {
+        let ended = step.items.iter().filter(|i| i.status.is_final()).count();
+        let failed = step
+            .items
+            .iter()
+            .filter(|i| i.status == StepStatus::Failed)
+            .count();
+        lines.push(format!(
+            "fan-out:   {}: {ended}/{} items ended{}",
+            step.id,
+            step.items.len(),
+            if failed > 0 {
+                format!(", {failed} failed")
+            } else {
+                String::new()
+            }
+        ));
     }
     if !p.waiting_approval.is_empty() {
         lines.push(format!(

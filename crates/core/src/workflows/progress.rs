@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use flightdeck_types::{StepProgress, StepStatus, Timestamp, WorkflowProgress};
+use flightdeck_types::{ItemProgress, StepProgress, StepStatus, Timestamp, WorkflowProgress};
 use rusqlite::Connection;
 
 use crate::error::Result;
@@ -55,6 +55,21 @@ pub fn of_run(c: &Connection, run_id: &str, now: Timestamp) -> Result<WorkflowPr
             p50_ms: p50,
             samples: samples.len() as u32,
             error: state.and_then(|s| s.error.clone()),
+            items: (0..state.and_then(|s| s.items).unwrap_or(0))
+                .map(|i| {
+                    let item = run
+                        .checkpoint
+                        .steps
+                        .get(&crate::workflows::engine::fanout::item_key(&step.id, i));
+                    ItemProgress {
+                        index: i,
+                        status: item.map_or(StepStatus::Pending, |s| s.status),
+                        attempt: item.map_or(0, |s| s.attempt),
+                        execution_id: item.and_then(|s| s.execution_id.clone()),
+                        error: item.and_then(|s| s.error.clone()),
+                    }
+                })
+                .collect(),
         });
     }
     // Longest path through the remaining steps; `needs` come first in topological order,

@@ -232,6 +232,16 @@ pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<Workfl
             },
             _ => StepState::pending(),
         };
+        if reuse {
+            // A reused fan-out step's items, which later steps read its outputs from.
+            let prefix = format!("{}[", step.id);
+            for (key, item) in old.checkpoint.steps.range(prefix.clone()..) {
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                steps.insert(key.clone(), item.clone());
+            }
+        }
         steps.insert(step.id.clone(), state);
     }
     new_run(

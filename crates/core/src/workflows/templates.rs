@@ -24,6 +24,7 @@ pub const STEP_FIELDS: &[&str] = &[
     "approved",
     "comment",
     "decided_by",
+    "items",
 ];
 const RUN_FIELDS: &[&str] = &["id", "workflow", "version", "status", "error"];
 
@@ -98,11 +99,20 @@ fn templates_of(step: &StepDefinition) -> Vec<(String, &str)> {
 pub fn check_definition(d: &WorkflowDefinition, problems: &mut Vec<String>) {
     for step in &d.steps {
         let allowed = ancestors(d, &step.id);
+        let fan_out = step.foreach.is_some();
         let check =
             |problems: &mut Vec<String>, field: &str, vars: std::collections::HashSet<String>| {
                 let mut vars: Vec<String> = vars.into_iter().collect();
                 vars.sort();
                 for var in vars {
+                    let root = var.split('.').next().unwrap_or_default();
+                    if fan_out && field != "foreach" && matches!(root, "item" | "index") {
+                        continue;
+                    }
+                    // The template language's own functions.
+                    if matches!(root, "range" | "dict" | "namespace") {
+                        continue;
+                    }
                     if let Some(problem) = check_variable(d, &allowed, &var) {
                         problems.push(format!("step `{}`, field `{field}`: {problem}", step.id));
                     }
@@ -116,6 +126,18 @@ pub fn check_definition(d: &WorkflowDefinition, problems: &mut Vec<String>) {
                     step.id,
                     describe_in(&e, source)
                 )),
+            }
+        }
+        if let Some(Value::String(text)) = &step.foreach {
+            if serde_json::from_str::<Vec<Value>>(text).is_err() {
+                match env().compile_expression(foreach_expression(text)) {
+                    Ok(e) => check(problems, "foreach", e.undeclared_variables(true)),
+                    Err(e) => problems.push(format!(
+                        "step `{}`, field `foreach`: the expression does not parse: {}",
+                        step.id,
+                        describe(&e)
+                    )),
+                }
             }
         }
         if let Some(when) = &step.when {
@@ -295,13 +317,60 @@ fn undeclared_output(d: &WorkflowDefinition, step: &str, var: &str, key: &str) -
     ))
 }
 
-/// The variables a step's templates see.
+/// `{{ x }}` as the expression `x`; any other text as it is.
+fn foreach_expression(text: &str) -> &str {
+    let t = text.trim();
+    t.strip_prefix("{{")
+        .and_then(|t| t.strip_suffix("}}"))
+        .map_or(t, str::trim)
+}
+
+/// The items a fan-out step runs over: its list, or what its expression gives: a list, or
+/// text holding a JSON list (a `$FLIGHTDECK_OUTPUT` value, say).
+pub fn foreach_items(foreach: &Value, ctx: &Value) -> Result<Vec<Value>, String> {
+    let value = match foreach {
+        Value::Array(items) => return Ok(items.clone()),
+        Value::String(text) => match serde_json::from_str::<Vec<Value>>(text) {
+            Ok(items) => return Ok(items),
+            Err(_) => {
+                let expr = env()
+                    .compile_expression(foreach_expression(text))
+                    .map_err(|e| describe(&e))?;
+                let value = expr.eval(with_secrets(ctx)).map_err(|e| describe(&e))?;
+                serde_json::to_value(&value).map_err(|e| e.to_string())?
+            }
+        },
+        other => other.clone(),
+    };
+    match value {
+        Value::Array(items) => Ok(items),
+        Value::String(text) => serde_json::from_str::<Vec<Value>>(&text)
+            .map_err(|_| format!("`{}` is text, not a list (nor a JSON list)", clip(&text))),
+        other => Err(format!("`{}` is not a list", clip(&other.to_string()))),
+    }
+}
+
+fn clip(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((at, _)) => format!("{}...", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
+/// The variables a step's templates see. A fan-out step's entry holds lists, one element
+/// per item in order: `outputs`, `json`, `exit_code` and `status`, and `items` (each item's
+/// `index`, `state` and the same fields).
 pub fn context(run: &WorkflowRun, checkpoint: &Checkpoint) -> Value {
     let mut steps = Map::new();
     for (id, state) in &checkpoint.steps {
-        if state.status.is_final() {
-            steps.insert(id.clone(), step_value(state));
+        if id.contains('[') || !state.status.is_final() {
+            continue;
         }
+        let value = match state.items {
+            None => step_value(state),
+            Some(n) => fan_out_value(checkpoint, id, state, n),
+        };
+        steps.insert(id.clone(), value);
     }
     json!({
         "params": checkpoint.params,
@@ -313,6 +382,29 @@ pub fn context(run: &WorkflowRun, checkpoint: &Checkpoint) -> Value {
             "status": run.status.as_str(),
             "error": run.error,
         },
+    })
+}
+
+fn fan_out_value(checkpoint: &Checkpoint, id: &str, state: &StepState, n: u32) -> Value {
+    let items: Vec<Value> = (0..n)
+        .map(|i| {
+            let key = format!("{id}[{i}]");
+            let mut v = checkpoint
+                .steps
+                .get(&key)
+                .map_or_else(|| json!({ "state": "pending" }), step_value);
+            v["index"] = json!(i);
+            v
+        })
+        .collect();
+    let list = |field: &str| -> Value { items.iter().map(|v| v[field].clone()).collect() };
+    json!({
+        "state": state.status.as_str(),
+        "outputs": list("outputs"),
+        "json": list("json"),
+        "exit_code": list("exit_code"),
+        "status": list("status"),
+        "items": items,
     })
 }
 

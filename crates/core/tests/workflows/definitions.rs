@@ -362,6 +362,7 @@ params:
   count: { type: integer, default: 2 }
   dry: { type: boolean, default: false }
   greeting: hello
+  targets: { type: list, default: [eu, us] }
 steps:
   - id: build
     name: Build it
@@ -400,9 +401,17 @@ steps:
   - id: plain_child
     needs: ask
     workflow: other
+  - id: each
+    needs: ask
+    foreach: "{{ params.targets }}"
+    shell: deploy {{ item }} {{ index }}
+  - id: literal
+    needs: ask
+    foreach: [a, 1, { k: v }]
+    shell: echo {{ item }}
 "#;
     let def = workflows::validate(yaml, Format::Yaml).unwrap();
-    assert_eq!(def.steps.len(), 7);
+    assert_eq!(def.steps.len(), 9);
     round_trips(&def);
 }
 

@@ -158,3 +158,32 @@ pub fn lines(path: &Path) -> usize {
         .map(|t| t.lines().count())
         .unwrap_or(0)
 }
+
+/// The most of `spans` (start, end in ms) that overlap at any instant; at equal times an end
+/// comes before a start (the slot is freed, then taken).
+pub fn most_at_once(spans: &[(i64, i64)]) -> i32 {
+    let mut edges: Vec<(i64, i32)> = spans
+        .iter()
+        .flat_map(|(s, e)| [(*s, 1), (*e, -1)])
+        .collect();
+    edges.sort_by_key(|(t, d)| (*t, *d));
+    let (mut now, mut most) = (0, 0);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    most
+}
+
+/// The (start, end) of every step run of these workflow runs, in ms.
+pub fn spans(rig: &WfRig, runs: &[String]) -> Vec<(i64, i64)> {
+    runs.iter()
+        .flat_map(|id| rig.step_runs(id))
+        .map(|step| {
+            (
+                step.started_at.expect("started").as_millis(),
+                step.finished_at.expect("finished").as_millis(),
+            )
+        })
+        .collect()
+}

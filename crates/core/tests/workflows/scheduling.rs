@@ -7,7 +7,7 @@ use flightdeck_types::{
     ExecutionSpec, ExecutionStatus, NewExecution, ShellSpec, WorkflowRunStatus,
 };
 
-use super::rig::{until, WfRig};
+use super::rig::{most_at_once, until, WfRig};
 
 #[test]
 fn long_plain_runs_holding_every_slot_do_not_stall_a_workflow() {
@@ -75,17 +75,7 @@ fn all_workflow_runs_together_never_exceed_the_step_cap() {
         }
     }
     assert_eq!(spans.len(), 60);
-    // Sweep: at equal times an end comes before a start (the slot is freed, then taken).
-    let mut edges: Vec<(i64, i32)> = spans
-        .iter()
-        .flat_map(|(s, e)| [(*s, 1), (*e, -1)])
-        .collect();
-    edges.sort_by_key(|(t, d)| (*t, *d));
-    let (mut now, mut most) = (0, 0);
-    for (_, d) in edges {
-        now += d;
-        most = most.max(now);
-    }
+    let most = most_at_once(&spans);
     assert!(
         most <= CAP as i32,
         "{most} steps ran at once, over the cap of {CAP}"

@@ -73,6 +73,14 @@ fn layout(steps: &[StepProgress]) -> (HashMap<String, (f64, f64)>, f64, f64) {
     (at, width, height)
 }
 
+/// A selection as (step, item): `each[2]` is item 2 of fan-out step `each`.
+pub fn split_item(selected: &str) -> (&str, Option<usize>) {
+    match selected.strip_suffix(']').and_then(|s| s.split_once('[')) {
+        Some((step, index)) => (step, index.parse().ok()),
+        None => (selected, None),
+    }
+}
+
 pub fn step_label(status: StepStatus) -> String {
     status.as_str().replace('_', " ")
 }
@@ -111,14 +119,22 @@ pub fn Dag(steps: Vec<StepProgress>, selected: RwSignal<Option<String>>) -> impl
                 let id = id.clone();
                 move || selected.get().as_deref() == Some(id.as_str())
             };
-            let detail = match step.duration_ms {
-                Some(ms) => format!("{} · {}", step_label(step.status), duration(ms)),
-                None => step_label(step.status),
+            // A fan-out is one box: how many of its items ended, of how many.
+            let detail = match (step.items.len(), step.duration_ms) {
+                (0, Some(ms)) => format!("{} · {}", step_label(step.status), duration(ms)),
+                (0, None) => step_label(step.status),
+                (n, _) => format!(
+                    "{} · {}/{n} items",
+                    step_label(step.status),
+                    step.items.iter().filter(|i| i.status.is_final()).count()
+                ),
             };
+            let items = step.items.len();
             view! {
                 <g class=format!("dag-step step-{}", step.status.as_str())
                     class:selected=is_selected
                     data-testid=format!("dag-step-{}", step.id) data-status=step.status.as_str()
+                    data-items=items
                     transform=format!("translate({x} {y})")
                     on:click=move |_| selected.set(Some(id.clone()))>
                     <title>{format!("{} ({}): {}", step.id, step.executor, step_label(step.status))}</title>

@@ -12,7 +12,7 @@ use flightdeck_types::{
 };
 use leptos::prelude::*;
 
-use super::dag::{step_label, Dag};
+use super::dag::{split_item, step_label, Dag};
 use super::status_label;
 use crate::api::{self, ApiError, WorkflowAction};
 use crate::live::use_live;
@@ -52,10 +52,14 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
     let comments = Comments(StoredValue::new(HashMap::new()));
     // The selected step's execution, so its log opens once and stays while the run redraws.
     let selected_execution = Memo::new(move |_| {
-        let step = selected.get()?;
+        let selection = selected.get()?;
+        let (step, item) = split_item(&selection);
         let detail = detail.get()?.ok()?;
         let found = detail.progress.steps.into_iter().find(|s| s.id == step)?;
-        found.execution_id
+        match item {
+            Some(i) => found.items.get(i)?.execution_id.clone(),
+            None => found.execution_id,
+        }
     });
     let failed = move || act.value().get().and_then(Result::err).map(|e| e.message);
     view! {
@@ -251,7 +255,8 @@ fn SelectedStep(
     let run = progress.run.clone();
     let steps = progress.steps;
     move || {
-        let id = selected.get()?;
+        let selection = selected.get()?;
+        let (id, item) = split_item(&selection);
         let step: StepProgress = steps.iter().find(|s| s.id == id)?.clone();
         let rerun = run.status.is_final().then(|| {
             let (run_id, step_id) = (run.id.clone(), step.id.clone());
@@ -282,10 +287,57 @@ fn SelectedStep(
                     <dt>"History"</dt><dd>{history}</dd>
                 </dl>
                 {step.error.clone().map(|e| view! { <p class="form-error">{e}</p> })}
-                {step.execution_id.is_none().then(|| view! {
+                <FanOutItems step=step.clone() item=item selected=selected />
+                {(step.execution_id.is_none() && step.items.is_empty()).then(|| view! {
                     <p class="empty-hint">"This step has not run: it has no log."</p>
                 })}
             </section>
         })
     }
+}
+
+/// A fan-out step's items, one button each: the chosen item's state and log show below.
+#[component]
+fn FanOutItems(
+    step: StepProgress,
+    item: Option<usize>,
+    selected: RwSignal<Option<String>>,
+) -> impl IntoView {
+    if step.items.is_empty() {
+        return None;
+    }
+    let chosen = item.and_then(|i| step.items.get(i)).cloned();
+    let buttons = step
+        .items
+        .iter()
+        .map(|it| {
+            let key = format!("{}[{}]", step.id, it.index);
+            let active = item == Some(it.index as usize);
+            view! {
+                <button class=format!("button small step-chip step-{}", it.status.as_str())
+                    class:active=active
+                    data-testid=format!("item-button-{}-{}", step.id, it.index)
+                    data-status=it.status.as_str()
+                    title=step_label(it.status)
+                    on:click=move |_| selected.set(Some(key.clone()))>
+                    {format!("#{}", it.index)}
+                </button>
+            }
+        })
+        .collect_view();
+    Some(view! {
+        <h3>{format!("Items ({})", step.items.len())}</h3>
+        <div class="row step-chips" role="group" aria-label="Items" data-testid="fan-out-items">
+            {buttons}
+        </div>
+        {match chosen {
+            Some(it) => view! {
+                <p data-testid="fan-out-item" data-status=it.status.as_str()>
+                    {format!("Item #{}: {}, attempt {}", it.index, step_label(it.status), it.attempt)}
+                </p>
+                {it.error.map(|e| view! { <p class="form-error">{e}</p> })}
+            }.into_any(),
+            None => view! { <p class="empty-hint">"Choose an item to see its log."</p> }.into_any(),
+        }}
+    })
 }

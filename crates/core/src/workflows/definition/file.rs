@@ -124,6 +124,9 @@ fn step_to_file(step: &StepDefinition) -> Value {
     if let Some(isolation) = step.isolation {
         put("isolation", json!(isolation));
     }
+    if let Some(foreach) = &step.foreach {
+        put("foreach", foreach.clone());
+    }
     if !step.outputs.is_empty() {
         put("outputs", json!(step.outputs));
     }

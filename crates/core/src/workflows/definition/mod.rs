@@ -231,6 +231,8 @@ fn read_params(v: Option<&Value>, problems: &mut Vec<String>) -> BTreeMap<String
             }
         };
         let param_type = match type_value {
+            // `list` is what a `foreach` takes; the same as `array`.
+            Some(Value::String(t)) if t == "list" => ParamType::Array,
             Some(Value::String(t)) => match t.parse::<ParamType>() {
                 Ok(t) => t,
                 Err(e) => {

@@ -23,6 +23,7 @@ const STEP_FIELDS: &[&str] = &[
     "message",
     "on_timeout",
     "outputs",
+    "foreach",
 ];
 
 const EXECUTORS: &[&str] = &["shell", "http", "agent_thread", "agent", "workflow"];
@@ -231,9 +232,11 @@ pub(super) fn read_step(
         }
     };
     let outputs = read_outputs(&at, m.get("outputs"), &action, problems);
+    let foreach = read_foreach(&at, m.get("foreach"), &action, problems);
     Some(StepDefinition {
         id,
         outputs,
+        foreach,
         isolation,
         run_if,
         name: opt_text(m.get("name"), &format!("{at}, field `name`"), problems),
@@ -392,6 +395,43 @@ fn read_retry(at: &str, v: Option<&Value>, problems: &mut Vec<String>) -> Option
     }
     policy.retry_on_failure = true;
     Some(policy)
+}
+
+/// `foreach`: an expression or JSON text giving a list, or the list itself; the expression
+/// is checked with the step's other templates.
+fn read_foreach(
+    at: &str,
+    v: Option<&Value>,
+    action: &StepAction,
+    problems: &mut Vec<String>,
+) -> Option<Value> {
+    let field = format!("{at}, field `foreach`");
+    let value = match v? {
+        Value::Null => return None,
+        Value::String(s) if s.trim().is_empty() => {
+            problems.push(format!("{field}: is empty; give a list or an expression"));
+            return None;
+        }
+        Value::Array(items) if items.len() > super::MAX_STEPS => {
+            problems.push(format!("{field}: at most {} items", super::MAX_STEPS));
+            return None;
+        }
+        v @ (Value::String(_) | Value::Array(_)) => v.clone(),
+        other => {
+            problems.push(format!(
+                "{field}: `{other}` must be a list, or an expression giving one (such as \
+                 `{{{{ params.repos }}}}`)"
+            ));
+            return None;
+        }
+    };
+    if matches!(action, StepAction::Approval { .. }) {
+        problems.push(format!(
+            "{field}: an approval step waits for a person once; fan out the steps it gates"
+        ));
+        return None;
+    }
+    Some(value)
 }
 
 /// `outputs: [KEY, ...]`: the `$FLIGHTDECK_OUTPUT` keys a step that has that file (a shell,

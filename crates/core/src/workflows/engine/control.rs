@@ -34,11 +34,17 @@ pub(super) fn cancel_steps(
     // A paused group must run again to act on the SIGTERM the runner sends.
     effects.resume = running_groups(w, run)?;
     // Handler steps (`if: always`, `if: failure`) are what a cancel makes run: never stopped.
-    let ids: Vec<String> = def
+    // The steps, and the items of fan-out steps (`ID[INDEX]`), as their step.
+    let handler = |key: &str| {
+        let id = key.split_once('[').map_or(key, |(id, _)| id);
+        def.step(id).is_some_and(|s| s.run_if.is_some())
+    };
+    let ids: Vec<String> = run
+        .checkpoint
         .steps
-        .iter()
-        .filter(|s| s.run_if.is_none())
-        .map(|s| s.id.clone())
+        .keys()
+        .filter(|k| !handler(k))
+        .cloned()
         .collect();
     for id in ids {
         let Some(state) = run.checkpoint.steps.get(&id).cloned() else {

@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::store::{workflows as sql, Writer};
 
 mod control;
+pub mod fanout;
 mod parents;
 mod steps;
 

@@ -3,12 +3,12 @@
 
 use flightdeck_types::{
     AgentThreadSpec, Approval, Decision, Execution, ExecutionSpec, ExecutionStatus, HttpSpec,
-    RetryPolicy, RunIf, ShellSpec, StepAction, StepDefinition, StepState, StepStatus,
-    WorkflowDefinition, WorkflowRun, WorkflowSpec,
+    RunIf, ShellSpec, StepAction, StepDefinition, StepState, StepStatus, WorkflowDefinition,
+    WorkflowRun, WorkflowSpec,
 };
 use serde_json::Value;
 
-use super::{blocking_failure, boundary};
+use super::{blocking_failure, boundary, fanout};
 use crate::error::{CoreError, Result};
 use crate::store::{executions, workflows as sql, Writer};
 use crate::workflows::templates;
@@ -19,16 +19,15 @@ pub(super) fn reconcile_steps(
     run: &mut WorkflowRun,
     def: &WorkflowDefinition,
 ) -> Result<()> {
-    for step in &def.steps {
-        let Some(state) = run
-            .checkpoint
-            .steps
-            .get(&step.id)
-            .filter(|s| matches!(s.status, StepStatus::Running | StepStatus::WaitingApproval))
-            .cloned()
-        else {
-            continue;
-        };
+    // Every entry: the steps, and the items of fan-out steps (`ID[INDEX]`).
+    let live: Vec<(String, StepState)> = run
+        .checkpoint
+        .steps
+        .iter()
+        .filter(|(_, s)| matches!(s.status, StepStatus::Running | StepStatus::WaitingApproval))
+        .map(|(k, s)| (k.clone(), s.clone()))
+        .collect();
+    for (key, state) in live {
         match state.status {
             StepStatus::Running => {
                 let Some(exec_id) = &state.execution_id else {
@@ -58,10 +57,13 @@ pub(super) fn reconcile_steps(
                         new.status.as_str()
                     }
                 };
-                run.checkpoint.steps.insert(step.id.clone(), new);
-                boundary(w, run, Some(&step.id), label)?;
+                run.checkpoint.steps.insert(key.clone(), new);
+                boundary(w, run, Some(&key), label)?;
             }
             StepStatus::WaitingApproval => {
+                let Some(step) = def.step(&key) else {
+                    continue;
+                };
                 let approval = match sql::approval(w, &run.id, &step.id)? {
                     Some(approval) => approval,
                     None => match timed_out_approval(w, run, step, &state) {
@@ -169,14 +171,22 @@ pub(super) fn start_ready_steps(
 ) -> Result<()> {
     loop {
         let mut changed = false;
+        let failed_run = failed || blocking_failure(run, def).is_some();
+        changed |= fanout::settle(w, run, def, failed_run)?;
+        // Step runs: a fan-out step's own entry runs nothing (its items do).
         let mut running = run
             .checkpoint
             .steps
             .values()
-            .filter(|s| s.status == StepStatus::Running)
+            .filter(|s| s.status == StepStatus::Running && s.execution_id.is_some())
             .count() as u32;
         for step in &def.steps {
             let state = run.checkpoint.steps.get(&step.id);
+            if step.foreach.is_some() && state.map(|s| s.status) == Some(StepStatus::Running) {
+                let ctx = step_context(w, run, def);
+                changed |= fanout::start_items(w, run, def, step, &ctx, failed_run, &mut running)?;
+                continue;
+            }
             if state.map(|s| s.status) != Some(StepStatus::Pending) {
                 continue;
             }
@@ -197,20 +207,7 @@ pub(super) fn start_ready_steps(
             if needs.iter().any(|(_, s)| !s.status.is_final()) {
                 continue;
             }
-            let mut ctx = templates::context(run, &run.checkpoint);
-            // What a handler reports: how the run stands, and the first failure.
-            let first_failure = blocking_failure(run, def).map(|id| {
-                let why = run.checkpoint.steps[id].error.clone();
-                format!("step `{id}` failed: {}", why.as_deref().unwrap_or("failed"))
-            });
-            let timed_out = super::timed_out(run, w.now());
-            ctx["run"]["status"] = serde_json::json!(match (run.control, &first_failure) {
-                _ if timed_out => "failed",
-                (flightdeck_types::RunControl::Cancel, _) => "cancelled",
-                (_, Some(_)) => "failed",
-                _ => "succeeded",
-            });
-            ctx["run"]["error"] = serde_json::json!(first_failure.or_else(|| run.error.clone()));
+            let ctx = step_context(w, run, def);
             let blocked = needs
                 .iter()
                 .filter(|_| step.run_if.is_none())
@@ -240,6 +237,14 @@ pub(super) fn start_ready_steps(
                 }
                 Ok(()) => {}
             }
+            if let Some(foreach) = &step.foreach {
+                match templates::foreach_items(foreach, &ctx) {
+                    Ok(items) => fanout::fan_out(w, run, step, items)?,
+                    Err(e) => fail_step(w, run, &step.id, format!("field `foreach`: {e}"))?,
+                }
+                changed = true;
+                continue;
+            }
             let is_approval = matches!(step.action, StepAction::Approval { .. });
             if !is_approval && running >= def.concurrency {
                 continue;
@@ -268,35 +273,7 @@ pub(super) fn start_ready_steps(
                 changed = true;
                 continue;
             }
-            match step_spec(w, run, &rendered) {
-                Ok(spec) => {
-                    let exec = crate::runs::queue_in(
-                        w,
-                        flightdeck_types::NewExecution {
-                            task_id: run.task_id.clone(),
-                            environment_id: run.environment_id.clone(),
-                            workflow_run_id: Some(run.id.clone()),
-                            step_id: Some(step.id.clone()),
-                            spec: Some(spec),
-                            device_id: run.device_id.clone(),
-                            retry_policy: Some(
-                                step.retry.clone().unwrap_or_else(RetryPolicy::default),
-                            ),
-                            ..Default::default()
-                        },
-                    )?;
-                    new.status = StepStatus::Running;
-                    new.attempt = exec.attempt;
-                    new.execution_id = Some(exec.id);
-                    run.checkpoint.steps.insert(step.id.clone(), new);
-                    boundary(w, run, Some(&step.id), "started")?;
-                    running += 1;
-                }
-                Err(e) => {
-                    run.checkpoint.steps.insert(step.id.clone(), new);
-                    fail_step(w, run, &step.id, e.to_string())?;
-                }
-            }
+            launch(w, run, &step.id, &rendered, new, &mut running)?;
             changed = true;
         }
         if !changed {
@@ -305,7 +282,71 @@ pub(super) fn start_ready_steps(
     }
 }
 
-fn fail_step(w: &Writer<'_>, run: &mut WorkflowRun, id: &str, error: String) -> Result<()> {
+/// What a step's templates see now: the run's context, and for a handler how the run
+/// stands and its first failure.
+pub(super) fn step_context(w: &Writer<'_>, run: &WorkflowRun, def: &WorkflowDefinition) -> Value {
+    let mut ctx = templates::context(run, &run.checkpoint);
+    let first_failure = blocking_failure(run, def).map(|id| {
+        let why = run.checkpoint.steps[id].error.clone();
+        format!("step `{id}` failed: {}", why.as_deref().unwrap_or("failed"))
+    });
+    let timed_out = super::timed_out(run, w.now());
+    ctx["run"]["status"] = serde_json::json!(match (run.control, &first_failure) {
+        _ if timed_out => "failed",
+        (flightdeck_types::RunControl::Cancel, _) => "cancelled",
+        (_, Some(_)) => "failed",
+        _ => "succeeded",
+    });
+    ctx["run"]["error"] = serde_json::json!(first_failure.or_else(|| run.error.clone()));
+    ctx
+}
+
+/// Queues the run of `rendered` as checkpoint entry `key` (a step, or an item of a fan-out
+/// step), from `new` (its inputs and start already set); a spec that cannot be made fails it.
+pub(super) fn launch(
+    w: &mut Writer<'_>,
+    run: &mut WorkflowRun,
+    key: &str,
+    rendered: &StepDefinition,
+    mut new: StepState,
+    running: &mut u32,
+) -> Result<()> {
+    match step_spec(w, run, rendered) {
+        Ok(spec) => {
+            let exec = crate::runs::queue_in(
+                w,
+                flightdeck_types::NewExecution {
+                    task_id: run.task_id.clone(),
+                    environment_id: run.environment_id.clone(),
+                    workflow_run_id: Some(run.id.clone()),
+                    step_id: Some(key.to_string()),
+                    spec: Some(spec),
+                    device_id: run.device_id.clone(),
+                    retry_policy: Some(rendered.retry.clone().unwrap_or_default()),
+                    ..Default::default()
+                },
+            )?;
+            new.status = StepStatus::Running;
+            new.attempt = exec.attempt;
+            new.execution_id = Some(exec.id);
+            run.checkpoint.steps.insert(key.to_string(), new);
+            boundary(w, run, Some(key), "started")?;
+            *running += 1;
+        }
+        Err(e) => {
+            run.checkpoint.steps.insert(key.to_string(), new);
+            fail_step(w, run, key, e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn fail_step(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    id: &str,
+    error: String,
+) -> Result<()> {
     let mut new = run
         .checkpoint
         .steps
