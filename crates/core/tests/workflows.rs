@@ -22,6 +22,8 @@ mod runner;
 mod scheduling;
 #[path = "workflows/secrets.rs"]
 mod secrets;
+#[path = "workflows/snapshots.rs"]
+mod snapshots;
 #[path = "workflows/timeouts.rs"]
 mod timeouts;
 #[path = "workflows/trust.rs"]

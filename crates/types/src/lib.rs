@@ -42,9 +42,9 @@ pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
 pub use time::Timestamp;
 pub use validate::FieldError;
 pub use workflow::{
-    ApplyOutcome, Approval, Checkpoint, Decision, ItemProgress, ParamSpec, ParamType, RunControl,
-    RunIf, Snapshot, StartWorkflow, StepAction, StepDefinition, StepOutputs, StepProgress,
-    StepState, StepStatus, Workflow, WorkflowDefinition, WorkflowProgress, WorkflowRun,
-    WorkflowRunFilter, WorkflowRunStatus, WorkflowSpec,
+    ApplyOutcome, Approval, AttemptRecord, Checkpoint, Decision, ItemProgress, ParamSpec,
+    ParamType, RunControl, RunIf, Snapshot, StartWorkflow, StepAction, StepDefinition, StepOutputs,
+    StepProgress, StepState, StepStatus, Workflow, WorkflowDefinition, WorkflowProgress,
+    WorkflowRun, WorkflowRunFilter, WorkflowRunStatus, WorkflowSpec,
 };
 pub use worktree::{FileChange, MergeOutcome, RunDiff, WorktreeRecord, WorktreeState};

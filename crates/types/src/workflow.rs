@@ -300,6 +300,24 @@ pub struct StepState {
     /// A fan-out step's number of items; each runs as the checkpoint entry `ID[INDEX]`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<u32>,
+    /// Every attempt that ended, in order, each with its own run, times and outcome
+    /// (`started_at` above is when the step was first queued).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// One ended attempt of a step: its run, when that run really started and ended, and how.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRecord {
+    pub attempt: u32,
+    pub execution_id: String,
+    pub status: crate::ExecutionStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl StepState {
@@ -316,6 +334,7 @@ impl StepState {
             reused_from: None,
             deadline: None,
             items: None,
+            attempts: Vec::new(),
         }
     }
 }

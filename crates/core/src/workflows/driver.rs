@@ -50,7 +50,11 @@ pub fn recover(store: &Store) -> Result<usize> {
                     inputs: serde_json::json!({}),
                     outputs: serde_json::json!({}),
                     // A change of nothing but the status (see engine::boundary).
-                    checkpoint: flightdeck_types::Checkpoint::default(),
+                    checkpoint: flightdeck_types::Checkpoint {
+                        deadline: run.checkpoint.deadline,
+                        paused_at: run.checkpoint.paused_at,
+                        ..Default::default()
+                    },
                     started_at: w.now(),
                     finished_at: None,
                 };

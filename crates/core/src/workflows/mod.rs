@@ -211,6 +211,8 @@ pub fn snapshots(store: &Store, run_id: &str) -> Result<Vec<Snapshot>> {
             whole
                 .steps
                 .extend(std::mem::take(&mut row.checkpoint.steps));
+            whole.deadline = row.checkpoint.deadline;
+            whole.paused_at = row.checkpoint.paused_at;
         }
         whole.boundaries = row.seq + 1;
         row.checkpoint = whole.clone();

@@ -6,8 +6,8 @@
 //! the checkpoint commit together); the driver calls it on control changes and at start.
 
 use flightdeck_types::{
-    Checkpoint, Execution, RunControl, Snapshot, StepStatus, Timestamp, WorkflowDefinition,
-    WorkflowRun, WorkflowRunStatus,
+    AttemptRecord, Checkpoint, Execution, RunControl, Snapshot, StepStatus, Timestamp,
+    WorkflowDefinition, WorkflowRun, WorkflowRunStatus,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -89,6 +89,29 @@ fn boundary(
     step_id: Option<&str>,
     label: &str,
 ) -> Result<()> {
+    record(w, run, step_id, label, None)
+}
+
+/// The boundary where an attempt of a step ended: its snapshot names that attempt's run and
+/// carries the times that run really started and ended (a retry's boundary is not the next
+/// attempt's).
+fn attempt_boundary(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    key: &str,
+    label: &str,
+    attempt: &AttemptRecord,
+) -> Result<()> {
+    record(w, run, Some(key), label, Some(attempt))
+}
+
+fn record(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    step_id: Option<&str>,
+    label: &str,
+    attempt: Option<&AttemptRecord>,
+) -> Result<()> {
     let inputs = step_id
         .and_then(|id| run.checkpoint.steps.get(id))
         .and_then(|s| s.inputs.clone());
@@ -112,12 +135,18 @@ fn boundary(
             _ => Default::default(),
         },
         boundaries: run.checkpoint.boundaries + 1,
+        // Small, and time travel needs them as they stood here.
+        deadline: run.checkpoint.deadline,
+        paused_at: run.checkpoint.paused_at,
         ..Default::default()
     };
     let snapshot = Snapshot {
         id: crate::ids::new_id(),
         workflow_run_id: run.id.clone(),
-        execution_id: state.and_then(|s| s.execution_id.clone()),
+        execution_id: match attempt {
+            Some(a) => Some(a.execution_id.clone()),
+            None => state.and_then(|s| s.execution_id.clone()),
+        },
         seq: run.checkpoint.boundaries,
         step_id: step_id.map(String::from),
         label: label.to_string(),
@@ -128,13 +157,19 @@ fn boundary(
         checkpoint: change,
         // A finished step's boundary carries its timing; any other is stamped with now (a
         // retry's boundary is when the next attempt was queued, not when the first began).
-        started_at: state
-            .filter(|s| s.status.is_final())
-            .and_then(|s| s.started_at)
-            .unwrap_or(w.now()),
-        finished_at: state
-            .filter(|s| s.status.is_final())
-            .and_then(|s| s.finished_at),
+        started_at: match attempt {
+            Some(a) => a.started_at.unwrap_or(w.now()),
+            None => state
+                .filter(|s| s.status.is_final())
+                .and_then(|s| s.started_at)
+                .unwrap_or(w.now()),
+        },
+        finished_at: match attempt {
+            Some(a) => a.finished_at,
+            None => state
+                .filter(|s| s.status.is_final())
+                .and_then(|s| s.finished_at),
+        },
     };
     run.checkpoint.boundaries += 1;
     sql::insert_snapshot(w, &snapshot)

@@ -2,13 +2,13 @@
 //! that are ready.
 
 use flightdeck_types::{
-    AgentThreadSpec, Approval, Decision, Execution, ExecutionSpec, ExecutionStatus, HttpSpec,
-    RunIf, ShellSpec, StepAction, StepDefinition, StepState, StepStatus, WorkflowDefinition,
-    WorkflowRun, WorkflowSpec,
+    AgentThreadSpec, Approval, AttemptRecord, Decision, Execution, ExecutionSpec, ExecutionStatus,
+    HttpSpec, RunIf, ShellSpec, StepAction, StepDefinition, StepState, StepStatus,
+    WorkflowDefinition, WorkflowRun, WorkflowSpec,
 };
 use serde_json::Value;
 
-use super::{blocking_failure, boundary, fanout};
+use super::{attempt_boundary, blocking_failure, boundary, fanout};
 use crate::error::{CoreError, Result};
 use crate::store::{executions, workflows as sql, Writer};
 use crate::workflows::templates;
@@ -40,6 +40,15 @@ pub(super) fn reconcile_steps(
                 let mut new = state.clone();
                 new.outputs = outputs_of(&exec);
                 new.error = exec.error.clone();
+                let attempt = AttemptRecord {
+                    attempt: exec.attempt,
+                    execution_id: exec.id.clone(),
+                    status: exec.status,
+                    started_at: exec.started_at,
+                    finished_at: exec.finished_at,
+                    error: exec.error.clone(),
+                };
+                new.attempts.push(attempt.clone());
                 let label = match executions::retry_of(w, exec_id)? {
                     // Recovery queued the next attempt in the write that ended this one.
                     Some(retry) => {
@@ -58,7 +67,7 @@ pub(super) fn reconcile_steps(
                     }
                 };
                 run.checkpoint.steps.insert(key.clone(), new);
-                boundary(w, run, Some(&key), label)?;
+                attempt_boundary(w, run, &key, label, &attempt)?;
             }
             StepStatus::WaitingApproval => {
                 let Some(step) = def.step(&key) else {
