@@ -112,6 +112,7 @@ pub fn run() {
             commands::workflows::pause_workflow_run,
             commands::workflows::resume_workflow_run,
             commands::workflows::cancel_workflow_run,
+            commands::workflows::adopt_workflow_run,
             commands::workflows::approve_workflow_step,
             commands::workflows::reject_workflow_step,
             commands::workflows::rerun_workflow_from,

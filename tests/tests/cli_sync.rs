@@ -3,6 +3,8 @@
 //! killed for real (SIGKILL) in the middle of a bootstrap, which loses and duplicates nothing
 //! when it runs again.
 
+#[path = "cli_sync/adopt.rs"]
+mod adopt;
 #[path = "cli_sync/headless.rs"]
 mod headless;
 #[path = "cli_sync/mcp.rs"]

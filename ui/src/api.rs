@@ -544,6 +544,8 @@ pub enum WorkflowAction {
     Pause,
     Resume,
     Cancel,
+    /// Take over a run whose device stopped answering.
+    Adopt,
     Approve {
         step: String,
         comment: Option<String>,
@@ -572,6 +574,7 @@ pub async fn workflow_action(id: String, action: WorkflowAction) -> Result<Workf
         WorkflowAction::Pause => invoke("pause_workflow_run", &IdArgs { id: &id }).await,
         WorkflowAction::Resume => invoke("resume_workflow_run", &IdArgs { id: &id }).await,
         WorkflowAction::Cancel => invoke("cancel_workflow_run", &IdArgs { id: &id }).await,
+        WorkflowAction::Adopt => invoke("adopt_workflow_run", &IdArgs { id: &id }).await,
         WorkflowAction::Approve { step, comment } | WorkflowAction::Reject { step, comment } => {
             let command = if matches!(action, WorkflowAction::Approve { .. }) {
                 "approve_workflow_step"

@@ -92,17 +92,28 @@ pub fn check_run(conn: &Connection, run: &Execution) -> Result<Option<Refusal>> 
         writers.extend(writers_of(conn, "schedules", schedule, SCHEDULE_COLUMNS)?);
     }
     if let Some(workflow_run) = &run.workflow_run_id {
-        writers.extend(writers_of(
-            conn,
-            "workflow_runs",
-            workflow_run,
-            WORKFLOW_RUN_COLUMNS,
-        )?);
-        if let Some((workflow, version)) = sql::pinned_workflow(conn, workflow_run)? {
-            let key: [(&str, &dyn rusqlite::ToSql); 2] = [("id", &workflow), ("version", &version)];
-            writers.extend(sql::writers(conn, "workflows", &key, &["definition"])?);
-        }
+        writers.extend(workflow_run_writers(conn, workflow_run)?);
     }
+    first_untrusted(conn, writers)
+}
+
+/// The first device this one does not trust among the writers of workflow run `run_id`'s
+/// deciding cells and of the definition it pinned.
+pub fn check_workflow_run(conn: &Connection, run_id: &str) -> Result<Option<Refusal>> {
+    let writers = workflow_run_writers(conn, run_id)?;
+    first_untrusted(conn, writers)
+}
+
+fn workflow_run_writers(conn: &Connection, run_id: &str) -> Result<Vec<(String, Vec<u8>)>> {
+    let mut writers = writers_of(conn, "workflow_runs", run_id, WORKFLOW_RUN_COLUMNS)?;
+    if let Some((workflow, version)) = sql::pinned_workflow(conn, run_id)? {
+        let key: [(&str, &dyn rusqlite::ToSql); 2] = [("id", &workflow), ("version", &version)];
+        writers.extend(sql::writers(conn, "workflows", &key, &["definition"])?);
+    }
+    Ok(writers)
+}
+
+fn first_untrusted(conn: &Connection, writers: Vec<(String, Vec<u8>)>) -> Result<Option<Refusal>> {
     let own = sql::own_site(conn)?;
     let mut refusal: Option<Refusal> = None;
     for (cell, site) in writers {

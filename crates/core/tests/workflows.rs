@@ -1,6 +1,8 @@
 //! Workflows through the real engine: a real store with cr-sqlite, the real runner and
 //! workflow driver, real shell processes.
 
+#[path = "workflows/adopt.rs"]
+mod adopt;
 #[path = "workflows/children.rs"]
 mod children;
 mod common;

@@ -125,6 +125,13 @@ pub struct WorkflowSummary {
 pub struct WorkflowRunDetail {
     pub progress: crate::WorkflowProgress,
     pub definition: crate::WorkflowDefinition,
+    /// Who runs it, when that needs saying: its device stopped answering (it can be
+    /// adopted here), or this device holds it until a sync.
+    #[serde(default)]
+    pub lease_note: Option<String>,
+    /// Whether this device may adopt it now (its device's lease lapsed).
+    #[serde(default)]
+    pub adoptable: bool,
 }
 
 /// One logged sync conflict: a local value that a remote write replaced.

@@ -67,10 +67,21 @@ pub fn workflow_run_detail(
     let store = state.store()?;
     let progress = workflows::progress(store, &id).map_err(from_core)?;
     let definition = workflows::definition_of(store, &progress.run).map_err(from_core)?;
+    let lease_note = workflows::lease::note(store, &progress.run).map_err(from_core)?;
+    let adoptable =
+        lease_note.is_some() && progress.run.device_id.as_deref() != Some(store.device_id());
     Ok(WorkflowRunDetail {
         progress,
         definition,
+        lease_note,
+        adoptable,
     })
+}
+
+/// Takes over a run whose device stopped answering (see `workflow adopt`).
+#[tauri::command]
+pub fn adopt_workflow_run(state: State<'_, AppState>, id: String) -> CommandResult<WorkflowRun> {
+    workflows::lease::adopt(state.store()?, &id).map_err(from_core)
 }
 
 #[tauri::command]

@@ -366,3 +366,70 @@ steps:
         "only the chosen item's log: {lines:?}"
     );
 }
+
+#[test]
+fn a_run_whose_device_stopped_answering_is_adopted_from_its_page() {
+    use flightdeck_core::runs::settings::{self, RunnerSettings};
+    use flightdeck_core::store::Origin;
+    let (far, data) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let done = data.path().join("done");
+    // Device A starts a run and is never heard from again.
+    let run_id = {
+        let a = Store::open(&far.path().join("flightdeck.db")).unwrap();
+        settings::set_settings(
+            &a,
+            RunnerSettings {
+                workflow_lease_secs: Some(1),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let yaml = format!(
+            "name: far\nsteps:\n  - id: one\n    shell: touch '{}'\n",
+            done.display()
+        );
+        workflows::apply(&a, &yaml, Format::Yaml).unwrap();
+        let start = flightdeck_types::StartWorkflow {
+            workflow: "far".into(),
+            ..Default::default()
+        };
+        let keyring = flightdeck_core::secrets::OsKeyring::from_env().unwrap();
+        let run = workflows::start(&a, &keyring, &start).unwrap();
+        workflows::lease::renew(&a).unwrap();
+        let b = Store::open_workspace(Some(data.path()), "default").unwrap();
+        b.apply_changes(&a.changes_since(0, Origin::Any).unwrap())
+            .unwrap();
+        flightdeck_core::trust::trust(&b, a.device_id()).unwrap();
+        run.id
+    };
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
+        .unwrap();
+    let row = poll::until("the run listed", WAIT, || {
+        Ok(ui
+            .find_all(&format!(
+                "[data-testid=workflow-run-row][data-id='{run_id}'] \
+                 [data-testid=workflow-run-open]"
+            ))?
+            .into_iter()
+            .next())
+    });
+    ui.click(&row).unwrap();
+    let adopt = poll::until("the Adopt button, once A's lease lapsed", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=workflow-adopt]")?
+            .into_iter()
+            .next())
+    });
+    let note = ui
+        .text(&ui.find("[data-testid=workflow-lease]").unwrap())
+        .unwrap();
+    assert!(note.contains("stopped answering"), "{note}");
+    ui.click(&adopt).unwrap();
+    wait_status(ui, "[data-testid=workflow-run-status]", "succeeded");
+    assert!(done.exists(), "the step ran here");
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let run = workflows::get_run(&store, &run_id).unwrap();
+    assert_eq!(run.device_id.as_deref(), Some(store.device_id()));
+}

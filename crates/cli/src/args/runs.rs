@@ -108,6 +108,10 @@ pub enum RunsCommand {
         /// Workflow steps at once, all workflow runs together [default: 4 per core, at least 8]
         #[arg(long, value_name = "N")]
         step_concurrency: Option<usize>,
+        /// How long this device's workflow runs stay its own once its worker stops answering,
+        /// before another device may `workflow adopt` them [default: 300]
+        #[arg(long, value_name = "SECS")]
+        workflow_lease: Option<u64>,
     },
     /// What a run that worked in a git worktree changed: its branch, base, files and the full
     /// diff

@@ -110,6 +110,11 @@ pub enum WorkflowCommand {
     Cancel {
         run: String,
     },
+    /// Take over a run whose device stopped answering (its workflow lease lapsed): it resumes
+    /// here from its checkpoint, a step caught running retried by its policy
+    Adopt {
+        run: String,
+    },
     /// Approve an approval step
     Approve {
         run: String,

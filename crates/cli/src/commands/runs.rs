@@ -237,13 +237,15 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
         RunsCommand::Settings {
             concurrency,
             step_concurrency,
+            workflow_lease,
         } => {
             use flightdeck_core::runs::settings::{self, RunnerSettings};
-            let limits = if concurrency.is_some() || step_concurrency.is_some() {
-                let change = RunnerSettings {
-                    concurrency: *concurrency,
-                    step_concurrency: *step_concurrency,
-                };
+            let change = RunnerSettings {
+                concurrency: *concurrency,
+                step_concurrency: *step_concurrency,
+                workflow_lease_secs: *workflow_lease,
+            };
+            let limits = if change != RunnerSettings::default() {
                 settings::set_settings(store, change)?
             } else {
                 settings::limits(store)?
@@ -251,8 +253,9 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
             out.print(&limits, || {
                 format!(
                     "concurrency: {} plain runs at once\nstep concurrency: {} workflow steps at \
-                     once\n(read when the daemon, the app or a foreground run starts)",
-                    limits.concurrency, limits.step_concurrency
+                     once\nworkflow lease: {} s (then another device may adopt this device's \
+                     workflow runs)\n(read when the daemon, the app or a foreground run starts)",
+                    limits.concurrency, limits.step_concurrency, limits.workflow_lease_secs
                 )
             });
         }

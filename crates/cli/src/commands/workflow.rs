@@ -100,8 +100,12 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
             let idle = found.status == flightdeck_types::WorkflowRunStatus::Queued
                 && found.device_id.as_deref() == Some(store.device_id())
                 && flightdeck_core::runs::lock::worker_holder(&store).is_none();
+            let lease = workflows::lease::note(&store, &found)?;
             out.print(&progress, || {
                 let mut text = render_status(&progress);
+                if let Some(note) = &lease {
+                    text.push_str(&format!("\nlease:     {note}"));
+                }
                 if idle {
                     text.push_str(&format!(
                         "\n{}, or `flightdeck workflow follow {}`",
@@ -141,6 +145,22 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
         WorkflowCommand::Resume { run } => {
             let r = workflows::resume(&store, run)?;
             out.print(&r, || format!("resume requested for workflow run {}", r.id));
+        }
+        WorkflowCommand::Adopt { run } => {
+            let r = workflows::lease::adopt(&store, run)?;
+            out.print(&r, || {
+                format!(
+                    "adopted workflow run {}: it runs on this device from its checkpoint",
+                    r.id
+                )
+            });
+            if flightdeck_core::runs::lock::worker_holder(&store).is_none() {
+                eprintln!(
+                    "{}, or `flightdeck workflow follow {}`",
+                    flightdeck_core::runs::lock::NO_WORKER,
+                    r.id
+                );
+            }
         }
         WorkflowCommand::Cancel { run } => {
             let r = workflows::cancel(&store, run)?;

@@ -163,6 +163,14 @@ fn retry_time(run: &Execution, now: Timestamp) -> Timestamp {
 }
 
 fn queue_retry(w: &mut Writer<'_>, run: &Execution, at: Timestamp) -> Result<Execution> {
+    // A step's next attempt runs where its workflow run now runs (another device may have
+    // adopted it).
+    let device_id = match &run.workflow_run_id {
+        Some(id) => crate::store::workflows::find_run(w, id)?
+            .device_id
+            .or_else(|| run.device_id.clone()),
+        None => run.device_id.clone(),
+    };
     crate::runs::queue_in(
         w,
         NewExecution {
@@ -174,7 +182,7 @@ fn queue_retry(w: &mut Writer<'_>, run: &Execution, at: Timestamp) -> Result<Exe
             retry_of: Some(run.id.clone()),
             spec: Some(run.spec.clone()),
             attempt: Some(run.attempt + 1),
-            device_id: run.device_id.clone(),
+            device_id,
             retry_policy: Some(run.retry_policy.clone()),
             not_before: Some(at),
         },

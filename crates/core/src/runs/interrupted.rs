@@ -20,10 +20,31 @@ use crate::store::{executions, Store, Writer};
 ///
 /// What such a run recorded before its process died is kept: the `memory:` lines of its stored
 /// output and the memory file it left behind become memories of the run, as at a normal end.
+///
+/// A device [`held`](crate::workflows::lease::held) (back after its workflow lease lapsed, and
+/// not synced since) leaves its workflow steps as they are: another device may have adopted
+/// their runs. The runner recovers them with [`recover_held_steps`] once the hold ends.
 pub fn recover_interrupted(store: &Store, secrets: &dyn SecretStore) -> Result<Vec<Execution>> {
+    let held = crate::workflows::lease::held(store)?;
+    recover_where(store, secrets, |e| !held || e.workflow_run_id.is_none())
+}
+
+/// After a hold: the workflow steps a dead process left `running` on this device (nothing
+/// here has run a step since the worker started, so every one is stale) whose runs are still
+/// this device's; a step of a run another device adopted was ended there.
+pub fn recover_held_steps(store: &Store, secrets: &dyn SecretStore) -> Result<Vec<Execution>> {
+    recover_where(store, secrets, |e| e.workflow_run_id.is_some())
+}
+
+fn recover_where(
+    store: &Store,
+    secrets: &dyn SecretStore,
+    wanted: impl Fn(&Execution) -> bool,
+) -> Result<Vec<Execution>> {
     let (ended, recorded, files) = store.write(|w| {
         let now: Timestamp = w.now();
-        let stale = executions::running_on_device(w, w.device_id())?;
+        let mut stale = executions::running_on_device(w, w.device_id())?;
+        stale.retain(|e| wanted(e));
         let mut ended = Vec::with_capacity(stale.len());
         let mut recorded = Vec::new();
         let mut files = Vec::new();

@@ -23,7 +23,7 @@ pub mod step_secrets;
 pub mod worktree;
 
 pub use agent_cli::agent_cli_spec;
-pub use interrupted::recover_interrupted;
+pub use interrupted::{recover_held_steps, recover_interrupted};
 pub use lock::WorkerLock;
 pub use runner::{Runner, RunnerConfig, RunnerHandle};
 pub use start::{rerun, rerun_in_worktree, start_for_task};

@@ -107,9 +107,25 @@ impl Runner {
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
         let mut tasks = tokio::task::JoinSet::new();
         let this = Arc::new(self);
+        // Back after the workflow lease lapsed: no step runs here until a sync says whether
+        // another device adopted the runs (see `workflows::lease`).
+        let mut held = crate::workflows::lease::held(&this.store)?;
         loop {
+            if held && !crate::workflows::lease::held(&this.store)? {
+                held = false;
+                let (store, secrets) = (this.store.clone(), this.secrets.clone());
+                tokio::task::spawn_blocking(move || {
+                    super::recover_held_steps(&store, secrets.as_ref())
+                })
+                .await
+                .expect("recovery does not panic")?;
+            }
             let free = slots.available_permits() as u32;
-            let free_steps = step_slots.available_permits() as u32;
+            let free_steps = if held {
+                0
+            } else {
+                step_slots.available_permits() as u32
+            };
             let claimed = if free > 0 || free_steps > 0 {
                 let store = this.store.clone();
                 tokio::task::spawn_blocking(move || claim(&store, free, free_steps))

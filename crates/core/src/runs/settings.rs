@@ -17,6 +17,10 @@ pub struct RunnerSettings {
     pub concurrency: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_concurrency: Option<usize>,
+    /// How long this device's workflow runs stay its own after its worker stops answering,
+    /// in seconds (see [`crate::workflows::lease`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_lease_secs: Option<u64>,
 }
 
 /// The settings in force: stored values over the defaults.
@@ -24,6 +28,7 @@ pub struct RunnerSettings {
 pub struct RunnerLimits {
     pub concurrency: usize,
     pub step_concurrency: usize,
+    pub workflow_lease_secs: u64,
 }
 
 pub fn settings(store: &Store) -> Result<RunnerSettings> {
@@ -46,7 +51,18 @@ pub fn set_settings(store: &Store, change: RunnerSettings) -> Result<RunnerLimit
             ));
         }
     }
+    if change
+        .workflow_lease_secs
+        .is_some_and(|s| !(1..=86_400).contains(&s))
+    {
+        return Err(CoreError::invalid(
+            "workflow_lease",
+            "give a number of seconds from 1 to 86400 (how long this device's workflow runs \
+             stay its own after its worker stops answering)",
+        ));
+    }
     let mut stored = settings(store)?;
+    stored.workflow_lease_secs = change.workflow_lease_secs.or(stored.workflow_lease_secs);
     stored.concurrency = change.concurrency.or(stored.concurrency);
     stored.step_concurrency = change.step_concurrency.or(stored.step_concurrency);
     let text = serde_json::to_string(&stored).expect("settings serialize");
@@ -62,6 +78,9 @@ pub fn limits(store: &Store) -> Result<RunnerLimits> {
         step_concurrency: stored
             .step_concurrency
             .unwrap_or_else(default_step_concurrency),
+        workflow_lease_secs: stored
+            .workflow_lease_secs
+            .unwrap_or(crate::workflows::lease::DEFAULT_LEASE_SECS),
     })
 }
 

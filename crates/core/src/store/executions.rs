@@ -216,6 +216,8 @@ pub fn claimable(
            AND workflow_run_id IS NOT NULL
            AND NOT EXISTS (SELECT 1 FROM workflow_runs r
                            WHERE r.id = executions.workflow_run_id AND r.control = 'pause')
+           AND EXISTS (SELECT 1 FROM workflow_runs r
+                       WHERE r.id = executions.workflow_run_id AND r.device_id = ?1)
          ORDER BY queued_at, id LIMIT ?3"
     ))?;
     let rows = stmt.query_map(params![device_id, now.as_millis(), step_limit], from_row)?;

@@ -15,7 +15,7 @@ pub mod locks;
 pub mod memories;
 pub mod migrate;
 pub mod schedules;
-mod sync_state;
+pub(crate) mod sync_state;
 pub mod tasks;
 #[cfg(test)]
 mod test_histories;

@@ -12,11 +12,11 @@ use crate::secrets::SecretStore;
 use crate::store::Store;
 
 pub const TOKEN_ENV: &str = "FLIGHTDECK_SYNC_TOKEN";
-const SERVER_URL: &str = "server.url";
+pub(crate) const SERVER_URL: &str = "server.url";
 const WORKSPACE_ID: &str = "server.workspace_id";
 const WORKSPACE_NAME: &str = "server.workspace_name";
 const DEVICE_ID: &str = "server.device_id";
-const LAST_SYNC_AT: &str = "last_sync_at";
+pub(crate) const LAST_SYNC_AT: &str = "last_sync_at";
 const SERVER_HEAD: &str = "server.head";
 
 pub(crate) fn token_account(store: &Store) -> String {

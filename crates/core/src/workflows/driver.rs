@@ -17,6 +17,10 @@ use crate::store::{workflows as sql, Store};
 /// or paused with nothing of it ending) is read, not written: an idle run costs no write.
 pub fn tick(store: &Store) -> Result<()> {
     let ids = store.read(|c| sql::live_run_ids(c, store.device_id()))?;
+    if super::lease::held(store)? {
+        return Ok(()); // until a sync says whether another device adopted them
+    }
+    super::lease::renew(store)?;
     for id in ids {
         if store.read(|c| engine::is_waiting(c, &id))? {
             continue;
@@ -32,6 +36,9 @@ pub fn tick(store: &Store) -> Result<()> {
 /// running here is marked `interrupted` at a boundary and resumed from its checkpoint.
 /// Returns how many were.
 pub fn recover(store: &Store) -> Result<usize> {
+    if super::lease::held(store)? {
+        return Ok(0); // the driver recovers them once the hold ends
+    }
     let ids = store.read(|c| sql::live_run_ids(c, store.device_id()))?;
     let mut resumed = 0;
     for id in ids {
@@ -111,11 +118,24 @@ impl WorkflowDriver {
             matches!(c.table, "workflow_runs" | "workflow_approvals")
                 && c.action != flightdeck_types::AuditAction::Transition
         });
+        let mut held = super::lease::held(&self.store)?;
         loop {
             let store = self.store.clone();
-            let ticked = tokio::task::spawn_blocking(move || tick(&store))
-                .await
-                .expect("ticks do not panic");
+            let was_held = held;
+            let (ticked, still_held) = tokio::task::spawn_blocking(move || {
+                let mut held = was_held;
+                let ticked = (|| {
+                    if held && !super::lease::held(&store)? {
+                        held = false;
+                        recover(&store)?;
+                    }
+                    tick(&store)
+                })();
+                (ticked, held)
+            })
+            .await
+            .expect("ticks do not panic");
+            held = still_held;
             if let Err(e) = ticked {
                 tracing::warn!(error = %e, "could not move workflow runs on");
             }

@@ -6,6 +6,7 @@
 pub mod definition;
 pub mod driver;
 pub mod engine;
+pub mod lease;
 pub mod progress;
 mod start;
 pub mod templates;

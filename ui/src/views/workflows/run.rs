@@ -70,6 +70,7 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
                 {move || Suspend::new(async move {
                     detail.await.map(|d| view! {
                         <RunHead progress=d.progress.clone() act=act />
+                        <Lease note=d.lease_note.clone() adoptable=d.adoptable run_id=d.progress.run.id.clone() act=act />
                         <Progress progress=d.progress.clone() />
                         <Dag steps=d.progress.steps.clone() selected=selected />
                         <Approvals progress=d.progress.clone() definition=d.definition.clone() act=act comments=comments />
@@ -339,5 +340,26 @@ fn FanOutItems(
             }.into_any(),
             None => view! { <p class="empty-hint">"Choose an item to see its log."</p> }.into_any(),
         }}
+    })
+}
+
+/// Who runs the run, when that needs saying, with Adopt when its device stopped answering.
+#[component]
+fn Lease(note: Option<String>, adoptable: bool, run_id: String, act: Act) -> impl IntoView {
+    let note = note?;
+    let adopt = adoptable.then(|| {
+        view! {
+            <button class="button" data-testid="workflow-adopt"
+                disabled=move || act.pending().get()
+                on:click=move |_| { act.dispatch((run_id.clone(), WorkflowAction::Adopt)); }>
+                "Adopt"
+            </button>
+        }
+    });
+    Some(view! {
+        <div class="panel row" data-testid="workflow-lease">
+            <p class="muted">{note}</p>
+            {adopt}
+        </div>
     })
 }
