@@ -2,6 +2,8 @@
 //! daemon as a real process (killed for real mid-run and started again), schedules and errors.
 
 mod common;
+#[path = "runs/control.rs"]
+mod control;
 #[path = "runs/fanout.rs"]
 mod fanout;
 #[path = "../../core/tests/common/git.rs"]

@@ -16,6 +16,8 @@ mod engine;
 mod fanout;
 #[path = "workflows/handlers.rs"]
 mod handlers;
+#[path = "workflows/kinds.rs"]
+mod kinds;
 #[path = "workflows/rig.rs"]
 mod rig;
 #[path = "common/runner.rs"]

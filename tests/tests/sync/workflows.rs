@@ -122,3 +122,90 @@ async fn a_workflow_runs_on_one_device_and_is_steered_from_another() {
         handle.await.unwrap().unwrap();
     }
 }
+
+/// Cancel and reject asked for on device B end runs running on device A, through the real
+/// server: B's reject fails A's run naming it, and B's cancel stops A's running step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_and_reject_from_another_device_end_the_run_where_it_runs() {
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let (stop_tx, daemons) = quick_daemons(&[&a, &b]);
+    let runner = Runner::new(
+        a.store.clone(),
+        std::sync::Arc::new(keyring()),
+        RunnerConfig::default(),
+    )
+    .spawn();
+    let driver = WorkflowDriver::new(a.store.clone()).spawn();
+    let yaml = "name: remote\nsteps:\n  - id: gate\n    kind: approval\n  - id: after\n    needs: gate\n    shell: echo never\n";
+    workflows::apply(&a.store, yaml, Format::Yaml).unwrap();
+    let long = "name: long\nsteps:\n  - id: sleep\n    shell: sleep 60\n";
+    workflows::apply(&a.store, long, Format::Yaml).unwrap();
+    let keyring = flightdeck_core::secrets::OsKeyring::from_env().unwrap();
+    let start = |name: &str| {
+        workflows::start(
+            &a.store,
+            &keyring,
+            &StartWorkflow {
+                workflow: name.into(),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+
+    let gated = start("remote");
+    until("B to see the approval waiting", || {
+        let r = workflows::get_run(&b.store, &gated.id).ok()?;
+        (r.status == WorkflowRunStatus::WaitingApproval).then_some(())
+    })
+    .await;
+    workflows::reject(&b.store, &gated.id, "gate", Some("not from here".into())).unwrap();
+    let failed = until("A to fail the run", || {
+        let r = workflows::get_run(&a.store, &gated.id).unwrap();
+        (r.status == WorkflowRunStatus::Failed).then_some(r)
+    })
+    .await;
+    assert_eq!(
+        failed.error.as_deref(),
+        Some("step `gate` failed: rejected: not from here")
+    );
+    assert_eq!(
+        failed.checkpoint.steps["after"].status,
+        StepStatus::Cancelled
+    );
+
+    let sleeping = start("long");
+    until("B to see the step running", || {
+        let r = workflows::get_run(&b.store, &sleeping.id).ok()?;
+        (r.checkpoint.steps.get("sleep")?.status == StepStatus::Running).then_some(())
+    })
+    .await;
+    workflows::cancel(&b.store, &sleeping.id).unwrap();
+    let cancelled = until("A to cancel the run", || {
+        let r = workflows::get_run(&a.store, &sleeping.id).unwrap();
+        (r.status == WorkflowRunStatus::Cancelled).then_some(r)
+    })
+    .await;
+    let step = flightdeck_core::runs::get(
+        &a.store,
+        cancelled.checkpoint.steps["sleep"]
+            .execution_id
+            .as_deref()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(step.status, flightdeck_types::ExecutionStatus::Cancelled);
+    until("B to see it cancelled", || {
+        let r = workflows::get_run(&b.store, &sleeping.id).ok()?;
+        (r.status == WorkflowRunStatus::Cancelled).then_some(())
+    })
+    .await;
+
+    driver.stop().await.unwrap();
+    runner.stop().await.unwrap();
+    stop_tx.send(()).unwrap();
+    for handle in daemons {
+        handle.await.unwrap().unwrap();
+    }
+}
