@@ -4,6 +4,8 @@
 mod common;
 #[path = "runs/control.rs"]
 mod control;
+#[path = "runs/failpoint.rs"]
+mod failpoint;
 #[path = "runs/fanout.rs"]
 mod fanout;
 #[path = "../../core/tests/common/git.rs"]

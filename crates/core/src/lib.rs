@@ -5,6 +5,7 @@ pub mod audit;
 pub mod clock;
 pub mod environments;
 pub mod error;
+pub mod failpoint;
 pub mod ids;
 pub mod memory;
 pub mod paths;

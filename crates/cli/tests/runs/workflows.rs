@@ -286,6 +286,19 @@ fn kill_nine_at_many_points_never_loses_or_repeats_a_finished_step() {
             })
             .collect();
         eprintln!("round {round}: side effects {counts:?}, attempts {attempts:?}");
+        // Every side effect is an attempt's, and no step takes more attempts than the kills
+        // could cause (one per kill, past its first).
+        for ((step, effects), (id, attempt)) in counts.iter().zip(&attempts) {
+            assert_eq!(step, id);
+            assert!(
+                *attempt >= *effects as u64 && *effects >= 1,
+                "{step}: {effects} side effects, {attempt} attempts"
+            );
+            assert!(
+                *attempt <= 1 + 12,
+                "{step}: {attempt} attempts for 12 kills"
+            );
+        }
         let snapshots = json(d, &["workflow", "snapshots", &run]);
         assert!(snapshots
             .as_array()

@@ -534,6 +534,7 @@ fn finish(
         Some(path) => read_memory_file(path, mask),
         None => (None, None),
     };
+    crate::failpoint::hit("step-exited", run.step_id.as_deref());
     let recorded = store.write(|w| {
         let old = executions::find(w, &run.id)?;
         let mut result = result;
