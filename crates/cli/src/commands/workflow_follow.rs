@@ -19,6 +19,8 @@ use crate::output::{stdout_closed, table, write_stdout_line, Output};
 struct Cursor {
     statuses: HashMap<String, (StepStatus, u32)>,
     events: HashMap<String, i64>,
+    /// Step runs that ended and whose events were all printed: not read again.
+    drained: std::collections::HashSet<String>,
     /// The run's own status last printed (paused, resumed, waiting).
     run_status: Option<flightdeck_types::WorkflowRunStatus>,
 }
@@ -76,7 +78,15 @@ fn print_new(
     )?;
     execs.reverse();
     // A fan-out step's items run as `ID[INDEX]`; `logs RUN ID[2]` asks for one of them.
-    let base = |key: &str| key.split_once('[').map_or(key, |(id, _)| id).to_string();
+    fn base(key: &str) -> &str {
+        key.split_once('[').map_or(key, |(id, _)| id)
+    }
+    let mut by_step: HashMap<&str, Vec<&flightdeck_types::Execution>> = HashMap::new();
+    for exec in &execs {
+        if let Some(s) = exec.step_id.as_deref() {
+            by_step.entry(base(s)).or_default().push(exec);
+        }
+    }
     for step in &def.steps {
         if only_step.is_some_and(|s| base(s) != step.id) {
             continue;
@@ -84,11 +94,14 @@ fn print_new(
         let Some(state) = run.checkpoint.steps.get(&step.id) else {
             continue;
         };
-        for exec in execs.iter().filter(|e| {
-            e.step_id.as_deref().is_some_and(|s| {
-                base(s) == step.id && only_step.is_none_or(|o| o == step.id || o == s)
-            })
+        let of_step = by_step.get(step.id.as_str()).map_or(&[][..], Vec::as_slice);
+        for exec in of_step.iter().filter(|e| {
+            let s = e.step_id.as_deref().unwrap_or_default();
+            only_step.is_none_or(|o| o == step.id || o == s)
         }) {
+            if cursor.drained.contains(&exec.id) {
+                continue;
+            }
             let label = exec.step_id.as_deref().unwrap_or(&step.id);
             let after = cursor.events.entry(exec.id.clone()).or_insert(0);
             loop {
@@ -96,6 +109,10 @@ fn print_new(
                 let Some(last) = batch.last() else { break };
                 *after = last.seq;
                 print_events(label, &batch, out, &mut stderr);
+            }
+            // Listed before its events were read: ended then, so nothing more comes.
+            if exec.status.is_final() {
+                cursor.drained.insert(exec.id.clone());
             }
         }
         if !transitions {

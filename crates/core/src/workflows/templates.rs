@@ -95,6 +95,16 @@ fn templates_of(step: &StepDefinition) -> Vec<(String, &str)> {
     out
 }
 
+/// Whether any text of `step` is a template (or it has a `when` or `foreach`): else it
+/// renders to itself whatever the context.
+pub fn uses_templates(step: &StepDefinition) -> bool {
+    step.when.is_some()
+        || step.foreach.is_some()
+        || templates_of(step)
+            .iter()
+            .any(|(_, t)| t.contains("{{") || t.contains("{%") || t.contains("{#"))
+}
+
 /// Adds a problem for every template of `d` that does not parse or names what it may not.
 pub fn check_definition(d: &WorkflowDefinition, problems: &mut Vec<String>) {
     for step in &d.steps {

@@ -237,10 +237,12 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     if run != before {
         run.updated_at = now;
         sql::save_run_state(w, &run)?;
+        // A transition: the engine's own move, which the driver need not look at again
+        // (it wakes for what people and other devices change).
         w.touched(
             "workflow_runs",
             &run.id,
-            flightdeck_types::AuditAction::Update,
+            flightdeck_types::AuditAction::Transition,
         );
         if run.status.is_final() {
             finish_parent_execution(w, &run)?;
@@ -364,6 +366,15 @@ pub fn is_waiting(c: &rusqlite::Connection, run_id: &str) -> Result<bool> {
 /// ordinary steps, so a handler's own failure never hides what went wrong first; a handler's
 /// when no ordinary step failed.
 fn blocking_failure<'a>(run: &WorkflowRun, def: &'a WorkflowDefinition) -> Option<&'a str> {
+    // Most calls find nothing failed: say so without a lookup per step.
+    if !run
+        .checkpoint
+        .steps
+        .values()
+        .any(|s| s.status == StepStatus::Failed)
+    {
+        return None;
+    }
     let failed = |s: &&'a flightdeck_types::StepDefinition| {
         run.checkpoint
             .steps

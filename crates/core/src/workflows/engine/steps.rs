@@ -199,13 +199,14 @@ pub(super) fn start_ready_steps(
             if state.map(|s| s.status) != Some(StepStatus::Pending) {
                 continue;
             }
-            let failed_now = failed || blocking_failure(run, def).is_some();
-            let may_start = match step.run_if {
-                None => !failed_now,
-                Some(RunIf::Always) => true,
-                Some(RunIf::Failure) => failed_now,
-            };
-            if !may_start {
+            // Needs first: cheap, and unmet for most pending steps of a long run.
+            let unmet = step.needs.iter().any(|n| {
+                run.checkpoint
+                    .steps
+                    .get(n)
+                    .is_some_and(|s| !s.status.is_final())
+            });
+            if unmet {
                 continue;
             }
             let needs: Vec<(&StepDefinition, &StepState)> = step
@@ -216,7 +217,22 @@ pub(super) fn start_ready_steps(
             if needs.iter().any(|(_, s)| !s.status.is_final()) {
                 continue;
             }
-            let ctx = step_context(w, run, def);
+            let failed_now = failed || blocking_failure(run, def).is_some();
+            let may_start = match step.run_if {
+                None => !failed_now,
+                Some(RunIf::Always) => true,
+                Some(RunIf::Failure) => failed_now,
+            };
+            if !may_start {
+                continue;
+            }
+            // A step whose texts hold no template needs no context (building it reads every
+            // finished step).
+            let ctx = if templates::uses_templates(step) {
+                step_context(w, run, def)
+            } else {
+                Value::Object(Default::default())
+            };
             let blocked = needs
                 .iter()
                 .filter(|_| step.run_if.is_none())
