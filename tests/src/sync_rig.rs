@@ -29,6 +29,11 @@ pub fn cli_binary() -> PathBuf {
     built_binary("FLIGHTDECK_CLI_BIN", "debug", "flightdeck")
 }
 
+/// `$FLIGHTDECK_CLI_BIN`, else `<target dir>/release/flightdeck` (for benchmarks).
+pub fn release_cli_binary() -> PathBuf {
+    built_binary("FLIGHTDECK_CLI_BIN", "release", "flightdeck")
+}
+
 /// `$env`, else `<target dir>/<profile>/<name>`, which must have been built.
 fn built_binary(env: &str, profile: &str, name: &str) -> PathBuf {
     if let Some(path) = std::env::var_os(env) {
