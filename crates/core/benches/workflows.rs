@@ -305,6 +305,56 @@ fn fan_out(width: usize, concurrency: u32) -> (Duration, usize) {
     (took, most)
 }
 
+/// `runs` runs started at once of a `width`-wide `foreach` step, on a runner with the
+/// device's default step cap: the time until all ended, the most steps running at once across
+/// all of them (from recorded start and end times, ms), and the cap.
+fn foreach_runs(runs: usize, width: usize) -> (Duration, usize, usize) {
+    let (_dir, store) = new_store();
+    let yaml = format!(
+        "name: wide
+concurrency: {width}
+steps:
+  - id: each
+    foreach: \"{{{{ range({width}) | list }}}}\"
+    shell: 'true'
+"
+    );
+    workflows::apply(&store, &yaml, Format::Yaml).unwrap();
+    let cap = runs::runner::default_step_concurrency();
+    let worker = Worker::start(&store, 4);
+    let t = Instant::now();
+    let ids: Vec<String> = (0..runs).map(|_| start(&store, "wide")).collect();
+    for id in &ids {
+        wait_run(&store, id);
+    }
+    let took = t.elapsed();
+    drop(worker);
+    let mut edges: Vec<(i64, i32)> = Vec::new();
+    for id in &ids {
+        let steps = runs::list(
+            &store,
+            &ExecutionFilter {
+                workflow_run_id: Some(id.clone()),
+                limit: Some(10_000),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(steps.len(), width);
+        for e in steps {
+            edges.push((e.started_at.unwrap().as_millis(), 1));
+            edges.push((e.finished_at.unwrap().as_millis(), -1));
+        }
+    }
+    edges.sort();
+    let (mut now, mut most) = (0i32, 0i32);
+    for (_, d) in edges {
+        now += d;
+        most = most.max(now);
+    }
+    (took, most as usize, cap)
+}
+
 /// Write transactions per second of `runs` runs waiting for approval, the driver and the
 /// runner running, over `secs` seconds (issue 32: a run waiting for a person costs nothing).
 fn idle_writes(runs: usize, secs: u64) -> (u64, f64) {
@@ -330,6 +380,15 @@ fn idle_writes(runs: usize, secs: u64) -> (u64, f64) {
 }
 
 fn main() {
+    if std::env::var("FLIGHTDECK_BENCH_FANOUT_ONLY").is_ok() {
+        let (took, most, cap) = foreach_runs(20, 100);
+        println!(
+            "20 runs of a 100-wide foreach at once: {:.0} ms for 2000 steps; at most {most} \
+             steps running at once (the device's step cap: {cap})",
+            took.as_secs_f64() * 1e3
+        );
+        return;
+    }
     if std::env::var("FLIGHTDECK_BENCH_IDLE_ONLY").is_ok() {
         let (writes, rate) = idle_writes(100, 10);
         println!("100 runs waiting for approval, 10 s: {writes} write transactions ({rate:.1}/s)");
@@ -356,6 +415,12 @@ fn main() {
     );
     let (writes, rate) = idle_writes(100, 10);
     println!("100 runs waiting for approval, 10 s: {writes} write transactions ({rate:.1}/s)");
+    let (took, most, cap) = foreach_runs(20, 100);
+    println!(
+        "20 runs of a 100-wide foreach at once: {:.0} ms for 2000 steps; at most {most} steps \
+         running at once (the device's step cap: {cap})",
+        took.as_secs_f64() * 1e3
+    );
     let (took, most) = fan_out(100, 8);
     println!(
         "100-wide fan-out then fan-in at concurrency 8: {:.0} ms; at most {most} steps running \

@@ -74,7 +74,14 @@ fn command(spec: &ShellSpec, ctx: &ShellContext<'_>) -> Result<Command> {
             cmd
         }
         (None, Some(line)) => {
-            let mut cmd = Command::new("sh");
+            // By its path where it is there: a bare `sh` is looked up in every directory of
+            // $PATH at each spawn (8 failed execs a run on a usual PATH).
+            let sh = if std::path::Path::new("/bin/sh").is_file() {
+                "/bin/sh"
+            } else {
+                "sh"
+            };
+            let mut cmd = Command::new(sh);
             cmd.arg("-c").arg(line);
             cmd
         }
