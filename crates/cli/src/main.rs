@@ -42,6 +42,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Task(cmd) => commands::task::run(&store, cmd, out),
         Command::Env(cmd) => commands::env::run(&store, cmd, out),
         Command::Audit(args) => commands::audit::run(&store, args, out),
+        Command::Replay(args) => commands::replay::run(&store, args, out),
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
         Command::Devices(cmd) => commands::devices::run(&store, cmd, out),
         Command::Secrets(cmd) => commands::secrets::run(&store, cmd, out),

@@ -10,6 +10,8 @@ mod failpoint;
 mod fanout;
 #[path = "../../core/tests/common/git.rs"]
 mod git;
+#[path = "runs/replay.rs"]
+mod replay;
 #[path = "runs/workflows.rs"]
 mod workflows;
 #[path = "runs/worktrees.rs"]

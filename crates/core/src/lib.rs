@@ -10,6 +10,7 @@ pub mod ids;
 pub mod memory;
 pub mod paths;
 pub mod recovery;
+pub mod replay;
 pub mod runs;
 pub mod schedules;
 pub mod secrets;

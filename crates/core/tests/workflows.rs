@@ -18,6 +18,8 @@ mod fanout;
 mod handlers;
 #[path = "workflows/kinds.rs"]
 mod kinds;
+#[path = "workflows/replay.rs"]
+mod replay;
 #[path = "workflows/rig.rs"]
 mod rig;
 #[path = "common/runner.rs"]

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod environment;
 pub mod memory;
 pub mod recovery;
+pub mod replay;
 pub mod run;
 pub mod schedule;
 pub mod sync;
@@ -31,6 +32,7 @@ pub use memory::{
     SearchMode, SimilarRun, TaskContext,
 };
 pub use recovery::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
+pub use replay::{ReplayLine, ReplayMark, ReplayState, ReplayStep};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
     ExecutorKind, HttpSpec, Isolation, NewExecution, RetryPolicy, ShellSpec,

@@ -499,6 +499,19 @@ pub struct Snapshot {
     pub checkpoint: Checkpoint,
     pub started_at: Timestamp,
     pub finished_at: Option<Timestamp>,
+    /// When the boundary was recorded: the instant its checkpoint came into force (absent on
+    /// rows recorded before it was kept; then `finished_at`, else `started_at`, stands in).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recorded_at: Option<Timestamp>,
+}
+
+impl Snapshot {
+    /// The instant this boundary's checkpoint came into force.
+    pub fn instant(&self) -> Timestamp {
+        self.recorded_at
+            .or(self.finished_at)
+            .unwrap_or(self.started_at)
+    }
 }
 
 /// What a schedule (or a parent workflow's step) starts: a workflow by name with parameters.

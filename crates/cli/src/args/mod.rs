@@ -54,6 +54,9 @@ pub enum Command {
     Env(EnvCommand),
     /// Show the audit log, newest first
     Audit(AuditArgs),
+    /// A past run (a workflow run or a plain run) as it stood at an instant: its status, the
+    /// steps and their outputs, the checkpoint in force, the marks around it and the log so far
+    Replay(ReplayArgs),
     /// Join a sync server, sync now, show status and conflicts
     #[command(subcommand)]
     Sync(SyncCommand),
@@ -321,6 +324,23 @@ pub enum SecretCommand {
         /// Variable name
         key: String,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// A workflow run's id or a plain run's id
+    pub run: String,
+    /// The instant: RFC 3339 (`2026-12-06T09:10:00Z`, or with an offset), or `+1.5s` /
+    /// `+250ms` after the run's first mark [default: the run's end, or now]
+    #[arg(long, value_name = "TIME", conflicts_with = "step")]
+    pub at: Option<String>,
+    /// The instant of mark N (0 is the first): a workflow run's step boundary, a plain run's
+    /// status change (`flightdeck workflow snapshots RUN` lists a workflow run's)
+    #[arg(long, value_name = "N")]
+    pub step: Option<u32>,
+    /// At most this many log lines, the last ones by then
+    #[arg(long, default_value_t = 50)]
+    pub lines: usize,
 }
 
 #[derive(Debug, Args)]

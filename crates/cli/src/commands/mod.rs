@@ -6,6 +6,7 @@ pub mod env;
 pub mod errors;
 pub mod mcp;
 pub mod memory;
+pub mod replay;
 pub mod run_worktree;
 pub mod runs;
 pub mod schedule;

@@ -326,8 +326,8 @@ pub fn approval(conn: &Connection, run_id: &str, step_id: &str) -> Result<Option
 pub fn insert_snapshot(conn: &Connection, s: &Snapshot) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO execution_snapshots (id, execution_id, workflow_run_id, step_index, label,
-             inputs, outputs, state, started_at, finished_at, step_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             inputs, outputs, state, started_at, finished_at, step_id, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         s.id,
@@ -341,6 +341,7 @@ pub fn insert_snapshot(conn: &Connection, s: &Snapshot) -> Result<()> {
         s.started_at.as_millis(),
         s.finished_at.map(Timestamp::as_millis),
         s.step_id,
+        s.recorded_at.map(Timestamp::as_millis),
     ])?;
     Ok(())
 }
@@ -348,7 +349,7 @@ pub fn insert_snapshot(conn: &Connection, s: &Snapshot) -> Result<()> {
 pub fn snapshots(conn: &Connection, run_id: &str) -> Result<Vec<Snapshot>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, execution_id, workflow_run_id, step_index, step_id, label, inputs, outputs,
-             state, started_at, finished_at
+             state, started_at, finished_at, recorded_at
          FROM execution_snapshots WHERE workflow_run_id = ?1 ORDER BY step_index",
     )?;
     let rows = stmt.query_map([run_id], |r| {
@@ -368,6 +369,7 @@ pub fn snapshots(conn: &Connection, run_id: &str) -> Result<Vec<Snapshot>> {
             checkpoint: serde_json::from_str(&state).map_err(|e| text_err(8, e))?,
             started_at: Timestamp(r.get(9)?),
             finished_at: r.get::<_, Option<i64>>(10)?.map(Timestamp),
+            recorded_at: r.get::<_, Option<i64>>(11)?.map(Timestamp),
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)

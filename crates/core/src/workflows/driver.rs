@@ -64,6 +64,7 @@ pub fn recover(store: &Store) -> Result<usize> {
                     },
                     started_at: w.now(),
                     finished_at: None,
+                    recorded_at: Some(w.now()),
                 };
                 sql::insert_snapshot(w, &snapshot)?;
                 run.checkpoint.boundaries += 1;

@@ -210,6 +210,7 @@ fn adopt_in(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<()> {
         },
         started_at: w.now(),
         finished_at: None,
+        recorded_at: Some(w.now()),
     };
     sql::insert_snapshot(w, &snapshot)?;
     run.checkpoint.boundaries += 1;

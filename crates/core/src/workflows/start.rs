@@ -129,6 +129,7 @@ fn new_run(
         checkpoint: run.checkpoint.clone(),
         started_at: now,
         finished_at: None,
+        recorded_at: Some(now),
     };
     run.checkpoint.boundaries = 1;
     sql::insert_run(w, &run)?;

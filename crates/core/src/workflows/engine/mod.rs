@@ -170,6 +170,7 @@ fn record(
                 .filter(|s| s.status.is_final())
                 .and_then(|s| s.finished_at),
         },
+        recorded_at: Some(w.now()),
     };
     run.checkpoint.boundaries += 1;
     sql::insert_snapshot(w, &snapshot)

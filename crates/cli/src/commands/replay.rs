@@ -1,0 +1,133 @@
+//! `flightdeck replay RUN [--at TIME | --step N]`
+
+use flightdeck_core::replay::{self, Instant};
+use flightdeck_core::{CoreError, Store};
+use flightdeck_types::{ReplayMark, ReplayState, Timestamp};
+
+use crate::args::ReplayArgs;
+use crate::output::Output;
+
+pub fn run(store: &Store, args: &ReplayArgs, out: &Output) -> Result<(), CoreError> {
+    let instant = match (&args.at, args.step) {
+        (_, Some(n)) => Instant::Mark(n),
+        (Some(text), None) => match text.strip_prefix('+') {
+            Some(offset) => {
+                // After the run's first mark.
+                let first = replay::at(store, &args.run, Instant::Mark(0), 0)?.at;
+                Instant::At(Timestamp(first.as_millis() + offset_ms(offset)?))
+            }
+            None => Instant::At(Timestamp::parse_rfc3339(text).map_err(|e| {
+                CoreError::invalid(
+                    "at",
+                    format!(
+                        "`{text}` is not a time: {e} (give RFC 3339 such as \
+                         2026-12-06T09:10:00Z, or +1.5s after the run's start)"
+                    ),
+                )
+            })?),
+        },
+        (None, None) => Instant::At(flightdeck_core::clock::now()),
+    };
+    let state = replay::at(store, &args.run, instant, args.lines)?;
+    out.print(&state, || render(&state));
+    Ok(())
+}
+
+/// `1.5s`, `250ms`, `2m`, `3` (seconds) as milliseconds.
+fn offset_ms(text: &str) -> Result<i64, CoreError> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len()));
+    let value: f64 = number.trim().parse().map_err(|_| bad_offset(text))?;
+    let ms = match unit {
+        "ms" => value,
+        "" | "s" => value * 1000.0,
+        "m" => value * 60_000.0,
+        "h" => value * 3_600_000.0,
+        _ => return Err(bad_offset(text)),
+    };
+    Ok(ms.round() as i64)
+}
+
+fn bad_offset(text: &str) -> CoreError {
+    CoreError::invalid(
+        "at",
+        format!("`+{text}` is not an offset; give it like +1.5s, +250ms or +2m"),
+    )
+}
+
+fn mark_text(m: &ReplayMark) -> String {
+    format!(
+        "#{} {}{} at {}",
+        m.seq,
+        m.label,
+        m.step_id
+            .as_deref()
+            .map(|s| format!(" `{s}`"))
+            .unwrap_or_default(),
+        m.at
+    )
+}
+
+fn render(s: &ReplayState) -> String {
+    let mut lines = vec![
+        format!("{} {} ({}) at {}", s.kind, s.run_id, s.what, s.at),
+        format!(
+            "status:    {} ({} its timeline)",
+            s.status,
+            match s.position.as_str() {
+                "before" => "before",
+                "after" => "at the end of",
+                _ => "during",
+            }
+        ),
+    ];
+    match &s.mark {
+        Some(m) => lines.push(format!("mark:      {} of {}", mark_text(m), s.marks)),
+        None => lines.push(format!("mark:      none yet (the run has {})", s.marks)),
+    }
+    if let Some(p) = &s.previous {
+        lines.push(format!("previous:  {}", mark_text(p)));
+    }
+    if let Some(n) = &s.next {
+        lines.push(format!("next:      {}", mark_text(n)));
+    }
+    if !s.steps.is_empty() {
+        lines.push("steps:".into());
+        let width = s.steps.iter().map(|st| st.id.len()).max().unwrap_or(0);
+        for st in &s.steps {
+            let mut line = format!("  {:width$}  {}", st.id, st.status);
+            if st.attempt > 1 {
+                line.push_str(&format!(" (attempt {})", st.attempt));
+            }
+            if !st.outputs.values.is_empty() {
+                let values: Vec<String> = st
+                    .outputs
+                    .values
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                line.push_str(&format!("  {}", values.join(" ")));
+            }
+            if let Some(e) = &st.error {
+                line.push_str(&format!("  ({e})"));
+            }
+            lines.push(line);
+        }
+    }
+    if s.log.is_empty() {
+        lines.push("log:       nothing recorded by then".into());
+    } else {
+        lines.push(if s.log_before > 0 {
+            format!("log (the last {}, {} before):", s.log.len(), s.log_before)
+        } else {
+            "log:".to_string()
+        });
+        for l in &s.log {
+            match &l.step {
+                Some(step) => lines.push(format!("  [{step}] {}", l.data)),
+                None => lines.push(format!("  {}", l.data)),
+            }
+        }
+    }
+    lines.join("\n")
+}

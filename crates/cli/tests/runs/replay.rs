@@ -1,0 +1,71 @@
+//! `flightdeck replay` through the real binary: a workflow run at its first mark, at a time
+//! after its start, and at its end; a plain run; clear errors for a bad instant.
+
+use super::common::{fails, json, ok};
+use super::task;
+
+#[test]
+fn replay_shows_a_run_at_a_mark_a_time_and_its_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("two.yaml");
+    std::fs::write(
+        &file,
+        "name: two\nsteps:\n  - id: first\n    shell: echo first-line\n  - id: second\n    needs: first\n    shell: echo second-line\n",
+    )
+    .unwrap();
+    ok(d, &["workflow", "apply", &file.display().to_string()]);
+    ok(d, &["workflow", "start", "two", "--follow"]);
+    let run = json(d, &["workflow", "runs"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let start = json(d, &["replay", &run, "--step", "0"]);
+    assert_eq!(start["status"], "queued");
+    assert_eq!(start["mark"]["label"], "queued");
+    assert!(start["log"].as_array().unwrap().is_empty());
+    assert!(start["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["status"] == "pending"));
+
+    let end = ok(d, &["replay", &run]);
+    assert!(
+        end.contains("status:    succeeded (at the end of its timeline)"),
+        "{end}"
+    );
+    assert!(
+        end.contains("  [first] first-line\n  [second] second-line"),
+        "{end}"
+    );
+
+    let at_start = json(d, &["replay", &run, "--at", "+0ms"]);
+    // The first mark's own instant: in force from then on, so not "before".
+    assert!(at_start["mark"].is_object(), "{at_start}");
+    assert_ne!(at_start["position"], "before");
+    let rfc = at_start["at"].as_str().unwrap().to_string();
+    let same = json(d, &["replay", &run, "--at", &rfc]);
+    assert_eq!(same["mark"], at_start["mark"]);
+
+    let bad = fails(d, &["replay", &run, "--at", "yesterday"]);
+    assert!(bad.contains("`yesterday` is not a time"), "{bad}");
+    let far = fails(d, &["replay", &run, "--step", "999"]);
+    assert!(far.contains("no mark 999"), "{far}");
+    let missing = fails(d, &["replay", "no-such-run"]);
+    assert!(missing.contains("no-such-run"), "{missing}");
+
+    let id = task(d);
+    ok(d, &["run", &id, "--shell", "echo plain-line"]);
+    let plain = json(d, &["runs", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let text = ok(d, &["replay", &plain]);
+    assert!(text.starts_with(&format!("run {plain} (shell)")), "{text}");
+    assert!(
+        text.contains("status:    succeeded") && text.contains("  plain-line"),
+        "{text}"
+    );
+}
