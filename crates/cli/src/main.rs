@@ -43,6 +43,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Env(cmd) => commands::env::run(&store, cmd, out),
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Replay(args) => commands::replay::run(&store, args, out),
+        Command::Compare { a, b } => commands::replay::compare(&store, a, b, out),
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
         Command::Devices(cmd) => commands::devices::run(&store, cmd, out),
         Command::Secrets(cmd) => commands::secrets::run(&store, cmd, out),

@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod clock;
+pub mod compare;
 pub mod environments;
 pub mod error;
 pub mod failpoint;

@@ -6,6 +6,8 @@ mod adopt;
 #[path = "workflows/children.rs"]
 mod children;
 mod common;
+#[path = "workflows/compare.rs"]
+mod compare;
 #[path = "workflows/control.rs"]
 mod control;
 #[path = "workflows/definitions.rs"]

@@ -32,7 +32,7 @@ pub use memory::{
     SearchMode, SimilarRun, TaskContext,
 };
 pub use recovery::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
-pub use replay::{ReplayLine, ReplayMark, ReplayState, ReplayStep};
+pub use replay::{ReplayLine, ReplayMark, ReplayState, ReplayStep, RunComparison, StepComparison};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,
     ExecutorKind, HttpSpec, Isolation, NewExecution, RetryPolicy, ShellSpec,

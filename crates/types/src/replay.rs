@@ -68,3 +68,45 @@ pub struct ReplayState {
     /// Lines recorded by then and left out before those.
     pub log_before: u32,
 }
+
+/// One step (or a plain run's only part) of two compared runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepComparison {
+    pub id: String,
+    /// `same`, `changed`, `added` (only in B) or `removed` (only in A).
+    pub change: String,
+    pub status_a: Option<StepStatus>,
+    pub status_b: Option<StepStatus>,
+    pub duration_a_ms: Option<i64>,
+    pub duration_b_ms: Option<i64>,
+    /// B's duration minus A's.
+    pub delta_ms: Option<i64>,
+    /// RFC 6902 operations turning A's rendered inputs into B's.
+    pub inputs_diff: Vec<serde_json::Value>,
+    /// The same for the outputs.
+    pub outputs_diff: Vec<serde_json::Value>,
+    /// The first line (from 1) where the logs differ, if they do.
+    pub log_first_difference: Option<u32>,
+    /// A unified diff of the logs, capped.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub log_diff: String,
+}
+
+/// Two runs side by side (`flightdeck compare`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunComparison {
+    pub a: String,
+    pub b: String,
+    /// `name vN` or a plain run's executor, for each.
+    pub what_a: String,
+    pub what_b: String,
+    /// The first step (in A's order, then B's) where they differ.
+    pub first_divergence: Option<String>,
+    /// Why it diverges there, in a few words.
+    pub divergence: Option<String>,
+    /// RFC 6902 operations turning A's parameters (a plain run: its spec) into B's.
+    pub spec_diff: Vec<serde_json::Value>,
+    /// Environment variables by name: `+NAME`, `-NAME`, `~NAME` (values never shown).
+    pub environment_diff: Vec<String>,
+    pub steps: Vec<StepComparison>,
+}

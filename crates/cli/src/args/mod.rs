@@ -57,6 +57,16 @@ pub enum Command {
     /// A past run (a workflow run or a plain run) as it stood at an instant: its status, the
     /// steps and their outputs, the checkpoint in force, the marks around it and the log so far
     Replay(ReplayArgs),
+    /// Two runs side by side (two workflow runs, even of different versions, or two plain
+    /// runs): steps aligned by id with status, duration and its delta, diffs of inputs,
+    /// outputs and logs, the parameters or spec and the environment's variables by name; the
+    /// first step where they diverge on top
+    Compare {
+        /// The first run (A)
+        a: String,
+        /// The second run (B)
+        b: String,
+    },
     /// Join a sync server, sync now, show status and conflicts
     #[command(subcommand)]
     Sync(SyncCommand),

@@ -1,8 +1,8 @@
-//! `flightdeck replay RUN [--at TIME | --step N]`
+//! `flightdeck replay RUN [--at TIME | --step N]` and `flightdeck compare A B`
 
 use flightdeck_core::replay::{self, Instant};
 use flightdeck_core::{CoreError, Store};
-use flightdeck_types::{ReplayMark, ReplayState, Timestamp};
+use flightdeck_types::{ReplayMark, ReplayState, RunComparison, Timestamp};
 
 use crate::args::ReplayArgs;
 use crate::output::Output;
@@ -127,6 +127,77 @@ fn render(s: &ReplayState) -> String {
                 Some(step) => lines.push(format!("  [{step}] {}", l.data)),
                 None => lines.push(format!("  {}", l.data)),
             }
+        }
+    }
+    lines.join("\n")
+}
+
+pub fn compare(store: &Store, a: &str, b: &str, out: &Output) -> Result<(), CoreError> {
+    let c = flightdeck_core::compare::compare(store, a, b)?;
+    out.print(&c, || render_comparison(&c));
+    Ok(())
+}
+
+fn ops(diff: &[serde_json::Value]) -> String {
+    diff.iter()
+        .map(|op| {
+            let path = op["path"].as_str().unwrap_or_default();
+            match op["op"].as_str().unwrap_or_default() {
+                "remove" => format!("-{path}"),
+                "add" => format!("+{path} = {}", op["value"]),
+                _ => format!("~{path} = {}", op["value"]),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn render_comparison(c: &RunComparison) -> String {
+    let mut lines = vec![format!(
+        "A: {} ({})\nB: {} ({})",
+        c.a, c.what_a, c.b, c.what_b
+    )];
+    lines.push(match (&c.first_divergence, &c.divergence) {
+        (Some(step), Some(why)) => format!("the runs diverge at step `{step}`: {why}"),
+        _ => "the runs do not diverge: every step matches".to_string(),
+    });
+    if !c.spec_diff.is_empty() {
+        lines.push(format!("parameters/spec: {}", ops(&c.spec_diff)));
+    }
+    if !c.environment_diff.is_empty() {
+        lines.push(format!("environment: {}", c.environment_diff.join(" ")));
+    }
+    let ms = |v: Option<i64>| v.map_or("-".to_string(), |v| format!("{v} ms"));
+    let width = c.steps.iter().map(|s| s.id.len()).max().unwrap_or(0);
+    for s in &c.steps {
+        let status = match (s.status_a, s.status_b) {
+            (Some(x), Some(y)) if x == y => x.to_string(),
+            (x, y) => format!(
+                "{} -> {}",
+                x.map_or("-".into(), |v| v.to_string()),
+                y.map_or("-".into(), |v| v.to_string())
+            ),
+        };
+        let delta = s
+            .delta_ms
+            .map(|d| format!(" ({d:+} ms)"))
+            .unwrap_or_default();
+        lines.push(format!(
+            "{:width$}  {:8} {status}  {} -> {}{delta}",
+            s.id,
+            s.change,
+            ms(s.duration_a_ms),
+            ms(s.duration_b_ms)
+        ));
+        if !s.inputs_diff.is_empty() {
+            lines.push(format!("    inputs: {}", ops(&s.inputs_diff)));
+        }
+        if !s.outputs_diff.is_empty() {
+            lines.push(format!("    outputs: {}", ops(&s.outputs_diff)));
+        }
+        if let Some(n) = s.log_first_difference {
+            lines.push(format!("    log: differs from line {n}"));
+            lines.extend(s.log_diff.lines().map(|l| format!("      {l}")));
         }
     }
     lines.join("\n")

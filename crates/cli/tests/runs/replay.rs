@@ -69,3 +69,46 @@ fn replay_shows_a_run_at_a_mark_a_time_and_its_end() {
         "{text}"
     );
 }
+
+#[test]
+fn compare_names_the_step_where_two_runs_diverge() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let source = d.join("source");
+    let file = d.join("reader.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "name: reader\nsteps:\n  - id: first\n    shell: echo same\n  - id: read\n    needs: first\n    shell: cat {}\n",
+            source.display()
+        ),
+    )
+    .unwrap();
+    ok(d, &["workflow", "apply", &file.display().to_string()]);
+    std::fs::write(&source, "alpha\n").unwrap();
+    ok(d, &["workflow", "start", "reader", "--follow"]);
+    std::fs::write(&source, "beta\n").unwrap();
+    ok(d, &["workflow", "start", "reader", "--follow"]);
+    let runs = json(d, &["workflow", "runs"]);
+    let (b, a) = (
+        runs[0]["id"].as_str().unwrap().to_string(),
+        runs[1]["id"].as_str().unwrap().to_string(),
+    );
+    let text = ok(d, &["compare", &a, &b]);
+    let line = text
+        .lines()
+        .find(|l| l.contains("diverge"))
+        .unwrap_or_else(|| panic!("no divergence line in:\n{text}"));
+    assert_eq!(
+        line,
+        "the runs diverge at step `read`: its logs differ from line 1"
+    );
+    assert!(
+        text.contains("      -alpha") && text.contains("      +beta"),
+        "{text}"
+    );
+    let c = json(d, &["compare", &a, &b]);
+    assert_eq!(c["first_divergence"], "read");
+    let missing = fails(d, &["compare", &a, "nope"]);
+    assert!(missing.contains("nope"), "{missing}");
+}
