@@ -16,6 +16,8 @@ mod definitions;
 mod engine;
 #[path = "workflows/fanout.rs"]
 mod fanout;
+#[path = "workflows/fork.rs"]
+mod fork;
 #[path = "workflows/handlers.rs"]
 mod handlers;
 #[path = "workflows/kinds.rs"]

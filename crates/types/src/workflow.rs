@@ -357,6 +357,13 @@ pub struct Checkpoint {
     /// Since when it is paused; at resume every deadline moves on by the pause's length.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused_at: Option<Timestamp>,
+    /// A fork's edited inputs: step id -> field (`shell`, `env.NAME`, ...) -> the text (a
+    /// template) used instead of the definition's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, BTreeMap<String, String>>,
+    /// Made by `fork` (from `rerun_of` at step `rerun_from`), not `rerun`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub forked: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -57,6 +57,24 @@ pub enum Command {
     /// A past run (a workflow run or a plain run) as it stood at an instant: its status, the
     /// steps and their outputs, the checkpoint in force, the marks around it and the log so far
     Replay(ReplayArgs),
+    /// Time travel: fork a workflow run at a step, with edited inputs and parameters (the
+    /// same as `workflow fork`)
+    Fork {
+        run: String,
+        /// The step to fork at (a step id)
+        #[arg(long, value_name = "STEP")]
+        step: String,
+        /// A field of STEP to run with instead (repeatable): `shell=echo hi`, `env.NAME=v`,
+        /// `http.url=...`, `agent=PROMPT`; a template like the file's
+        #[arg(long = "input", value_name = "FIELD=TEXT")]
+        inputs: Vec<String>,
+        /// A parameter to change (repeatable), read as its type
+        #[arg(long = "param", short = 'p', value_name = "K=V")]
+        params: Vec<String>,
+        /// Run it here and stream it until it ends
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Two runs side by side (two workflow runs, even of different versions, or two plain
     /// runs): steps aligned by id with status, duration and its delta, diffs of inputs,
     /// outputs and logs, the parameters or spec and the environment's variables by name; the

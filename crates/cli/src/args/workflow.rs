@@ -110,6 +110,25 @@ pub enum WorkflowCommand {
     Cancel {
         run: String,
     },
+    /// Time travel: a new run of RUN's version from STEP, keeping the outputs of the steps
+    /// that had passed when STEP last started; STEP runs with the edited inputs, the run with
+    /// the edited parameters, and what follows runs again
+    Fork {
+        run: String,
+        /// The step to fork at (a step id)
+        #[arg(long, value_name = "STEP")]
+        step: String,
+        /// A field of STEP to run with instead (repeatable): `shell=echo hi`, `env.NAME=v`,
+        /// `http.url=...`, `agent=PROMPT`; a template like the file's
+        #[arg(long = "input", value_name = "FIELD=TEXT")]
+        inputs: Vec<String>,
+        /// A parameter to change (repeatable), read as its type
+        #[arg(long = "param", short = 'p', value_name = "K=V")]
+        params: Vec<String>,
+        /// Run it here and stream it until it ends
+        #[arg(long, short)]
+        follow: bool,
+    },
     /// Take over a run whose device stopped answering (its workflow lease lapsed): it resumes
     /// here from its checkpoint, a step caught running retried by its policy
     Adopt {

@@ -101,10 +101,19 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
                 && found.device_id.as_deref() == Some(store.device_id())
                 && flightdeck_core::runs::lock::worker_holder(&store).is_none();
             let lease = workflows::lease::note(&store, &found)?;
+            let made = workflows::made_from(&store, &found.id)?;
             out.print(&progress, || {
                 let mut text = render_status(&progress);
                 if let Some(note) = &lease {
                     text.push_str(&format!("\nlease:     {note}"));
+                }
+                for (id, step, forked) in &made {
+                    text.push_str(&format!(
+                        "\n{}  {id} {} step {}",
+                        if *forked { "forked as:" } else { "rerun as: " },
+                        if *forked { "at" } else { "from" },
+                        step.as_deref().unwrap_or("?")
+                    ));
                 }
                 if idle {
                     text.push_str(&format!(
@@ -177,6 +186,58 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
             out.print(&r, || {
                 format!("rejected step {step} of workflow run {}", r.id)
             });
+        }
+        WorkflowCommand::Fork {
+            run,
+            step,
+            inputs,
+            params,
+            follow,
+        } => {
+            let inputs = inputs
+                .iter()
+                .map(|pair| {
+                    pair.split_once('=')
+                        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                        .ok_or_else(|| {
+                            CoreError::invalid(
+                                "input",
+                                format!(
+                                    "`{pair}` is not FIELD=TEXT (e.g. --input 'shell=echo hi')"
+                                ),
+                            )
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let secrets = super::secrets(&store)?.store;
+            let changes = workflows::ForkChanges {
+                inputs,
+                params: params.clone(),
+            };
+            let r = workflows::fork(&store, secrets.as_ref(), run, step, &changes)?;
+            if !out.is_json() {
+                let mut reused: Vec<&str> = r
+                    .checkpoint
+                    .steps
+                    .iter()
+                    .filter(|(_, s)| s.reused_from.is_some())
+                    .map(|(id, _)| id.as_str())
+                    .collect();
+                reused.sort();
+                eprintln!(
+                    "fork of {run} at step {step}: {}",
+                    if reused.is_empty() {
+                        "no step kept, every step runs again".to_string()
+                    } else {
+                        format!("keeping the outputs of {}", reused.join(", "))
+                    }
+                );
+            }
+            if *follow {
+                follow_here(store, &r, true, out)?;
+            } else {
+                out.print(&r, || r.id.clone());
+            }
         }
         WorkflowCommand::Rerun { run, from, follow } => {
             let r = workflows::rerun_from(&store, run, from)?;

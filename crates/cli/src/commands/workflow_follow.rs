@@ -276,7 +276,13 @@ pub fn render_status(p: &WorkflowProgress) -> String {
     }
     if let Some(of) = &r.rerun_of {
         lines.push(format!(
-            "rerun of:  {of} from step {}",
+            "{}  {of} {} step {}",
+            if r.checkpoint.forked {
+                "forked from:"
+            } else {
+                "rerun of: "
+            },
+            if r.checkpoint.forked { "at" } else { "from" },
             r.rerun_from.as_deref().unwrap_or("?")
         ));
     }

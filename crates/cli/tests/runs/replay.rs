@@ -112,3 +112,58 @@ fn compare_names_the_step_where_two_runs_diverge() {
     let missing = fails(d, &["compare", &a, "nope"]);
     assert!(missing.contains("nope"), "{missing}");
 }
+
+#[test]
+fn fork_runs_a_step_again_with_an_edited_input_and_both_runs_show_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("pair.yaml");
+    std::fs::write(
+        &file,
+        "name: pair\nsteps:\n  - id: first\n    shell: echo first-line\n  - id: second\n    needs: first\n    shell: echo second-line\n",
+    )
+    .unwrap();
+    ok(d, &["workflow", "apply", &file.display().to_string()]);
+    ok(d, &["workflow", "start", "pair", "--follow"]);
+    let run = json(d, &["workflow", "runs"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = ok(
+        d,
+        &[
+            "fork",
+            &run,
+            "--step",
+            "second",
+            "--input",
+            "shell=echo forked-line",
+            "--follow",
+        ],
+    );
+    assert!(out.contains("[second] forked-line"), "{out}");
+    assert!(
+        !out.contains("[first]"),
+        "the step before the fork ran again: {out}"
+    );
+    let fork = json(d, &["workflow", "runs"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(fork, run);
+    let forked = ok(d, &["workflow", "status", &fork]);
+    assert!(
+        forked.contains(&format!("forked from:  {run} at step second")),
+        "{forked}"
+    );
+    let original = ok(d, &["workflow", "status", &run]);
+    assert!(
+        original.contains(&format!("forked as:  {fork} at step second")),
+        "{original}"
+    );
+    let bad = fails(
+        d,
+        &["fork", &run, "--step", "second", "--input", "agent=hi"],
+    );
+    assert!(bad.contains("has no field `agent` to edit"), "{bad}");
+}

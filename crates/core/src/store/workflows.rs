@@ -396,3 +396,15 @@ pub fn step_durations(
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// The runs made from run `id` by `rerun` or `fork`: (run id, step, forked), oldest first.
+pub fn made_from(conn: &Connection, id: &str) -> Result<Vec<(String, Option<String>, bool)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, rerun_from, coalesce(json_extract(checkpoint, '$.forked'), 0)
+         FROM workflow_runs WHERE rerun_of = ?1 ORDER BY queued_at, id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

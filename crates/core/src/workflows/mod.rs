@@ -305,3 +305,22 @@ fn decide(
 pub fn rerun_from(store: &Store, id: &str, from: &str) -> Result<WorkflowRun> {
     store.write(|w| start::rerun_from(w, id, from))
 }
+
+pub use start::ForkChanges;
+
+/// The runs made from run `id` by `rerun` or `fork`: (run id, step, forked), oldest first.
+pub fn made_from(store: &Store, id: &str) -> Result<Vec<(String, Option<String>, bool)>> {
+    store.read(|c| sql::made_from(c, id))
+}
+
+/// A fork of run `id` from step `from` (time travel): what had passed when `from` last
+/// started is kept, `from` runs with the edited inputs and parameters, what follows again.
+pub fn fork(
+    store: &Store,
+    secrets: &dyn crate::secrets::SecretStore,
+    id: &str,
+    from: &str,
+    changes: &ForkChanges,
+) -> Result<WorkflowRun> {
+    store.write(|w| start::fork(w, id, from, changes, secrets))
+}

@@ -43,7 +43,11 @@ pub fn resolve_and_start(
     let workflow = resolve_version(w, &req.workflow, req.version)?;
     let mut params =
         definition::resolve_params(&workflow.definition, &req.params, &req.text_params)?;
-    seal_secret_params(w, &workflow, &mut params, parent, secrets)?;
+    let inherited = match parent.and_then(|p| p.workflow_run_id.as_deref()) {
+        Some(run) => sql::find_run(w, run)?.checkpoint.params,
+        None => Default::default(),
+    };
+    seal_secret_params(&workflow, &mut params, &inherited, secrets)?;
     if let Some(parent) = parent {
         refuse_recursion(w, &workflow, parent)?;
     }
@@ -187,10 +191,41 @@ fn refuse_recursion(w: &Writer<'_>, workflow: &Workflow, parent: &Execution) -> 
     Ok(())
 }
 
+/// What a fork changes: inputs of its step (field -> text) and parameters (`K=V` text).
+#[derive(Debug, Clone, Default)]
+pub struct ForkChanges {
+    pub inputs: Vec<(String, String)>,
+    pub params: Vec<String>,
+}
+
 /// A new run of `run_id`'s version that reuses the recorded outputs of every step that
 /// passed there and neither is `from` nor comes after it; `from` and what follows run again.
 pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<WorkflowRun> {
-    let old = sql::find_run(w, run_id)?;
+    fork_or_rerun(w, run_id, from, None, None)
+}
+
+/// A fork of `run_id` from step `from`: the steps that had passed when `from` last started
+/// keep their recorded outputs, `from` runs with `changes.inputs` in place of its
+/// definition's fields and the run with `changes.params` over its parameters, and what
+/// follows runs again.
+pub fn fork(
+    w: &mut Writer<'_>,
+    run_id: &str,
+    from: &str,
+    changes: &ForkChanges,
+    secrets: &dyn SecretStore,
+) -> Result<WorkflowRun> {
+    fork_or_rerun(w, run_id, from, Some(changes), Some(secrets))
+}
+
+fn fork_or_rerun(
+    w: &mut Writer<'_>,
+    run_id: &str,
+    from: &str,
+    changes: Option<&ForkChanges>,
+    secrets: Option<&dyn SecretStore>,
+) -> Result<WorkflowRun> {
+    let mut old = sql::find_run(w, run_id)?;
     let workflow = sql::version(w, &old.workflow_id, old.version)?;
     let def = &workflow.definition;
     if def.step(from).is_none() {
@@ -213,6 +248,53 @@ pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<Workfl
             "run {run_id} is still {}; cancel it or wait for it to end before rerunning",
             old.status
         )));
+    }
+    let mut params = old.checkpoint.params.clone();
+    let mut overrides = std::collections::BTreeMap::new();
+    if let Some(changes) = changes {
+        // The state when `from` last started: what had passed by then is kept.
+        let snapshots = sql::snapshots(w, run_id)?;
+        let started = snapshots
+            .iter()
+            .rposition(|s| s.step_id.as_deref() == Some(from) && s.label == "started");
+        if let Some(k) = started {
+            let mut whole = snapshots[0].checkpoint.clone();
+            for row in &snapshots[1..=k] {
+                whole.steps.extend(row.checkpoint.steps.clone());
+            }
+            old.checkpoint.steps = whole.steps;
+        }
+        let edited = edited_inputs(def, from, &changes.inputs)?;
+        if !edited.is_empty() {
+            overrides.insert(from.to_string(), edited);
+        }
+        for pair in &changes.params {
+            let (k, v) = pair.split_once('=').ok_or_else(|| {
+                CoreError::invalid("params", format!("`{pair}` is not K=V (e.g. --param n=2)"))
+            })?;
+            let spec = def.params.get(k.trim()).ok_or_else(|| {
+                CoreError::invalid(
+                    "params",
+                    format!(
+                        "unknown parameter `{}` (this workflow has: {})",
+                        k.trim(),
+                        {
+                            let names: Vec<&str> = def.params.keys().map(String::as_str).collect();
+                            if names.is_empty() {
+                                "none".to_string()
+                            } else {
+                                names.join(", ")
+                            }
+                        }
+                    ),
+                )
+            })?;
+            let value = definition::parse_typed(spec.param_type, v)
+                .map_err(|e| CoreError::invalid("params", format!("parameter `{k}`: {e}")))?;
+            params.insert(k.trim().to_string(), value);
+        }
+        let inherited = old.checkpoint.params.clone();
+        seal_secret_params(&workflow, &mut params, &inherited, secrets)?;
     }
     let again: BTreeSet<&str> = def
         .steps
@@ -249,11 +331,13 @@ pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<Workfl
         w,
         &workflow,
         Checkpoint {
-            params: old.checkpoint.params.clone(),
+            params,
             steps,
             boundaries: 0,
             // The same children as the run it repeats.
             children: old.checkpoint.children.clone(),
+            overrides,
+            forked: changes.is_some(),
             ..Default::default()
         },
         NewRun {
@@ -272,16 +356,11 @@ pub fn rerun_from(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<Workfl
 /// typed by hand, or a value from a schedule or `run --workflow` (both store what they are
 /// given), is refused.
 fn seal_secret_params(
-    w: &Writer<'_>,
     workflow: &Workflow,
     params: &mut serde_json::Map<String, serde_json::Value>,
-    parent: Option<&Execution>,
+    parent_params: &serde_json::Map<String, serde_json::Value>,
     secrets: Option<&dyn SecretStore>,
 ) -> Result<()> {
-    let parent_params = match parent.and_then(|p| p.workflow_run_id.as_deref()) {
-        Some(run) => sql::find_run(w, run)?.checkpoint.params,
-        None => Default::default(),
-    };
     for (name, _) in workflow.definition.params.iter().filter(|(_, s)| s.secret) {
         let Some(serde_json::Value::String(value)) = params.get(name) else {
             continue;
@@ -312,4 +391,45 @@ fn seal_secret_params(
         params.insert(name.clone(), serde_json::Value::String(marker));
     }
     Ok(())
+}
+
+/// The fields a fork may edit on step `from`, checked as the file's would be: a field the
+/// step's kind has, and a template that parses and names only what the step may use.
+fn edited_inputs(
+    def: &flightdeck_types::WorkflowDefinition,
+    from: &str,
+    inputs: &[(String, String)],
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let mut edited = std::collections::BTreeMap::new();
+    let Some(step) = def.step(from) else {
+        return Ok(edited);
+    };
+    for (field, text) in inputs {
+        let mut probe = def.clone();
+        let target = probe
+            .steps
+            .iter_mut()
+            .find(|s| s.id == from)
+            .expect("the step is there");
+        if !super::templates::override_field(target, field, text) {
+            return Err(CoreError::invalid(
+                "input",
+                format!(
+                    "step `{from}` ({}) has no field `{field}` to edit (fields: {})",
+                    step.action.executor(),
+                    super::templates::editable_fields(step).join(", ")
+                ),
+            ));
+        }
+        let mut problems = Vec::new();
+        super::templates::check_definition(&probe, &mut problems);
+        if let Some(p) = problems
+            .into_iter()
+            .find(|p| p.starts_with(&format!("step `{from}`")))
+        {
+            return Err(CoreError::invalid("input", p));
+        }
+        edited.insert(field.clone(), text.clone());
+    }
+    Ok(edited)
 }

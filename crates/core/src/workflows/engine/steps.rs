@@ -190,6 +190,19 @@ pub(super) fn start_ready_steps(
             .filter(|s| s.status == StepStatus::Running && s.execution_id.is_some())
             .count() as u32;
         for step in &def.steps {
+            // A fork's edited inputs stand in for the definition's fields.
+            let edited;
+            let step = match run.checkpoint.overrides.get(&step.id) {
+                Some(fields) => {
+                    let mut s = step.clone();
+                    for (field, text) in fields {
+                        templates::override_field(&mut s, field, text);
+                    }
+                    edited = s;
+                    &edited
+                }
+                None => step,
+            };
             let state = run.checkpoint.steps.get(&step.id);
             if step.foreach.is_some() && state.map(|s| s.status) == Some(StepStatus::Running) {
                 let ctx = step_context(w, run, def);
