@@ -43,6 +43,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Env(cmd) => commands::env::run(&store, cmd, out),
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Replay(args) => commands::replay::run(&store, args, out),
+        Command::Backup(cmd) => commands::backup::run(store, cmd, out),
         Command::Compare { a, b } => commands::replay::compare(&store, a, b, out),
         Command::Fork {
             run,

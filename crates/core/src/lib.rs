@@ -2,6 +2,7 @@
 //! CLI and the desktop shell are thin layers over this crate.
 
 pub mod audit;
+pub mod backup;
 pub mod clock;
 pub mod compare;
 pub mod environments;

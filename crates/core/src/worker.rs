@@ -67,6 +67,7 @@ pub async fn run(
         }))
     };
     let cleaning = tokio::spawn(clean_worktrees(store.clone(), stop_rx.clone()));
+    let backing_up = tokio::spawn(daily_backups(store.clone(), stop_rx.clone()));
     let scheduler = Arc::new(Scheduler::new(store.clone(), Arc::new(SystemClock)));
     let scheduling = tokio::spawn(scheduler.run(stop_rx.clone()));
     let joined = account::status(&store)?.joined;
@@ -114,6 +115,7 @@ pub async fn run(
         tracing::warn!(error = %e, "the memory search service stopped");
     }
     let _ = cleaning.await;
+    let _ = backing_up.await;
     let runner_result = runner.stop().await.and(driver_result);
     let scheduler_result = scheduling.await.expect("the scheduler does not panic");
     let sync_result = match syncing {
@@ -127,6 +129,26 @@ pub async fn run(
 /// How often the worker removes merged runs' old worktrees (see
 /// [`runs::worktree::clean`]); also once at start.
 const WORKTREE_CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
+
+/// A daily backup of the workspace while the worker runs (looked at hourly; the last
+/// [`crate::backup::KEEP_DAILY`] kept).
+async fn daily_backups(store: Arc<Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || crate::backup::daily_if_due(&s)).await {
+            Ok(Ok(Some(made))) => {
+                tracing::info!(file = %made.file.display(), "made the daily backup")
+            }
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "the daily backup failed"),
+            Err(e) => tracing::warn!(error = %e, "the daily backup stopped"),
+        }
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+        }
+    }
+}
 
 async fn clean_worktrees(store: Arc<Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {

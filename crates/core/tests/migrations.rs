@@ -180,3 +180,86 @@ fn a_failing_migration_rolls_back_whole() {
         0
     );
 }
+
+#[test]
+fn opening_a_database_with_migrations_to_apply_backs_it_up_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("flightdeck.db");
+    let all = local_migrations();
+    {
+        let older = Store::open_with_migrations(&path, &all[..all.len() - 1]).unwrap();
+        tasks::create(
+            &older,
+            NewTask {
+                title: "before the upgrade".into(),
+                ..NewTask::default()
+            },
+        )
+        .unwrap();
+    }
+    assert!(flightdeck_core::backup::list(&path).unwrap().is_empty());
+    drop(Store::open(&path).unwrap());
+    let made = flightdeck_core::backup::list(&path).unwrap();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(made[0].kind, "pre-migration");
+    flightdeck_core::backup::check(&made[0].file).unwrap();
+    // The copy is the database as it was: the task, and the older schema.
+    let copy = rusqlite::Connection::open(&made[0].file).unwrap();
+    let (title, newest): (String, u32) = (
+        copy.query_row("SELECT title FROM tasks", [], |r| r.get(0))
+            .unwrap(),
+        copy.query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })
+        .unwrap(),
+    );
+    assert_eq!(title, "before the upgrade");
+    assert_eq!(newest, all[all.len() - 2].version);
+    drop(Store::open(&path).unwrap());
+    assert_eq!(
+        flightdeck_core::backup::list(&path).unwrap().len(),
+        1,
+        "nothing to migrate"
+    );
+}
+
+#[test]
+fn a_backup_is_a_checked_copy_and_seven_daily_ones_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    tasks::create(
+        &store,
+        NewTask {
+            title: "kept".into(),
+            ..NewTask::default()
+        },
+    )
+    .unwrap();
+    let manual = flightdeck_core::backup::now(&store, "manual").unwrap();
+    let copy = Store::open(&manual.file).unwrap();
+    assert_eq!(
+        count(&copy, "SELECT count(*) FROM tasks WHERE title = 'kept'"),
+        1
+    );
+    drop(copy);
+    for _ in 0..9 {
+        flightdeck_core::backup::now(&store, "daily").unwrap();
+    }
+    let all = flightdeck_core::backup::list(store.path()).unwrap();
+    let daily = all.iter().filter(|b| b.kind == "daily").count();
+    assert_eq!(daily, flightdeck_core::backup::KEEP_DAILY);
+    assert!(
+        all.iter().any(|b| b.kind == "manual"),
+        "a manual one is never pruned"
+    );
+    assert!(
+        all.windows(2).all(|w| w[0].created_at >= w[1].created_at),
+        "newest first"
+    );
+    assert!(flightdeck_core::backup::daily_if_due(&store)
+        .unwrap()
+        .is_none());
+    std::fs::write(dir.path().join("garbage.db"), b"not a database at all").unwrap();
+    let err = flightdeck_core::backup::check(&dir.path().join("garbage.db"));
+    assert!(err.is_err());
+}

@@ -75,6 +75,10 @@ pub enum Command {
         #[arg(long, short)]
         follow: bool,
     },
+    /// Local backups of this workspace's database: make one now, list them, or put one in
+    /// place of a damaged database
+    #[command(subcommand)]
+    Backup(BackupCommand),
     /// Two runs side by side (two workflow runs, even of different versions, or two plain
     /// runs): steps aligned by id with status, duration and its delta, diffs of inputs,
     /// outputs and logs, the parameters or spec and the environment's variables by name; the
@@ -352,6 +356,18 @@ pub enum SecretCommand {
         /// Variable name
         key: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Copy the database now (`VACUUM INTO`, checked with integrity_check) into `backups/`
+    Now,
+    /// The backups, newest first (made before every migration, daily while a worker runs,
+    /// and by `backup now`)
+    List,
+    /// Put FILE in place of the database (for a damaged one): refused while the app or the
+    /// daemon holds the workspace; the current file is kept aside, not deleted
+    Restore { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Args)]

@@ -167,3 +167,39 @@ fn fork_runs_a_step_again_with_an_edited_input_and_both_runs_show_it() {
     );
     assert!(bad.contains("has no field `agent` to edit"), "{bad}");
 }
+
+#[test]
+fn a_backup_restores_the_workspace_as_it_was_and_not_under_a_running_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(d, &["task", "add", "before the backup"]);
+    let made = json(d, &["backup", "now"]);
+    let file = made["file"].as_str().unwrap().to_string();
+    assert_eq!(json(d, &["backup", "list"])[0]["file"], file.as_str());
+    ok(d, &["task", "add", "after the backup"]);
+    {
+        let _daemon = super::Daemon::start(d);
+        let lock = d.join("workspaces/default/flightdeck.db.worker.lock");
+        super::until("the daemon to hold the workspace", || {
+            std::fs::read_to_string(&lock)
+                .ok()
+                .filter(|holder| holder.contains("daemon"))
+        });
+        let refused = fails(d, &["backup", "restore", &file]);
+        assert!(refused.contains("in use by"), "{refused}");
+    }
+    let titles = |d: &std::path::Path| -> Vec<String> {
+        json(d, &["task", "list"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(titles(d).contains(&"after the backup".to_string()));
+    let restored = json(d, &["backup", "restore", &file]);
+    assert!(std::path::Path::new(restored["kept_aside"].as_str().unwrap()).is_file());
+    assert_eq!(titles(d), ["before the backup"]);
+    let missing = fails(d, &["backup", "restore", "/no/such/backup.db"]);
+    assert!(missing.contains("is not a file"), "{missing}");
+}

@@ -30,6 +30,27 @@ pub(crate) fn checksum(sql: &str) -> String {
     format!("{hash:016x}")
 }
 
+/// Whether the database has migrations applied already and some of `migrations` still to
+/// apply (an existing database about to change schema).
+pub fn pending(conn: &Connection, migrations: &[Migration]) -> Result<bool> {
+    let table: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if table.is_none() {
+        return Ok(false);
+    }
+    let newest: Option<u32> =
+        conn.query_row("SELECT max(version) FROM schema_migrations", [], |r| {
+            r.get(0)
+        })?;
+    let known = migrations.iter().map(|m| m.version).max().unwrap_or(0);
+    Ok(newest.is_some_and(|v| v < known))
+}
+
 /// Applies every migration of `migrations` the database has not seen. Returns the versions
 /// applied now (empty when the schema was already current).
 pub fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<Vec<u32>> {

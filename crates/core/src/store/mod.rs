@@ -79,6 +79,10 @@ impl Store {
                 .map_err(|e| CoreError::io(format!("cannot create {}", parent.display()), e))?;
         }
         let mut conn = CrConn::open(path)?;
+        if migrate::pending(&conn, migrations)? {
+            // A copy of the database as it was, before its schema changes.
+            crate::backup::write(&conn, path, "pre-migration")?;
+        }
         migrate::migrate(&mut conn, migrations)?;
         // A migration may just have added what held cells belong to.
         held::merge_now_known(&mut conn)?;
