@@ -379,7 +379,90 @@ fn idle_writes(runs: usize, secs: u64) -> (u64, f64) {
     (writes, writes as f64 / secs as f64)
 }
 
+/// Time travel (issue 33): replay of a 10,000-event plain run at random instants and its
+/// next/previous marks, p50 and p99 (ms); and `compare` of two 200-step workflow runs (ms).
+fn time_travel() -> ((f64, f64), (f64, f64), f64) {
+    use flightdeck_core::replay::{self, Instant as At};
+    let (_dir, store) = new_store();
+    let worker = Worker::start(&store, 4);
+    let id = runs::queue(
+        &store,
+        NewExecution {
+            spec: Some(ExecutionSpec::Shell(ShellSpec {
+                line: Some("seq 10000".into()),
+                ..ShellSpec::default()
+            })),
+            ..NewExecution::default()
+        },
+    )
+    .unwrap()
+    .id;
+    while !runs::get(&store, &id).unwrap().status.is_final() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let events = runs::events(&store, &id, 0, 20_000).unwrap();
+    assert!(events.len() >= 10_000, "{} events", events.len());
+    let (first, last) = (
+        events[0].at.as_millis(),
+        events.last().unwrap().at.as_millis(),
+    );
+    let mut rng_state = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = || {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        rng_state
+    };
+    let (mut jumps, mut steps) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        let t = first + (next() % (last - first + 1) as u64) as i64;
+        let started = Instant::now();
+        let state = replay::at(&store, &id, At::At(flightdeck_types::Timestamp(t)), 50).unwrap();
+        jumps.push(started.elapsed().as_secs_f64() * 1e3);
+        let target = state.next.or(state.previous).map_or(0, |m| m.seq);
+        let started = Instant::now();
+        replay::at(&store, &id, At::Mark(target), 50).unwrap();
+        steps.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    let mut yaml =
+        String::from("name: twohundred\nconcurrency: 1\nsteps:\n  - id: s0\n    shell: echo 0\n");
+    for i in 1..200 {
+        yaml.push_str(&format!(
+            "  - id: s{i}\n    needs: [s{}]\n    shell: echo {i}\n",
+            i - 1
+        ));
+    }
+    workflows::apply(&store, &yaml, Format::Yaml).unwrap();
+    let (a, b) = (start(&store, "twohundred"), start(&store, "twohundred"));
+    wait_run(&store, &a);
+    wait_run(&store, &b);
+    drop(worker);
+    let mut compares = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        flightdeck_core::compare::compare(&store, &a, &b).unwrap();
+        compares.push(started.elapsed().as_secs_f64() * 1e3);
+    }
+    for v in [&mut jumps, &mut steps, &mut compares] {
+        v.sort_by(|x, y| x.partial_cmp(y).unwrap());
+    }
+    (
+        (percentile(&jumps, 0.5), percentile(&jumps, 0.99)),
+        (percentile(&steps, 0.5), percentile(&steps, 0.99)),
+        percentile(&compares, 0.5),
+    )
+}
+
 fn main() {
+    if std::env::var("FLIGHTDECK_BENCH_TIME_TRAVEL_ONLY").is_ok() {
+        let ((j50, j99), (s50, s99), compare) = time_travel();
+        println!(
+            "replay of a 10,000-event run at a random instant: p50 {j50:.1} ms, p99 {j99:.1} ms; \
+             to the next/previous mark: p50 {s50:.1} ms, p99 {s99:.1} ms; compare of two \
+             200-step runs: {compare:.1} ms (median of 5)"
+        );
+        return;
+    }
     if std::env::var("FLIGHTDECK_BENCH_FANOUT_ONLY").is_ok() {
         let (took, most, cap) = foreach_runs(20, 100);
         println!(
