@@ -45,23 +45,9 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Replay(args) => commands::replay::run(&store, args, out),
         Command::Backup(cmd) => commands::backup::run(store, cmd, out),
         Command::Compare { a, b } => commands::replay::compare(&store, a, b, out),
-        Command::Fork {
-            run,
-            step,
-            inputs,
-            params,
-            follow,
-        } => commands::workflow::run(
-            store,
-            &args::WorkflowCommand::Fork {
-                run: run.clone(),
-                step: step.clone(),
-                inputs: inputs.clone(),
-                params: params.clone(),
-                follow: *follow,
-            },
-            out,
-        ),
+        Command::Fork(fork) => {
+            commands::workflow::run(store, &args::WorkflowCommand::Fork(fork.clone()), out)
+        }
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
         Command::Devices(cmd) => commands::devices::run(&store, cmd, out),
         Command::Secrets(cmd) => commands::secrets::run(&store, cmd, out),

@@ -27,6 +27,35 @@ fn wait_status(ui: &Session, css: &str, want: &str) {
     });
 }
 
+/// Applies `definition` to the workspace under `data` and starts a run of workflow `name`
+/// there (nothing runs it until the app does); its id.
+fn apply_and_start(data: &std::path::Path, definition: &str, name: &str) -> String {
+    let store = Store::open_workspace(Some(data), "default").unwrap();
+    workflows::apply(&store, definition, Format::Yaml).unwrap();
+    let start = flightdeck_types::StartWorkflow {
+        workflow: name.into(),
+        ..Default::default()
+    };
+    let keyring = flightdeck_core::secrets::OsKeyring::from_env().unwrap();
+    workflows::start(&store, &keyring, &start).unwrap().id
+}
+
+/// Opens run `run_id`'s page from the Workflows view's list of runs.
+fn open_run(ui: &Session, run_id: &str) {
+    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
+        .unwrap();
+    let row = poll::until("the run listed", WAIT, || {
+        Ok(ui
+            .find_all(&format!(
+                "[data-testid=workflow-run-row][data-id='{run_id}'] \
+                 [data-testid=workflow-run-open]"
+            ))?
+            .into_iter()
+            .next())
+    });
+    ui.click(&row).unwrap();
+}
+
 #[test]
 fn a_workflow_started_in_the_app_waits_for_approval_then_finishes() {
     let data = tempfile::tempdir().unwrap();
@@ -206,36 +235,11 @@ steps:
 "#,
         gate.display()
     );
-    let run_id = {
-        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
-        workflows::apply(&store, &definition, Format::Yaml).unwrap();
-        let start = flightdeck_types::StartWorkflow {
-            workflow: "long".into(),
-            ..Default::default()
-        };
-        workflows::start(
-            &store,
-            &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
-            &start,
-        )
-        .unwrap()
-        .id
-    };
+    let run_id = apply_and_start(data.path(), &definition, "long");
 
     let app = App::launch(data.path());
     let ui = app.session();
-    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
-        .unwrap();
-    let row = poll::until("the run listed", WAIT, || {
-        Ok(ui
-            .find_all(&format!(
-                "[data-testid=workflow-run-row][data-id='{run_id}'] \
-                 [data-testid=workflow-run-open]"
-            ))?
-            .into_iter()
-            .next())
-    });
-    ui.click(&row).unwrap();
+    open_run(ui, &run_id);
     wait_status(ui, "[data-testid=dag-step-wait]", "running");
 
     let store = Store::open_workspace(Some(data.path()), "default").unwrap();
@@ -291,35 +295,10 @@ steps:
     needs: each
     shell: echo done
 "#;
-    let run_id = {
-        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
-        workflows::apply(&store, definition, Format::Yaml).unwrap();
-        let start = flightdeck_types::StartWorkflow {
-            workflow: "fan".into(),
-            ..Default::default()
-        };
-        workflows::start(
-            &store,
-            &flightdeck_core::secrets::OsKeyring::from_env().unwrap(),
-            &start,
-        )
-        .unwrap()
-        .id
-    };
+    let run_id = apply_and_start(data.path(), definition, "fan");
     let app = App::launch(data.path());
     let ui = app.session();
-    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
-        .unwrap();
-    let row = poll::until("the run listed", WAIT, || {
-        Ok(ui
-            .find_all(&format!(
-                "[data-testid=workflow-run-row][data-id='{run_id}'] \
-                 [data-testid=workflow-run-open]"
-            ))?
-            .into_iter()
-            .next())
-    });
-    ui.click(&row).unwrap();
+    open_run(ui, &run_id);
     wait_status(ui, "[data-testid=dag-step-after]", "succeeded");
     // One box for the fan-out, saying how many items ended, not a box per item.
     let box_ = ui.find("[data-testid=dag-step-each]").unwrap();
@@ -404,18 +383,7 @@ fn a_run_whose_device_stopped_answering_is_adopted_from_its_page() {
     };
     let app = App::launch(data.path());
     let ui = app.session();
-    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
-        .unwrap();
-    let row = poll::until("the run listed", WAIT, || {
-        Ok(ui
-            .find_all(&format!(
-                "[data-testid=workflow-run-row][data-id='{run_id}'] \
-                 [data-testid=workflow-run-open]"
-            ))?
-            .into_iter()
-            .next())
-    });
-    ui.click(&row).unwrap();
+    open_run(ui, &run_id);
     let adopt = poll::until("the Adopt button, once A's lease lapsed", WAIT, || {
         Ok(ui
             .find_all("[data-testid=workflow-adopt]")?

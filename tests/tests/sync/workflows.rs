@@ -18,6 +18,22 @@ async fn until<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     until_async(what, WAIT, || Ok(check())).await
 }
 
+/// A's worker: its runner and workflow driver, which run its runs.
+fn worker(
+    store: &std::sync::Arc<flightdeck_core::Store>,
+) -> (
+    flightdeck_core::runs::RunnerHandle,
+    flightdeck_core::workflows::driver::DriverHandle,
+) {
+    let runner = Runner::new(
+        store.clone(),
+        std::sync::Arc::new(keyring()),
+        RunnerConfig::default(),
+    )
+    .spawn();
+    (runner, WorkflowDriver::new(store.clone()).spawn())
+}
+
 /// A workflow run on device A, watched and steered from device B through the real server:
 /// B sees A's progress live, B's pause is acted on by A (its shell step stops), and B's
 /// approval lets A run the step after it.
@@ -27,13 +43,7 @@ async fn a_workflow_runs_on_one_device_and_is_steered_from_another() {
     let (a, b) = (join(&server).await, join(&server).await);
     let (stop_tx, daemons) = quick_daemons(&[&a, &b]);
     // A is the worker: its runner and workflow driver run the run.
-    let runner = Runner::new(
-        a.store.clone(),
-        std::sync::Arc::new(keyring()),
-        RunnerConfig::default(),
-    )
-    .spawn();
-    let driver = WorkflowDriver::new(a.store.clone()).spawn();
+    let (runner, driver) = worker(&a.store);
 
     let scratch = tempfile::tempdir().unwrap();
     let (ticks, shipped) = (scratch.path().join("ticks"), scratch.path().join("shipped"));
@@ -130,13 +140,7 @@ async fn cancel_and_reject_from_another_device_end_the_run_where_it_runs() {
     let server = start_server().await;
     let (a, b) = (join(&server).await, join(&server).await);
     let (stop_tx, daemons) = quick_daemons(&[&a, &b]);
-    let runner = Runner::new(
-        a.store.clone(),
-        std::sync::Arc::new(keyring()),
-        RunnerConfig::default(),
-    )
-    .spawn();
-    let driver = WorkflowDriver::new(a.store.clone()).spawn();
+    let (runner, driver) = worker(&a.store);
     let yaml = "name: remote\nsteps:\n  - id: gate\n    kind: approval\n  - id: after\n    needs: gate\n    shell: echo never\n";
     workflows::apply(&a.store, yaml, Format::Yaml).unwrap();
     let long = "name: long\nsteps:\n  - id: sleep\n    shell: sleep 60\n";

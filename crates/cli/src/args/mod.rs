@@ -11,7 +11,7 @@ use flightdeck_types::{Priority, TaskStatus};
 
 pub use memory::{MemoryCommand, MemoryFilterArgs};
 pub use runs::{ErrorsCommand, ExecutorArgs, RunArgs, RunsCommand, ScheduleCommand};
-pub use workflow::{StartArgs, WorkflowCommand};
+pub use workflow::{ForkArgs, StartArgs, WorkflowCommand};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,22 +59,7 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Time travel: fork a workflow run at a step, with edited inputs and parameters (the
     /// same as `workflow fork`)
-    Fork {
-        run: String,
-        /// The step to fork at (a step id)
-        #[arg(long, value_name = "STEP")]
-        step: String,
-        /// A field of STEP to run with instead (repeatable): `shell=echo hi`, `env.NAME=v`,
-        /// `http.url=...`, `agent=PROMPT`; a template like the file's
-        #[arg(long = "input", value_name = "FIELD=TEXT")]
-        inputs: Vec<String>,
-        /// A parameter to change (repeatable), read as its type
-        #[arg(long = "param", short = 'p', value_name = "K=V")]
-        params: Vec<String>,
-        /// Run it here and stream it until it ends
-        #[arg(long, short)]
-        follow: bool,
-    },
+    Fork(ForkArgs),
     /// Local backups of this workspace's database: make one now, list them, or put one in
     /// place of a damaged database
     #[command(subcommand)]

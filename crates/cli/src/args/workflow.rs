@@ -32,6 +32,24 @@ pub struct StartArgs {
     pub follow: bool,
 }
 
+#[derive(Debug, Clone, Args)]
+pub struct ForkArgs {
+    pub run: String,
+    /// The step to fork at (a step id)
+    #[arg(long, value_name = "STEP")]
+    pub step: String,
+    /// A field of STEP to run with instead (repeatable): `shell=echo hi`, `env.NAME=v`,
+    /// `http.url=...`, `agent=PROMPT`; a template like the file's
+    #[arg(long = "input", value_name = "FIELD=TEXT")]
+    pub inputs: Vec<String>,
+    /// A parameter to change (repeatable), read as its type
+    #[arg(long = "param", short = 'p', value_name = "K=V")]
+    pub params: Vec<String>,
+    /// Run it here and stream it until it ends
+    #[arg(long, short)]
+    pub follow: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum WorkflowCommand {
     /// Validate a definition file (YAML, or JSON when named *.json) and store it as the next
@@ -113,22 +131,7 @@ pub enum WorkflowCommand {
     /// Time travel: a new run of RUN's version from STEP, keeping the outputs of the steps
     /// that had passed when STEP last started; STEP runs with the edited inputs, the run with
     /// the edited parameters, and what follows runs again
-    Fork {
-        run: String,
-        /// The step to fork at (a step id)
-        #[arg(long, value_name = "STEP")]
-        step: String,
-        /// A field of STEP to run with instead (repeatable): `shell=echo hi`, `env.NAME=v`,
-        /// `http.url=...`, `agent=PROMPT`; a template like the file's
-        #[arg(long = "input", value_name = "FIELD=TEXT")]
-        inputs: Vec<String>,
-        /// A parameter to change (repeatable), read as its type
-        #[arg(long = "param", short = 'p', value_name = "K=V")]
-        params: Vec<String>,
-        /// Run it here and stream it until it ends
-        #[arg(long, short)]
-        follow: bool,
-    },
+    Fork(ForkArgs),
     /// Take over a run whose device stopped answering (its workflow lease lapsed): it resumes
     /// here from its checkpoint, a step caught running retried by its policy
     Adopt {

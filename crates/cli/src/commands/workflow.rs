@@ -7,7 +7,7 @@ use flightdeck_core::{CoreError, Store};
 use flightdeck_types::{StartWorkflow, Workflow, WorkflowRun, WorkflowRunFilter};
 
 use super::workflow_follow::{follow, print_logs, render_status};
-use crate::args::{StartArgs, WorkflowCommand};
+use crate::args::{ForkArgs, StartArgs, WorkflowCommand};
 use crate::output::{table, Output};
 
 fn read_file(path: &std::path::Path) -> Result<(String, Format), CoreError> {
@@ -187,13 +187,13 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
                 format!("rejected step {step} of workflow run {}", r.id)
             });
         }
-        WorkflowCommand::Fork {
+        WorkflowCommand::Fork(ForkArgs {
             run,
             step,
             inputs,
             params,
             follow,
-        } => {
+        }) => {
             let inputs = inputs
                 .iter()
                 .map(|pair| {
@@ -215,59 +215,51 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
                 params: params.clone(),
             };
             let r = workflows::fork(&store, secrets.as_ref(), run, step, &changes)?;
-            if !out.is_json() {
-                let mut reused: Vec<&str> = r
-                    .checkpoint
-                    .steps
-                    .iter()
-                    .filter(|(_, s)| s.reused_from.is_some())
-                    .map(|(id, _)| id.as_str())
-                    .collect();
-                reused.sort();
-                eprintln!(
-                    "fork of {run} at step {step}: {}",
-                    if reused.is_empty() {
-                        "no step kept, every step runs again".to_string()
-                    } else {
-                        format!("keeping the outputs of {}", reused.join(", "))
-                    }
-                );
-            }
-            if *follow {
-                follow_here(store, &r, true, out)?;
-            } else {
-                out.print(&r, || r.id.clone());
-            }
+            let said = format!("fork of {run} at step {step}");
+            made_from_run(store, r, &said, *follow, out)?;
         }
         WorkflowCommand::Rerun { run, from, follow } => {
             let r = workflows::rerun_from(&store, run, from)?;
-            if !out.is_json() {
-                // Which steps keep their recorded outputs, and from which run.
-                let mut reused: Vec<&str> = r
-                    .checkpoint
-                    .steps
-                    .iter()
-                    .filter(|(_, s)| s.reused_from.is_some())
-                    .map(|(id, _)| id.as_str())
-                    .collect();
-                reused.sort();
-                eprintln!(
-                    "rerun of {run} from step {from}: {}",
-                    if reused.is_empty() {
-                        "no step reused, every step runs again".to_string()
-                    } else {
-                        format!("reusing the outputs of {}", reused.join(", "))
-                    }
-                );
-            }
-            if *follow {
-                follow_here(store, &r, true, out)?;
-            } else {
-                out.print(&r, || r.id.clone());
-            }
+            let said = format!("rerun of {run} from step {from}");
+            made_from_run(store, r, &said, *follow, out)?;
         }
     }
     Ok(())
+}
+
+/// After a rerun or a fork: which steps keep their recorded outputs (stderr), then the new
+/// run's id, or the run followed to its end.
+fn made_from_run(
+    store: Arc<Store>,
+    r: WorkflowRun,
+    said: &str,
+    follow: bool,
+    out: &Output,
+) -> Result<(), CoreError> {
+    if !out.is_json() {
+        let mut reused: Vec<&str> = r
+            .checkpoint
+            .steps
+            .iter()
+            .filter(|(_, s)| s.reused_from.is_some())
+            .map(|(id, _)| id.as_str())
+            .collect();
+        reused.sort();
+        eprintln!(
+            "{said}: {}",
+            if reused.is_empty() {
+                "no step reused, every step runs again".to_string()
+            } else {
+                format!("reusing the outputs of {}", reused.join(", "))
+            }
+        );
+    }
+    if follow {
+        follow_here(store, &r, true, out)
+    } else {
+        out.print(&r, || r.id.clone());
+        Ok(())
+    }
 }
 
 fn start(store: Arc<Store>, args: &StartArgs, out: &Output) -> Result<(), CoreError> {

@@ -46,30 +46,8 @@ pub fn recover(store: &Store) -> Result<usize> {
             let mut run = sql::find_run(w, &id)?;
             if run.status == WorkflowRunStatus::Running {
                 run.status = WorkflowRunStatus::Interrupted;
-                run.updated_at = w.now();
-                let snapshot = flightdeck_types::Snapshot {
-                    id: crate::ids::new_id(),
-                    workflow_run_id: run.id.clone(),
-                    execution_id: None,
-                    seq: run.checkpoint.boundaries,
-                    step_id: None,
-                    label: "interrupted".into(),
-                    inputs: serde_json::json!({}),
-                    outputs: serde_json::json!({}),
-                    // A change of nothing but the status (see engine::boundary).
-                    checkpoint: flightdeck_types::Checkpoint {
-                        deadline: run.checkpoint.deadline,
-                        paused_at: run.checkpoint.paused_at,
-                        ..Default::default()
-                    },
-                    started_at: w.now(),
-                    finished_at: None,
-                    recorded_at: Some(w.now()),
-                };
-                sql::insert_snapshot(w, &snapshot)?;
-                run.checkpoint.boundaries += 1;
                 // The status goes back to running in advance_in below.
-                sql::save_run_state(w, &run)?;
+                engine::status_boundary(w, &mut run, "interrupted", serde_json::json!({}))?;
                 resumed += 1;
             }
             engine::advance_in(w, &id)

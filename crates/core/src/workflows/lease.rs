@@ -14,7 +14,7 @@
 //! from and is never held.
 
 use flightdeck_types::{
-    Execution, ExecutionSpec, ExecutionStatus, Snapshot, StepStatus, Timestamp, WorkflowRun,
+    Execution, ExecutionSpec, ExecutionStatus, StepStatus, Timestamp, WorkflowRun,
     WorkflowRunStatus,
 };
 use rusqlite::{params, Connection, OptionalExtension};
@@ -193,28 +193,8 @@ fn adopt_in(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<()> {
     if run.status != WorkflowRunStatus::Queued {
         run.status = WorkflowRunStatus::Interrupted;
     }
-    run.updated_at = w.now();
-    let snapshot = Snapshot {
-        id: crate::ids::new_id(),
-        workflow_run_id: run.id.clone(),
-        execution_id: None,
-        seq: run.checkpoint.boundaries,
-        step_id: None,
-        label: "adopted".into(),
-        inputs: serde_json::json!({ "from": from, "by": me }),
-        outputs: serde_json::json!({}),
-        checkpoint: flightdeck_types::Checkpoint {
-            deadline: run.checkpoint.deadline,
-            paused_at: run.checkpoint.paused_at,
-            ..Default::default()
-        },
-        started_at: w.now(),
-        finished_at: None,
-        recorded_at: Some(w.now()),
-    };
-    sql::insert_snapshot(w, &snapshot)?;
-    run.checkpoint.boundaries += 1;
-    sql::save_run_state(w, &run)?;
+    let why = serde_json::json!({ "from": from, "by": me });
+    super::engine::status_boundary(w, &mut run, "adopted", why)?;
     w.touched(
         "workflow_runs",
         run_id,

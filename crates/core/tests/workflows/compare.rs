@@ -3,10 +3,9 @@
 //! runs whose logs differ.
 
 use flightdeck_core::compare::compare;
-use flightdeck_core::runs;
-use flightdeck_types::{ExecutionSpec, NewExecution, ShellSpec, StepStatus};
+use flightdeck_types::StepStatus;
 
-use super::rig::{until, WfRig};
+use super::rig::WfRig;
 
 #[test]
 fn the_first_step_whose_output_differs_is_where_two_runs_diverge() {
@@ -81,26 +80,7 @@ fn two_plain_runs_whose_logs_differ() {
     let line = format!("echo same; cat {}", source.display());
     let run = |word: &str| {
         std::fs::write(&source, format!("{word}\n")).unwrap();
-        let id = runs::queue(
-            &rig.store,
-            NewExecution {
-                spec: Some(ExecutionSpec::Shell(ShellSpec {
-                    line: Some(line.clone()),
-                    ..ShellSpec::default()
-                })),
-                ..NewExecution::default()
-            },
-        )
-        .unwrap()
-        .id;
-        until("the run to end", || {
-            runs::get(&rig.store, &id)
-                .unwrap()
-                .status
-                .is_final()
-                .then_some(())
-        });
-        id
+        rig.plain_run(&line)
     };
     let (a, b) = (run("one"), run("two"));
     let c = compare(&rig.store, &a, &b).unwrap();

@@ -8,11 +8,9 @@ use std::time::Duration;
 
 use flightdeck_core::replay::{self, Instant};
 use flightdeck_core::{runs, workflows};
-use flightdeck_types::{
-    ExecutionSpec, NewExecution, ReplayState, ShellSpec, StepStatus, Timestamp,
-};
+use flightdeck_types::{ReplayState, StepStatus, Timestamp};
 
-use super::rig::{until, WfRig};
+use super::rig::WfRig;
 
 fn statuses(state: &ReplayState) -> BTreeMap<String, StepStatus> {
     state
@@ -118,25 +116,7 @@ fn a_workflow_run_replayed_at_any_instant_is_the_state_it_had_then() {
 #[test]
 fn a_plain_run_replayed_has_its_status_and_log_of_then() {
     let rig = WfRig::start();
-    let id = runs::queue(
-        &rig.store,
-        NewExecution {
-            spec: Some(ExecutionSpec::Shell(ShellSpec {
-                line: Some("echo one; sleep 0.2; echo two".into()),
-                ..ShellSpec::default()
-            })),
-            ..NewExecution::default()
-        },
-    )
-    .unwrap()
-    .id;
-    until("the run to end", || {
-        runs::get(&rig.store, &id)
-            .unwrap()
-            .status
-            .is_final()
-            .then_some(())
-    });
+    let id = rig.plain_run("echo one; sleep 0.2; echo two");
     let queued = replay::at(&rig.store, &id, Instant::Mark(0), 10).unwrap();
     assert_eq!(
         (queued.kind.as_str(), queued.status.as_str()),

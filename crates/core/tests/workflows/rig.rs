@@ -134,6 +134,32 @@ impl WfRig {
             .unwrap_or_else(|| panic!("no run of step {step}"))
     }
 
+    /// Queues a plain shell run of `line` and waits for its end; its id.
+    pub fn plain_run(&self, line: &str) -> String {
+        let id = runs::queue(
+            &self.store,
+            flightdeck_types::NewExecution {
+                spec: Some(flightdeck_types::ExecutionSpec::Shell(
+                    flightdeck_types::ShellSpec {
+                        line: Some(line.to_string()),
+                        ..Default::default()
+                    },
+                )),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+        .id;
+        until("the run to end", || {
+            runs::get(&self.store, &id)
+                .unwrap()
+                .status
+                .is_final()
+                .then_some(())
+        });
+        id
+    }
+
     pub fn stdout(&self, exec_id: &str) -> Vec<String> {
         runs::events(&self.store, exec_id, 0, 100_000)
             .unwrap()

@@ -176,6 +176,39 @@ fn record(
     sql::insert_snapshot(w, &snapshot)
 }
 
+/// Records a boundary of the run's own status (`interrupted`, `adopted`) from outside a move
+/// of the engine, with `inputs` saying why, and saves the run: a change of nothing but the
+/// status, as [`boundary`] records one.
+pub(crate) fn status_boundary(
+    w: &Writer<'_>,
+    run: &mut WorkflowRun,
+    label: &str,
+    inputs: serde_json::Value,
+) -> Result<()> {
+    run.updated_at = w.now();
+    let snapshot = Snapshot {
+        id: crate::ids::new_id(),
+        workflow_run_id: run.id.clone(),
+        execution_id: None,
+        seq: run.checkpoint.boundaries,
+        step_id: None,
+        label: label.to_string(),
+        inputs,
+        outputs: json!({}),
+        checkpoint: Checkpoint {
+            deadline: run.checkpoint.deadline,
+            paused_at: run.checkpoint.paused_at,
+            ..Default::default()
+        },
+        started_at: w.now(),
+        finished_at: None,
+        recorded_at: Some(w.now()),
+    };
+    sql::insert_snapshot(w, &snapshot)?;
+    run.checkpoint.boundaries += 1;
+    sql::save_run_state(w, run)
+}
+
 /// Moves run `run_id` on as far as it can go now. Only its runner device acts; elsewhere
 /// this does nothing.
 pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
