@@ -7,6 +7,7 @@ pub mod definition;
 pub mod driver;
 pub mod engine;
 pub mod lease;
+pub mod overrides;
 pub mod progress;
 mod start;
 pub mod templates;

@@ -411,13 +411,13 @@ fn edited_inputs(
             .iter_mut()
             .find(|s| s.id == from)
             .expect("the step is there");
-        if !super::templates::override_field(target, field, text) {
+        if !super::overrides::override_field(target, field, text) {
             return Err(CoreError::invalid(
                 "input",
                 format!(
                     "step `{from}` ({}) has no field `{field}` to edit (fields: {})",
                     step.action.executor(),
-                    super::templates::editable_fields(step).join(", ")
+                    super::overrides::editable_fields(step).join(", ")
                 ),
             ));
         }

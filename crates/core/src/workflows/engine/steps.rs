@@ -196,7 +196,7 @@ pub(super) fn start_ready_steps(
                 Some(fields) => {
                     let mut s = step.clone();
                     for (field, text) in fields {
-                        templates::override_field(&mut s, field, text);
+                        crate::workflows::overrides::override_field(&mut s, field, text);
                     }
                     edited = s;
                     &edited
