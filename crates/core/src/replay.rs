@@ -79,7 +79,7 @@ fn tail(mut lines: Vec<ReplayLine>, limit: usize) -> (Vec<ReplayLine>, u32) {
 }
 
 fn is_log(e: &ExecutionEvent) -> bool {
-    !matches!(e.kind.as_str(), "status" | "process")
+    !matches!(e.kind.as_str(), "status" | "process" | "pruned")
 }
 
 fn events_of(store: &Store, execution_id: &str) -> Result<Vec<ExecutionEvent>> {
@@ -113,6 +113,8 @@ fn workflow_at(
             .map(|s| match s.label.as_str() {
                 "resumed" => "running".to_string(),
                 "adopted" => "interrupted".to_string(),
+                // Its history is gone; its end is what is known.
+                "pruned" => run.status.to_string(),
                 other => other.to_string(),
             })
             .unwrap_or_else(|| "queued".to_string()),
@@ -187,6 +189,7 @@ fn workflow_at(
         checkpoint,
         log,
         log_before,
+        pruned: snapshots.iter().any(|s| s.label == "pruned"),
     })
 }
 
@@ -204,8 +207,15 @@ fn plain_at(
         .iter()
         .filter(|e| e.kind == "status" && e.data != "queued")
         .map(|e| (e.at, e.data.clone()));
+    let pruned = events.iter().any(|e| e.kind == "pruned");
+    // A pruned run's status changes are gone; its end is what is known.
+    let end = exec
+        .finished_at
+        .filter(|_| pruned)
+        .map(|at| (at, exec.status.to_string()));
     let marks: Vec<ReplayMark> = std::iter::once(queued)
         .chain(changes)
+        .chain(end)
         .enumerate()
         .map(|(i, (at, label))| ReplayMark {
             seq: i as u32,
@@ -242,5 +252,6 @@ fn plain_at(
         checkpoint: None,
         log,
         log_before,
+        pruned,
     })
 }

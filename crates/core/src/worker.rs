@@ -131,7 +131,7 @@ pub async fn run(
 const WORKTREE_CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
 
 /// A daily backup of the workspace while the worker runs (looked at hourly; the last
-/// [`crate::backup::KEEP_DAILY`] kept).
+/// [`crate::backup::KEEP_DAILY`] kept), and the history past its retention pruned.
 async fn daily_backups(store: Arc<Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         let s = store.clone();
@@ -142,6 +142,28 @@ async fn daily_backups(store: Arc<Store>, mut stop: tokio::sync::watch::Receiver
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "the daily backup failed"),
             Err(e) => tracing::warn!(error = %e, "the daily backup stopped"),
+        }
+        // And the history past its retention, if one is set.
+        let s = store.clone();
+        let pruned = tokio::task::spawn_blocking(move || {
+            let days = runs::settings::limits(&s)?.keep_history_days;
+            if days == 0 {
+                return Ok(crate::retention::Pruned::default());
+            }
+            crate::retention::prune(&s, days)
+        })
+        .await;
+        match pruned {
+            Ok(Ok(p)) if p.runs + p.workflow_runs > 0 => {
+                tracing::info!(
+                    runs = p.runs,
+                    workflow_runs = p.workflow_runs,
+                    "pruned old history"
+                )
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "pruning old history failed"),
+            Err(e) => tracing::warn!(error = %e, "pruning old history stopped"),
         }
         tokio::select! {
             _ = stop.wait_for(|s| *s) => return,

@@ -24,6 +24,8 @@ mod handlers;
 mod kinds;
 #[path = "workflows/replay.rs"]
 mod replay;
+#[path = "workflows/retention.rs"]
+mod retention;
 #[path = "workflows/rig.rs"]
 mod rig;
 #[path = "common/runner.rs"]

@@ -67,6 +67,9 @@ pub struct ReplayState {
     pub log: Vec<ReplayLine>,
     /// Lines recorded by then and left out before those.
     pub log_before: u32,
+    /// The run's history was removed by the retention setting: only its end is known.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pruned: bool,
 }
 
 /// One step (or a plain run's only part) of two compared runs.

@@ -112,6 +112,10 @@ pub enum RunsCommand {
         /// before another device may `workflow adopt` them [default: 300]
         #[arg(long, value_name = "SECS")]
         workflow_lease: Option<u64>,
+        /// Keep run events and workflow snapshots this many days after a run ended, pruned
+        /// by the app or the daemon in the background (0: forever) [default: 0]
+        #[arg(long, value_name = "DAYS")]
+        keep_history: Option<u32>,
     },
     /// What a run that worked in a git worktree changed: its branch, base, files and the full
     /// diff

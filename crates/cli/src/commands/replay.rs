@@ -81,6 +81,13 @@ fn render(s: &ReplayState) -> String {
             }
         ),
     ];
+    if s.pruned {
+        lines.push(
+            "history:   pruned by the retention setting (`runs settings --keep-history`); \
+             only the run's end is known"
+                .to_string(),
+        );
+    }
     match &s.mark {
         Some(m) => lines.push(format!("mark:      {} of {}", mark_text(m), s.marks)),
         None => lines.push(format!("mark:      none yet (the run has {})", s.marks)),

@@ -238,12 +238,14 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
             concurrency,
             step_concurrency,
             workflow_lease,
+            keep_history,
         } => {
             use flightdeck_core::runs::settings::{self, RunnerSettings};
             let change = RunnerSettings {
                 concurrency: *concurrency,
                 step_concurrency: *step_concurrency,
                 workflow_lease_secs: *workflow_lease,
+                keep_history_days: *keep_history,
             };
             let limits = if change != RunnerSettings::default() {
                 settings::set_settings(store, change)?
@@ -254,8 +256,15 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
                 format!(
                     "concurrency: {} plain runs at once\nstep concurrency: {} workflow steps at \
                      once\nworkflow lease: {} s (then another device may adopt this device's \
-                     workflow runs)\n(read when the daemon, the app or a foreground run starts)",
-                    limits.concurrency, limits.step_concurrency, limits.workflow_lease_secs
+                     workflow runs)\nhistory kept: {}\n(read when the daemon, the app or a \
+                     foreground run starts)",
+                    limits.concurrency,
+                    limits.step_concurrency,
+                    limits.workflow_lease_secs,
+                    match limits.keep_history_days {
+                        0 => "forever".to_string(),
+                        d => format!("{d} days after a run ended"),
+                    }
                 )
             });
         }

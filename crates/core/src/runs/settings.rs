@@ -21,6 +21,10 @@ pub struct RunnerSettings {
     /// in seconds (see [`crate::workflows::lease`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workflow_lease_secs: Option<u64>,
+    /// Days run events and workflow snapshots are kept after their run ended (0: forever;
+    /// see [`crate::retention`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_history_days: Option<u32>,
 }
 
 /// The settings in force: stored values over the defaults.
@@ -29,6 +33,8 @@ pub struct RunnerLimits {
     pub concurrency: usize,
     pub step_concurrency: usize,
     pub workflow_lease_secs: u64,
+    /// 0: forever.
+    pub keep_history_days: u32,
 }
 
 pub fn settings(store: &Store) -> Result<RunnerSettings> {
@@ -63,6 +69,7 @@ pub fn set_settings(store: &Store, change: RunnerSettings) -> Result<RunnerLimit
     }
     let mut stored = settings(store)?;
     stored.workflow_lease_secs = change.workflow_lease_secs.or(stored.workflow_lease_secs);
+    stored.keep_history_days = change.keep_history_days.or(stored.keep_history_days);
     stored.concurrency = change.concurrency.or(stored.concurrency);
     stored.step_concurrency = change.step_concurrency.or(stored.step_concurrency);
     let text = serde_json::to_string(&stored).expect("settings serialize");
@@ -81,6 +88,7 @@ pub fn limits(store: &Store) -> Result<RunnerLimits> {
         workflow_lease_secs: stored
             .workflow_lease_secs
             .unwrap_or(crate::workflows::lease::DEFAULT_LEASE_SECS),
+        keep_history_days: stored.keep_history_days.unwrap_or(0),
     })
 }
 
