@@ -72,6 +72,49 @@ fn position(k: Option<usize>, count: usize) -> String {
     .to_string()
 }
 
+/// The instant of the first event of `kind` (`stdout`, `stderr`, `status`, ...) of run
+/// `run_id` after `from` (or the last one before it, going `backward`), if there is one.
+pub fn event_instant(
+    store: &Store,
+    run_id: &str,
+    from: Timestamp,
+    kind: &str,
+    backward: bool,
+) -> Result<Option<Timestamp>> {
+    let executions = match crate::workflows::get_run(store, run_id) {
+        Ok(run) => crate::runs::list(
+            store,
+            &flightdeck_types::ExecutionFilter {
+                workflow_run_id: Some(run.id),
+                limit: Some(100_000),
+                ..Default::default()
+            },
+        )?
+        .into_iter()
+        .map(|e| e.id)
+        .collect(),
+        Err(CoreError::NotFound { .. }) => vec![crate::runs::get(store, run_id)?.id],
+        Err(e) => return Err(e),
+    };
+    let mut found: Option<Timestamp> = None;
+    for exec in executions {
+        for e in events_of(store, &exec)?
+            .into_iter()
+            .filter(|e| e.kind == kind)
+        {
+            let better = if backward {
+                e.at < from && found.is_none_or(|f| e.at > f)
+            } else {
+                e.at > from && found.is_none_or(|f| e.at < f)
+            };
+            if better {
+                found = Some(e.at);
+            }
+        }
+    }
+    Ok(found)
+}
+
 /// The last `limit` of `lines`, and how many were left out before them.
 fn tail(mut lines: Vec<ReplayLine>, limit: usize) -> (Vec<ReplayLine>, u32) {
     let before = lines.len().saturating_sub(limit);

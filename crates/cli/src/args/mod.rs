@@ -370,6 +370,13 @@ pub struct ReplayArgs {
     /// At most this many log lines, the last ones by then
     #[arg(long, default_value_t = 50)]
     pub lines: usize,
+    /// From that instant (or the run's start), go to the next event of KIND: `stdout`,
+    /// `stderr`, `status`, `http`, ...
+    #[arg(long, value_name = "KIND", conflicts_with = "previous")]
+    pub next: Option<String>,
+    /// From that instant (or now), go to the previous event of KIND
+    #[arg(long, value_name = "KIND")]
+    pub previous: Option<String>,
 }
 
 #[derive(Debug, Args)]

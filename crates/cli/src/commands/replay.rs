@@ -26,7 +26,28 @@ pub fn run(store: &Store, args: &ReplayArgs, out: &Output) -> Result<(), CoreErr
                 )
             })?),
         },
+        (None, None) if args.next.is_some() => Instant::Mark(0),
         (None, None) => Instant::At(flightdeck_core::clock::now()),
+    };
+    let instant = match (&args.next, &args.previous) {
+        (Some(kind), _) | (None, Some(kind)) => {
+            let from = replay::at(store, &args.run, instant, 0)?.at;
+            let backward = args.previous.is_some();
+            match replay::event_instant(store, &args.run, from, kind, backward)? {
+                Some(at) => Instant::At(at),
+                None => {
+                    return Err(CoreError::NotFound {
+                        kind: "event",
+                        key: format!(
+                            "`{kind}` {} {from} in run {}",
+                            if backward { "before" } else { "after" },
+                            args.run
+                        ),
+                    })
+                }
+            }
+        }
+        (None, None) => instant,
     };
     let state = replay::at(store, &args.run, instant, args.lines)?;
     out.print(&state, || render(&state));

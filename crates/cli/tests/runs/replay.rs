@@ -203,3 +203,37 @@ fn a_backup_restores_the_workspace_as_it_was_and_not_under_a_running_daemon() {
     let missing = fails(d, &["backup", "restore", "/no/such/backup.db"]);
     assert!(missing.contains("is not a file"), "{missing}");
 }
+
+#[test]
+fn replay_steps_to_the_next_or_previous_event_of_a_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = task(d);
+    ok(
+        d,
+        &[
+            "run",
+            &id,
+            "--shell",
+            "echo a; sleep 0.05; echo b >&2; sleep 0.05; echo c",
+        ],
+    );
+    let run = json(d, &["runs", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let last_line = |args: &[&str]| -> String {
+        let mut all = vec!["replay", run.as_str()];
+        all.extend_from_slice(args);
+        let state = json(d, &all);
+        state["log"].as_array().unwrap().last().unwrap()["data"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(last_line(&["--next", "stdout"]), "a");
+    assert_eq!(last_line(&["--next", "stderr"]), "b");
+    assert_eq!(last_line(&["--previous", "stdout"]), "c");
+    let none = fails(d, &["replay", &run, "--next", "http"]);
+    assert!(none.contains("`http` after"), "{none}");
+}
