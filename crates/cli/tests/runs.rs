@@ -249,6 +249,16 @@ fn a_killed_daemon_leaves_an_interrupted_run_that_the_next_one_retries() {
     until("the daemon to start the run", || {
         (run_json(d, &run)["status"] == "running" && pid_file.exists()).then_some(())
     });
+    // Killed once its process group is recorded (the record is written right after the
+    // spawn; a kill before it would leave nothing to find, by design of the test, not of
+    // recovery).
+    until("the run's process group to be recorded", || {
+        let logs = flightdeck(d, &["--json", "runs", "logs", &run]);
+        logs.stdout
+            .lines()
+            .any(|l| l.contains("\"kind\":\"process\""))
+            .then_some(())
+    });
     daemon.kill();
     assert_eq!(
         run_json(d, &run)["status"],

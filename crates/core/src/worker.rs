@@ -130,9 +130,16 @@ pub async fn run(
 /// [`runs::worktree::clean`]); also once at start.
 const WORKTREE_CLEAN_EVERY: std::time::Duration = std::time::Duration::from_secs(6 * 60 * 60);
 
-/// A daily backup of the workspace while the worker runs (looked at hourly; the last
-/// [`crate::backup::KEEP_DAILY`] kept), and the history past its retention pruned.
+/// A daily backup of the workspace while the worker runs (looked at ten minutes after it
+/// starts, then hourly; the last [`crate::backup::KEEP_DAILY`] kept), and the history past
+/// its retention pruned.
 async fn daily_backups(store: Arc<Store>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    // Not at once: a worker that starts is busy recovering and catching up, and one started
+    // for a moment (a `workflow start --follow`) needs no backup.
+    tokio::select! {
+        _ = stop.wait_for(|s| *s) => return,
+        _ = tokio::time::sleep(std::time::Duration::from_secs(600)) => {}
+    }
     loop {
         let s = store.clone();
         match tokio::task::spawn_blocking(move || crate::backup::daily_if_due(&s)).await {
