@@ -48,7 +48,7 @@ pub fn write(conn: &Connection, db: &Path, kind: &str) -> Result<Backup> {
     let file = dir.join(format!("flightdeck-{stamp}-{kind}.db"));
     let partial = file.with_extension("db.partial");
     let _ = std::fs::remove_file(&partial);
-    conn.execute("VACUUM INTO ?1", [partial.to_string_lossy()])?;
+    crate::store::copies::vacuum_into(conn, &partial)?;
     check(&partial)?;
     std::fs::rename(&partial, &file).map_err(io(format!("cannot rename {}", partial.display())))?;
     let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
@@ -62,8 +62,7 @@ pub fn write(conn: &Connection, db: &Path, kind: &str) -> Result<Backup> {
 
 /// `PRAGMA integrity_check` of the database file at `file`: an error naming what is wrong.
 pub fn check(file: &Path) -> Result<()> {
-    let conn = Connection::open_with_flags(file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let verdict: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+    let verdict = crate::store::copies::integrity_check(file)?;
     if verdict == "ok" {
         Ok(())
     } else {

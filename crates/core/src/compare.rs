@@ -193,19 +193,11 @@ fn environment_diff(a: Option<&Environment>, b: Option<&Environment>) -> Vec<Str
 }
 
 fn log_of(store: &Store, execution_id: &str) -> Result<Vec<String>> {
-    let mut lines = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = crate::runs::events(store, execution_id, after, 5_000)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        lines.extend(
-            page.into_iter()
-                .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr"))
-                .map(|e| e.data),
-        );
-    }
-    Ok(lines)
+    Ok(crate::runs::all_events(store, execution_id)?
+        .into_iter()
+        .filter(|e| matches!(e.kind.as_str(), "stdout" | "stderr"))
+        .map(|e| e.data)
+        .collect())
 }
 
 fn environment_of(store: &Store, id: Option<&str>) -> Option<Environment> {
@@ -254,20 +246,7 @@ fn workflow_side(store: &Store, run: &WorkflowRun) -> Result<Side> {
     let cp = &run.checkpoint;
     let mut steps = Vec::new();
     for step in &def.steps {
-        let prefix = format!("{}[", step.id);
-        let mut keys = vec![step.id.clone()];
-        let mut items: Vec<(u32, String)> = cp
-            .steps
-            .keys()
-            .filter_map(|k| {
-                Some((
-                    k.strip_prefix(&prefix)?.strip_suffix(']')?.parse().ok()?,
-                    k.clone(),
-                ))
-            })
-            .collect();
-        items.sort();
-        keys.extend(items.into_iter().map(|(_, k)| k));
+        let keys = crate::workflows::engine::fanout::entries_of(cp, &step.id);
         for key in keys {
             let Some(state) = cp.steps.get(&key) else {
                 continue;

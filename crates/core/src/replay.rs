@@ -98,7 +98,7 @@ pub fn event_instant(
     };
     let mut found: Option<Timestamp> = None;
     for exec in executions {
-        for e in events_of(store, &exec)?
+        for e in crate::runs::all_events(store, &exec)?
             .into_iter()
             .filter(|e| e.kind == kind)
         {
@@ -123,18 +123,6 @@ fn tail(mut lines: Vec<ReplayLine>, limit: usize) -> (Vec<ReplayLine>, u32) {
 
 fn is_log(e: &ExecutionEvent) -> bool {
     !matches!(e.kind.as_str(), "status" | "process" | "pruned")
-}
-
-fn events_of(store: &Store, execution_id: &str) -> Result<Vec<ExecutionEvent>> {
-    let mut all = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = crate::runs::events(store, execution_id, after, 5_000)?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        all.extend(page);
-    }
-    Ok(all)
 }
 
 fn workflow_at(
@@ -167,18 +155,7 @@ fn workflow_at(
     let mut steps = Vec::new();
     if let Some(cp) = &checkpoint {
         for step in &def.steps {
-            let mut keys = vec![step.id.clone()];
-            let prefix = format!("{}[", step.id);
-            let mut items: Vec<(u32, String)> = cp
-                .steps
-                .keys()
-                .filter_map(|key| {
-                    let index = key.strip_prefix(&prefix)?.strip_suffix(']')?.parse().ok()?;
-                    Some((index, key.clone()))
-                })
-                .collect();
-            items.sort();
-            keys.extend(items.into_iter().map(|(_, key)| key));
+            let keys = crate::workflows::engine::fanout::entries_of(cp, &step.id);
             for key in keys {
                 if let Some(state) = cp.steps.get(&key) {
                     steps.push(ReplayStep {
@@ -201,7 +178,7 @@ fn workflow_at(
             ..Default::default()
         },
     )? {
-        for e in events_of(store, &exec.id)?
+        for e in crate::runs::all_events(store, &exec.id)?
             .into_iter()
             .filter(|e| e.at <= t && is_log(e))
         {
@@ -243,7 +220,7 @@ fn plain_at(
     log_limit: usize,
 ) -> Result<ReplayState> {
     let exec = crate::runs::get(store, run_id)?;
-    let events = events_of(store, &exec.id)?;
+    let events = crate::runs::all_events(store, &exec.id)?;
     // The timeline starts when the run was queued, then each status change.
     let queued = (exec.queued_at, "queued".to_string());
     let changes = events

@@ -6,7 +6,6 @@
 //! `pruned` snapshot holding its final checkpoint whole, so that replay shows its end.
 
 use flightdeck_types::{ExecutionEvent, Snapshot};
-use rusqlite::params;
 
 use crate::error::Result;
 use crate::store::{executions, workflows as sql, Store, Writer};
@@ -36,19 +35,10 @@ pub fn prune(store: &Store, days: u32) -> Result<Pruned> {
 }
 
 fn prune_batch(w: &mut Writer<'_>, cutoff: i64) -> Result<Pruned> {
-    let runs: Vec<String> = w
-        .prepare_cached(
-            "SELECT e.id FROM executions e
-             WHERE e.finished_at IS NOT NULL AND e.finished_at < ?1
-               AND EXISTS (SELECT 1 FROM execution_events v
-                           WHERE v.execution_id = e.id AND v.kind != 'pruned')
-             LIMIT ?2",
-        )?
-        .query_map(params![cutoff, BATCH as i64], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let runs = executions::ended_with_history(w, cutoff, BATCH)?;
     for id in &runs {
         let seq = executions::next_event_seq(w, id)?;
-        w.execute("DELETE FROM execution_events WHERE execution_id = ?1", [id])?;
+        executions::delete_events(w, id)?;
         executions::insert_event(
             w,
             &ExecutionEvent {
@@ -60,22 +50,10 @@ fn prune_batch(w: &mut Writer<'_>, cutoff: i64) -> Result<Pruned> {
             },
         )?;
     }
-    let workflow_runs: Vec<String> = w
-        .prepare_cached(
-            "SELECT r.id FROM workflow_runs r
-             WHERE r.finished_at IS NOT NULL AND r.finished_at < ?1
-               AND EXISTS (SELECT 1 FROM execution_snapshots s
-                           WHERE s.workflow_run_id = r.id AND s.label != 'pruned')
-             LIMIT ?2",
-        )?
-        .query_map(params![cutoff, BATCH as i64], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let workflow_runs = sql::ended_with_snapshots(w, cutoff, BATCH)?;
     for id in &workflow_runs {
         let run = sql::find_run(w, id)?;
-        w.execute(
-            "DELETE FROM execution_snapshots WHERE workflow_run_id = ?1",
-            [id],
-        )?;
+        sql::delete_snapshots(w, id)?;
         // The whole final checkpoint, as the first snapshot of a run holds its first one.
         sql::insert_snapshot(
             w,

@@ -68,8 +68,7 @@ pub fn workflow_run_detail(
     let progress = workflows::progress(store, &id).map_err(from_core)?;
     let definition = workflows::definition_of(store, &progress.run).map_err(from_core)?;
     let lease_note = workflows::lease::note(store, &progress.run).map_err(from_core)?;
-    let adoptable =
-        lease_note.is_some() && progress.run.device_id.as_deref() != Some(store.device_id());
+    let adoptable = workflows::lease::adoptable(store, &progress.run).map_err(from_core)?;
     Ok(WorkflowRunDetail {
         progress,
         definition,

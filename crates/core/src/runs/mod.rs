@@ -101,6 +101,19 @@ pub fn events(
     store.read(|conn| executions::events(conn, execution_id, after_seq, limit))
 }
 
+/// Every event of run `execution_id`, oldest first (read a page at a time).
+pub fn all_events(store: &Store, execution_id: &str) -> Result<Vec<ExecutionEvent>> {
+    let mut all = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = events(store, execution_id, after, 5_000)?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        all.extend(page);
+    }
+    Ok(all)
+}
+
 /// Adds an event to a run from outside its runner (an agent's `flightdeck mcp` reporting
 /// progress); it goes after whatever the run has, and the runner numbers its own output after
 /// it. Returns the event's seq.

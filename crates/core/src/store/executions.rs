@@ -325,3 +325,23 @@ pub fn retry_of(conn: &Connection, id: &str) -> Result<Option<Execution>> {
         .query_row([id], from_row)
         .optional()?)
 }
+
+/// Runs that ended before `cutoff` (ms) and still have events other than a `pruned` mark,
+/// at most `limit` (retention).
+pub fn ended_with_history(conn: &Connection, cutoff: i64, limit: usize) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.id FROM executions e
+         WHERE e.finished_at IS NOT NULL AND e.finished_at < ?1
+           AND EXISTS (SELECT 1 FROM execution_events v
+                       WHERE v.execution_id = e.id AND v.kind != 'pruned')
+         LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![cutoff, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes every event of run `id`.
+pub fn delete_events(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute("DELETE FROM execution_events WHERE execution_id = ?1", [id])?;
+    Ok(())
+}

@@ -4,11 +4,13 @@
 pub mod audit_log;
 mod changes;
 mod conn;
+pub mod copies;
 pub mod environments;
 pub mod error_records;
 pub mod executions;
 pub mod extensions;
 mod fresh_rows;
+pub mod heartbeats;
 mod held;
 mod local_changes;
 pub mod locks;

@@ -225,6 +225,15 @@ pub fn save_run_state(conn: &Connection, r: &WorkflowRun) -> Result<()> {
     Ok(())
 }
 
+/// Moves run `id` to device `device_id` (adoption).
+pub fn set_device(conn: &Connection, id: &str, device_id: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE workflow_runs SET device_id = ?2 WHERE id = ?1",
+        params![id, device_id],
+    )?;
+    Ok(())
+}
+
 pub fn set_control(conn: &Connection, id: &str, control: RunControl) -> Result<()> {
     conn.execute(
         "UPDATE workflow_runs SET control = ?2 WHERE id = ?1",
@@ -407,4 +416,27 @@ pub fn made_from(conn: &Connection, id: &str) -> Result<Vec<(String, Option<Stri
         Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? != 0))
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Workflow runs that ended before `cutoff` (ms) and still have snapshots other than a
+/// `pruned` one, at most `limit` (retention).
+pub fn ended_with_snapshots(conn: &Connection, cutoff: i64, limit: usize) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT r.id FROM workflow_runs r
+         WHERE r.finished_at IS NOT NULL AND r.finished_at < ?1
+           AND EXISTS (SELECT 1 FROM execution_snapshots s
+                       WHERE s.workflow_run_id = r.id AND s.label != 'pruned')
+         LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![cutoff, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Removes every snapshot of workflow run `id`.
+pub fn delete_snapshots(conn: &Connection, id: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM execution_snapshots WHERE workflow_run_id = ?1",
+        [id],
+    )?;
+    Ok(())
 }

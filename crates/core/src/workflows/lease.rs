@@ -17,41 +17,21 @@ use flightdeck_types::{
     Execution, ExecutionSpec, ExecutionStatus, StepStatus, Timestamp, WorkflowRun,
     WorkflowRunStatus,
 };
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use crate::error::{CoreError, Result};
-use crate::store::{executions, sync_state, workflows as sql, Store, Writer};
+use crate::store::{executions, heartbeats, sync_state, workflows as sql, Store, Writer};
 use crate::sync::account::{LAST_SYNC_AT, SERVER_URL};
 
 /// The lease when none is set: long enough that a laptop's sleep or a restart is not taken
 /// for a lost device, short enough that a lost one's runs do not wait long.
 pub const DEFAULT_LEASE_SECS: u64 = 300;
 
-/// A device's last heartbeat and the lease it promised.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Heartbeat {
-    pub seen_at: Timestamp,
-    pub lease_ms: i64,
-}
+pub use crate::store::heartbeats::Heartbeat;
 
-impl Heartbeat {
-    /// When another device may adopt its runs.
-    pub fn lapses_at(&self) -> Timestamp {
-        Timestamp(self.seen_at.as_millis().saturating_add(self.lease_ms))
-    }
-}
-
+/// `device_id`'s last heartbeat, if it sent one.
 pub fn heartbeat(c: &Connection, device_id: &str) -> Result<Option<Heartbeat>> {
-    Ok(
-        c.prepare_cached("SELECT seen_at, lease_ms FROM device_heartbeats WHERE device_id = ?1")?
-            .query_row([device_id], |r| {
-                Ok(Heartbeat {
-                    seen_at: Timestamp(r.get(0)?),
-                    lease_ms: r.get(1)?,
-                })
-            })
-            .optional()?,
-    )
+    heartbeats::get(c, device_id)
 }
 
 /// This device's lease, in ms (`runs settings --workflow-lease`).
@@ -75,13 +55,11 @@ pub fn renew(store: &Store) -> Result<()> {
         return Ok(());
     }
     store.write(|w| {
-        w.execute(
-            "INSERT INTO device_heartbeats (device_id, seen_at, lease_ms) VALUES (?1, ?2, ?3)
-             ON CONFLICT (device_id) DO UPDATE SET seen_at = excluded.seen_at,
-                 lease_ms = excluded.lease_ms",
-            params![w.device_id(), w.now().as_millis(), lease],
-        )?;
-        Ok(())
+        let beat = Heartbeat {
+            seen_at: w.now(),
+            lease_ms: lease,
+        };
+        heartbeats::put(w, w.device_id(), beat)
     })
 }
 
@@ -185,10 +163,7 @@ fn refuse_unless_lapsed(w: &Writer<'_>, run: &WorkflowRun, owner: &str) -> Resul
 fn adopt_in(w: &mut Writer<'_>, run_id: &str, from: &str) -> Result<()> {
     let mut run = sql::find_run(w, run_id)?;
     let me = w.device_id().to_string();
-    w.execute(
-        "UPDATE workflow_runs SET device_id = ?2 WHERE id = ?1",
-        params![run_id, me],
-    )?;
+    sql::set_device(w, run_id, &me)?;
     run.device_id = Some(me.clone());
     if run.status != WorkflowRunStatus::Queued {
         run.status = WorkflowRunStatus::Interrupted;
@@ -259,16 +234,30 @@ pub fn note(store: &Store, run: &WorkflowRun) -> Result<Option<String>> {
                 )
             }));
         }
-        let Some(beat) = heartbeat(c, owner)? else {
+        let Some(beat) = lapsed_owner(c, run, now)? else {
             return Ok(None);
         };
-        Ok((now >= beat.lapses_at()).then(|| {
-            format!(
-                "its device {owner} stopped answering {} s ago (its lease lapsed): `flightdeck \
-                 workflow adopt {}` takes the run over here",
-                (now.as_millis() - beat.seen_at.as_millis()) / 1000,
-                run.id
-            )
-        }))
+        Ok(Some(format!(
+            "its device {owner} stopped answering {} s ago (its lease lapsed): `flightdeck \
+             workflow adopt {}` takes the run over here",
+            (now.as_millis() - beat.seen_at.as_millis()) / 1000,
+            run.id
+        )))
     })
+}
+
+/// Whether this device may adopt live run `run` now: its device is another one, whose lease
+/// has lapsed.
+pub fn adoptable(store: &Store, run: &WorkflowRun) -> Result<bool> {
+    if run.status.is_final() || run.device_id.as_deref() == Some(store.device_id()) {
+        return Ok(false);
+    }
+    let now = crate::clock::now();
+    Ok(store.read(|c| lapsed_owner(c, run, now))?.is_some())
+}
+
+/// The heartbeat of `run`'s device when its lease has lapsed.
+fn lapsed_owner(c: &Connection, run: &WorkflowRun, now: Timestamp) -> Result<Option<Heartbeat>> {
+    let owner = run.device_id.as_deref().unwrap_or_default();
+    Ok(heartbeat(c, owner)?.filter(|beat| now >= beat.lapses_at()))
 }

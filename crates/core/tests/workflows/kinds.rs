@@ -44,14 +44,7 @@ fn serve(rig: &WfRig, seen: Arc<Mutex<Vec<Value>>>) -> String {
                 }))
             }),
         );
-    let listener = rig
-        .runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    rig.runtime
-        .spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    rig.serve(app)
 }
 
 #[test]

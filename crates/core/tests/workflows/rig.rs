@@ -67,6 +67,18 @@ impl WfRig {
         self.handles = Some((runner, driver));
     }
 
+    /// Serves `app` on a local port for as long as the rig lives; its base URL.
+    pub fn serve(&self, app: axum::Router) -> String {
+        let listener = self
+            .runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        self.runtime
+            .spawn(async move { axum::serve(listener, app).await });
+        format!("http://{addr}")
+    }
+
     /// A scratch file path in the rig's directory.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)

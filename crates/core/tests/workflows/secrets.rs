@@ -43,14 +43,7 @@ fn a_secret_reaches_the_step_and_never_the_database() {
                 }
             }),
         );
-        let listener = rig
-            .runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        rig.runtime
-            .spawn(async move { axum::serve(listener, app).await });
-        format!("http://{addr}/hook")
+        format!("{}/hook", rig.serve(app))
     };
     let got = rig.path("got");
     let got_text = got.display();
@@ -114,17 +107,7 @@ steps:
         "{}",
         &snapshots[snapshots.find(VALUE).unwrap_or(0).saturating_sub(300)..]
     );
-    drop(
-        rig.store
-            .read(|c| Ok(c.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?)),
-    );
-    for file in ["flightdeck.db", "flightdeck.db-wal"] {
-        let bytes = std::fs::read(rig.path(file)).unwrap_or_default();
-        assert!(
-            !bytes.windows(VALUE.len()).any(|w| w == VALUE.as_bytes()),
-            "the value is in {file}"
-        );
-    }
+    assert_not_in_database(&rig, VALUE);
 }
 
 const PARAM_VALUE: &str = "p4ram-v4lue-93ce";

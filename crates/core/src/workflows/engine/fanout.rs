@@ -22,6 +22,26 @@ pub fn item_key(id: &str, index: u32) -> String {
     format!("{id}[{index}]")
 }
 
+/// The checkpoint entries of `step`, in the order a person reads them: the step, then its
+/// fan-out items by index.
+pub fn entries_of(checkpoint: &flightdeck_types::Checkpoint, step: &str) -> Vec<String> {
+    let prefix = format!("{step}[");
+    let mut items: Vec<(u32, String)> = checkpoint
+        .steps
+        .keys()
+        .filter_map(|k| {
+            Some((
+                k.strip_prefix(&prefix)?.strip_suffix(']')?.parse().ok()?,
+                k.clone(),
+            ))
+        })
+        .collect();
+    items.sort();
+    std::iter::once(step.to_string())
+        .chain(items.into_iter().map(|(_, k)| k))
+        .collect()
+}
+
 /// Starts fan-out step `step` over `items`: its entry becomes `running` (holding the items
 /// until they have all started), each item a pending entry. No items: it succeeds at once.
 pub(super) fn fan_out(
