@@ -108,14 +108,7 @@ impl Rig {
 
     /// Serves `app` on 127.0.0.1:0 on the rig's runtime; returns its base URL.
     pub fn serve(&self, app: axum::Router) -> String {
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        self.runtime
-            .spawn(async move { axum::serve(listener, app).await });
-        format!("http://{addr}")
+        serve_on(&self.runtime, app)
     }
 
     pub fn output(&self, id: &str) -> Vec<(String, String)> {
@@ -134,4 +127,14 @@ impl Drop for Rig {
             let _ = self.runtime.block_on(runner.stop());
         }
     }
+}
+
+/// Serves `app` on 127.0.0.1:0 on `runtime` for as long as it runs; returns its base URL.
+pub fn serve_on(runtime: &tokio::runtime::Runtime, app: axum::Router) -> String {
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
 }

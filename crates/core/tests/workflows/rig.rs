@@ -69,14 +69,7 @@ impl WfRig {
 
     /// Serves `app` on a local port for as long as the rig lives; its base URL.
     pub fn serve(&self, app: axum::Router) -> String {
-        let listener = self
-            .runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        self.runtime
-            .spawn(async move { axum::serve(listener, app).await });
-        format!("http://{addr}")
+        super::runner::serve_on(&self.runtime, app)
     }
 
     /// A scratch file path in the rig's directory.
