@@ -36,6 +36,8 @@ mod scheduling;
 mod secrets;
 #[path = "workflows/snapshots.rs"]
 mod snapshots;
+#[path = "workflows/step_rows.rs"]
+mod step_rows;
 #[path = "workflows/timeouts.rs"]
 mod timeouts;
 #[path = "workflows/trust.rs"]

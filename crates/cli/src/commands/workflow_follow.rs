@@ -29,6 +29,9 @@ struct Cursor {
 /// final; with `--json`, one JSON object per line on stdout. Returns the final run.
 pub fn follow(store: &Store, run_id: &str, out: &Output) -> Result<WorkflowRun, CoreError> {
     let mut cursor = Cursor::default();
+    // Changes this process commits (its own worker's): the run's end is seen when it is
+    // written, not up to a poll later. Other processes' are seen at the next poll.
+    let changes = store.subscribe();
     loop {
         // The status is read before the logs, so that a final run's logs are complete.
         let run = workflows::get_run(store, run_id)?;
@@ -53,7 +56,34 @@ pub fn follow(store: &Store, run_id: &str, out: &Output) -> Result<WorkflowRun, 
             }
             return Ok(run);
         }
-        std::thread::sleep(Duration::from_millis(50));
+        wait_for_end_or_poll(store, run_id, &changes)?;
+    }
+}
+
+/// Returns at the next poll (every 50 ms: the whole run is read then) or as soon as this
+/// process writes run `run_id` final, whichever comes first. Only the status is read on a
+/// change, so that a long run's many boundaries cost the watcher nothing much.
+fn wait_for_end_or_poll(
+    store: &Store,
+    run_id: &str,
+    changes: &std::sync::mpsc::Receiver<flightdeck_core::store::Change>,
+) -> Result<(), CoreError> {
+    let poll = std::time::Instant::now() + Duration::from_millis(50);
+    loop {
+        let left = poll.saturating_duration_since(std::time::Instant::now());
+        match changes.recv_timeout(left) {
+            Ok(change) if change.table == "workflow_runs" && change.id == run_id => {
+                if workflows::status_of(store, run_id)?.is_final() {
+                    return Ok(());
+                }
+            }
+            Ok(_) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Ok(()),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                std::thread::sleep(left);
+                return Ok(());
+            }
+        }
     }
 }
 

@@ -40,6 +40,14 @@ impl CrConn {
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;
              PRAGMA mmap_size = 1073741824;",
         )?;
+        // The query planner stability guarantee: a plan never depends on a bound value. Without
+        // it SQLite marks a statement whose `LIMIT ?` (or LIKE pattern) it read at planning as
+        // expired whenever that parameter is bound again, so a cached statement was parsed and
+        // planned anew on every call (the runner's claim query, at every workflow step).
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )?;
         load_crsqlite(&conn, &crsqlite)?;
         // A sync merge prepares a few statements per table it touches (`fresh_rows`): room
         // for those of every synced table beside the rest, instead of rusqlite's 16.

@@ -80,16 +80,13 @@ pub fn insert(conn: &Connection, e: &Execution) -> Result<()> {
 }
 
 pub fn find(conn: &Connection, id: &str) -> Result<Execution> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM executions WHERE id = ?1"),
-        [id],
-        from_row,
-    )
-    .optional()?
-    .ok_or_else(|| CoreError::NotFound {
-        kind: "run",
-        key: id.to_string(),
-    })
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM executions WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "run",
+            key: id.to_string(),
+        })
 }
 
 pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
@@ -147,11 +144,11 @@ pub fn request_cancel(conn: &Connection, id: &str, at: Timestamp) -> Result<()> 
 
 /// The next free event number of a run (events of one run are written by one device only).
 pub fn next_event_seq(conn: &Connection, execution_id: &str) -> Result<i64> {
-    Ok(conn.query_row(
-        "SELECT coalesce(max(seq), 0) + 1 FROM execution_events WHERE execution_id = ?1",
-        [execution_id],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "SELECT coalesce(max(seq), 0) + 1 FROM execution_events WHERE execution_id = ?1",
+        )?
+        .query_row([execution_id], |r| r.get(0))?)
 }
 
 pub fn insert_event(conn: &Connection, event: &ExecutionEvent) -> Result<()> {
@@ -227,12 +224,12 @@ pub fn claimable(
 
 /// The earliest future `not_before` among queued runs of `device_id`, if any.
 pub fn next_not_before(conn: &Connection, device_id: &str, now: Timestamp) -> Result<Option<i64>> {
-    Ok(conn.query_row(
-        "SELECT min(not_before) FROM executions
-         WHERE status = 'queued' AND device_id = ?1 AND not_before > ?2",
-        params![device_id, now.as_millis()],
-        |r| r.get(0),
-    )?)
+    Ok(conn
+        .prepare_cached(
+            "SELECT min(not_before) FROM executions
+             WHERE status = 'queued' AND device_id = ?1 AND not_before > ?2",
+        )?
+        .query_row(params![device_id, now.as_millis()], |r| r.get(0))?)
 }
 
 /// Runs left `running` on `device_id` by an executor process. A `workflow` run is not one:

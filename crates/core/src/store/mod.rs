@@ -16,6 +16,7 @@ mod local_changes;
 pub mod locks;
 pub mod memories;
 pub mod migrate;
+mod run_steps;
 pub mod schedules;
 pub(crate) mod sync_state;
 pub mod tasks;

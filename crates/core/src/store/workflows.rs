@@ -1,12 +1,15 @@
 //! SQL for workflows: definition versions, runs, approvals, snapshots, and the step
 //! durations progress estimates from.
 
+use std::collections::BTreeMap;
+
 use flightdeck_types::{
-    Approval, Checkpoint, Decision, RunControl, Snapshot, Timestamp, Workflow, WorkflowRun,
-    WorkflowRunFilter, WorkflowRunStatus,
+    Approval, Checkpoint, Decision, RunControl, Snapshot, StepState, Timestamp, Workflow,
+    WorkflowRun, WorkflowRunFilter, WorkflowRunStatus,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::run_steps;
 use crate::error::{CoreError, Result};
 
 fn text_err(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
@@ -195,19 +198,42 @@ pub fn insert_run(conn: &Connection, r: &WorkflowRun) -> Result<()> {
         r.parent_execution_id,
         r.rerun_of,
         r.rerun_from,
-        serde_json::to_string(&r.checkpoint).expect("checkpoints always serialize"),
+        head_text(&r.checkpoint),
         r.error,
         r.queued_at.as_millis(),
         r.started_at.map(Timestamp::as_millis),
         r.finished_at.map(Timestamp::as_millis),
         r.updated_at.as_millis(),
     ])?;
-    Ok(())
+    run_steps::save(conn, r, None)
+}
+
+/// The `checkpoint` cell: the checkpoint without its steps, which have rows of their own
+/// (see [`run_steps`]). Every field is named, so that a new one is not left out unseen.
+fn head_text(c: &Checkpoint) -> String {
+    let head = Checkpoint {
+        params: c.params.clone(),
+        steps: BTreeMap::new(),
+        boundaries: c.boundaries,
+        children: c.children.clone(),
+        deadline: c.deadline,
+        paused_at: c.paused_at,
+        overrides: c.overrides.clone(),
+        forked: c.forked,
+    };
+    serde_json::to_string(&head).expect("checkpoints always serialize")
 }
 
 /// Writes what the runner device owns: status, checkpoint, error and times. Never `control`,
-/// which other devices write. cr-sqlite records only the columns whose value changed.
-pub fn save_run_state(conn: &Connection, r: &WorkflowRun) -> Result<()> {
+/// which other devices write. cr-sqlite records only the columns whose value changed, and of
+/// the steps only those that differ from `before` (the steps as the run was read) are
+/// written: a boundary costs the same at step 1,000 as at step 1.
+pub fn save_run_state(
+    conn: &Connection,
+    r: &WorkflowRun,
+    before: &BTreeMap<String, StepState>,
+) -> Result<()> {
+    let all = run_steps::held_in_cell(conn, &r.id)?;
     conn.prepare_cached(
         "UPDATE workflow_runs SET status = ?2, checkpoint = ?3, error = ?4, started_at = ?5,
              finished_at = ?6, updated_at = ?7
@@ -216,13 +242,13 @@ pub fn save_run_state(conn: &Connection, r: &WorkflowRun) -> Result<()> {
     .execute(params![
         r.id,
         r.status.as_str(),
-        serde_json::to_string(&r.checkpoint).expect("checkpoints always serialize"),
+        head_text(&r.checkpoint),
         r.error,
         r.started_at.map(Timestamp::as_millis),
         r.finished_at.map(Timestamp::as_millis),
         r.updated_at.as_millis(),
     ])?;
-    Ok(())
+    run_steps::save(conn, r, (!all).then_some(before))
 }
 
 /// Moves run `id` to device `device_id` (adoption).
@@ -243,15 +269,31 @@ pub fn set_control(conn: &Connection, id: &str, control: RunControl) -> Result<(
 }
 
 pub fn find_run(conn: &Connection, id: &str) -> Result<WorkflowRun> {
-    conn.prepare_cached(&format!(
-        "SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = ?1"
-    ))?
-    .query_row([id], run_from_row)
-    .optional()?
-    .ok_or_else(|| CoreError::NotFound {
-        kind: "workflow run",
-        key: id.to_string(),
-    })
+    let mut run = conn
+        .prepare_cached(&format!(
+            "SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = ?1"
+        ))?
+        .query_row([id], run_from_row)
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "workflow run",
+            key: id.to_string(),
+        })?;
+    run_steps::load(conn, &mut run)?;
+    Ok(run)
+}
+
+/// Run `id`'s status, as [`run_from_row`] reads it.
+pub fn run_status(conn: &Connection, id: &str) -> Result<WorkflowRunStatus> {
+    let status: String = conn
+        .prepare_cached("SELECT status FROM workflow_runs WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "workflow run",
+            key: id.to_string(),
+        })?;
+    Ok(status.parse().unwrap_or(WorkflowRunStatus::Failed))
 }
 
 /// The run a `workflow` execution started, if it started one.
@@ -280,7 +322,11 @@ pub fn list_runs(
         ],
         run_from_row,
     )?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut runs: Vec<WorkflowRun> = rows.collect::<rusqlite::Result<_>>()?;
+    for run in &mut runs {
+        run_steps::load(conn, run)?;
+    }
+    Ok(runs)
 }
 
 /// Ids of the runs not final whose runner is `device_id`, oldest first.

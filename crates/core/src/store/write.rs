@@ -99,14 +99,14 @@ impl<'a> Writer<'a> {
         sets.push("updated_at = ?".into());
         values.push(self.now.as_millis().into());
         values.push(id.to_string().into());
-        self.tx.execute(
-            &format!(
+        // Cached: one call site writes the same columns each time (a run's end, a claim).
+        self.tx
+            .prepare_cached(&format!(
                 "UPDATE {} SET {} WHERE id = ?",
                 entity_table(entity),
                 sets.join(", ")
-            ),
-            rusqlite::params_from_iter(values),
-        )?;
+            ))?
+            .execute(rusqlite::params_from_iter(values))?;
         self.audit(entity, id, action, changes);
         Ok(())
     }

@@ -182,6 +182,11 @@ pub fn get_run(store: &Store, id: &str) -> Result<WorkflowRun> {
     store.read(|c| sql::find_run(c, id))
 }
 
+/// Run `id`'s status alone (a point read, not its steps): for a watcher that wakes often.
+pub fn status_of(store: &Store, id: &str) -> Result<flightdeck_types::WorkflowRunStatus> {
+    store.read(|c| sql::run_status(c, id))
+}
+
 /// The definition version a run pinned.
 pub fn definition_of(store: &Store, run: &WorkflowRun) -> Result<WorkflowDefinition> {
     store.read(|c| Ok(sql::version(c, &run.workflow_id, run.version)?.definition))

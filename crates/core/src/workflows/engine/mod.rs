@@ -206,7 +206,8 @@ pub(crate) fn status_boundary(
     };
     sql::insert_snapshot(w, &snapshot)?;
     run.checkpoint.boundaries += 1;
-    sql::save_run_state(w, run)
+    // Only the status and the boundary count moved: no step row is written.
+    sql::save_run_state(w, run, &run.checkpoint.steps)
 }
 
 /// Moves run `run_id` on as far as it can go now. Only its runner device acts; elsewhere
@@ -270,7 +271,7 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     }
     if run != before {
         run.updated_at = now;
-        sql::save_run_state(w, &run)?;
+        sql::save_run_state(w, &run, &before.checkpoint.steps)?;
         // A transition: the engine's own move, which the driver need not look at again
         // (it wakes for what people and other devices change).
         w.touched(

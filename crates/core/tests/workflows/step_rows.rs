@@ -1,0 +1,142 @@
+//! Each step's state in a row of its own (`workflow_run_steps`): a boundary writes the rows
+//! of the steps that moved, not every step again, and a run saved before that (its steps in
+//! the `checkpoint` cell) still reads and runs on, moving its steps to rows.
+
+use flightdeck_core::store::workflows as store_sql;
+use flightdeck_core::workflows;
+use flightdeck_types::{StepStatus, WorkflowRunStatus};
+
+use super::rig::WfRig;
+use crate::common::count;
+
+#[test]
+fn a_boundary_writes_only_the_rows_of_the_steps_that_moved() {
+    let rig = WfRig::start();
+    let mut yaml = String::from("name: chain\nsteps:\n");
+    for i in 0..40 {
+        yaml.push_str(&format!("  - id: s{i}\n    shell: 'true'\n"));
+        if i > 0 {
+            yaml.push_str(&format!("    needs: s{}\n", i - 1));
+        }
+    }
+    rig.apply(&yaml);
+    let run = rig.start_run("chain", &[]);
+    let done = rig.finished(&run.id);
+    assert_eq!(
+        done.status,
+        WorkflowRunStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    assert_eq!(done.checkpoint.steps.len(), 40);
+    assert!(done
+        .checkpoint
+        .steps
+        .values()
+        .all(|s| s.status == StepStatus::Succeeded));
+    // Every step has its row, and the run's own cell holds no step.
+    let rows = count(
+        &rig.store,
+        &format!(
+            "SELECT count(*) FROM workflow_run_steps WHERE run_id = '{}'",
+            run.id
+        ),
+    );
+    assert_eq!(rows, 40);
+    let cell_steps = rig
+        .store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT json_extract(checkpoint, '$.steps') FROM workflow_runs WHERE id = ?1",
+                [&run.id],
+                |r| r.get::<_, String>(0),
+            )?)
+        })
+        .unwrap();
+    assert_eq!(cell_steps, "{}");
+    // A save where one step moved writes that step's row and the run's cell; one that
+    // rewrote every step would change 40 rows or more.
+    let changed = rig
+        .store
+        .write(|w| {
+            let total = |w: &flightdeck_core::store::Writer<'_>| -> i64 {
+                w.query_row("SELECT total_changes()", [], |r| r.get(0))
+                    .unwrap()
+            };
+            let mut moved = store_sql::find_run(w, &run.id)?;
+            let before = moved.checkpoint.steps.clone();
+            moved.checkpoint.steps.get_mut("s7").unwrap().error = Some("edited".into());
+            let start = total(w);
+            store_sql::save_run_state(w, &moved, &before)?;
+            Ok(total(w) - start)
+        })
+        .unwrap();
+    assert!(
+        changed < 10,
+        "one step moved and {changed} rows were written"
+    );
+    let s7 = workflows::get_run(&rig.store, &run.id)
+        .unwrap()
+        .checkpoint
+        .steps["s7"]
+        .clone();
+    assert_eq!(s7.error.as_deref(), Some("edited"));
+}
+
+#[test]
+fn a_run_with_its_steps_in_the_checkpoint_cell_reads_and_runs_on_with_rows() {
+    let mut rig = WfRig::idle();
+    rig.apply(
+        "name: old\nsteps:\n  - id: a\n    shell: echo one\n  - id: gate\n    needs: a\n    kind: approval\n  - id: b\n    needs: gate\n    shell: echo two\n",
+    );
+    let run = rig.start_run("old", &[]);
+    let before = workflows::get_run(&rig.store, &run.id).unwrap();
+    assert_eq!(before.checkpoint.steps.len(), 3);
+    // As a build before per-step rows saved it: every step in the cell, no rows.
+    let whole = serde_json::to_string(&before.checkpoint).unwrap();
+    rig.store
+        .read(|c| {
+            c.execute(
+                "UPDATE workflow_runs SET checkpoint = ?2 WHERE id = ?1",
+                [&run.id, &whole],
+            )?;
+            c.execute(
+                "DELETE FROM workflow_run_steps WHERE run_id = ?1",
+                [&run.id],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let legacy = workflows::get_run(&rig.store, &run.id).unwrap();
+    assert_eq!(legacy.checkpoint, before.checkpoint);
+
+    // Saved again at `a`'s end and at the gate: `b`, which has not moved, keeps its state.
+    rig.run_worker();
+    let waiting = rig.wait_status(&run.id, WorkflowRunStatus::WaitingApproval);
+    assert_eq!(
+        waiting.checkpoint.steps.len(),
+        3,
+        "{:?}",
+        waiting.checkpoint.steps.keys()
+    );
+    assert_eq!(waiting.checkpoint.steps["b"].status, StepStatus::Pending);
+    let rows = count(
+        &rig.store,
+        &format!(
+            "SELECT count(*) FROM workflow_run_steps WHERE run_id = '{}'",
+            run.id
+        ),
+    );
+    assert_eq!(rows, 3, "the steps moved to rows at the run's next save");
+
+    workflows::approve(&rig.store, &run.id, "gate", None).unwrap();
+    let done = rig.finished(&run.id);
+    assert_eq!(
+        done.status,
+        WorkflowRunStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    let b = done.checkpoint.steps["b"].execution_id.clone().unwrap();
+    assert_eq!(rig.stdout(&b), ["two"]);
+}
