@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -67,6 +68,10 @@ pub struct Runner {
     store: Arc<Store>,
     secrets: Arc<dyn SecretStore>,
     config: RunnerConfig,
+    /// Set once the loop stops: a run's end then claims nothing more.
+    stopping: AtomicBool,
+    /// Back after the workflow lease lapsed (see the loop): no step is claimed.
+    held: AtomicBool,
 }
 
 /// A started runner; [`RunnerHandle::stop`] ends it after the runs in flight finish.
@@ -88,6 +93,8 @@ impl Runner {
             store,
             secrets,
             config,
+            stopping: AtomicBool::new(false),
+            held: AtomicBool::new(false),
         }
     }
 
@@ -110,9 +117,11 @@ impl Runner {
         // Back after the workflow lease lapsed: no step runs here until a sync says whether
         // another device adopted the runs (see `workflows::lease`).
         let mut held = crate::workflows::lease::held(&this.store)?;
+        this.held.store(held, Ordering::SeqCst);
         loop {
             if held && !crate::workflows::lease::held(&this.store)? {
                 held = false;
+                this.held.store(false, Ordering::SeqCst);
                 let (store, secrets) = (this.store.clone(), this.secrets.clone());
                 tokio::task::spawn_blocking(move || {
                     super::recover_held_steps(&store, secrets.as_ref())
@@ -146,11 +155,24 @@ impl Runner {
                 let in_flight = in_flight.clone();
                 let wake = wake.clone();
                 tasks.spawn(async move {
-                    let id = run.id.clone();
-                    if let Err(e) = this.execute(run).await {
-                        tracing::error!(error = %e, run = %id, "could not record a run's end");
+                    // A run's end may claim the next run for this slot in the same write
+                    // (see `execute`): it runs here, on the same permit, with no wake-up
+                    // and no claim of its own in between.
+                    let mut run = run;
+                    loop {
+                        let id = run.id.clone();
+                        let next = match this.execute(run).await {
+                            Ok(next) => next,
+                            Err(e) => {
+                                tracing::error!(error = %e, run = %id, "could not record a run's end");
+                                None
+                            }
+                        };
+                        in_flight.lock().unwrap().remove(&id);
+                        let Some(next) = next else { break };
+                        in_flight.lock().unwrap().insert(next.id.clone());
+                        run = next;
                     }
-                    in_flight.lock().unwrap().remove(&id);
                     drop(permit);
                     wake.notify_one();
                 });
@@ -158,7 +180,10 @@ impl Runner {
             while tasks.try_join_next().is_some() {}
             let wait = this.next_wait()?;
             tokio::select! {
-                _ = stop.notified() => break,
+                _ = stop.notified() => {
+                    this.stopping.store(true, Ordering::SeqCst);
+                    break;
+                }
                 _ = wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
@@ -179,9 +204,11 @@ impl Runner {
         Ok(until.min(self.config.idle_poll))
     }
 
-    async fn execute(&self, run: Execution) -> Result<()> {
+    /// Executes `run` and records its end; returns the run that end claimed for the same
+    /// slot, if any (a chain's next step, queued by the engine in that very write).
+    async fn execute(&self, run: Execution) -> Result<Option<Execution>> {
         if run.status.is_final() {
-            return Ok(()); // cancelled while queued; claim already ended it
+            return Ok(None); // cancelled while queued; claim already ended it
         }
         let first_seq = {
             let store = self.store.clone();
@@ -318,6 +345,12 @@ impl Runner {
         drop(sink);
         let totals = writer.await.expect("the event writer does not panic")?;
         let store = self.store.clone();
+        // The slot this run frees, claimed again in its end's write: (plain runs, steps).
+        let then_claim = match (&run.workflow_run_id, self.stopping.load(Ordering::SeqCst)) {
+            (_, true) => None,
+            (None, false) => Some((1, 0)),
+            (Some(_), false) => (!self.held.load(Ordering::SeqCst)).then_some((0, 1)),
+        };
         tokio::task::spawn_blocking(move || {
             let mut outcome = outcome;
             if run.workflow_run_id.is_some() {
@@ -334,11 +367,12 @@ impl Runner {
             if let Some(error) = &mut outcome.error {
                 mask.mask_string(error);
             }
-            let recorded = finish(&store, run, outcome, totals, memory_file, &mask)?;
+            let (recorded, next) =
+                finish(&store, run, outcome, totals, memory_file, &mask, then_claim)?;
             if !recorded.is_empty() {
                 index_recorded_memories(&store, &recorded);
             }
-            Ok(())
+            Ok(next)
         })
         .await
         .expect("finishing does not panic")
@@ -435,47 +469,50 @@ pub(crate) fn claim(store: &Store, limit: u32, step_limit: u32) -> Result<Vec<Ex
     if ready.is_empty() {
         return Ok(Vec::new());
     }
-    store.write(|w| {
-        let now = w.now();
-        let ready = executions::claimable(w, w.device_id(), now, limit, step_limit)?;
-        let mut claimed = Vec::with_capacity(ready.len());
-        for old in ready {
-            let mut new = old.clone();
-            if old.cancel_requested_at.is_some() {
-                new.status = ExecutionStatus::Cancelled;
-                new.finished_at = Some(now);
-                new.error = Some("cancelled before it started".into());
-                let seq = executions::next_event_seq(w, &old.id)?;
-                end_in(w, &old, &new, seq)?;
-                continue;
-            }
-            if let Some(refusal) = crate::trust::check_run(w, &old)? {
-                refuse_in(w, &old, &refusal, now)?;
-                continue;
-            }
-            if !executions::mark_running(w, &old.id, now)? {
-                continue;
-            }
-            new.status = ExecutionStatus::Running;
-            new.started_at = Some(now);
+    store.write(|w| claim_in(w, limit, step_limit))
+}
+
+/// [`claim`] inside the caller's write.
+fn claim_in(w: &mut Writer<'_>, limit: u32, step_limit: u32) -> Result<Vec<Execution>> {
+    let now = w.now();
+    let ready = executions::claimable(w, w.device_id(), now, limit, step_limit)?;
+    let mut claimed = Vec::with_capacity(ready.len());
+    for old in ready {
+        let mut new = old.clone();
+        if old.cancel_requested_at.is_some() {
+            new.status = ExecutionStatus::Cancelled;
+            new.finished_at = Some(now);
+            new.error = Some("cancelled before it started".into());
             let seq = executions::next_event_seq(w, &old.id)?;
-            status_event(w, &old.id, seq, ExecutionStatus::Running)?;
-            crate::recovery::on_run_started(w, &new)?;
-            w.audit(
-                EntityKind::Execution,
-                &old.id,
-                AuditAction::Transition,
-                diff(Some(&old), Some(&new)),
-            );
-            if let ExecutionSpec::Workflow(spec) = &new.spec {
-                // No executor task and no slot: the workflow run it starts ends it.
-                crate::workflows::engine::start_for_execution(w, &new, spec)?;
-                continue;
-            }
-            claimed.push(new);
+            end_in(w, &old, &new, seq)?;
+            continue;
         }
-        Ok(claimed)
-    })
+        if let Some(refusal) = crate::trust::check_run(w, &old)? {
+            refuse_in(w, &old, &refusal, now)?;
+            continue;
+        }
+        if !executions::mark_running(w, &old.id, now)? {
+            continue;
+        }
+        new.status = ExecutionStatus::Running;
+        new.started_at = Some(now);
+        let seq = executions::next_event_seq(w, &old.id)?;
+        status_event(w, &old.id, seq, ExecutionStatus::Running)?;
+        crate::recovery::on_run_started(w, &new)?;
+        w.audit(
+            EntityKind::Execution,
+            &old.id,
+            AuditAction::Transition,
+            diff(Some(&old), Some(&new)),
+        );
+        if let ExecutionSpec::Workflow(spec) = &new.spec {
+            // No executor task and no slot: the workflow run it starts ends it.
+            crate::workflows::engine::start_for_execution(w, &new, spec)?;
+            continue;
+        }
+        claimed.push(new);
+    }
+    Ok(claimed)
 }
 
 /// Ends a run that a device this one does not trust wrote (see [`crate::trust`]) without
@@ -515,7 +552,9 @@ pub(crate) fn end_in(w: &mut Writer<'_>, old: &Execution, new: &Execution, seq: 
 }
 
 /// Writes the run's end, with the memories it recorded (from `memory:` output lines and its
-/// memory file) in the same transaction; returns those memories.
+/// memory file) in the same transaction; returns those memories, and the run claimed in that
+/// write for the slot it frees (`then_claim`: plain runs, steps), if one was ready. Claiming
+/// there saves a chain's next step a write of its own and the runner's wake-up.
 fn finish(
     store: &Store,
     run: Execution,
@@ -523,7 +562,8 @@ fn finish(
     totals: super::executors::SinkTotals,
     memory_file: Option<PathBuf>,
     mask: &SecretMask,
-) -> Result<Vec<Memory>> {
+    then_claim: Option<(u32, u32)>,
+) -> Result<(Vec<Memory>, Option<Execution>)> {
     let mut result = outcome.result;
     if matches!(run.spec, ExecutionSpec::Shell(_)) {
         let r = result.get_or_insert_with(|| json!({}));
@@ -535,7 +575,7 @@ fn finish(
         None => (None, None),
     };
     crate::failpoint::hit("step-exited", run.step_id.as_deref());
-    let recorded = store.write(|w| {
+    let (recorded, next) = store.write(|w| {
         let old = executions::find(w, &run.id)?;
         let mut result = result;
         let file = (file_text.as_deref(), file_error);
@@ -550,11 +590,15 @@ fn finish(
         };
         let seq = executions::next_event_seq(w, &run.id)?.max(totals.next_seq);
         end_in(w, &old, &new, seq)?;
-        Ok(recorded)
+        let next = match then_claim {
+            Some((limit, step_limit)) => claim_in(w, limit, step_limit)?.pop(),
+            None => None,
+        };
+        Ok((recorded, next))
     })?;
     if let Some(path) = &memory_file {
         // Read into the store by now; a leftover would only be read by nobody.
         let _ = std::fs::remove_file(path);
     }
-    Ok(recorded)
+    Ok((recorded, next))
 }

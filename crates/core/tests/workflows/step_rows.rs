@@ -140,3 +140,44 @@ fn a_run_with_its_steps_in_the_checkpoint_cell_reads_and_runs_on_with_rows() {
     let b = done.checkpoint.steps["b"].execution_id.clone().unwrap();
     assert_eq!(rig.stdout(&b), ["two"]);
 }
+
+#[test]
+fn a_chain_step_costs_two_writes_its_claim_folded_into_the_end_before_it() {
+    let rig = WfRig::start();
+    let mut yaml = String::from("name: twenty\nsteps:\n");
+    for i in 0..20 {
+        yaml.push_str(&format!("  - id: s{i}\n    shell: 'true'\n"));
+        if i > 0 {
+            yaml.push_str(&format!("    needs: s{}\n", i - 1));
+        }
+    }
+    rig.apply(&yaml);
+    let before = rig.store.write_count();
+    let run = rig.start_run("twenty", &[]);
+    let done = rig.finished(&run.id);
+    let writes = rig.store.write_count() - before;
+    assert_eq!(
+        done.status,
+        WorkflowRunStatus::Succeeded,
+        "{:?}",
+        done.error
+    );
+    // Per step: its process record and its end (which claims the next step). A claim of its
+    // own made it three per step (60 and more here); the start and the first claim, and a
+    // heartbeat or two, are the rest.
+    assert!(
+        writes <= 20 * 2 + 6,
+        "{writes} write transactions for 20 steps"
+    );
+    // The next step was claimed in the very write that ended the one before it.
+    let runs = rig.step_runs(&run.id);
+    for pair in runs.windows(2) {
+        assert_eq!(
+            pair[1].started_at,
+            pair[0].finished_at,
+            "{} was not claimed in the write that ended {}",
+            pair[1].step_id.as_deref().unwrap_or_default(),
+            pair[0].step_id.as_deref().unwrap_or_default()
+        );
+    }
+}
