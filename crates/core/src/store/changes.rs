@@ -152,6 +152,7 @@ pub(crate) fn insert_through_crsql(
     conn: &rusqlite::Connection,
     changes: &[ChangeRow],
 ) -> Result<()> {
+    super::run_steps::merged();
     let mut insert = conn.prepare_cached(&format!(
         "INSERT INTO crsql_changes ({CHANGE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))?;

@@ -25,6 +25,7 @@ mod tests;
 /// Merges `changes` on `conn` (inside the caller's transaction) with the same outcome as
 /// feeding each, in order, to `crsql_changes`. Returns how many cells it wrote directly.
 pub(crate) fn merge(conn: &Connection, changes: &[ChangeRow]) -> Result<usize> {
+    super::run_steps::merged();
     let fresh = fresh_groups(conn, changes)?;
     let mut sites: HashMap<&[u8], i64> = HashMap::new();
     let mut keys: HashMap<usize, i64> = HashMap::new();

@@ -3,17 +3,109 @@
 //! `steps` empty, so a boundary writes the rows of the steps that moved and a small cell,
 //! not every step's state again. Runs saved before migration 0018 hold their steps in
 //! `checkpoint`; they read as they are, and a live one moves them here at its next save.
+//!
+//! Reading a run parses every step's row, which at every boundary of a long chain was most
+//! of a step's cost; so the parsed steps of recently read or saved runs are kept per database
+//! file, under the run's `steps_rev` (a fresh id each time its rows change, in the same
+//! write). They are used only while that id is still the run's and no sync merge happened
+//! in this process since: a write from another process or device, or a rolled-back one,
+//! changes or restores the id, and any merge drops the lot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use flightdeck_types::{StepState, WorkflowRun};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::error::{CoreError, Result};
 
+/// Bumped by every merge of other devices' changes: the cache's entries are then stale.
+static MERGES: AtomicU64 = AtomicU64::new(0);
+
+/// At most this many runs' steps are kept (a worker has a few runs live at once).
+const CACHED_RUNS: usize = 32;
+
+struct Cached {
+    rev: String,
+    merges: u64,
+    steps: BTreeMap<String, StepState>,
+}
+
+type Key = (String, String);
+
+fn cache() -> std::sync::MutexGuard<'static, HashMap<Key, Cached>> {
+    static CACHE: OnceLock<Mutex<HashMap<Key, Cached>>> = OnceLock::new();
+    CACHE
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// The cache's key for run `id` in `conn`'s database; none for an in-memory one.
+fn key(conn: &Connection, id: &str) -> Option<Key> {
+    conn.path()
+        .filter(|p| !p.is_empty())
+        .map(|p| (p.to_string(), id.to_string()))
+}
+
+fn remember(key: Option<Key>, rev: String, steps: &BTreeMap<String, StepState>) {
+    let Some(key) = key else { return };
+    let mut cache = cache();
+    if cache.len() >= CACHED_RUNS && !cache.contains_key(&key) {
+        cache.clear();
+    }
+    let merges = MERGES.load(Ordering::SeqCst);
+    cache.insert(
+        key,
+        Cached {
+            rev,
+            merges,
+            steps: steps.clone(),
+        },
+    );
+}
+
+/// Called by every merge of changes from other devices (see `changes`, `fresh_rows`).
+pub(crate) fn merged() {
+    MERGES.fetch_add(1, Ordering::SeqCst);
+}
+
+fn rev_of(conn: &Connection, id: &str) -> Result<Option<String>> {
+    Ok(conn
+        .prepare_cached("SELECT steps_rev FROM workflow_runs WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .flatten())
+}
+
 /// Adds the run's step rows to the steps its `checkpoint` cell held (none since 0018); a row
 /// wins over an entry of the same key.
 pub(super) fn load(conn: &Connection, run: &mut WorkflowRun) -> Result<()> {
+    // A run whose cell still holds steps is read whole, never from the cache.
+    let rev = match run.checkpoint.steps.is_empty() {
+        true => rev_of(conn, &run.id)?,
+        false => None,
+    };
+    let key = key(conn, &run.id);
+    if let (Some(rev), Some(key)) = (&rev, &key) {
+        let cache = cache();
+        if let Some(hit) = cache
+            .get(key)
+            .filter(|c| &c.rev == rev && c.merges == MERGES.load(Ordering::SeqCst))
+        {
+            run.checkpoint.steps = hit.steps.clone();
+            return Ok(());
+        }
+    }
+    read_rows(conn, run)?;
+    if let Some(rev) = rev {
+        remember(key, rev, &run.checkpoint.steps);
+    }
+    Ok(())
+}
+
+fn read_rows(conn: &Connection, run: &mut WorkflowRun) -> Result<()> {
     let mut stmt =
         conn.prepare_cached("SELECT step_key, state FROM workflow_run_steps WHERE run_id = ?1")?;
     let mut rows = stmt.query([&run.id])?;
@@ -39,12 +131,14 @@ pub(super) fn save(
         "INSERT INTO workflow_run_steps (run_id, step_key, state) VALUES (?1, ?2, ?3)
          ON CONFLICT (run_id, step_key) DO UPDATE SET state = excluded.state",
     )?;
+    let mut written = before.is_none();
     for (key, state) in &run.checkpoint.steps {
         if before.is_some_and(|b| b.get(key) == Some(state)) {
             continue;
         }
         let text = serde_json::to_string(state).expect("step states always serialize");
         upsert.execute(params![run.id, key, text])?;
+        written = true;
     }
     if let Some(before) = before {
         let mut delete = conn
@@ -52,8 +146,22 @@ pub(super) fn save(
         for key in before.keys() {
             if !run.checkpoint.steps.contains_key(key) {
                 delete.execute(params![run.id, key])?;
+                written = true;
             }
         }
+    }
+    let key = key(conn, &run.id);
+    let rev = match written {
+        true => {
+            let rev = crate::ids::new_id();
+            conn.prepare_cached("UPDATE workflow_runs SET steps_rev = ?2 WHERE id = ?1")?
+                .execute(params![run.id, rev])?;
+            Some(rev)
+        }
+        false => rev_of(conn, &run.id)?,
+    };
+    if let Some(rev) = rev {
+        remember(key, rev, &run.checkpoint.steps);
     }
     Ok(())
 }

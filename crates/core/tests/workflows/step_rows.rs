@@ -181,3 +181,42 @@ fn a_chain_step_costs_two_writes_its_claim_folded_into_the_end_before_it() {
         );
     }
 }
+
+/// Steps parsed once are reused at the next read only while they are still what the rows
+/// hold: a save through another connection (another process) and a save rolled back are
+/// both seen.
+#[test]
+fn steps_read_again_see_another_process_and_a_rollback() {
+    let rig = WfRig::idle();
+    rig.apply("name: pair\nsteps:\n  - id: a\n    shell: 'true'\n  - id: b\n    needs: a\n    shell: 'true'\n");
+    let run = rig.start_run("pair", &[]);
+    let error_of_b = |store: &flightdeck_core::Store| {
+        workflows::get_run(store, &run.id).unwrap().checkpoint.steps["b"]
+            .error
+            .clone()
+    };
+    let edit = |store: &flightdeck_core::Store, text: &str, keep: bool| {
+        let outcome = store.write(|w| {
+            let mut moved = store_sql::find_run(w, &run.id)?;
+            let before = moved.checkpoint.steps.clone();
+            moved.checkpoint.steps.get_mut("b").unwrap().error = Some(text.into());
+            store_sql::save_run_state(w, &moved, &before)?;
+            match keep {
+                true => Ok(()),
+                false => Err(flightdeck_core::CoreError::Refused("rolled back".into())),
+            }
+        });
+        assert_eq!(outcome.is_ok(), keep);
+    };
+    assert_eq!(error_of_b(&rig.store), None);
+    edit(&rig.store, "here", true);
+    assert_eq!(error_of_b(&rig.store).as_deref(), Some("here"));
+
+    let other = flightdeck_core::Store::open(&rig.dir.path().join("flightdeck.db")).unwrap();
+    edit(&other, "there", true);
+    assert_eq!(error_of_b(&rig.store).as_deref(), Some("there"));
+
+    edit(&rig.store, "never", false);
+    assert_eq!(error_of_b(&rig.store).as_deref(), Some("there"));
+    assert_eq!(error_of_b(&other).as_deref(), Some("there"));
+}
