@@ -29,7 +29,9 @@ const CACHED_RUNS: usize = 32;
 struct Cached {
     rev: String,
     merges: u64,
-    steps: BTreeMap<String, StepState>,
+    /// `None` while the engine holds them (taken in a write, given back by [`keep`]) or
+    /// after a save nobody gave the steps back from: the next read parses the rows.
+    steps: Option<BTreeMap<String, StepState>>,
 }
 
 type Key = (String, String);
@@ -49,21 +51,14 @@ fn key(conn: &Connection, id: &str) -> Option<Key> {
         .map(|p| (p.to_string(), id.to_string()))
 }
 
-fn remember(key: Option<Key>, rev: String, steps: &BTreeMap<String, StepState>) {
+fn remember(key: Option<Key>, rev: String, steps: Option<BTreeMap<String, StepState>>) {
     let Some(key) = key else { return };
     let mut cache = cache();
     if cache.len() >= CACHED_RUNS && !cache.contains_key(&key) {
         cache.clear();
     }
     let merges = MERGES.load(Ordering::SeqCst);
-    cache.insert(
-        key,
-        Cached {
-            rev,
-            merges,
-            steps: steps.clone(),
-        },
-    );
+    cache.insert(key, Cached { rev, merges, steps });
 }
 
 /// Called by every merge of changes from other devices (see `changes`, `fresh_rows`).
@@ -80,8 +75,9 @@ fn rev_of(conn: &Connection, id: &str) -> Result<Option<String>> {
 }
 
 /// Adds the run's step rows to the steps its `checkpoint` cell held (none since 0018); a row
-/// wins over an entry of the same key.
-pub(super) fn load(conn: &Connection, run: &mut WorkflowRun) -> Result<()> {
+/// wins over an entry of the same key. `take`: the caller is the engine inside a write,
+/// which gives the steps back with [`keep`] once it has saved them; others get a copy.
+pub(super) fn load(conn: &Connection, run: &mut WorkflowRun, take: bool) -> Result<()> {
     // A run whose cell still holds steps is read whole, never from the cache.
     let rev = match run.checkpoint.steps.is_empty() {
         true => rev_of(conn, &run.id)?,
@@ -89,20 +85,31 @@ pub(super) fn load(conn: &Connection, run: &mut WorkflowRun) -> Result<()> {
     };
     let key = key(conn, &run.id);
     if let (Some(rev), Some(key)) = (&rev, &key) {
-        let cache = cache();
-        if let Some(hit) = cache
-            .get(key)
-            .filter(|c| &c.rev == rev && c.merges == MERGES.load(Ordering::SeqCst))
-        {
-            run.checkpoint.steps = hit.steps.clone();
+        let mut cache = cache();
+        if let Some(hit) = cache.get_mut(key).filter(|c| {
+            &c.rev == rev && c.merges == MERGES.load(Ordering::SeqCst) && c.steps.is_some()
+        }) {
+            run.checkpoint.steps = match take {
+                true => hit.steps.take().expect("checked above"),
+                false => hit.steps.clone().expect("checked above"),
+            };
             return Ok(());
         }
     }
     read_rows(conn, run)?;
     if let Some(rev) = rev {
-        remember(key, rev, &run.checkpoint.steps);
+        remember(key, rev, (!take).then(|| run.checkpoint.steps.clone()));
     }
     Ok(())
+}
+
+/// Gives back the steps of run `id` that [`load`] handed over with `take`, as they are now
+/// saved (or were read, if nothing moved).
+pub fn keep(conn: &Connection, id: &str, steps: BTreeMap<String, StepState>) {
+    let Some(key) = key(conn, id) else { return };
+    if let Some(entry) = cache().get_mut(&key) {
+        entry.steps = Some(steps);
+    }
 }
 
 fn read_rows(conn: &Connection, run: &mut WorkflowRun) -> Result<()> {
@@ -161,7 +168,8 @@ pub(super) fn save(
         false => rev_of(conn, &run.id)?,
     };
     if let Some(rev) = rev {
-        remember(key, rev, &run.checkpoint.steps);
+        // No copy here: the engine gives its steps back with `keep` after this.
+        remember(key, rev, None);
     }
     Ok(())
 }

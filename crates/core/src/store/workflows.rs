@@ -269,6 +269,21 @@ pub fn set_control(conn: &Connection, id: &str, control: RunControl) -> Result<(
 }
 
 pub fn find_run(conn: &Connection, id: &str) -> Result<WorkflowRun> {
+    find_run_with(conn, id, false)
+}
+
+/// [`find_run`] for the engine inside a write: the run's parsed steps are handed over
+/// rather than copied; give them back with [`keep_steps`] once saved.
+pub fn take_run(conn: &Connection, id: &str) -> Result<WorkflowRun> {
+    find_run_with(conn, id, true)
+}
+
+/// Gives the steps [`take_run`] handed over back to the cache (see `run_steps`).
+pub fn keep_steps(conn: &Connection, id: &str, steps: BTreeMap<String, StepState>) {
+    run_steps::keep(conn, id, steps)
+}
+
+fn find_run_with(conn: &Connection, id: &str, take: bool) -> Result<WorkflowRun> {
     let mut run = conn
         .prepare_cached(&format!(
             "SELECT {RUN_COLUMNS} FROM workflow_runs WHERE id = ?1"
@@ -279,7 +294,7 @@ pub fn find_run(conn: &Connection, id: &str) -> Result<WorkflowRun> {
             kind: "workflow run",
             key: id.to_string(),
         })?;
-    run_steps::load(conn, &mut run)?;
+    run_steps::load(conn, &mut run, take)?;
     Ok(run)
 }
 
@@ -324,7 +339,7 @@ pub fn list_runs(
     )?;
     let mut runs: Vec<WorkflowRun> = rows.collect::<rusqlite::Result<_>>()?;
     for run in &mut runs {
-        run_steps::load(conn, run)?;
+        run_steps::load(conn, run, false)?;
     }
     Ok(runs)
 }

@@ -56,6 +56,14 @@ pub fn load(w: &Writer<'_>, run_id: &str) -> Result<(WorkflowRun, Arc<WorkflowDe
     Ok((run, definition))
 }
 
+/// [`load`] for [`advance_in`], which gives the run's steps back (`sql::keep_steps`) when
+/// it is done with them, so that the next boundary neither parses nor copies them.
+fn take(w: &Writer<'_>, run_id: &str) -> Result<(WorkflowRun, Arc<WorkflowDefinition>)> {
+    let run = sql::take_run(w, run_id)?;
+    let definition = definition(w, &run.workflow_id, run.version)?;
+    Ok((run, definition))
+}
+
 /// A definition version, parsed once per process per text: the row's text is read every time
 /// (a point read), so a row that changed under the cache (one written before version ids
 /// were derived from content, then merged by sync) is never served stale; parsing a long
@@ -213,7 +221,17 @@ pub(crate) fn status_boundary(
 /// Moves run `run_id` on as far as it can go now. Only its runner device acts; elsewhere
 /// this does nothing.
 pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
-    let (mut run, def) = load(w, run_id)?;
+    let (mut run, def) = take(w, run_id)?;
+    let effects = advance_run(w, &mut run, &def)?;
+    sql::keep_steps(w, &run.id, std::mem::take(&mut run.checkpoint.steps));
+    Ok(effects)
+}
+
+fn advance_run(
+    w: &mut Writer<'_>,
+    run: &mut WorkflowRun,
+    def: &WorkflowDefinition,
+) -> Result<Effects> {
     let mut effects = Effects::default();
     if run.status.is_final() || run.device_id.as_deref() != Some(w.device_id()) {
         return Ok(effects);
@@ -221,12 +239,12 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     let before = run.clone();
     let now = w.now();
     if run.control != RunControl::Pause {
-        resume_deadlines(&mut run, now);
+        resume_deadlines(run, now);
     }
     if run.started_at.is_none() && run.checkpoint.deadline.is_none() {
         run.checkpoint.deadline = def.timeout_secs.map(|s| after(now, s));
     }
-    let timed_out = timed_out(&run, now);
+    let timed_out = timed_out(run, now);
     if timed_out && run.error.is_none() {
         run.error = Some(format!(
             "timed out after {} (the workflow's `timeout`, paused time not counted); its \
@@ -234,44 +252,44 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
             span(def.timeout_secs.unwrap_or_default())
         ));
     }
-    let cancel = run.control == RunControl::Cancel || timed_out || parent_cancelled(w, &run)?;
+    let cancel = run.control == RunControl::Cancel || timed_out || parent_cancelled(w, run)?;
 
-    reconcile_steps(w, &mut run, &def)?;
+    reconcile_steps(w, run, def)?;
 
     if cancel {
-        cancel_steps(w, &mut run, &def, &mut effects)?;
+        cancel_steps(w, run, def, &mut effects)?;
         // Cleanup and notification (`if: always`, `if: failure`) run after a cancel too.
-        start_ready_steps(w, &mut run, &def, true)?;
+        start_ready_steps(w, run, def, true)?;
     } else if run.control == RunControl::Pause {
         if run.status != WorkflowRunStatus::Paused {
             run.status = WorkflowRunStatus::Paused;
             run.checkpoint.paused_at = Some(now);
-            boundary(w, &mut run, None, "paused")?;
-            control_children(w, &run, RunControl::Pause)?;
+            boundary(w, run, None, "paused")?;
+            control_children(w, run, RunControl::Pause)?;
         }
-        effects.stop = running_groups(w, &run)?;
+        effects.stop = running_groups(w, run)?;
     } else {
         if run.status == WorkflowRunStatus::Paused {
             run.status = WorkflowRunStatus::Running;
-            boundary(w, &mut run, None, "resumed")?;
-            effects.resume = running_groups(w, &run)?;
-            control_children(w, &run, RunControl::Run)?;
+            boundary(w, run, None, "resumed")?;
+            effects.resume = running_groups(w, run)?;
+            control_children(w, run, RunControl::Run)?;
         }
         // After a failure only handler steps start (see `start_ready_steps`).
-        let failed = blocking_failure(&run, &def).is_some();
-        start_ready_steps(w, &mut run, &def, failed)?;
+        let failed = blocking_failure(run, def).is_some();
+        start_ready_steps(w, run, def, failed)?;
     }
 
     if !cancel {
-        close_normal_steps(w, &mut run, &def)?;
+        close_normal_steps(w, run, def)?;
     }
-    settle_status(w, &mut run, &def, cancel, timed_out)?;
+    settle_status(w, run, def, cancel, timed_out)?;
     if run.started_at.is_none() && run.status != WorkflowRunStatus::Queued {
         run.started_at = Some(now);
     }
-    if run != before {
+    if *run != before {
         run.updated_at = now;
-        sql::save_run_state(w, &run, &before.checkpoint.steps)?;
+        sql::save_run_state(w, run, &before.checkpoint.steps)?;
         // A transition: the engine's own move, which the driver need not look at again
         // (it wakes for what people and other devices change).
         w.touched(
@@ -280,7 +298,7 @@ pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
             flightdeck_types::AuditAction::Transition,
         );
         if run.status.is_final() {
-            finish_parent_execution(w, &run)?;
+            finish_parent_execution(w, run)?;
         }
     }
     Ok(effects)
