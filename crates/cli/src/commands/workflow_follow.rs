@@ -7,9 +7,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use flightdeck_core::{runs, workflows, CoreError, Store};
-use flightdeck_types::{
-    ExecutionEvent, ExecutionFilter, StepStatus, WorkflowProgress, WorkflowRun,
-};
+use flightdeck_types::{ExecutionEvent, StepStatus, WorkflowProgress, WorkflowRun};
 use serde_json::json;
 
 use crate::output::{stdout_closed, table, write_stdout_line, Output};
@@ -23,6 +21,8 @@ struct Cursor {
     drained: std::collections::HashSet<String>,
     /// The run's own status last printed (paused, resumed, waiting).
     run_status: Option<flightdeck_types::WorkflowRunStatus>,
+    /// The run's pinned definition, read once.
+    definition: Option<flightdeck_types::WorkflowDefinition>,
 }
 
 /// Prints step changes (stderr) and step output (stdout, `[step] line`) until the run is
@@ -95,27 +95,49 @@ fn print_new(
     transitions: bool,
     out: &Output,
 ) -> Result<(), CoreError> {
-    let def = workflows::definition_of(store, run)?;
+    // A run's pinned definition never changes: parsed once per follow.
+    if cursor.definition.is_none() {
+        cursor.definition = Some(workflows::definition_of(store, run)?);
+    }
+    let def = cursor.definition.take().expect("set above");
+    let printed = print_steps(store, run, &def, cursor, only_step, transitions, out);
+    cursor.definition = Some(def);
+    printed
+}
+
+/// The runs of checkpoint entry `state`, oldest first: its ended attempts, then the one
+/// running or last run; with whether each had ended when the run was read (its events are
+/// then complete). A step reused from an earlier run (`rerun --from`) ran in that run.
+fn runs_of(state: &flightdeck_types::StepState) -> Vec<(String, bool)> {
+    if state.reused_from.is_some() {
+        return Vec::new();
+    }
+    let mut runs: Vec<(String, bool)> = state
+        .attempts
+        .iter()
+        .map(|a| (a.execution_id.clone(), true))
+        .collect();
+    if let Some(id) = &state.execution_id {
+        if !runs.iter().any(|(r, _)| r == id) {
+            runs.push((id.clone(), state.status.is_final()));
+        }
+    }
+    runs
+}
+
+fn print_steps(
+    store: &Store,
+    run: &WorkflowRun,
+    def: &flightdeck_types::WorkflowDefinition,
+    cursor: &mut Cursor,
+    only_step: Option<&str>,
+    transitions: bool,
+    out: &Output,
+) -> Result<(), CoreError> {
     let mut stderr = std::io::stderr().lock();
-    // Step runs, oldest first, so that retries print after the attempts they repeat.
-    let mut execs = runs::list(
-        store,
-        &ExecutionFilter {
-            workflow_run_id: Some(run.id.clone()),
-            limit: Some(10_000),
-            ..ExecutionFilter::default()
-        },
-    )?;
-    execs.reverse();
     // A fan-out step's items run as `ID[INDEX]`; `logs RUN ID[2]` asks for one of them.
     fn base(key: &str) -> &str {
         key.split_once('[').map_or(key, |(id, _)| id)
-    }
-    let mut by_step: HashMap<&str, Vec<&flightdeck_types::Execution>> = HashMap::new();
-    for exec in &execs {
-        if let Some(s) = exec.step_id.as_deref() {
-            by_step.entry(base(s)).or_default().push(exec);
-        }
     }
     for step in &def.steps {
         if only_step.is_some_and(|s| base(s) != step.id) {
@@ -124,25 +146,35 @@ fn print_new(
         let Some(state) = run.checkpoint.steps.get(&step.id) else {
             continue;
         };
-        let of_step = by_step.get(step.id.as_str()).map_or(&[][..], Vec::as_slice);
-        for exec in of_step.iter().filter(|e| {
-            let s = e.step_id.as_deref().unwrap_or_default();
-            only_step.is_none_or(|o| o == step.id || o == s)
-        }) {
-            if cursor.drained.contains(&exec.id) {
+        // The step, then its fan-out items by index: the runs of each, read from the
+        // checkpoint (as of the read above), not by listing every run of the workflow run.
+        let mut entries: Vec<(String, &flightdeck_types::StepState)> =
+            vec![(step.id.clone(), state)];
+        for index in 0..state.items.unwrap_or(0) {
+            let key = workflows::engine::fanout::item_key(&step.id, index);
+            if let Some(item) = run.checkpoint.steps.get(&key) {
+                entries.push((key, item));
+            }
+        }
+        for (key, entry) in &entries {
+            if only_step.is_some_and(|o| o != step.id && o != key) {
                 continue;
             }
-            let label = exec.step_id.as_deref().unwrap_or(&step.id);
-            let after = cursor.events.entry(exec.id.clone()).or_insert(0);
-            loop {
-                let batch = runs::events(store, &exec.id, *after, 1_000)?;
-                let Some(last) = batch.last() else { break };
-                *after = last.seq;
-                print_events(label, &batch, out, &mut stderr);
-            }
-            // Listed before its events were read: ended then, so nothing more comes.
-            if exec.status.is_final() {
-                cursor.drained.insert(exec.id.clone());
+            for (exec_id, ended) in runs_of(entry) {
+                if cursor.drained.contains(&exec_id) {
+                    continue;
+                }
+                let after = cursor.events.entry(exec_id.clone()).or_insert(0);
+                loop {
+                    let batch = runs::events(store, &exec_id, *after, 1_000)?;
+                    let Some(last) = batch.last() else { break };
+                    *after = last.seq;
+                    print_events(key, &batch, out, &mut stderr);
+                }
+                // Ended when the run was read, so nothing more comes.
+                if ended {
+                    cursor.drained.insert(exec_id);
+                }
             }
         }
         if !transitions {
