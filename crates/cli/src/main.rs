@@ -44,6 +44,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Replay(args) => commands::replay::run(&store, args, out),
         Command::Backup(cmd) => commands::backup::run(store, cmd, out),
+        Command::Restore(args) => commands::restore::run(&store, args, out),
         Command::Compare { a, b } => commands::replay::compare(&store, a, b, out),
         Command::Fork(fork) => {
             commands::workflow::run(store, &args::WorkflowCommand::Fork(fork.clone()), out)

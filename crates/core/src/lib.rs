@@ -13,6 +13,7 @@ pub mod memory;
 pub mod paths;
 pub mod recovery;
 pub mod replay;
+pub mod restore;
 pub mod retention;
 pub mod runs;
 pub mod schedules;

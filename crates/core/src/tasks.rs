@@ -153,6 +153,51 @@ pub fn delete(store: &Store, id: &str) -> Result<Task> {
     })
 }
 
+/// Puts task `id` back as `target` (its state at a past instant, see [`crate::restore`]):
+/// changed fields written and audited as an update, a task that did not exist then deleted,
+/// one deleted since recreated with its id. `current` is the row as it is now.
+pub(crate) fn restore_in(
+    w: &mut Writer<'_>,
+    id: &str,
+    current: Option<Task>,
+    target: Option<Task>,
+) -> Result<()> {
+    match (current, target) {
+        (None, None) => Ok(()),
+        (Some(old), None) => {
+            rows::delete(w, id)?;
+            w.audit(
+                EntityKind::Task,
+                id,
+                AuditAction::Delete,
+                diff(Some(&old), None),
+            );
+            Ok(())
+        }
+        (None, Some(mut task)) => {
+            task.updated_at = w.now();
+            rows::insert(w, &task)?;
+            w.audit(
+                EntityKind::Task,
+                id,
+                AuditAction::Create,
+                diff(None, Some(&task)),
+            );
+            Ok(())
+        }
+        (Some(old), Some(new)) => save_changes(w, &old, new, AuditAction::Update).map(|_| ()),
+    }
+}
+
+/// Task `id` as it is now, if it exists.
+pub(crate) fn find_in(conn: &Connection, id: &str) -> Result<Option<Task>> {
+    match rows::find(conn, id) {
+        Ok(task) => Ok(Some(task)),
+        Err(CoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Clears the environment of every task that uses `environment_id`, with an audit row each.
 pub(crate) fn detach_environment(w: &mut Writer<'_>, environment_id: &str) -> Result<usize> {
     let tasks = rows::using_environment(w, environment_id)?;

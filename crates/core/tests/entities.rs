@@ -2,6 +2,8 @@
 //! when a merge leaves them dangling, and names that collide after offline creation.
 
 mod common;
+#[path = "entities/restore.rs"]
+mod restore;
 
 use common::{exchange, temp_store};
 use flightdeck_core::{environments, tasks, CoreError};

@@ -64,6 +64,10 @@ pub enum Command {
     /// place of a damaged database
     #[command(subcommand)]
     Backup(BackupCommand),
+    /// Time travel: put a task (or every task of the workspace) back as it was at an instant,
+    /// rebuilt from the audit log and written as new changes that synced devices follow;
+    /// tasks created since are deleted, tasks deleted since come back
+    Restore(RestoreArgs),
     /// Two runs side by side (two workflow runs, even of different versions, or two plain
     /// runs): steps aligned by id with status, duration and its delta, diffs of inputs,
     /// outputs and logs, the parameters or spec and the environment's variables by name; the
@@ -353,6 +357,24 @@ pub enum BackupCommand {
     /// Put FILE in place of the database (for a damaged one): refused while the app or the
     /// daemon holds the workspace; the current file is kept aside, not deleted
     Restore { file: std::path::PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// A task's id (or --all for every task)
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub id: Option<String>,
+    /// Every task of the workspace (`--workspace NAME` chooses which workspace; runs, their
+    /// events and errors are history and stay)
+    #[arg(long)]
+    pub all: bool,
+    /// The instant: RFC 3339 (`2026-12-06T09:10:00Z`, or with an offset) or a time ago such
+    /// as `2h`, `30m`, `90s` or `1d`
+    #[arg(long, value_name = "TIME")]
+    pub to: String,
+    /// List what would change and write nothing
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]

@@ -8,6 +8,7 @@ pub mod errors;
 pub mod mcp;
 pub mod memory;
 pub mod replay;
+pub mod restore;
 pub mod run_worktree;
 pub mod runs;
 pub mod schedule;
