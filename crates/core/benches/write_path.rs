@@ -195,7 +195,76 @@ fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
 }
 
+/// Restore to a point in time (issue 33): a workspace of `tasks` tasks, `edits` of them
+/// updated one write each after the instant, then `restore --all` to that instant; returns
+/// (the edits' time, the dry run's, the restore's, the number of tasks it changed).
+fn restore_figures(tasks_n: usize, edits: usize) -> (Duration, Duration, Duration, usize) {
+    use flightdeck_core::restore::{restore, Scope};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    let mut ids = Vec::with_capacity(tasks_n);
+    for i in 0..tasks_n {
+        let t = tasks::create(
+            &store,
+            NewTask {
+                title: format!("task {i}"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        ids.push(t.id);
+    }
+    let last = flightdeck_core::clock::now();
+    let then = loop {
+        let now = flightdeck_core::clock::now();
+        if now > last {
+            break now;
+        }
+    };
+    while flightdeck_core::clock::now() <= then {}
+    let started = Instant::now();
+    for (i, id) in ids.iter().step_by(tasks_n / edits).take(edits).enumerate() {
+        let patch = flightdeck_types::TaskPatch {
+            title: Some(format!("edited {i}")),
+            ..Default::default()
+        };
+        tasks::update(&store, id, patch).unwrap();
+    }
+    let edited = started.elapsed();
+    let started = Instant::now();
+    let dry = restore(&store, Scope::Workspace, then, true).unwrap();
+    let dry_took = started.elapsed();
+    let started = Instant::now();
+    let done = restore(&store, Scope::Workspace, then, false).unwrap();
+    let took = started.elapsed();
+    assert_eq!(dry.changes.len(), done.changes.len());
+    (edited, dry_took, took, done.changes.len())
+}
+
 fn main() {
+    if std::env::var("FLIGHTDECK_BENCH_RESTORE_ONLY").is_ok() {
+        let (edited, dry, took, n) = restore_figures(10_000, 1_000);
+        let rate = |d: Duration| n as f64 / d.as_secs_f64();
+        println!("restore of a 10,000-task workspace to before 1,000 edits ({n} tasks changed):");
+        println!("| figure | time | tasks/s |");
+        println!("|---|---|---|");
+        println!(
+            "| the 1,000 edits, one write each (the write path's update rate) | {:.0} ms | {:.0} |",
+            edited.as_secs_f64() * 1000.0,
+            rate(edited)
+        );
+        println!(
+            "| `restore --all --dry-run` | {:.0} ms | {:.0} |",
+            dry.as_secs_f64() * 1000.0,
+            rate(dry)
+        );
+        println!(
+            "| `restore --all` (one write) | {:.0} ms | {:.0} |",
+            took.as_secs_f64() * 1000.0,
+            rate(took)
+        );
+        return;
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` would pass nothing. Accept both.
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 10 } else { 1 };
