@@ -251,6 +251,50 @@ fn save_changes(
     Ok(new)
 }
 
+/// Environment `id` as it is now, if it exists (by id only, never by name).
+pub(crate) fn find_in(conn: &Connection, id: &str) -> Result<Option<Environment>> {
+    Ok(rows::matching(conn, id)?.into_iter().find(|e| e.id == id))
+}
+
+/// Puts environment `id` back as `target` (its state at a past instant, see
+/// [`crate::restore`]): changed fields written and audited as an update; one that did not
+/// exist then deleted (the tasks that still use it lose it, audited each; its secrets stay in
+/// the keyring, where a later restore that brings it back finds them); one deleted since
+/// recreated with its id. `current` is the row as it is now.
+pub(crate) fn restore_in(
+    w: &mut Writer<'_>,
+    id: &str,
+    current: Option<Environment>,
+    target: Option<Environment>,
+) -> Result<()> {
+    match (current, target) {
+        (None, None) => Ok(()),
+        (Some(old), None) => {
+            crate::tasks::detach_environment(w, id)?;
+            rows::delete(w, id)?;
+            w.audit(
+                EntityKind::Environment,
+                id,
+                AuditAction::Delete,
+                diff(Some(&old), None),
+            );
+            Ok(())
+        }
+        (None, Some(mut env)) => {
+            env.updated_at = w.now();
+            rows::insert(w, &env)?;
+            w.audit(
+                EntityKind::Environment,
+                id,
+                AuditAction::Create,
+                diff(None, Some(&env)),
+            );
+            Ok(())
+        }
+        (Some(old), Some(new)) => save_changes(w, &old, new).map(|_| ()),
+    }
+}
+
 /// Deletes an environment. Tasks that use it keep it unless `force`, which clears their
 /// environment (audited per task). Its secrets leave the keyring.
 pub fn delete(

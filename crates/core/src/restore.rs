@@ -5,12 +5,14 @@
 //! damaged file). Rows created after the instant are deleted, rows deleted since come back
 //! with their ids, and a restore is itself audited, so it can be restored away again.
 //!
-//! Tasks are restorable. Not restorable: runs and their events, snapshots and error records
-//! (history: what happened stays what happened), and, so far, environments and schedules.
+//! Tasks and environments are restorable. Not restorable: runs and their events, snapshots
+//! and error records (history: what happened stays what happened), and, so far, schedules.
 
 use std::collections::BTreeMap;
 
-use flightdeck_types::{AuditAction, AuditEntry, EntityKind, FieldChange, Task, Timestamp};
+use flightdeck_types::{
+    AuditAction, AuditEntry, EntityKind, Environment, FieldChange, Task, Timestamp,
+};
 use rusqlite::Connection;
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -76,8 +78,7 @@ pub fn restore(
             let planned = plan(w, scope, to)?;
             let mut changes = Vec::with_capacity(planned.len());
             for p in planned {
-                crate::tasks::restore_in(w, &p.change.id, p.current, p.target)?;
-                changes.push(p.change);
+                changes.push(apply(w, p)?);
             }
             Ok(changes)
         })?
@@ -89,47 +90,145 @@ pub fn restore(
     })
 }
 
+/// A row of a restorable entity.
+#[derive(Debug, Clone)]
+enum Row {
+    Task(Task),
+    Environment(Environment),
+}
+
+/// The kinds restore covers, in the order a workspace restore writes them: tasks first, so
+/// that an environment deleted (created after the instant) has no restored task left on it.
+const KINDS: [EntityKind; 2] = [EntityKind::Task, EntityKind::Environment];
+
+fn current(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<Row>> {
+    Ok(match kind {
+        EntityKind::Task => crate::tasks::find_in(conn, id)?.map(Row::Task),
+        EntityKind::Environment => crate::environments::find_in(conn, id)?.map(Row::Environment),
+        _ => None,
+    })
+}
+
+fn to_map(row: &Row) -> Map<String, Value> {
+    let value = match row {
+        Row::Task(t) => serde_json::to_value(t),
+        Row::Environment(e) => serde_json::to_value(e),
+    };
+    match value {
+        Ok(Value::Object(map)) => map,
+        _ => Map::new(),
+    }
+}
+
+fn from_map(kind: EntityKind, id: &str, map: Map<String, Value>) -> Result<Row> {
+    let corrupt = |e: serde_json::Error| {
+        CoreError::Corrupt(format!(
+            "{kind} {id}: its audit log does not rebuild it: {e}"
+        ))
+    };
+    let value = Value::Object(map);
+    Ok(match kind {
+        EntityKind::Task => Row::Task(serde_json::from_value(value).map_err(corrupt)?),
+        _ => Row::Environment(serde_json::from_value(value).map_err(corrupt)?),
+    })
+}
+
+fn row_diff(a: Option<&Row>, b: Option<&Row>) -> BTreeMap<String, FieldChange> {
+    match (a, b) {
+        (Some(Row::Task(a)), Some(Row::Task(b))) => diff(Some(a), Some(b)),
+        (Some(Row::Task(a)), None) => diff(Some(a), None),
+        (None, Some(Row::Task(b))) => diff(None, Some(b)),
+        (Some(Row::Environment(a)), Some(Row::Environment(b))) => diff(Some(a), Some(b)),
+        (Some(Row::Environment(a)), None) => diff(Some(a), None),
+        (None, Some(Row::Environment(b))) => diff(None, Some(b)),
+        _ => BTreeMap::new(),
+    }
+}
+
+fn apply(w: &mut crate::store::Writer<'_>, p: Planned) -> Result<RestoreChange> {
+    let id = p.change.id.clone();
+    match p.change.entity {
+        EntityKind::Task => {
+            let (current, target) = (task(p.current), task(p.target));
+            crate::tasks::restore_in(w, &id, current, target)?;
+        }
+        _ => {
+            let (current, target) = (environment(p.current), environment(p.target));
+            crate::environments::restore_in(w, &id, current, target)?;
+        }
+    }
+    Ok(p.change)
+}
+
+fn task(row: Option<Row>) -> Option<Task> {
+    match row {
+        Some(Row::Task(t)) => Some(t),
+        _ => None,
+    }
+}
+
+fn environment(row: Option<Row>) -> Option<Environment> {
+    match row {
+        Some(Row::Environment(e)) => Some(e),
+        _ => None,
+    }
+}
+
 struct Planned {
     change: RestoreChange,
-    current: Option<Task>,
-    target: Option<Task>,
+    current: Option<Row>,
+    target: Option<Row>,
 }
 
 fn plan(conn: &Connection, scope: Scope<'_>, to: Timestamp) -> Result<Vec<Planned>> {
-    let task = EntityKind::Task.as_str();
-    let entries = match scope {
-        Scope::Entity(id) => {
-            check_restorable(conn, id)?;
-            audit_log::after(conn, task, Some(id), to.as_millis())?
-        }
-        Scope::Workspace => audit_log::after(conn, task, None, to.as_millis())?,
-    };
-    // Each task's entries, newest first, tasks in the order of their newest change.
+    let mut planned = Vec::new();
+    for kind in KINDS {
+        let entries = match scope {
+            Scope::Entity(id) => match kind_of(conn, id)? == kind {
+                true => audit_log::after(conn, kind.as_str(), Some(id), to.as_millis())?,
+                false => continue,
+            },
+            Scope::Workspace => audit_log::after(conn, kind.as_str(), None, to.as_millis())?,
+        };
+        planned.extend(plan_kind(conn, kind, entries)?);
+    }
+    Ok(planned)
+}
+
+/// Each row's entries (newest first), rows in the order of their newest change.
+fn plan_kind(
+    conn: &Connection,
+    kind: EntityKind,
+    entries: Vec<AuditEntry>,
+) -> Result<Vec<Planned>> {
     let mut order: Vec<String> = Vec::new();
-    let mut by_task: BTreeMap<String, Vec<AuditEntry>> = BTreeMap::new();
+    let mut by_row: BTreeMap<String, Vec<AuditEntry>> = BTreeMap::new();
     for e in entries {
-        if !by_task.contains_key(&e.entity_id) {
+        if !by_row.contains_key(&e.entity_id) {
             order.push(e.entity_id.clone());
         }
-        by_task.entry(e.entity_id.clone()).or_default().push(e);
+        by_row.entry(e.entity_id.clone()).or_default().push(e);
     }
     let mut planned = Vec::new();
     for id in order {
-        let current = crate::tasks::find_in(conn, &id)?;
-        let target = task_at(conn, &id, current.as_ref(), &by_task[&id])?;
+        let current = current(conn, kind, &id)?;
+        let target = match state_at(conn, kind, &id, current.as_ref(), &by_row[&id])? {
+            Some(map) => Some(from_map(kind, &id, map)?),
+            None => None,
+        };
         let action = match (&current, &target) {
             (None, None) => continue,
             (Some(_), None) => RestoreAction::Delete,
             (None, Some(_)) => RestoreAction::Recreate,
             (Some(_), Some(_)) => RestoreAction::Revert,
         };
-        let changes = diff(current.as_ref(), target.as_ref());
+        let changes = row_diff(current.as_ref(), target.as_ref());
         if action == RestoreAction::Revert && changes.is_empty() {
             continue;
         }
         planned.push(Planned {
             change: RestoreChange {
-                entity: EntityKind::Task,
+                entity: kind,
                 id,
                 action,
                 changes,
@@ -141,30 +240,30 @@ fn plan(conn: &Connection, scope: Scope<'_>, to: Timestamp) -> Result<Vec<Planne
     Ok(planned)
 }
 
-/// A clear refusal for an id the audit log knows as something not restorable; an id it does
-/// not know at all is not found.
-fn check_restorable(conn: &Connection, id: &str) -> Result<()> {
-    if crate::tasks::find_in(conn, id)?.is_some() {
-        return Ok(());
+/// The kind of row `id` is, from the row itself or else the audit log: restorable, or a
+/// refusal that names what it is; an id neither knows is not found.
+fn kind_of(conn: &Connection, id: &str) -> Result<EntityKind> {
+    for kind in KINDS {
+        if current(conn, kind, id)?.is_some() {
+            return Ok(kind);
+        }
     }
-    match audit_log::after(conn, "task", Some(id), i64::MIN)?.first() {
-        Some(_) => Ok(()),
-        None => match audit_log::list(conn, Some(id), 1)?.first() {
-            Some(e) => Err(CoreError::invalid(
-                "entity",
-                format!(
-                    "`{id}` is {} {}: restore covers tasks (runs, events and errors are \
-                     history and stay as they happened; environments and schedules are not \
-                     restorable yet)",
-                    article(e.entity),
-                    e.entity
-                ),
-            )),
-            None => Err(CoreError::NotFound {
-                kind: "task",
-                key: id.to_string(),
-            }),
-        },
+    match audit_log::list(conn, Some(id), 1)?.first() {
+        Some(e) if KINDS.contains(&e.entity) => Ok(e.entity),
+        Some(e) => Err(CoreError::invalid(
+            "entity",
+            format!(
+                "`{id}` is {} {}: restore covers tasks and environments (runs, their events \
+                 and errors are history and stay as they happened; schedules are not \
+                 restorable yet)",
+                article(e.entity),
+                e.entity
+            ),
+        )),
+        None => Err(CoreError::NotFound {
+            kind: "task or environment",
+            key: id.to_string(),
+        }),
     }
 }
 
@@ -175,21 +274,16 @@ fn article(kind: EntityKind) -> &'static str {
     }
 }
 
-/// Task `id` as it was at the instant before `newest_first` (its changes since, newest
-/// first): each change undone in turn from the row as it is now.
-fn task_at(
+/// Row `id` as it was at the instant before `newest_first` (its changes since, newest
+/// first): each change undone in turn from the row as it is now; `None` if it did not exist.
+fn state_at(
     conn: &Connection,
+    kind: EntityKind,
     id: &str,
-    current: Option<&Task>,
+    current: Option<&Row>,
     newest_first: &[AuditEntry],
-) -> Result<Option<Task>> {
-    let mut state: Option<Map<String, Value>> = match current {
-        Some(task) => match serde_json::to_value(task) {
-            Ok(Value::Object(map)) => Some(map),
-            _ => None,
-        },
-        None => None,
-    };
+) -> Result<Option<Map<String, Value>>> {
+    let mut state: Option<Map<String, Value>> = current.map(to_map);
     for e in newest_first {
         match e.action {
             AuditAction::Create => state = None,
@@ -212,10 +306,10 @@ fn task_at(
     let Some(mut map) = state else {
         return Ok(None);
     };
-    // What the audit leaves out (the id and the times) for a task that comes back.
+    // What the audit leaves out (the id and the times) for a row that comes back.
     map.insert("id".into(), Value::String(id.to_string()));
     if !map.contains_key("created_at") {
-        let created = audit_log::after(conn, "task", Some(id), i64::MIN)?
+        let created = audit_log::after(conn, kind.as_str(), Some(id), i64::MIN)?
             .iter()
             .rev()
             .find(|e| e.action == AuditAction::Create)
@@ -225,12 +319,7 @@ fn task_at(
     if !map.contains_key("updated_at") {
         map.insert("updated_at".into(), time_value(crate::clock::now()));
     }
-    let task: Task = serde_json::from_value(Value::Object(map)).map_err(|e| {
-        CoreError::Corrupt(format!(
-            "task {id}: its audit log does not rebuild a task: {e}"
-        ))
-    })?;
-    Ok(Some(task))
+    Ok(Some(map))
 }
 
 fn time_value(t: Timestamp) -> Value {

@@ -51,10 +51,10 @@ fn render(r: &RestoreReport) -> String {
     let head = match (r.changes.len(), r.dry_run) {
         (0, _) => return format!("nothing to restore: everything is as it was at {}", r.to),
         (n, true) => format!(
-            "dry run: restoring to {} would change {n} task(s); nothing was written",
+            "dry run: restoring to {} would change {n} row(s); nothing was written",
             r.to
         ),
-        (n, false) => format!("restored {n} task(s) to {}", r.to),
+        (n, false) => format!("restored {n} row(s) to {}", r.to),
     };
     let rows: Vec<Vec<String>> = r
         .changes
@@ -75,14 +75,18 @@ fn render(r: &RestoreReport) -> String {
                 _ => c
                     .changes
                     .get("title")
+                    .or_else(|| c.changes.get("name"))
                     .map(|t| match c.action {
                         RestoreAction::Delete => t.old.to_string(),
                         _ => t.new.to_string(),
                     })
                     .unwrap_or_default(),
             };
-            vec![c.id.clone(), what.to_string(), fields]
+            vec![c.entity.to_string(), c.id.clone(), what.to_string(), fields]
         })
         .collect();
-    format!("{head}\n{}", table(&["TASK", "ACTION", "CHANGES"], &rows))
+    format!(
+        "{head}\n{}",
+        table(&["ENTITY", "ID", "ACTION", "CHANGES"], &rows)
+    )
 }

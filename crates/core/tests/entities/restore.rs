@@ -153,18 +153,15 @@ fn a_workspace_restore_removes_what_came_since_and_brings_back_what_went() {
 #[test]
 fn what_restore_does_not_cover_is_refused_by_name() {
     let (_d, store) = temp_store();
-    let env = environments::create(
-        &store,
-        flightdeck_types::NewEnvironment {
-            name: "web".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let then = past(env.updated_at);
-    match restore::restore(&store, Scope::Entity(&env.id), then, false) {
+    let every = flightdeck_types::NewSchedule {
+        interval_secs: Some(3600),
+        ..crate::common::true_schedule("hourly", flightdeck_types::ScheduleKind::Interval)
+    };
+    let schedule = flightdeck_core::schedules::add(&store, every).unwrap();
+    let then = past(clock::now());
+    match restore::restore(&store, Scope::Entity(&schedule.id), then, false) {
         Err(e @ CoreError::Invalid(_)) => {
-            assert!(e.to_string().contains("an environment"), "{e}");
+            assert!(e.to_string().contains("a schedule"), "{e}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -176,5 +173,65 @@ fn what_restore_does_not_cover_is_refused_by_name() {
     assert!(matches!(
         restore::restore(&store, Scope::Workspace, future, false),
         Err(CoreError::Invalid(_))
+    ));
+}
+
+#[test]
+fn environments_come_back_with_their_variables_and_their_tasks() {
+    let (_d, store) = temp_store();
+    let secrets = flightdeck_core::secrets::OsKeyring::from_env().unwrap();
+    let web = environments::create(
+        &store,
+        flightdeck_types::NewEnvironment {
+            name: "web".into(),
+            env_vars: [("PORT".to_string(), "3000".to_string())].into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let uses = tasks::create(
+        &store,
+        NewTask {
+            title: "deploy".into(),
+            environment: Some("web".into()),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let then = past(uses.updated_at);
+    let patch = flightdeck_types::EnvironmentPatch {
+        set_vars: [("PORT".to_string(), "8080".to_string())].into(),
+        ..Default::default()
+    };
+    environments::update(&store, &secrets, "web", patch).unwrap();
+    let later = environments::create(
+        &store,
+        flightdeck_types::NewEnvironment {
+            name: "staging".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    environments::delete(&store, &secrets, "web", true).unwrap();
+    assert_eq!(tasks::get(&store, &uses.id).unwrap().environment_id, None);
+
+    // One environment alone: `web` comes back with its id and its variables of then.
+    let one = restore::restore(&store, Scope::Entity(&web.id), then, false).unwrap();
+    assert_eq!(one.changes[0].action, RestoreAction::Recreate);
+    let back = environments::get(&store, &web.id).unwrap();
+    assert_eq!(back.env_vars["PORT"], "3000");
+    assert_eq!(back.name, "web");
+    // The whole workspace: the task uses it again, `staging` (made since) is gone.
+    restore::restore(&store, Scope::Workspace, then, false).unwrap();
+    assert_eq!(
+        tasks::get(&store, &uses.id)
+            .unwrap()
+            .environment_id
+            .as_deref(),
+        Some(web.id.as_str())
+    );
+    assert!(matches!(
+        environments::get(&store, &later.id),
+        Err(CoreError::NotFound { .. })
     ));
 }
