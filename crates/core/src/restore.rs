@@ -5,13 +5,15 @@
 //! damaged file). Rows created after the instant are deleted, rows deleted since come back
 //! with their ids, and a restore is itself audited, so it can be restored away again.
 //!
-//! Tasks and environments are restorable. Not restorable: runs and their events, snapshots
-//! and error records (history: what happened stays what happened), and, so far, schedules.
+//! Tasks, environments and schedules are restorable (a schedule's definition and whether it
+//! fires; when it fired stays, and its next fire is worked out from now). Not restorable:
+//! runs and their events, snapshots and error records (history: what happened stays what
+//! happened).
 
 use std::collections::BTreeMap;
 
 use flightdeck_types::{
-    AuditAction, AuditEntry, EntityKind, Environment, FieldChange, Task, Timestamp,
+    AuditAction, AuditEntry, EntityKind, Environment, FieldChange, Schedule, Task, Timestamp,
 };
 use rusqlite::Connection;
 use serde::Serialize;
@@ -95,16 +97,24 @@ pub fn restore(
 enum Row {
     Task(Task),
     Environment(Environment),
+    Schedule(Box<Schedule>),
 }
 
 /// The kinds restore covers, in the order a workspace restore writes them: tasks first, so
 /// that an environment deleted (created after the instant) has no restored task left on it.
-const KINDS: [EntityKind; 2] = [EntityKind::Task, EntityKind::Environment];
+const KINDS: [EntityKind; 3] = [
+    EntityKind::Task,
+    EntityKind::Environment,
+    EntityKind::Schedule,
+];
 
 fn current(conn: &Connection, kind: EntityKind, id: &str) -> Result<Option<Row>> {
     Ok(match kind {
         EntityKind::Task => crate::tasks::find_in(conn, id)?.map(Row::Task),
         EntityKind::Environment => crate::environments::find_in(conn, id)?.map(Row::Environment),
+        EntityKind::Schedule => {
+            crate::schedules::find_in(conn, id)?.map(|s| Row::Schedule(Box::new(s)))
+        }
         _ => None,
     })
 }
@@ -113,6 +123,7 @@ fn to_map(row: &Row) -> Map<String, Value> {
     let value = match row {
         Row::Task(t) => serde_json::to_value(t),
         Row::Environment(e) => serde_json::to_value(e),
+        Row::Schedule(s) => serde_json::to_value(s),
     };
     match value {
         Ok(Value::Object(map)) => map,
@@ -129,6 +140,7 @@ fn from_map(kind: EntityKind, id: &str, map: Map<String, Value>) -> Result<Row> 
     let value = Value::Object(map);
     Ok(match kind {
         EntityKind::Task => Row::Task(serde_json::from_value(value).map_err(corrupt)?),
+        EntityKind::Schedule => Row::Schedule(serde_json::from_value(value).map_err(corrupt)?),
         _ => Row::Environment(serde_json::from_value(value).map_err(corrupt)?),
     })
 }
@@ -141,6 +153,9 @@ fn row_diff(a: Option<&Row>, b: Option<&Row>) -> BTreeMap<String, FieldChange> {
         (Some(Row::Environment(a)), Some(Row::Environment(b))) => diff(Some(a), Some(b)),
         (Some(Row::Environment(a)), None) => diff(Some(a), None),
         (None, Some(Row::Environment(b))) => diff(None, Some(b)),
+        (Some(Row::Schedule(a)), Some(Row::Schedule(b))) => diff(Some(a), Some(b)),
+        (Some(Row::Schedule(a)), None) => diff(Some(a), None),
+        (None, Some(Row::Schedule(b))) => diff(None, Some(b)),
         _ => BTreeMap::new(),
     }
 }
@@ -151,6 +166,10 @@ fn apply(w: &mut crate::store::Writer<'_>, p: Planned) -> Result<RestoreChange> 
         EntityKind::Task => {
             let (current, target) = (task(p.current), task(p.target));
             crate::tasks::restore_in(w, &id, current, target)?;
+        }
+        EntityKind::Schedule => {
+            let (current, target) = (schedule(p.current), schedule(p.target));
+            crate::schedules::restore_in(w, &id, current, target)?;
         }
         _ => {
             let (current, target) = (environment(p.current), environment(p.target));
@@ -163,6 +182,13 @@ fn apply(w: &mut crate::store::Writer<'_>, p: Planned) -> Result<RestoreChange> 
 fn task(row: Option<Row>) -> Option<Task> {
     match row {
         Some(Row::Task(t)) => Some(t),
+        _ => None,
+    }
+}
+
+fn schedule(row: Option<Row>) -> Option<Schedule> {
+    match row {
+        Some(Row::Schedule(s)) => Some(*s),
         _ => None,
     }
 }
@@ -213,7 +239,17 @@ fn plan_kind(
     for id in order {
         let current = current(conn, kind, &id)?;
         let target = match state_at(conn, kind, &id, current.as_ref(), &by_row[&id])? {
-            Some(map) => Some(from_map(kind, &id, map)?),
+            Some(map) => Some(match from_map(kind, &id, map)? {
+                Row::Schedule(s) => {
+                    let now = match &current {
+                        Some(Row::Schedule(c)) => Some(c.as_ref()),
+                        _ => None,
+                    };
+                    let timed = crate::schedules::as_restored(*s, now, crate::clock::now())?;
+                    Row::Schedule(Box::new(timed))
+                }
+                row => row,
+            }),
             None => None,
         };
         let action = match (&current, &target) {
@@ -253,15 +289,14 @@ fn kind_of(conn: &Connection, id: &str) -> Result<EntityKind> {
         Some(e) => Err(CoreError::invalid(
             "entity",
             format!(
-                "`{id}` is {} {}: restore covers tasks and environments (runs, their events \
-                 and errors are history and stay as they happened; schedules are not \
-                 restorable yet)",
+                "`{id}` is {} {}: restore covers tasks, environments and schedules (runs, \
+                 their events and errors are history and stay as they happened)",
                 article(e.entity),
                 e.entity
             ),
         )),
         None => Err(CoreError::NotFound {
-            kind: "task or environment",
+            kind: "task, environment or schedule",
             key: id.to_string(),
         }),
     }

@@ -64,9 +64,9 @@ pub enum Command {
     /// place of a damaged database
     #[command(subcommand)]
     Backup(BackupCommand),
-    /// Time travel: put a task or an environment (or all of them) back as it was at an
-    /// instant, rebuilt from the audit log and written as new changes that synced devices
-    /// follow; what was created since is deleted, what was deleted since comes back
+    /// Time travel: put a task, an environment or a schedule (or all of them) back as it was
+    /// at an instant, rebuilt from the audit log and written as new changes that synced
+    /// devices follow; what was created since is deleted, what was deleted since comes back
     Restore(RestoreArgs),
     /// Two runs side by side (two workflow runs, even of different versions, or two plain
     /// runs): steps aligned by id with status, duration and its delta, diffs of inputs,
@@ -361,12 +361,11 @@ pub enum BackupCommand {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// A task's or an environment's id (or --all)
+    /// A task's, an environment's or a schedule's id (or --all)
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub id: Option<String>,
-    /// Every task and environment of the workspace (`--workspace NAME` chooses which
-    /// workspace; runs, their events and errors are history and stay; schedules are not
-    /// restorable yet)
+    /// Every task, environment and schedule of the workspace (`--workspace NAME` chooses
+    /// which workspace; runs, their events and errors are history and stay)
     #[arg(long)]
     pub all: bool,
     /// The instant: RFC 3339 (`2026-12-06T09:10:00Z`, or with an offset) or a time ago such

@@ -307,6 +307,76 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
     })
 }
 
+/// Schedule `id` as it is now, if it exists.
+pub(crate) fn find_in(conn: &rusqlite::Connection, id: &str) -> Result<Option<Schedule>> {
+    match sql::find(conn, id) {
+        Ok(s) => Ok(Some(s)),
+        Err(CoreError::NotFound { .. }) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `target` (a schedule as it was at a past instant, see [`crate::restore`]) as a restore
+/// writes it: its definition and whether it fires as they were, but when it fired last as it
+/// is now (history; `current`'s, or the target's for one deleted since), and its next fire
+/// worked out from `now` as a resume does, so that a restore never makes it catch up the
+/// fires of the time in between.
+pub(crate) fn as_restored(
+    mut target: Schedule,
+    current: Option<&Schedule>,
+    now: Timestamp,
+) -> Result<Schedule> {
+    if let Some(current) = current {
+        target.last_fired_at = current.last_fired_at;
+    }
+    target.next_fire_at = match target.enabled {
+        true => timing::first_fire(&target, now)?,
+        false => None,
+    };
+    Ok(target)
+}
+
+/// Puts schedule `id` back as `target` (see [`as_restored`]): one created since is deleted (a
+/// run it queued ahead of its instant cancelled), one deleted since comes back with its id.
+pub(crate) fn restore_in(
+    w: &mut Writer<'_>,
+    id: &str,
+    current: Option<Schedule>,
+    target: Option<Schedule>,
+) -> Result<()> {
+    match (current, target) {
+        (None, None) => Ok(()),
+        (Some(old), None) => {
+            cancel_fired_ahead(w, id)?;
+            sql::delete(w, id)?;
+            w.audit(
+                EntityKind::Schedule,
+                id,
+                AuditAction::Delete,
+                diff(Some(&old), None),
+            );
+            Ok(())
+        }
+        (None, Some(mut s)) => {
+            s.updated_at = w.now();
+            sql::insert(w, &s)?;
+            w.audit(
+                EntityKind::Schedule,
+                id,
+                AuditAction::Create,
+                diff(None, Some(&s)),
+            );
+            Ok(())
+        }
+        (Some(old), Some(new)) => {
+            if !new.enabled {
+                cancel_fired_ahead(w, id)?;
+            }
+            save(w, &old, new, AuditAction::Update).map(|_| ())
+        }
+    }
+}
+
 /// Stops firing; the next fire is cleared, and a run queued ahead of its instant cancelled.
 pub fn pause(store: &Store, id: &str) -> Result<Schedule> {
     store.write(|w| {

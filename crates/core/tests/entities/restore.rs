@@ -2,7 +2,7 @@
 //! from the audit log, through the write path, as changes another device converges on.
 
 use flightdeck_core::restore::{self, RestoreAction, Scope};
-use flightdeck_core::{clock, environments, tasks, CoreError, Store};
+use flightdeck_core::{clock, environments, schedules, tasks, CoreError, Store};
 use flightdeck_types::{NewTask, Priority, TaskFilter, TaskPatch, TaskStatus, Timestamp};
 
 use crate::common::{count, exchange, temp_store};
@@ -153,15 +153,24 @@ fn a_workspace_restore_removes_what_came_since_and_brings_back_what_went() {
 #[test]
 fn what_restore_does_not_cover_is_refused_by_name() {
     let (_d, store) = temp_store();
-    let every = flightdeck_types::NewSchedule {
-        interval_secs: Some(3600),
-        ..crate::common::true_schedule("hourly", flightdeck_types::ScheduleKind::Interval)
-    };
-    let schedule = flightdeck_core::schedules::add(&store, every).unwrap();
+    let run = flightdeck_core::runs::queue(
+        &store,
+        flightdeck_types::NewExecution {
+            spec: Some(flightdeck_types::ExecutionSpec::Shell(
+                flightdeck_types::ShellSpec {
+                    line: Some("true".into()),
+                    ..Default::default()
+                },
+            )),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let then = past(clock::now());
-    match restore::restore(&store, Scope::Entity(&schedule.id), then, false) {
+    match restore::restore(&store, Scope::Entity(&run.id), then, false) {
         Err(e @ CoreError::Invalid(_)) => {
-            assert!(e.to_string().contains("a schedule"), "{e}");
+            assert!(e.to_string().contains("an execution"), "{e}");
+            assert!(e.to_string().contains("history"), "{e}");
         }
         other => panic!("expected a refusal, got {other:?}"),
     }
@@ -174,6 +183,59 @@ fn what_restore_does_not_cover_is_refused_by_name() {
         restore::restore(&store, Scope::Workspace, future, false),
         Err(CoreError::Invalid(_))
     ));
+}
+
+#[test]
+fn a_schedule_comes_back_as_defined_then_without_catching_up() {
+    let (_d, store) = temp_store();
+    let hourly = flightdeck_types::NewSchedule {
+        interval_secs: Some(3600),
+        ..crate::common::true_schedule("hourly", flightdeck_types::ScheduleKind::Interval)
+    };
+    let made = schedules::add(&store, hourly).unwrap();
+    let then = past(made.updated_at);
+    let patch = flightdeck_types::SchedulePatch {
+        name: Some("daily".into()),
+        interval_secs: Some(86_400),
+        ..Default::default()
+    };
+    schedules::update(&store, &made.id, patch).unwrap();
+    schedules::pause(&store, &made.id).unwrap();
+    let extra = schedules::add(
+        &store,
+        flightdeck_types::NewSchedule {
+            interval_secs: Some(60),
+            ..crate::common::true_schedule("extra", flightdeck_types::ScheduleKind::Interval)
+        },
+    )
+    .unwrap();
+
+    let restored_at = clock::now();
+    let report = restore::restore(&store, Scope::Workspace, then, false).unwrap();
+    assert_eq!(report.changes.len(), 2, "{:?}", report.changes);
+    let back = schedules::show(&store, &made.id).unwrap();
+    assert_eq!(
+        (back.name.as_str(), back.interval_secs, back.enabled),
+        ("hourly", Some(3600), true)
+    );
+    // Its next fire is worked out from now, never an instant already past (which the
+    // scheduler would fire at once, catching up the hours in between).
+    let next = back
+        .next_fire_at
+        .expect("an enabled schedule has a next fire");
+    assert!(
+        next >= restored_at,
+        "next fire {next} is before the restore at {restored_at}"
+    );
+    assert!(matches!(
+        schedules::show(&store, &extra.id),
+        Err(CoreError::NotFound { .. })
+    ));
+    // Deleted since: comes back with its id.
+    let later = past(clock::now());
+    schedules::delete(&store, &made.id).unwrap();
+    restore::restore(&store, Scope::Entity(&made.id), later, false).unwrap();
+    assert_eq!(schedules::show(&store, &made.id).unwrap().name, "hourly");
 }
 
 #[test]
