@@ -46,9 +46,21 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Backup(cmd) => commands::backup::run(store, cmd, out),
         Command::Restore(args) => commands::restore::run(&store, args, out),
         Command::Compare { a, b } => commands::replay::compare(&store, a, b, out),
-        Command::Fork(fork) => {
-            commands::workflow::run(store, &args::WorkflowCommand::Fork(fork.clone()), out)
-        }
+        Command::Fork(fork) => match flightdeck_core::workflows::get_run(&store, &fork.run) {
+            // Not a workflow run: a plain run's, unless a step was asked for.
+            Err(CoreError::NotFound { .. }) if fork.step.is_none() => {
+                if !fork.params.is_empty() {
+                    return Err(CoreError::invalid(
+                        "param",
+                        "--param is for workflow runs; a plain run has no parameters (edit its \
+                         fields with --input)",
+                    ));
+                }
+                let inputs = commands::workflow::fork_inputs(&fork.inputs)?;
+                commands::runs::fork(store, &fork.run, &inputs, fork.follow, out)
+            }
+            _ => commands::workflow::run(store, &args::WorkflowCommand::Fork(fork.clone()), out),
+        },
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
         Command::Devices(cmd) => commands::devices::run(&store, cmd, out),
         Command::Secrets(cmd) => commands::secrets::run(&store, cmd, out),

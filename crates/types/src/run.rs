@@ -199,6 +199,9 @@ pub struct Execution {
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     pub cancel_requested_at: Option<Timestamp>,
+    /// The run this one was forked from (`flightdeck fork RUN`): the same spec, edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<String>,
 }
 
 /// A request to queue a run.
@@ -218,6 +221,9 @@ pub struct NewExecution {
     /// The task's, or the defaults, when absent.
     pub retry_policy: Option<RetryPolicy>,
     pub not_before: Option<Timestamp>,
+    /// Set by `fork` only (never read from a request).
+    #[serde(skip)]
+    pub forked_from: Option<String>,
 }
 
 /// One line of a run's timeline.

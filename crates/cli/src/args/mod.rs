@@ -58,7 +58,7 @@ pub enum Command {
     /// steps and their outputs, the checkpoint in force, the marks around it and the log so far
     Replay(ReplayArgs),
     /// Time travel: fork a workflow run at a step, with edited inputs and parameters (the
-    /// same as `workflow fork`)
+    /// same as `workflow fork`), or a plain run: run it again with its spec edited
     Fork(ForkArgs),
     /// Local backups of this workspace's database: make one now, list them, or put one in
     /// place of a damaged database

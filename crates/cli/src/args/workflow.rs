@@ -34,15 +34,16 @@ pub struct StartArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct ForkArgs {
+    /// A workflow run's id, or a plain run's (which forks as "run it again, edited")
     pub run: String,
-    /// The step to fork at (a step id)
+    /// The step to fork at (a step id); a workflow run needs it, a plain run has none
     #[arg(long, value_name = "STEP")]
-    pub step: String,
-    /// A field of STEP to run with instead (repeatable): `shell=echo hi`, `env.NAME=v`,
-    /// `http.url=...`, `agent=PROMPT`; a template like the file's
+    pub step: Option<String>,
+    /// A field to run with instead (repeatable): `shell=echo hi`, `env.NAME=v`,
+    /// `http.url=...`, `agent=PROMPT`; in a workflow run, STEP's, a template like the file's
     #[arg(long = "input", value_name = "FIELD=TEXT")]
     pub inputs: Vec<String>,
-    /// A parameter to change (repeatable), read as its type
+    /// A parameter to change (repeatable), read as its type (workflow runs only)
     #[arg(long = "param", short = 'p', value_name = "K=V")]
     pub params: Vec<String>,
     /// Run it here and stream it until it ends

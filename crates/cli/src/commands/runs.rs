@@ -140,6 +140,12 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
         }
         return Ok(());
     }
+    follow_queued(store, queued, out)
+}
+
+/// Runs `queued` here (or leaves it to the worker running) and prints its log until it ends;
+/// the run's failure is the command's.
+fn follow_queued(store: Arc<Store>, queued: Execution, out: &Output) -> Result<(), CoreError> {
     let runtime = super::runtime()?;
     let worker = super::worker::LocalWorker::try_start(&store, &runtime, "flightdeck run")?;
     {
@@ -187,6 +193,31 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
     )))
 }
 
+/// `flightdeck fork RUN [--input FIELD=TEXT]... [--follow]` for a plain run.
+pub fn fork(
+    store: Arc<Store>,
+    run: &str,
+    inputs: &[(String, String)],
+    follow: bool,
+    out: &Output,
+) -> Result<(), CoreError> {
+    let forked = runs::fork(&store, run, inputs)?;
+    if !follow {
+        if !out.is_json() {
+            eprintln!("fork of {run}: queued as");
+        }
+        out.print(&forked, || forked.id.clone());
+        if runs::lock::worker_holder(&store).is_none() {
+            eprintln!("{}", runs::lock::NO_WORKER);
+        }
+        return Ok(());
+    }
+    if !out.is_json() {
+        eprintln!("fork of {run}: run {}", forked.id);
+    }
+    follow_queued(store, forked, out)
+}
+
 fn wait_until_final(store: &Store, id: &str) -> Result<(), CoreError> {
     while !runs::get(store, id)?.status.is_final() {
         std::thread::sleep(Duration::from_millis(50));
@@ -214,7 +245,8 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
         }
         RunsCommand::Show { id } => {
             let run = runs::get(store, id)?;
-            out.print(&run, || render_one(&run));
+            let forks = runs::forks_of(store, &run.id)?;
+            out.print(&run, || render_one(&run, &forks));
         }
         RunsCommand::Logs { id, follow } => logs(store, id, *follow, out)?,
         RunsCommand::Cancel { id } => {
@@ -349,7 +381,7 @@ fn render_list(store: &Store, found: &[Execution]) -> String {
     )
 }
 
-fn render_one(r: &Execution) -> String {
+fn render_one(r: &Execution, forks: &[String]) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     let mut lines = vec![
         format!("id:        {}", r.id),
@@ -372,6 +404,12 @@ fn render_one(r: &Execution) -> String {
     }
     if let Some(retry_of) = &r.retry_of {
         lines.push(format!("retry of:  {retry_of}"));
+    }
+    if let Some(from) = &r.forked_from {
+        lines.push(format!("forked from: {from}"));
+    }
+    if !forks.is_empty() {
+        lines.push(format!("forked as: {}", forks.join(", ")));
     }
     lines.join("\n")
 }

@@ -194,21 +194,16 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
             params,
             follow,
         }) => {
-            let inputs = inputs
-                .iter()
-                .map(|pair| {
-                    pair.split_once('=')
-                        .map(|(k, v)| (k.trim().to_string(), v.to_string()))
-                        .ok_or_else(|| {
-                            CoreError::invalid(
-                                "input",
-                                format!(
-                                    "`{pair}` is not FIELD=TEXT (e.g. --input 'shell=echo hi')"
-                                ),
-                            )
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?;
+            let inputs = fork_inputs(inputs)?;
+            let Some(step) = step else {
+                return Err(CoreError::invalid(
+                    "step",
+                    format!(
+                        "give --step STEP: the step of workflow run {run} to fork at (`flightdeck \
+                         workflow status {run}` lists them)"
+                    ),
+                ));
+            };
             let secrets = super::secrets(&store)?.store;
             let changes = workflows::ForkChanges {
                 inputs,
@@ -225,6 +220,23 @@ pub fn run(store: Arc<Store>, cmd: &WorkflowCommand, out: &Output) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// `--input FIELD=TEXT` pairs.
+pub fn fork_inputs(inputs: &[String]) -> Result<Vec<(String, String)>, CoreError> {
+    inputs
+        .iter()
+        .map(|pair| {
+            pair.split_once('=')
+                .map(|(k, v)| (k.trim().to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    CoreError::invalid(
+                        "input",
+                        format!("`{pair}` is not FIELD=TEXT (e.g. --input 'shell=echo hi')"),
+                    )
+                })
+        })
+        .collect()
 }
 
 /// After a rerun or a fork: which steps keep their recorded outputs (stderr), then the new

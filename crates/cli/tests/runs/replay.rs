@@ -237,3 +237,56 @@ fn replay_steps_to_the_next_or_previous_event_of_a_kind() {
     let none = fails(d, &["replay", &run, "--next", "http"]);
     assert!(none.contains("`http` after"), "{none}");
 }
+
+#[test]
+fn a_plain_run_forks_as_the_same_run_edited_and_both_show_their_lineage() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = task(d);
+    assert_eq!(
+        ok(d, &["run", &id, "--shell", "echo \"one $WHO\""]),
+        "one \n"
+    );
+    let first_id = json(d, &["runs", "list"])[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = ok(
+        d,
+        &[
+            "fork",
+            &first_id,
+            "--input",
+            "shell=echo \"two $WHO\"",
+            "--input",
+            "env.WHO=you",
+            "--follow",
+        ],
+    );
+    assert_eq!(out, "two you\n");
+    let forks: Vec<String> = json(d, &["runs", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["forked_from"] == first_id.as_str())
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(forks.len(), 1);
+    let shown = ok(d, &["runs", "show", &forks[0]]);
+    assert!(
+        shown.contains(&format!("forked from: {first_id}")),
+        "{shown}"
+    );
+    let old = ok(d, &["runs", "show", &first_id]);
+    assert!(old.contains(&format!("forked as: {}", forks[0])), "{old}");
+
+    let bad = fails(d, &["fork", &first_id, "--input", "http.url=http://x"]);
+    assert!(
+        bad.contains("no field `http.url`") && bad.contains("shell"),
+        "{bad}"
+    );
+    let params = fails(d, &["fork", &first_id, "--param", "a=1"]);
+    assert!(params.contains("--param is for workflow runs"), "{params}");
+    let missing = fails(d, &["fork", "no-such-run"]);
+    assert!(missing.contains("no-such-run"), "{missing}");
+}

@@ -185,6 +185,8 @@ fn queue_retry(w: &mut Writer<'_>, run: &Execution, at: Timestamp) -> Result<Exe
             device_id,
             retry_policy: Some(run.retry_policy.clone()),
             not_before: Some(at),
+            // A retry is lineage of its first attempt already (`retry_of`).
+            forked_from: None,
         },
     )
 }

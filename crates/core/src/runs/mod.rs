@@ -26,7 +26,7 @@ pub use agent_cli::agent_cli_spec;
 pub use interrupted::{recover_held_steps, recover_interrupted};
 pub use lock::WorkerLock;
 pub use runner::{Runner, RunnerConfig, RunnerHandle};
-pub use start::{rerun, rerun_in_worktree, start_for_task};
+pub use start::{fork, forks_of, rerun, rerun_in_worktree, start_for_task};
 
 use crate::audit::diff;
 use crate::error::{CoreError, Result};
@@ -69,6 +69,7 @@ pub fn queue_in(w: &mut Writer<'_>, input: NewExecution) -> Result<Execution> {
         started_at: None,
         finished_at: None,
         cancel_requested_at: None,
+        forked_from: input.forked_from,
     };
     executions::insert(w, &execution)?;
     w.audit(

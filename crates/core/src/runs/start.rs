@@ -75,6 +75,103 @@ pub fn rerun(store: &Store, id: &str) -> Result<Execution> {
     })
 }
 
+/// The fields of a plain run's spec `fork` may edit (`--input FIELD=TEXT`).
+pub fn editable_fields(spec: &ExecutionSpec) -> Vec<&'static str> {
+    match spec {
+        ExecutionSpec::Shell(_) => vec!["shell", "agent", "env.NAME", "working_dir"],
+        ExecutionSpec::Http(_) => vec!["http.url", "http.method", "http.body", "http.headers.NAME"],
+        ExecutionSpec::AgentThread(_) => vec!["agent_thread.message", "agent_thread.thread_id"],
+        ExecutionSpec::Workflow(_) => Vec::new(),
+    }
+}
+
+/// Puts `text` in `spec`'s field `field` (as [`editable_fields`] names them); false when the
+/// spec has no such field. `shell` replaces the command (an argv included) with a line.
+fn edit_field(spec: &mut ExecutionSpec, field: &str, text: &str) -> bool {
+    let text = text.to_string();
+    match spec {
+        ExecutionSpec::Shell(s) => match field {
+            "shell" => {
+                s.line = Some(text);
+                s.argv = None;
+            }
+            "agent" => s.agent_prompt = Some(text),
+            "working_dir" => s.working_dir = Some(text),
+            f if f.starts_with("env.") && f.len() > 4 => {
+                s.env.insert(f[4..].to_string(), text);
+            }
+            _ => return false,
+        },
+        ExecutionSpec::Http(h) => match field {
+            "http.url" => h.url = text,
+            "http.method" => h.method = Some(text),
+            "http.body" => h.body = Some(text),
+            f if f.starts_with("http.headers.") && f.len() > 13 => {
+                h.headers.insert(f[13..].to_string(), text);
+            }
+            _ => return false,
+        },
+        ExecutionSpec::AgentThread(a) => match field {
+            "agent_thread.message" => a.message = text,
+            "agent_thread.thread_id" => a.thread_id = text,
+            _ => return false,
+        },
+        ExecutionSpec::Workflow(_) => return false,
+    }
+    true
+}
+
+/// Forks plain run `id` ("run it again with this spec, edited"): a new run of the same task,
+/// environment and retry policy whose spec has `inputs` (FIELD, TEXT) in place, recording
+/// where it came from (`forked_from`). Like a rerun, it belongs to no schedule; unlike one,
+/// a live run may be forked too (its spec is fixed once queued).
+pub fn fork(store: &Store, id: &str, inputs: &[(String, String)]) -> Result<Execution> {
+    store.write(|w| {
+        let old = executions::find(w, id)?;
+        if old.workflow_run_id.is_some() {
+            return Err(CoreError::invalid(
+                "run",
+                format!(
+                    "run {id} is a step of workflow run {}: fork the workflow run at that step \
+                     (`flightdeck fork {} --step {}`)",
+                    old.workflow_run_id.as_deref().unwrap_or_default(),
+                    old.workflow_run_id.as_deref().unwrap_or_default(),
+                    old.step_id.as_deref().unwrap_or("STEP")
+                ),
+            ));
+        }
+        let mut spec = old.spec.clone();
+        for (field, text) in inputs {
+            if !edit_field(&mut spec, field, text) {
+                return Err(CoreError::invalid(
+                    "input",
+                    format!(
+                        "a {} run has no field `{field}` to edit; it has: {}",
+                        old.spec.kind(),
+                        editable_fields(&old.spec).join(", ")
+                    ),
+                ));
+            }
+        }
+        queue_in(
+            w,
+            NewExecution {
+                task_id: old.task_id,
+                environment_id: old.environment_id,
+                spec: Some(spec),
+                retry_policy: Some(old.retry_policy),
+                forked_from: Some(old.id),
+                ..NewExecution::default()
+            },
+        )
+    })
+}
+
+/// The runs forked from run `id`, oldest first.
+pub fn forks_of(store: &Store, id: &str) -> Result<Vec<String>> {
+    store.read(|c| executions::forks_of(c, id))
+}
+
 /// Queues a new run of what `id` ran, in `id`'s worktree and on its branch ("re-run in this
 /// worktree"): for an agent to go on from where it stopped, or after a person's edits there.
 /// The worktree must be open on this device and `id` must have ended.

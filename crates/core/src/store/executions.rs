@@ -10,7 +10,7 @@ use crate::error::{CoreError, Result};
 
 const COLUMNS: &str = "id, task_id, environment_id, schedule_id, workflow_run_id, retry_of, \
      spec, status, attempt, device_id, exit_code, result, error, retry_policy, queued_at, \
-     not_before, started_at, finished_at, cancel_requested_at, step_id";
+     not_before, started_at, finished_at, cancel_requested_at, step_id, forked_from";
 
 fn json_err(i: usize, e: serde_json::Error) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
@@ -49,6 +49,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Execution> {
         finished_at: ts(17)?,
         cancel_requested_at: ts(18)?,
         step_id: row.get(19)?,
+        forked_from: row.get(20)?,
     })
 }
 
@@ -56,8 +57,8 @@ pub fn insert(conn: &Connection, e: &Execution) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO executions (id, task_id, environment_id, schedule_id, workflow_run_id,
              retry_of, executor, spec, status, attempt, device_id, retry_policy, queued_at,
-             not_before, step_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+             not_before, step_id, forked_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )?
     .execute(params![
         e.id,
@@ -75,8 +76,18 @@ pub fn insert(conn: &Connection, e: &Execution) -> Result<()> {
         e.queued_at.as_millis(),
         e.not_before.map(Timestamp::as_millis),
         e.step_id,
+        e.forked_from,
     ])?;
     Ok(())
+}
+
+/// The runs forked from run `id` (`flightdeck fork`), oldest first.
+pub fn forks_of(conn: &Connection, id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM executions WHERE forked_from = ?1 ORDER BY queued_at, id",
+    )?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 pub fn find(conn: &Connection, id: &str) -> Result<Execution> {
