@@ -558,6 +558,11 @@ pub enum WorkflowAction {
     RerunFrom {
         step: String,
     },
+    /// A fork at this step, with fields of it edited (field, text).
+    Fork {
+        step: String,
+        inputs: Vec<(String, String)>,
+    },
 }
 
 #[derive(Serialize)]
@@ -595,6 +600,20 @@ pub async fn workflow_action(id: String, action: WorkflowAction) -> Result<Workf
                 comment: None,
             };
             invoke("rerun_workflow_from", &args).await
+        }
+        WorkflowAction::Fork { step, inputs } => {
+            #[derive(Serialize)]
+            struct ForkArgs<'a> {
+                id: &'a str,
+                step: &'a str,
+                inputs: &'a [(String, String)],
+            }
+            let args = ForkArgs {
+                id: &id,
+                step,
+                inputs,
+            };
+            invoke("fork_workflow_run", &args).await
         }
     }
 }

@@ -132,6 +132,18 @@ pub struct WorkflowRunDetail {
     /// Whether this device may adopt it now (its device's lease lapsed).
     #[serde(default)]
     pub adoptable: bool,
+    /// The runs made from this one (reruns and forks), oldest first.
+    #[serde(default)]
+    pub made_from_this: Vec<DerivedRun>,
+}
+
+/// A run made from another: by `rerun --from STEP` or by `fork --step STEP`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DerivedRun {
+    pub id: String,
+    /// The step it restarted (rerun) or was forked at.
+    pub step: Option<String>,
+    pub forked: bool,
 }
 
 /// One logged sync conflict: a local value that a remote write replaced.

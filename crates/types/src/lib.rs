@@ -22,8 +22,8 @@ pub mod workflow;
 pub mod worktree;
 
 pub use app::{
-    AppInfo, CommandError, ConflictInfo, DeviceTrustInfo, EntityChanged, RunEvents, Settings,
-    StartRun, SyncInfo, Theme, WorkerState, WorkflowRunDetail, WorkflowSummary,
+    AppInfo, CommandError, ConflictInfo, DerivedRun, DeviceTrustInfo, EntityChanged, RunEvents,
+    Settings, StartRun, SyncInfo, Theme, WorkerState, WorkflowRunDetail, WorkflowSummary,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};

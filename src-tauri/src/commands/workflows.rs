@@ -69,11 +69,17 @@ pub fn workflow_run_detail(
     let definition = workflows::definition_of(store, &progress.run).map_err(from_core)?;
     let lease_note = workflows::lease::note(store, &progress.run).map_err(from_core)?;
     let adoptable = workflows::lease::adoptable(store, &progress.run).map_err(from_core)?;
+    let made_from_this = workflows::made_from(store, &progress.run.id)
+        .map_err(from_core)?
+        .into_iter()
+        .map(|(id, step, forked)| flightdeck_types::DerivedRun { id, step, forked })
+        .collect();
     Ok(WorkflowRunDetail {
         progress,
         definition,
         lease_note,
         adoptable,
+        made_from_this,
     })
 }
 
@@ -116,6 +122,30 @@ pub fn reject_workflow_step(
     comment: Option<String>,
 ) -> CommandResult<WorkflowRun> {
     workflows::reject(state.store()?, &id, &step, comment).map_err(from_core)
+}
+
+/// A fork of run `id` at `step` (time travel): the steps before it keep their recorded
+/// outputs, `step` runs with `inputs` (field, text) in place of its definition's, the rest
+/// run again (see `workflow fork`).
+#[tauri::command]
+pub fn fork_workflow_run(
+    state: State<'_, AppState>,
+    id: String,
+    step: String,
+    inputs: Vec<(String, String)>,
+) -> CommandResult<WorkflowRun> {
+    let changes = workflows::ForkChanges {
+        inputs,
+        params: Vec::new(),
+    };
+    workflows::fork(
+        state.store()?,
+        state.keyring()?.as_ref(),
+        &id,
+        &step,
+        &changes,
+    )
+    .map_err(from_core)
 }
 
 /// A new run of the same version from `step` on, reusing what `id` recorded before it.

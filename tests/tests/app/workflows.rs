@@ -401,3 +401,86 @@ fn a_run_whose_device_stopped_answering_is_adopted_from_its_page() {
     let run = workflows::get_run(&store, &run_id).unwrap();
     assert_eq!(run.device_id.as_deref(), Some(store.device_id()));
 }
+
+/// "Fork from here" on a finished run's step: a form takes an edited field, the fork's page
+/// opens and runs the step with it (the step before it is not run again), and both pages link
+/// to each other.
+#[test]
+fn a_fork_from_a_step_runs_it_edited_and_both_runs_link_to_each_other() {
+    let data = tempfile::tempdir().unwrap();
+    let counter = data.path().join("first-ran");
+    let definition = format!(
+        "name: forkable\nsteps:\n  - id: first\n    shell: echo ran >> '{}'\n  - id: second\n    needs: first\n    shell: echo original\n",
+        counter.display()
+    );
+    let run_id = apply_and_start(data.path(), &definition, "forkable");
+    let app = App::launch(data.path());
+    let ui = app.session();
+    open_run(ui, &run_id);
+    wait_status(ui, "[data-testid=workflow-run-status]", "succeeded");
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap().lines().count(),
+        1
+    );
+
+    ui.click(&ui.find("[data-testid=step-button-second]").unwrap())
+        .unwrap();
+    let fork = poll::until("Fork from here", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=fork-from-second]")?
+            .into_iter()
+            .next())
+    });
+    ui.click(&fork).unwrap();
+    let field = poll::until("the fork form", WAIT, || {
+        Ok(ui.find_all("[data-testid=fork-field]")?.into_iter().next())
+    });
+    ui.type_text(&field, "shell").unwrap();
+    ui.type_text(&ui.find("[data-testid=fork-text]").unwrap(), "echo edited")
+        .unwrap();
+    ui.click(&ui.find("[data-testid=fork-submit]").unwrap())
+        .unwrap();
+
+    // The fork's page: it says where it came from, and runs `second` with the edit.
+    let new_page = format!("[data-testid=workflow-run]:not([data-id='{run_id}'])");
+    poll::until("the fork's page", WAIT, || {
+        Ok((!ui.find_all(&new_page)?.is_empty()).then_some(()))
+    });
+    wait_status(ui, "[data-testid=workflow-run-status]", "succeeded");
+    let origin = poll::until("the fork's origin", WAIT, || {
+        Ok(ui.find_all("[data-testid=forked-from]")?.into_iter().next())
+    });
+    assert_eq!(ui.text(&origin).unwrap(), run_id);
+    ui.click(&ui.find("[data-testid=step-button-second]").unwrap())
+        .unwrap();
+    poll::until("the edited step's log", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=run-log] [data-testid=log-line][data-kind=stdout]")?
+            .iter()
+            .any(|t| t == "edited")
+            .then_some(()))
+    });
+    assert_eq!(
+        std::fs::read_to_string(&counter).unwrap().lines().count(),
+        1,
+        "the step before the fork kept its recorded outputs and did not run again"
+    );
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let fork_id = workflows::runs(&store, &WorkflowRunFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id != run_id)
+        .unwrap()
+        .id;
+
+    // Back through the link: the first run lists its fork.
+    ui.click(&origin).unwrap();
+    let back = format!("[data-testid=workflow-run][data-id='{run_id}']");
+    poll::until("the first run's page", WAIT, || {
+        Ok((!ui.find_all(&back)?.is_empty()).then_some(()))
+    });
+    let forked_as = poll::until("the link to the fork", WAIT, || {
+        Ok(ui.find_all("[data-testid=forked-as]")?.into_iter().next())
+    });
+    assert_eq!(ui.text(&forked_as).unwrap(), fork_id);
+}

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use flightdeck_types::{
-    RunControl, StepAction, StepProgress, WorkflowDefinition, WorkflowProgress, WorkflowRun,
-    WorkflowRunStatus,
+    DerivedRun, RunControl, StepAction, StepProgress, WorkflowDefinition, WorkflowProgress,
+    WorkflowRun, WorkflowRunStatus,
 };
 use leptos::prelude::*;
 
@@ -69,7 +69,7 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading the run…"</p> }>
                 {move || Suspend::new(async move {
                     detail.await.map(|d| view! {
-                        <RunHead progress=d.progress.clone() act=act />
+                        <RunHead progress=d.progress.clone() derived=d.made_from_this.clone() act=act />
                         <Lease note=d.lease_note.clone() adoptable=d.adoptable run_id=d.progress.run.id.clone() act=act />
                         <Progress progress=d.progress.clone() />
                         <Dag steps=d.progress.steps.clone() selected=selected />
@@ -88,8 +88,43 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
 }
 
 #[component]
-fn RunHead(progress: WorkflowProgress, act: Act) -> impl IntoView {
+fn RunHead(progress: WorkflowProgress, derived: Vec<DerivedRun>, act: Act) -> impl IntoView {
+    let route = use_route();
     let run = progress.run;
+    // Lineage both ways: the run this one was made from, and the runs made from it.
+    let link = move |id: String, testid: &'static str| {
+        let (to, attr) = (id.clone(), id.clone());
+        view! {
+            <button class="button link mono" data-testid=testid data-id=attr
+                on:click=move |_| route.set(Route::WorkflowRun(to.clone()))>{id}</button>
+        }
+    };
+    let made_from = run.rerun_of.clone().map(|of| {
+        let (said, testid) = match run.checkpoint.forked {
+            true => ("forked from", "forked-from"),
+            false => ("rerun of", "rerun-of"),
+        };
+        let at = run.rerun_from.clone().unwrap_or_default();
+        view! {
+            <p class="muted" data-testid="workflow-run-origin">
+                {format!("{said} ")}{link(of, testid)}{format!(" at step `{at}`")}
+            </p>
+        }
+    });
+    let made = (!derived.is_empty()).then(|| {
+        let items = derived
+            .into_iter()
+            .map(|d| {
+                let said = if d.forked { "forked as" } else { "rerun as" };
+                let testid = if d.forked { "forked-as" } else { "rerun-as" };
+                let at = d.step.clone().unwrap_or_default();
+                view! {
+                    <li>{format!("{said} ")}{link(d.id, testid)}{format!(" at step `{at}`")}</li>
+                }
+            })
+            .collect_view();
+        view! { <ul class="muted" data-testid="workflow-run-derived">{items}</ul> }
+    });
     let live = !run.status.is_final();
     let paused = run.control == RunControl::Pause || run.status == WorkflowRunStatus::Paused;
     let cancelling = run.control == RunControl::Cancel;
@@ -127,6 +162,8 @@ fn RunHead(progress: WorkflowProgress, act: Act) -> impl IntoView {
             })}
         </p>
         {run.error.clone().map(|e| view! { <p class="form-error" data-testid="workflow-run-error">{e}</p> })}
+        {made_from}
+        {made}
     }
 }
 
@@ -255,18 +292,25 @@ fn SelectedStep(
 ) -> impl IntoView {
     let run = progress.run.clone();
     let steps = progress.steps;
+    let forking = RwSignal::new(false);
     move || {
         let selection = selected.get()?;
         let (id, item) = split_item(&selection);
         let step: StepProgress = steps.iter().find(|s| s.id == id)?.clone();
         let rerun = run.status.is_final().then(|| {
             let (run_id, step_id) = (run.id.clone(), step.id.clone());
+            let (fork_run, fork_step) = (run.id.clone(), step.id.clone());
             view! {
                 <button class="button" data-testid=format!("rerun-from-{}", step.id)
                     disabled=move || act.pending().get()
                     on:click=move |_| {
                         act.dispatch((run_id.clone(), WorkflowAction::RerunFrom { step: step_id.clone() }));
                     }>"Rerun from here"</button>
+                <button class="button" data-testid=format!("fork-from-{}", step.id)
+                    on:click=move |_| forking.update(|open| *open = !*open)>"Fork from here"</button>
+                {move || forking.get().then(|| view! {
+                    <ForkForm run_id=fork_run.clone() step=fork_step.clone() act=act />
+                })}
             }
         });
         let history = match step.p50_ms {
@@ -294,6 +338,45 @@ fn SelectedStep(
                 })}
             </section>
         })
+    }
+}
+
+/// "Fork from here": a field of the step to run with instead (`shell`, `env.NAME`,
+/// `http.url`, `agent`, ...; a template like the file's) and its text; none runs it as it was.
+#[component]
+fn ForkForm(run_id: String, step: String, act: Act) -> impl IntoView {
+    let field = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    let submit = move |_| {
+        let field = field.get_untracked().trim().to_string();
+        let inputs = match field.is_empty() {
+            true => Vec::new(),
+            false => vec![(field, text.get_untracked())],
+        };
+        act.dispatch((
+            run_id.clone(),
+            WorkflowAction::Fork {
+                step: step.clone(),
+                inputs,
+            },
+        ));
+    };
+    view! {
+        <div class="form" data-testid="fork-form">
+            <label>"Field to edit"
+                <input data-testid="fork-field" placeholder="shell, env.NAME, http.url, agent…"
+                    prop:value=move || field.get()
+                    on:input=move |ev| field.set(event_target_value(&ev)) />
+            </label>
+            <label>"Run it with"
+                <textarea data-testid="fork-text" rows="3"
+                    prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            </label>
+            <button class="button primary" data-testid="fork-submit"
+                disabled=move || act.pending().get()
+                on:click=submit>"Fork"</button>
+        </div>
     }
 }
 
