@@ -538,6 +538,19 @@ pub async fn workflow_run_detail(id: String) -> Result<WorkflowRunDetail, ApiErr
     invoke("workflow_run_detail", &IdArgs { id: &id }).await
 }
 
+/// Runs `a` and `b` side by side (see `flightdeck compare`).
+pub async fn compare_runs(
+    a: String,
+    b: String,
+) -> Result<flightdeck_types::RunComparison, ApiError> {
+    #[derive(Serialize)]
+    struct Pair<'a> {
+        a: &'a str,
+        b: &'a str,
+    }
+    invoke("compare_runs", &Pair { a: &a, b: &b }).await
+}
+
 /// What a person can ask of a workflow run (and of one of its steps).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum WorkflowAction {

@@ -124,6 +124,16 @@ pub fn reject_workflow_step(
     workflows::reject(state.store()?, &id, &step, comment).map_err(from_core)
 }
 
+/// Two runs side by side (see `flightdeck compare`): steps aligned, the first divergence.
+#[tauri::command]
+pub fn compare_runs(
+    state: State<'_, AppState>,
+    a: String,
+    b: String,
+) -> CommandResult<flightdeck_types::RunComparison> {
+    flightdeck_core::compare::compare(state.store()?, &a, &b).map_err(from_core)
+}
+
 /// A fork of run `id` at `step` (time travel): the steps before it keep their recorded
 /// outputs, `step` runs with `inputs` (field, text) in place of its definition's, the rest
 /// run again (see `workflow fork`).

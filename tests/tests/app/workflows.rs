@@ -484,3 +484,69 @@ fn a_fork_from_a_step_runs_it_edited_and_both_runs_link_to_each_other() {
     });
     assert_eq!(ui.text(&forked_as).unwrap(), fork_id);
 }
+
+/// Compare from the runs list: two runs of one workflow whose second step printed different
+/// words; ticking both and Compare shows that step as where they diverge, its row marked.
+#[test]
+fn two_runs_ticked_in_the_list_compare_with_the_divergent_step_marked() {
+    let data = tempfile::tempdir().unwrap();
+    let definition = "name: words\nparams:\n  word:\n    type: string\nsteps:\n  - id: same\n    shell: echo same\n  - id: says\n    needs: same\n    shell: echo '{{ params.word }}'\n  - id: after\n    needs: says\n    shell: echo after\n";
+    let ids: Vec<String> = {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        workflows::apply(&store, definition, Format::Yaml).unwrap();
+        let keyring = flightdeck_core::secrets::OsKeyring::from_env().unwrap();
+        ["hello", "goodbye"]
+            .iter()
+            .map(|word| {
+                let start = flightdeck_types::StartWorkflow {
+                    workflow: "words".into(),
+                    text_params: vec![format!("word={word}")],
+                    ..Default::default()
+                };
+                workflows::start(&store, &keyring, &start).unwrap().id
+            })
+            .collect()
+    };
+    let app = App::launch(data.path());
+    let ui = app.session();
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    poll::until("both runs to end", WAIT, || {
+        let runs =
+            workflows::runs(&store, &WorkflowRunFilter::default()).map_err(|e| e.to_string())?;
+        Ok(runs
+            .iter()
+            .all(|r| r.status == WorkflowRunStatus::Succeeded)
+            .then_some(()))
+    });
+    ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
+        .unwrap();
+    for id in &ids {
+        let pick = poll::until("the run's compare box", WAIT, || {
+            Ok(ui
+                .find_all(&format!(
+                    "[data-testid=workflow-run-row][data-id='{id}'] [data-testid=compare-pick]"
+                ))?
+                .into_iter()
+                .next())
+        });
+        ui.click(&pick).unwrap();
+    }
+    ui.click(&ui.find("[data-testid=compare-open]").unwrap())
+        .unwrap();
+    let said = poll::until("the divergence", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=compare-divergence]")?
+            .into_iter()
+            .next())
+    });
+    assert!(said.contains("diverge at step `says`"), "{said}");
+    let marked = |step: &str| -> Option<String> {
+        let row = ui
+            .find(&format!("[data-testid=compare-step][data-step='{step}']"))
+            .unwrap();
+        ui.attribute(&row, "data-diverges").unwrap()
+    };
+    assert_eq!(marked("says").as_deref(), Some("true"));
+    assert_eq!(marked("same").as_deref(), Some("false"));
+    assert_eq!(marked("after").as_deref(), Some("false"));
+}

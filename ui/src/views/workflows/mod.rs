@@ -3,6 +3,7 @@
 //! live: both follow `entity-changed` for `workflows` and `workflow_runs`. A run row opens the
 //! run page (its DAG, progress and controls).
 
+pub mod compare;
 pub mod dag;
 pub mod form;
 pub mod run;
@@ -31,6 +32,8 @@ pub fn WorkflowsView() -> impl IntoView {
     });
     // The workflow whose start form is open.
     let starting = RwSignal::new(None::<Workflow>);
+    // Runs ticked for Compare (kept while the list redraws).
+    let picked = RwSignal::new(Vec::<String>::new());
     view! {
         <section class="view" data-testid="workflows">
             <div class="view-head"><h1>"Workflows"</h1></div>
@@ -87,7 +90,7 @@ pub fn WorkflowsView() -> impl IntoView {
                                 </p>
                             }.into_any();
                         }
-                        view! { <RunTable runs=list /> }.into_any()
+                        view! { <RunTable runs=list picked=picked /> }.into_any()
                     })
                 })}
             </Transition>
@@ -107,21 +110,53 @@ pub fn steps_done(run: &WorkflowRun) -> (usize, usize) {
 }
 
 #[component]
-fn RunTable(runs: Vec<WorkflowRun>) -> impl IntoView {
+fn RunTable(runs: Vec<WorkflowRun>, picked: RwSignal<Vec<String>>) -> impl IntoView {
     let route = use_route();
+    let compare = move |_| {
+        let two = picked.get_untracked();
+        if let [a, b] = two.as_slice() {
+            route.set(Route::Compare(a.clone(), b.clone()));
+        }
+    };
     view! {
+        <div class="row">
+            <button class="button small" data-testid="compare-open"
+                disabled=move || picked.get().len() != 2
+                title="Tick two runs to compare them"
+                on:click=compare>"Compare the two ticked"</button>
+        </div>
         <table class="table runs" data-testid="workflow-run-table">
             <thead><tr>
-                <th>"Status"</th><th>"Workflow"</th><th>"Steps"</th><th>"Queued"</th>
+                <th></th><th>"Status"</th><th>"Workflow"</th><th>"Steps"</th><th>"Queued"</th>
             </tr></thead>
             <tbody>
                 {runs.into_iter().map(|run| {
                     let id = run.id.clone();
                     let (done, total) = steps_done(&run);
+                    let (tick_id, checked_id) = (run.id.clone(), run.id.clone());
+                    let tick = move |ev: leptos::ev::Event| {
+                        let on = event_target_checked(&ev);
+                        picked.update(|p| {
+                            p.retain(|x| x != &tick_id);
+                            if on {
+                                p.push(tick_id.clone());
+                                // The two newest ticks are compared.
+                                while p.len() > 2 {
+                                    p.remove(0);
+                                }
+                            }
+                        });
+                    };
                     view! {
                         <tr class="clickable" data-testid="workflow-run-row" data-id=run.id.clone()
                             data-status=run.status.as_str()
                             on:click=move |_| route.set(Route::WorkflowRun(id.clone()))>
+                            <td on:click=|ev| ev.stop_propagation()>
+                                <input type="checkbox" data-testid="compare-pick"
+                                    aria-label="Compare this run"
+                                    prop:checked=move || picked.get().contains(&checked_id)
+                                    on:change=tick />
+                            </td>
                             <td><span class=format!("status run-{}", run.status.as_str())>
                                 {status_label(run.status)}
                             </span></td>
