@@ -538,6 +538,16 @@ pub async fn workflow_run_detail(id: String) -> Result<WorkflowRunDetail, ApiErr
     invoke("workflow_run_detail", &IdArgs { id: &id }).await
 }
 
+/// Run `id` as it stood at its mark `mark` (a workflow run's boundary).
+pub async fn replay_run(id: String, mark: u32) -> Result<flightdeck_types::ReplayState, ApiError> {
+    #[derive(Serialize)]
+    struct At<'a> {
+        id: &'a str,
+        mark: u32,
+    }
+    invoke("replay_run", &At { id: &id, mark }).await
+}
+
 /// Runs `a` and `b` side by side (see `flightdeck compare`).
 pub async fn compare_runs(
     a: String,

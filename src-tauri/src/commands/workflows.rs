@@ -124,6 +124,18 @@ pub fn reject_workflow_step(
     workflows::reject(state.store()?, &id, &step, comment).map_err(from_core)
 }
 
+/// Run `id` as it stood at its mark `mark` (see `flightdeck replay --step`), with the last
+/// 50 lines of its log by then.
+#[tauri::command]
+pub fn replay_run(
+    state: State<'_, AppState>,
+    id: String,
+    mark: u32,
+) -> CommandResult<flightdeck_types::ReplayState> {
+    let instant = flightdeck_core::replay::Instant::Mark(mark);
+    flightdeck_core::replay::at(state.store()?, &id, instant, 50).map_err(from_core)
+}
+
 /// Two runs side by side (see `flightdeck compare`): steps aligned, the first divergence.
 #[tauri::command]
 pub fn compare_runs(

@@ -550,3 +550,87 @@ fn two_runs_ticked_in_the_list_compare_with_the_divergent_step_marked() {
     assert_eq!(marked("same").as_deref(), Some("false"));
     assert_eq!(marked("after").as_deref(), Some("false"));
 }
+
+/// The run page's timeline: the scrubber moved to the first boundary (the keyboard: Home)
+/// shows every step pending and no log; to the last (End), every step done and the log; one
+/// step back (the ◀ button), the last step not yet done. "Now" goes back to the live run.
+#[test]
+fn the_timeline_scrubber_moves_the_graph_and_the_log_to_a_boundary() {
+    let data = tempfile::tempdir().unwrap();
+    let definition =
+        "name: three\nsteps:\n  - id: one\n    shell: echo first\n  - id: two\n    needs: one\n    shell: echo second\n  - id: three\n    needs: two\n    shell: echo third\n";
+    let run_id = apply_and_start(data.path(), definition, "three");
+    let app = App::launch(data.path());
+    let ui = app.session();
+    open_run(ui, &run_id);
+    wait_status(ui, "[data-testid=workflow-run-status]", "succeeded");
+    wait_status(ui, "[data-testid=dag-step-three]", "succeeded");
+    let mark = |ui: &Session| -> Result<Option<String>, String> {
+        match ui.find_all("[data-testid=timeline-mark]")?.first() {
+            Some(e) => ui.attribute(e, "data-mark"),
+            None => Ok(None),
+        }
+    };
+    let timeline = poll::until("the timeline", WAIT, || {
+        Ok(ui.find_all("[data-testid=timeline]")?.into_iter().next())
+    });
+    // Home: the first boundary, the run as it was queued.
+    ui.type_text(&timeline, "\u{E011}").unwrap();
+    poll::until("mark 0", WAIT, || {
+        Ok((mark(ui)?.as_deref() == Some("0")).then_some(()))
+    });
+    for step in ["one", "two", "three"] {
+        wait_status(ui, &format!("[data-testid=dag-step-{step}]"), "pending");
+    }
+    assert!(ui
+        .texts("[data-testid=timeline-log-line]")
+        .unwrap()
+        .is_empty());
+
+    // End: the last boundary, everything done, the whole log.
+    ui.type_text(&timeline, "\u{E010}").unwrap();
+    poll::until("the last mark", WAIT, || {
+        Ok(mark(ui)?
+            .filter(|m| m != "0" && m != "now")
+            .map(|m| m.parse::<u32>().unwrap()))
+    });
+    wait_status(ui, "[data-testid=dag-step-three]", "succeeded");
+    let log = poll::until("the log by then", WAIT, || {
+        let lines = ui.texts("[data-testid=timeline-log-line][data-kind=stdout]")?;
+        Ok((lines.len() == 3).then_some(lines))
+    });
+    assert_eq!(log, ["[one] first", "[two] second", "[three] third"]);
+    let last: u32 = mark(ui).unwrap().unwrap().parse().unwrap();
+
+    // Back one boundary at a time until `three` is no longer done: the graph follows.
+    let mut at = last;
+    while status_of(ui, "[data-testid=dag-step-three]")
+        .unwrap()
+        .as_deref()
+        == Some("succeeded")
+    {
+        assert!(at > 0, "`three` was done at every boundary");
+        ui.click(&ui.find("[data-testid=timeline-previous]").unwrap())
+            .unwrap();
+        at -= 1;
+        let want = at.to_string();
+        poll::until("one boundary back", WAIT, || {
+            Ok((mark(ui)?.as_deref() == Some(want.as_str())).then_some(()))
+        });
+    }
+    assert_ne!(
+        status_of(ui, "[data-testid=dag-step-one]")
+            .unwrap()
+            .as_deref(),
+        Some("pending"),
+        "one step back from the end, the first step had run"
+    );
+
+    // Now: the live run again.
+    ui.click(&ui.find("[data-testid=timeline-now]").unwrap())
+        .unwrap();
+    poll::until("now", WAIT, || {
+        Ok((mark(ui)?.as_deref() == Some("now")).then_some(()))
+    });
+    wait_status(ui, "[data-testid=dag-step-three]", "succeeded");
+}

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use flightdeck_types::{
-    DerivedRun, RunControl, StepAction, StepProgress, WorkflowDefinition, WorkflowProgress,
-    WorkflowRun, WorkflowRunStatus,
+    DerivedRun, ReplayState, RunControl, StepAction, StepProgress, WorkflowDefinition,
+    WorkflowProgress, WorkflowRun, WorkflowRunStatus,
 };
 use leptos::prelude::*;
 
@@ -50,6 +50,22 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
     });
     let selected = RwSignal::new(None::<String>);
     let comments = Comments(StoredValue::new(HashMap::new()));
+    // The timeline: the mark the scrubber is on (none: the run as it is now), and the run as
+    // it stood there.
+    let scrub = RwSignal::new(None::<u32>);
+    let replay = LocalResource::new({
+        let id = id.clone();
+        move || {
+            let mark = scrub.get();
+            let id = id.clone();
+            async move {
+                match mark {
+                    Some(mark) => Some(api::replay_run(id, mark).await),
+                    None => None,
+                }
+            }
+        }
+    });
     // The selected step's execution, so its log opens once and stays while the run redraws.
     let selected_execution = Memo::new(move |_| {
         let selection = selected.get()?;
@@ -72,7 +88,11 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
                         <RunHead progress=d.progress.clone() derived=d.made_from_this.clone() act=act />
                         <Lease note=d.lease_note.clone() adoptable=d.adoptable run_id=d.progress.run.id.clone() act=act />
                         <Progress progress=d.progress.clone() />
-                        <Dag steps=d.progress.steps.clone() selected=selected />
+                        <Timeline marks=d.progress.run.checkpoint.boundaries scrub=scrub replay=replay />
+                        {
+                            let steps = d.progress.steps.clone();
+                            move || view! { <Dag steps=at_mark(&steps, replay.get().flatten()) selected=selected /> }
+                        }
                         <Approvals progress=d.progress.clone() definition=d.definition.clone() act=act comments=comments />
                         <SelectedStep progress=d.progress selected=selected act=act />
                     })
@@ -165,6 +185,89 @@ fn RunHead(progress: WorkflowProgress, derived: Vec<DerivedRun>, act: Act) -> im
         {made_from}
         {made}
     }
+}
+
+type Replay = LocalResource<Option<Result<ReplayState, ApiError>>>;
+
+/// The steps as the graph draws them: as they are, or as they stood at the scrubbed mark.
+fn at_mark(
+    steps: &[StepProgress],
+    replay: Option<Result<ReplayState, ApiError>>,
+) -> Vec<StepProgress> {
+    let mut steps = steps.to_vec();
+    if let Some(Ok(state)) = replay {
+        for step in &mut steps {
+            let then = state.steps.iter().find(|s| s.id == step.id);
+            step.status = then.map_or(flightdeck_types::StepStatus::Pending, |s| s.status);
+        }
+    }
+    steps
+}
+
+/// The timeline scrubber: one stop per mark (a step boundary), dragged or moved with the
+/// arrow keys (Home and End for the first and last); the graph above and the log below
+/// follow. "Now" goes back to the run as it is.
+#[component]
+fn Timeline(marks: u32, scrub: RwSignal<Option<u32>>, replay: Replay) -> impl IntoView {
+    if marks == 0 {
+        return ().into_any();
+    }
+    let last = marks - 1;
+    let set = move |ev: leptos::ev::Event| {
+        if let Ok(n) = event_target_value(&ev).parse::<u32>() {
+            scrub.set(Some(n.min(last)));
+        }
+    };
+    let step_by = move |delta: i64| {
+        let now = i64::from(scrub.get_untracked().unwrap_or(last));
+        scrub.set(Some((now + delta).clamp(0, i64::from(last)) as u32));
+    };
+    view! {
+        <section class="panel" data-testid="timeline-panel">
+            <div class="row">
+                <button class="button small" data-testid="timeline-previous"
+                    on:click=move |_| step_by(-1)>"◀"</button>
+                <input type="range" class="timeline" data-testid="timeline"
+                    aria-label="The run at a step boundary"
+                    min="0" max=last.to_string() step="1"
+                    prop:value=move || scrub.get().unwrap_or(last).to_string()
+                    on:input=set on:change=set />
+                <button class="button small" data-testid="timeline-next"
+                    on:click=move |_| step_by(1)>"▶"</button>
+                <button class="button small" data-testid="timeline-now"
+                    disabled=move || scrub.get().is_none()
+                    on:click=move |_| scrub.set(None)>"Now"</button>
+            </div>
+            {move || match replay.get().flatten() {
+                None => view! {
+                    <p class="muted" data-testid="timeline-mark" data-mark="now">
+                        {format!("Now · {marks} boundaries: drag or use the arrow keys to go back")}
+                    </p>
+                }.into_any(),
+                Some(Err(e)) => view! { <p class="form-error">{e.message}</p> }.into_any(),
+                Some(Ok(state)) => {
+                    let mark = state.mark.clone();
+                    let said = mark.as_ref().map(|m| format!(
+                        "#{} {} · {} · run {}", m.seq, m.label, local_time(m.at), state.status
+                    )).unwrap_or_default();
+                    let lines = state.log.iter().map(|l| view! {
+                        <li class="mono" data-testid="timeline-log-line" data-kind=l.kind.clone()>
+                            {format!("[{}] {}", l.step.clone().unwrap_or_default(), l.data)}
+                        </li>
+                    }).collect_view();
+                    view! {
+                        <p data-testid="timeline-mark" data-mark=mark.map(|m| m.seq.to_string()).unwrap_or_default()>
+                            {said}
+                        </p>
+                        {state.pruned.then(|| view! { <p class="muted">"This run's history was pruned (runs settings --keep-history): only its end is known."</p> })}
+                        <h3>"Log by then"</h3>
+                        <ul class="log" data-testid="timeline-log">{lines}</ul>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+    .into_any()
 }
 
 /// What the ETA text says: time left and when, marked as a guess with little history.
