@@ -633,4 +633,46 @@ fn the_timeline_scrubber_moves_the_graph_and_the_log_to_a_boundary() {
         Ok((mark(ui)?.as_deref() == Some("now")).then_some(()))
     });
     wait_status(ui, "[data-testid=dag-step-three]", "succeeded");
+
+    // From the first boundary on, to one of step `two`: fork the run there.
+    ui.type_text(&timeline, "\u{E011}").unwrap();
+    poll::until("mark 0 again", WAIT, || {
+        Ok((mark(ui)?.as_deref() == Some("0")).then_some(()))
+    });
+    let fork = loop {
+        if let Some(button) = ui
+            .find_all("[data-testid=timeline-fork][data-step=two]")
+            .unwrap()
+            .into_iter()
+            .next()
+        {
+            break button;
+        }
+        let before = mark(ui).unwrap();
+        assert_ne!(before, Some(last.to_string()), "no boundary of `two`");
+        ui.click(&ui.find("[data-testid=timeline-next]").unwrap())
+            .unwrap();
+        poll::until("one boundary on", WAIT, || {
+            Ok((mark(ui)? != before).then_some(()))
+        });
+    };
+    ui.click(&fork).unwrap();
+    let new_page = format!("[data-testid=workflow-run]:not([data-id='{run_id}'])");
+    poll::until("the fork's page", WAIT, || {
+        Ok((!ui.find_all(&new_page)?.is_empty()).then_some(()))
+    });
+    wait_status(ui, "[data-testid=workflow-run-status]", "succeeded");
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let fork = workflows::runs(&store, &WorkflowRunFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|r| r.id != run_id)
+        .unwrap();
+    assert_eq!(fork.rerun_of.as_deref(), Some(run_id.as_str()));
+    assert_eq!(fork.rerun_from.as_deref(), Some("two"));
+    assert!(fork.checkpoint.forked);
+    assert!(
+        fork.checkpoint.steps["one"].reused_from.is_some(),
+        "the step before the boundary kept its recorded outputs"
+    );
 }

@@ -88,7 +88,8 @@ pub fn WorkflowRunView(id: String) -> impl IntoView {
                         <RunHead progress=d.progress.clone() derived=d.made_from_this.clone() act=act />
                         <Lease note=d.lease_note.clone() adoptable=d.adoptable run_id=d.progress.run.id.clone() act=act />
                         <Progress progress=d.progress.clone() />
-                        <Timeline marks=d.progress.run.checkpoint.boundaries scrub=scrub replay=replay />
+                        <Timeline marks=d.progress.run.checkpoint.boundaries scrub=scrub replay=replay
+                            ended=d.progress.run.status.is_final() act=act />
                         {
                             let steps = d.progress.steps.clone();
                             move || view! { <Dag steps=at_mark(&steps, replay.get().flatten()) selected=selected /> }
@@ -208,7 +209,13 @@ fn at_mark(
 /// arrow keys (Home and End for the first and last); the graph above and the log below
 /// follow. "Now" goes back to the run as it is.
 #[component]
-fn Timeline(marks: u32, scrub: RwSignal<Option<u32>>, replay: Replay) -> impl IntoView {
+fn Timeline(
+    marks: u32,
+    scrub: RwSignal<Option<u32>>,
+    replay: Replay,
+    ended: bool,
+    act: Act,
+) -> impl IntoView {
     if marks == 0 {
         return ().into_any();
     }
@@ -255,10 +262,22 @@ fn Timeline(marks: u32, scrub: RwSignal<Option<u32>>, replay: Replay) -> impl In
                             {format!("[{}] {}", l.step.clone().unwrap_or_default(), l.data)}
                         </li>
                     }).collect_view();
+                    // A boundary of a step of an ended run: fork the run there.
+                    let fork = mark.as_ref().and_then(|m| m.step_id.clone()).filter(|_| ended).map(|step| {
+                        let (run_id, label) = (state.run_id.clone(), format!("Fork from `{step}`"));
+                        view! {
+                            <button class="button small" data-testid="timeline-fork" data-step=step.clone()
+                                disabled=move || act.pending().get()
+                                on:click=move |_| {
+                                    act.dispatch((run_id.clone(), WorkflowAction::Fork { step: step.clone(), inputs: Vec::new() }));
+                                }>{label}</button>
+                        }
+                    });
                     view! {
                         <p data-testid="timeline-mark" data-mark=mark.map(|m| m.seq.to_string()).unwrap_or_default()>
                             {said}
                         </p>
+                        {fork}
                         {state.pruned.then(|| view! { <p class="muted">"This run's history was pruned (runs settings --keep-history): only its end is known."</p> })}
                         <h3>"Log by then"</h3>
                         <ul class="log" data-testid="timeline-log">{lines}</ul>
