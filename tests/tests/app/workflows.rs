@@ -676,3 +676,75 @@ fn the_timeline_scrubber_moves_the_graph_and_the_log_to_a_boundary() {
         "the step before the boundary kept its recorded outputs"
     );
 }
+
+/// Compare from the Runs list, for two plain runs whose logs differ: side by side, said to
+/// diverge, and back to Runs.
+#[test]
+fn two_plain_runs_ticked_in_runs_compare_side_by_side() {
+    use flightdeck_types::{ExecutionSpec, ExecutionStatus, NewExecution, ShellSpec};
+    let data = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        ["alpha", "beta"]
+            .iter()
+            .map(|word| {
+                let spec = ExecutionSpec::Shell(ShellSpec {
+                    line: Some(format!("echo {word}")),
+                    ..Default::default()
+                });
+                let new = NewExecution {
+                    spec: Some(spec),
+                    ..Default::default()
+                };
+                flightdeck_core::runs::queue(&store, new).unwrap().id
+            })
+            .collect()
+    };
+    let app = App::launch(data.path());
+    let ui = app.session();
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    poll::until("both runs to end", WAIT, || {
+        let all = ids
+            .iter()
+            .map(|id| flightdeck_core::runs::get(&store, id).map(|r| r.status))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(all
+            .iter()
+            .all(|s| *s == ExecutionStatus::Succeeded)
+            .then_some(()))
+    });
+    ui.click(&ui.find("[data-testid=nav-runs]").unwrap())
+        .unwrap();
+    for id in &ids {
+        let pick = poll::until("the run's compare box", WAIT, || {
+            Ok(ui
+                .find_all(&format!(
+                    "[data-testid=run-row][data-id='{id}'] [data-testid=compare-pick]"
+                ))?
+                .into_iter()
+                .next())
+        });
+        ui.click(&pick).unwrap();
+    }
+    ui.click(&ui.find("[data-testid=compare-open]").unwrap())
+        .unwrap();
+    let said = poll::until("the divergence", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=compare-divergence]")?
+            .into_iter()
+            .next())
+    });
+    assert!(said.contains("diverge"), "{said}");
+    assert!(
+        !ui.find_all("[data-testid=compare-step][data-diverges=true]")
+            .unwrap()
+            .is_empty(),
+        "the differing part is marked"
+    );
+    ui.click(&ui.find("[data-testid=back-to-runs]").unwrap())
+        .unwrap();
+    poll::until("the Runs view", WAIT, || {
+        Ok((!ui.find_all("[data-testid=runs]")?.is_empty()).then_some(()))
+    });
+}

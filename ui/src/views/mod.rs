@@ -39,8 +39,8 @@ pub enum Route {
     Workflows,
     /// One workflow run, by id.
     WorkflowRun(String),
-    /// Two runs side by side, by id.
-    Compare(String, String),
+    /// Two runs side by side, by id; true for two plain runs (chosen from Runs).
+    Compare(String, String, bool),
     Schedules,
     Errors,
     Memory,
@@ -66,6 +66,7 @@ impl Route {
             Route::Tasks | Route::Task(_) => "Tasks",
             Route::Environments => "Environments",
             Route::Runs | Route::Run(_) => "Runs",
+            Route::Compare(_, _, true) => "Runs",
             Route::Workflows | Route::WorkflowRun(_) | Route::Compare(..) => "Workflows",
             Route::Schedules => "Schedules",
             Route::Errors => "Errors",
@@ -80,6 +81,7 @@ impl Route {
         match self {
             Route::Task(_) => Route::Tasks,
             Route::Run(_) => Route::Runs,
+            Route::Compare(_, _, true) => Route::Runs,
             Route::WorkflowRun(_) | Route::Compare(..) => Route::Workflows,
             other => other.clone(),
         }
@@ -95,7 +97,9 @@ pub fn render(route: Route) -> AnyView {
         Route::Run(id) => view! { <runs::detail::RunDetailView id=id /> }.into_any(),
         Route::Workflows => view! { <workflows::WorkflowsView /> }.into_any(),
         Route::WorkflowRun(id) => view! { <workflows::run::WorkflowRunView id=id /> }.into_any(),
-        Route::Compare(a, b) => view! { <workflows::compare::CompareView a=a b=b /> }.into_any(),
+        Route::Compare(a, b, plain) => {
+            view! { <workflows::compare::CompareView a=a b=b plain=plain /> }.into_any()
+        }
         Route::Schedules => view! { <schedules::SchedulesView /> }.into_any(),
         Route::Errors => view! { <errors::ErrorsView /> }.into_any(),
         Route::Memory => view! { <memory::MemoryView /> }.into_any(),

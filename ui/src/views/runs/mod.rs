@@ -18,6 +18,8 @@ use crate::live::use_live;
 pub fn RunsView() -> impl IntoView {
     let live = use_live();
     let (status, set_status) = signal(None::<ExecutionStatus>);
+    // Runs ticked for Compare (kept while the list redraws).
+    let picked = RwSignal::new(Vec::<String>::new());
     let runs = LocalResource::new(move || {
         live.runs.get();
         api::list_runs(ExecutionFilter {
@@ -44,7 +46,7 @@ pub fn RunsView() -> impl IntoView {
                             let filtered = status.get_untracked().is_some();
                             return view! { <Empty filtered=filtered /> }.into_any();
                         }
-                        view! { <RunTable runs=list /> }.into_any()
+                        view! { <RunTable runs=list picked=picked /> }.into_any()
                     })
                 })}
             </Transition>
@@ -74,22 +76,63 @@ fn Empty(filtered: bool) -> impl IntoView {
     }
 }
 
-/// Runs as rows (status, what, when, how long); a click opens the run.
+/// Runs as rows (status, what, when, how long); a click opens the run. With `picked`, each
+/// row has a box to tick and two ticked runs open side by side.
 #[component]
-pub fn RunTable(runs: Vec<Execution>) -> impl IntoView {
+pub fn RunTable(
+    runs: Vec<Execution>,
+    #[prop(optional)] picked: Option<RwSignal<Vec<String>>>,
+) -> impl IntoView {
     let route = use_route();
+    let compare = picked.map(|picked| {
+        view! {
+            <div class="row">
+                <button class="button small" data-testid="compare-open"
+                    disabled=move || picked.get().len() != 2
+                    title="Tick two runs to compare them"
+                    on:click=move |_| {
+                        if let [a, b] = picked.get_untracked().as_slice() {
+                            route.set(Route::Compare(a.clone(), b.clone(), true));
+                        }
+                    }>"Compare the two ticked"</button>
+            </div>
+        }
+    });
     view! {
+        {compare}
         <table class="table runs" data-testid="run-table">
             <thead>
-                <tr><th>"Status"</th><th>"Runs"</th><th>"Queued"</th><th>"Took"</th><th>"Attempt"</th></tr>
+                <tr>{picked.map(|_| view! { <th></th> })}<th>"Status"</th><th>"Runs"</th><th>"Queued"</th><th>"Took"</th><th>"Attempt"</th></tr>
             </thead>
             <tbody>
                 {runs.into_iter().map(|run| {
                     let id = run.id.clone();
+                    let tick = picked.map(|picked| {
+                        let (tick_id, checked_id) = (run.id.clone(), run.id.clone());
+                        view! {
+                            <td on:click=|ev| ev.stop_propagation()>
+                                <input type="checkbox" data-testid="compare-pick" aria-label="Compare this run"
+                                    prop:checked=move || picked.get().contains(&checked_id)
+                                    on:change=move |ev| {
+                                        let on = event_target_checked(&ev);
+                                        picked.update(|p| {
+                                            p.retain(|x| x != &tick_id);
+                                            if on {
+                                                p.push(tick_id.clone());
+                                                while p.len() > 2 {
+                                                    p.remove(0);
+                                                }
+                                            }
+                                        });
+                                    } />
+                            </td>
+                        }
+                    });
                     view! {
                         <tr class="clickable" data-testid="run-row" data-id=run.id.clone()
                             data-status=run.status.as_str()
                             on:click=move |_| route.set(Route::Run(id.clone()))>
+                            {tick}
                             <td><span class=status_class(run.status) data-testid="run-status">
                                 {status_label(run.status)}
                             </span></td>

@@ -11,7 +11,7 @@ use crate::views::format::duration;
 use crate::views::{use_route, Route};
 
 #[component]
-pub fn CompareView(a: String, b: String) -> impl IntoView {
+pub fn CompareView(a: String, b: String, plain: bool) -> impl IntoView {
     let route = use_route();
     let comparison = LocalResource::new({
         let (a, b) = (a.clone(), b.clone());
@@ -19,12 +19,17 @@ pub fn CompareView(a: String, b: String) -> impl IntoView {
     });
     view! {
         <section class="view" data-testid="compare" data-a=a.clone() data-b=b.clone()>
-            <button class="button link" data-testid="back-to-workflows"
-                on:click=move |_| route.set(Route::Workflows)>"← Workflows"</button>
+            {if plain {
+                view! { <button class="button link" data-testid="back-to-runs"
+                    on:click=move |_| route.set(Route::Runs)>"← Runs"</button> }.into_any()
+            } else {
+                view! { <button class="button link" data-testid="back-to-workflows"
+                    on:click=move |_| route.set(Route::Workflows)>"← Workflows"</button> }.into_any()
+            }}
             <Transition fallback=|| view! { <p class="loading">"Comparing…"</p> }>
                 {move || Suspend::new(async move {
                     match comparison.await {
-                        Ok(c) => view! { <Comparison c=c /> }.into_any(),
+                        Ok(c) => view! { <Comparison c=c plain=plain /> }.into_any(),
                         Err(e) => view! {
                             <p class="form-error" data-testid="compare-error">{e.message}</p>
                         }.into_any(),
@@ -36,13 +41,13 @@ pub fn CompareView(a: String, b: String) -> impl IntoView {
 }
 
 #[component]
-fn Comparison(c: RunComparison) -> impl IntoView {
+fn Comparison(c: RunComparison, plain: bool) -> impl IntoView {
     let route = use_route();
     let open = move |id: String, testid: &'static str| {
         let to = id.clone();
         view! {
             <button class="button link mono" data-testid=testid
-                on:click=move |_| route.set(Route::WorkflowRun(to.clone()))>{id}</button>
+                on:click=move |_| route.set(if plain { Route::Run(to.clone()) } else { Route::WorkflowRun(to.clone()) })>{id}</button>
         }
     };
     let divergence = match &c.first_divergence {

@@ -115,7 +115,7 @@ fn RunTable(runs: Vec<WorkflowRun>, picked: RwSignal<Vec<String>>) -> impl IntoV
     let compare = move |_| {
         let two = picked.get_untracked();
         if let [a, b] = two.as_slice() {
-            route.set(Route::Compare(a.clone(), b.clone()));
+            route.set(Route::Compare(a.clone(), b.clone(), false));
         }
     };
     view! {
