@@ -540,12 +540,29 @@ pub async fn workflow_run_detail(id: String) -> Result<WorkflowRunDetail, ApiErr
 
 /// Run `id` as it stood at its mark `mark` (a workflow run's boundary).
 pub async fn replay_run(id: String, mark: u32) -> Result<flightdeck_types::ReplayState, ApiError> {
+    replay(&id, Some(mark), None).await
+}
+
+/// Run `id` (a plain run) as it stood at instant `at_ms`.
+pub async fn replay_run_at(
+    id: String,
+    at_ms: i64,
+) -> Result<flightdeck_types::ReplayState, ApiError> {
+    replay(&id, None, Some(at_ms)).await
+}
+
+async fn replay(
+    id: &str,
+    mark: Option<u32>,
+    at: Option<i64>,
+) -> Result<flightdeck_types::ReplayState, ApiError> {
     #[derive(Serialize)]
     struct At<'a> {
         id: &'a str,
-        mark: u32,
+        mark: Option<u32>,
+        at: Option<i64>,
     }
-    invoke("replay_run", &At { id: &id, mark }).await
+    invoke("replay_run", &At { id, mark, at }).await
 }
 
 /// Runs `a` and `b` side by side (see `flightdeck compare`).

@@ -124,15 +124,21 @@ pub fn reject_workflow_step(
     workflows::reject(state.store()?, &id, &step, comment).map_err(from_core)
 }
 
-/// Run `id` as it stood at its mark `mark` (see `flightdeck replay --step`), with the last
-/// 50 lines of its log by then.
+/// Run `id` (a workflow run or a plain run) as it stood at its mark `mark` (see `flightdeck
+/// replay --step`) or at instant `at` (ms), with the last 50 lines of its log by then.
 #[tauri::command]
 pub fn replay_run(
     state: State<'_, AppState>,
     id: String,
-    mark: u32,
+    mark: Option<u32>,
+    at: Option<i64>,
 ) -> CommandResult<flightdeck_types::ReplayState> {
-    let instant = flightdeck_core::replay::Instant::Mark(mark);
+    use flightdeck_core::replay::Instant;
+    let instant = match (mark, at) {
+        (_, Some(ms)) => Instant::At(flightdeck_types::Timestamp(ms)),
+        (Some(n), None) => Instant::Mark(n),
+        (None, None) => Instant::At(flightdeck_core::clock::now()),
+    };
     flightdeck_core::replay::at(state.store()?, &id, instant, 50).map_err(from_core)
 }
 

@@ -748,3 +748,70 @@ fn two_plain_runs_ticked_in_runs_compare_side_by_side() {
         Ok((!ui.find_all("[data-testid=runs]")?.is_empty()).then_some(()))
     });
 }
+
+/// A plain run's page has a timeline too: at its start (Home) it is queued with no log, at
+/// its end (End) it succeeded with its whole log.
+#[test]
+fn a_plain_runs_timeline_shows_it_queued_then_ended_with_its_log() {
+    use flightdeck_types::{ExecutionSpec, ExecutionStatus, NewExecution, ShellSpec};
+    let data = tempfile::tempdir().unwrap();
+    let id = {
+        let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        let spec = ExecutionSpec::Shell(ShellSpec {
+            line: Some("echo one; sleep 0.2; echo two".into()),
+            ..Default::default()
+        });
+        let new = NewExecution {
+            spec: Some(spec),
+            ..Default::default()
+        };
+        flightdeck_core::runs::queue(&store, new).unwrap().id
+    };
+    let app = App::launch(data.path());
+    let ui = app.session();
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    poll::until("the run to end", WAIT, || {
+        let run = flightdeck_core::runs::get(&store, &id).map_err(|e| e.to_string())?;
+        Ok((run.status == ExecutionStatus::Succeeded).then_some(()))
+    });
+    ui.click(&ui.find("[data-testid=nav-runs]").unwrap())
+        .unwrap();
+    let row = poll::until("the run listed", WAIT, || {
+        Ok(ui
+            .find_all(&format!(
+                "[data-testid=run-row][data-id='{id}'] [data-testid=run-what]"
+            ))?
+            .into_iter()
+            .next())
+    });
+    ui.click(&row).unwrap();
+    let timeline = poll::until("the run's timeline", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=run-timeline]")?
+            .into_iter()
+            .next())
+    });
+    let at = |ui: &Session| -> Result<Option<String>, String> {
+        match ui.find_all("[data-testid=run-timeline-at]")?.first() {
+            Some(e) => ui.attribute(e, "data-status"),
+            None => Ok(None),
+        }
+    };
+    ui.type_text(&timeline, "\u{E011}").unwrap();
+    poll::until("queued", WAIT, || {
+        Ok((at(ui)?.as_deref() == Some("queued")).then_some(()))
+    });
+    assert!(ui
+        .texts("[data-testid=run-timeline-line]")
+        .unwrap()
+        .is_empty());
+    ui.type_text(&timeline, "\u{E010}").unwrap();
+    poll::until("succeeded", WAIT, || {
+        Ok((at(ui)?.as_deref() == Some("succeeded")).then_some(()))
+    });
+    let lines = poll::until("its whole log", WAIT, || {
+        let lines = ui.texts("[data-testid=run-timeline-line][data-kind=stdout]")?;
+        Ok((lines.len() == 2).then_some(lines))
+    });
+    assert_eq!(lines, ["one", "two"]);
+}

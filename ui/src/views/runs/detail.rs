@@ -44,6 +44,7 @@ pub fn RunDetailView(id: String) -> impl IntoView {
                 {move || Suspend::new(async move {
                     run.await.map(|run| view! {
                         <Facts run=run.clone() cancel=cancel rerun=rerun />
+                        <Timeline run=run.clone() />
                         <WorktreePanel run=run />
                     })
                 })}
@@ -56,6 +57,68 @@ pub fn RunDetailView(id: String) -> impl IntoView {
 }
 
 type RunAction = Action<String, Result<Execution, ApiError>>;
+
+/// A timeline over an ended run, from when it was queued to when it ended (Home and End for
+/// those, the arrow keys a thousandth of it at a time, or drag): its status then and the
+/// last 50 lines of its log by then. "Now" hides it again.
+#[component]
+fn Timeline(run: Execution) -> impl IntoView {
+    let Some(end) = run.finished_at.filter(|_| run.status.is_final()) else {
+        return ().into_any();
+    };
+    let (start, id) = (run.queued_at.as_millis(), run.id.clone());
+    let span = (end.as_millis() - start).max(1);
+    let per_mille = RwSignal::new(None::<i64>);
+    let state = LocalResource::new(move || {
+        let (id, at) = (id.clone(), per_mille.get());
+        async move {
+            match at {
+                Some(p) => Some(api::replay_run_at(id, start + span * p / 1000).await),
+                None => None,
+            }
+        }
+    });
+    let set = move |ev: leptos::ev::Event| {
+        if let Ok(p) = event_target_value(&ev).parse::<i64>() {
+            per_mille.set(Some(p.clamp(0, 1000)));
+        }
+    };
+    view! {
+        <section class="panel" data-testid="run-timeline-panel">
+            <div class="row">
+                <input type="range" class="timeline" data-testid="run-timeline"
+                    aria-label="The run at an instant"
+                    min="0" max="1000" step="1"
+                    prop:value=move || per_mille.get().unwrap_or(1000).to_string()
+                    on:input=set on:change=set />
+                <button class="button small" data-testid="run-timeline-now"
+                    disabled=move || per_mille.get().is_none()
+                    on:click=move |_| per_mille.set(None)>"Now"</button>
+            </div>
+            {move || match state.get().flatten() {
+                None => view! {
+                    <p class="muted" data-testid="run-timeline-at" data-status="now">
+                        "Drag, or use the arrow keys, to see the run at an instant"
+                    </p>
+                }.into_any(),
+                Some(Err(e)) => view! { <p class="form-error">{e.message}</p> }.into_any(),
+                Some(Ok(s)) => {
+                    let lines = s.log.iter().map(|l| view! {
+                        <li class="mono" data-testid="run-timeline-line" data-kind=l.kind.clone()>{l.data.clone()}</li>
+                    }).collect_view();
+                    view! {
+                        <p data-testid="run-timeline-at" data-status=s.status.clone()>
+                            {format!("{} · {}", local_time(s.at), s.status)}
+                        </p>
+                        {s.pruned.then(|| view! { <p class="muted">"This run's history was pruned: only its end is known."</p> })}
+                        <ul class="log" data-testid="run-timeline-log">{lines}</ul>
+                    }.into_any()
+                }
+            }}
+        </section>
+    }
+    .into_any()
+}
 
 #[component]
 fn Facts(run: Execution, cancel: RunAction, rerun: RunAction) -> impl IntoView {
