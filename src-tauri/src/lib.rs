@@ -79,6 +79,8 @@ pub fn run() {
             commands::runs::start_run,
             commands::runs::cancel_run,
             commands::runs::rerun,
+            commands::runs::fork_run,
+            commands::runs::run_forks,
             commands::runs::run_diff,
             commands::runs::merge_run,
             commands::runs::discard_run,

@@ -292,6 +292,28 @@ pub async fn rerun(id: String) -> Result<Execution, ApiError> {
     invoke("rerun", &IdArgs { id: &id }).await
 }
 
+/// A fork of plain run `id` with fields of its spec edited (field, text).
+pub async fn fork_run(id: String, inputs: Vec<(String, String)>) -> Result<Execution, ApiError> {
+    #[derive(Serialize)]
+    struct Fork<'a> {
+        id: &'a str,
+        inputs: &'a [(String, String)],
+    }
+    invoke(
+        "fork_run",
+        &Fork {
+            id: &id,
+            inputs: &inputs,
+        },
+    )
+    .await
+}
+
+/// The runs forked from plain run `id`.
+pub async fn run_forks(id: String) -> Result<Vec<String>, ApiError> {
+    invoke("run_forks", &IdArgs { id: &id }).await
+}
+
 // A worktree run's diff and what a person does with it.
 
 pub async fn run_diff(id: String) -> Result<RunDiff, ApiError> {

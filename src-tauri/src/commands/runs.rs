@@ -50,6 +50,23 @@ pub fn rerun(state: State<'_, AppState>, id: String) -> CommandResult<Execution>
     runs::rerun(state.store()?, &id).map_err(from_core)
 }
 
+/// A fork of plain run `id`: the same run with fields of its spec edited (field, text), as
+/// `flightdeck fork RUN --input FIELD=TEXT`.
+#[tauri::command]
+pub fn fork_run(
+    state: State<'_, AppState>,
+    id: String,
+    inputs: Vec<(String, String)>,
+) -> CommandResult<Execution> {
+    runs::fork(state.store()?, &id, &inputs).map_err(from_core)
+}
+
+/// The runs forked from plain run `id`, oldest first.
+#[tauri::command]
+pub fn run_forks(state: State<'_, AppState>, id: String) -> CommandResult<Vec<String>> {
+    runs::forks_of(state.store()?, &id).map_err(from_core)
+}
+
 #[tauri::command]
 pub fn run_diff(state: State<'_, AppState>, id: String) -> CommandResult<RunDiff> {
     worktree::diff_of(state.store()?, &id).map_err(from_core)

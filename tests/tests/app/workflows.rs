@@ -750,9 +750,10 @@ fn two_plain_runs_ticked_in_runs_compare_side_by_side() {
 }
 
 /// A plain run's page has a timeline too: at its start (Home) it is queued with no log, at
-/// its end (End) it succeeded with its whole log.
+/// its end (End) it succeeded with its whole log; "Fork…" runs it again with its command
+/// edited, and the two pages link to each other.
 #[test]
-fn a_plain_runs_timeline_shows_it_queued_then_ended_with_its_log() {
+fn a_plain_runs_page_has_a_timeline_and_forks_it_edited() {
     use flightdeck_types::{ExecutionSpec, ExecutionStatus, NewExecution, ShellSpec};
     let data = tempfile::tempdir().unwrap();
     let id = {
@@ -814,4 +815,46 @@ fn a_plain_runs_timeline_shows_it_queued_then_ended_with_its_log() {
         Ok((lines.len() == 2).then_some(lines))
     });
     assert_eq!(lines, ["one", "two"]);
+
+    // Fork…: the same run with its command edited; its page opens, runs it, links back.
+    ui.click(&ui.find("[data-testid=run-fork]").unwrap())
+        .unwrap();
+    let field = poll::until("the fork form", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=run-fork-field]")?
+            .into_iter()
+            .next())
+    });
+    ui.type_text(&field, "shell").unwrap();
+    ui.type_text(
+        &ui.find("[data-testid=run-fork-text]").unwrap(),
+        "echo forked",
+    )
+    .unwrap();
+    ui.click(&ui.find("[data-testid=run-fork-submit]").unwrap())
+        .unwrap();
+    let back = poll::until("the fork's page", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=run-forked-from]")?
+            .into_iter()
+            .next())
+    });
+    assert_eq!(ui.text(&back).unwrap(), id);
+    poll::until("the fork to succeed", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=log-line][data-kind=stdout]")?
+            .iter()
+            .any(|l| l == "forked")
+            .then_some(()))
+    });
+    ui.click(&back).unwrap();
+    let forked_as = poll::until("the link to the fork", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=run-forked-as]")?
+            .into_iter()
+            .next())
+    });
+    let fork_id = ui.text(&forked_as).unwrap();
+    let fork = flightdeck_core::runs::get(&store, &fork_id).unwrap();
+    assert_eq!(fork.forked_from.as_deref(), Some(id.as_str()));
 }

@@ -25,15 +25,32 @@ pub fn RunDetailView(id: String) -> impl IntoView {
     });
     let cancel = Action::new_local(|id: &String| api::cancel_run(id.clone()));
     let rerun = Action::new_local(|id: &String| api::rerun(id.clone()));
-    // A re-run is a new run: open it.
+    let fork = Action::new_local(|(id, inputs): &(String, Vec<(String, String)>)| {
+        api::fork_run(id.clone(), inputs.clone())
+    });
+    // A re-run and a fork are new runs: open them.
     Effect::new(move |_| {
         if let Some(Ok(new)) = rerun.value().get() {
             route.set(Route::Run(new.id));
         }
     });
+    Effect::new(move |_| {
+        if let Some(Ok(new)) = fork.value().get() {
+            route.set(Route::Run(new.id));
+        }
+    });
+    let forks = LocalResource::new({
+        let id = id.clone();
+        move || {
+            live.runs.get();
+            api::run_forks(id.clone())
+        }
+    });
     let error = move || {
         let failed = |v: Option<Result<Execution, ApiError>>| v.and_then(Result::err);
-        failed(cancel.value().get()).or_else(|| failed(rerun.value().get()))
+        failed(cancel.value().get())
+            .or_else(|| failed(rerun.value().get()))
+            .or_else(|| failed(fork.value().get()))
     };
     view! {
         <section class="view" data-testid="run-detail">
@@ -44,6 +61,8 @@ pub fn RunDetailView(id: String) -> impl IntoView {
                 {move || Suspend::new(async move {
                     run.await.map(|run| view! {
                         <Facts run=run.clone() cancel=cancel rerun=rerun />
+                        <Lineage run=run.clone() forks=forks />
+                        {run.status.is_final().then(|| view! { <ForkForm id=run.id.clone() fork=fork /> })}
                         <Timeline run=run.clone() />
                         <WorktreePanel run=run />
                     })
@@ -57,6 +76,68 @@ pub fn RunDetailView(id: String) -> impl IntoView {
 }
 
 type RunAction = Action<String, Result<Execution, ApiError>>;
+type ForkAction = Action<(String, Vec<(String, String)>), Result<Execution, ApiError>>;
+
+/// Where this run came from (`forked from`) and the runs forked from it, linked.
+#[component]
+fn Lineage(run: Execution, forks: LocalResource<Result<Vec<String>, ApiError>>) -> impl IntoView {
+    let route = use_route();
+    let link = move |id: String, testid: &'static str| {
+        let to = id.clone();
+        view! {
+            <button class="button link mono" data-testid=testid
+                on:click=move |_| route.set(Route::Run(to.clone()))>{id}</button>
+        }
+    };
+    let from = run.forked_from.clone().map(|from| {
+        view! {
+            <p class="muted">"forked from "{link(from, "run-forked-from")}</p>
+        }
+    });
+    view! {
+        {from}
+        {move || forks.get().and_then(Result::ok).filter(|f| !f.is_empty()).map(|f| view! {
+            <p class="muted">"forked as "{f.into_iter().map(|id| link(id, "run-forked-as")).collect_view()}</p>
+        })}
+    }
+}
+
+/// "Fork…": run it again with a field of its spec edited (`shell`, `env.NAME`, `http.url`,
+/// `agent`, ...); left empty, it runs as it was.
+#[component]
+fn ForkForm(id: String, fork: ForkAction) -> impl IntoView {
+    let open = RwSignal::new(false);
+    let field = RwSignal::new(String::new());
+    let text = RwSignal::new(String::new());
+    let submit = move |_| {
+        let name = field.get_untracked().trim().to_string();
+        let inputs = match name.is_empty() {
+            true => Vec::new(),
+            false => vec![(name, text.get_untracked())],
+        };
+        fork.dispatch((id.clone(), inputs));
+    };
+    view! {
+        <button class="button" data-testid="run-fork" on:click=move |_| open.update(|o| *o = !*o)>
+            "Fork…"
+        </button>
+        <div class="form" data-testid="run-fork-form" hidden=move || !open.get()>
+            <label>"Field to edit"
+                <input data-testid="run-fork-field" placeholder="shell, env.NAME, http.url, agent…"
+                    prop:value=move || field.get()
+                    on:input=move |ev| field.set(event_target_value(&ev)) />
+            </label>
+            <label>"Run it with"
+                <textarea data-testid="run-fork-text" rows="3"
+                    prop:value=move || text.get()
+                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
+            </label>
+            <button class="button primary" data-testid="run-fork-submit"
+                disabled=move || fork.pending().get()
+                on:click=submit>"Fork"</button>
+        </div>
+    }
+}
 
 /// A timeline over an ended run, from when it was queued to when it ended (Home and End for
 /// those, the arrow keys a thousandth of it at a time, or drag): its status then and the
