@@ -40,6 +40,30 @@ fn apply_and_start(data: &std::path::Path, definition: &str, name: &str) -> Stri
     workflows::start(&store, &keyring, &start).unwrap().id
 }
 
+/// Ticks the rows (`[data-testid=ROW][data-id=ID]`) of runs `ids` in the list on screen,
+/// opens Compare, and returns what it says about where they diverge.
+fn compare_ticked(ui: &Session, row: &str, ids: &[String]) -> String {
+    for id in ids {
+        let pick = poll::until("the run's compare box", WAIT, || {
+            Ok(ui
+                .find_all(&format!(
+                    "[data-testid={row}][data-id='{id}'] [data-testid=compare-pick]"
+                ))?
+                .into_iter()
+                .next())
+        });
+        ui.click(&pick).unwrap();
+    }
+    ui.click(&ui.find("[data-testid=compare-open]").unwrap())
+        .unwrap();
+    poll::until("the divergence", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=compare-divergence]")?
+            .into_iter()
+            .next())
+    })
+}
+
 /// Opens run `run_id`'s page from the Workflows view's list of runs.
 fn open_run(ui: &Session, run_id: &str) {
     ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
@@ -520,25 +544,7 @@ fn two_runs_ticked_in_the_list_compare_with_the_divergent_step_marked() {
     });
     ui.click(&ui.find("[data-testid=nav-workflows]").unwrap())
         .unwrap();
-    for id in &ids {
-        let pick = poll::until("the run's compare box", WAIT, || {
-            Ok(ui
-                .find_all(&format!(
-                    "[data-testid=workflow-run-row][data-id='{id}'] [data-testid=compare-pick]"
-                ))?
-                .into_iter()
-                .next())
-        });
-        ui.click(&pick).unwrap();
-    }
-    ui.click(&ui.find("[data-testid=compare-open]").unwrap())
-        .unwrap();
-    let said = poll::until("the divergence", WAIT, || {
-        Ok(ui
-            .texts("[data-testid=compare-divergence]")?
-            .into_iter()
-            .next())
-    });
+    let said = compare_ticked(ui, "workflow-run-row", &ids);
     assert!(said.contains("diverge at step `says`"), "{said}");
     let marked = |step: &str| -> Option<String> {
         let row = ui
@@ -716,25 +722,7 @@ fn two_plain_runs_ticked_in_runs_compare_side_by_side() {
     });
     ui.click(&ui.find("[data-testid=nav-runs]").unwrap())
         .unwrap();
-    for id in &ids {
-        let pick = poll::until("the run's compare box", WAIT, || {
-            Ok(ui
-                .find_all(&format!(
-                    "[data-testid=run-row][data-id='{id}'] [data-testid=compare-pick]"
-                ))?
-                .into_iter()
-                .next())
-        });
-        ui.click(&pick).unwrap();
-    }
-    ui.click(&ui.find("[data-testid=compare-open]").unwrap())
-        .unwrap();
-    let said = poll::until("the divergence", WAIT, || {
-        Ok(ui
-            .texts("[data-testid=compare-divergence]")?
-            .into_iter()
-            .next())
-    });
+    let said = compare_ticked(ui, "run-row", &ids);
     assert!(said.contains("diverge"), "{said}");
     assert!(
         !ui.find_all("[data-testid=compare-step][data-diverges=true]")

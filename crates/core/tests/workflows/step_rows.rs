@@ -9,17 +9,22 @@ use flightdeck_types::{StepStatus, WorkflowRunStatus};
 use super::rig::WfRig;
 use crate::common::count;
 
-#[test]
-fn a_boundary_writes_only_the_rows_of_the_steps_that_moved() {
-    let rig = WfRig::start();
-    let mut yaml = String::from("name: chain\nsteps:\n");
-    for i in 0..40 {
+/// A workflow `name` of `n` `true` steps, each needing the one before.
+fn chain(name: &str, n: usize) -> String {
+    let mut yaml = format!("name: {name}\nsteps:\n");
+    for i in 0..n {
         yaml.push_str(&format!("  - id: s{i}\n    shell: 'true'\n"));
         if i > 0 {
             yaml.push_str(&format!("    needs: s{}\n", i - 1));
         }
     }
-    rig.apply(&yaml);
+    yaml
+}
+
+#[test]
+fn a_boundary_writes_only_the_rows_of_the_steps_that_moved() {
+    let rig = WfRig::start();
+    rig.apply(&chain("chain", 40));
     let run = rig.start_run("chain", &[]);
     let done = rig.finished(&run.id);
     assert_eq!(
@@ -144,14 +149,7 @@ fn a_run_with_its_steps_in_the_checkpoint_cell_reads_and_runs_on_with_rows() {
 #[test]
 fn a_chain_step_costs_two_writes_its_claim_folded_into_the_end_before_it() {
     let rig = WfRig::start();
-    let mut yaml = String::from("name: twenty\nsteps:\n");
-    for i in 0..20 {
-        yaml.push_str(&format!("  - id: s{i}\n    shell: 'true'\n"));
-        if i > 0 {
-            yaml.push_str(&format!("    needs: s{}\n", i - 1));
-        }
-    }
-    rig.apply(&yaml);
+    rig.apply(&chain("twenty", 20));
     let before = rig.store.write_count();
     let run = rig.start_run("twenty", &[]);
     let done = rig.finished(&run.id);

@@ -9,7 +9,7 @@ use super::worktree::WorktreePanel;
 use crate::api::{self, ApiError};
 use crate::live::use_live;
 use crate::views::format::{local_time, run_duration, spec_summary, status_class, status_label};
-use crate::views::forms::for_form;
+use crate::views::forms::{for_form, ForkEdit};
 use crate::views::{use_route, Route};
 
 #[component]
@@ -107,34 +107,13 @@ fn Lineage(run: Execution, forks: LocalResource<Result<Vec<String>, ApiError>>) 
 #[component]
 fn ForkForm(id: String, fork: ForkAction) -> impl IntoView {
     let open = RwSignal::new(false);
-    let field = RwSignal::new(String::new());
-    let text = RwSignal::new(String::new());
-    let submit = move |_| {
-        let name = field.get_untracked().trim().to_string();
-        let inputs = match name.is_empty() {
-            true => Vec::new(),
-            false => vec![(name, text.get_untracked())],
-        };
-        fork.dispatch((id.clone(), inputs));
-    };
     view! {
         <button class="button" data-testid="run-fork" on:click=move |_| open.update(|o| *o = !*o)>
             "Fork…"
         </button>
-        <div class="form" data-testid="run-fork-form" hidden=move || !open.get()>
-            <label>"Field to edit"
-                <input data-testid="run-fork-field" placeholder="shell, env.NAME, http.url, agent…"
-                    prop:value=move || field.get()
-                    on:input=move |ev| field.set(event_target_value(&ev)) />
-            </label>
-            <label>"Run it with"
-                <textarea data-testid="run-fork-text" rows="3"
-                    prop:value=move || text.get()
-                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
-            </label>
-            <button class="button primary" data-testid="run-fork-submit"
-                disabled=move || fork.pending().get()
-                on:click=submit>"Fork"</button>
+        <div hidden=move || !open.get()>
+            <ForkEdit testid="run-fork" pending=fork.pending().into()
+                on_fork=move |inputs| { fork.dispatch((id.clone(), inputs)); } />
         </div>
     }
 }

@@ -10,6 +10,7 @@ use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus};
 use leptos::prelude::*;
 
 use super::format::{clip, local_time, run_duration, spec_summary, status_class, status_label};
+use super::forms::{CompareButton, CompareTick};
 use super::{use_route, Route};
 use crate::api;
 use crate::live::use_live;
@@ -86,16 +87,7 @@ pub fn RunTable(
     let route = use_route();
     let compare = picked.map(|picked| {
         view! {
-            <div class="row">
-                <button class="button small" data-testid="compare-open"
-                    disabled=move || picked.get().len() != 2
-                    title="Tick two runs to compare them"
-                    on:click=move |_| {
-                        if let [a, b] = picked.get_untracked().as_slice() {
-                            route.set(Route::Compare(a.clone(), b.clone(), true));
-                        }
-                    }>"Compare the two ticked"</button>
-            </div>
+            <CompareButton picked=picked open=move |a, b| route.set(Route::Compare(a, b, true)) />
         }
     });
     view! {
@@ -107,27 +99,7 @@ pub fn RunTable(
             <tbody>
                 {runs.into_iter().map(|run| {
                     let id = run.id.clone();
-                    let tick = picked.map(|picked| {
-                        let (tick_id, checked_id) = (run.id.clone(), run.id.clone());
-                        view! {
-                            <td on:click=|ev| ev.stop_propagation()>
-                                <input type="checkbox" data-testid="compare-pick" aria-label="Compare this run"
-                                    prop:checked=move || picked.get().contains(&checked_id)
-                                    on:change=move |ev| {
-                                        let on = event_target_checked(&ev);
-                                        picked.update(|p| {
-                                            p.retain(|x| x != &tick_id);
-                                            if on {
-                                                p.push(tick_id.clone());
-                                                while p.len() > 2 {
-                                                    p.remove(0);
-                                                }
-                                            }
-                                        });
-                                    } />
-                            </td>
-                        }
-                    });
+                    let tick = picked.map(|picked| view! { <CompareTick id=run.id.clone() picked=picked /> });
                     view! {
                         <tr class="clickable" data-testid="run-row" data-id=run.id.clone()
                             data-status=run.status.as_str()

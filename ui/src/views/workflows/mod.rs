@@ -12,6 +12,7 @@ use flightdeck_types::{Workflow, WorkflowRun, WorkflowRunFilter, WorkflowRunStat
 use leptos::prelude::*;
 
 use super::format::local_time;
+use super::forms::{CompareButton, CompareTick};
 use super::{use_route, Route};
 use crate::api;
 use crate::live::use_live;
@@ -112,19 +113,8 @@ pub fn steps_done(run: &WorkflowRun) -> (usize, usize) {
 #[component]
 fn RunTable(runs: Vec<WorkflowRun>, picked: RwSignal<Vec<String>>) -> impl IntoView {
     let route = use_route();
-    let compare = move |_| {
-        let two = picked.get_untracked();
-        if let [a, b] = two.as_slice() {
-            route.set(Route::Compare(a.clone(), b.clone(), false));
-        }
-    };
     view! {
-        <div class="row">
-            <button class="button small" data-testid="compare-open"
-                disabled=move || picked.get().len() != 2
-                title="Tick two runs to compare them"
-                on:click=compare>"Compare the two ticked"</button>
-        </div>
+        <CompareButton picked=picked open=move |a, b| route.set(Route::Compare(a, b, false)) />
         <table class="table runs" data-testid="workflow-run-table">
             <thead><tr>
                 <th></th><th>"Status"</th><th>"Workflow"</th><th>"Steps"</th><th>"Queued"</th>
@@ -133,30 +123,11 @@ fn RunTable(runs: Vec<WorkflowRun>, picked: RwSignal<Vec<String>>) -> impl IntoV
                 {runs.into_iter().map(|run| {
                     let id = run.id.clone();
                     let (done, total) = steps_done(&run);
-                    let (tick_id, checked_id) = (run.id.clone(), run.id.clone());
-                    let tick = move |ev: leptos::ev::Event| {
-                        let on = event_target_checked(&ev);
-                        picked.update(|p| {
-                            p.retain(|x| x != &tick_id);
-                            if on {
-                                p.push(tick_id.clone());
-                                // The two newest ticks are compared.
-                                while p.len() > 2 {
-                                    p.remove(0);
-                                }
-                            }
-                        });
-                    };
                     view! {
                         <tr class="clickable" data-testid="workflow-run-row" data-id=run.id.clone()
                             data-status=run.status.as_str()
                             on:click=move |_| route.set(Route::WorkflowRun(id.clone()))>
-                            <td on:click=|ev| ev.stop_propagation()>
-                                <input type="checkbox" data-testid="compare-pick"
-                                    aria-label="Compare this run"
-                                    prop:checked=move || picked.get().contains(&checked_id)
-                                    on:change=tick />
-                            </td>
+                            <CompareTick id=run.id.clone() picked=picked />
                             <td><span class=format!("status run-{}", run.status.as_str())>
                                 {status_label(run.status)}
                             </span></td>

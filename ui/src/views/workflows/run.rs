@@ -17,6 +17,7 @@ use super::status_label;
 use crate::api::{self, ApiError, WorkflowAction};
 use crate::live::use_live;
 use crate::views::format::{duration, local_time};
+use crate::views::forms::ForkEdit;
 use crate::views::runs::log::RunLog;
 use crate::views::{use_route, Route};
 
@@ -467,38 +468,11 @@ fn SelectedStep(
 /// `http.url`, `agent`, ...; a template like the file's) and its text; none runs it as it was.
 #[component]
 fn ForkForm(run_id: String, step: String, act: Act) -> impl IntoView {
-    let field = RwSignal::new(String::new());
-    let text = RwSignal::new(String::new());
-    let submit = move |_| {
-        let field = field.get_untracked().trim().to_string();
-        let inputs = match field.is_empty() {
-            true => Vec::new(),
-            false => vec![(field, text.get_untracked())],
-        };
-        act.dispatch((
-            run_id.clone(),
-            WorkflowAction::Fork {
-                step: step.clone(),
-                inputs,
-            },
-        ));
-    };
     view! {
-        <div class="form" data-testid="fork-form">
-            <label>"Field to edit"
-                <input data-testid="fork-field" placeholder="shell, env.NAME, http.url, agent…"
-                    prop:value=move || field.get()
-                    on:input=move |ev| field.set(event_target_value(&ev)) />
-            </label>
-            <label>"Run it with"
-                <textarea data-testid="fork-text" rows="3"
-                    prop:value=move || text.get()
-                    on:input=move |ev| text.set(event_target_value(&ev))></textarea>
-            </label>
-            <button class="button primary" data-testid="fork-submit"
-                disabled=move || act.pending().get()
-                on:click=submit>"Fork"</button>
-        </div>
+        <ForkEdit testid="fork" pending=act.pending().into()
+            on_fork=move |inputs| {
+                act.dispatch((run_id.clone(), WorkflowAction::Fork { step: step.clone(), inputs }));
+            } />
     }
 }
 
