@@ -142,15 +142,21 @@ pub fn set_archived(store: &Store, id: &str, archived: bool) -> Result<Task> {
 pub fn delete(store: &Store, id: &str) -> Result<Task> {
     store.write(|w| {
         let old = rows::find(w, id)?;
-        rows::delete(w, id)?;
-        w.audit(
-            EntityKind::Task,
-            id,
-            AuditAction::Delete,
-            diff(Some(&old), None),
-        );
+        delete_in(w, &old)?;
         Ok(old)
     })
+}
+
+/// Deletes task `old` inside the caller's write, audited.
+fn delete_in(w: &mut Writer<'_>, old: &Task) -> Result<()> {
+    rows::delete(w, &old.id)?;
+    w.audit(
+        EntityKind::Task,
+        &old.id,
+        AuditAction::Delete,
+        diff(Some(old), None),
+    );
+    Ok(())
 }
 
 /// Puts task `id` back as `target` (its state at a past instant, see [`crate::restore`]):
@@ -164,16 +170,7 @@ pub(crate) fn restore_in(
 ) -> Result<()> {
     match (current, target) {
         (None, None) => Ok(()),
-        (Some(old), None) => {
-            rows::delete(w, id)?;
-            w.audit(
-                EntityKind::Task,
-                id,
-                AuditAction::Delete,
-                diff(Some(&old), None),
-            );
-            Ok(())
-        }
+        (Some(old), None) => delete_in(w, &old),
         (None, Some(mut task)) => {
             task.updated_at = w.now();
             rows::insert(w, &task)?;

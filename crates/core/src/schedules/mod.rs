@@ -346,17 +346,7 @@ pub(crate) fn restore_in(
 ) -> Result<()> {
     match (current, target) {
         (None, None) => Ok(()),
-        (Some(old), None) => {
-            cancel_fired_ahead(w, id)?;
-            sql::delete(w, id)?;
-            w.audit(
-                EntityKind::Schedule,
-                id,
-                AuditAction::Delete,
-                diff(Some(&old), None),
-            );
-            Ok(())
-        }
+        (Some(old), None) => delete_in(w, &old),
         (None, Some(mut s)) => {
             s.updated_at = w.now();
             sql::insert(w, &s)?;
@@ -410,16 +400,23 @@ pub fn resume(store: &Store, id: &str) -> Result<Schedule> {
 pub fn delete(store: &Store, id: &str) -> Result<Schedule> {
     store.write(|w| {
         let old = sql::find(w, id)?;
-        cancel_fired_ahead(w, id)?;
-        sql::delete(w, id)?;
-        w.audit(
-            EntityKind::Schedule,
-            id,
-            AuditAction::Delete,
-            diff(Some(&old), None),
-        );
+        delete_in(w, &old)?;
         Ok(old)
     })
+}
+
+/// Deletes schedule `old` inside the caller's write, audited; a run it queued ahead of its
+/// instant is cancelled.
+fn delete_in(w: &mut Writer<'_>, old: &Schedule) -> Result<()> {
+    cancel_fired_ahead(w, &old.id)?;
+    sql::delete(w, &old.id)?;
+    w.audit(
+        EntityKind::Schedule,
+        &old.id,
+        AuditAction::Delete,
+        diff(Some(old), None),
+    );
+    Ok(())
 }
 
 /// Queues a run now (see the module notes for the rules).
