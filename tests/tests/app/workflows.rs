@@ -694,12 +694,23 @@ fn two_plain_runs_ticked_in_runs_compare_side_by_side() {
         ["alpha", "beta"]
             .iter()
             .map(|word| {
+                // Each in an environment of its own, with a variable of its own name.
+                let env = flightdeck_core::environments::create(
+                    &store,
+                    flightdeck_types::NewEnvironment {
+                        name: format!("env-{word}"),
+                        env_vars: [(word.to_uppercase(), "1".to_string())].into(),
+                        ..Default::default()
+                    },
+                )
+                .unwrap();
                 let spec = ExecutionSpec::Shell(ShellSpec {
                     line: Some(format!("echo {word}")),
                     ..Default::default()
                 });
                 let new = NewExecution {
                     spec: Some(spec),
+                    environment_id: Some(env.id),
                     ..Default::default()
                 };
                 flightdeck_core::runs::queue(&store, new).unwrap().id
@@ -729,6 +740,12 @@ fn two_plain_runs_ticked_in_runs_compare_side_by_side() {
             .unwrap()
             .is_empty(),
         "the differing part is marked"
+    );
+    // The environments' variables, by name only.
+    let names = ui.texts("[data-testid=compare-environment]").unwrap();
+    assert!(
+        names.len() == 1 && names[0].contains("ALPHA") && names[0].contains("BETA"),
+        "{names:?}"
     );
     ui.click(&ui.find("[data-testid=back-to-runs]").unwrap())
         .unwrap();

@@ -1,6 +1,7 @@
 //! Two runs side by side (the app's `flightdeck compare`): steps aligned by id with each
 //! run's status and duration and the delta, the first step where they diverge named on top
-//! and its row marked, then what differs in a step's inputs, outputs and log.
+//! and its row marked, then what differs in a step's inputs, outputs and log, in the
+//! parameters (a plain run: its spec) and in the environment's variables (by name only).
 
 use flightdeck_types::{RunComparison, StepComparison};
 use leptos::prelude::*;
@@ -69,6 +70,14 @@ fn Comparison(c: RunComparison, plain: bool) -> impl IntoView {
             view! { <StepRow s=s diverges=diverges /> }
         })
         .collect_view();
+    let environment = (!c.environment_diff.is_empty()).then(|| {
+        let names = c.environment_diff.join(" ");
+        view! {
+            <h2>"Environment"</h2>
+            <p class="mono" data-testid="compare-environment"
+                title="+ only in B, - only in A, ~ different values (never shown)">{names}</p>
+        }
+    });
     let params = (!c.spec_diff.is_empty()).then(|| {
         let text = serde_json::to_string_pretty(&c.spec_diff).unwrap_or_default();
         view! { <h2>"Parameters"</h2><pre class="mono" data-testid="compare-params">{text}</pre> }
@@ -85,6 +94,7 @@ fn Comparison(c: RunComparison, plain: bool) -> impl IntoView {
             {divergence}
         </p>
         {params}
+        {environment}
         <table class="table" data-testid="compare-steps">
             <thead><tr>
                 <th>"Step"</th><th>"A"</th><th>"B"</th><th>"Took A"</th><th>"Took B"</th>
