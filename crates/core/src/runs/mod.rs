@@ -9,6 +9,7 @@ use flightdeck_types::{
 
 pub mod agent_cli;
 pub mod agent_context;
+mod claim;
 pub mod executors;
 mod interrupted;
 pub mod lock;

@@ -8,10 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use flightdeck_types::{
-    AuditAction, EntityKind, Environment, Execution, ExecutionEvent, ExecutionSpec,
-    ExecutionStatus, Memory, Timestamp,
-};
+use flightdeck_types::{Environment, Execution, ExecutionSpec, Memory};
 use serde_json::json;
 use tokio::sync::{Notify, Semaphore};
 
@@ -22,10 +19,13 @@ use super::run_memory::{
 };
 use super::secret_mask::SecretMask;
 use super::{agent_context, run_env, step_output};
-use crate::audit::diff;
 use crate::error::Result;
 use crate::secrets::SecretStore;
-use crate::store::{executions, Store, Writer};
+use crate::store::{executions, Store};
+
+// Claiming runs and writing a run's end live in `claim`; callers still reach them here.
+use super::claim::claim_in;
+pub(crate) use super::claim::{claim, end_in};
 
 #[derive(Debug, Clone)]
 pub struct RunnerConfig {
@@ -444,111 +444,6 @@ async fn watch_cancel(
             return;
         }
     }
-}
-
-fn status_event(w: &Writer<'_>, id: &str, seq: i64, status: ExecutionStatus) -> Result<()> {
-    executions::insert_event(
-        w,
-        &ExecutionEvent {
-            execution_id: id.to_string(),
-            seq,
-            at: w.now(),
-            kind: "status".into(),
-            data: status.as_str().into(),
-        },
-    )
-}
-
-/// Claims up to `limit` plain runs and `step_limit` workflow steps: queued -> running with a
-/// `status` event. Runs whose cancel was asked for while queued end `cancelled` here instead.
-pub(crate) fn claim(store: &Store, limit: u32, step_limit: u32) -> Result<Vec<Execution>> {
-    // Read first: an idle runner (nothing queued) costs no write transaction.
-    let now = crate::clock::now();
-    let ready =
-        store.read(|c| executions::claimable(c, store.device_id(), now, limit, step_limit))?;
-    if ready.is_empty() {
-        return Ok(Vec::new());
-    }
-    store.write(|w| claim_in(w, limit, step_limit))
-}
-
-/// [`claim`] inside the caller's write.
-fn claim_in(w: &mut Writer<'_>, limit: u32, step_limit: u32) -> Result<Vec<Execution>> {
-    let now = w.now();
-    let ready = executions::claimable(w, w.device_id(), now, limit, step_limit)?;
-    let mut claimed = Vec::with_capacity(ready.len());
-    for old in ready {
-        let mut new = old.clone();
-        if old.cancel_requested_at.is_some() {
-            new.status = ExecutionStatus::Cancelled;
-            new.finished_at = Some(now);
-            new.error = Some("cancelled before it started".into());
-            let seq = executions::next_event_seq(w, &old.id)?;
-            end_in(w, &old, &new, seq)?;
-            continue;
-        }
-        if let Some(refusal) = crate::trust::check_run(w, &old)? {
-            refuse_in(w, &old, &refusal, now)?;
-            continue;
-        }
-        if !executions::mark_running(w, &old.id, now)? {
-            continue;
-        }
-        new.status = ExecutionStatus::Running;
-        new.started_at = Some(now);
-        let seq = executions::next_event_seq(w, &old.id)?;
-        status_event(w, &old.id, seq, ExecutionStatus::Running)?;
-        crate::recovery::on_run_started(w, &new)?;
-        w.audit(
-            EntityKind::Execution,
-            &old.id,
-            AuditAction::Transition,
-            diff(Some(&old), Some(&new)),
-        );
-        if let ExecutionSpec::Workflow(spec) = &new.spec {
-            // No executor task and no slot: the workflow run it starts ends it.
-            crate::workflows::engine::start_for_execution(w, &new, spec)?;
-            continue;
-        }
-        claimed.push(new);
-    }
-    Ok(claimed)
-}
-
-/// Ends a run that a device this one does not trust wrote (see [`crate::trust`]) without
-/// starting anything: failed, with an error record naming the device and the command that
-/// trusts it. Never retried: a retry would be queued by this device, and so look trusted.
-fn refuse_in(
-    w: &mut Writer<'_>,
-    old: &Execution,
-    refusal: &crate::trust::Refusal,
-    now: Timestamp,
-) -> Result<()> {
-    let mut new = old.clone();
-    new.status = ExecutionStatus::Failed;
-    new.finished_at = Some(now);
-    new.error = Some(refusal.message());
-    new.result = Some(json!({ "refused": refusal }));
-    new.retry_policy.retry_on_failure = false;
-    new.retry_policy.max_attempts = 1;
-    new.attempt = new.attempt.max(1);
-    tracing::warn!(run = %old.id, writer = %refusal.site_id, "refused a run from an untrusted device");
-    let seq = executions::next_event_seq(w, &old.id)?;
-    end_in(w, old, &new, seq)
-}
-
-/// Writes a final status, its `status` event, the audit row and the recovery hook's work.
-pub(crate) fn end_in(w: &mut Writer<'_>, old: &Execution, new: &Execution, seq: i64) -> Result<()> {
-    executions::finish(w, new)?;
-    status_event(w, &new.id, seq, new.status)?;
-    w.audit(
-        EntityKind::Execution,
-        &new.id,
-        AuditAction::Transition,
-        diff(Some(old), Some(new)),
-    );
-    crate::recovery::on_run_finished(w, new)?;
-    crate::workflows::engine::on_execution_finished(w, new)
 }
 
 /// Writes the run's end, with the memories it recorded (from `memory:` output lines and its
