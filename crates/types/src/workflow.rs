@@ -2,7 +2,7 @@
 //! immutable per `(id, version)`; a run pins one version, and its checkpoint holds the
 //! parameters and every step's state and outputs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -364,6 +364,33 @@ pub struct Checkpoint {
     /// Made by `fork` (from `rerun_of` at step `rerun_from`), not `rerun`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub forked: bool,
+    /// The entries [`Checkpoint::set_step`] changed since the engine read the run: it writes
+    /// only their rows. Never stored, and never part of equality.
+    #[serde(skip)]
+    pub moved: Moved,
+}
+
+/// Checkpoint entries changed in memory and not saved yet (see [`Checkpoint::moved`]).
+#[derive(Debug, Clone, Default)]
+pub struct Moved(pub BTreeSet<String>);
+
+impl PartialEq for Moved {
+    /// Bookkeeping, not state: two checkpoints with the same entries are equal.
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Checkpoint {
+    /// Sets entry `key` (a step id, or `ID[INDEX]` for a fan-out's item) to `state`, and
+    /// notes it as moved when that changes it, so that a save writes its row.
+    pub fn set_step(&mut self, key: impl Into<String>, state: StepState) {
+        let key = key.into();
+        if self.steps.get(&key) != Some(&state) {
+            self.moved.0.insert(key.clone());
+            self.steps.insert(key, state);
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

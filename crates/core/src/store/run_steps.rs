@@ -11,7 +11,7 @@
 //! in this process since: a write from another process or device, or a rolled-back one,
 //! changes or restores the id, and any merge drops the lot.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
@@ -127,36 +127,44 @@ fn read_rows(conn: &Connection, run: &mut WorkflowRun) -> Result<()> {
     Ok(())
 }
 
-/// Writes the rows of the steps that differ from `before` (what the rows held when the run
-/// was read) and deletes those gone; every step when `before` is `None`.
+/// Writes the rows of the entries in `moved` (changed since the run was read; deleting those
+/// no longer there); every entry's row when `moved` is `None`.
 pub(super) fn save(
     conn: &Connection,
     run: &WorkflowRun,
-    before: Option<&BTreeMap<String, StepState>>,
+    moved: Option<&BTreeSet<String>>,
 ) -> Result<()> {
     let mut upsert = conn.prepare_cached(
         "INSERT INTO workflow_run_steps (run_id, step_key, state) VALUES (?1, ?2, ?3)
          ON CONFLICT (run_id, step_key) DO UPDATE SET state = excluded.state",
     )?;
-    let mut written = before.is_none();
-    for (key, state) in &run.checkpoint.steps {
-        if before.is_some_and(|b| b.get(key) == Some(state)) {
-            continue;
-        }
+    let mut write = |key: &String, state: &StepState| -> Result<()> {
         let text = serde_json::to_string(state).expect("step states always serialize");
         upsert.execute(params![run.id, key, text])?;
-        written = true;
-    }
-    if let Some(before) = before {
-        let mut delete = conn
-            .prepare_cached("DELETE FROM workflow_run_steps WHERE run_id = ?1 AND step_key = ?2")?;
-        for key in before.keys() {
-            if !run.checkpoint.steps.contains_key(key) {
-                delete.execute(params![run.id, key])?;
-                written = true;
+        Ok(())
+    };
+    let written = match moved {
+        None => {
+            for (key, state) in &run.checkpoint.steps {
+                write(key, state)?;
             }
+            true
         }
-    }
+        Some(moved) => {
+            let mut delete = conn.prepare_cached(
+                "DELETE FROM workflow_run_steps WHERE run_id = ?1 AND step_key = ?2",
+            )?;
+            for key in moved {
+                match run.checkpoint.steps.get(key) {
+                    Some(state) => write(key, state)?,
+                    None => {
+                        delete.execute(params![run.id, key])?;
+                    }
+                }
+            }
+            !moved.is_empty()
+        }
+    };
     let key = key(conn, &run.id);
     let rev = match written {
         true => {

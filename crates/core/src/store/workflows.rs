@@ -1,7 +1,7 @@
 //! SQL for workflows: definition versions, runs, approvals, snapshots, and the step
 //! durations progress estimates from.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use flightdeck_types::{
     Approval, Checkpoint, Decision, RunControl, Snapshot, StepState, Timestamp, Workflow,
@@ -220,6 +220,7 @@ fn head_text(c: &Checkpoint) -> String {
         paused_at: c.paused_at,
         overrides: c.overrides.clone(),
         forked: c.forked,
+        moved: Default::default(),
     };
     serde_json::to_string(&head).expect("checkpoints always serialize")
 }
@@ -231,7 +232,7 @@ fn head_text(c: &Checkpoint) -> String {
 pub fn save_run_state(
     conn: &Connection,
     r: &WorkflowRun,
-    before: &BTreeMap<String, StepState>,
+    moved: Option<&BTreeSet<String>>,
 ) -> Result<()> {
     let all = run_steps::held_in_cell(conn, &r.id)?;
     conn.prepare_cached(
@@ -248,7 +249,7 @@ pub fn save_run_state(
         r.finished_at.map(Timestamp::as_millis),
         r.updated_at.as_millis(),
     ])?;
-    run_steps::save(conn, r, (!all).then_some(before))
+    run_steps::save(conn, r, moved.filter(|_| !all))
 }
 
 /// Moves run `id` to device `device_id` (adoption).

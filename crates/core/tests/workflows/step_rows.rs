@@ -69,10 +69,11 @@ fn a_boundary_writes_only_the_rows_of_the_steps_that_moved() {
                     .unwrap()
             };
             let mut moved = store_sql::find_run(w, &run.id)?;
-            let before = moved.checkpoint.steps.clone();
-            moved.checkpoint.steps.get_mut("s7").unwrap().error = Some("edited".into());
+            let mut step = moved.checkpoint.steps["s7"].clone();
+            step.error = Some("edited".into());
+            moved.checkpoint.set_step("s7", step);
             let start = total(w);
-            store_sql::save_run_state(w, &moved, &before)?;
+            store_sql::save_run_state(w, &moved, Some(&moved.checkpoint.moved.0))?;
             Ok(total(w) - start)
         })
         .unwrap();
@@ -196,9 +197,10 @@ fn steps_read_again_see_another_process_and_a_rollback() {
     let edit = |store: &flightdeck_core::Store, text: &str, keep: bool| {
         let outcome = store.write(|w| {
             let mut moved = store_sql::find_run(w, &run.id)?;
-            let before = moved.checkpoint.steps.clone();
-            moved.checkpoint.steps.get_mut("b").unwrap().error = Some(text.into());
-            store_sql::save_run_state(w, &moved, &before)?;
+            let mut step = moved.checkpoint.steps["b"].clone();
+            step.error = Some(text.into());
+            moved.checkpoint.set_step("b", step);
+            store_sql::save_run_state(w, &moved, Some(&moved.checkpoint.moved.0))?;
             match keep {
                 true => Ok(()),
                 false => Err(flightdeck_core::CoreError::Refused("rolled back".into())),

@@ -72,7 +72,7 @@ pub(super) fn cancel_steps(
                 let mut new = state.clone();
                 new.status = StepStatus::Cancelled;
                 new.finished_at = Some(w.now());
-                run.checkpoint.steps.insert(id.clone(), new);
+                run.checkpoint.set_step(id.clone(), new);
                 boundary(w, run, Some(&id), "cancelled")?;
             }
             _ => {}

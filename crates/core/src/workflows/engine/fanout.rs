@@ -68,17 +68,16 @@ pub(super) fn fan_out(
     if n == 0 {
         parent.status = StepStatus::Succeeded;
         parent.finished_at = Some(w.now());
-        run.checkpoint.steps.insert(step.id.clone(), parent);
+        run.checkpoint.set_step(step.id.clone(), parent);
         return boundary(w, run, Some(&step.id), "succeeded");
     }
     parent.status = StepStatus::Running;
     parent.inputs = Some(json!({ "foreach": items }));
     for i in 0..n {
         run.checkpoint
-            .steps
-            .insert(item_key(&step.id, i), StepState::pending());
+            .set_step(item_key(&step.id, i), StepState::pending());
     }
-    run.checkpoint.steps.insert(step.id.clone(), parent);
+    run.checkpoint.set_step(step.id.clone(), parent);
     boundary(w, run, Some(&step.id), "started")
 }
 
@@ -184,7 +183,7 @@ pub(super) fn settle(
                 new.status = StepStatus::Cancelled;
                 new.error = Some("not run: the fan-out stopped".into());
                 new.finished_at = Some(w.now());
-                run.checkpoint.steps.insert(key.clone(), new);
+                run.checkpoint.set_step(key.clone(), new);
                 boundary(w, run, Some(&key), "cancelled")?;
                 changed = true;
             }
@@ -213,7 +212,7 @@ pub(super) fn settle(
             (None, None) => (StepStatus::Succeeded, None),
         };
         done.finished_at = Some(w.now());
-        run.checkpoint.steps.insert(step.id.clone(), done);
+        run.checkpoint.set_step(step.id.clone(), done);
         let label = run.checkpoint.steps[&step.id].status.as_str();
         boundary(w, run, Some(&step.id), label)?;
         changed = true;

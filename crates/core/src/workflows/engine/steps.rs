@@ -66,7 +66,7 @@ pub(super) fn reconcile_steps(
                         new.status.as_str()
                     }
                 };
-                run.checkpoint.steps.insert(key.clone(), new);
+                run.checkpoint.set_step(key.clone(), new);
                 attempt_boundary(w, run, &key, label, &attempt)?;
             }
             StepStatus::WaitingApproval => {
@@ -98,7 +98,7 @@ pub(super) fn reconcile_steps(
                 new.finished_at = Some(w.now());
                 let label = approval.decision.as_str();
                 new.outputs.approval = Some(approval);
-                run.checkpoint.steps.insert(step.id.clone(), new);
+                run.checkpoint.set_step(step.id.clone(), new);
                 boundary(w, run, Some(&step.id), label)?;
             }
             _ => {}
@@ -268,7 +268,7 @@ pub(super) fn start_ready_steps(
                     new.status = StepStatus::Skipped;
                     new.error = (!why.is_empty()).then_some(why);
                     new.finished_at = Some(w.now());
-                    run.checkpoint.steps.insert(step.id.clone(), new);
+                    run.checkpoint.set_step(step.id.clone(), new);
                     boundary(w, run, Some(&step.id), "skipped")?;
                     changed = true;
                     continue;
@@ -306,13 +306,15 @@ pub(super) fn start_ready_steps(
             if is_approval {
                 new.status = StepStatus::WaitingApproval;
                 new.deadline = step.timeout_secs.map(|s| super::after(w.now(), s));
-                run.checkpoint.steps.insert(step.id.clone(), new);
+                run.checkpoint.set_step(step.id.clone(), new);
                 boundary(w, run, Some(&step.id), "waiting_approval")?;
-                changed = true;
                 continue;
             }
             launch(w, run, &step.id, &rendered, new, &mut running)?;
-            changed = true;
+            // A step that started (or waits for approval) lets no other step start; one that
+            // ended at once (its run could not be made) may: only then walk again. A chain's
+            // boundary walks its steps once, not twice.
+            changed |= run.checkpoint.steps[&step.id].status.is_final();
         }
         if !changed {
             return Ok(());
@@ -367,12 +369,12 @@ pub(super) fn launch(
             new.status = StepStatus::Running;
             new.attempt = exec.attempt;
             new.execution_id = Some(exec.id);
-            run.checkpoint.steps.insert(key.to_string(), new);
+            run.checkpoint.set_step(key.to_string(), new);
             boundary(w, run, Some(key), "started")?;
             *running += 1;
         }
         Err(e) => {
-            run.checkpoint.steps.insert(key.to_string(), new);
+            run.checkpoint.set_step(key.to_string(), new);
             fail_step(w, run, key, e.to_string())?;
         }
     }
@@ -394,7 +396,7 @@ pub(super) fn fail_step(
     new.status = StepStatus::Failed;
     new.error = Some(error);
     new.finished_at = Some(w.now());
-    run.checkpoint.steps.insert(id.to_string(), new);
+    run.checkpoint.set_step(id.to_string(), new);
     boundary(w, run, Some(id), "failed")
 }
 
