@@ -5,6 +5,8 @@ use std::path::Path;
 use serde_json::Value;
 
 mod common;
+#[path = "cli/insights.rs"]
+mod insights;
 #[path = "cli/restore.rs"]
 mod restore;
 #[path = "cli/schedules.rs"]

@@ -9,6 +9,7 @@ pub mod environments;
 pub mod error;
 pub mod failpoint;
 pub mod ids;
+pub mod insights;
 pub mod memory;
 pub mod paths;
 pub mod recovery;

@@ -2,6 +2,8 @@
 //! writes audit rows, rolls back on error and notifies subscribers.
 
 mod common;
+#[path = "store/insights.rs"]
+mod insights;
 
 use common::{count, temp_store};
 use flightdeck_core::store::Origin;

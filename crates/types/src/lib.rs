@@ -9,6 +9,7 @@ mod string_enum;
 pub mod app;
 pub mod audit;
 pub mod environment;
+pub mod insights;
 pub mod memory;
 pub mod recovery;
 pub mod replay;
@@ -27,6 +28,9 @@ pub use app::{
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
+pub use insights::{
+    DayFigures, FailureReason, GroupFigures, Insights, InsightsGroup, InsightsQuery, Spread,
+};
 pub use memory::{
     Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, MemorySearch, NewMemory,
     SearchMode, SimilarRun, TaskContext,

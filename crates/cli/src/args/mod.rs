@@ -1,5 +1,6 @@
 //! The command line, as clap parses it.
 
+mod insights;
 mod memory;
 mod runs;
 mod workflow;
@@ -9,6 +10,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use flightdeck_types::{Priority, TaskStatus};
 
+pub use insights::{InsightsArgs, InsightsCommand, WindowArgs};
 pub use memory::{MemoryCommand, MemoryFilterArgs};
 pub use runs::{ErrorsCommand, ExecutorArgs, RunArgs, RunsCommand, ScheduleCommand};
 pub use workflow::{ForkArgs, StartArgs, WorkflowCommand};
@@ -78,6 +80,11 @@ pub enum Command {
         /// The second run (B)
         b: String,
     },
+    /// How runs went over a window (`--window 7d`): runs by status, success rate, p50, p95
+    /// and max duration, time in queue, retries and runs per day, all together and per task,
+    /// env, executor, schedule, workflow or step; `insights failures` for the top failure
+    /// reasons
+    Insights(InsightsArgs),
     /// Join a sync server, sync now, show status and conflicts
     #[command(subcommand)]
     Sync(SyncCommand),

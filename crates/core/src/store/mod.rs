@@ -12,6 +12,7 @@ pub mod extensions;
 mod fresh_rows;
 pub mod heartbeats;
 mod held;
+pub mod insights;
 mod local_changes;
 pub mod locks;
 pub mod memories;

@@ -1,0 +1,61 @@
+//! `flightdeck insights` over real runs of real processes.
+
+use crate::common::{fails, flightdeck, json, ok};
+
+#[test]
+fn insights_count_real_runs_and_group_their_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let task = ok(d, &["task", "add", "nightly build"]).trim().to_string();
+    for line in ["true", "true", "true", "exit 3", "exit 4"] {
+        flightdeck(d, &["run", &task, "--shell", line]);
+    }
+
+    let figures = json(d, &["insights", "--window", "1d"]);
+    assert_eq!(figures["by"], "task");
+    assert_eq!(figures["total"]["runs"], 5);
+    let group = &figures["groups"][0];
+    assert_eq!(group["key"], task.as_str());
+    assert_eq!(group["label"], "nightly build");
+    assert_eq!(group["by_status"]["succeeded"], 3);
+    assert_eq!(group["by_status"]["failed"], 2);
+    assert_eq!(group["success_rate"], 0.6);
+    assert_eq!(group["duration_ms"]["count"], 5);
+    assert!(
+        group["duration_ms"]["p95"].as_i64().unwrap()
+            >= group["duration_ms"]["p50"].as_i64().unwrap()
+    );
+    assert_eq!(figures["days"].as_array().unwrap().len(), 2);
+
+    // The table names the task and shows its rate and a bar for today.
+    let text = ok(d, &["insights", "--window", "1d"]);
+    let row = text
+        .lines()
+        .find(|l| l.starts_with("nightly build"))
+        .unwrap_or_else(|| panic!("a row for the task:\n{text}"));
+    assert!(row.contains(" 60.0 "), "{row}");
+    assert!(row.trim_end().ends_with('█'), "{row}");
+
+    let by_executor = json(d, &["insights", "--by", "executor"]);
+    assert_eq!(by_executor["groups"][0]["key"], "shell");
+
+    // Two exit codes, one reason; the latest run is its example.
+    let reasons = json(d, &["insights", "failures", "--window", "1d"]);
+    let reasons = reasons.as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert_eq!(reasons[0]["count"], 2);
+    assert!(
+        reasons[0]["reason"].as_str().unwrap().contains("<n>"),
+        "{:?}",
+        reasons[0]
+    );
+
+    // A window before any run: nothing, and the text says how to widen it.
+    let empty = ok(d, &["insights", "--since", "30d", "--until", "20d"]);
+    assert!(empty.contains("no runs in this window"), "{empty}");
+
+    let bad = fails(d, &["insights", "--window", "soon"]);
+    assert!(bad.contains("not a span"), "{bad}");
+    let bad = fails(d, &["insights", "--by", "colour"]);
+    assert!(bad.contains("task, env, executor"), "{bad}");
+}

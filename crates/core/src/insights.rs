@@ -1,0 +1,245 @@
+//! Insights: how runs went over a window, grouped by task, environment, executor, schedule,
+//! workflow or workflow step, with exact percentiles (the window's own values sorted, nearest
+//! rank; never averages of averages), and the top failure reasons.
+
+use std::collections::{BTreeMap, HashMap};
+
+use flightdeck_types::{
+    DayFigures, FailureReason, GroupFigures, Insights, InsightsQuery, Spread, Timestamp,
+};
+
+use crate::error::{CoreError, Result};
+use crate::store::insights::{self as sql, RunFact};
+use crate::store::Store;
+
+const DAY_MS: i64 = 86_400_000;
+
+/// At most this many days in a window (the per-day counts are a row each).
+pub const MAX_DAYS: i64 = 3_660;
+
+/// The figures of every run queued in the query's window, all together and per group.
+pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
+    check_window(q)?;
+    let facts = store.read(|c| sql::run_facts(c, q.by, q.since, q.until))?;
+    let first_day = q.since.as_millis().div_euclid(DAY_MS);
+    let last_day = (q.until.as_millis() - 1).div_euclid(DAY_MS);
+    let days = (last_day - first_day + 1).max(0) as usize;
+
+    let mut total = figures(None, String::new(), facts.iter(), first_day, days);
+    total.label = "all runs".into();
+    let mut by_key: HashMap<Option<&str>, Vec<&RunFact>> = HashMap::new();
+    for f in &facts {
+        by_key.entry(f.key.as_deref()).or_default().push(f);
+    }
+    let mut groups: Vec<GroupFigures> = by_key
+        .into_iter()
+        .map(|(key, rows)| {
+            let label = rows
+                .iter()
+                .find_map(|r| r.label.clone().filter(|l| !l.is_empty()))
+                .or_else(|| key.map(String::from))
+                .unwrap_or_else(|| "(none)".into());
+            figures(
+                key.map(String::from),
+                label,
+                rows.into_iter(),
+                first_day,
+                days,
+            )
+        })
+        .collect();
+    groups.sort_by(|a, b| b.runs.cmp(&a.runs).then_with(|| a.label.cmp(&b.label)));
+
+    let mut day_rows: Vec<DayFigures> = (0..days)
+        .map(|i| DayFigures {
+            day: Timestamp::from_millis((first_day + i as i64) * DAY_MS).to_rfc3339()[..10]
+                .to_string(),
+            by_status: BTreeMap::new(),
+        })
+        .collect();
+    for f in &facts {
+        let i = (f.queued_at.div_euclid(DAY_MS) - first_day) as usize;
+        if let Some(day) = day_rows.get_mut(i) {
+            *day.by_status.entry(f.status.clone()).or_default() += 1;
+        }
+    }
+    Ok(Insights {
+        since: q.since,
+        until: q.until,
+        by: q.by,
+        total,
+        groups,
+        days: day_rows,
+    })
+}
+
+fn check_window(q: &InsightsQuery) -> Result<()> {
+    if q.until <= q.since {
+        return Err(CoreError::invalid(
+            "window",
+            format!(
+                "the window ends ({}) before it starts ({}); give --since earlier than --until",
+                q.until.to_rfc3339(),
+                q.since.to_rfc3339()
+            ),
+        ));
+    }
+    if (q.until.as_millis() - q.since.as_millis()) / DAY_MS > MAX_DAYS {
+        return Err(CoreError::invalid(
+            "window",
+            format!("a window spans at most {MAX_DAYS} days; choose a shorter one"),
+        ));
+    }
+    Ok(())
+}
+
+fn figures<'a>(
+    key: Option<String>,
+    label: String,
+    rows: impl Iterator<Item = &'a RunFact>,
+    first_day: i64,
+    days: usize,
+) -> GroupFigures {
+    let mut g = GroupFigures {
+        key,
+        label,
+        per_day: vec![0; days],
+        ..Default::default()
+    };
+    let (mut durations, mut queued) = (Vec::new(), Vec::new());
+    let (mut succeeded, mut failed, mut first_attempts) = (0u64, 0u64, 0u64);
+    for r in rows {
+        g.runs += 1;
+        *g.by_status.entry(r.status.clone()).or_default() += 1;
+        match r.status.as_str() {
+            "succeeded" => succeeded += 1,
+            "failed" | "timed_out" | "interrupted" => failed += 1,
+            _ => {}
+        }
+        if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
+            durations.push((e - s).max(0));
+        }
+        if let Some(s) = r.started_at {
+            queued.push((s - r.queued_at).max(0));
+        }
+        match r.attempt {
+            0 | 1 => first_attempts += 1,
+            _ => g.retries += 1,
+        }
+        let i = (r.queued_at.div_euclid(DAY_MS) - first_day) as usize;
+        if let Some(n) = g.per_day.get_mut(i) {
+            *n += 1;
+        }
+    }
+    g.success_rate =
+        (succeeded + failed > 0).then(|| succeeded as f64 / (succeeded + failed) as f64);
+    g.retries_per_run = (first_attempts > 0).then(|| g.retries as f64 / first_attempts as f64);
+    g.duration_ms = spread(durations);
+    g.queue_ms = spread(queued);
+    g
+}
+
+/// Exact nearest-rank percentiles: the value at rank ceil(p * n) of the sorted values.
+pub fn spread(mut values: Vec<i64>) -> Spread {
+    values.sort_unstable();
+    let n = values.len();
+    let rank = |p: f64| values[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+    Spread {
+        count: n as u64,
+        p50: (n > 0).then(|| rank(0.50)),
+        p95: (n > 0).then(|| rank(0.95)),
+        max: values.last().copied(),
+    }
+}
+
+/// The window's failed runs (failed, timed out, interrupted) grouped by their message with
+/// numbers, paths and ids masked; most frequent first, then the latest.
+pub fn failures(store: &Store, q: &InsightsQuery, limit: usize) -> Result<Vec<FailureReason>> {
+    check_window(q)?;
+    let rows = store.read(|c| sql::failed_runs(c, q.since, q.until))?;
+    let mut by_reason: HashMap<String, FailureReason> = HashMap::new();
+    for (id, error, at) in rows {
+        let error = match error.trim() {
+            "" => "(no message)".to_string(),
+            e => e.to_string(),
+        };
+        let reason = normalise(&error);
+        let entry = by_reason
+            .entry(reason.clone())
+            .or_insert_with(|| FailureReason {
+                reason,
+                count: 0,
+                example_run: id.clone(),
+                example_error: error.clone(),
+                last_at: Timestamp::from_millis(at),
+            });
+        entry.count += 1;
+        if at > entry.last_at.as_millis() {
+            entry.example_run = id;
+            entry.example_error = error;
+            entry.last_at = Timestamp::from_millis(at);
+        }
+    }
+    let mut reasons: Vec<FailureReason> = by_reason.into_values().collect();
+    reasons.sort_by(|a, b| b.count.cmp(&a.count).then(b.last_at.cmp(&a.last_at)));
+    reasons.truncate(limit);
+    Ok(reasons)
+}
+
+/// An error message with what varies from run to run masked: paths (`/a/b`, `./x`, `C:\y`)
+/// as `<path>`, ids (UUIDs, long hex) as `<id>`, other numbers as `<n>`. The first line
+/// only (a stack trace's first line says what went wrong), at most 200 characters.
+pub fn normalise(message: &str) -> String {
+    let line = message.lines().next().unwrap_or_default();
+    let mut out = Vec::new();
+    for word in line.split_whitespace() {
+        let core = word.trim_matches(|c: char| "\"'`()[]{},;:".contains(c));
+        let masked = if core.contains('/') || core.contains('\\') {
+            Some("<path>")
+        } else if is_id(core) {
+            Some("<id>")
+        } else {
+            None
+        };
+        match masked {
+            Some(mask) if !core.is_empty() => out.push(word.replacen(core, mask, 1)),
+            _ => out.push(mask_numbers(word)),
+        }
+    }
+    let text = out.join(" ");
+    match text.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+/// A UUID, or a run of 8 or more hex digits with a digit in it (a hash, a site id).
+fn is_id(word: &str) -> bool {
+    let hex: String = word.chars().filter(|c| *c != '-').collect();
+    hex.len() >= 8
+        && hex.chars().all(|c| c.is_ascii_hexdigit())
+        && hex.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Each run of digits (with `.` or `,` between digits, as in 1.5 or 10,000) as `<n>`.
+fn mask_numbers(word: &str) -> String {
+    let chars: Vec<char> = word.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < chars.len() {
+        if !chars[i].is_ascii_digit() {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        while i < chars.len()
+            && (chars[i].is_ascii_digit()
+                || (matches!(chars[i], '.' | ',')
+                    && chars.get(i + 1).is_some_and(char::is_ascii_digit)))
+        {
+            i += 1;
+        }
+        out.push_str("<n>");
+    }
+    out
+}

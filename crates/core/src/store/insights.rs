@@ -1,0 +1,89 @@
+//! The rows insights are computed from: one per run queued in a window, with the key and
+//! label of the group it falls in. The window is read through an index on `queued_at`
+//! (migration 0021), so a month's figures read that month's runs and nothing older.
+
+use flightdeck_types::{InsightsGroup, Timestamp};
+use rusqlite::{params, Connection};
+
+use crate::error::Result;
+
+/// A run as the figures need it.
+#[derive(Debug, Clone)]
+pub struct RunFact {
+    pub key: Option<String>,
+    pub label: Option<String>,
+    pub status: String,
+    pub queued_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub attempt: u32,
+}
+
+/// A step's id without a fan-out item's `[INDEX]`.
+const STEP_BASE: &str = "CASE WHEN instr(e.step_id, '[') > 0 \
+     THEN substr(e.step_id, 1, instr(e.step_id, '[') - 1) ELSE e.step_id END";
+
+/// Every run queued in `[since, until)`, keyed by `by`.
+pub fn run_facts(
+    conn: &Connection,
+    by: InsightsGroup,
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<Vec<RunFact>> {
+    let runs = "e.status, e.queued_at, e.started_at, e.finished_at, e.attempt FROM executions e";
+    let window = "e.queued_at >= ?1 AND e.queued_at < ?2";
+    let sql = match by {
+        InsightsGroup::Task => format!(
+            "SELECT e.task_id, t.title, {runs} LEFT JOIN tasks t ON t.id = e.task_id \
+             WHERE {window}"
+        ),
+        InsightsGroup::Env => format!(
+            "SELECT e.environment_id, v.name, {runs} \
+             LEFT JOIN environments v ON v.id = e.environment_id WHERE {window}"
+        ),
+        InsightsGroup::Executor => format!("SELECT e.executor, NULL, {runs} WHERE {window}"),
+        InsightsGroup::Schedule => format!(
+            "SELECT e.schedule_id, s.name, {runs} LEFT JOIN schedules s ON s.id = e.schedule_id \
+             WHERE {window}"
+        ),
+        InsightsGroup::Step => format!(
+            "SELECT w.workflow_name || '/' || {STEP_BASE}, NULL, {runs} \
+             JOIN workflow_runs w ON w.id = e.workflow_run_id \
+             WHERE {window} AND e.step_id IS NOT NULL"
+        ),
+        InsightsGroup::Workflow => "SELECT e.workflow_name, NULL, e.status, e.queued_at, \
+             e.started_at, e.finished_at, 1 FROM workflow_runs e \
+             WHERE e.queued_at >= ?1 AND e.queued_at < ?2"
+            .to_string(),
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![since.as_millis(), until.as_millis()], |r| {
+        Ok(RunFact {
+            key: r.get(0)?,
+            label: r.get(1)?,
+            status: r.get(2)?,
+            queued_at: r.get(3)?,
+            started_at: r.get(4)?,
+            finished_at: r.get(5)?,
+            attempt: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// A failed run of the window (failed, timed out or interrupted): id, message, when.
+pub fn failed_runs(
+    conn: &Connection,
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<Vec<(String, String, i64)>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, coalesce(error, ''), coalesce(finished_at, queued_at) FROM executions
+         WHERE queued_at >= ?1 AND queued_at < ?2
+           AND status IN ('failed', 'timed_out', 'interrupted')",
+    )?;
+    let rows = stmt.query_map(params![since.as_millis(), until.as_millis()], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
