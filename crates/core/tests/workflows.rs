@@ -20,6 +20,8 @@ mod fanout;
 mod fork;
 #[path = "workflows/handlers.rs"]
 mod handlers;
+#[path = "workflows/insights.rs"]
+mod insights;
 #[path = "workflows/kinds.rs"]
 mod kinds;
 #[path = "workflows/replay.rs"]

@@ -101,3 +101,31 @@ pub struct FailureReason {
     pub example_error: String,
     pub last_at: Timestamp,
 }
+
+/// Where a workflow's time goes: its steps by their share of the critical path (the chain of
+/// steps, each waiting for the one before it, that decided when each run ended).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkflowBottleneck {
+    pub workflow: String,
+    /// Succeeded runs of the window the figures are over.
+    pub runs: u64,
+    /// Those runs' durations (start to end).
+    pub duration_ms: Spread,
+    /// The largest share of the critical path first.
+    pub steps: Vec<StepShare>,
+}
+
+/// One step of a [`WorkflowBottleneck`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepShare {
+    pub step: String,
+    /// Runs it ran in.
+    pub runs: u64,
+    /// Its time in each run: its first attempt's (or item's) start to its last one's end.
+    pub duration_ms: Spread,
+    /// Its time on the critical path, over all runs.
+    pub critical_ms: i64,
+    /// That time over the runs' total duration (0..1): the step to make faster first has
+    /// the largest.
+    pub critical_share: f64,
+}

@@ -30,6 +30,7 @@ pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
 pub use insights::{
     DayFigures, FailureReason, GroupFigures, Insights, InsightsGroup, InsightsQuery, Spread,
+    StepShare, WorkflowBottleneck,
 };
 pub use memory::{
     Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, MemorySearch, NewMemory,

@@ -28,6 +28,17 @@ pub enum InsightsCommand {
         #[arg(long, default_value_t = 10)]
         limit: usize,
     },
+    /// Where each workflow's time goes, over the window's succeeded runs: each step's p50
+    /// and p95 and its share of the critical path (the chain of step runs, each waiting for
+    /// the one before it, that decided when the run ended); the step to make faster first on
+    /// top
+    Bottlenecks {
+        #[command(flatten)]
+        window: WindowArgs,
+        /// Only this workflow
+        #[arg(long, value_name = "NAME")]
+        workflow: Option<String>,
+    },
 }
 
 /// Which runs count: those queued in the window.

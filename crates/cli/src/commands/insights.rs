@@ -1,7 +1,7 @@
 //! `flightdeck insights [failures]`
 
 use flightdeck_core::{insights, CoreError, Store};
-use flightdeck_types::{GroupFigures, Insights, InsightsQuery, Timestamp};
+use flightdeck_types::{GroupFigures, Insights, InsightsQuery, Timestamp, WorkflowBottleneck};
 
 use crate::args::{InsightsArgs, InsightsCommand, WindowArgs};
 use crate::commands::restore::instant;
@@ -49,8 +49,66 @@ pub fn run(store: &Store, args: &InsightsArgs, out: &Output) -> Result<(), CoreE
                 )
             });
         }
+        Some(InsightsCommand::Bottlenecks {
+            window: w,
+            workflow,
+        }) => {
+            let (since, until) = window(w)?;
+            let q = InsightsQuery {
+                since,
+                until,
+                by: args.by,
+            };
+            let found = insights::bottlenecks(store, &q, workflow.as_deref())?;
+            out.print(&found, || render_bottlenecks(&found, since, until));
+        }
     }
     Ok(())
+}
+
+/// The steps a workflow's table shows (the largest shares).
+const STEPS_SHOWN: usize = 15;
+
+fn render_bottlenecks(found: &[WorkflowBottleneck], since: Timestamp, until: Timestamp) -> String {
+    if found.is_empty() {
+        return format!("no succeeded workflow runs {}", span(since, until));
+    }
+    let mut text = format!(
+        "Critical path of succeeded workflow runs {}",
+        span(since, until)
+    );
+    for w in found {
+        let rows: Vec<Vec<String>> = w
+            .steps
+            .iter()
+            .take(STEPS_SHOWN)
+            .map(|s| {
+                let bar = "█".repeat((s.critical_share * 20.0).round() as usize);
+                vec![
+                    s.step.clone(),
+                    s.runs.to_string(),
+                    ms(s.duration_ms.p50),
+                    ms(s.duration_ms.p95),
+                    format!("{:.1} % {bar}", s.critical_share * 100.0),
+                ]
+            })
+            .collect();
+        text.push_str(&format!(
+            "\n\n{}: {} runs, p50 {}, p95 {}\n{}",
+            w.workflow,
+            w.runs,
+            ms(w.duration_ms.p50),
+            ms(w.duration_ms.p95),
+            table(&["STEP", "RUNS", "P50", "P95", "ON CRITICAL PATH"], &rows)
+        ));
+        if w.steps.len() > STEPS_SHOWN {
+            text.push_str(&format!(
+                "\n... {} more steps (--json lists every one)",
+                w.steps.len() - STEPS_SHOWN
+            ));
+        }
+    }
+    text
 }
 
 /// The window's bounds from `--window`, or `--since` and `--until`.

@@ -87,3 +87,43 @@ pub fn failed_runs(
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// A step run of a succeeded workflow run queued in the window: the workflow's name, the
+/// run's id, start and end, the step (without a fan-out item's index), its run's start and end.
+pub type StepSegment = (String, String, i64, i64, String, i64, i64);
+
+/// Every step run that started and ended, of the workflow runs queued in `[since, until)` that
+/// succeeded (of `workflow` only, when given); a run's segments together.
+pub fn step_segments(
+    conn: &Connection,
+    since: Timestamp,
+    until: Timestamp,
+    workflow: Option<&str>,
+) -> Result<Vec<StepSegment>> {
+    let sql = format!(
+        "SELECT w.workflow_name, w.id, w.started_at, w.finished_at, {STEP_BASE},
+                e.started_at, e.finished_at
+         FROM workflow_runs w JOIN executions e ON e.workflow_run_id = w.id
+         WHERE w.queued_at >= ?1 AND w.queued_at < ?2 AND w.status = 'succeeded'
+           AND (?3 IS NULL OR w.workflow_name = ?3)
+           AND w.started_at IS NOT NULL AND w.finished_at IS NOT NULL
+           AND e.step_id IS NOT NULL AND e.started_at IS NOT NULL AND e.finished_at IS NOT NULL
+         ORDER BY w.id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(
+        params![since.as_millis(), until.as_millis(), workflow],
+        |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+            ))
+        },
+    )?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
