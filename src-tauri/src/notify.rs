@@ -21,6 +21,8 @@ pub struct Alerts {
     started: Timestamp,
     /// Escalations are looked up by their change time, from here on.
     errors_checked: Timestamp,
+    /// Slow-run alerts by the time they were made, from here on.
+    slow_checked: Timestamp,
     runs: HashSet<String>,
     errors: HashSet<String>,
 }
@@ -32,6 +34,7 @@ impl Alerts {
         Alerts {
             started: now,
             errors_checked: now,
+            slow_checked: now,
             runs: HashSet::new(),
             errors: HashSet::new(),
         }
@@ -56,8 +59,19 @@ impl Alerts {
         notify(app, &title, &what_ran(store, run));
     }
 
-    /// Error records changed: tell about each newly escalated one.
+    /// Error records changed: tell about each newly escalated one, and each new slow run.
     pub fn errors_changed(&mut self, app: &AppHandle, store: &Store) {
+        match recovery::slow_since(store, self.slow_checked) {
+            Ok(records) => {
+                for record in records {
+                    self.slow_checked = self.slow_checked.max(record.created_at);
+                    if self.errors.insert(record.id.clone()) {
+                        notify(app, "A run is slow", &record.message);
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not read slow-run alerts"),
+        }
         let escalated = match recovery::escalated_since(store, self.errors_checked) {
             Ok(records) => records,
             Err(e) => {

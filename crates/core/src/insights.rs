@@ -153,6 +153,13 @@ pub fn spread(mut values: Vec<i64>) -> Spread {
     }
 }
 
+/// The runs of the window that ran past what was expected of them (see
+/// [`crate::recovery::slow`]): their slow-run records, newest first.
+pub fn slow(store: &Store, q: &InsightsQuery) -> Result<Vec<flightdeck_types::ErrorRecord>> {
+    check_window(q)?;
+    store.read(|c| crate::store::error_records::slow_between(c, q.since, q.until))
+}
+
 /// The window's failed runs (failed, timed out, interrupted) grouped by their message with
 /// numbers, paths and ids masked; most frequent first, then the latest.
 pub fn failures(store: &Store, q: &InsightsQuery, limit: usize) -> Result<Vec<FailureReason>> {

@@ -6,6 +6,8 @@ mod common;
 mod git;
 #[path = "common/runner.rs"]
 mod runner;
+#[path = "runs_shell/slow.rs"]
+mod slow;
 #[path = "runs_shell/trust.rs"]
 mod trust;
 #[path = "runs_shell/worktree.rs"]

@@ -36,7 +36,7 @@ pub use memory::{
     Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, MemorySearch, NewMemory,
     SearchMode, SimilarRun, TaskContext,
 };
-pub use recovery::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
+pub use recovery::{ErrorFilter, ErrorKind, ErrorRecord, RecoveryStatus, Severity};
 pub use replay::{ReplayLine, ReplayMark, ReplayState, ReplayStep, RunComparison, StepComparison};
 pub use run::{
     AgentThreadSpec, Execution, ExecutionEvent, ExecutionFilter, ExecutionSpec, ExecutionStatus,

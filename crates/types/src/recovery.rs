@@ -37,9 +37,24 @@ impl RecoveryStatus {
     }
 }
 
+string_enum! {
+    /// What an error record is about.
+    #[derive(Default)]
+    ErrorKind, "error kind" {
+        /// A run that failed: recovery retries, escalates, waits for a person.
+        #[default]
+        Failure => "failure",
+        /// A run that took longer than expected (still running when recorded): a person is
+        /// told once, with diagnostics; resolved when the run ends.
+        Slow => "slow",
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorRecord {
     pub id: String,
+    #[serde(default)]
+    pub kind: ErrorKind,
     /// The latest attempt of the failing run.
     pub execution_id: Option<String>,
     pub task_id: Option<String>,
@@ -62,6 +77,7 @@ pub struct ErrorFilter {
     pub status: Option<RecoveryStatus>,
     pub severity: Option<Severity>,
     pub task_id: Option<String>,
+    pub kind: Option<ErrorKind>,
     /// Newest first; 100 when absent.
     pub limit: Option<u32>,
 }

@@ -118,6 +118,10 @@ pub struct StepDefinition {
     pub retry: Option<RetryPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_secs: Option<u64>,
+    /// How long a run of this step is expected to take (`expected`): past it, a slow-run
+    /// alert. Without it, the step's history decides (see `recovery::slow`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_secs: Option<u64>,
     /// A failure of this step does not fail the run; its dependants still run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub continue_on_failure: bool,

@@ -28,6 +28,13 @@ pub enum InsightsCommand {
         #[arg(long, default_value_t = 10)]
         limit: usize,
     },
+    /// The runs of the window that ran past what was expected of them (a step's `expected`,
+    /// else 1.5x the p95 of the latest succeeded runs of the same task or step, at least 10),
+    /// with elapsed against expected and how each ended; `errors show ID` has the diagnostics
+    Slow {
+        #[command(flatten)]
+        window: WindowArgs,
+    },
     /// Where each workflow's time goes, over the window's succeeded runs: each step's p50
     /// and p95 and its share of the critical path (the chain of step runs, each waiting for
     /// the one before it, that decided when the run ended); the step to make faster first on

@@ -2,7 +2,7 @@
 
 use clap::{Args, Subcommand};
 use flightdeck_types::{
-    ExecutionStatus, Isolation, MisfirePolicy, OverlapPolicy, RecoveryStatus, Severity,
+    ErrorKind, ExecutionStatus, Isolation, MisfirePolicy, OverlapPolicy, RecoveryStatus, Severity,
 };
 
 /// What to run. With none of --shell, --http, --agent-thread or --workflow, the task's environment's agent
@@ -228,6 +228,9 @@ pub enum ErrorsCommand {
         severity: Option<Severity>,
         #[arg(long, value_name = "ID")]
         task: Option<String>,
+        /// failure (a run that failed) or slow (a run that ran past what was expected)
+        #[arg(long)]
+        kind: Option<ErrorKind>,
     },
     /// Show one error with its attempts
     Show { id: String },

@@ -12,6 +12,7 @@ pub fn run(store: &Store, cmd: &ErrorsCommand, out: &Output) -> Result<(), CoreE
             status,
             severity,
             task,
+            kind,
         } => {
             let found = recovery::list(
                 store,
@@ -19,6 +20,7 @@ pub fn run(store: &Store, cmd: &ErrorsCommand, out: &Output) -> Result<(), CoreE
                     status: *status,
                     severity: *severity,
                     task_id: task.clone(),
+                    kind: *kind,
                     limit: None,
                 },
             )?;
@@ -44,6 +46,7 @@ fn render_list(found: &[ErrorRecord]) -> String {
         .map(|r| {
             vec![
                 r.id.clone(),
+                r.kind.to_string(),
                 r.severity.to_string(),
                 r.recovery_status.to_string(),
                 format!("{}/{}", r.attempts, r.max_attempts),
@@ -51,13 +54,17 @@ fn render_list(found: &[ErrorRecord]) -> String {
             ]
         })
         .collect::<Vec<_>>();
-    table(&["ID", "SEVERITY", "STATUS", "TRIES", "MESSAGE"], &rows)
+    table(
+        &["ID", "KIND", "SEVERITY", "STATUS", "TRIES", "MESSAGE"],
+        &rows,
+    )
 }
 
 fn render_one(r: &ErrorRecord) -> String {
     let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
     [
         format!("id:         {}", r.id),
+        format!("kind:       {}", r.kind),
         format!("severity:   {}", r.severity),
         format!("status:     {}", r.recovery_status),
         format!("message:    {}", r.message),

@@ -49,6 +49,44 @@ pub fn run(store: &Store, args: &InsightsArgs, out: &Output) -> Result<(), CoreE
                 )
             });
         }
+        Some(InsightsCommand::Slow { window: w }) => {
+            let (since, until) = window(w)?;
+            let q = InsightsQuery {
+                since,
+                until,
+                by: args.by,
+            };
+            let slow = insights::slow(store, &q)?;
+            out.print(&slow, || {
+                if slow.is_empty() {
+                    return format!("no slow runs {}", span(since, until));
+                }
+                let rows: Vec<Vec<String>> = slow
+                    .iter()
+                    .map(|r| {
+                        let d = &r.details;
+                        let ended = match d["ended"]["status"].as_str() {
+                            Some(status) => {
+                                format!("{status} after {}", ms(d["ended"]["duration_ms"].as_i64()))
+                            }
+                            None => "still running".to_string(),
+                        };
+                        vec![
+                            r.execution_id.clone().unwrap_or_default(),
+                            d["step"].as_str().unwrap_or("-").to_string(),
+                            ms(d["expected_ms"].as_i64()),
+                            ended,
+                            r.id.clone(),
+                        ]
+                    })
+                    .collect();
+                format!(
+                    "Slow runs {}\n{}",
+                    span(since, until),
+                    table(&["RUN", "STEP", "EXPECTED", "NOW", "ALERT"], &rows)
+                )
+            });
+        }
         Some(InsightsCommand::Bottlenecks {
             window: w,
             workflow,

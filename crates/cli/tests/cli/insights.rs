@@ -59,3 +59,35 @@ fn insights_count_real_runs_and_group_their_failures() {
     let bad = fails(d, &["insights", "--by", "colour"]);
     assert!(bad.contains("task, env, executor"), "{bad}");
 }
+
+#[test]
+fn a_step_past_its_expected_duration_is_listed_as_slow() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let file = d.join("nightly.yaml");
+    std::fs::write(
+        &file,
+        "name: nightly\nsteps:\n  - id: load\n    expected: 1s\n    shell: 'echo loading; sleep 2'\n",
+    )
+    .unwrap();
+    ok(d, &["workflow", "apply", file.to_str().unwrap()]);
+    ok(d, &["workflow", "start", "nightly", "--follow"]);
+
+    let slow = json(d, &["insights", "slow", "--window", "1h"]);
+    let slow = slow.as_array().unwrap();
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    assert_eq!(slow[0]["kind"], "slow");
+    assert_eq!(slow[0]["details"]["step"], "load");
+    assert_eq!(slow[0]["details"]["expected_ms"], 1000);
+    assert_eq!(slow[0]["details"]["ended"]["status"], "succeeded");
+    let text = ok(d, &["insights", "slow"]);
+    assert!(text.contains("succeeded after"), "{text}");
+
+    let listed = json(d, &["errors", "list", "--kind", "slow"]);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let failures = json(d, &["errors", "list", "--kind", "failure"]);
+    assert_eq!(failures.as_array().unwrap().len(), 0);
+    let id = slow[0]["id"].as_str().unwrap();
+    let refused = fails(d, &["errors", "retry", id]);
+    assert!(refused.contains("nothing to retry"), "{refused}");
+}

@@ -7,12 +7,13 @@
 //! found again when the retry ends.
 
 pub mod policy;
+pub mod slow;
 
 use std::collections::BTreeMap;
 
 use flightdeck_types::{
-    AuditAction, EntityKind, ErrorFilter, ErrorRecord, Execution, ExecutionStatus, FieldChange,
-    NewExecution, RecoveryStatus, Severity, Timestamp,
+    AuditAction, EntityKind, ErrorFilter, ErrorKind, ErrorRecord, Execution, ExecutionStatus,
+    FieldChange, NewExecution, RecoveryStatus, Severity, Timestamp,
 };
 use serde_json::{json, Value};
 
@@ -23,6 +24,7 @@ use crate::store::{error_records as sql, executions, Store, Writer};
 /// Called by the runner inside the write that moves `run` to a final status, so the error
 /// record and any retry commit together with the status.
 pub fn on_run_finished(w: &mut Writer<'_>, run: &Execution) -> Result<()> {
+    slow::clear(w, run)?;
     let existing = match &run.retry_of {
         Some(previous) => sql::for_execution(w, previous)?,
         None => None,
@@ -94,6 +96,7 @@ fn record_failure(
             None,
             ErrorRecord {
                 id: crate::ids::new_id(),
+                kind: ErrorKind::Failure,
                 execution_id: None,
                 task_id: run.task_id.clone(),
                 schedule_id: run.schedule_id.clone(),
@@ -266,6 +269,11 @@ pub fn get(store: &Store, id: &str) -> Result<ErrorRecord> {
     store.read(|conn| sql::find(conn, id))
 }
 
+/// Slow-run records made after `after`, oldest first: what the app notifies about.
+pub fn slow_since(store: &Store, after: Timestamp) -> Result<Vec<ErrorRecord>> {
+    store.read(|conn| sql::slow_since(conn, after))
+}
+
 /// Escalated records changed after `after`, oldest first: what the app notifies about.
 pub fn escalated_since(store: &Store, after: Timestamp) -> Result<Vec<ErrorRecord>> {
     store.read(|conn| sql::escalated_since(conn, after))
@@ -275,6 +283,13 @@ pub fn escalated_since(store: &Store, after: Timestamp) -> Result<Vec<ErrorRecor
 pub fn retry(store: &Store, id: &str) -> Result<ErrorRecord> {
     store.write(|w| {
         let old = sql::find(w, id)?;
+        if old.kind == ErrorKind::Slow {
+            return Err(CoreError::Refused(format!(
+                "error {id} says a run was slow, not that it failed: there is nothing to \
+                 retry (cancel a stuck run with `flightdeck runs cancel RUN`; `errors resolve \
+                 {id}` to close the alert)"
+            )));
+        }
         if matches!(
             old.recovery_status,
             RecoveryStatus::RetryScheduled | RecoveryStatus::Retrying

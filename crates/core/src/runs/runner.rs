@@ -248,6 +248,11 @@ impl Runner {
             self.config.cancel_poll,
             cancel_tx,
         ));
+        // Past what is expected of it, the run is reported slow (once; its end resolves that).
+        let slow = tokio::spawn(crate::recovery::slow::watch(
+            self.store.clone(),
+            run.clone(),
+        ));
         // A workflow step's `{{ secrets.NAME }}`: values go into this copy only.
         let spec = match (super::step_secrets::uses_secrets(&run.spec), &param_values) {
             (false, _) => Ok(run.spec.clone()),
@@ -342,6 +347,7 @@ impl Runner {
             }
         };
         watcher.abort();
+        slow.abort();
         drop(sink);
         let totals = writer.await.expect("the event writer does not panic")?;
         let store = self.store.clone();

@@ -127,3 +127,58 @@ pub fn step_segments(
     )?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
+
+/// How long the latest (at most `limit`) succeeded runs of task `task_id` took, in ms: plain
+/// runs only (a step's runs are judged with their step's). `except`: the run being judged.
+pub fn task_history(
+    conn: &Connection,
+    task_id: &str,
+    except: &str,
+    limit: usize,
+) -> Result<Vec<i64>> {
+    // Newest first by rowid: the task index holds rowids in order, so no sort of the history.
+    let mut stmt = conn.prepare_cached(
+        "SELECT finished_at - started_at FROM executions
+         WHERE task_id = ?1 AND id != ?2 AND status = 'succeeded' AND workflow_run_id IS NULL
+           AND started_at IS NOT NULL AND finished_at IS NOT NULL
+         ORDER BY rowid DESC LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(params![task_id, except, limit as i64], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// How long step `step` (its items too) took in the latest (at most `limit`) runs of
+/// workflow `workflow_id` where it succeeded, in ms; `except`: the run being judged.
+pub fn step_history(
+    conn: &Connection,
+    workflow_id: &str,
+    step: &str,
+    except: &str,
+    limit: usize,
+) -> Result<Vec<i64>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.finished_at - e.started_at FROM workflow_runs w
+         JOIN executions e ON e.workflow_run_id = w.id
+          AND (e.step_id = ?2 OR e.step_id LIKE ?2 || '[%')
+         WHERE w.workflow_id = ?1 AND e.id != ?3 AND e.status = 'succeeded'
+           AND e.started_at IS NOT NULL AND e.finished_at IS NOT NULL
+         ORDER BY w.queued_at DESC LIMIT ?4",
+    )?;
+    let rows = stmt.query_map(params![workflow_id, step, except, limit as i64], |r| {
+        r.get(0)
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The last `n` output lines (stdout and stderr) a run recorded, oldest first.
+pub fn last_lines(conn: &Connection, execution_id: &str, n: usize) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM execution_events
+         WHERE execution_id = ?1 AND kind IN ('stdout', 'stderr')
+         ORDER BY seq DESC LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![execution_id, n as i64], |r| r.get(0))?;
+    let mut lines: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
+    lines.reverse();
+    Ok(lines)
+}

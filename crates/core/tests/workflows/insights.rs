@@ -53,3 +53,46 @@ fn the_bottleneck_is_the_slow_step_on_the_critical_path_not_its_parallel_sibling
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn a_steps_expected_duration_raises_the_alert_without_any_history() {
+    use flightdeck_core::recovery;
+    use flightdeck_types::{ErrorFilter, ErrorKind};
+    let rig = WfRig::start();
+    rig.apply(
+        "name: nightly\nsteps:\n  - id: quick\n    shell: 'true'\n  - id: load\n    needs: quick\n    expected: 1s\n    shell: 'echo loading; sleep 2.5'\n",
+    );
+    let run = rig.start_run("nightly", &[]);
+    rig.wait_status(&run.id, WorkflowRunStatus::Succeeded);
+    let alerts = recovery::list(
+        &rig.store,
+        &ErrorFilter {
+            kind: Some(ErrorKind::Slow),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    let d = &alerts[0].details;
+    assert_eq!(d["step"], "load");
+    assert_eq!(d["expected_ms"], 1000);
+    assert_eq!(d["judged_against"]["source"], "step");
+    assert_eq!(d["last_lines"], serde_json::json!(["loading"]));
+    assert!(
+        alerts[0].message.contains("step `load` is slow"),
+        "{}",
+        alerts[0].message
+    );
+    // The step ended: the alert is resolved, saying so.
+    assert_eq!(alerts[0].recovery_status.as_str(), "resolved");
+    assert_eq!(d["ended"]["status"], "succeeded");
+    // `expected` must be a positive duration.
+    let bad = flightdeck_core::workflows::apply(
+        &rig.store,
+        "name: bad\nsteps:\n  - id: a\n    expected: 0\n    shell: 'true'\n",
+        flightdeck_core::workflows::Format::Yaml,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("field `expected`"), "{bad}");
+}

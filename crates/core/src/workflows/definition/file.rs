@@ -112,6 +112,9 @@ fn step_to_file(step: &StepDefinition) -> Value {
     if let Some(secs) = step.timeout_secs {
         put("timeout", json!(secs));
     }
+    if let Some(secs) = step.expected_secs {
+        put("expected", json!(secs));
+    }
     if step.continue_on_failure {
         put("continue_on_failure", json!(true));
     }

@@ -14,6 +14,7 @@ const STEP_FIELDS: &[&str] = &[
     "when",
     "retry",
     "timeout",
+    "expected",
     "continue_on_failure",
     "env",
     "working_dir",
@@ -138,6 +139,11 @@ pub(super) fn read_step(
         m.get("timeout"),
         problems,
     );
+    let expected_secs = read_timeout(
+        &format!("{at}, field `expected`"),
+        m.get("expected"),
+        problems,
+    );
     // Every field a step kind takes has an effect: a timeout stops a step's own run, ends
     // an approval's wait (see `on_timeout`), and a `workflow:` step has no run of its own.
     if timeout_secs.is_some() && matches!(action, StepAction::Workflow { .. }) {
@@ -244,6 +250,7 @@ pub(super) fn read_step(
         when,
         retry,
         timeout_secs,
+        expected_secs,
         continue_on_failure,
         env,
         working_dir,
