@@ -25,45 +25,58 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
     let first_day = q.since.as_millis().div_euclid(DAY_MS);
     let last_day = (q.until.as_millis() - 1).div_euclid(DAY_MS);
     let days = (last_day - first_day + 1).max(0) as usize;
+    let window = Window {
+        statuses: &facts.statuses,
+        first_day,
+        days,
+    };
 
-    let mut total = figures(None, String::new(), facts.iter(), first_day, days);
+    let mut total = window.figures(facts.rows.iter());
     total.label = "all runs".into();
-    let mut by_key: HashMap<Option<&str>, Vec<&RunFact>> = HashMap::new();
-    for f in &facts {
-        by_key.entry(f.key.as_deref()).or_default().push(f);
+    let mut by_key: Vec<Vec<&RunFact>> = vec![Vec::new(); facts.keys.len()];
+    for f in &facts.rows {
+        by_key[f.key as usize].push(f);
     }
+    let labels: Vec<Option<String>> = store.read(|c| {
+        facts
+            .keys
+            .iter()
+            .map(|k| match k {
+                Some(k) => sql::label(c, q.by, k),
+                None => Ok(None),
+            })
+            .collect()
+    })?;
     let mut groups: Vec<GroupFigures> = by_key
         .into_iter()
-        .map(|(key, rows)| {
-            let label = rows
-                .iter()
-                .find_map(|r| r.label.clone().filter(|l| !l.is_empty()))
-                .or_else(|| key.map(String::from))
+        .zip(facts.keys.iter().zip(labels))
+        .map(|(rows, (key, label))| {
+            let mut g = window.figures(rows.into_iter());
+            g.label = label
+                .or_else(|| key.clone())
                 .unwrap_or_else(|| "(none)".into());
-            figures(
-                key.map(String::from),
-                label,
-                rows.into_iter(),
-                first_day,
-                days,
-            )
+            g.key = key.clone();
+            g
         })
         .collect();
     groups.sort_by(|a, b| b.runs.cmp(&a.runs).then_with(|| a.label.cmp(&b.label)));
 
-    let mut day_rows: Vec<DayFigures> = (0..days)
-        .map(|i| DayFigures {
-            day: Timestamp::from_millis((first_day + i as i64) * DAY_MS).to_rfc3339()[..10]
-                .to_string(),
-            by_status: BTreeMap::new(),
-        })
-        .collect();
-    for f in &facts {
+    let mut per_day = vec![vec![0u64; facts.statuses.len()]; days];
+    for f in &facts.rows {
         let i = (f.queued_at.div_euclid(DAY_MS) - first_day) as usize;
-        if let Some(day) = day_rows.get_mut(i) {
-            *day.by_status.entry(f.status.clone()).or_default() += 1;
+        if let Some(day) = per_day.get_mut(i) {
+            day[f.status as usize] += 1;
         }
     }
+    let day_rows = per_day
+        .into_iter()
+        .enumerate()
+        .map(|(i, counts)| DayFigures {
+            day: Timestamp::from_millis((first_day + i as i64) * DAY_MS).to_rfc3339()[..10]
+                .to_string(),
+            by_status: window.named(&counts),
+        })
+        .collect();
     Ok(Insights {
         since: q.since,
         until: q.until,
@@ -72,6 +85,72 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
         groups,
         days: day_rows,
     })
+}
+
+/// What the figures of one window share: its statuses' names and its days.
+struct Window<'a> {
+    statuses: &'a [String],
+    first_day: i64,
+    days: usize,
+}
+
+impl Window<'_> {
+    /// Counts per status index, by name (statuses with none left out).
+    fn named(&self, counts: &[u64]) -> BTreeMap<String, u64> {
+        counts
+            .iter()
+            .zip(self.statuses)
+            .filter(|(n, _)| **n > 0)
+            .map(|(n, s)| (s.clone(), *n))
+            .collect()
+    }
+
+    fn figures<'r>(&self, rows: impl Iterator<Item = &'r RunFact>) -> GroupFigures {
+        let mut g = GroupFigures {
+            per_day: vec![0; self.days],
+            ..Default::default()
+        };
+        let mut counts = vec![0u64; self.statuses.len()];
+        let (mut durations, mut queued) = (Vec::new(), Vec::new());
+        let mut first_attempts = 0u64;
+        for r in rows {
+            g.runs += 1;
+            counts[r.status as usize] += 1;
+            if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
+                durations.push((e - s).max(0));
+            }
+            if let Some(s) = r.started_at {
+                queued.push((s - r.queued_at).max(0));
+            }
+            match r.attempt {
+                0 | 1 => first_attempts += 1,
+                _ => g.retries += 1,
+            }
+            let i = (r.queued_at.div_euclid(DAY_MS) - self.first_day) as usize;
+            if let Some(n) = g.per_day.get_mut(i) {
+                *n += 1;
+            }
+        }
+        let count = |names: &[&str]| -> u64 {
+            counts
+                .iter()
+                .zip(self.statuses)
+                .filter(|(_, s)| names.contains(&s.as_str()))
+                .map(|(n, _)| n)
+                .sum()
+        };
+        let (succeeded, failed) = (
+            count(&["succeeded"]),
+            count(&["failed", "timed_out", "interrupted"]),
+        );
+        g.by_status = self.named(&counts);
+        g.success_rate =
+            (succeeded + failed > 0).then(|| succeeded as f64 / (succeeded + failed) as f64);
+        g.retries_per_run = (first_attempts > 0).then(|| g.retries as f64 / first_attempts as f64);
+        g.duration_ms = spread(durations);
+        g.queue_ms = spread(queued);
+        g
+    }
 }
 
 fn check_window(q: &InsightsQuery) -> Result<()> {
@@ -94,62 +173,27 @@ fn check_window(q: &InsightsQuery) -> Result<()> {
     Ok(())
 }
 
-fn figures<'a>(
-    key: Option<String>,
-    label: String,
-    rows: impl Iterator<Item = &'a RunFact>,
-    first_day: i64,
-    days: usize,
-) -> GroupFigures {
-    let mut g = GroupFigures {
-        key,
-        label,
-        per_day: vec![0; days],
-        ..Default::default()
-    };
-    let (mut durations, mut queued) = (Vec::new(), Vec::new());
-    let (mut succeeded, mut failed, mut first_attempts) = (0u64, 0u64, 0u64);
-    for r in rows {
-        g.runs += 1;
-        *g.by_status.entry(r.status.clone()).or_default() += 1;
-        match r.status.as_str() {
-            "succeeded" => succeeded += 1,
-            "failed" | "timed_out" | "interrupted" => failed += 1,
-            _ => {}
-        }
-        if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
-            durations.push((e - s).max(0));
-        }
-        if let Some(s) = r.started_at {
-            queued.push((s - r.queued_at).max(0));
-        }
-        match r.attempt {
-            0 | 1 => first_attempts += 1,
-            _ => g.retries += 1,
-        }
-        let i = (r.queued_at.div_euclid(DAY_MS) - first_day) as usize;
-        if let Some(n) = g.per_day.get_mut(i) {
-            *n += 1;
-        }
-    }
-    g.success_rate =
-        (succeeded + failed > 0).then(|| succeeded as f64 / (succeeded + failed) as f64);
-    g.retries_per_run = (first_attempts > 0).then(|| g.retries as f64 / first_attempts as f64);
-    g.duration_ms = spread(durations);
-    g.queue_ms = spread(queued);
-    g
-}
-
-/// Exact nearest-rank percentiles: the value at rank ceil(p * n) of the sorted values.
+/// Exact nearest-rank percentiles: the value at rank ceil(p * n) of the sorted values (found
+/// by selection, without sorting them all).
 pub fn spread(mut values: Vec<i64>) -> Spread {
-    values.sort_unstable();
     let n = values.len();
-    let rank = |p: f64| values[((p * n as f64).ceil() as usize).clamp(1, n) - 1];
+    if n == 0 {
+        return Spread::default();
+    }
+    let rank = |p: f64| ((p * n as f64).ceil() as usize).clamp(1, n) - 1;
+    let (r50, r95) = (rank(0.50), rank(0.95));
+    let max = values.iter().copied().max();
+    let (below, p95, _) = values.select_nth_unstable(r95);
+    let p95 = *p95;
+    let p50 = match r50 == r95 {
+        true => p95,
+        false => *below.select_nth_unstable(r50).1,
+    };
     Spread {
         count: n as u64,
-        p50: (n > 0).then(|| rank(0.50)),
-        p95: (n > 0).then(|| rank(0.95)),
-        max: values.last().copied(),
+        p50: Some(p50),
+        p95: Some(p95),
+        max,
     }
 }
 
