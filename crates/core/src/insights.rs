@@ -21,7 +21,7 @@ pub const MAX_DAYS: i64 = 3_660;
 /// The figures of every run queued in the query's window, all together and per group.
 pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
     check_window(q)?;
-    let facts = store.read(|c| sql::run_facts(c, q.by, q.since, q.until))?;
+    let facts = read_facts(store, q)?;
     let first_day = q.since.as_millis().div_euclid(DAY_MS);
     let last_day = (q.until.as_millis() - 1).div_euclid(DAY_MS);
     let days = (last_day - first_day + 1).max(0) as usize;
@@ -31,12 +31,13 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
         days,
     };
 
-    let mut total = window.figures(facts.rows.iter());
-    total.label = "all runs".into();
-    let mut by_key: Vec<Vec<&RunFact>> = vec![Vec::new(); facts.keys.len()];
+    // One pass over the runs, into each group's tallies; all runs' are the groups' together.
+    let mut tallies: Vec<Tally> = (0..facts.keys.len()).map(|_| window.tally()).collect();
     for f in &facts.rows {
-        by_key[f.key as usize].push(f);
+        window.add(&mut tallies[f.key as usize], f);
     }
+    let mut total = window.figures(Tally::merged(&window, &tallies));
+    total.label = "all runs".into();
     let labels: Vec<Option<String>> = store.read(|c| {
         facts
             .keys
@@ -47,11 +48,11 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
             })
             .collect()
     })?;
-    let mut groups: Vec<GroupFigures> = by_key
+    let mut groups: Vec<GroupFigures> = tallies
         .into_iter()
         .zip(facts.keys.iter().zip(labels))
-        .map(|(rows, (key, label))| {
-            let mut g = window.figures(rows.into_iter());
+        .map(|(tally, (key, label))| {
+            let mut g = window.figures(tally);
             g.label = label
                 .or_else(|| key.clone())
                 .unwrap_or_else(|| "(none)".into());
@@ -87,6 +88,32 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
     })
 }
 
+/// The window's runs. A long window of a store on disk is read in two halves at once, the
+/// older on a connection of its own (another core; the two halves are disjoint, each run in
+/// one of them): at a million runs reading them is most of the time (see BENCHMARKS.md).
+fn read_facts(store: &Store, q: &InsightsQuery) -> Result<sql::Facts> {
+    const SPLIT_FROM: i64 = DAY_MS;
+    let path = store.path();
+    let on_disk = !path.as_os_str().is_empty() && path.exists();
+    if !on_disk || q.until.as_millis() - q.since.as_millis() < SPLIT_FROM {
+        return store.read(|c| sql::run_facts(c, q.by, q.since, q.until));
+    }
+    let mid = Timestamp::from_millis(
+        q.since.as_millis() + (q.until.as_millis() - q.since.as_millis()) / 2,
+    );
+    let (older, mut newer) = std::thread::scope(|s| {
+        let older = s.spawn(|| sql::run_facts_at(path, q.by, q.since, mid));
+        let newer = store.read(|c| sql::run_facts(c, q.by, mid, q.until));
+        (older.join(), newer)
+    });
+    let older = older.map_err(|_| CoreError::Corrupt("the insights reader panicked".into()))??;
+    newer = newer.map(|mut n| {
+        n.append(older);
+        n
+    });
+    newer
+}
+
 /// What the figures of one window share: its statuses' names and its days.
 struct Window<'a> {
     statuses: &'a [String],
@@ -105,34 +132,36 @@ impl Window<'_> {
             .collect()
     }
 
-    fn figures<'r>(&self, rows: impl Iterator<Item = &'r RunFact>) -> GroupFigures {
-        let mut g = GroupFigures {
+    fn tally(&self) -> Tally {
+        Tally {
+            counts: vec![0; self.statuses.len()],
             per_day: vec![0; self.days],
             ..Default::default()
-        };
-        let mut counts = vec![0u64; self.statuses.len()];
-        let (mut durations, mut queued) = (Vec::new(), Vec::new());
-        let mut first_attempts = 0u64;
-        for r in rows {
-            g.runs += 1;
-            counts[r.status as usize] += 1;
-            if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
-                durations.push((e - s).max(0));
-            }
-            if let Some(s) = r.started_at {
-                queued.push((s - r.queued_at).max(0));
-            }
-            match r.attempt {
-                0 | 1 => first_attempts += 1,
-                _ => g.retries += 1,
-            }
-            let i = (r.queued_at.div_euclid(DAY_MS) - self.first_day) as usize;
-            if let Some(n) = g.per_day.get_mut(i) {
-                *n += 1;
-            }
         }
+    }
+
+    fn add(&self, t: &mut Tally, r: &RunFact) {
+        t.runs += 1;
+        t.counts[r.status as usize] += 1;
+        if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
+            t.durations.push((e - s).max(0));
+        }
+        if let Some(s) = r.started_at {
+            t.queued.push((s - r.queued_at).max(0));
+        }
+        match r.attempt {
+            0 | 1 => t.first_attempts += 1,
+            _ => t.retries += 1,
+        }
+        let i = (r.queued_at.div_euclid(DAY_MS) - self.first_day) as usize;
+        if let Some(n) = t.per_day.get_mut(i) {
+            *n += 1;
+        }
+    }
+
+    fn figures(&self, t: Tally) -> GroupFigures {
         let count = |names: &[&str]| -> u64 {
-            counts
+            t.counts
                 .iter()
                 .zip(self.statuses)
                 .filter(|(_, s)| names.contains(&s.as_str()))
@@ -143,13 +172,56 @@ impl Window<'_> {
             count(&["succeeded"]),
             count(&["failed", "timed_out", "interrupted"]),
         );
-        g.by_status = self.named(&counts);
-        g.success_rate =
-            (succeeded + failed > 0).then(|| succeeded as f64 / (succeeded + failed) as f64);
-        g.retries_per_run = (first_attempts > 0).then(|| g.retries as f64 / first_attempts as f64);
-        g.duration_ms = spread(durations);
-        g.queue_ms = spread(queued);
-        g
+        GroupFigures {
+            key: None,
+            label: String::new(),
+            runs: t.runs,
+            by_status: self.named(&t.counts),
+            success_rate: (succeeded + failed > 0)
+                .then(|| succeeded as f64 / (succeeded + failed) as f64),
+            duration_ms: spread(t.durations),
+            queue_ms: spread(t.queued),
+            retries: t.retries,
+            retries_per_run: (t.first_attempts > 0)
+                .then(|| t.retries as f64 / t.first_attempts as f64),
+            per_day: t.per_day,
+        }
+    }
+}
+
+/// What one group's runs add up to, before the percentiles are taken.
+#[derive(Default)]
+struct Tally {
+    runs: u64,
+    counts: Vec<u64>,
+    durations: Vec<i64>,
+    queued: Vec<i64>,
+    retries: u64,
+    first_attempts: u64,
+    per_day: Vec<u64>,
+}
+
+impl Tally {
+    /// Every group's tallies as one.
+    fn merged(window: &Window<'_>, all: &[Tally]) -> Tally {
+        let mut t = window.tally();
+        t.durations
+            .reserve(all.iter().map(|g| g.durations.len()).sum());
+        t.queued.reserve(all.iter().map(|g| g.queued.len()).sum());
+        for g in all {
+            t.runs += g.runs;
+            t.retries += g.retries;
+            t.first_attempts += g.first_attempts;
+            t.durations.extend_from_slice(&g.durations);
+            t.queued.extend_from_slice(&g.queued);
+            for (a, b) in t.counts.iter_mut().zip(&g.counts) {
+                *a += b;
+            }
+            for (a, b) in t.per_day.iter_mut().zip(&g.per_day) {
+                *a += b;
+            }
+        }
+        t
     }
 }
 

@@ -40,6 +40,56 @@ pub struct Facts {
     pub rows: Vec<RunFact>,
 }
 
+impl Facts {
+    /// Adds the runs of `other` (another part of the window), its keys and statuses mapped
+    /// onto this one's.
+    pub fn append(&mut self, other: Facts) {
+        let intern = |list: &mut Vec<Option<String>>, item: Option<String>| -> u32 {
+            match list.iter().position(|k| *k == item) {
+                Some(i) => i as u32,
+                None => {
+                    list.push(item);
+                    list.len() as u32 - 1
+                }
+            }
+        };
+        let keys: Vec<u32> = other
+            .keys
+            .into_iter()
+            .map(|k| intern(&mut self.keys, k))
+            .collect();
+        let mut statuses: Vec<Option<String>> = self.statuses.drain(..).map(Some).collect();
+        let status_map: Vec<u32> = other
+            .statuses
+            .into_iter()
+            .map(|s| intern(&mut statuses, Some(s)))
+            .collect();
+        self.statuses = statuses.into_iter().flatten().collect();
+        self.rows.extend(other.rows.into_iter().map(|r| RunFact {
+            key: keys[r.key as usize],
+            status: status_map[r.status as usize],
+            ..r
+        }));
+    }
+}
+
+/// [`run_facts`] on a connection of its own to the database at `path` (read only, no
+/// extensions: these tables and indexes need none), so that part of a window can be read on
+/// another core while the store's connection reads the rest.
+pub fn run_facts_at(
+    path: &std::path::Path,
+    by: InsightsGroup,
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<Facts> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch("PRAGMA mmap_size = 1073741824;")?;
+    run_facts(&conn, by, since, until)
+}
+
 /// A step's id without a fan-out item's `[INDEX]`.
 const STEP_BASE: &str = "CASE WHEN instr(e.step_id, '[') > 0 \
      THEN substr(e.step_id, 1, instr(e.step_id, '[') - 1) ELSE e.step_id END";
