@@ -62,6 +62,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             _ => commands::workflow::run(store, &args::WorkflowCommand::Fork(fork.clone()), out),
         },
         Command::Insights(args) => commands::insights::run(&store, args, out),
+        Command::Health => commands::insights::health(&store, out),
         Command::Sync(cmd) => commands::sync::run(&store, cmd, out),
         Command::Devices(cmd) => commands::devices::run(&store, cmd, out),
         Command::Secrets(cmd) => commands::secrets::run(&store, cmd, out),

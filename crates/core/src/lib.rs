@@ -8,6 +8,7 @@ pub mod compare;
 pub mod environments;
 pub mod error;
 pub mod failpoint;
+pub mod health;
 pub mod ids;
 pub mod insights;
 pub mod memory;

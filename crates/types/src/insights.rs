@@ -129,3 +129,27 @@ pub struct StepShare {
     /// the largest.
     pub critical_share: f64,
 }
+
+/// `flightdeck health`: how this workspace's store, disk, memory index, sync, worker and
+/// backups stand, each with a threshold and what to do once it is crossed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// No check crossed its threshold.
+    pub ok: bool,
+    pub checks: Vec<HealthCheck>,
+}
+
+/// One line of [`Health`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HealthCheck {
+    /// `database`, `wal`, `disk`, `memory_index`, `sync`, `worker`, `backup`.
+    pub name: String,
+    /// `ok` or `warn`.
+    pub status: String,
+    /// How it stands, in a line.
+    pub summary: String,
+    /// What to do, when `warn`.
+    pub recommendation: Option<String>,
+    /// The figures behind it (sizes in bytes, times, counts).
+    pub figures: serde_json::Value,
+}

@@ -85,6 +85,10 @@ pub enum Command {
     /// env, executor, schedule, workflow or step; `insights failures` for the top failure
     /// reasons
     Insights(InsightsArgs),
+    /// How this workspace stands: database and WAL size, free disk, memory index freshness,
+    /// sync lag, the worker and the newest backup, each with a warning threshold and what to
+    /// do once it is crossed
+    Health,
     /// Join a sync server, sync now, show status and conflicts
     #[command(subcommand)]
     Sync(SyncCommand),

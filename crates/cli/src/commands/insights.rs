@@ -107,6 +107,31 @@ pub fn run(store: &Store, args: &InsightsArgs, out: &Output) -> Result<(), CoreE
 /// The steps a workflow's table shows (the largest shares).
 const STEPS_SHOWN: usize = 15;
 
+/// `flightdeck health`
+pub fn health(store: &Store, out: &Output) -> Result<(), CoreError> {
+    let health = flightdeck_core::health::health(store)?;
+    out.print(&health, || {
+        let rows: Vec<Vec<String>> = health
+            .checks
+            .iter()
+            .map(|c| vec![c.name.clone(), c.status.to_uppercase(), c.summary.clone()])
+            .collect();
+        let mut text = table(&["CHECK", "STATUS", "NOW"], &rows);
+        for c in health.checks.iter().filter(|c| c.recommendation.is_some()) {
+            text.push_str(&format!(
+                "\n{}: {}",
+                c.name,
+                c.recommendation.as_deref().unwrap_or_default()
+            ));
+        }
+        if health.ok {
+            text.push_str("\nall checks ok");
+        }
+        text
+    });
+    Ok(())
+}
+
 fn render_bottlenecks(found: &[WorkflowBottleneck], since: Timestamp, until: Timestamp) -> String {
     if found.is_empty() {
         return format!("no succeeded workflow runs {}", span(since, until));

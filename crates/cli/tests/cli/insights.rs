@@ -91,3 +91,71 @@ fn a_step_past_its_expected_duration_is_listed_as_slow() {
     let refused = fails(d, &["errors", "retry", id]);
     assert!(refused.contains("nothing to retry"), "{refused}");
 }
+
+#[test]
+fn health_names_what_needs_doing_and_clears_once_it_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let task = ok(d, &["task", "add", "import"]).trim().to_string();
+    let health = json(d, &["health"]);
+    let check = |h: &serde_json::Value, name: &str| {
+        h["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("a `{name}` check: {h}"))
+            .clone()
+    };
+    for name in [
+        "database",
+        "wal",
+        "disk",
+        "memory_index",
+        "sync",
+        "worker",
+        "backup",
+    ] {
+        check(&health, name);
+    }
+    assert_eq!(health["ok"], false, "no backup yet: {health}");
+    let backup = check(&health, "backup");
+    assert_eq!(backup["status"], "warn");
+    assert!(backup["recommendation"]
+        .as_str()
+        .unwrap()
+        .contains("backup now"));
+    assert_eq!(check(&health, "sync")["status"], "ok", "not joined is fine");
+    assert!(
+        check(&health, "database")["figures"]["bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+    assert!(
+        check(&health, "disk")["figures"]["free_bytes"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // A run queued with no worker to run it: the worker check says what to start.
+    let run = ok(d, &["run", &task, "--shell", "true", "--detach"])
+        .trim()
+        .to_string();
+    let worker = check(&json(d, &["health"]), "worker");
+    assert_eq!(worker["status"], "warn", "{worker}");
+    assert_eq!(worker["figures"]["queued_here"], 1);
+    assert!(worker["recommendation"]
+        .as_str()
+        .unwrap()
+        .contains("flightdeck daemon"));
+
+    ok(d, &["runs", "cancel", &run]);
+    assert_eq!(check(&json(d, &["health"]), "worker")["status"], "ok");
+    ok(d, &["backup", "now"]);
+    let after = json(d, &["health"]);
+    assert_eq!(check(&after, "backup")["status"], "ok", "{after}");
+    let text = ok(d, &["health"]);
+    assert!(text.contains("backup") && text.contains("OK"), "{text}");
+}
