@@ -11,6 +11,8 @@ use flightdeck_types::{NewTask, TaskFilter};
 // The Workflows view (its own file, to keep this one short; the same test binary).
 #[path = "../../crates/core/tests/common/git.rs"]
 mod git;
+#[path = "app/insights.rs"]
+mod insights;
 #[path = "app/time_travel.rs"]
 mod time_travel;
 #[path = "app/workflows.rs"]

@@ -527,3 +527,5 @@ pub async fn task_context(task_id: String) -> Result<TaskContext, ApiError> {
 
 mod workflows;
 pub use workflows::*;
+mod insights;
+pub use insights::*;

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod environments;
 pub mod errors;
+pub mod insights;
 pub mod memory;
 pub mod runs;
 pub mod schedules;

@@ -13,6 +13,7 @@ pub mod environments;
 pub mod errors;
 pub mod format;
 pub mod forms;
+pub mod insights;
 pub mod memory;
 pub mod runs;
 pub mod schedules;
@@ -43,19 +44,21 @@ pub enum Route {
     Compare(String, String, bool),
     Schedules,
     Errors,
+    Insights,
     Memory,
     Sync,
     Settings,
 }
 
 impl Route {
-    pub const NAV: [Route; 9] = [
+    pub const NAV: [Route; 10] = [
         Route::Tasks,
         Route::Environments,
         Route::Runs,
         Route::Workflows,
         Route::Schedules,
         Route::Errors,
+        Route::Insights,
         Route::Memory,
         Route::Sync,
         Route::Settings,
@@ -70,6 +73,7 @@ impl Route {
             Route::Workflows | Route::WorkflowRun(_) | Route::Compare(..) => "Workflows",
             Route::Schedules => "Schedules",
             Route::Errors => "Errors",
+            Route::Insights => "Insights",
             Route::Memory => "Memory",
             Route::Sync => "Sync",
             Route::Settings => "Settings",
@@ -102,6 +106,7 @@ pub fn render(route: Route) -> AnyView {
         }
         Route::Schedules => view! { <schedules::SchedulesView /> }.into_any(),
         Route::Errors => view! { <errors::ErrorsView /> }.into_any(),
+        Route::Insights => view! { <insights::InsightsView /> }.into_any(),
         Route::Memory => view! { <memory::MemoryView /> }.into_any(),
         Route::Sync => view! { <sync::SyncView /> }.into_any(),
         Route::Settings => view! { <settings::SettingsView /> }.into_any(),

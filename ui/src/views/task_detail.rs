@@ -36,6 +36,7 @@ pub fn TaskDetailView(id: String) -> impl IntoView {
                     task.await.map(|task| view! { <TaskEditor task=task environments=envs /> })
                 })}
             </Transition>
+            <super::insights::TaskFigures task_id=id.clone() />
             <super::task_runs::TaskRuns task_id=id.clone() />
             <super::task_context::TaskContextPanel task_id=id />
         </section>
