@@ -51,6 +51,10 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::routes::health::router())
         .merge(crate::metrics::router())
         .merge(v1)
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this route does not take that method".into())

@@ -180,7 +180,10 @@ pub fn document() -> Value {
                     flightdeck_sync_announcements_total (counters of this process); \
                     flightdeck_sync_connected_sockets (gauge of this process); \
                     flightdeck_sync_device_last_seen_seconds and flightdeck_sync_device_lag \
-                    (gauges per unrevoked device, labels workspace and device, from the database).",
+                    (gauges per unrevoked device, labels workspace and device, from the database); \
+                    flightdeck_sync_request_duration_seconds (histogram of this process, labels \
+                    method, route (the route's pattern) and status; requests no route matched \
+                    are not timed).",
                 "responses": {
                     "200": { "description": "Metrics", "content": { "text/plain": { "schema": { "type": "string" } } } },
                     "503": error("unavailable"),

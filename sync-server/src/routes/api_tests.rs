@@ -230,7 +230,8 @@ async fn metrics_count_pushes_pulls_cells_and_device_lag() {
     assert_eq!(metric(&after, "flightdeck_sync_cells_in_total"), 3.0);
     assert_eq!(metric(&after, "flightdeck_sync_pulls_total"), 1.0);
     assert_eq!(metric(&after, "flightdeck_sync_cells_out_total"), 2.0);
-    let labels = |device: &str| format!("{{workspace=\"{}\",device=\"{device}\"}}", a.workspace_id);
+    // Labels in name order, as the exposition writes them.
+    let labels = |device: &str| format!("{{device=\"{device}\",workspace=\"{}\"}}", a.workspace_id);
     // B pulled up to 1 of 2; A never pulled.
     assert_eq!(
         metric(
@@ -258,6 +259,22 @@ async fn metrics_count_pushes_pulls_cells_and_device_lag() {
         ),
     );
     assert!((now - seen).abs() < 600.0, "{seen} vs {now}");
+
+    // Every routed request is timed by method, route pattern and status: two pushes and a
+    // pull answered 200; an unknown path adds no series.
+    let timed = |exposition: &str, route: &str| -> f64 {
+        exposition
+            .lines()
+            .filter(|l| l.starts_with("flightdeck_sync_request_duration_seconds_count{"))
+            .filter(|l| l.contains(&format!("route=\"{route}\"")) && l.contains("status=\"200\""))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    assert_eq!(timed(&after, "/v1/push"), 2.0, "{after}");
+    assert_eq!(timed(&after, "/v1/pull"), 1.0, "{after}");
+    assert!(after.contains("# TYPE flightdeck_sync_request_duration_seconds histogram"));
+    assert!(after.contains("flightdeck_sync_request_duration_seconds_bucket{"));
+    assert!(!after.contains("unmatched"), "{after}");
 }
 
 #[tokio::test]
