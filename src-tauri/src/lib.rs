@@ -33,6 +33,9 @@ pub fn run() {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    // OpenTelemetry export when OTEL_EXPORTER_OTLP_ENDPOINT is set (batches go out every few
+    // seconds from the exporter's own thread).
+    let _telemetry = flightdeck_core::telemetry::init_from_env();
     tauri::Builder::default()
         // First: a second launch hands over to the running app and exits before doing more.
         .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {

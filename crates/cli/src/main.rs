@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         Err(e) => return usage_error(e),
     };
     let out = Output::new(cli.json);
+    // OpenTelemetry export when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed as the guard
+    // drops, when the command is done.
+    let _telemetry = flightdeck_core::telemetry::init_from_env();
     match run(&cli, &out) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -23,6 +23,7 @@ pub mod secrets;
 pub mod store;
 pub mod sync;
 pub mod tasks;
+pub mod telemetry;
 pub mod trust;
 pub mod worker;
 pub mod workflows;

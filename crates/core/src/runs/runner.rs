@@ -357,6 +357,12 @@ impl Runner {
             (None, false) => Some((1, 0)),
             (Some(_), false) => (!self.held.load(Ordering::SeqCst)).then_some((0, 1)),
         };
+        // For the run's span (telemetry): the agent's program, by name.
+        let agent_name = environment
+            .as_ref()
+            .and_then(|e| e.agent_command.as_deref())
+            .and_then(|c| c.split_whitespace().next())
+            .map(|p| p.rsplit('/').next().unwrap_or(p).to_string());
         tokio::task::spawn_blocking(move || {
             let mut outcome = outcome;
             if run.workflow_run_id.is_some() {
@@ -373,8 +379,17 @@ impl Runner {
             if let Some(error) = &mut outcome.error {
                 mask.mask_string(error);
             }
+            let (run_id, workflow_run) = (run.id.clone(), run.workflow_run_id.clone());
             let (recorded, next) =
                 finish(&store, run, outcome, totals, memory_file, &mask, then_claim)?;
+            if crate::telemetry::enabled() {
+                spans(
+                    &store,
+                    &run_id,
+                    workflow_run.as_deref(),
+                    agent_name.as_deref(),
+                );
+            }
             if !recorded.is_empty() {
                 index_recorded_memories(&store, &recorded);
             }
@@ -429,6 +444,18 @@ pub(crate) fn forward_changes(
             }
         }
     });
+}
+
+/// The spans of a run that ended, and of its workflow run if that ended with it.
+fn spans(store: &Store, run_id: &str, workflow_run: Option<&str>, agent: Option<&str>) {
+    if let Ok(done) = store.read(|c| executions::find(c, run_id)) {
+        crate::telemetry::run_ended(&done, agent);
+    }
+    if let Some(Ok(wf)) = workflow_run.map(|id| crate::workflows::get_run(store, id)) {
+        if wf.status.is_final() {
+            crate::telemetry::workflow_run_ended(&wf);
+        }
+    }
 }
 
 async fn watch_cancel(
