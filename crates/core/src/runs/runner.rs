@@ -451,8 +451,11 @@ fn spans(store: &Store, run_id: &str, workflow_run: Option<&str>, agent: Option<
     if let Ok(done) = store.read(|c| executions::find(c, run_id)) {
         crate::telemetry::run_ended(&done, agent);
     }
-    if let Some(Ok(wf)) = workflow_run.map(|id| crate::workflows::get_run(store, id)) {
-        if wf.status.is_final() {
+    let Some(id) = workflow_run else { return };
+    // The status alone first: reading the whole run (its steps) at every step's end would
+    // cost a long chain dearly.
+    if crate::workflows::status_of(store, id).is_ok_and(|s| s.is_final()) {
+        if let Ok(wf) = crate::workflows::get_run(store, id) {
             crate::telemetry::workflow_run_ended(&wf);
         }
     }
