@@ -19,6 +19,7 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
     // (so no worker claims them).
     let (ok, failed) = (7u32, 3u32);
     let mut latest_failure = String::new();
+    let mut days = std::collections::BTreeSet::new();
     {
         let store = Store::open_workspace(Some(data.path()), "default").unwrap();
         let task = tasks::create(
@@ -44,6 +45,7 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
             .unwrap();
             let failing = i >= ok as i64;
             let queued = now - (i % 3) * 86_400_000 - 60_000 * (10 - i);
+            days.insert(queued.div_euclid(86_400_000));
             store
                 .write(|w| {
                     w.execute(
@@ -84,6 +86,11 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
     // The chart has a titled part per day and status.
     let bars = ui.find_all("[data-testid=insights-per-day] rect").unwrap();
     assert!(bars.len() >= 3, "{} bars", bars.len());
+    // A dot a day with runs in the success-rate line.
+    let dots = ui
+        .find_all("[data-testid=insights-success-over-time] circle")
+        .unwrap();
+    assert_eq!(dots.len(), days.len());
     let group_rate = ui.find("[data-testid=group-success-rate]").unwrap();
     assert_eq!(ui.text(&group_rate).unwrap(), expected_rate);
 

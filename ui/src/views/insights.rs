@@ -135,6 +135,8 @@ fn Figures(insights: Insights) -> impl IntoView {
         </div>
         <h2>"Runs per day"</h2>
         <RunsPerDay insights=insights.clone() />
+        <h2>"Success rate per day"</h2>
+        <SuccessOverTime insights=insights.clone() />
         <h2>"Durations (p50 and p95 marked)"</h2>
         <Spreads groups=insights.groups.clone() />
         <h2>{format!("By {}", insights.by)}</h2>
@@ -199,6 +201,53 @@ fn RunsPerDay(insights: Insights) -> impl IntoView {
         <svg class="chart" data-testid="insights-per-day" viewBox=format!("0 0 {w} {h}")
             preserveAspectRatio="none" role="img" aria-label="Runs per day by status">
             {rects}
+        </svg>
+    }
+}
+
+/// The success rate of each day with runs that ended either way, as a line with a dot a day
+/// (its figure in the dot's `<title>`).
+#[component]
+fn SuccessOverTime(insights: Insights) -> impl IntoView {
+    let (w, h) = (640.0, 100.0);
+    let n = insights.days.len().max(1) as f64;
+    let step = w / n;
+    let points: Vec<(f64, f64, String)> = insights
+        .days
+        .iter()
+        .enumerate()
+        .filter_map(|(i, day)| {
+            let count = |names: &[&str]| -> u64 {
+                names.iter().filter_map(|s| day.by_status.get(*s)).sum()
+            };
+            let (ok, bad) = (
+                count(&["succeeded"]),
+                count(&["failed", "timed_out", "interrupted"]),
+            );
+            (ok + bad > 0).then(|| {
+                let rate = ok as f64 / (ok + bad) as f64;
+                (
+                    i as f64 * step + step / 2.0,
+                    h - 6.0 - rate * (h - 12.0),
+                    format!("{}: {:.1} % of {} runs", day.day, rate * 100.0, ok + bad),
+                )
+            })
+        })
+        .collect();
+    let line = points
+        .iter()
+        .map(|(x, y, _)| format!("{x:.1},{y:.1}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    view! {
+        <svg class="chart" data-testid="insights-success-over-time" viewBox=format!("0 0 {w} {h}")
+            role="img" aria-label="Success rate per day">
+            <line class="axis" x1="0" x2=w y1=6.0 y2=6.0 />
+            <line class="axis" x1="0" x2=w y1=h - 6.0 y2=h - 6.0 />
+            <polyline class="rate-line" points=line />
+            {points.into_iter().map(|(x, y, title)| view! {
+                <circle class="rate-dot" cx=x cy=y r="3"><title>{title}</title></circle>
+            }).collect_view()}
         </svg>
     }
 }
