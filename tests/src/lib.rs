@@ -5,6 +5,7 @@
 pub mod app;
 pub mod balancer;
 // The sync server's own harness, shared rather than copied; its unit tests run there.
+pub mod otlp;
 #[allow(unused_imports)]
 #[path = "../../sync-server/src/testing.rs"]
 pub mod pg;

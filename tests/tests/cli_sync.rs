@@ -9,6 +9,8 @@ mod adopt;
 mod headless;
 #[path = "cli_sync/mcp.rs"]
 mod mcp;
+#[path = "cli_sync/telemetry.rs"]
+mod telemetry;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -11,8 +11,6 @@ mod insights;
 mod restore;
 #[path = "cli/schedules.rs"]
 mod schedules;
-#[path = "cli/telemetry.rs"]
-mod telemetry;
 
 use common::{fails, flightdeck, flightdeck_with_stdin, json, ok};
 

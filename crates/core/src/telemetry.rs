@@ -10,6 +10,8 @@
 //! Ids come from the runs' own ids (a run's UUID is its trace id when it has no workflow run,
 //! a workflow run's UUID its trace's), so a step's span finds its workflow run's as parent
 //! whichever process recorded either. A failed run's span has error status and its message.
+//! Each store write transaction (`store.write`: rows changed) and sync round (`sync.round`:
+//! cells pushed and pulled, conflicts) is a span of its own.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
@@ -239,4 +241,56 @@ pub fn workflow_run_ended(run: &WorkflowRun) {
         attributes,
         error,
     );
+}
+
+/// A store write transaction ended (committed with this many changed rows, or failed).
+pub fn store_write(started: SystemTime, outcome: Result<usize, &crate::CoreError>) {
+    let Some(provider) = PROVIDER.get() else {
+        return;
+    };
+    let tracer = provider.tracer("flightdeck");
+    let mut attributes = vec![
+        KeyValue::new("db.system.name", "sqlite"),
+        KeyValue::new("db.operation.name", "transaction"),
+    ];
+    if let Ok(rows) = outcome {
+        attributes.push(KeyValue::new("flightdeck.store.changed_rows", rows as i64));
+    }
+    let mut span = tracer
+        .span_builder("store.write")
+        .with_kind(SpanKind::Internal)
+        .with_start_time(started)
+        .with_attributes(attributes)
+        .start(&tracer);
+    if let Err(e) = outcome {
+        span.set_status(Status::error(e.to_string()));
+    }
+    span.end();
+}
+
+/// A sync round ended: cells pushed and pulled, conflicts, or why it failed.
+pub fn sync_round(started: SystemTime, outcome: &crate::Result<crate::sync::client::SyncReport>) {
+    let Some(provider) = PROVIDER.get() else {
+        return;
+    };
+    let tracer = provider.tracer("flightdeck");
+    let attributes = match outcome {
+        Ok(r) => vec![
+            KeyValue::new("flightdeck.sync.pushed_cells", r.pushed_cells as i64),
+            KeyValue::new("flightdeck.sync.pulled_cells", r.pulled_cells as i64),
+            KeyValue::new("flightdeck.sync.conflicts", r.conflicts as i64),
+            KeyValue::new("flightdeck.sync.server_head", r.server_head),
+        ],
+        Err(_) => Vec::new(),
+    };
+    let mut span = tracer
+        .span_builder("sync.round")
+        .with_kind(SpanKind::Client)
+        .with_start_time(started)
+        .with_attributes(attributes)
+        .start(&tracer);
+    if let Err(e) = outcome {
+        span.set_status(Status::error(e.to_string()));
+    }
+    span.end();
 }

@@ -156,7 +156,26 @@ pub(crate) fn entity_table(entity: EntityKind) -> &'static str {
 impl Store {
     /// Runs `f` in one transaction: all of it commits, with its audit rows, or none of it.
     pub fn write<T>(&self, f: impl FnOnce(&mut Writer<'_>) -> Result<T>) -> Result<T> {
-        let (value, changes) = {
+        let started = crate::telemetry::enabled().then(std::time::SystemTime::now);
+        let outcome = self.write_inner(f);
+        if let Some(started) = started {
+            crate::telemetry::store_write(
+                started,
+                outcome.as_ref().map(|(_, changes)| changes.len()),
+            );
+        }
+        let (value, changes) = outcome?;
+        // Subscribers hear of a change only once it is durable, and never under the lock.
+        self.notify(changes);
+        Ok(value)
+    }
+
+    /// The transaction itself: the value and the changes it made, once committed.
+    fn write_inner<T>(
+        &self,
+        f: impl FnOnce(&mut Writer<'_>) -> Result<T>,
+    ) -> Result<(T, Vec<Change>)> {
+        Ok({
             let mut conn = self.lock();
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut writer = Writer {
@@ -173,9 +192,6 @@ impl Store {
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             (value, changes)
-        };
-        // Subscribers hear of a change only once it is durable, and never under the lock.
-        self.notify(changes);
-        Ok(value)
+        })
     }
 }

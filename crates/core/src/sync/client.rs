@@ -226,6 +226,15 @@ pub enum Round {
 /// Memories pulled in the round, even one that failed half-way, are then indexed so that they
 /// are found by meaning at once (see [`index_pulled_memories`]).
 pub async fn round(store: &Store, client: &SyncClient, kind: Round) -> Result<SyncReport> {
+    let started = crate::telemetry::enabled().then(std::time::SystemTime::now);
+    let outcome = round_inner(store, client, kind).await;
+    if let Some(started) = started {
+        crate::telemetry::sync_round(started, &outcome);
+    }
+    outcome
+}
+
+async fn round_inner(store: &Store, client: &SyncClient, kind: Round) -> Result<SyncReport> {
     let mut report = SyncReport::default();
     let outcome = match kind {
         Round::PushAndPull => push_and_pull(store, client, &mut report).await,
