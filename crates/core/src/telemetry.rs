@@ -11,21 +11,33 @@
 //! a workflow run's UUID its trace's), so a step's span finds its workflow run's as parent
 //! whichever process recorded either. A failed run's span has error status and its message.
 //! Each store write transaction (`store.write`: rows changed) and sync round (`sync.round`:
-//! cells pushed and pulled, conflicts) is a span of its own.
+//! cells pushed and pulled, conflicts) is a span of its own. Metrics go the same way:
+//! `flightdeck_runs_total` and `flightdeck_run_duration_seconds`, by status and executor.
 
 use std::cell::Cell;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use flightdeck_types::{Execution, ExecutionSpec, Timestamp, WorkflowRun};
+use opentelemetry::metrics::{Counter, Histogram, MeterProvider as _};
 use opentelemetry::trace::{
     Span as _, SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId,
     TraceState, Tracer as _, TracerProvider as _,
 };
 use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{IdGenerator, RandomIdGenerator, SdkTracerProvider};
 
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
+static METRICS: OnceLock<(SdkMeterProvider, Instruments)> = OnceLock::new();
+
+/// The `flightdeck_*` metrics, exported with the spans.
+struct Instruments {
+    /// Runs that ended, by status and executor.
+    runs: Counter<u64>,
+    /// Their durations, start to end, in seconds, by status and executor.
+    durations: Histogram<f64>,
+}
 
 thread_local! {
     /// The ids the next span started on this thread takes (see [`Ids`]).
@@ -60,6 +72,11 @@ impl Drop for Guard {
                 tracing::warn!(error = %e, "OpenTelemetry export could not flush");
             }
         }
+        if let Some((meters, _)) = METRICS.get() {
+            if let Err(e) = meters.shutdown_with_timeout(Duration::from_secs(5)) {
+                tracing::warn!(error = %e, "OpenTelemetry metrics could not flush");
+            }
+        }
     }
 }
 
@@ -84,12 +101,38 @@ pub fn init_from_env() -> Option<Guard> {
     if !set("OTEL_SERVICE_NAME") {
         resource = resource.with_service_name("flightdeck");
     }
+    let resource = resource.build();
     let provider = SdkTracerProvider::builder()
         .with_batch_exporter(exporter)
         .with_id_generator(Ids::default())
-        .with_resource(resource.build())
+        .with_resource(resource.clone())
         .build();
     PROVIDER.set(provider).ok()?;
+    match opentelemetry_otlp::MetricExporter::builder()
+        .with_http()
+        .build()
+    {
+        Ok(exporter) => {
+            let meters = SdkMeterProvider::builder()
+                .with_periodic_exporter(exporter)
+                .with_resource(resource)
+                .build();
+            let meter = meters.meter("flightdeck");
+            let instruments = Instruments {
+                runs: meter
+                    .u64_counter("flightdeck_runs_total")
+                    .with_description("Runs that ended, by status and executor")
+                    .build(),
+                durations: meter
+                    .f64_histogram("flightdeck_run_duration_seconds")
+                    .with_unit("s")
+                    .with_description("How long runs took, start to end")
+                    .build(),
+            };
+            let _ = METRICS.set((meters, instruments));
+        }
+        Err(e) => tracing::warn!(error = %e, "OpenTelemetry metrics are off"),
+    }
     Some(Guard(()))
 }
 
@@ -173,6 +216,15 @@ pub fn run_ended(run: &Execution, agent_name: Option<&str>) {
     }
     if let Some(code) = run.exit_code {
         attributes.push(KeyValue::new("process.exit.code", code));
+    }
+    if let Some((_, m)) = METRICS.get() {
+        let labels = [
+            KeyValue::new("status", run.status.as_str()),
+            KeyValue::new("executor", run.spec.kind().to_string()),
+        ];
+        m.runs.add(1, &labels);
+        let secs = (end.as_millis() - start.as_millis()).max(0) as f64 / 1e3;
+        m.durations.record(secs, &labels);
     }
     let mut name = format!("run {}", run.spec.kind());
     if let ExecutionSpec::Shell(shell) = &run.spec {

@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use flightdeck_tests::otlp::{attr, receiver, service_name, spans, Span};
+use flightdeck_tests::otlp::{attr, metrics, receiver, service_name, spans, Span};
 use flightdeck_tests::sync_rig::{cli_binary, server_binary, Server};
 
 use super::json;
@@ -105,6 +105,46 @@ fn a_workflow_run_exports_a_span_per_run_and_step_to_a_real_receiver() {
         status.message
     );
     assert_eq!(attr(&flaky, "process.exit.code").as_deref(), Some("3"));
+
+    // Each store write transaction is a span too, with the rows it changed.
+    let writes: Vec<&Span> = spans.iter().filter(|s| s.name == "store.write").collect();
+    assert!(writes.len() >= 3, "{} store.write spans", writes.len());
+    assert!(writes
+        .iter()
+        .all(|s| attr(s, "db.system.name").as_deref() == Some("sqlite")));
+    assert!(writes
+        .iter()
+        .any(|s| attr(s, "flightdeck.store.changed_rows")
+            .and_then(|n| n.parse::<i64>().ok())
+            .is_some_and(|n| n > 0)));
+
+    // The runs' metrics: three step runs ended.
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    use opentelemetry_proto::tonic::metrics::v1::number_data_point::Value as Number;
+    let runs: i64 = metrics(&got, "flightdeck_runs_total")
+        .iter()
+        .filter_map(|m| match &m.data {
+            Some(Data::Sum(sum)) => Some(
+                sum.data_points
+                    .iter()
+                    .map(|p| match p.value {
+                        Some(Number::AsInt(v)) => v,
+                        _ => 0,
+                    })
+                    .sum::<i64>(),
+            ),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(runs, 3, "flightdeck_runs_total");
+    let timed: u64 = metrics(&got, "flightdeck_run_duration_seconds")
+        .iter()
+        .filter_map(|m| match &m.data {
+            Some(Data::Histogram(h)) => Some(h.data_points.iter().map(|p| p.count).sum::<u64>()),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(timed, 3, "flightdeck_run_duration_seconds");
 
     // A collector that is gone costs the run nothing: it succeeds all the same.
     let dead = {
