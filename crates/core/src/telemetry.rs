@@ -297,10 +297,6 @@ pub fn workflow_run_ended(run: &WorkflowRun) {
 
 /// A store write transaction ended (committed with this many changed rows, or failed).
 pub fn store_write(started: SystemTime, outcome: Result<usize, &crate::CoreError>) {
-    let Some(provider) = PROVIDER.get() else {
-        return;
-    };
-    let tracer = provider.tracer("flightdeck");
     let mut attributes = vec![
         KeyValue::new("db.system.name", "sqlite"),
         KeyValue::new("db.operation.name", "transaction"),
@@ -308,24 +304,17 @@ pub fn store_write(started: SystemTime, outcome: Result<usize, &crate::CoreError
     if let Ok(rows) = outcome {
         attributes.push(KeyValue::new("flightdeck.store.changed_rows", rows as i64));
     }
-    let mut span = tracer
-        .span_builder("store.write")
-        .with_kind(SpanKind::Internal)
-        .with_start_time(started)
-        .with_attributes(attributes)
-        .start(&tracer);
-    if let Err(e) = outcome {
-        span.set_status(Status::error(e.to_string()));
-    }
-    span.end();
+    now_span(
+        "store.write",
+        SpanKind::Internal,
+        started,
+        attributes,
+        outcome.err().map(|e| e.to_string()),
+    );
 }
 
 /// A sync round ended: cells pushed and pulled, conflicts, or why it failed.
 pub fn sync_round(started: SystemTime, outcome: &crate::Result<crate::sync::client::SyncReport>) {
-    let Some(provider) = PROVIDER.get() else {
-        return;
-    };
-    let tracer = provider.tracer("flightdeck");
     let attributes = match outcome {
         Ok(r) => vec![
             KeyValue::new("flightdeck.sync.pushed_cells", r.pushed_cells as i64),
@@ -335,14 +324,30 @@ pub fn sync_round(started: SystemTime, outcome: &crate::Result<crate::sync::clie
         ],
         Err(_) => Vec::new(),
     };
+    let error = outcome.as_ref().err().map(|e| e.to_string());
+    now_span("sync.round", SpanKind::Client, started, attributes, error);
+}
+
+/// A root span from `started` to now (random ids: nothing else points at it).
+fn now_span(
+    name: &'static str,
+    kind: SpanKind,
+    started: SystemTime,
+    attributes: Vec<KeyValue>,
+    error: Option<String>,
+) {
+    let Some(provider) = PROVIDER.get() else {
+        return;
+    };
+    let tracer = provider.tracer("flightdeck");
     let mut span = tracer
-        .span_builder("sync.round")
-        .with_kind(SpanKind::Client)
+        .span_builder(name)
+        .with_kind(kind)
         .with_start_time(started)
         .with_attributes(attributes)
         .start(&tracer);
-    if let Err(e) = outcome {
-        span.set_status(Status::error(e.to_string()));
+    if let Some(message) = error {
+        span.set_status(Status::error(message));
     }
     span.end();
 }

@@ -60,8 +60,16 @@ pub fn expectation(store: &Store, run: &Execution) -> Result<Option<Expectation>
                     basis: json!({ "source": "step", "expected_secs": secs }),
                 }));
             }
-            let h = store
-                .read(|c| history::step_history(c, &wf.workflow_id, step, &run.id, MAX_HISTORY))?;
+            let h = store.read(|c| {
+                // The ETA's own history: this step's succeeded runs in other runs.
+                crate::store::workflows::step_durations(
+                    c,
+                    &wf.workflow_name,
+                    step,
+                    &wf.id,
+                    MAX_HISTORY as u32,
+                )
+            })?;
             ("step", h)
         }
         (None, _, Some(task)) => (

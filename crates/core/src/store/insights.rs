@@ -280,29 +280,6 @@ pub fn task_history(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// How long step `step` (its items too) took in the latest (at most `limit`) runs of
-/// workflow `workflow_id` where it succeeded, in ms; `except`: the run being judged.
-pub fn step_history(
-    conn: &Connection,
-    workflow_id: &str,
-    step: &str,
-    except: &str,
-    limit: usize,
-) -> Result<Vec<i64>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT e.finished_at - e.started_at FROM workflow_runs w
-         JOIN executions e ON e.workflow_run_id = w.id
-          AND (e.step_id = ?2 OR e.step_id LIKE ?2 || '[%')
-         WHERE w.workflow_id = ?1 AND e.id != ?3 AND e.status = 'succeeded'
-           AND e.started_at IS NOT NULL AND e.finished_at IS NOT NULL
-         ORDER BY w.queued_at DESC LIMIT ?4",
-    )?;
-    let rows = stmt.query_map(params![workflow_id, step, except, limit as i64], |r| {
-        r.get(0)
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// The last `n` output lines (stdout and stderr) a run recorded, oldest first.
 pub fn last_lines(conn: &Connection, execution_id: &str, n: usize) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
