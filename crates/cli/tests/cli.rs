@@ -401,6 +401,7 @@ fn json_task_shape_is_stable() {
             "created_at",
             "description",
             "environment_id",
+            "expected_secs",
             "id",
             "priority",
             "status",

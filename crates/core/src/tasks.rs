@@ -38,6 +38,7 @@ pub fn create(store: &Store, input: NewTask) -> Result<Task> {
             priority: input.priority.unwrap_or_default(),
             environment_id,
             archived: false,
+            expected_secs: input.expected_secs.filter(|s| *s > 0),
             created_at: w.now(),
             updated_at: w.now(),
         };
@@ -86,7 +87,7 @@ pub fn update(store: &Store, id: &str, patch: TaskPatch) -> Result<Task> {
         return Err(CoreError::invalid(
             "update",
             "nothing to change: give at least one of title, description, status, priority, \
-             environment",
+             environment, expected duration",
         ));
     }
     let title = patch.title.as_deref().map(task_title).transpose()?;
@@ -109,6 +110,9 @@ pub fn update(store: &Store, id: &str, patch: TaskPatch) -> Result<Task> {
         }
         if let Some(priority) = patch.priority {
             new.priority = priority;
+        }
+        if let Some(expected) = patch.expected_secs {
+            new.expected_secs = expected;
         }
         if let Some(environment) = &patch.environment {
             new.environment_id = match environment.as_deref() {
@@ -235,6 +239,7 @@ fn save_changes(
             "priority" => new.priority.rank().into(),
             "environment_id" => new.environment_id.clone().into(),
             "archived" => i64::from(new.archived).into(),
+            "expected_secs" => new.expected_secs.map(|s| s as i64).into(),
             other => unreachable!("task field `{other}` is not editable"),
         },
     )?;

@@ -73,6 +73,10 @@ pub struct Task {
     /// deleted the environment; readers treat an unknown id as "none".
     pub environment_id: Option<String>,
     pub archived: bool,
+    /// How long a run of this task should take, in seconds: past it, a slow-run alert.
+    /// Without it, the task's history decides.
+    #[serde(default)]
+    pub expected_secs: Option<u64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -89,6 +93,8 @@ pub struct NewTask {
     pub priority: Option<Priority>,
     #[serde(default)]
     pub environment: Option<String>,
+    #[serde(default)]
+    pub expected_secs: Option<u64>,
 }
 
 /// A partial update: `None` leaves a field as it is. `environment: Some(None)` clears it.
@@ -100,6 +106,8 @@ pub struct TaskPatch {
     pub status: Option<TaskStatus>,
     pub priority: Option<Priority>,
     pub environment: Option<Option<String>>,
+    /// `Some(None)` clears it.
+    pub expected_secs: Option<Option<u64>>,
 }
 
 impl TaskPatch {
@@ -155,6 +163,7 @@ mod tests {
             priority: Priority::High,
             environment_id: None,
             archived: false,
+            expected_secs: None,
             created_at: Timestamp(0),
             updated_at: Timestamp(0),
         };

@@ -71,6 +71,8 @@ fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> i
             environment: (Some(env.clone()) != original.environment_id
                 && !(env.is_empty() && original.environment_id.is_none()))
             .then(|| (!env.is_empty()).then_some(env)),
+            // Set from the CLI (`task update --expected`); the editor leaves it as it is.
+            expected_secs: None,
         };
         save.dispatch(patch);
     };

@@ -197,6 +197,10 @@ pub enum TaskCommand {
         priority: Option<Priority>,
         #[arg(long, short)]
         status: Option<TaskStatus>,
+        /// How long a run of it should take (`90s`, `5m`, `2h`): past it, a slow-run alert
+        /// (see `insights slow`); without it, its history decides
+        #[arg(long, value_name = "SPAN", value_parser = expected_span)]
+        expected: Option<u64>,
     },
     /// List tasks (archived ones only with --all)
     List {
@@ -231,6 +235,12 @@ pub enum TaskCommand {
         /// Clear the task's environment
         #[arg(long)]
         no_env: bool,
+        /// How long a run of it should take (`90s`, `5m`, `2h`)
+        #[arg(long, value_name = "SPAN", value_parser = expected_span, conflicts_with = "no_expected")]
+        expected: Option<u64>,
+        /// Clear the expected duration (its history decides again)
+        #[arg(long)]
+        no_expected: bool,
     },
     /// Hide a task from default lists (reversible with `unarchive`)
     Archive { id: String },
@@ -420,4 +430,23 @@ pub struct AuditArgs {
     /// At most this many rows
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
+}
+
+/// A duration for `--expected`: seconds, or a number and `s`, `m` or `h`; at least a second.
+fn expected_span(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: Option<u64> = digits.parse().ok();
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n.map(|n| n * 60),
+        "h" => n.map(|n| n * 3600),
+        _ => None,
+    };
+    secs.filter(|s| *s > 0).ok_or_else(|| {
+        format!(
+            "`{text}` is not a duration; give a positive number of seconds, or like 90s, 5m, 2h"
+        )
+    })
 }

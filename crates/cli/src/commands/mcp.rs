@@ -370,6 +370,7 @@ impl FlightdeckMcp {
             status: parse_status(args.status.as_deref())?,
             priority: parse_priority(args.priority.as_deref())?,
             environment: args.environment,
+            expected_secs: None,
         };
         let task = tasks::create(&self.store, input).map_err(to_error)?;
         to_json(&task)
@@ -386,6 +387,7 @@ impl FlightdeckMcp {
             status: parse_status(args.status.as_deref())?,
             priority: parse_priority(args.priority.as_deref())?,
             environment: None,
+            expected_secs: None,
         };
         if patch.is_empty() {
             return Err(invalid(

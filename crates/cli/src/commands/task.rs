@@ -16,6 +16,7 @@ pub fn run(store: &Store, cmd: &TaskCommand, out: &Output) -> Result<(), CoreErr
             env,
             priority,
             status,
+            expected,
         } => {
             let task = tasks::create(
                 store,
@@ -25,6 +26,7 @@ pub fn run(store: &Store, cmd: &TaskCommand, out: &Output) -> Result<(), CoreErr
                     status: *status,
                     priority: *priority,
                     environment: env.clone(),
+                    expected_secs: *expected,
                 },
             )?;
             out.print(&task, || task.id.clone());
@@ -62,6 +64,8 @@ pub fn run(store: &Store, cmd: &TaskCommand, out: &Output) -> Result<(), CoreErr
             priority,
             env,
             no_env,
+            expected,
+            no_expected,
         } => {
             let environment = match (env, no_env) {
                 (Some(key), _) => Some(Some(key.clone())),
@@ -74,6 +78,11 @@ pub fn run(store: &Store, cmd: &TaskCommand, out: &Output) -> Result<(), CoreErr
                 status: *status,
                 priority: *priority,
                 environment,
+                expected_secs: match (expected, no_expected) {
+                    (Some(secs), _) => Some(Some(*secs)),
+                    (None, true) => Some(None),
+                    (None, false) => None,
+                },
             };
             let task = tasks::update(store, id, patch)?;
             let names = environment_names(store)?;

@@ -159,3 +159,29 @@ fn health_names_what_needs_doing_and_clears_once_it_is_done() {
     let text = ok(d, &["health"]);
     assert!(text.contains("backup") && text.contains("OK"), "{text}");
 }
+
+#[test]
+fn a_tasks_expected_duration_raises_the_alert_and_can_be_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let task = ok(d, &["task", "add", "nightly import", "--expected", "1s"])
+        .trim()
+        .to_string();
+    assert_eq!(json(d, &["task", "show", &task])["expected_secs"], 1);
+    ok(d, &["run", &task, "--shell", "echo importing; sleep 2"]);
+    let slow = json(d, &["insights", "slow", "--window", "1h"]);
+    let slow = slow.as_array().unwrap();
+    assert_eq!(slow.len(), 1, "{slow:?}");
+    let details = &slow[0]["details"];
+    assert_eq!(details["judged_against"]["source"], "task");
+    assert_eq!(details["expected_ms"], 1000);
+    assert_eq!(details["last_lines"], serde_json::json!(["importing"]));
+
+    ok(d, &["task", "update", &task, "--no-expected"]);
+    assert_eq!(
+        json(d, &["task", "show", &task])["expected_secs"],
+        serde_json::Value::Null
+    );
+    let bad = fails(d, &["task", "update", &task, "--expected", "soon"]);
+    assert!(bad.contains("not a duration"), "{bad}");
+}

@@ -1,5 +1,5 @@
 //! Slow-run alerts. A run is slow once it runs past what is expected of it: its workflow
-//! step's `expected` when set, else 1.5x the p95 of the latest (up to 200) succeeded runs of
+//! step's `expected` or its task's expected duration when set, else 1.5x the p95 of the latest (up to 200) succeeded runs of
 //! the same task (a plain run) or step (a workflow step), when there are at least 10. Then,
 //! once per run, an error record of kind `slow` (severity low, recovery `new`) with
 //! diagnostics: elapsed against expected, what that was judged from, the last 20 output lines,
@@ -38,7 +38,7 @@ pub const LAST_LINES: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
     pub expected_ms: i64,
-    /// `{"source": "step", "expected_secs"}` or `{"source": "history", "of": "task"|"step",
+    /// `{"source": "step"|"task", "expected_secs"}` or `{"source": "history", "of": "task"|"step",
     /// "runs", "p50_ms", "p95_ms", "max_ms", "factor"}`.
     pub basis: Value,
 }
@@ -72,10 +72,22 @@ pub fn expectation(store: &Store, run: &Execution) -> Result<Option<Expectation>
             })?;
             ("step", h)
         }
-        (None, _, Some(task)) => (
-            "task",
-            store.read(|c| history::task_history(c, task, &run.id, MAX_HISTORY))?,
-        ),
+        (None, _, Some(task)) => {
+            let expected = store
+                .read(|c| crate::store::tasks::find(c, task))
+                .ok()
+                .and_then(|t| t.expected_secs);
+            if let Some(secs) = expected {
+                return Ok(Some(Expectation {
+                    expected_ms: secs as i64 * 1000,
+                    basis: json!({ "source": "task", "expected_secs": secs }),
+                }));
+            }
+            (
+                "task",
+                store.read(|c| history::task_history(c, task, &run.id, MAX_HISTORY))?,
+            )
+        }
         _ => return Ok(None),
     };
     let (of, durations) = history;

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::error::{CoreError, Result};
 
-const COLUMNS: &str =
-    "id, title, description, status, priority, environment_id, archived, created_at, updated_at";
+const COLUMNS: &str = "id, title, description, status, priority, environment_id, archived, \
+     created_at, updated_at, expected_secs";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
     let status: String = row.get(3)?;
@@ -22,6 +22,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Task> {
         archived: row.get::<_, i64>(6)? != 0,
         created_at: Timestamp(row.get(7)?),
         updated_at: Timestamp(row.get(8)?),
+        expected_secs: row.get(9)?,
     })
 }
 
@@ -50,8 +51,8 @@ pub fn environment_of(conn: &Connection, id: &str) -> Result<Option<String>> {
 pub fn insert(conn: &Connection, task: &Task) -> Result<()> {
     conn.prepare_cached(
         "INSERT INTO tasks (id, title, description, status, priority, environment_id,
-                            archived, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                            archived, created_at, updated_at, expected_secs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
     .execute(params![
         task.id,
@@ -63,6 +64,7 @@ pub fn insert(conn: &Connection, task: &Task) -> Result<()> {
         task.archived,
         task.created_at.as_millis(),
         task.updated_at.as_millis(),
+        task.expected_secs,
     ])?;
     Ok(())
 }
