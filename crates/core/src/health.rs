@@ -90,10 +90,8 @@ pub fn health(store: &Store) -> Result<Health> {
         json!({ "free_bytes": free }),
     ));
 
-    let stale = store
-        .read(|c| crate::store::memories::stale(c, false, 100_000))?
-        .len();
-    let total = store.read(crate::store::insights::memory_count)?;
+    let stale = store.read(|c| crate::store::memories::stale_count(c, false))?;
+    let total = store.read(crate::store::memories::count_memories)?;
     checks.push(check(
         "memory_index",
         (stale > 0).then(|| {
@@ -102,7 +100,10 @@ pub fn health(store: &Store) -> Result<Health> {
                  indexes them as they come; or run `flightdeck memory reindex`"
             )
         }),
-        format!("{} of {total} memories indexed", total - stale as i64),
+        format!(
+            "{} of {total} memories indexed",
+            total.saturating_sub(stale)
+        ),
         json!({ "memories": total, "not_indexed": stale }),
     ));
 
@@ -146,7 +147,7 @@ pub fn health(store: &Store) -> Result<Health> {
 
     let holder = crate::runs::lock::worker_holder(store);
     let beat = store.read(|c| crate::store::heartbeats::get(c, store.device_id()))?;
-    let queued = store.read(|c| crate::store::insights::queued_on(c, store.device_id()))?;
+    let queued = store.read(|c| crate::store::executions::queued_on(c, store.device_id()))?;
     checks.push(check(
         "worker",
         (holder.is_none() && queued > 0).then(|| {

@@ -6,25 +6,13 @@ mod common;
 #[path = "common/runner.rs"]
 mod runner;
 
-use common::{at, temp_store, true_schedule};
-use flightdeck_core::{environments, runs, schedules, tasks, CoreError, Store};
+use common::{at, task, temp_store, true_schedule};
+use flightdeck_core::{environments, runs, schedules, tasks, CoreError};
 use flightdeck_types::{
-    ExecutionSpec, ExecutionStatus, NewEnvironment, NewSchedule, NewTask, ScheduleKind, ShellSpec,
-    StartRun, TaskPatch,
+    ExecutionSpec, ExecutionStatus, NewEnvironment, NewSchedule, ScheduleKind, ShellSpec, StartRun,
+    TaskPatch,
 };
 use runner::{until, Rig};
-
-fn task(store: &Store, title: &str) -> String {
-    tasks::create(
-        store,
-        NewTask {
-            title: title.into(),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .id
-}
 
 fn field_of(e: CoreError) -> String {
     match e {
@@ -43,7 +31,7 @@ fn line_of(spec: &ExecutionSpec) -> &str {
 #[test]
 fn a_shell_line_queues_a_run_of_the_task() {
     let (_dir, store) = temp_store();
-    let id = task(&store, "Build");
+    let id = task(&store, "Build").id;
     let run = runs::start_for_task(
         &store,
         &StartRun {
@@ -62,7 +50,7 @@ fn a_shell_line_queues_a_run_of_the_task() {
 #[test]
 fn without_a_line_the_environment_agent_command_runs_with_the_task_as_prompt() {
     let (_dir, store) = temp_store();
-    let id = task(&store, "Fix the flaky test");
+    let id = task(&store, "Fix the flaky test").id;
     // No line and no environment: the error is about the command field.
     let none = StartRun {
         task_id: id.clone(),

@@ -35,14 +35,9 @@ fn query(days: i64, by: InsightsGroup) -> InsightsQuery {
     }
 }
 
+/// A duration, or a dash when there is none (the app's one duration format).
 pub fn ms(v: Option<i64>) -> String {
-    match v {
-        None => "–".into(),
-        Some(v) if v < 1_000 => format!("{v} ms"),
-        Some(v) if v < 60_000 => format!("{:.1} s", v as f64 / 1e3),
-        Some(v) if v < 3_600_000 => format!("{:.1} min", v as f64 / 6e4),
-        Some(v) => format!("{:.1} h", v as f64 / 3.6e6),
-    }
+    v.map_or_else(|| "–".into(), super::format::duration)
 }
 
 pub fn rate(r: Option<f64>) -> String {

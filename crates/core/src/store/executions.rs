@@ -353,3 +353,12 @@ pub fn delete_events(conn: &Connection, id: &str) -> Result<()> {
     conn.execute("DELETE FROM execution_events WHERE execution_id = ?1", [id])?;
     Ok(())
 }
+
+/// How many runs wait in the queue for device `device_id`.
+pub fn queued_on(conn: &Connection, device_id: &str) -> Result<i64> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT count(*) FROM executions WHERE status = 'queued' AND device_id = ?1",
+        )?
+        .query_row([device_id], |r| r.get(0))?)
+}

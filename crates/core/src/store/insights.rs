@@ -292,17 +292,3 @@ pub fn last_lines(conn: &Connection, execution_id: &str, n: usize) -> Result<Vec
     lines.reverse();
     Ok(lines)
 }
-
-/// How many memories there are (health's index freshness is over these).
-pub fn memory_count(conn: &Connection) -> Result<i64> {
-    Ok(conn.query_row("SELECT count(*) FROM memories", [], |r| r.get(0))?)
-}
-
-/// How many runs wait in the queue for device `device_id`.
-pub fn queued_on(conn: &Connection, device_id: &str) -> Result<i64> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT count(*) FROM executions WHERE status = 'queued' AND device_id = ?1",
-        )?
-        .query_row([device_id], |r| r.get(0))?)
-}

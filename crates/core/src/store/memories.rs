@@ -402,17 +402,26 @@ pub struct Stale {
     pub has_vector: bool,
 }
 
+/// Memories without an index entry, with one older than the row, or (with `?1`, need
+/// vectors) without a vector.
+const STALE: &str = "FROM memories m LEFT JOIN memory_index i ON i.memory_id = m.id
+     WHERE i.key IS NULL OR i.source_updated_at != m.updated_at OR (?1 AND i.has_vector = 0)";
+
+/// How many memories [`stale`] would give (health counts them without reading them).
+pub fn stale_count(conn: &Connection, need_vectors: bool) -> Result<usize> {
+    let n: i64 = conn
+        .prepare_cached(&format!("SELECT count(*) {STALE}"))?
+        .query_row([need_vectors], |r| r.get(0))?;
+    Ok(n as usize)
+}
+
 /// Memories without an index entry, with one older than the row, or (with `need_vectors`)
 /// without a vector.
 pub fn stale(conn: &Connection, need_vectors: bool, limit: usize) -> Result<Vec<Stale>> {
-    let mut stmt = conn.prepare_cached(
+    let mut stmt = conn.prepare_cached(&format!(
         "SELECT m.id, m.content, m.updated_at, i.key, i.content_hash,
-                COALESCE(i.has_vector, 0) FROM memories m
-         LEFT JOIN memory_index i ON i.memory_id = m.id
-         WHERE i.key IS NULL OR i.source_updated_at != m.updated_at
-            OR (?1 AND i.has_vector = 0)
-         LIMIT ?2",
-    )?;
+                COALESCE(i.has_vector, 0) {STALE} LIMIT ?2"
+    ))?;
     let rows = stmt.query_map(params![need_vectors, limit as i64], |r| {
         Ok(Stale {
             memory_id: r.get(0)?,

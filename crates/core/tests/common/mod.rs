@@ -5,6 +5,18 @@ use flightdeck_core::Store;
 use flightdeck_types::{ExecutionSpec, NewSchedule, ScheduleKind, ShellSpec, Timestamp};
 use tempfile::TempDir;
 
+/// A task titled `title`, created through the engine.
+pub fn task(store: &Store, title: &str) -> flightdeck_types::Task {
+    flightdeck_core::tasks::create(
+        store,
+        flightdeck_types::NewTask {
+            title: title.into(),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
 /// A store in a fresh temporary directory, with the real extensions loaded.
 pub fn temp_store() -> (TempDir, Store) {
     let dir = tempfile::tempdir().unwrap();

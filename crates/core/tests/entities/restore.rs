@@ -5,7 +5,7 @@ use flightdeck_core::restore::{self, RestoreAction, Scope};
 use flightdeck_core::{clock, environments, schedules, tasks, CoreError, Store};
 use flightdeck_types::{NewTask, Priority, TaskFilter, TaskPatch, TaskStatus, Timestamp};
 
-use crate::common::{count, exchange, temp_store};
+use crate::common::{count, exchange, task, temp_store};
 
 /// An instant after `after` (a write's stamp), once the clock has moved past it too: the
 /// writes before it are stamped at or before it, the writes after it later.
@@ -23,17 +23,6 @@ fn wait_past(t: Timestamp) -> Timestamp {
         }
         std::thread::yield_now();
     }
-}
-
-fn task(store: &Store, title: &str) -> flightdeck_types::Task {
-    tasks::create(
-        store,
-        NewTask {
-            title: title.into(),
-            ..Default::default()
-        },
-    )
-    .unwrap()
 }
 
 fn changes_count(store: &Store) -> i64 {

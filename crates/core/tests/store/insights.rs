@@ -1,12 +1,12 @@
 //! Insights from a store seeded with runs of known durations, statuses and queue times: the
 //! figures equal the same figures computed here from the raw lists.
 
-use flightdeck_core::{insights, runs, tasks, Store};
+use flightdeck_core::{insights, runs, Store};
 use flightdeck_types::{
-    ExecutionSpec, InsightsGroup, InsightsQuery, NewExecution, NewTask, ShellSpec, Timestamp,
+    ExecutionSpec, InsightsGroup, InsightsQuery, NewExecution, ShellSpec, Timestamp,
 };
 
-use crate::common::temp_store;
+use crate::common::{task, temp_store};
 
 const DAY: i64 = 86_400_000;
 
@@ -56,18 +56,6 @@ fn seed(store: &Store, task_id: &str, s: &Seed<'_>) -> String {
     exec.id
 }
 
-fn task(store: &Store, title: &str) -> String {
-    tasks::create(
-        store,
-        NewTask {
-            title: title.into(),
-            ..Default::default()
-        },
-    )
-    .unwrap()
-    .id
-}
-
 /// Nearest rank, written out again here: the value at rank ceil(p * n).
 fn rank(values: &[i64], p: f64) -> i64 {
     let mut v = values.to_vec();
@@ -80,8 +68,8 @@ fn rank(values: &[i64], p: f64) -> i64 {
 fn figures_per_task_match_the_raw_runs_and_the_window_holds() {
     let (_dir, store) = temp_store();
     let now = flightdeck_core::clock::now().as_millis();
-    let build = task(&store, "build the api");
-    let lint = task(&store, "lint");
+    let build = task(&store, "build the api").id;
+    let lint = task(&store, "lint").id;
     // 23 runs of `build` over the last 5 days: durations from a fixed spread, every fifth
     // failed, one cancelled, two retries; `lint`: 4 runs.
     let mut build_durations = Vec::new();
@@ -238,7 +226,7 @@ fn figures_per_task_match_the_raw_runs_and_the_window_holds() {
 fn failure_reasons_group_messages_that_differ_only_in_numbers_paths_and_ids() {
     let (_dir, store) = temp_store();
     let now = flightdeck_core::clock::now().as_millis();
-    let t = task(&store, "deploy");
+    let t = task(&store, "deploy").id;
     let failed = |at: i64, error: &str| {
         seed(
             &store,
