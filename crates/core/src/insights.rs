@@ -5,12 +5,12 @@
 use std::collections::{BTreeMap, HashMap};
 
 use flightdeck_types::{
-    DayFigures, FailureReason, GroupFigures, Insights, InsightsQuery, Spread, StepShare, Timestamp,
-    WorkflowBottleneck,
+    DayFigures, FailedRun, FailureReason, GroupFigures, Insights, InsightsGroup, InsightsQuery,
+    Spread, StepShare, Timestamp, WorkflowBottleneck, FAILURE_RUNS_LISTED,
 };
 
 use crate::error::{CoreError, Result};
-use crate::store::insights::{self as sql, RunFact};
+use crate::store::insights::{self as sql, DayTally};
 use crate::store::Store;
 
 const DAY_MS: i64 = 86_400_000;
@@ -21,27 +21,47 @@ pub const MAX_DAYS: i64 = 3_660;
 /// The figures of every run queued in the query's window, all together and per group.
 pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
     check_window(q)?;
-    let facts = read_facts(store, q)?;
     let first_day = q.since.as_millis().div_euclid(DAY_MS);
     let last_day = (q.until.as_millis() - 1).div_euclid(DAY_MS);
     let days = (last_day - first_day + 1).max(0) as usize;
-    let window = Window {
-        statuses: &facts.statuses,
-        first_day,
-        days,
-    };
+    let mut acc = Acc::new(first_day, days);
 
-    // One pass over the runs, into each group's tallies; all runs' are the groups' together.
-    let mut tallies: Vec<Tally> = (0..facts.keys.len()).map(|_| window.tally()).collect();
-    for f in &facts.rows {
-        window.add(&mut tallies[f.key as usize], f);
+    // The window's whole days that have ended come kept (see store::insights); the rest (today,
+    // a window's partial first and last days) from the runs themselves.
+    let now = crate::clock::now().as_millis();
+    let kept_from = q.since.as_millis().div_euclid(DAY_MS)
+        + i64::from(q.since.as_millis().rem_euclid(DAY_MS) != 0);
+    let kept_to = q.until.as_millis().min(now).div_euclid(DAY_MS) - 1;
+    let mut parts = vec![(q.since.as_millis(), q.until.as_millis())];
+    if kept_from <= kept_to {
+        for d in kept_days(store, q.by, kept_from, kept_to)? {
+            acc.add_day(d);
+        }
+        parts = vec![
+            (q.since.as_millis(), kept_from * DAY_MS),
+            ((kept_to + 1) * DAY_MS, q.until.as_millis()),
+        ];
     }
+    for (since, until) in parts.into_iter().filter(|(a, b)| a < b) {
+        acc.add_facts(read_facts(
+            store,
+            q.by,
+            Timestamp::from_millis(since),
+            Timestamp::from_millis(until),
+        )?);
+    }
+
+    let Acc {
+        window,
+        keys,
+        tallies,
+        per_day,
+        ..
+    } = acc;
     let mut total = window.figures(Tally::merged(&window, &tallies));
     total.label = "all runs".into();
     let labels: Vec<Option<String>> = store.read(|c| {
-        facts
-            .keys
-            .iter()
+        keys.iter()
             .map(|k| match k {
                 Some(k) => sql::label(c, q.by, k),
                 None => Ok(None),
@@ -50,25 +70,18 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
     })?;
     let mut groups: Vec<GroupFigures> = tallies
         .into_iter()
-        .zip(facts.keys.iter().zip(labels))
+        .zip(keys.into_iter().zip(labels))
+        .filter(|(tally, _)| tally.runs > 0)
         .map(|(tally, (key, label))| {
             let mut g = window.figures(tally);
             g.label = label
                 .or_else(|| key.clone())
                 .unwrap_or_else(|| "(none)".into());
-            g.key = key.clone();
+            g.key = key;
             g
         })
         .collect();
     groups.sort_by(|a, b| b.runs.cmp(&a.runs).then_with(|| a.label.cmp(&b.label)));
-
-    let mut per_day = vec![vec![0u64; facts.statuses.len()]; days];
-    for f in &facts.rows {
-        let i = (f.queued_at.div_euclid(DAY_MS) - first_day) as usize;
-        if let Some(day) = per_day.get_mut(i) {
-            day[f.status as usize] += 1;
-        }
-    }
     let day_rows = per_day
         .into_iter()
         .enumerate()
@@ -88,61 +101,60 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
     })
 }
 
-/// The window's runs. A long window of a store on disk is read in two halves at once, the
-/// older on a connection of its own (another core; the two halves are disjoint, each run in
-/// one of them): at a million runs reading them is most of the time (see BENCHMARKS.md).
-fn read_facts(store: &Store, q: &InsightsQuery) -> Result<sql::Facts> {
-    const SPLIT_FROM: i64 = DAY_MS;
-    let path = store.path();
-    let on_disk = !path.as_os_str().is_empty() && path.exists();
-    if !on_disk || q.until.as_millis() - q.since.as_millis() < SPLIT_FROM {
-        return store.read(|c| sql::run_facts(c, q.by, q.since, q.until));
+/// The kept tallies of grouping `by` for the ended days `from..=to`; the days not kept yet
+/// are read from their runs and kept, a week per write transaction (so a first read of a
+/// long window holds other writers back for a week's read at a time, not the whole window's).
+fn kept_days(store: &Store, by: InsightsGroup, from: i64, to: i64) -> Result<Vec<DayTally>> {
+    const DAYS_PER_WRITE: usize = 7;
+    let mut kept = store.read(|c| sql::kept_days(c, by, from, to))?;
+    let have: std::collections::HashSet<i64> = kept.iter().map(|d| d.day).collect();
+    let missing: Vec<i64> = (from..=to).filter(|d| !have.contains(d)).collect();
+    for chunk in missing.chunks(DAYS_PER_WRITE) {
+        let made = store.write(|w| {
+            let mut made = Vec::new();
+            // Each run of consecutive days in one read.
+            for days in chunk.chunk_by(|a, b| b - a == 1) {
+                let (first, last) = (days[0], days[days.len() - 1]);
+                let facts = sql::run_facts(
+                    w,
+                    by,
+                    Timestamp::from_millis(first * DAY_MS),
+                    Timestamp::from_millis((last + 1) * DAY_MS),
+                )?;
+                made.extend(day_tallies(facts, first, last));
+            }
+            sql::keep_days(w, by, &made)?;
+            Ok(made)
+        })?;
+        kept.extend(made);
     }
-    let mid = Timestamp::from_millis(
-        q.since.as_millis() + (q.until.as_millis() - q.since.as_millis()) / 2,
-    );
-    let (older, mut newer) = std::thread::scope(|s| {
-        let older = s.spawn(|| sql::run_facts_at(path, q.by, q.since, mid));
-        let newer = store.read(|c| sql::run_facts(c, q.by, mid, q.until));
-        (older.join(), newer)
-    });
-    let older = older.map_err(|_| CoreError::Corrupt("the insights reader panicked".into()))??;
-    newer = newer.map(|mut n| {
-        n.append(older);
-        n
-    });
-    newer
+    Ok(kept)
 }
 
-/// What the figures of one window share: its statuses' names and its days.
-struct Window<'a> {
-    statuses: &'a [String],
-    first_day: i64,
-    days: usize,
-}
-
-impl Window<'_> {
-    /// Counts per status index, by name (statuses with none left out).
-    fn named(&self, counts: &[u64]) -> BTreeMap<String, u64> {
-        counts
-            .iter()
-            .zip(self.statuses)
-            .filter(|(n, _)| **n > 0)
-            .map(|(n, s)| (s.clone(), *n))
-            .collect()
-    }
-
-    fn tally(&self) -> Tally {
-        Tally {
-            counts: vec![0; self.statuses.len()],
-            per_day: vec![0; self.days],
+/// The runs of days `first..=last` per day and group, each day with its `None` group (empty
+/// when every run had a key): what marks the day as kept.
+fn day_tallies(facts: sql::Facts, first: i64, last: i64) -> Vec<DayTally> {
+    let mut by_day_key: HashMap<(i64, Option<u32>), DayTally> = (first..=last)
+        .map(|day| {
+            (
+                (day, None),
+                DayTally {
+                    day,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    let none_key = facts.keys.iter().position(Option::is_none);
+    let mut counts: HashMap<(i64, Option<u32>), Vec<u64>> = HashMap::new();
+    for r in &facts.rows {
+        let day = r.queued_at.div_euclid(DAY_MS);
+        let key = Some(r.key).filter(|k| Some(*k as usize) != none_key);
+        let t = by_day_key.entry((day, key)).or_insert_with(|| DayTally {
+            day,
+            key: key.and_then(|k| facts.keys[k as usize].clone()),
             ..Default::default()
-        }
-    }
-
-    fn add(&self, t: &mut Tally, r: &RunFact) {
-        t.runs += 1;
-        t.counts[r.status as usize] += 1;
+        });
         if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
             t.durations.push((e - s).max(0));
         }
@@ -153,17 +165,191 @@ impl Window<'_> {
             0 | 1 => t.first_attempts += 1,
             _ => t.retries += 1,
         }
-        let i = (r.queued_at.div_euclid(DAY_MS) - self.first_day) as usize;
-        if let Some(n) = t.per_day.get_mut(i) {
-            *n += 1;
+        let c = counts
+            .entry((day, key))
+            .or_insert_with(|| vec![0; facts.statuses.len()]);
+        c[r.status as usize] += 1;
+    }
+    by_day_key
+        .into_iter()
+        .map(|(k, mut t)| {
+            if let Some(c) = counts.get(&k) {
+                t.counts = c
+                    .iter()
+                    .zip(&facts.statuses)
+                    .filter(|(n, _)| **n > 0)
+                    .map(|(n, s)| (s.clone(), *n))
+                    .collect();
+            }
+            t
+        })
+        .collect()
+}
+
+/// The window's runs. A long window of a store on disk is read in two halves at once, the
+/// older on a connection of its own (another core; the two halves are disjoint, each run in
+/// one of them): at a million runs reading them is most of the time (see BENCHMARKS.md).
+fn read_facts(
+    store: &Store,
+    by: InsightsGroup,
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<sql::Facts> {
+    const SPLIT_FROM: i64 = DAY_MS;
+    let path = store.path();
+    let on_disk = !path.as_os_str().is_empty() && path.exists();
+    if !on_disk || until.as_millis() - since.as_millis() < SPLIT_FROM {
+        return store.read(|c| sql::run_facts(c, by, since, until));
+    }
+    let mid =
+        Timestamp::from_millis(since.as_millis() + (until.as_millis() - since.as_millis()) / 2);
+    let (older, mut newer) = std::thread::scope(|s| {
+        let older = s.spawn(|| sql::run_facts_at(path, by, since, mid));
+        let newer = store.read(|c| sql::run_facts(c, by, mid, until));
+        (older.join(), newer)
+    });
+    let older = older.map_err(|_| CoreError::Corrupt("the insights reader panicked".into()))??;
+    newer = newer.map(|mut n| {
+        n.append(older);
+        n
+    });
+    newer
+}
+
+/// The figures of a window as they are added up: its statuses and group keys (interned: a few
+/// integers per run), each group's tally, and the runs per day and status.
+struct Acc {
+    window: Window,
+    keys: Vec<Option<String>>,
+    key_ix: HashMap<Option<String>, usize>,
+    tallies: Vec<Tally>,
+    per_day: Vec<Vec<u64>>,
+}
+
+impl Acc {
+    fn new(first_day: i64, days: usize) -> Self {
+        Acc {
+            window: Window {
+                statuses: Vec::new(),
+                first_day,
+                days,
+            },
+            keys: Vec::new(),
+            key_ix: HashMap::new(),
+            tallies: Vec::new(),
+            per_day: vec![Vec::new(); days],
         }
+    }
+
+    fn status(&mut self, name: &str) -> usize {
+        let statuses = &mut self.window.statuses;
+        statuses.iter().position(|s| s == name).unwrap_or_else(|| {
+            statuses.push(name.to_string());
+            statuses.len() - 1
+        })
+    }
+
+    fn key(&mut self, key: Option<String>) -> usize {
+        if let Some(i) = self.key_ix.get(&key) {
+            return *i;
+        }
+        self.keys.push(key.clone());
+        self.tallies.push(Tally {
+            per_day: vec![0; self.window.days],
+            ..Default::default()
+        });
+        self.key_ix.insert(key, self.keys.len() - 1);
+        self.keys.len() - 1
+    }
+
+    /// The day's index in the window, if it is in it.
+    fn day(&self, day: i64) -> Option<usize> {
+        usize::try_from(day - self.window.first_day)
+            .ok()
+            .filter(|i| *i < self.window.days)
+    }
+
+    fn count(&mut self, group: usize, day: i64, status: usize, n: u64) {
+        let at = self.day(day);
+        let t = &mut self.tallies[group];
+        t.runs += n;
+        bump(&mut t.counts, status, n);
+        if let Some(i) = at {
+            t.per_day[i] += n;
+            bump(&mut self.per_day[i], status, n);
+        }
+    }
+
+    fn add_facts(&mut self, facts: sql::Facts) {
+        let keys: Vec<usize> = facts.keys.into_iter().map(|k| self.key(k)).collect();
+        let statuses: Vec<usize> = facts.statuses.iter().map(|s| self.status(s)).collect();
+        for r in &facts.rows {
+            let group = keys[r.key as usize];
+            self.count(
+                group,
+                r.queued_at.div_euclid(DAY_MS),
+                statuses[r.status as usize],
+                1,
+            );
+            let t = &mut self.tallies[group];
+            if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
+                t.durations.push((e - s).max(0));
+            }
+            if let Some(s) = r.started_at {
+                t.queued.push((s - r.queued_at).max(0));
+            }
+            match r.attempt {
+                0 | 1 => t.first_attempts += 1,
+                _ => t.retries += 1,
+            }
+        }
+    }
+
+    fn add_day(&mut self, d: DayTally) {
+        let group = self.key(d.key);
+        for (status, n) in &d.counts {
+            let s = self.status(status);
+            self.count(group, d.day, s, *n);
+        }
+        let t = &mut self.tallies[group];
+        t.durations.extend_from_slice(&d.durations);
+        t.queued.extend_from_slice(&d.queued);
+        t.retries += d.retries;
+        t.first_attempts += d.first_attempts;
+    }
+}
+
+/// Adds `n` at `at`, growing the list when a status is new.
+fn bump(counts: &mut Vec<u64>, at: usize, n: u64) {
+    if counts.len() <= at {
+        counts.resize(at + 1, 0);
+    }
+    counts[at] += n;
+}
+
+/// What the figures of one window share: its statuses' names and its days.
+struct Window {
+    statuses: Vec<String>,
+    first_day: i64,
+    days: usize,
+}
+
+impl Window {
+    /// Counts per status index, by name (statuses with none left out).
+    fn named(&self, counts: &[u64]) -> BTreeMap<String, u64> {
+        counts
+            .iter()
+            .zip(&self.statuses)
+            .filter(|(n, _)| **n > 0)
+            .map(|(n, s)| (s.clone(), *n))
+            .collect()
     }
 
     fn figures(&self, t: Tally) -> GroupFigures {
         let count = |names: &[&str]| -> u64 {
             t.counts
                 .iter()
-                .zip(self.statuses)
+                .zip(&self.statuses)
                 .filter(|(_, s)| names.contains(&s.as_str()))
                 .map(|(n, _)| n)
                 .sum()
@@ -203,8 +389,11 @@ struct Tally {
 
 impl Tally {
     /// Every group's tallies as one.
-    fn merged(window: &Window<'_>, all: &[Tally]) -> Tally {
-        let mut t = window.tally();
+    fn merged(window: &Window, all: &[Tally]) -> Tally {
+        let mut t = Tally {
+            per_day: vec![0; window.days],
+            ..Default::default()
+        };
         t.durations
             .reserve(all.iter().map(|g| g.durations.len()).sum());
         t.queued.reserve(all.iter().map(|g| g.queued.len()).sum());
@@ -214,8 +403,8 @@ impl Tally {
             t.first_attempts += g.first_attempts;
             t.durations.extend_from_slice(&g.durations);
             t.queued.extend_from_slice(&g.queued);
-            for (a, b) in t.counts.iter_mut().zip(&g.counts) {
-                *a += b;
+            for (i, n) in g.counts.iter().enumerate() {
+                bump(&mut t.counts, i, *n);
             }
             for (a, b) in t.per_day.iter_mut().zip(&g.per_day) {
                 *a += b;
@@ -277,7 +466,7 @@ pub fn slow(store: &Store, q: &InsightsQuery) -> Result<Vec<flightdeck_types::Er
 }
 
 /// The window's failed runs (failed, timed out, interrupted) grouped by their message with
-/// numbers, paths and ids masked; most frequent first, then the latest.
+/// numbers, paths and ids masked; most frequent first, then the latest; each with its runs.
 pub fn failures(store: &Store, q: &InsightsQuery, limit: usize) -> Result<Vec<FailureReason>> {
     check_window(q)?;
     let rows = store.read(|c| sql::failed_runs(c, q.since, q.until))?;
@@ -296,15 +485,29 @@ pub fn failures(store: &Store, q: &InsightsQuery, limit: usize) -> Result<Vec<Fa
                 example_run: id.clone(),
                 example_error: error.clone(),
                 last_at: Timestamp::from_millis(at),
+                runs: Vec::new(),
             });
         entry.count += 1;
-        if at > entry.last_at.as_millis() {
-            entry.example_run = id;
-            entry.example_error = error;
-            entry.last_at = Timestamp::from_millis(at);
-        }
+        entry.runs.push(FailedRun {
+            id,
+            error,
+            at: Timestamp::from_millis(at),
+        });
     }
-    let mut reasons: Vec<FailureReason> = by_reason.into_values().collect();
+    let mut reasons: Vec<FailureReason> = by_reason
+        .into_values()
+        .map(|mut r| {
+            // Latest first (ties by id, so the order is the same every time).
+            r.runs
+                .sort_by(|a, b| b.at.cmp(&a.at).then_with(|| b.id.cmp(&a.id)));
+            r.runs.truncate(FAILURE_RUNS_LISTED);
+            let latest = &r.runs[0];
+            r.example_run = latest.id.clone();
+            r.example_error = latest.error.clone();
+            r.last_at = latest.at;
+            r
+        })
+        .collect();
     reasons.sort_by(|a, b| b.count.cmp(&a.count).then(b.last_at.cmp(&a.last_at)));
     reasons.truncate(limit);
     Ok(reasons)

@@ -100,6 +100,23 @@ pub struct FailureReason {
     /// That run's own message.
     pub example_error: String,
     pub last_at: Timestamp,
+    /// Its runs, latest first: all of them up to [`FAILURE_RUNS_LISTED`] (`count` says how
+    /// many there are).
+    #[serde(default)]
+    pub runs: Vec<FailedRun>,
+}
+
+/// At most this many runs are listed under a failure reason.
+pub const FAILURE_RUNS_LISTED: usize = 100;
+
+/// A run that failed, under its reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FailedRun {
+    pub id: String,
+    /// Its own message.
+    pub error: String,
+    /// When it ended (when it was queued, if it never did).
+    pub at: Timestamp,
 }
 
 /// Where a workflow's time goes: its steps by their share of the critical path (the chain of

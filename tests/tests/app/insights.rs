@@ -1,6 +1,6 @@
 //! Insights in the real app over a seeded store: the success rate, the run count and a
 //! failure reason read from the view equal what the test computes from the runs it wrote;
-//! a reason opens its latest run; the Health panel lists its checks.
+//! a reason lists its runs, the latest first, and opens them; the Health panel lists its checks.
 
 use std::time::Duration;
 
@@ -135,6 +135,20 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
     });
 
     ui.click(&reason).unwrap();
+    let listed = poll::until("the reason's runs", WAIT, || {
+        let runs = ui.find_all("[data-testid=failure-run]")?;
+        Ok((runs.len() == failed as usize).then_some(runs))
+    });
+    let messages = ui
+        .text(&ui.find("[data-testid=failure-runs]").unwrap())
+        .unwrap();
+    for code in ok..ok + failed {
+        assert!(
+            messages.contains(&format!("exited with code {code}")),
+            "{messages}"
+        );
+    }
+    ui.click(&listed[0]).unwrap();
     let error = poll::until("the latest failed run's page", WAIT, || {
         Ok(ui.find_all("[data-testid=run-error]")?.into_iter().next())
     });

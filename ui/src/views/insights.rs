@@ -311,25 +311,48 @@ fn GroupTable(groups: Vec<GroupFigures>) -> impl IntoView {
     }
 }
 
-/// The top failure reasons; a reason opens its latest run.
+/// The top failure reasons; a reason opens the list of its runs (latest first), each a link
+/// to the run.
 #[component]
 fn Failures(reasons: Vec<FailureReason>) -> impl IntoView {
     let route = use_route();
+    let open = RwSignal::new(None::<usize>);
     if reasons.is_empty() {
         return ().into_any();
     }
     view! {
         <h2>"Top failure reasons"</h2>
         <ul class="failure-reasons" data-testid="insights-failures">
-            {reasons.into_iter().map(|r| {
-                let run = r.example_run.clone();
+            {reasons.into_iter().enumerate().map(|(i, r)| {
+                let more = r.count.saturating_sub(r.runs.len() as u64);
+                let runs = r.runs.clone();
                 view! {
                     <li>
                         <button class="link" data-testid="failure-reason"
-                            title=format!("Open the latest: {}", r.example_error)
-                            on:click=move |_| route.set(Route::Run(run.clone()))>
+                            aria-expanded=move || (open.get() == Some(i)).to_string()
+                            title=format!("Show its runs; the latest: {}", r.example_error)
+                            on:click=move |_| open.update(|o| *o = if *o == Some(i) { None } else { Some(i) })>
                             <span class="count">{r.count}</span>" "{r.reason.clone()}
                         </button>
+                        <Show when=move || open.get() == Some(i)>
+                            <ul class="failure-runs" data-testid="failure-runs">
+                                {runs.clone().into_iter().map(|run| {
+                                    let id = run.id.clone();
+                                    view! {
+                                        <li>
+                                            <button class="link" data-testid="failure-run"
+                                                on:click=move |_| route.set(Route::Run(id.clone()))>
+                                                {super::format::local_time(run.at)}
+                                            </button>
+                                            " "<span class="muted">{run.error}</span>
+                                        </li>
+                                    }
+                                }).collect_view()}
+                                {(more > 0).then(|| view! {
+                                    <li class="muted">{format!("and {more} older")}</li>
+                                })}
+                            </ul>
+                        </Show>
                     </li>
                 }
             }).collect_view()}

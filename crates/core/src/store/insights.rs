@@ -1,20 +1,30 @@
 //! The rows insights are computed from: one per run queued in a window, with the group it
-//! falls in. How they stay fast at a million runs (measured in `benches/insights.rs`):
+//! falls in, and the kept figures of the days that have ended. How they stay fast at a million
+//! runs (measured in `benches/insights.rs`):
 //!
-//! - the window's runs are read from an index holding every column the figures need, in
-//!   queue order (migration 0023), so a run's wide row (its spec, its result) is never read,
-//!   and a week's figures read that week's entries and nothing older;
+//! - every day of the window that has ended is read from `insights_days` (migration 0025):
+//!   per day and group, the runs per status and every duration and queue time, packed. The
+//!   percentiles must be exact for any window, so the values themselves are kept, not a
+//!   histogram or a mean; what is saved is stepping through a million index entries and
+//!   reading their columns one by one (most of the time before), since a group's day is one
+//!   row. It is a cache, not a second copy that sync must keep right: triggers on the runs'
+//!   tables drop a day's rows whenever a run of that day is written (a local write or a
+//!   merged change), and the next read fills it again from the runs, inside a write
+//!   transaction so that no run can change between the read and the keep. Maintaining it
+//!   costs a write one indexed delete of (almost always) nothing; the figures never come
+//!   from anything but the runs.
+//! - the rest of the window (today, and the partial days at its edges) is read from an
+//!   index holding every column the figures need, in queue order (migration 0023), so a
+//!   run's wide row (its spec, its result) is never read;
 //! - each row is read into a few integers: the group key and the status are interned (no
 //!   string per row), and the labels (task titles, names) are read once per group, not
 //!   joined to every run.
-//!
-//! No rollup table: the percentiles must be exact for any window, which needs every value,
-//! and reading them this way meets the budget without a second copy for sync to keep right.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use flightdeck_types::{InsightsGroup, Timestamp};
+use rusqlite::types::Value;
 use rusqlite::types::ValueRef;
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -291,4 +301,85 @@ pub fn last_lines(conn: &Connection, execution_id: &str, n: usize) -> Result<Vec
     let mut lines: Vec<String> = rows.collect::<rusqlite::Result<_>>()?;
     lines.reverse();
     Ok(lines)
+}
+
+/// One group's runs of one ended day, as `insights_days` keeps them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DayTally {
+    /// The UTC day: `queued_at` in ms / 86,400,000.
+    pub day: i64,
+    pub key: Option<String>,
+    /// Runs per status.
+    pub counts: Vec<(String, u64)>,
+    pub durations: Vec<i64>,
+    pub queued: Vec<i64>,
+    pub retries: u64,
+    pub first_attempts: u64,
+}
+
+/// The kept tallies of grouping `by` for the days `first..=last`. A day that is kept has
+/// every group's row, and at least the one of key `''` (with no runs when it had none).
+pub fn kept_days(
+    conn: &Connection,
+    by: InsightsGroup,
+    first: i64,
+    last: i64,
+) -> Result<Vec<DayTally>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT day, key, counts, durations, queued, retries, first_attempts FROM insights_days
+         WHERE day >= ?1 AND day <= ?2 AND grouping = ?3",
+    )?;
+    let mut rows = stmt.query(params![first, last, by.as_str()])?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let key: String = r.get(1)?;
+        let counts: std::collections::BTreeMap<String, u64> =
+            serde_json::from_str(r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?)
+                .unwrap_or_default();
+        out.push(DayTally {
+            day: r.get(0)?,
+            key: (!key.is_empty()).then_some(key),
+            counts: counts.into_iter().collect(),
+            durations: unpack(r.get_ref(3)?.as_blob().map_err(rusqlite::Error::from)?),
+            queued: unpack(r.get_ref(4)?.as_blob().map_err(rusqlite::Error::from)?),
+            retries: r.get(5)?,
+            first_attempts: r.get(6)?,
+        });
+    }
+    Ok(out)
+}
+
+/// Keeps the tallies of grouping `by` (whole days: every group of each day they cover).
+pub fn keep_days(conn: &Connection, by: InsightsGroup, days: &[DayTally]) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR REPLACE INTO insights_days
+             (day, grouping, key, counts, durations, queued, retries, first_attempts)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?;
+    for d in days {
+        let counts: std::collections::BTreeMap<&str, u64> =
+            d.counts.iter().map(|(s, n)| (s.as_str(), *n)).collect();
+        stmt.execute(params![
+            d.day,
+            by.as_str(),
+            d.key.as_deref().unwrap_or_default(),
+            serde_json::to_string(&counts).unwrap_or_default(),
+            Value::Blob(pack(&d.durations)),
+            Value::Blob(pack(&d.queued)),
+            d.retries,
+            d.first_attempts,
+        ])?;
+    }
+    Ok(())
+}
+
+fn pack(values: &[i64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn unpack(bytes: &[u8]) -> Vec<i64> {
+    bytes
+        .chunks_exact(8)
+        .map(|c| i64::from_le_bytes(c.try_into().unwrap_or_default()))
+        .collect()
 }

@@ -6,7 +6,7 @@ use flightdeck_types::{
     ExecutionSpec, InsightsGroup, InsightsQuery, NewExecution, ShellSpec, Timestamp,
 };
 
-use crate::common::{task, temp_store};
+use crate::common::{count, ship, task, temp_store};
 
 const DAY: i64 = 86_400_000;
 
@@ -241,11 +241,11 @@ fn failure_reasons_group_messages_that_differ_only_in_numbers_paths_and_ids() {
             },
         )
     };
-    failed(
+    let oldest = failed(
         now - 5_000,
         "exit code 3 after 1.5 s writing /tmp/build-123/out.log",
     );
-    failed(
+    let middle = failed(
         now - 4_000,
         "exit code 17 after 20 s writing /home/ci/work/out.log",
     );
@@ -270,7 +270,175 @@ fn failure_reasons_group_messages_that_differ_only_in_numbers_paths_and_ids() {
         reasons[0].example_run, latest,
         "the latest run is the example"
     );
+    let listed: Vec<&str> = reasons[0].runs.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        listed,
+        [&latest, &middle, &oldest],
+        "every run of the reason, latest first"
+    );
+    assert_eq!(
+        reasons[0].runs[2].error,
+        "exit code 3 after 1.5 s writing /tmp/build-123/out.log"
+    );
     assert_eq!(reasons[1].reason, "run <id>: connection refused (port <n>)");
     assert_eq!(reasons[1].count, 1);
     assert_eq!(insights::failures(&store, &q, 1).unwrap().len(), 1);
+}
+
+/// The figures with the kept days dropped: every one read from the runs themselves.
+fn from_runs(store: &Store, q: &InsightsQuery) -> flightdeck_types::Insights {
+    store
+        .write(|w| {
+            w.execute("DELETE FROM insights_days", [])?;
+            Ok(())
+        })
+        .unwrap();
+    let figures = insights::insights(store, q).unwrap();
+    store
+        .write(|w| {
+            w.execute("DELETE FROM insights_days", [])?;
+            Ok(())
+        })
+        .unwrap();
+    figures
+}
+
+#[test]
+fn kept_days_give_the_figures_of_the_runs_and_follow_every_write_and_merge() {
+    let (_dir, store) = temp_store();
+    let now = flightdeck_core::clock::now().as_millis();
+    let t = task(&store, "nightly").id;
+    let run = |store: &Store, t: &str, days_ago: i64, status: &str, ms: i64| {
+        seed(
+            store,
+            t,
+            &Seed {
+                status,
+                queued_at: now - days_ago * DAY,
+                queue_ms: 3,
+                duration_ms: Some(ms),
+                attempt: 1,
+                error: None,
+            },
+        )
+    };
+    for i in 0..12i64 {
+        run(
+            &store,
+            &t,
+            1 + i % 4,
+            if i % 3 == 0 { "failed" } else { "succeeded" },
+            100 + i * 10,
+        );
+    }
+    let q = InsightsQuery {
+        since: Timestamp::from_millis(now - 10 * DAY),
+        until: Timestamp::from_millis(now + 1),
+        by: InsightsGroup::Task,
+    };
+    let first = insights::insights(&store, &q).unwrap();
+    let kept = count(
+        &store,
+        "SELECT count(*) FROM insights_days WHERE grouping = 'task'",
+    );
+    assert!(kept >= 9, "the window's ended days are kept: {kept} rows");
+    assert_eq!(
+        insights::insights(&store, &q).unwrap(),
+        first,
+        "read back from the kept days"
+    );
+    assert_eq!(from_runs(&store, &q), first);
+    assert_eq!(first.total.runs, 12);
+
+    // A run of a kept day changes: its day is dropped and read again.
+    let changed = run(&store, &t, 2, "succeeded", 9_000);
+    insights::insights(&store, &q).unwrap();
+    store
+        .write(|w| {
+            w.execute(
+                "UPDATE executions SET status = 'failed' WHERE id = ?1",
+                [&changed],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let after = insights::insights(&store, &q).unwrap();
+    assert_eq!(after.total.runs, 13);
+    assert_eq!(
+        after.total.by_status["failed"],
+        first.total.by_status["failed"] + 1
+    );
+    assert_eq!(after.total.duration_ms.max, Some(9_000));
+    assert_eq!(after, from_runs(&store, &q));
+    // Removed (as retention does): gone from the figures.
+    insights::insights(&store, &q).unwrap();
+    store
+        .write(|w| {
+            w.execute("DELETE FROM executions WHERE id = ?1", [&changed])?;
+            Ok(())
+        })
+        .unwrap();
+    let removed = insights::insights(&store, &q).unwrap();
+    assert_eq!(removed, first);
+    // A row written whole into a kept day (as an import would): counted.
+    store
+        .write(|w| {
+            w.execute(
+                "INSERT INTO executions (id, task_id, executor, status, attempt, queued_at,
+                     started_at, finished_at, spec)
+                 VALUES ('imported', ?1, 'shell', 'succeeded', 1, ?2, ?2, ?2 + 8000, '{}')",
+                rusqlite::params![t, now - 4 * DAY],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let imported = insights::insights(&store, &q).unwrap();
+    assert_eq!(imported.total.runs, 13);
+    assert_eq!(imported.total.duration_ms.max, Some(8_000));
+    store
+        .write(|w| {
+            w.execute("DELETE FROM executions WHERE id = 'imported'", [])?;
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(insights::insights(&store, &q).unwrap(), first);
+
+    // A run made on another device for a kept day, merged here: counted.
+    let (_other_dir, other) = temp_store();
+    ship(&store, &other);
+    run(&other, &t, 3, "timed_out", 7_000);
+    insights::insights(&store, &q).unwrap();
+    ship(&other, &store);
+    let merged = insights::insights(&store, &q).unwrap();
+    assert_eq!(merged.total.runs, 13);
+    assert_eq!(merged.total.by_status["timed_out"], 1);
+    assert_eq!(merged.total.duration_ms.max, Some(7_000));
+    assert_eq!(merged, from_runs(&store, &q));
+    // ...and changed there later: the change is merged too.
+    other
+        .write(|w| {
+            w.execute(
+                "UPDATE executions SET status = 'succeeded' WHERE status = 'timed_out'",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    insights::insights(&store, &q).unwrap();
+    ship(&other, &store);
+    let again = insights::insights(&store, &q).unwrap();
+    assert_eq!(again.total.by_status.get("timed_out"), None);
+    assert_eq!(again, from_runs(&store, &q));
+
+    // Other groupings are kept on their own and agree with the runs too.
+    for by in [
+        InsightsGroup::Executor,
+        InsightsGroup::Env,
+        InsightsGroup::Schedule,
+    ] {
+        let q = InsightsQuery { by, ..q.clone() };
+        let kept = insights::insights(&store, &q).unwrap();
+        assert_eq!(insights::insights(&store, &q).unwrap(), kept);
+        assert_eq!(kept, from_runs(&store, &q), "{by:?}");
+    }
 }
