@@ -45,6 +45,7 @@ fn main() {
                 overlap_policy: Some(OverlapPolicy::Allow),
                 retry_policy: None,
                 runner_device_id: None,
+                expected_secs: None,
             },
         )
         .unwrap();

@@ -93,6 +93,10 @@ pub struct Schedule {
     pub last_fired_at: Option<Timestamp>,
     /// None when nothing is left to fire (a `once` that fired) or while paused.
     pub next_fire_at: Option<Timestamp>,
+    /// How long a run of this schedule should take, in seconds: past it, a slow-run alert
+    /// (before the task's own expected duration). Without it, the task's decides.
+    #[serde(default)]
+    pub expected_secs: Option<u64>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -128,6 +132,9 @@ pub struct NewSchedule {
     /// The creating device when absent.
     #[serde(default)]
     pub runner_device_id: Option<String>,
+    /// How long a run should take, in seconds (see [`Schedule::expected_secs`]).
+    #[serde(default)]
+    pub expected_secs: Option<u64>,
 }
 
 /// Fields to change; `None` leaves a field as it is.
@@ -145,6 +152,8 @@ pub struct SchedulePatch {
     pub overlap_policy: Option<OverlapPolicy>,
     pub retry_policy: Option<RetryPolicy>,
     pub runner_device_id: Option<String>,
+    /// `Some(None)` clears it.
+    pub expected_secs: Option<Option<u64>>,
 }
 
 impl SchedulePatch {

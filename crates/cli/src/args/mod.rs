@@ -433,7 +433,7 @@ pub struct AuditArgs {
 }
 
 /// A duration for `--expected`: seconds, or a number and `s`, `m` or `h`; at least a second.
-fn expected_span(text: &str) -> Result<u64, String> {
+pub(crate) fn expected_span(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);

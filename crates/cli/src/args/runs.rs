@@ -176,6 +176,10 @@ pub struct SchedulePolicies {
     /// [default: skip]
     #[arg(long, value_name = "POLICY")]
     pub overlap: Option<OverlapPolicy>,
+    /// How long a run of it should take (`90s`, `5m`, `2h`): past it, a slow-run alert (see
+    /// `insights slow`), before the task's own `--expected`; without either, history decides
+    #[arg(long, value_name = "SPAN", value_parser = super::expected_span)]
+    pub expected: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

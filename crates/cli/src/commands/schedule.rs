@@ -51,6 +51,7 @@ pub fn run(store: &Store, cmd: &ScheduleCommand, out: &Output) -> Result<(), Cor
                     overlap_policy: policies.overlap,
                     retry_policy: None,
                     runner_device_id: None,
+                    expected_secs: policies.expected,
                 },
             )?;
             out.print(&schedule, || schedule.id.clone());

@@ -1,4 +1,4 @@
-//! `flightdeck schedule add` through the real binary: times that never come refused, cron read as standard cron.
+//! `flightdeck schedule add` through the real binary: times that never come refused, cron read as standard cron, an expected duration kept.
 
 use super::common::{fails, json, ok};
 
@@ -94,4 +94,27 @@ fn schedule_cron_is_standard_cron() {
         ],
     );
     assert!(line.contains("0 and 7 = Sunday"), "{line}");
+}
+
+#[test]
+fn schedule_add_takes_an_expected_duration() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let task = ok(d, &["task", "add", "Export"]).trim().to_string();
+    let base = ["schedule", "add", "s", "--task", &task, "--cron", "@daily"];
+    let with = |extra: &[&str]| -> Vec<String> {
+        base.iter()
+            .chain(extra)
+            .chain(&["--shell", "true"])
+            .map(|a| a.to_string())
+            .collect()
+    };
+    let args = with(&["--expected", "5m"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let id = ok(d, &args).trim().to_string();
+    assert_eq!(json(d, &["schedule", "show", &id])["expected_secs"], 300);
+    let args = with(&["--expected", "soon"]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let line = fails(d, &args);
+    assert!(line.contains("`soon` is not a duration"), "{line}");
 }

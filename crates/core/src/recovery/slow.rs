@@ -1,6 +1,7 @@
-//! Slow-run alerts. A run is slow once it runs past what is expected of it: its workflow
-//! step's `expected` or its task's expected duration when set, else 1.5x the p95 of the latest (up to 200) succeeded runs of
-//! the same task (a plain run) or step (a workflow step), when there are at least 10. Then,
+//! Slow-run alerts. A run is slow once it runs past what is expected of it: the first set of
+//! its workflow step's `expected`, its schedule's expected duration and its task's, else 1.5x
+//! the p95 of the latest (up to 200) succeeded runs of the same task (a plain run) or step (a
+//! workflow step), when there are at least 10. Then,
 //! once per run, an error record of kind `slow` (severity low, recovery `new`) with
 //! diagnostics: elapsed against expected, what that was judged from, the last 20 output lines,
 //! and whether the machine is busy. The app turns it into a desktop notification; the run's
@@ -38,7 +39,7 @@ pub const LAST_LINES: usize = 20;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Expectation {
     pub expected_ms: i64,
-    /// `{"source": "step"|"task", "expected_secs"}` or `{"source": "history", "of": "task"|"step",
+    /// `{"source": "step"|"schedule"|"task", "expected_secs"}` or `{"source": "history", "of": "task"|"step",
     /// "runs", "p50_ms", "p95_ms", "max_ms", "factor"}`.
     pub basis: Value,
 }
@@ -72,7 +73,20 @@ pub fn expectation(store: &Store, run: &Execution) -> Result<Option<Expectation>
             })?;
             ("step", h)
         }
-        (None, _, Some(task)) => {
+        (None, _, task) if run.schedule_id.is_some() || task.is_some() => {
+            let schedule = match &run.schedule_id {
+                Some(id) => store.read(|c| crate::schedules::find_in(c, id))?,
+                None => None,
+            };
+            if let Some(secs) = schedule.and_then(|s| s.expected_secs) {
+                return Ok(Some(Expectation {
+                    expected_ms: secs as i64 * 1000,
+                    basis: json!({ "source": "schedule", "expected_secs": secs }),
+                }));
+            }
+            let Some(task) = task else {
+                return Ok(None);
+            };
             let expected = store
                 .read(|c| crate::store::tasks::find(c, task))
                 .ok()

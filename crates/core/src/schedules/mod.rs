@@ -178,6 +178,7 @@ fn from_input(input: NewSchedule, now: Timestamp, device_id: &str) -> Schedule {
         ),
         last_fired_at: None,
         next_fire_at: None,
+        expected_secs: input.expected_secs.filter(|s| *s > 0),
         created_at: now,
         updated_at: now,
     }
@@ -229,6 +230,9 @@ fn column_value(s: &Schedule, field: &str) -> Value {
         "runner_device_id" => opt_text(&s.runner_device_id),
         "last_fired_at" => ts(s.last_fired_at),
         "next_fire_at" => ts(s.next_fire_at),
+        "expected_secs" => s
+            .expected_secs
+            .map_or(Value::Null, |v| Value::Integer(v as i64)),
         other => unreachable!("schedule has no column {other}"),
     }
 }
@@ -285,6 +289,9 @@ pub fn update(store: &Store, id: &str, patch: SchedulePatch) -> Result<Schedule>
         new.overlap_policy = p.overlap_policy.unwrap_or(new.overlap_policy);
         new.retry_policy = p.retry_policy.unwrap_or(new.retry_policy);
         new.runner_device_id = p.runner_device_id.or(new.runner_device_id);
+        if let Some(expected) = p.expected_secs {
+            new.expected_secs = expected.filter(|s| *s > 0);
+        }
         validate(&mut new, cron_typed)?;
         if timing_changed {
             // Only the timing this request sets is judged: a stored once that already

@@ -7,7 +7,7 @@ use crate::error::{CoreError, Result};
 
 const COLUMNS: &str = "id, name, task_id, kind, cron_expr, timezone, interval_secs, run_at, \
      spec, misfire_policy, misfire_cap, overlap_policy, retry_policy, enabled, runner_device_id, \
-     last_fired_at, next_fire_at, created_at, updated_at, cron_dialect";
+     last_fired_at, next_fire_at, created_at, updated_at, cron_dialect, expected_secs";
 
 fn text_err(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
@@ -56,6 +56,7 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<Schedule> {
             .get::<_, String>(19)?
             .parse()
             .map_err(|e| enum_err(19, e))?,
+        expected_secs: row.get(20)?,
     })
 }
 
@@ -63,7 +64,7 @@ pub fn insert(conn: &Connection, s: &Schedule) -> Result<()> {
     conn.prepare_cached(&format!(
         "INSERT INTO schedules ({COLUMNS})
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,
-                 ?18, ?19, ?20)"
+                 ?18, ?19, ?20, ?21)"
     ))?
     .execute(params![
         s.id,
@@ -86,6 +87,7 @@ pub fn insert(conn: &Connection, s: &Schedule) -> Result<()> {
         s.created_at.as_millis(),
         s.updated_at.as_millis(),
         s.cron_dialect.as_str(),
+        s.expected_secs,
     ])?;
     // `executor` mirrors the spec's tag for queries that do not parse JSON.
     conn.prepare_cached("UPDATE schedules SET executor = ?2 WHERE id = ?1")?

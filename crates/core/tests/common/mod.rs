@@ -66,5 +66,6 @@ pub fn true_schedule(name: &str, kind: ScheduleKind) -> NewSchedule {
         overlap_policy: None,
         retry_policy: None,
         runner_device_id: None,
+        expected_secs: None,
     }
 }

@@ -1,11 +1,11 @@
 //! Slow-run alerts through the real runner: a run well past 1.5x the p95 of its task's
 //! history raises exactly one alert with its diagnostics; quick runs raise none; the run's end
-//! resolves it.
+//! resolves it; an expected duration set on the schedule comes before the task's.
 
-use flightdeck_core::{recovery, runs, tasks};
+use flightdeck_core::{recovery, runs, schedules, tasks};
 use flightdeck_types::{
-    ErrorFilter, ErrorKind, ExecutionSpec, NewExecution, NewTask, RecoveryStatus, Severity,
-    ShellSpec,
+    ErrorFilter, ErrorKind, ExecutionSpec, NewExecution, NewTask, RecoveryStatus, ScheduleKind,
+    SchedulePatch, Severity, ShellSpec, Timestamp,
 };
 
 use crate::runner::{until, Rig};
@@ -109,4 +109,62 @@ fn a_run_with_no_task_and_no_history_raises_nothing() {
     let run = rig.queue("sleep 1.5", None);
     rig.final_state(&run.id);
     assert!(slow_alerts(&rig).is_empty());
+}
+
+#[test]
+fn a_schedules_expected_duration_comes_before_its_tasks_and_can_be_cleared() {
+    let rig = Rig::start();
+    let task = tasks::create(
+        &rig.store,
+        NewTask {
+            title: "nightly export".into(),
+            expected_secs: Some(600),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .id;
+    let mut input = crate::common::true_schedule("nightly", ScheduleKind::Once);
+    input.task_id = Some(task.clone());
+    input.run_at = Some(Timestamp(
+        flightdeck_core::clock::now().as_millis() + 86_400_000,
+    ));
+    input.spec = ExecutionSpec::Shell(ShellSpec {
+        line: Some("echo exporting; sleep 20".into()),
+        ..Default::default()
+    });
+    input.expected_secs = Some(1);
+    let schedule = schedules::add(&rig.store, input).unwrap();
+    assert_eq!(schedule.expected_secs, Some(1));
+
+    let run = schedules::trigger(&rig.store, &schedule.id).unwrap();
+    let alert = until("the slow-run alert", || slow_alerts(&rig).pop());
+    assert_eq!(alert.execution_id.as_deref(), Some(run.id.as_str()));
+    assert_eq!(alert.schedule_id.as_deref(), Some(schedule.id.as_str()));
+    let d = &alert.details;
+    assert_eq!(d["judged_against"]["source"], "schedule", "{d}");
+    assert_eq!(d["expected_ms"], 1000, "{d}");
+    assert_eq!(d["last_lines"], serde_json::json!(["exporting"]));
+    runs::request_cancel(&rig.store, &run.id).unwrap();
+    rig.final_state(&run.id);
+
+    // Cleared, the task's own expected duration decides again.
+    let cleared = schedules::update(
+        &rig.store,
+        &schedule.id,
+        SchedulePatch {
+            expected_secs: Some(None),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(cleared.expected_secs, None);
+    let next = schedules::trigger(&rig.store, &schedule.id).unwrap();
+    let judged = recovery::slow::expectation(&rig.store, &next)
+        .unwrap()
+        .unwrap();
+    assert_eq!(judged.expected_ms, 600_000);
+    assert_eq!(judged.basis["source"], "task");
+    runs::request_cancel(&rig.store, &next.id).unwrap();
+    rig.final_state(&next.id);
 }

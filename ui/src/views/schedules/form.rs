@@ -133,6 +133,7 @@ impl Draft {
             overlap_policy: Some(self.overlap.get()),
             retry_policy: None,
             runner_device_id: None,
+            expected_secs: None,
         })
     }
 }
