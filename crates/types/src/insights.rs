@@ -87,6 +87,18 @@ pub struct Insights {
     /// Most runs first.
     pub groups: Vec<GroupFigures>,
     pub days: Vec<DayFigures>,
+    /// How the durations of all the window's runs that ended are spread: buckets on a 1-2-5
+    /// scale (10 ms, 20 ms, 50 ms, 100 ms, ...) from the one holding the shortest to the one
+    /// holding the longest, each with its exact count.
+    #[serde(default)]
+    pub durations: Vec<DurationBucket>,
+}
+
+/// The runs whose duration is over the bucket before's `up_to_ms` and at most this one's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DurationBucket {
+    pub up_to_ms: i64,
+    pub count: u64,
 }
 
 /// A kind of failure: error messages that differ only in numbers, paths and ids.

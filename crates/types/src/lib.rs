@@ -29,8 +29,9 @@ pub use app::{
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};
 pub use insights::{
-    DayFigures, FailedRun, FailureReason, GroupFigures, Health, HealthCheck, Insights,
-    InsightsGroup, InsightsQuery, Spread, StepShare, WorkflowBottleneck, FAILURE_RUNS_LISTED,
+    DayFigures, DurationBucket, FailedRun, FailureReason, GroupFigures, Health, HealthCheck,
+    Insights, InsightsGroup, InsightsQuery, Spread, StepShare, WorkflowBottleneck,
+    FAILURE_RUNS_LISTED,
 };
 pub use memory::{
     Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, MemorySearch, NewMemory,

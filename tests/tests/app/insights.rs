@@ -86,6 +86,26 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
     // The chart has a titled part per day and status.
     let bars = ui.find_all("[data-testid=insights-per-day] rect").unwrap();
     assert!(bars.len() >= 3, "{} bars", bars.len());
+    // The distribution: the runs took 1 s, 2 s, ... 10 s, so 1, 1, 3 and 5 of them in the
+    // buckets up to 1, 2, 5 and 10 s, each figure in its bar's title.
+    let titles: Vec<String> = ui
+        .find_all("[data-testid=insights-distribution] rect title")
+        .unwrap()
+        .iter()
+        .map(|t| ui.property(t, "textContent").unwrap().unwrap_or_default())
+        .collect();
+    let counts: Vec<&str> = titles
+        .iter()
+        .map(|t| t.rsplit(": ").next().unwrap_or_default())
+        .collect();
+    assert_eq!(counts, ["1 run", "1 run", "3 runs", "5 runs"], "{titles:?}");
+    assert_eq!(
+        ui.find_all("[data-testid=insights-distribution] line")
+            .unwrap()
+            .len(),
+        2,
+        "p50 and p95 marked"
+    );
     // A dot a day with runs in the success-rate line.
     let dots = ui
         .find_all("[data-testid=insights-success-over-time] circle")

@@ -4,8 +4,8 @@
 //! more to the wasm than the charts themselves, and these read the theme's variables.
 
 use flightdeck_types::{
-    FailureReason, GroupFigures, Health, Insights, InsightsGroup, InsightsQuery, Timestamp,
-    WorkflowBottleneck,
+    DurationBucket, FailureReason, GroupFigures, Health, Insights, InsightsGroup, InsightsQuery,
+    Timestamp, WorkflowBottleneck,
 };
 use leptos::prelude::*;
 
@@ -132,7 +132,9 @@ fn Figures(insights: Insights) -> impl IntoView {
         <RunsPerDay insights=insights.clone() />
         <h2>"Success rate per day"</h2>
         <SuccessOverTime insights=insights.clone() />
-        <h2>"Durations (p50 and p95 marked)"</h2>
+        <h2>"Duration distribution (p50 and p95 marked)"</h2>
+        <Distribution buckets=insights.durations.clone() p50=t.duration_ms.p50 p95=t.duration_ms.p95 />
+        <h2>"Durations per group (p50 and p95 marked)"</h2>
         <Spreads groups=insights.groups.clone() />
         <h2>{format!("By {}", insights.by)}</h2>
         <GroupTable groups=insights.groups />
@@ -245,6 +247,80 @@ fn SuccessOverTime(insights: Insights) -> impl IntoView {
             }).collect_view()}
         </svg>
     }
+}
+
+/// How all runs' durations spread: a bar per bucket (1-2-5 steps, so the scale is logarithmic),
+/// its exact count in its `<title>`, with the p50 and p95 marked where they fall.
+#[component]
+fn Distribution(buckets: Vec<DurationBucket>, p50: Option<i64>, p95: Option<i64>) -> impl IntoView {
+    if buckets.is_empty() {
+        return ().into_any();
+    }
+    let (w, h, base) = (640.0, 120.0, 104.0);
+    let bar = w / buckets.len() as f64;
+    let max = buckets.iter().map(|b| b.count).max().unwrap_or(1).max(1) as f64;
+    // The bound below bucket `i`: the one before it, or the step below the first (1-2-5).
+    let lower = |i: usize| -> f64 {
+        match i {
+            0 => {
+                let up = buckets[0].up_to_ms;
+                let mut lead = up;
+                while lead >= 10 {
+                    lead /= 10;
+                }
+                up as f64 / if lead == 5 { 2.5 } else { 2.0 }
+            }
+            i => buckets[i - 1].up_to_ms as f64,
+        }
+    };
+    let x_of = |v: i64| -> f64 {
+        let i = buckets
+            .iter()
+            .position(|b| b.up_to_ms >= v)
+            .unwrap_or(buckets.len() - 1);
+        let (lo, up) = (lower(i).max(0.5), buckets[i].up_to_ms as f64);
+        let within = ((v.max(1) as f64).ln() - lo.ln()) / (up.ln() - lo.ln());
+        (i as f64 + within.clamp(0.0, 1.0)) * bar
+    };
+    let marks = [("p50", p50), ("p95", p95)]
+        .into_iter()
+        .filter_map(|(name, v)| v.map(|v| (name, v, x_of(v))))
+        .map(|(name, v, x)| {
+            view! {
+                <line class=format!("mark-{name}") x1=x x2=x y1="0" y2=base>
+                    <title>{format!("{name} {}", ms(Some(v)))}</title>
+                </line>
+            }
+        })
+        .collect_view();
+    let bars = buckets
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let height = b.count as f64 / max * (base - 4.0);
+            let from = if i == 0 { 0 } else { buckets[i - 1].up_to_ms };
+            view! {
+                <rect class="bar bar-succeeded" x=i as f64 * bar + 1.0 y=base - height
+                    width=(bar - 2.0).max(1.0) height=height>
+                    <title>{format!("over {} up to {}: {} run{}", ms(Some(from)), ms(Some(b.up_to_ms)), b.count, if b.count == 1 { "" } else { "s" })}</title>
+                </rect>
+                // Every other bound when many, so that they do not run into each other.
+                {(buckets.len() <= 8 || i % 2 == 0).then(|| view! {
+                    <text class="chart-label" x=i as f64 * bar + bar / 2.0 y=h - 2.0 text-anchor="middle">
+                        {ms(Some(b.up_to_ms))}
+                    </text>
+                })}
+            }
+        })
+        .collect_view();
+    view! {
+        <svg class="chart" data-testid="insights-distribution" viewBox=format!("0 0 {w} {h}")
+            role="img" aria-label="Duration distribution of all runs">
+            {bars}
+            {marks}
+        </svg>
+    }
+    .into_any()
 }
 
 /// Each group's durations: a bar to its max, with its p50 and p95 marked.

@@ -11,7 +11,8 @@ pub use bottlenecks::bottlenecks;
 pub use failures::{failures, normalise};
 
 use flightdeck_types::{
-    DayFigures, GroupFigures, Insights, InsightsGroup, InsightsQuery, Spread, Timestamp,
+    DayFigures, DurationBucket, GroupFigures, Insights, InsightsGroup, InsightsQuery, Spread,
+    Timestamp,
 };
 
 use crate::error::{CoreError, Result};
@@ -63,7 +64,9 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
         per_day,
         ..
     } = acc;
-    let mut total = window.figures(Tally::merged(&window, &tallies));
+    let merged = Tally::merged(&window, &tallies);
+    let durations = histogram(&merged.durations);
+    let mut total = window.figures(merged);
     total.label = "all runs".into();
     let labels: Vec<Option<String>> = store.read(|c| {
         keys.iter()
@@ -103,7 +106,31 @@ pub fn insights(store: &Store, q: &InsightsQuery) -> Result<Insights> {
         total,
         groups,
         days: day_rows,
+        durations,
     })
+}
+
+/// The buckets of [`Insights::durations`]: upper bounds 1, 2, 5, 10, 20, 50, ... ms, from the
+/// one holding the shortest value to the one holding the longest (empty ones between kept).
+pub fn histogram(values: &[i64]) -> Vec<DurationBucket> {
+    // 57 bounds reach 5e18 ms; a longer value counts in the last.
+    let bounds: Vec<i64> = (0..57)
+        .map(|i| [1, 2, 5][i % 3] * 10_i64.pow((i / 3) as u32))
+        .collect();
+    let mut counts = [0u64; 57];
+    for v in values {
+        counts[bounds.partition_point(|b| b < v).min(56)] += 1;
+    }
+    let Some(first) = counts.iter().position(|n| *n > 0) else {
+        return Vec::new();
+    };
+    let last = counts.iter().rposition(|n| *n > 0).unwrap_or(first);
+    (first..=last)
+        .map(|i| DurationBucket {
+            up_to_ms: bounds[i],
+            count: counts[i],
+        })
+        .collect()
 }
 
 /// The kept tallies of grouping `by` for the ended days `from..=to`; the days not kept yet

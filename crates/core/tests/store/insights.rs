@@ -182,6 +182,39 @@ fn figures_per_task_match_the_raw_runs_and_the_window_holds() {
         b.per_day
     );
 
+    // The durations' buckets: 1-2-5 bounds, each value in the first bound at or above it,
+    // written out again here.
+    let mut all: Vec<i64> = build_durations.clone();
+    all.extend([10, 20, 30, 40]);
+    let bound_of = |v: i64| -> i64 {
+        let mut b = 1i64;
+        for i in 0.. {
+            b = [1, 2, 5][i % 3] * 10i64.pow((i / 3) as u32);
+            if b >= v {
+                break;
+            }
+        }
+        b
+    };
+    let mut expected = std::collections::BTreeMap::new();
+    for v in &all {
+        *expected.entry(bound_of(*v)).or_insert(0u64) += 1;
+    }
+    let got: std::collections::BTreeMap<i64, u64> = figures
+        .durations
+        .iter()
+        .filter(|b| b.count > 0)
+        .map(|b| (b.up_to_ms, b.count))
+        .collect();
+    assert_eq!(got, expected);
+    assert_eq!(figures.durations.first().unwrap().up_to_ms, 10);
+    assert_eq!(figures.durations.last().unwrap().up_to_ms, 10_000);
+    assert_eq!(
+        figures.durations.len(),
+        10,
+        "10 ms to 10 s, the empty ones between kept"
+    );
+
     let l = figures
         .groups
         .iter()
