@@ -47,7 +47,7 @@ pub use schedule::{
     MisfirePolicy, NewSchedule, OverlapPolicy, Schedule, ScheduleKind, SchedulePatch,
 };
 pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
-pub use time::Timestamp;
+pub use time::{format_span_secs, parse_span_secs, Timestamp};
 pub use validate::FieldError;
 pub use workflow::{
     ApplyOutcome, Approval, AttemptRecord, Checkpoint, Decision, ItemProgress, ParamSpec,

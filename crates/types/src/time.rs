@@ -52,9 +52,59 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// An expected duration as people type it: seconds, or a number and `s`, `m` or `h`; at
+/// least a second. The error says what was wrong and what to give instead.
+pub fn parse_span_secs(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: Option<u64> = digits.parse().ok();
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" => n.and_then(|n| n.checked_mul(60)),
+        "h" => n.and_then(|n| n.checked_mul(3600)),
+        _ => None,
+    };
+    secs.filter(|s| *s > 0).ok_or_else(|| {
+        format!(
+            "`{text}` is not a duration; give a positive number of seconds, or like 90s, 5m, 2h"
+        )
+    })
+}
+
+/// A span as [`parse_span_secs`] reads it back: whole hours as `2h`, whole minutes as `5m`,
+/// else seconds (`90s`).
+pub fn format_span_secs(secs: u64) -> String {
+    match secs {
+        s if s >= 3600 && s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s >= 60 && s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_read_back_as_written() {
+        for (text, secs) in [
+            ("90", 90),
+            ("90s", 90),
+            ("5m", 300),
+            ("2h", 7200),
+            (" 7 m ", 420),
+        ] {
+            assert_eq!(parse_span_secs(text), Ok(secs), "{text}");
+        }
+        for secs in [1, 59, 90, 300, 3_600, 5_400, 7_200] {
+            assert_eq!(parse_span_secs(&format_span_secs(secs)), Ok(secs));
+        }
+        for bad in ["", "0", "soon", "5d", "-3s", "99999999999999999999h"] {
+            let e = parse_span_secs(bad).unwrap_err();
+            assert!(e.contains("like 90s, 5m, 2h"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn round_trips_through_json() {

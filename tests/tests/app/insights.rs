@@ -20,6 +20,7 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
     let (ok, failed) = (7u32, 3u32);
     let mut latest_failure = String::new();
     let mut days = std::collections::BTreeSet::new();
+    let task_id;
     {
         let store = Store::open_workspace(Some(data.path()), "default").unwrap();
         let task = tasks::create(
@@ -30,6 +31,7 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
             },
         )
         .unwrap();
+        task_id = task.id.clone();
         for i in 0..(ok + failed) as i64 {
             let run = runs::queue(
                 &store,
@@ -145,6 +147,30 @@ fn insights_shows_the_figures_of_the_runs_in_the_store() {
             .next())
     });
     assert_eq!(ui.text(&own).unwrap(), expected_rate);
+
+    // Its expected duration is set in the editor: a span that does not read is said beside
+    // the field and nothing is saved; `2m` is kept as 120 s.
+    let field = ui.find("[data-testid=edit-expected]").unwrap();
+    ui.type_text(&field, "soon").unwrap();
+    ui.click(&ui.find("[data-testid=save-task]").unwrap())
+        .unwrap();
+    let said = poll::until("the span's error", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=field-error-expected_secs]")?
+            .into_iter()
+            .next())
+    });
+    assert!(ui.text(&said).unwrap().contains("`soon` is not a duration"));
+    ui.clear(&field).unwrap();
+    ui.type_text(&field, "2m").unwrap();
+    ui.click(&ui.find("[data-testid=save-task]").unwrap())
+        .unwrap();
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    poll::until("the expected duration saved", WAIT, || {
+        let task = tasks::get(&store, &task_id).map_err(|e| e.to_string())?;
+        Ok((task.expected_secs == Some(120)).then_some(()))
+    });
+    drop(store);
     ui.click(&ui.find("[data-testid=nav-insights]").unwrap())
         .unwrap();
     let reason = poll::until("a failure reason again", WAIT, || {

@@ -1,7 +1,7 @@
 //! One task: its fields, an edit form with errors beside each field, its runs (start a run,
 //! follow them) and its context (related memories, similar runs).
 
-use flightdeck_types::{Priority, Task, TaskPatch, TaskStatus};
+use flightdeck_types::{format_span_secs, parse_span_secs, Priority, Task, TaskPatch, TaskStatus};
 use leptos::prelude::*;
 
 use super::forms::{for_field, for_form, FieldError};
@@ -43,7 +43,14 @@ pub fn TaskDetailView(id: String) -> impl IntoView {
     }
 }
 
-const FIELDS: [&str; 5] = ["title", "description", "status", "priority", "environment"];
+const FIELDS: [&str; 6] = [
+    "title",
+    "description",
+    "status",
+    "priority",
+    "environment",
+    "expected_secs",
+];
 
 #[component]
 fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> impl IntoView {
@@ -55,6 +62,9 @@ fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> i
     let status = RwSignal::new(task.status);
     let priority = RwSignal::new(task.priority);
     let environment = RwSignal::new(task.environment_id.clone().unwrap_or_default());
+    let expected = RwSignal::new(task.expected_secs.map(format_span_secs).unwrap_or_default());
+    // A span that does not read, said beside the field before anything is sent.
+    let (bad_span, set_bad_span) = signal(None::<String>);
     let error = move || save.value().get().and_then(Result::err);
     let saved = move || matches!(save.value().get(), Some(Ok(_)));
     let original = task.clone();
@@ -62,6 +72,18 @@ fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> i
         ev.prevent_default();
         let changed = |new: String, old: &str| (new != old).then_some(new);
         let env = environment.get_untracked();
+        let span = expected.get_untracked();
+        let expected_secs = match span.trim() {
+            "" => None,
+            text => match parse_span_secs(text) {
+                Ok(secs) => Some(secs),
+                Err(e) => {
+                    set_bad_span.set(Some(e));
+                    return;
+                }
+            },
+        };
+        set_bad_span.set(None);
         let patch = TaskPatch {
             title: changed(title.get_untracked(), &original.title),
             description: changed(description.get_untracked(), &original.description),
@@ -71,8 +93,7 @@ fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> i
             environment: (Some(env.clone()) != original.environment_id
                 && !(env.is_empty() && original.environment_id.is_none()))
             .then(|| (!env.is_empty()).then_some(env)),
-            // Set from the CLI (`task update --expected`); the editor leaves it as it is.
-            expected_secs: None,
+            expected_secs: (expected_secs != original.expected_secs).then_some(expected_secs),
         };
         save.dispatch(patch);
     };
@@ -121,6 +142,14 @@ fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> i
                         }).collect_view()}
                     </select>
                     <FieldError testid="environment" message=message("environment") />
+                </label>
+                <label class="field">
+                    <span class="label">"Expected duration"</span>
+                    <input class="input" data-testid="edit-expected" placeholder="e.g. 5m (empty: its history decides)"
+                        title="How long a run of it should take (90s, 5m, 2h); past it, a slow-run alert"
+                        prop:value=expected on:input=move |ev| expected.set(event_target_value(&ev)) />
+                    <FieldError testid="expected_secs"
+                        message=Signal::derive(move || bad_span.get().or_else(|| for_field(error(), "expected_secs"))) />
                 </label>
             </div>
             <div class="row">

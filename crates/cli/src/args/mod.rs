@@ -434,19 +434,5 @@ pub struct AuditArgs {
 
 /// A duration for `--expected`: seconds, or a number and `s`, `m` or `h`; at least a second.
 pub(crate) fn expected_span(text: &str) -> Result<u64, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let n: Option<u64> = digits.parse().ok();
-    let secs = match unit.trim() {
-        "" | "s" => n,
-        "m" => n.map(|n| n * 60),
-        "h" => n.map(|n| n * 3600),
-        _ => None,
-    };
-    secs.filter(|s| *s > 0).ok_or_else(|| {
-        format!(
-            "`{text}` is not a duration; give a positive number of seconds, or like 90s, 5m, 2h"
-        )
-    })
+    flightdeck_types::parse_span_secs(text)
 }
