@@ -59,6 +59,8 @@ FD_APT_PACKAGES=(
     nginx
     # the set-up itself
     curl unzip
+    # scripts/package.sh (Debian packages)
+    dpkg-dev fakeroot
 )
 
 # The Rust tools cargo installs into (rustup's default; respect CARGO_HOME).

@@ -25,7 +25,7 @@ mod wire;
 #[derive(Debug, Parser)]
 #[command(
     name = "flightdeck-sync-server",
-    version,
+    version = flightdeck_build_info::LONG_VERSION,
     about = "The Flightdeck sync server"
 )]
 struct Cli {
@@ -146,9 +146,10 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let database_url = cli
-        .database_url
-        .context("no database: pass --database-url or set DATABASE_URL")?;
+    let database_url = match cli.database_url.clone() {
+        Some(url) => url,
+        None => database_url_from_settings()?,
+    };
     let pool = db::connect_and_migrate(&database_url)
         .await
         .context("cannot prepare the database")?;
@@ -194,4 +195,67 @@ async fn main() -> anyhow::Result<()> {
         Command::Device(DeviceCommand::Revoke { id }) => admin::revoke_device(&pool, &id).await?,
     }
     Ok(())
+}
+
+/// The settings file the package installs (`KEY=VALUE` lines, as systemd's `EnvironmentFile`
+/// reads them); `$FLIGHTDECK_SYNC_ENV_FILE` names another.
+const SETTINGS_FILE: &str = "/etc/flightdeck/sync-server.env";
+
+/// `DATABASE_URL` from the settings file, for the admin commands run by hand (`sudo
+/// flightdeck-sync-server workspace create NAME`) when neither the flag nor the variable is set.
+fn database_url_from_settings() -> anyhow::Result<String> {
+    let path = std::env::var("FLIGHTDECK_SYNC_ENV_FILE").unwrap_or_else(|_| SETTINGS_FILE.into());
+    database_url_in(&path)
+}
+
+/// `DATABASE_URL` from the settings file at `path`.
+fn database_url_in(path: &str) -> anyhow::Result<String> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            anyhow::bail!("no database: pass --database-url or set DATABASE_URL")
+        }
+        Err(e) => anyhow::bail!(
+            "no database: pass --database-url or set DATABASE_URL ({path} holds it but cannot be \
+             read: {e}; run as root, e.g. with sudo)"
+        ),
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split_once('='))
+        .find(|(k, _)| k.trim() == "DATABASE_URL")
+        .map(|(_, v)| v.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no database: pass --database-url, set DATABASE_URL, or set it in {path}"
+            )
+        })
+}
+
+#[cfg(test)]
+mod settings_tests {
+    use super::database_url_in;
+
+    #[test]
+    fn the_settings_file_gives_the_database_url_or_says_what_is_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("sync-server.env");
+        std::fs::write(
+            &file,
+            "# a comment\nFLIGHTDECK_SYNC_BIND=127.0.0.1:8787\nDATABASE_URL=\"postgres://u@h/db\"\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        assert_eq!(database_url_in(path).unwrap(), "postgres://u@h/db");
+        std::fs::write(&file, "# DATABASE_URL=postgres://commented/out\n").unwrap();
+        let e = database_url_in(path).unwrap_err().to_string();
+        assert!(e.contains(&format!("or set it in {path}")), "{e}");
+        let gone = dir.path().join("none.env");
+        let e = database_url_in(gone.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "no database: pass --database-url or set DATABASE_URL");
+    }
 }

@@ -23,6 +23,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    if let Command::Completions { shell } = &cli.command {
+        // Needs no workspace: printed before any store is opened.
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut script = Vec::new();
+        clap_complete::generate(*shell, &mut command, "flightdeck", &mut script);
+        // A reader that stops early (`| head`) is not an error.
+        let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), &script);
+        return ExitCode::SUCCESS;
+    }
     let out = Output::new(cli.json);
     // OpenTelemetry export when OTEL_EXPORTER_OTLP_ENDPOINT is set; flushed as the guard
     // drops, when the command is done.
@@ -84,6 +93,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
             Ok(())
         }
         Command::Mcp { print_config: None } => commands::mcp::run(store, cli.data_dir.as_deref()),
+        Command::Completions { .. } => Ok(()), // printed in main, before the store opens
     }
 }
 

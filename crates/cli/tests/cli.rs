@@ -485,3 +485,37 @@ fn with_json_a_refused_command_line_is_one_json_error() {
     let plain = flightdeck(dir.path(), &["task", "add"]);
     assert!(plain.stderr.starts_with("error: "), "{}", plain.stderr);
 }
+
+#[test]
+fn version_names_the_commit_and_completions_print_for_each_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = ok(dir.path(), &["--version"]);
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .unwrap();
+    let commit = String::from_utf8(commit.stdout).unwrap();
+    assert_eq!(
+        version.trim(),
+        format!(
+            "flightdeck {} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            commit.trim()
+        )
+    );
+    for (shell, marker) in [
+        ("bash", "complete -F _flightdeck"),
+        ("zsh", "#compdef flightdeck"),
+        ("fish", "complete -c flightdeck"),
+    ] {
+        let script = ok(dir.path(), &["completions", shell]);
+        assert!(script.contains(marker), "{shell}: {}", &script[..200]);
+        assert!(script.contains("insights"), "{shell} completes subcommands");
+    }
+    let bad = fails(dir.path(), &["completions", "tcsh"]);
+    assert!(bad.contains("tcsh"), "{bad}");
+    assert!(
+        !dir.path().join("workspaces").exists(),
+        "no workspace is made for either"
+    );
+}

@@ -18,7 +18,7 @@ pub use workflow::{ForkArgs, StartArgs, WorkflowCommand};
 #[derive(Debug, Parser)]
 #[command(
     name = "flightdeck",
-    version,
+    version = flightdeck_build_info::LONG_VERSION,
     about = "Flightdeck, headless: tasks, environments, runs, workflows, schedules, memory and sync from scripts",
     after_help = "Data lives in $FLIGHTDECK_DATA_DIR, else ~/.local/share/flightdeck; \
                   one database per workspace."
@@ -127,6 +127,13 @@ pub enum Command {
         /// generic JSON) instead of serving
         #[arg(long, value_name = "AGENT")]
         print_config: Option<String>,
+    },
+    /// Print the shell completion script for bash, zsh, fish, elvish or powershell (the
+    /// packages install them; by hand: `flightdeck completions bash >
+    /// ~/.local/share/bash-completion/completions/flightdeck`)
+    Completions {
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
     },
 }
 

@@ -26,7 +26,8 @@ const MAX_TOKENS: usize = 256;
 const BATCH: usize = 32;
 
 /// Where the built-in model is: `$FLIGHTDECK_MODEL_DIR`, else `<data dir>/models/...`, else
-/// `<repo>/.deps/models/...` (development checkouts). `None` when none holds the weights.
+/// `<bin>/../share/flightdeck/models/...` (the packages), else `<repo>/.deps/models/...`
+/// (development checkouts). `None` when none holds the weights.
 pub fn default_model_dir() -> Option<PathBuf> {
     find_model_dir(None)
 }
@@ -49,6 +50,13 @@ pub fn find_model_dir(data_dir: Option<&Path>) -> Option<PathBuf> {
                 candidates.push(data.join("models").join(MINILM_NAME));
             }
         }
+    }
+    // Where the packages install it: `/usr/share/flightdeck/models` for `/usr/bin/flightdeck`.
+    if let Some(bin) = std::env::current_exe()
+        .ok()
+        .and_then(|e| e.parent().map(Path::to_path_buf))
+    {
+        candidates.push(bin.join("../share/flightdeck/models").join(MINILM_NAME));
     }
     candidates.push(
         Path::new(env!("CARGO_MANIFEST_DIR"))
