@@ -4,6 +4,9 @@
 # would, with nothing from the checkout on the way:
 #
 #   - `flightdeck --version` names the workspace version and the commit;
+#   - the installed desktop app, started under Xvfb on a fresh home through tauri-driver (the
+#     e2e harness with FLIGHTDECK_APP_BIN=/usr/bin/flightdeck-app), shows the task board and
+#     creates a task;
 #   - the installed CLI on a fresh home: `task add`, and `memory search` finding a memory by
 #     meaning alone (so the installed crsqlite.so and model were found);
 #   - the installed server's unit command (ExecStart, as the unit's user, its settings file
@@ -21,7 +24,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CARGO_TARGET_DIR="$(realpath -m -- "${CARGO_TARGET_DIR:-$ROOT/target}")"
 PKGS="$CARGO_TARGET_DIR/packages"
-NAMES=(flightdeck-common flightdeck-cli flightdeck-sync-server)
+NAMES=(flightdeck-common flightdeck-cli flightdeck-sync-server flightdeck-app)
 
 fail() {
     printf 'package-test: FAILED: %s\n' "$*" >&2
@@ -32,7 +35,7 @@ ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 [[ $(id -u) == 0 ]] || fail "run as root: it installs the packages with apt-get"
 if [[ ${1:-} != --no-build ]]; then
-    "$ROOT/scripts/package.sh" common cli server
+    "$ROOT/scripts/package.sh" common cli server app
 fi
 VERSION="$(sed -n 's/^version = "\(.*\)"$/\1/p' "$ROOT/Cargo.toml" | head -n 1)"
 ARCH="$(dpkg --print-architecture)"
@@ -54,7 +57,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Nothing of the checkout: no extension or model paths, a fresh home, the installed binaries.
+# Nothing of the checkout: no extension or model paths, a fresh home, the installed binaries
+# (cargo and rustup stay where they are, for the app's e2e test).
+export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}" RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
 unset FLIGHTDECK_CRSQLITE_PATH FLIGHTDECK_MODEL_DIR FLIGHTDECK_DATA_DIR FLIGHTDECK_WORKSPACE
 export HOME="$WORK/home" FLIGHTDECK_KEYRING=file
 mkdir -p "$HOME"
@@ -63,7 +68,7 @@ cd "$WORK"
 started=$(date +%s%N)
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${debs[@]}" >"$WORK/apt-install.log" 2>&1 ||
     fail "apt-get install: $(tail -n 3 "$WORK/apt-install.log")"
-say "install: $(ms_since "$started") ms (apt-get install of the three packages)"
+say "install: $(ms_since "$started") ms (apt-get install of the four packages)"
 for n in "${NAMES[@]}"; do dpkg -L "$n" >"$WORK/$n.files"; done
 
 fd=/usr/bin/flightdeck
@@ -91,6 +96,16 @@ assert "password rotates" in best["memory"]["content"], best
 assert "vector" in best["matched"], best
 EOF
 say "cli: task added, memory found by meaning (crsqlite.so and the model were found)"
+
+# The installed app on the fresh home: its desktop entry and icon, then the task board.
+[[ -f /usr/share/applications/flightdeck.desktop ]] || fail "no desktop entry"
+grep -q '^Exec=flightdeck-app$' /usr/share/applications/flightdeck.desktop || fail "the desktop entry does not start flightdeck-app"
+[[ -f /usr/share/icons/hicolor/128x128/apps/flightdeck.png ]] || fail "no icon"
+(cd "$ROOT" && FLIGHTDECK_APP_BIN=/usr/bin/flightdeck-app scripts/with-keyring.sh \
+    cargo test -q -p flightdeck-tests --test app -- --exact the_window_opens_lists_and_creates_tasks) \
+    >"$WORK/app-test.log" 2>&1 || fail "the installed app: $(grep -E 'panicked|error' "$WORK/app-test.log" | head -n 3)"
+grep -q "1 passed" "$WORK/app-test.log" || fail "the installed app's test did not run: $(tail -n 3 "$WORK/app-test.log")"
+say "app: the installed app showed the task board and created a task (fresh home, under Xvfb)"
 
 # A throwaway Postgres for the server, run by the postgres system user.
 PG_BIN="$(dirname "$(readlink -f "$(command -v initdb 2>/dev/null || ls -d /usr/lib/postgresql/*/bin/initdb | tail -n 1)")")"

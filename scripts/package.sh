@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Debian packages of Flightdeck, built from a checkout:
 #
-#   scripts/package.sh [common] [cli] [server]     (default: all three)
+#   scripts/package.sh [common] [cli] [server] [app]     (default: all four)
 #
 # Writes target/packages/*.deb (the workspace version, the architecture dpkg reports):
 #
@@ -12,6 +12,14 @@
 #   flightdeck-sync-server  /usr/bin/flightdeck-sync-server (the server and its admin commands),
 #                           a systemd unit run as its own system user, DATABASE_URL read from
 #                           /etc/flightdeck/sync-server.env, logs to journald
+#   flightdeck-app          /usr/bin/flightdeck-app (the desktop app, UI embedded), its desktop
+#                           entry and icons; depends on flightdeck-common and WebKitGTK 4.1
+#
+# The app's package is put together here like the others rather than by Tauri's bundler
+# (`cargo tauri build`): the bundler comes with tauri-cli, one more cargo install of several
+# minutes in set-up, to write the same binary, desktop entry and icons into a .deb; its
+# AppImage target is not built at all, since it downloads linuxdeploy from GitHub while it
+# bundles, which an offline build cannot do.
 #
 # Set-up first (cr-sqlite and the model come from it: `scripts/setup.sh app` or a run of
 # scripts/test.sh); this script builds the binaries in release itself. Each package's Depends
@@ -181,13 +189,40 @@ package_server() {
     build "$root" flightdeck-sync-server
 }
 
+package_app() {
+    fd_banner "flightdeck-app: the UI, then cargo build --release"
+    setup_run app
+    cargo fetch
+    (cd ui && trunk build --release=true)
+    cargo build --release -p flightdeck-app --features custom-protocol
+    local root
+    root="$(stage flightdeck-app)"
+    install -Dm0755 "$CARGO_TARGET_DIR/release/flightdeck-app" "$root/usr/bin/flightdeck-app"
+    strip --strip-debug "$root/usr/bin/flightdeck-app"
+    install -Dm0644 scripts/packaging/flightdeck.desktop \
+        "$root/usr/share/applications/flightdeck.desktop"
+    local icons="$root/usr/share/icons/hicolor"
+    install -Dm0644 icons/32x32.png "$icons/32x32/apps/flightdeck.png"
+    install -Dm0644 icons/128x128.png "$icons/128x128/apps/flightdeck.png"
+    install -Dm0644 icons/128x128@2x.png "$icons/256x256/apps/flightdeck.png"
+    install -Dm0644 icons/icon.png "$icons/512x512/apps/flightdeck.png"
+    copyright "$root" flightdeck-app
+    control "$root" flightdeck-app \
+        "$(shlibs "$root" /usr/bin/flightdeck-app), flightdeck-common (= $VERSION)" \
+        "Flightdeck: local-first mission control for AI-agent work (desktop app)
+ Tasks and environments, runs of coding agents, shell commands and HTTP calls watched
+ live, workflows, schedules, insights, agent memory and sync, offline first." \
+        "Recommends: gnome-keyring, git"
+    build "$root" flightdeck-app
+}
+
 mkdir -p "$OUT"
 fd_need_disk "$CARGO_TARGET_DIR" 3
 targets=("$@")
-((${#targets[@]})) || targets=(common cli server)
+((${#targets[@]})) || targets=(common cli server app)
 for t in "${targets[@]}"; do
     case $t in
-        common | cli | server) "package_$t" ;;
-        *) pkg_fail "unknown package \`$t\`: give common, cli or server" ;;
+        common | cli | server | app) "package_$t" ;;
+        *) pkg_fail "unknown package \`$t\`: give common, cli, server or app" ;;
     esac
 done

@@ -24,7 +24,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request body too large (the limit is {limit} bytes)")]
     PayloadTooLarge { limit: usize },
-    #[error("protocol version mismatch: the client speaks {client}, this server speaks {server}")]
+    #[error(
+        "protocol version mismatch: the client speaks sync protocol {client}, this server \
+         (flightdeck-sync-server {}) speaks {server}; {}",
+        flightdeck_build_info::VERSION,
+        protocol_advice(client, *server)
+    )]
     ProtocolMismatch { client: String, server: u32 },
     #[error("{0}")]
     UpgradeRequired(String),
@@ -142,5 +147,14 @@ impl IntoResponse for ApiError {
             },
         };
         (status, Json(body)).into_response()
+    }
+}
+
+/// Which side to update when a client's protocol is not the server's.
+fn protocol_advice(client: &str, server: u32) -> &'static str {
+    match client.trim().parse::<u32>() {
+        Ok(c) if c < server => "update Flightdeck on this device to a version that speaks it",
+        Ok(_) => "update the sync server to the version this device's Flightdeck came with",
+        Err(_) => "the client's protocol header is not a version number",
     }
 }

@@ -261,6 +261,18 @@ fn a_question_with_no_answer_shows_nothing_relevant_until_the_floor_is_lowered_i
                 .find(|e| e.contains(says)))
         });
     }
+    // Its About: the version and the commit the app was built from, as `--version` says.
+    let about = poll::until("the workspace facts", WAIT, || {
+        Ok(texts(ui, "[data-testid=workspace-info]").into_iter().next())
+    });
+    assert!(
+        about.contains(&format!(
+            "{} (commit {})",
+            env!("CARGO_PKG_VERSION"),
+            flightdeck_build_info::COMMIT
+        )),
+        "{about}"
+    );
     ui.clear(&floor).unwrap();
     ui.type_text(&floor, "0").unwrap();
     ui.click(&save).unwrap();

@@ -1,15 +1,16 @@
 //! Commands about the app itself: version and paths, and its settings.
 
 use flightdeck_types::{AppInfo, Settings};
-use tauri::{AppHandle, State};
+use tauri::State;
 
 use crate::error::{shell_error, CommandResult};
 use crate::state::AppState;
 
 #[tauri::command]
-pub fn app_info(app: AppHandle, state: State<'_, AppState>) -> CommandResult<AppInfo> {
+pub fn app_info(state: State<'_, AppState>) -> CommandResult<AppInfo> {
     Ok(AppInfo {
-        version: app.package_info().version.to_string(),
+        // `0.1.0 (commit 0123456789ab)`, as the CLI's and the server's `--version`.
+        version: flightdeck_build_info::LONG_VERSION.to_string(),
         database: state.database.display().to_string(),
         workspace: state.workspace.clone(),
         device_id: state.store().ok().map(|s| s.device_id().to_string()),

@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use flightdeck_types::sync::{WireValue, PROTOCOL_HEADER};
+use flightdeck_types::sync::{WireValue, PROTOCOL_HEADER, PROTOCOL_VERSION};
 use serde_json::json;
 
 use super::test_support::*;
@@ -161,9 +161,14 @@ async fn a_protocol_mismatch_is_a_clear_400() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(body["error"]["code"], "protocol_mismatch");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(
-        message.contains("999") && message.contains('1'),
-        "{message}"
+    assert_eq!(
+        message,
+        format!(
+            "protocol version mismatch: the client speaks sync protocol 999, this server \
+             (flightdeck-sync-server {}) speaks {PROTOCOL_VERSION}; update the sync server to \
+             the version this device's Flightdeck came with",
+            env!("CARGO_PKG_VERSION")
+        )
     );
 }
 
