@@ -55,6 +55,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Env(cmd) => commands::env::run(&store, cmd, out),
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Replay(args) => commands::replay::run(&store, args, out),
+        Command::Export(args) => commands::export::run(&store, &cli.workspace, args, out),
         Command::Backup(cmd) => commands::backup::run(store, cmd, out),
         Command::Restore(args) => commands::restore::run(&store, args, out),
         Command::Compare { a, b } => commands::replay::compare(&store, a, b, out),

@@ -5,6 +5,8 @@ use std::path::Path;
 use serde_json::Value;
 
 mod common;
+#[path = "cli/export.rs"]
+mod export;
 #[path = "cli/insights.rs"]
 mod insights;
 #[path = "cli/restore.rs"]

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod compare;
 pub mod environments;
 pub mod error;
+pub mod export;
 pub mod failpoint;
 pub mod health;
 pub mod ids;

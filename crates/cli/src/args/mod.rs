@@ -62,6 +62,10 @@ pub enum Command {
     /// Time travel: fork a workflow run at a step, with edited inputs and parameters (the
     /// same as `workflow fork`), or a plain run: run it again with its spec edited
     Fork(ForkArgs),
+    /// The workspace as one file: newline-delimited JSON compressed with zstd, a record per
+    /// row of every entity and a manifest (versions, counts, checksums, the secret names to
+    /// set again); secret values stay in the keyring
+    Export(ExportArgs),
     /// Local backups of this workspace's database: make one now, list them, or put one in
     /// place of a damaged database
     #[command(subcommand)]
@@ -442,4 +446,23 @@ pub struct AuditArgs {
 /// A duration for `--expected`: seconds, or a number and `s`, `m` or `h`; at least a second.
 pub(crate) fn expected_span(text: &str) -> Result<u64, String> {
     flightdeck_types::parse_span_secs(text)
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Only these entities (comma-separated): environments, tasks, schedules, workflows,
+    /// workflow_runs, workflow_run_steps, workflow_approvals, executions, execution_events,
+    /// execution_snapshots, error_records, memories, audit_log [default: all]
+    #[arg(long, value_name = "LIST")]
+    pub entities: Vec<String>,
+    /// Only rows changed (else made) since: RFC 3339, or a time ago (`3d`, `12h`)
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// The file to write (`-` for standard output) [default:
+    /// flightdeck-WORKSPACE-YYYYMMDDTHHMMSSZ.ndjson.zst here]
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// No progress line on stderr (there is none when stderr is not a terminal either)
+    #[arg(long)]
+    pub quiet: bool,
 }

@@ -5,6 +5,7 @@ pub mod daemon;
 pub mod devices;
 pub mod env;
 pub mod errors;
+pub mod export;
 pub mod insights;
 pub mod mcp;
 pub mod memory;

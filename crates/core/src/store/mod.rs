@@ -8,6 +8,7 @@ pub mod copies;
 pub mod environments;
 pub mod error_records;
 pub mod executions;
+pub mod export;
 pub mod extensions;
 mod fresh_rows;
 pub mod heartbeats;

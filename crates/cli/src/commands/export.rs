@@ -1,0 +1,126 @@
+//! `flightdeck export`: the workspace as one compressed NDJSON file (see
+//! `flightdeck_core::export`), with a progress line on a terminal.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use flightdeck_core::export::{self, ExportOptions, Manifest};
+use flightdeck_core::{CoreError, Store};
+
+use crate::args::ExportArgs;
+use crate::output::Output;
+
+pub fn run(
+    store: &Store,
+    workspace: &str,
+    args: &ExportArgs,
+    out: &Output,
+) -> Result<(), CoreError> {
+    let entities: Vec<String> = args
+        .entities
+        .iter()
+        .flat_map(|e| e.split(','))
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+        .collect();
+    // Refused before any file is made.
+    export::entities(&entities)?;
+    let now = flightdeck_core::clock::now();
+    let since = args
+        .since
+        .as_deref()
+        .map(|t| super::restore::instant(t, now))
+        .transpose()?;
+    let options = ExportOptions {
+        workspace: workspace.to_string(),
+        entities,
+        since,
+    };
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let mut progress = |records: u64, bytes: u64| {
+        if show {
+            eprint!("\rexporting: {records} records, {} written", size(bytes));
+        }
+    };
+    let to_stdout = args.output.as_deref() == Some(std::path::Path::new("-"));
+    if to_stdout {
+        let manifest = export::export(
+            store,
+            &options,
+            &mut std::io::stdout().lock(),
+            &mut progress,
+        )?;
+        if show {
+            eprintln!();
+        }
+        // stdout is the archive: the summary goes to stderr.
+        eprintln!("{}", summary(&manifest, "standard output", None));
+        return Ok(());
+    }
+    let path = args.output.clone().unwrap_or_else(|| {
+        let stamp = now.to_rfc3339().replace([':', '-'], "");
+        PathBuf::from(format!(
+            "flightdeck-{workspace}-{}.ndjson.zst",
+            &stamp[..stamp.find('.').unwrap_or(stamp.len())]
+        ))
+    });
+    // Written beside its name and renamed once whole: a failed export leaves no half file.
+    let partial = PathBuf::from(format!("{}.partial", path.display()));
+    let file = std::fs::File::create(&partial)
+        .map_err(|e| CoreError::io(format!("cannot create {}", partial.display()), e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let written = export::export(store, &options, &mut writer, &mut progress).and_then(|m| {
+        writer
+            .flush()
+            .and_then(|_| writer.get_ref().sync_all())
+            .map_err(|e| CoreError::io(format!("cannot write {}", partial.display()), e))?;
+        std::fs::rename(&partial, &path)
+            .map_err(|e| CoreError::io(format!("cannot write {}", path.display()), e))?;
+        Ok(m)
+    });
+    if show {
+        eprintln!();
+    }
+    let manifest = match written {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+    };
+    let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
+    out.print(&manifest, || {
+        summary(&manifest, &path.display().to_string(), bytes)
+    });
+    Ok(())
+}
+
+fn summary(m: &Manifest, to: &str, bytes: Option<u64>) -> String {
+    let total: u64 = m.counts.values().sum();
+    let mut text = format!(
+        "exported {total} records{} to {to}\n",
+        bytes.map(|b| format!(" ({})", size(b))).unwrap_or_default()
+    );
+    let counts: Vec<String> = m.counts.iter().map(|(e, n)| format!("{e} {n}")).collect();
+    text.push_str(&format!("  {}", counts.join(", ")));
+    if !m.secrets.is_empty() {
+        let names: Vec<String> = m
+            .secrets
+            .iter()
+            .map(|s| format!("{}/{}", s.environment, s.name))
+            .collect();
+        text.push_str(&format!(
+            "\nsecret values stay in this machine's keyring; set them again after an import: {}",
+            names.join(", ")
+        ));
+    }
+    text
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / 1048576.0),
+    }
+}

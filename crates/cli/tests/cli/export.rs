@@ -1,0 +1,168 @@
+//! `flightdeck export` through the real binary: one zstd-compressed NDJSON file with a header,
+//! a record per row and a manifest whose counts and checksums match the records; secret values
+//! never in it, their names listed; `--entities` and `--since` narrow it; bad input makes no file.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::common::{fails, json, ok};
+
+/// The archive's lines, decompressed and parsed.
+fn lines(file: &Path) -> Vec<Value> {
+    let bytes = std::fs::read(file).unwrap();
+    let plain = zstd::stream::decode_all(&bytes[..]).unwrap();
+    plain
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
+}
+
+#[test]
+fn export_writes_every_entity_with_a_manifest_that_checks_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(
+        d,
+        &[
+            "env",
+            "add",
+            "prod",
+            "--var",
+            "REGION=eu",
+            "--secret-var",
+            "API_TOKEN",
+        ],
+    );
+    let secret = "s3cr3t-value-never-exported";
+    let _ = super::common::flightdeck_with_stdin(
+        d,
+        &["env", "secret", "set", "prod", "API_TOKEN"],
+        Some(secret),
+    );
+    assert_eq!(
+        json(d, &["env", "show", "prod"])["secret_status"]["API_TOKEN"],
+        "set",
+        "the secret is set on this device"
+    );
+    let task = ok(d, &["task", "add", "Ship the export", "--env", "prod"])
+        .trim()
+        .to_string();
+    ok(d, &["task", "add", "Second"]);
+    ok(d, &["run", &task, "--shell", "echo hello from the run"]);
+    ok(d, &["memory", "add", "Exports are NDJSON inside zstd"]);
+
+    let file = d.join("out.ndjson.zst");
+    let manifest = json(d, &["export", "-o", file.to_str().unwrap(), "--quiet"]);
+    assert!(!d.join("out.ndjson.zst.partial").exists());
+    let all = lines(&file);
+    let header = &all[0]["flightdeck_export"];
+    assert_eq!(header["format_version"], 1);
+    assert_eq!(header["workspace"], "default");
+    let last = &all[all.len() - 1]["manifest"];
+    assert_eq!(last, &manifest, "the file's manifest is the one printed");
+
+    // Counts and checksums recomputed here from the records themselves.
+    let plain = zstd::stream::decode_all(&std::fs::read(&file).unwrap()[..]).unwrap();
+    let record_lines: Vec<&[u8]> = plain.split_inclusive(|b| *b == b'\n').collect();
+    let record_lines = &record_lines[1..record_lines.len() - 1];
+    let mut counts = std::collections::BTreeMap::<String, u64>::new();
+    let mut hashes = std::collections::BTreeMap::<String, Sha256>::new();
+    for line in record_lines {
+        let record: Value = serde_json::from_slice(line).unwrap();
+        let entity = record["entity"].as_str().unwrap().to_string();
+        *counts.entry(entity.clone()).or_default() += 1;
+        hashes.entry(entity).or_default().update(line);
+    }
+    for (entity, n) in &counts {
+        assert_eq!(last["counts"][entity], *n, "{entity}");
+        let hash = hex::encode(hashes.remove(entity).unwrap().finalize());
+        assert_eq!(last["checksums"][entity], hash, "{entity}");
+    }
+    assert_eq!(last["counts"]["tasks"], 2);
+    assert_eq!(last["counts"]["environments"], 1);
+    assert_eq!(last["counts"]["executions"], 1);
+    assert_eq!(last["counts"]["memories"], 1);
+    assert!(last["counts"]["execution_events"].as_u64().unwrap() >= 1);
+    assert!(last["counts"]["audit_log"].as_u64().unwrap() >= 4);
+    assert_eq!(
+        last["counts"].as_object().unwrap().len(),
+        13,
+        "every entity, zero included"
+    );
+    let task_row = all
+        .iter()
+        .find(|r| r["entity"] == "tasks" && r["row"]["id"] == task.as_str())
+        .expect("the task's record");
+    assert_eq!(task_row["row"]["title"], "Ship the export");
+
+    // Secret values never; their names, to set again.
+    assert!(
+        !String::from_utf8_lossy(&plain).contains(secret),
+        "a secret value is in the export"
+    );
+    assert_eq!(
+        last["secrets"],
+        serde_json::json!([{"environment": "prod", "name": "API_TOKEN"}])
+    );
+
+    // Narrowed: only tasks; only what changed since a moment ago (nothing).
+    let tasks_only = d.join("tasks.ndjson.zst");
+    ok(
+        d,
+        &[
+            "export",
+            "--entities",
+            "tasks",
+            "-o",
+            tasks_only.to_str().unwrap(),
+        ],
+    );
+    let t = lines(&tasks_only);
+    assert_eq!(t.len(), 2 + 2, "header, two tasks, manifest");
+    assert!(t[1..3].iter().all(|r| r["entity"] == "tasks"));
+    let later = d.join("later.ndjson.zst");
+    ok(
+        d,
+        &[
+            "export",
+            "--since",
+            "2099-01-01T00:00:00Z",
+            "-o",
+            later.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(lines(&later).len(), 2, "header and manifest, no record");
+
+    // Bad input: one line, and no file made.
+    let bad = d.join("bad.ndjson.zst");
+    let line = fails(
+        d,
+        &[
+            "export",
+            "--entities",
+            "tasks,colours",
+            "-o",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        line.contains("`colours` is not an entity") && line.contains("environments"),
+        "{line}"
+    );
+    assert!(!bad.exists() && !d.join("bad.ndjson.zst.partial").exists());
+    let line = fails(
+        d,
+        &[
+            "export",
+            "--since",
+            "last tuesday",
+            "-o",
+            bad.to_str().unwrap(),
+        ],
+    );
+    assert!(line.contains("last tuesday"), "{line}");
+    assert!(!bad.exists());
+}
