@@ -11,6 +11,7 @@ pub mod export;
 pub mod failpoint;
 pub mod health;
 pub mod ids;
+pub mod import;
 pub mod insights;
 pub mod memory;
 pub mod paths;

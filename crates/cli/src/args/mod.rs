@@ -66,6 +66,21 @@ pub enum Command {
     /// row of every entity and a manifest (versions, counts, checksums, the secret names to
     /// set again); secret values stay in the keyring
     Export(ExportArgs),
+    /// Bring an export's records into this workspace, all or nothing: every record checked
+    /// first (versions, entities, columns and types, keys, counts and checksums), then one
+    /// transaction; importing the same file twice changes nothing
+    Import {
+        /// The archive `flightdeck export` wrote
+        file: PathBuf,
+        /// Report what would be created, updated, unchanged and skipped per entity, and write
+        /// nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// A record whose row exists here with other values: skip it (keep this workspace's),
+        /// overwrite it, or take it when its updated_at is newer
+        #[arg(long, value_name = "POLICY", default_value = "skip", value_parser = ["skip", "overwrite", "newer"])]
+        on_conflict: String,
+    },
     /// Local backups of this workspace's database: make one now, list them, or put one in
     /// place of a damaged database
     #[command(subcommand)]

@@ -1,5 +1,6 @@
 //! `flightdeck export`: the workspace as one compressed NDJSON file (see
-//! `flightdeck_core::export`), with a progress line on a terminal.
+//! `flightdeck_core::export`), with a progress line on a terminal; `flightdeck import`: one
+//! brought in (see `flightdeck_core::import`).
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -123,4 +124,72 @@ fn size(bytes: u64) -> String {
         b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
         b => format!("{:.1} MiB", b as f64 / 1048576.0),
     }
+}
+
+pub fn import(
+    store: &Store,
+    file: &std::path::Path,
+    dry_run: bool,
+    on_conflict: &str,
+    out: &Output,
+) -> Result<(), CoreError> {
+    use flightdeck_core::import::{self, OnConflict};
+    let policy = match on_conflict {
+        "overwrite" => OnConflict::Overwrite,
+        "newer" => OnConflict::Newer,
+        _ => OnConflict::Skip,
+    };
+    let path = file.to_path_buf();
+    let open = move || -> Result<Box<dyn std::io::Read>, CoreError> {
+        let f = std::fs::File::open(&path)
+            .map_err(|e| CoreError::io(format!("cannot read {}", path.display()), e))?;
+        Ok(Box::new(std::io::BufReader::new(f)))
+    };
+    let report = import::import(store, &open, policy, dry_run)?;
+    out.print(&report, || {
+        let rows: Vec<Vec<String>> = report
+            .entities
+            .iter()
+            .map(|(e, c)| {
+                vec![
+                    e.clone(),
+                    c.created.to_string(),
+                    c.updated.to_string(),
+                    c.unchanged.to_string(),
+                    c.skipped.to_string(),
+                ]
+            })
+            .collect();
+        let mut text = format!(
+            "{}\n{}",
+            if dry_run {
+                "dry run: nothing written; an import would do this"
+            } else {
+                "imported"
+            },
+            crate::output::table(
+                &["ENTITY", "CREATED", "UPDATED", "UNCHANGED", "SKIPPED"],
+                &rows
+            )
+        );
+        if !report.secrets_to_set.is_empty() {
+            let names: Vec<String> = report
+                .secrets_to_set
+                .iter()
+                .map(|s| {
+                    format!(
+                        "{}/{}",
+                        s["environment"].as_str().unwrap_or(""),
+                        s["name"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            text.push_str(&format!(
+                "\nsecrets to set again here (`env secret set ENV KEY`): {}",
+                names.join(", ")
+            ));
+        }
+        text
+    });
+    Ok(())
 }

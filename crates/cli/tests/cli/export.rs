@@ -166,3 +166,119 @@ fn export_writes_every_entity_with_a_manifest_that_checks_out() {
     assert!(line.contains("last tuesday"), "{line}");
     assert!(!bad.exists());
 }
+
+/// The SHA-256 of the workspace's database file(s) as they are on disk.
+fn disk_state(data: &Path) -> String {
+    let dir = data.join("workspaces/default");
+    let mut hash = Sha256::new();
+    for name in ["flightdeck.db", "flightdeck.db-wal"] {
+        if let Ok(bytes) = std::fs::read(dir.join(name)) {
+            hash.update(name.as_bytes());
+            hash.update(&bytes);
+        }
+    }
+    hex::encode(hash.finalize())
+}
+
+#[test]
+fn import_brings_an_export_in_once_all_or_nothing() {
+    let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, b) = (a_dir.path(), b_dir.path());
+    ok(a, &["env", "add", "prod", "--secret-var", "API_TOKEN"]);
+    let _ = super::common::flightdeck_with_stdin(
+        a,
+        &["env", "secret", "set", "prod", "API_TOKEN"],
+        Some("value"),
+    );
+    let task = ok(a, &["task", "add", "Move me", "--env", "prod"])
+        .trim()
+        .to_string();
+    ok(a, &["task", "add", "Me too"]);
+    ok(a, &["run", &task, "--shell", "echo moved"]);
+    ok(a, &["memory", "add", "Imports are all or nothing"]);
+    let file = a.join("a.ndjson.zst");
+    let manifest = json(a, &["export", "-o", file.to_str().unwrap()]);
+    let file = file.to_str().unwrap();
+
+    // A dry run on a workspace that exists: the report, and not a byte written.
+    ok(b, &["task", "list"]);
+    let before = disk_state(b);
+    let dry = json(b, &["import", file, "--dry-run"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["entities"]["tasks"]["created"], 2);
+    assert_eq!(disk_state(b), before, "a dry run wrote to the database");
+    assert_eq!(json(b, &["task", "list"]).as_array().unwrap().len(), 0);
+
+    // The import: every record created, the tasks and the run readable here.
+    let done = json(b, &["import", file]);
+    for (entity, n) in manifest["counts"].as_object().unwrap() {
+        assert_eq!(done["entities"][entity]["created"], *n, "{entity}");
+    }
+    assert_eq!(
+        done["secrets_to_set"],
+        serde_json::json!([{"environment": "prod", "name": "API_TOKEN"}])
+    );
+    assert_eq!(json(b, &["task", "show", &task])["title"], "Move me");
+    assert_eq!(json(b, &["runs", "list"]).as_array().unwrap().len(), 1);
+    let shown = ok(b, &["env", "show", "prod"]);
+    assert!(shown.contains("API_TOKEN"), "{shown}");
+
+    // Again: nothing changes, not a byte.
+    let settled = disk_state(b);
+    let again = json(b, &["import", file]);
+    for (entity, n) in manifest["counts"].as_object().unwrap() {
+        assert_eq!(again["entities"][entity]["unchanged"], *n, "{entity}");
+        assert_eq!(again["entities"][entity]["created"], 0, "{entity}");
+    }
+    assert_eq!(
+        disk_state(b),
+        settled,
+        "a second import wrote to the database"
+    );
+
+    // A row changed here: skipped by default, taken with --on-conflict overwrite.
+    ok(b, &["task", "update", &task, "--title", "Renamed here"]);
+    let skipped = json(b, &["import", file]);
+    assert_eq!(skipped["entities"]["tasks"]["skipped"], 1);
+    assert_eq!(json(b, &["task", "show", &task])["title"], "Renamed here");
+    let taken = json(b, &["import", file, "--on-conflict", "overwrite"]);
+    assert_eq!(taken["entities"]["tasks"]["updated"], 1);
+    assert_eq!(json(b, &["task", "show", &task])["title"], "Move me");
+
+    // A damaged archive: refused, naming the entity, with nothing written.
+    let plain = zstd::stream::decode_all(&std::fs::read(file).unwrap()[..]).unwrap();
+    let text = String::from_utf8(plain)
+        .unwrap()
+        .replace("Me too", "Me three");
+    let damaged = a.join("damaged.ndjson.zst");
+    std::fs::write(
+        &damaged,
+        zstd::stream::encode_all(text.as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
+    let c_dir = tempfile::tempdir().unwrap();
+    let c = c_dir.path();
+    ok(c, &["task", "list"]);
+    let state = disk_state(c);
+    let line = fails(c, &["import", damaged.to_str().unwrap()]);
+    assert!(
+        line.contains("nothing imported") && line.contains("(tasks)") && line.contains("checksum"),
+        "{line}"
+    );
+    assert_eq!(disk_state(c), state);
+
+    // An archive from a newer Flightdeck: refused naming both versions.
+    let newer = text.replacen("\"format_version\":1", "\"format_version\":7", 1);
+    let newer_file = a.join("newer.ndjson.zst");
+    std::fs::write(
+        &newer_file,
+        zstd::stream::encode_all(newer.as_bytes(), 3).unwrap(),
+    )
+    .unwrap();
+    let line = fails(c, &["import", newer_file.to_str().unwrap()]);
+    assert!(
+        line.contains("format 7") && line.contains("this Flightdeck's 1"),
+        "{line}"
+    );
+    assert_eq!(disk_state(c), state);
+}

@@ -52,17 +52,21 @@ pub fn for_each_row(
     while let Some(row) = rows.next()? {
         let mut object = Map::with_capacity(names.len());
         for (i, name) in names.iter().enumerate() {
-            let value = match row.get_ref(i)? {
-                ValueRef::Null => Value::Null,
-                ValueRef::Integer(v) => Value::from(v),
-                ValueRef::Real(v) => Value::from(v),
-                ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
-                ValueRef::Blob(b) => serde_json::json!({ "$hex": hex::encode(b) }),
-            };
-            object.insert(name.clone(), value);
+            object.insert(name.clone(), json_of(row.get_ref(i)?));
         }
         each(object)?;
         n += 1;
     }
     Ok(n)
+}
+
+/// A column's value as an export writes it.
+pub fn json_of(value: ValueRef<'_>) -> Value {
+    match value {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(v) => Value::from(v),
+        ValueRef::Real(v) => Value::from(v),
+        ValueRef::Text(t) => Value::String(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => serde_json::json!({ "$hex": hex::encode(b) }),
+    }
 }

@@ -13,6 +13,7 @@ pub mod extensions;
 mod fresh_rows;
 pub mod heartbeats;
 mod held;
+pub mod import;
 pub mod insights;
 mod local_changes;
 pub mod locks;
