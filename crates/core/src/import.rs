@@ -55,10 +55,22 @@ pub struct ImportReport {
     pub entities: BTreeMap<String, EntityCounts>,
     /// The secret variables the archive's environments name: their values are not in it.
     pub secrets_to_set: Vec<Value>,
+    /// Imported memories embedded for search by meaning.
+    pub memories_indexed: u64,
 }
 
 /// At most this many problems are listed when an archive is refused.
 const PROBLEMS_LISTED: usize = 20;
+
+/// The references that must lead somewhere, in the archive or in this workspace: a part of a
+/// run or a workflow run is nothing without it. (Other ids may name what was deleted since,
+/// as they may in any workspace: a run keeps its task's id after the task is deleted.)
+const REFERENCES: [(&str, &str, &str); 4] = [
+    ("execution_events", "execution_id", "executions"),
+    ("execution_snapshots", "execution_id", "executions"),
+    ("workflow_run_steps", "run_id", "workflow_runs"),
+    ("workflow_approvals", "run_id", "workflow_runs"),
+];
 
 /// Imports the archive `open` reads (called once per pass).
 pub fn import(
@@ -91,6 +103,15 @@ pub fn import(
                 Ok(())
             })
         })?,
+    }
+    let memories = report.entities.get("memories").cloned().unwrap_or_default();
+    if !dry_run && memories.created + memories.updated > 0 {
+        // Found by meaning at once, as memories a sync pulls are; the import itself is done
+        // whatever happens here (a memory without its vector is found by keywords).
+        match crate::memory::index_pending_default(store) {
+            Ok(n) => report.memories_indexed = n as u64,
+            Err(e) => tracing::warn!(error = %e, "imported memories are not indexed yet"),
+        }
     }
     Ok(report)
 }
@@ -239,6 +260,8 @@ fn check(
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     let mut hashes: BTreeMap<String, Sha256> = BTreeMap::new();
     let mut keys: HashSet<(String, String)> = HashSet::new();
+    // (line, entity, column, target entity, id): checked once every key is known.
+    let mut references: Vec<(usize, String, &str, &str, String)> = Vec::new();
     let mut reader = BufReader::new(decoder(file)?);
     let mut raw = Vec::new();
     let mut n = 0;
@@ -346,6 +369,13 @@ fn check(
                 format!("key {} is in the archive twice", key.join(", ")),
             );
         }
+        for (from, column, to) in REFERENCES {
+            if from == entity {
+                if let Some(id) = row.get(column).and_then(Value::as_str) {
+                    references.push((n, entity.clone(), column, to, id.to_string()));
+                }
+            }
+        }
         if entity == "environments" {
             let names = row
                 .get("secret_vars")
@@ -359,6 +389,29 @@ fn check(
             }
         }
     }
+    store.read(|c| {
+        for (line, entity, column, to, id) in &references {
+            let key = serde_json::to_string(id).expect("strings serialize");
+            if keys.contains(&(to.to_string(), key)) {
+                continue;
+            }
+            let here = sql::find(
+                c,
+                to,
+                &["id"],
+                &Map::from_iter([("id".into(), Value::from(id.as_str()))]),
+            )?;
+            if here.is_none() {
+                problem(
+                    *line,
+                    entity,
+                    Some(column),
+                    format!("`{id}` is in neither the archive's {to} nor this workspace's"),
+                );
+            }
+        }
+        Ok(())
+    })?;
     let manifest = manifest.ok_or_else(|| {
         CoreError::invalid(
             "file",

@@ -222,6 +222,29 @@ fn import_brings_an_export_in_once_all_or_nothing() {
     assert_eq!(json(b, &["runs", "list"]).as_array().unwrap().len(), 1);
     let shown = ok(b, &["env", "show", "prod"]);
     assert!(shown.contains("API_TOKEN"), "{shown}");
+    // Every row equal, timestamps included (the audit log also holds the import's own rows).
+    let back = b.join("b.ndjson.zst");
+    ok(b, &["export", "-o", back.to_str().unwrap()]);
+    let rows = |f: &Path| -> std::collections::BTreeSet<String> {
+        lines(f)
+            .into_iter()
+            .filter(|r| r.get("entity").is_some_and(|e| e != "audit_log"))
+            .map(|r| r.to_string())
+            .collect()
+    };
+    assert_eq!(rows(&back), rows(Path::new(file)));
+    let found = json(
+        b,
+        &[
+            "memory",
+            "search",
+            "what happens when an import fails halfway",
+        ],
+    );
+    assert_eq!(
+        found["hits"][0]["memory"]["content"], "Imports are all or nothing",
+        "{found}"
+    );
 
     // Again: nothing changes, not a byte.
     let settled = disk_state(b);
@@ -281,4 +304,102 @@ fn import_brings_an_export_in_once_all_or_nothing() {
         "{line}"
     );
     assert_eq!(disk_state(c), state);
+}
+
+/// `file`'s archive with its text changed by `edit`, written as `name` beside it.
+fn edited(file: &Path, name: &str, edit: impl Fn(Vec<u8>) -> Vec<u8>) -> std::path::PathBuf {
+    let plain = zstd::stream::decode_all(&std::fs::read(file).unwrap()[..]).unwrap();
+    let out = file.with_file_name(name);
+    std::fs::write(&out, zstd::stream::encode_all(&edit(plain)[..], 3).unwrap()).unwrap();
+    out
+}
+
+/// The archive's text with its line holding `needle` changed by `edit`.
+fn with_line(needle: &str, edit: impl Fn(&str) -> String) -> impl Fn(Vec<u8>) -> Vec<u8> {
+    let needle = needle.to_string();
+    move |plain| {
+        String::from_utf8(plain)
+            .unwrap()
+            .split_inclusive('\n')
+            .map(|l| {
+                if l.contains(&needle) {
+                    edit(l)
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect::<String>()
+            .into_bytes()
+    }
+}
+
+#[test]
+fn broken_archives_are_refused_with_what_is_wrong_and_nothing_written() {
+    let (a_dir, c_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (a, c) = (a_dir.path(), c_dir.path());
+    let task = ok(a, &["task", "add", "Broken on purpose"])
+        .trim()
+        .to_string();
+    ok(a, &["run", &task, "--shell", "echo a line"]);
+    let file = a.join("a.ndjson.zst");
+    ok(a, &["export", "-o", file.to_str().unwrap(), "--quiet"]);
+    let task_line = format!("\"id\":\"{task}\"");
+    let cases: Vec<(&str, std::path::PathBuf, &str)> = vec![
+        (
+            "a wrong type",
+            edited(&file, "type.zst", with_line(&task_line, |l| l.replace("\"priority\":1", "\"priority\":\"high\""))),
+            "(tasks, field priority): \"high\" does not fit a INTEGER column",
+        ),
+        (
+            "a duplicate id",
+            edited(&file, "dup.zst", with_line(&task_line, |l| format!("{l}{l}"))),
+            "is in the archive twice",
+        ),
+        (
+            "an unknown entity",
+            edited(&file, "entity.zst", with_line(&task_line, |l| l.replace("\"entity\":\"tasks\"", "\"entity\":\"gizmos\""))),
+            "`gizmos` is not an entity",
+        ),
+        (
+            "a dangling reference",
+            edited(&file, "dangling.zst", with_line("\"entity\":\"execution_events\"", |l| {
+                let start = l.find("\"execution_id\":\"").unwrap() + 16;
+                let end = start + l[start..].find('"').unwrap();
+                format!("{}nope{}", &l[..start], &l[end..])
+            })),
+            "(execution_events, field execution_id): `nope` is in neither the archive's executions nor this workspace's",
+        ),
+        (
+            "invalid UTF-8",
+            edited(&file, "utf8.zst", |mut plain| {
+                let at = plain.iter().position(|b| *b == b'\n').unwrap() + 3;
+                plain.splice(at..at, [0xff, 0xfe]);
+                plain
+            }),
+            "line 2 (-): not a JSON object",
+        ),
+        (
+            "a bad checksum",
+            edited(&file, "sum.zst", with_line(&task_line, |l| l.replace("Broken on purpose", "Broken on porpoise"))),
+            "(tasks): its checksum does not match the manifest's",
+        ),
+    ];
+    ok(c, &["task", "list"]);
+    let state = disk_state(c);
+    for (what, archive, says) in cases {
+        let line = fails(c, &["import", archive.to_str().unwrap()]);
+        assert!(
+            line.contains("nothing imported") && line.contains(says),
+            "{what}: {line}"
+        );
+        assert_eq!(disk_state(c), state, "{what}: something was written");
+    }
+    // Cut short: no manifest, or not even whole zstd.
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = a.join("cut.zst");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let line = fails(c, &["import", cut.to_str().unwrap()]);
+    assert!(line.contains("archive"), "cut short: {line}");
+    assert_eq!(disk_state(c), state);
+    assert_eq!(json(c, &["task", "list"]).as_array().unwrap().len(), 0);
 }
