@@ -267,6 +267,33 @@ fn import_brings_an_export_in_once_all_or_nothing() {
     let taken = json(b, &["import", file, "--on-conflict", "overwrite"]);
     assert_eq!(taken["entities"]["tasks"]["updated"], 1);
     assert_eq!(json(b, &["task", "show", &task])["title"], "Move me");
+    // `newer`: the row edited here since the export stays; a later edit there is taken.
+    ok(
+        b,
+        &["task", "update", &task, "--title", "Renamed here again"],
+    );
+    let kept = json(b, &["import", file, "--on-conflict", "newer"]);
+    assert_eq!(kept["entities"]["tasks"]["skipped"], 1);
+    assert_eq!(
+        json(b, &["task", "show", &task])["title"],
+        "Renamed here again"
+    );
+    ok(
+        a,
+        &["task", "update", &task, "--title", "Renamed there, later"],
+    );
+    let later = a.join("later.ndjson.zst");
+    ok(a, &["export", "-o", later.to_str().unwrap(), "--quiet"]);
+    let newer = json(
+        b,
+        &["import", later.to_str().unwrap(), "--on-conflict", "newer"],
+    );
+    assert_eq!(newer["entities"]["tasks"]["updated"], 1);
+    assert_eq!(
+        json(b, &["task", "show", &task])["title"],
+        "Renamed there, later"
+    );
+    ok(b, &["task", "update", &task, "--title", "Move me"]);
 
     // A damaged archive: refused, naming the entity, with nothing written.
     let plain = zstd::stream::decode_all(&std::fs::read(file).unwrap()[..]).unwrap();

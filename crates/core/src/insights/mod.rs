@@ -187,16 +187,13 @@ fn day_tallies(facts: sql::Facts, first: i64, last: i64) -> Vec<DayTally> {
             key: key.and_then(|k| facts.keys[k as usize].clone()),
             ..Default::default()
         });
-        if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
-            t.durations.push((e - s).max(0));
-        }
-        if let Some(s) = r.started_at {
-            t.queued.push((s - r.queued_at).max(0));
-        }
-        match r.attempt {
-            0 | 1 => t.first_attempts += 1,
-            _ => t.retries += 1,
-        }
+        add_run(
+            r,
+            &mut t.durations,
+            &mut t.queued,
+            &mut t.first_attempts,
+            &mut t.retries,
+        );
         let c = counts
             .entry((day, key))
             .or_insert_with(|| vec![0; facts.statuses.len()]);
@@ -324,16 +321,13 @@ impl Acc {
                 1,
             );
             let t = &mut self.tallies[group];
-            if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
-                t.durations.push((e - s).max(0));
-            }
-            if let Some(s) = r.started_at {
-                t.queued.push((s - r.queued_at).max(0));
-            }
-            match r.attempt {
-                0 | 1 => t.first_attempts += 1,
-                _ => t.retries += 1,
-            }
+            add_run(
+                r,
+                &mut t.durations,
+                &mut t.queued,
+                &mut t.first_attempts,
+                &mut t.retries,
+            );
         }
     }
 
@@ -348,6 +342,27 @@ impl Acc {
         t.queued.extend_from_slice(&d.queued);
         t.retries += d.retries;
         t.first_attempts += d.first_attempts;
+    }
+}
+
+/// A run's duration (when it ended), time in queue (when it started) and attempt, into the
+/// lists and counts of a tally or a kept day.
+fn add_run(
+    r: &sql::RunFact,
+    durations: &mut Vec<i64>,
+    queued: &mut Vec<i64>,
+    first_attempts: &mut u64,
+    retries: &mut u64,
+) {
+    if let (Some(s), Some(e)) = (r.started_at, r.finished_at) {
+        durations.push((e - s).max(0));
+    }
+    if let Some(s) = r.started_at {
+        queued.push((s - r.queued_at).max(0));
+    }
+    match r.attempt {
+        0 | 1 => *first_attempts += 1,
+        _ => *retries += 1,
     }
 }
 
