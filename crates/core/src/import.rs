@@ -204,6 +204,32 @@ fn write(
     Ok(())
 }
 
+/// Whether `text` is a value column `column` of `entity` may hold, for the columns that hold
+/// one of a fixed set (`None` for the others); the error names the ones it may.
+fn known_value(entity: &str, column: &str, text: &str) -> Option<std::result::Result<(), String>> {
+    use flightdeck_types::{
+        ErrorKind, ExecutionStatus, ExecutorKind, MisfirePolicy, OverlapPolicy, RecoveryStatus,
+        ScheduleKind, Severity, TaskStatus, WorkflowRunStatus,
+    };
+    fn check<T: std::str::FromStr<Err = String>>(text: &str) -> std::result::Result<(), String> {
+        text.parse::<T>().map(|_| ())
+    }
+    Some(match (entity, column) {
+        ("tasks", "status") => check::<TaskStatus>(text),
+        ("executions", "status") => check::<ExecutionStatus>(text),
+        ("executions", "executor") => check::<ExecutorKind>(text),
+        ("schedules", "kind") => check::<ScheduleKind>(text),
+        ("schedules", "misfire_policy") => check::<MisfirePolicy>(text),
+        ("schedules", "overlap_policy") => check::<OverlapPolicy>(text),
+        ("schedules", "cron_dialect") => check::<flightdeck_types::schedule::CronDialect>(text),
+        ("error_records", "severity") => check::<Severity>(text),
+        ("error_records", "recovery_status") => check::<RecoveryStatus>(text),
+        ("error_records", "kind") => check::<ErrorKind>(text),
+        ("workflow_runs", "status") => check::<WorkflowRunStatus>(text),
+        _ => return None,
+    })
+}
+
 /// The entities whose rows carry audit rows when written.
 fn audited(entity: &str) -> Option<EntityKind> {
     Some(match entity {
@@ -352,6 +378,9 @@ fn check(
                     Some(name),
                     format!("{value} does not fit a {} column", column.declared),
                 );
+            } else if let Some(Err(e)) = value.as_str().and_then(|v| known_value(&entity, name, v))
+            {
+                problem(n, &entity, Some(name), e);
             }
         }
         let key: Vec<String> = columns

@@ -378,6 +378,11 @@ fn broken_archives_are_refused_with_what_is_wrong_and_nothing_written() {
             "(tasks, field priority): \"high\" does not fit a INTEGER column",
         ),
         (
+            "a status that does not exist",
+            edited(&file, "status.zst", with_line(&task_line, |l| l.replace("\"status\":\"todo\"", "\"status\":\"someday\""))),
+            "(tasks, field status): unknown status `someday`",
+        ),
+        (
             "a duplicate id",
             edited(&file, "dup.zst", with_line(&task_line, |l| format!("{l}{l}"))),
             "is in the archive twice",
