@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex};
 
 pub use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 pub use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::any_value::Value;
 pub use opentelemetry_proto::tonic::metrics::v1::Metric;
+pub use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
 
 /// What the receiver got.
 #[derive(Default)]
@@ -29,9 +32,6 @@ pub fn metrics(got: &Mutex<Received>, name: &str) -> Vec<Metric> {
         .filter(|m| m.name == name)
         .collect()
 }
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
-pub use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
 
 /// Every span of the requests received so far.
 pub fn spans(got: &Mutex<Received>) -> Vec<Span> {

@@ -177,7 +177,7 @@ pub fn export(
 }
 
 /// The secret variable names of an environment's row (its `secret_vars` JSON list).
-fn secret_names(row: &serde_json::Map<String, Value>) -> Vec<SecretName> {
+pub(crate) fn secret_names(row: &serde_json::Map<String, Value>) -> Vec<SecretName> {
     let environment = row
         .get("name")
         .and_then(Value::as_str)

@@ -53,7 +53,7 @@ pub fn health(store: &Store) -> Result<Health> {
                  with `flightdeck runs settings --keep-history 30`"
                     .to_string()
             }),
-            format!("{} at {}", human(db_bytes), db.display()),
+            format!("{} at {}", human_bytes(db_bytes), db.display()),
             json!({ "bytes": db_bytes, "path": db }),
         ),
         check(
@@ -64,7 +64,7 @@ pub fn health(store: &Store) -> Result<Health> {
                  app or the daemon"
                     .to_string()
             }),
-            human(wal_bytes),
+            human_bytes(wal_bytes),
             json!({ "bytes": wal_bytes }),
         ),
     ];
@@ -84,7 +84,7 @@ pub fn health(store: &Store) -> Result<Health> {
                 .to_string()
         }),
         match free {
-            Some(f) => format!("{} free in {}", human(f), dir.display()),
+            Some(f) => format!("{} free in {}", human_bytes(f), dir.display()),
             None => format!("free space in {} unknown", dir.display()),
         },
         json!({ "free_bytes": free }),
@@ -193,7 +193,7 @@ pub fn health(store: &Store) -> Result<Health> {
                 "newest {} ago ({}, {})",
                 ago(backup_age.unwrap_or_default()),
                 b.kind,
-                human(b.bytes)
+                human_bytes(b.bytes)
             ),
             None => "none".to_string(),
         },
@@ -208,7 +208,8 @@ pub fn health(store: &Store) -> Result<Health> {
     })
 }
 
-fn human(bytes: u64) -> String {
+/// A size as people read it: `512 B`, `3.4 KiB`, `12.0 MiB`, `1.2 GiB` (also the CLI's).
+pub fn human_bytes(bytes: u64) -> String {
     match bytes {
         b if b >= GIB => format!("{:.1} GiB", b as f64 / GIB as f64),
         b if b >= MIB => format!("{:.1} MiB", b as f64 / MIB as f64),

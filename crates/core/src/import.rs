@@ -22,7 +22,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CoreError, Result};
-use crate::export::{ENTITIES, FORMAT_VERSION};
+use crate::export::{secret_names, SecretName, ENTITIES, FORMAT_VERSION};
 use crate::store::import::{self as sql, Column};
 use crate::store::Store;
 
@@ -54,7 +54,7 @@ pub struct ImportReport {
     pub schema_version: u32,
     pub entities: BTreeMap<String, EntityCounts>,
     /// The secret variables the archive's environments name: their values are not in it.
-    pub secrets_to_set: Vec<Value>,
+    pub secrets_to_set: Vec<SecretName>,
     /// Imported memories embedded for search by meaning.
     pub memories_indexed: u64,
 }
@@ -406,16 +406,7 @@ fn check(
             }
         }
         if entity == "environments" {
-            let names = row
-                .get("secret_vars")
-                .and_then(Value::as_str)
-                .and_then(|l| serde_json::from_str::<Vec<String>>(l).ok())
-                .unwrap_or_default();
-            for name in names {
-                report
-                    .secrets_to_set
-                    .push(serde_json::json!({"environment": row.get("name"), "name": name}));
-            }
+            report.secrets_to_set.extend(secret_names(row));
         }
     }
     store.read(|c| {

@@ -225,7 +225,7 @@ pub enum TaskCommand {
         status: Option<TaskStatus>,
         /// How long a run of it should take (`90s`, `5m`, `2h`): past it, a slow-run alert
         /// (see `insights slow`); without it, its history decides
-        #[arg(long, value_name = "SPAN", value_parser = expected_span)]
+        #[arg(long, value_name = "SPAN", value_parser = flightdeck_types::parse_span_secs)]
         expected: Option<u64>,
     },
     /// List tasks (archived ones only with --all)
@@ -262,7 +262,7 @@ pub enum TaskCommand {
         #[arg(long)]
         no_env: bool,
         /// How long a run of it should take (`90s`, `5m`, `2h`)
-        #[arg(long, value_name = "SPAN", value_parser = expected_span, conflicts_with = "no_expected")]
+        #[arg(long, value_name = "SPAN", value_parser = flightdeck_types::parse_span_secs, conflicts_with = "no_expected")]
         expected: Option<u64>,
         /// Clear the expected duration (its history decides again)
         #[arg(long)]
@@ -456,11 +456,6 @@ pub struct AuditArgs {
     /// At most this many rows
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
-}
-
-/// A duration for `--expected`: seconds, or a number and `s`, `m` or `h`; at least a second.
-pub(crate) fn expected_span(text: &str) -> Result<u64, String> {
-    flightdeck_types::parse_span_secs(text)
 }
 
 #[derive(Debug, Args)]

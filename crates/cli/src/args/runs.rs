@@ -178,7 +178,7 @@ pub struct SchedulePolicies {
     pub overlap: Option<OverlapPolicy>,
     /// How long a run of it should take (`90s`, `5m`, `2h`): past it, a slow-run alert (see
     /// `insights slow`), before the task's own `--expected`; without either, history decides
-    #[arg(long, value_name = "SPAN", value_parser = super::expected_span)]
+    #[arg(long, value_name = "SPAN", value_parser = flightdeck_types::parse_span_secs)]
     pub expected: Option<u64>,
 }
 

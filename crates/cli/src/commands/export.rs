@@ -5,7 +5,8 @@
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-use flightdeck_core::export::{self, ExportOptions, Manifest};
+use flightdeck_core::export::{self, ExportOptions, Manifest, SecretName};
+use flightdeck_core::health::human_bytes;
 use flightdeck_core::{CoreError, Store};
 
 use crate::args::ExportArgs;
@@ -40,7 +41,10 @@ pub fn run(
     let show = !args.quiet && std::io::stderr().is_terminal();
     let mut progress = |records: u64, bytes: u64| {
         if show {
-            eprint!("\rexporting: {records} records, {} written", size(bytes));
+            eprint!(
+                "\rexporting: {records} records, {} written",
+                human_bytes(bytes)
+            );
         }
     };
     let to_stdout = args.output.as_deref() == Some(std::path::Path::new("-"));
@@ -100,30 +104,28 @@ fn summary(m: &Manifest, to: &str, bytes: Option<u64>) -> String {
     let total: u64 = m.counts.values().sum();
     let mut text = format!(
         "exported {total} records{} to {to}\n",
-        bytes.map(|b| format!(" ({})", size(b))).unwrap_or_default()
+        bytes
+            .map(|b| format!(" ({})", human_bytes(b)))
+            .unwrap_or_default()
     );
     let counts: Vec<String> = m.counts.iter().map(|(e, n)| format!("{e} {n}")).collect();
     text.push_str(&format!("  {}", counts.join(", ")));
     if !m.secrets.is_empty() {
-        let names: Vec<String> = m
-            .secrets
-            .iter()
-            .map(|s| format!("{}/{}", s.environment, s.name))
-            .collect();
         text.push_str(&format!(
             "\nsecret values stay in this machine's keyring; set them again after an import: {}",
-            names.join(", ")
+            secret_list(&m.secrets)
         ));
     }
     text
 }
 
-fn size(bytes: u64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KiB", b as f64 / 1024.0),
-        b => format!("{:.1} MiB", b as f64 / 1048576.0),
-    }
+/// Secret names as people type them: `ENV/NAME, ...`.
+fn secret_list(secrets: &[SecretName]) -> String {
+    secrets
+        .iter()
+        .map(|s| format!("{}/{}", s.environment, s.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub fn import(
@@ -173,22 +175,12 @@ pub fn import(
             )
         );
         if !report.secrets_to_set.is_empty() {
-            let names: Vec<String> = report
-                .secrets_to_set
-                .iter()
-                .map(|s| {
-                    format!(
-                        "{}/{}",
-                        s["environment"].as_str().unwrap_or(""),
-                        s["name"].as_str().unwrap_or("")
-                    )
-                })
-                .collect();
             text.push_str(&format!(
                 "\nsecrets to set again here (`env secret set ENV KEY`): {}",
-                names.join(", ")
+                secret_list(&report.secrets_to_set)
             ));
         }
+
         text
     });
     Ok(())

@@ -20,10 +20,10 @@ fn lines(file: &Path) -> Vec<Value> {
         .collect()
 }
 
-#[test]
-fn export_writes_every_entity_with_a_manifest_that_checks_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
+/// A workspace with an environment `prod` whose secret API_TOKEN is set to `secret`, a task
+/// `first` in it and a task `second`, a run of `first` printing `line`, and a memory `memory`;
+/// the first task's id.
+fn seeded(d: &Path, secret: &str, [first, second]: [&str; 2], line: &str, memory: &str) -> String {
     ok(
         d,
         &[
@@ -36,7 +36,6 @@ fn export_writes_every_entity_with_a_manifest_that_checks_out() {
             "API_TOKEN",
         ],
     );
-    let secret = "s3cr3t-value-never-exported";
     let _ = super::common::flightdeck_with_stdin(
         d,
         &["env", "secret", "set", "prod", "API_TOKEN"],
@@ -47,12 +46,27 @@ fn export_writes_every_entity_with_a_manifest_that_checks_out() {
         "set",
         "the secret is set on this device"
     );
-    let task = ok(d, &["task", "add", "Ship the export", "--env", "prod"])
+    let task = ok(d, &["task", "add", first, "--env", "prod"])
         .trim()
         .to_string();
-    ok(d, &["task", "add", "Second"]);
-    ok(d, &["run", &task, "--shell", "echo hello from the run"]);
-    ok(d, &["memory", "add", "Exports are NDJSON inside zstd"]);
+    ok(d, &["task", "add", second]);
+    ok(d, &["run", &task, "--shell", &format!("echo {line}")]);
+    ok(d, &["memory", "add", memory]);
+    task
+}
+
+#[test]
+fn export_writes_every_entity_with_a_manifest_that_checks_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let secret = "s3cr3t-value-never-exported";
+    let task = seeded(
+        d,
+        secret,
+        ["Ship the export", "Second"],
+        "hello from the run",
+        "Exports are NDJSON inside zstd",
+    );
 
     let file = d.join("out.ndjson.zst");
     let manifest = json(d, &["export", "-o", file.to_str().unwrap(), "--quiet"]);
@@ -184,18 +198,13 @@ fn disk_state(data: &Path) -> String {
 fn import_brings_an_export_in_once_all_or_nothing() {
     let (a_dir, b_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let (a, b) = (a_dir.path(), b_dir.path());
-    ok(a, &["env", "add", "prod", "--secret-var", "API_TOKEN"]);
-    let _ = super::common::flightdeck_with_stdin(
+    let task = seeded(
         a,
-        &["env", "secret", "set", "prod", "API_TOKEN"],
-        Some("value"),
+        "value",
+        ["Move me", "Me too"],
+        "moved",
+        "Imports are all or nothing",
     );
-    let task = ok(a, &["task", "add", "Move me", "--env", "prod"])
-        .trim()
-        .to_string();
-    ok(a, &["task", "add", "Me too"]);
-    ok(a, &["run", &task, "--shell", "echo moved"]);
-    ok(a, &["memory", "add", "Imports are all or nothing"]);
     let file = a.join("a.ndjson.zst");
     let manifest = json(a, &["export", "-o", file.to_str().unwrap()]);
     let file = file.to_str().unwrap();

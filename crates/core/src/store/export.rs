@@ -20,13 +20,10 @@ const TIME_COLUMNS: [&str; 6] = [
 
 /// Which of [`TIME_COLUMNS`] table `table` has, if any.
 pub fn time_column(conn: &Connection, table: &str) -> Result<Option<&'static str>> {
-    let mut stmt = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
-    let names: Vec<String> = stmt
-        .query_map([table], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let columns = super::import::columns(conn, table)?;
     Ok(TIME_COLUMNS
         .into_iter()
-        .find(|c| names.iter().any(|n| n == c)))
+        .find(|c| columns.iter().any(|n| n.name == *c)))
 }
 
 /// Calls `each` with every row of `table` (a name from the export's fixed list, never user
