@@ -56,11 +56,7 @@ fn run(cli: &Cli, out: &Output) -> Result<(), CoreError> {
         Command::Audit(args) => commands::audit::run(&store, args, out),
         Command::Replay(args) => commands::replay::run(&store, args, out),
         Command::Export(args) => commands::export::run(&store, &cli.workspace, args, out),
-        Command::Import {
-            file,
-            dry_run,
-            on_conflict,
-        } => commands::export::import(&store, file, *dry_run, on_conflict, out),
+        Command::Import(args) => commands::export::import(&store, args, out),
         Command::Backup(cmd) => commands::backup::run(store, cmd, out),
         Command::Restore(args) => commands::restore::run(&store, args, out),
         Command::Compare { a, b } => commands::replay::compare(&store, a, b, out),

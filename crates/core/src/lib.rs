@@ -12,6 +12,7 @@ pub mod failpoint;
 pub mod health;
 pub mod ids;
 pub mod import;
+pub mod import_tasks;
 pub mod insights;
 pub mod memory;
 pub mod paths;

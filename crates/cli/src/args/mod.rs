@@ -66,21 +66,11 @@ pub enum Command {
     /// row of every entity and a manifest (versions, counts, checksums, the secret names to
     /// set again); secret values stay in the keyring
     Export(ExportArgs),
-    /// Bring an export's records into this workspace, all or nothing: every record checked
-    /// first (versions, entities, columns and types, keys, counts and checksums), then one
+    /// Bring records into this workspace, all or nothing: an export of Flightdeck's, tasks from
+    /// a CSV file, or GitHub issues (`gh issue list --json ...`); every record checked first
+    /// (versions, entities, columns and types, keys, counts and checksums), then one
     /// transaction; importing the same file twice changes nothing
-    Import {
-        /// The archive `flightdeck export` wrote
-        file: PathBuf,
-        /// Report what would be created, updated, unchanged and skipped per entity, and write
-        /// nothing
-        #[arg(long)]
-        dry_run: bool,
-        /// A record whose row exists here with other values: skip it (keep this workspace's),
-        /// overwrite it, or take it when its updated_at is newer
-        #[arg(long, value_name = "POLICY", default_value = "skip", value_parser = ["skip", "overwrite", "newer"])]
-        on_conflict: String,
-    },
+    Import(ImportArgs),
     /// Local backups of this workspace's database: make one now, list them, or put one in
     /// place of a damaged database
     #[command(subcommand)]
@@ -475,4 +465,39 @@ pub struct ExportArgs {
     /// No progress line on stderr (there is none when stderr is not a terminal either)
     #[arg(long)]
     pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The file: an archive `flightdeck export` wrote, a CSV of tasks, or GitHub issues as
+    /// `gh issue list --json number,title,body,state,labels,createdAt,url` writes them
+    pub file: PathBuf,
+    /// What the file is [default: from its contents: an archive is zstd, GitHub issues a JSON
+    /// list, anything else CSV]
+    #[arg(long, value_name = "KIND", value_parser = ["archive", "csv", "github"])]
+    pub from: Option<String>,
+    /// Report what would be created, updated, unchanged and skipped per entity, and write
+    /// nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// A record whose row exists here with other values: skip it (keep this workspace's),
+    /// overwrite it, or take it when its updated_at is newer
+    #[arg(long, value_name = "POLICY", default_value = "skip", value_parser = ["skip", "overwrite", "newer"])]
+    pub on_conflict: String,
+    /// CSV: which column holds each task field, comma-separated FIELD=COLUMN pairs; fields:
+    /// title, description, status, priority, created_at, updated_at, key (what identifies a
+    /// row across imports); a field not mapped is read from the column of its own name
+    #[arg(long, value_name = "FIELD=COLUMN,...")]
+    pub map: Vec<String>,
+    /// CSV and GitHub: statuses (GitHub: states or labels) that are not Flightdeck's, as
+    /// VALUE=STATUS pairs (todo, in_progress, blocked, done, cancelled), e.g. 'Wontfix=cancelled'
+    #[arg(long, value_name = "VALUE=STATUS,...")]
+    pub status_map: Vec<String>,
+    /// CSV and GitHub: priorities (GitHub: labels), as VALUE=PRIORITY pairs (low, medium,
+    /// high, urgent), e.g. 'S1=urgent'
+    #[arg(long, value_name = "VALUE=PRIORITY,...")]
+    pub priority_map: Vec<String>,
+    /// GitHub: the issues' repository, OWNER/NAME, when they were listed without `url`
+    #[arg(long, value_name = "OWNER/NAME")]
+    pub repo: Option<String>,
 }

@@ -9,7 +9,7 @@ use flightdeck_core::export::{self, ExportOptions, Manifest, SecretName};
 use flightdeck_core::health::human_bytes;
 use flightdeck_core::{CoreError, Store};
 
-use crate::args::ExportArgs;
+use crate::args::{ExportArgs, ImportArgs};
 use crate::output::Output;
 
 pub fn run(
@@ -128,26 +128,67 @@ fn secret_list(secrets: &[SecretName]) -> String {
         .join(", ")
 }
 
-pub fn import(
-    store: &Store,
-    file: &std::path::Path,
-    dry_run: bool,
-    on_conflict: &str,
-    out: &Output,
-) -> Result<(), CoreError> {
+pub fn import(store: &Store, args: &ImportArgs, out: &Output) -> Result<(), CoreError> {
     use flightdeck_core::import::{self, OnConflict};
-    let policy = match on_conflict {
+    use flightdeck_core::import_tasks::{self, Mapping, Source};
+    let policy = match args.on_conflict.as_str() {
         "overwrite" => OnConflict::Overwrite,
         "newer" => OnConflict::Newer,
         _ => OnConflict::Skip,
     };
-    let path = file.to_path_buf();
-    let open = move || -> Result<Box<dyn std::io::Read>, CoreError> {
-        let f = std::fs::File::open(&path)
-            .map_err(|e| CoreError::io(format!("cannot read {}", path.display()), e))?;
-        Ok(Box::new(std::io::BufReader::new(f)))
+    let dry_run = args.dry_run;
+    let path = args.file.clone();
+    let read_error = |e| CoreError::io(format!("cannot read {}", args.file.display()), e);
+    let from = match args.from.as_deref() {
+        Some(kind) => kind.to_string(),
+        None => detect(&args.file).map_err(read_error)?.to_string(),
     };
-    let report = import::import(store, &open, policy, dry_run)?;
+    let mapping = Mapping {
+        columns: pairs("map", &args.map)?,
+        statuses: pairs("status-map", &args.status_map)?,
+        priorities: pairs("priority-map", &args.priority_map)?,
+        repo: args.repo.clone(),
+    };
+    for (given, flag, kinds) in [
+        (!args.map.is_empty(), "--map", "csv"),
+        (args.repo.is_some(), "--repo", "github"),
+        (
+            !mapping.statuses.is_empty(),
+            "--status-map",
+            "csv or github",
+        ),
+        (
+            !mapping.priorities.is_empty(),
+            "--priority-map",
+            "csv or github",
+        ),
+    ] {
+        if given && !kinds.contains(from.as_str()) {
+            return Err(CoreError::invalid(
+                flag.trim_start_matches('-'),
+                format!("{flag} is for a {kinds} file; {} is read as {from} (say what it is with --from)", args.file.display()),
+            ));
+        }
+    }
+    let report = match from.as_str() {
+        "archive" => {
+            let open = move || -> Result<Box<dyn std::io::Read>, CoreError> {
+                let f = std::fs::File::open(&path)
+                    .map_err(|e| CoreError::io(format!("cannot read {}", path.display()), e))?;
+                Ok(Box::new(std::io::BufReader::new(f)))
+            };
+            import::import(store, &open, policy, dry_run)?
+        }
+        kind => {
+            let source = if kind == "github" {
+                Source::GitHub
+            } else {
+                Source::Csv
+            };
+            let bytes = std::fs::read(&args.file).map_err(read_error)?;
+            import_tasks::import(store, source, &bytes, &mapping, policy, dry_run)?
+        }
+    };
     out.print(&report, || {
         let rows: Vec<Vec<String>> = report
             .entities
@@ -184,4 +225,47 @@ pub fn import(
         text
     });
     Ok(())
+}
+
+/// What a file to import is, from its first bytes: zstd's magic number is an archive, a JSON
+/// list GitHub issues, anything else CSV.
+fn detect(file: &std::path::Path) -> std::io::Result<&'static str> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(file)?
+        .take(4096)
+        .read_to_end(&mut head)?;
+    if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        return Ok("archive");
+    }
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    Ok(match text.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => "github",
+        _ => "csv",
+    })
+}
+
+/// `A=B,C=D` values (the flag may be given more than once) as pairs; each needs its `=`.
+fn pairs(flag: &str, values: &[String]) -> Result<Vec<(String, String)>, CoreError> {
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|p| !p.trim().is_empty())
+        .map(|p| match p.split_once('=') {
+            Some((a, b)) if !a.trim().is_empty() && !b.trim().is_empty() => {
+                Ok((a.trim().to_string(), b.trim().to_string()))
+            }
+            _ => Err(CoreError::invalid(
+                flag,
+                format!(
+                    "--{flag} `{p}` is not NAME=VALUE (e.g. --{flag} '{}')",
+                    match flag {
+                        "map" => "title=Summary",
+                        "status-map" => "Wontfix=cancelled",
+                        _ => "S1=urgent",
+                    }
+                ),
+            )),
+        })
+        .collect()
 }
