@@ -7,6 +7,8 @@
 mod adopt;
 #[path = "cli_sync/headless.rs"]
 mod headless;
+#[path = "cli_sync/import.rs"]
+mod import;
 #[path = "cli_sync/mcp.rs"]
 mod mcp;
 #[path = "cli_sync/telemetry.rs"]

@@ -12,6 +12,10 @@
 //! skipped, overwritten, or written when its `updated_at` is newer (`--on-conflict`). Importing
 //! the same file twice changes nothing the second time. `--dry-run` reports the same counts
 //! and writes nothing.
+//!
+//! An archive of an older schema is upgraded on read: the columns it lacks take this schema's
+//! defaults (migrations only add columns to the exported tables). Format 1 is the only format
+//! so far; a newer one is refused naming both versions.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};

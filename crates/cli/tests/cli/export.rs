@@ -539,3 +539,35 @@ fn an_import_killed_midway_leaves_the_workspace_as_it_was() {
     let tasks = json(d, &["task", "list"]);
     assert_eq!(tasks.as_array().unwrap().len(), 1);
 }
+
+/// An archive of an older schema (version 1: tasks without the columns later migrations
+/// added) is upgraded on read: the columns it lacks take this schema's defaults.
+#[test]
+fn an_archive_of_an_older_schema_imports_with_the_new_columns_defaulted() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let archive = d.join("old.ndjson.zst");
+    tasks_archive(&archive, 3);
+    let report = json(d, &["import", archive.to_str().unwrap()]);
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["entities"]["tasks"]["created"], 3);
+    let tasks = json(d, &["task", "list"]);
+    let first = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["title"] == "Task 0 from the tracker")
+        .expect("imported");
+    assert_eq!(
+        first["expected_secs"],
+        Value::Null,
+        "added by migration 0024"
+    );
+    assert_eq!(first["archived"], false);
+    assert_eq!(first["priority"], "medium");
+    // The task runs like any other (its retry policy, added by migration 0003, defaulted).
+    ok(
+        d,
+        &["run", first["id"].as_str().unwrap(), "--shell", "true"],
+    );
+}
