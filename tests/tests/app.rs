@@ -15,6 +15,8 @@ mod git;
 mod insights;
 #[path = "app/time_travel.rs"]
 mod time_travel;
+#[path = "app/transfer.rs"]
+mod transfer;
 #[path = "app/workflows.rs"]
 mod workflows;
 // A worktree run's diff and merge.

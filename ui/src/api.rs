@@ -529,3 +529,5 @@ mod workflows;
 pub use workflows::*;
 mod insights;
 pub use insights::*;
+mod transfer;
+pub use transfer::*;

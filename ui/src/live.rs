@@ -1,8 +1,9 @@
-//! Live updates from the shell: `entity-changed`, `sync-status` and `run-events` events become
-//! signals in context. Resources read the version of the tables they show, so a change
-//! refetches exactly them; a run's log view appends the `run-events` of its run. Nothing polls.
+//! Live updates from the shell: `entity-changed`, `sync-status`, `run-events` and
+//! `transfer-progress` events become signals in context. Resources read the version of the
+//! tables they show, so a change refetches exactly them; a run's log view appends the
+//! `run-events` of its run. Nothing polls.
 
-use flightdeck_types::{EntityChanged, RunEvents, SyncInfo};
+use flightdeck_types::{EntityChanged, RunEvents, SyncInfo, TransferProgress};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
@@ -33,6 +34,8 @@ pub struct Live {
     /// The latest batch of new timeline lines of a live run. Batches can arrive faster than
     /// effects run, so a reader checks `seq` continuity and fetches what it missed.
     pub run_events: RwSignal<Option<RunEvents>>,
+    /// How far the import or export under way is (Settings shows it as a progress bar).
+    pub transfer: RwSignal<Option<TransferProgress>>,
 }
 
 impl Live {
@@ -88,6 +91,7 @@ pub fn provide_live() -> Live {
         workflow_runs: RwSignal::new(0),
         sync: RwSignal::new(None),
         run_events: RwSignal::new(None),
+        transfer: RwSignal::new(None),
     };
     provide_context(live);
     let on_change = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
@@ -105,10 +109,16 @@ pub fn provide_live() -> Live {
             live.run_events.set(Some(batch));
         }
     });
+    let on_transfer = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        if let Some(progress) = payload::<TransferProgress>(&event) {
+            live.transfer.set(Some(progress));
+        }
+    });
     for (name, handler) in [
         ("entity-changed", &on_change),
         ("sync-status", &on_sync),
         ("run-events", &on_run_events),
+        ("transfer-progress", &on_transfer),
     ] {
         if let Err(e) = tauri_listen(name, handler) {
             web_log(&format!("no live updates ({name}): {e:?}"));
@@ -118,6 +128,7 @@ pub fn provide_live() -> Live {
     on_change.forget();
     on_sync.forget();
     on_run_events.forget();
+    on_transfer.forget();
     // The status at start; events keep it current from then on.
     leptos::task::spawn_local(async move {
         if let Ok(info) = crate::api::sync_status().await {

@@ -121,7 +121,7 @@ fn main() {
             since: None,
         },
         &mut file,
-        &mut |_, _| {},
+        &mut |_| {},
     )
     .unwrap();
     drop(file);

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use flightdeck_types::Timestamp;
+use flightdeck_types::{Timestamp, TransferProgress};
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -75,11 +75,7 @@ pub struct Manifest {
     pub secrets: Vec<SecretName>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct SecretName {
-    pub environment: String,
-    pub name: String,
-}
+pub use flightdeck_types::SecretName;
 
 /// The entities `asked` names, checked, in [`ENTITIES`]' order; all of them when empty.
 pub fn entities(asked: &[String]) -> Result<Vec<&'static str>> {
@@ -100,13 +96,14 @@ pub fn entities(asked: &[String]) -> Result<Vec<&'static str>> {
         .collect())
 }
 
-/// Writes the archive of `options` to `out`, calling `progress` with the records and the
-/// bytes written so far now and then (and once at the end).
+/// Writes the archive of `options` to `out`, calling `progress` with the records written so
+/// far (of the total, counted first in the same snapshot) and the compressed bytes now and
+/// then, and once at the end.
 pub fn export(
     store: &Store,
     options: &ExportOptions,
     out: &mut dyn Write,
-    progress: &mut dyn FnMut(u64, u64),
+    progress: &mut dyn FnMut(&TransferProgress),
 ) -> Result<Manifest> {
     let entities = entities(&options.entities)?;
     let mut counted = Counted {
@@ -140,11 +137,24 @@ pub fn export(
     store.read(|c| {
         // One snapshot for every table: rows written meanwhile are in none or all of them.
         let tx = c.unchecked_transaction()?;
-        for entity in &entities {
-            let since = match options.since {
+        let since_of = |entity: &str| -> Result<Option<(&'static str, i64)>> {
+            Ok(match options.since {
                 Some(at) => sql::time_column(&tx, entity)?.map(|column| (column, at.as_millis())),
                 None => None,
-            };
+            })
+        };
+        let mut total = 0;
+        for entity in &entities {
+            total += sql::count_rows(&tx, entity, since_of(entity)?)?;
+        }
+        let told = |records: u64, bytes: u64| TransferProgress {
+            phase: "exporting".into(),
+            records,
+            total: Some(total),
+            bytes,
+        };
+        for entity in &entities {
+            let since = since_of(entity)?;
             let mut hash = Sha256::new();
             let n = sql::for_each_row(&tx, entity, since, |row| {
                 if *entity == "environments" {
@@ -157,7 +167,7 @@ pub fn export(
                 zstd.write_all(&line).map_err(io_error)?;
                 records += 1;
                 if records % 10_000 == 0 {
-                    progress(records, zstd.get_ref().bytes);
+                    progress(&told(records, zstd.get_ref().bytes));
                 }
                 Ok(())
             })?;
@@ -172,8 +182,55 @@ pub fn export(
     write_line(&mut zstd, &json!({ "manifest": manifest }))?;
     zstd.finish().map_err(io_error)?;
     counted.flush().map_err(io_error)?;
-    progress(records, counted.bytes);
+    progress(&TransferProgress {
+        phase: "exporting".into(),
+        records,
+        total: Some(records),
+        bytes: counted.bytes,
+    });
     Ok(manifest)
+}
+
+/// The file name an export gets when none is given: `flightdeck-WORKSPACE-YYYYMMDDTHHMMSSZ.ndjson.zst`.
+pub fn default_file_name(workspace: &str, at: Timestamp) -> String {
+    let stamp = at.to_rfc3339().replace([':', '-'], "");
+    format!(
+        "flightdeck-{workspace}-{}Z.ndjson.zst",
+        &stamp[..stamp.find('.').unwrap_or(stamp.len())]
+    )
+}
+
+/// [`export`] to the file `path`, written beside it (`PATH.partial`) and renamed once whole
+/// and on disk, so a failed export leaves no half file; the manifest and the file's size.
+pub fn export_to_file(
+    store: &Store,
+    options: &ExportOptions,
+    path: &std::path::Path,
+    progress: &mut dyn FnMut(&TransferProgress),
+) -> Result<(Manifest, u64)> {
+    let partial = std::path::PathBuf::from(format!("{}.partial", path.display()));
+    let file = std::fs::File::create(&partial)
+        .map_err(|e| CoreError::io(format!("cannot create {}", partial.display()), e))?;
+    let mut writer = std::io::BufWriter::new(file);
+    let written = export(store, options, &mut writer, progress).and_then(|m| {
+        writer
+            .flush()
+            .and_then(|_| writer.get_ref().sync_all())
+            .map_err(|e| CoreError::io(format!("cannot write {}", partial.display()), e))?;
+        std::fs::rename(&partial, path)
+            .map_err(|e| CoreError::io(format!("cannot write {}", path.display()), e))?;
+        Ok(m)
+    });
+    match written {
+        Ok(manifest) => {
+            let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            Ok((manifest, bytes))
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&partial);
+            Err(e)
+        }
+    }
 }
 
 /// The secret variable names of an environment's row (its `secret_vars` JSON list).

@@ -21,12 +21,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read};
 
 use flightdeck_types::{AuditAction, EntityKind, FieldChange};
-use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{CoreError, Result};
-use crate::export::{secret_names, SecretName, ENTITIES, FORMAT_VERSION};
+use crate::export::{secret_names, ENTITIES, FORMAT_VERSION};
 use crate::store::import::{self as sql, Column};
 use crate::store::Store;
 
@@ -42,26 +41,11 @@ pub enum OnConflict {
     Newer,
 }
 
-/// What an import did (or, dry, would do) per entity.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct EntityCounts {
-    pub created: u64,
-    pub updated: u64,
-    pub unchanged: u64,
-    pub skipped: u64,
-}
+use flightdeck_types::TransferProgress;
+pub use flightdeck_types::{EntityCounts, ImportReport};
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ImportReport {
-    pub dry_run: bool,
-    pub format_version: u32,
-    pub schema_version: u32,
-    pub entities: BTreeMap<String, EntityCounts>,
-    /// The secret variables the archive's environments name: their values are not in it.
-    pub secrets_to_set: Vec<SecretName>,
-    /// Imported memories embedded for search by meaning.
-    pub memories_indexed: u64,
-}
+/// Progress is told every this many records.
+const PROGRESS_EVERY: u64 = 2_000;
 
 /// At most this many problems are listed when an archive is refused.
 const PROBLEMS_LISTED: usize = 20;
@@ -83,23 +67,49 @@ pub fn import(
     on_conflict: OnConflict,
     dry_run: bool,
 ) -> Result<ImportReport> {
+    import_with_progress(store, open, on_conflict, dry_run, &mut |_| {})
+}
+
+/// [`import`], calling `progress` now and then: while every record is checked (`checking`,
+/// the records read so far), then while they are written (`writing`, of the total).
+pub fn import_with_progress(
+    store: &Store,
+    open: &dyn Fn() -> Result<Box<dyn Read>>,
+    on_conflict: OnConflict,
+    dry_run: bool,
+    progress: &mut dyn FnMut(&TransferProgress),
+) -> Result<ImportReport> {
     let tables: HashMap<&str, Vec<Column>> = store.read(|c| {
         ENTITIES
             .iter()
             .map(|e| Ok((*e, sql::columns(c, e)?)))
             .collect()
     })?;
-    let mut report = check(store, open()?, &tables)?;
+    let (mut report, total) = check(store, open()?, &tables, progress)?;
     report.dry_run = dry_run;
     let counts = &mut report.entities;
+    let mut done = 0u64;
+    let mut step = |progress: &mut dyn FnMut(&TransferProgress)| {
+        done += 1;
+        if done % PROGRESS_EVERY == 0 || done == total {
+            progress(&TransferProgress {
+                phase: "writing".into(),
+                records: done,
+                total: Some(total),
+                bytes: 0,
+            });
+        }
+    };
     match dry_run {
         true => store.read(|c| {
             for_each_record(open()?, |entity, row| {
+                step(progress);
                 plan(c, &tables, counts, on_conflict, &entity, &row).map(|_| ())
             })
         })?,
         false => store.write(|w| {
             for_each_record(open()?, |entity, row| {
+                step(progress);
                 if let Some((here, changed)) = plan(w, &tables, counts, on_conflict, &entity, &row)?
                 {
                     write(w, &tables, &entity, &row, here.as_ref(), &changed)?;
@@ -272,12 +282,14 @@ fn decoder(file: Box<dyn Read>) -> Result<Box<dyn Read>> {
     })?))
 }
 
-/// The first pass: every check, every problem; the report's versions and secrets.
+/// The first pass: every check, every problem; the report's versions and secrets, and the
+/// number of records.
 fn check(
     store: &Store,
     file: Box<dyn Read>,
     tables: &HashMap<&str, Vec<Column>>,
-) -> Result<ImportReport> {
+    progress: &mut dyn FnMut(&TransferProgress),
+) -> Result<(ImportReport, u64)> {
     let mut problems: Vec<String> = Vec::new();
     let mut problem = |line: usize, entity: &str, field: Option<&str>, message: String| {
         problems.push(match field {
@@ -354,6 +366,14 @@ fn check(
             }
         };
         *counts.entry(entity.clone()).or_default() += 1;
+        if n as u64 % PROGRESS_EVERY == 0 {
+            progress(&TransferProgress {
+                phase: "checking".into(),
+                records: n as u64 - 1,
+                total: None,
+                bytes: 0,
+            });
+        }
         hashes.entry(entity.clone()).or_default().update(&raw);
         let Some(Value::Object(row)) = record.get("row") else {
             problem(n, &entity, Some("row"), "missing or not an object".into());
@@ -485,5 +505,5 @@ fn check(
             ),
         ));
     }
-    Ok(report)
+    Ok((report, counts.values().sum()))
 }

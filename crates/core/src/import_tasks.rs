@@ -14,8 +14,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Cursor;
+use std::path::Path;
 
-use flightdeck_types::{Priority, TaskStatus, Timestamp};
+use flightdeck_types::{Priority, TaskStatus, Timestamp, TransferProgress};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -74,6 +75,73 @@ const SYNONYMS: [(&str, &[&str]); 7] = [
 /// At most this many problems are listed when a file is refused.
 const PROBLEMS_LISTED: usize = 20;
 
+/// What the file at `path` is, from its first bytes: zstd's magic number is an archive
+/// (`archive`), a JSON list GitHub issues (`github`), anything else `csv`.
+pub fn detect(path: &Path) -> Result<&'static str> {
+    use std::io::Read;
+    let mut head = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(4096).read_to_end(&mut head))
+        .map_err(|e| CoreError::io(format!("cannot read {}", path.display()), e))?;
+    if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
+        return Ok("archive");
+    }
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
+    Ok(match text.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => "github",
+        _ => "csv",
+    })
+}
+
+/// Imports the file at `path`, a `kind` of [`detect`]'s: an archive streamed from the file
+/// (read once per pass), tasks from a CSV or GitHub issues.
+pub fn import_file(
+    store: &Store,
+    path: &Path,
+    kind: &str,
+    mapping: &Mapping,
+    on_conflict: OnConflict,
+    dry_run: bool,
+    progress: &mut dyn FnMut(&TransferProgress),
+) -> Result<ImportReport> {
+    let source = match kind {
+        "archive" => {
+            let path = path.to_path_buf();
+            let open = move || -> Result<Box<dyn std::io::Read>> {
+                let f = std::fs::File::open(&path)
+                    .map_err(|e| CoreError::io(format!("cannot read {}", path.display()), e))?;
+                Ok(Box::new(std::io::BufReader::new(f)))
+            };
+            return crate::import::import_with_progress(
+                store,
+                &open,
+                on_conflict,
+                dry_run,
+                progress,
+            );
+        }
+        "github" => Source::GitHub,
+        "csv" => Source::Csv,
+        other => {
+            return Err(CoreError::invalid(
+                "from",
+                format!("`{other}` is not a kind of file to import: archive, csv or github"),
+            ))
+        }
+    };
+    let bytes = std::fs::read(path)
+        .map_err(|e| CoreError::io(format!("cannot read {}", path.display()), e))?;
+    import(
+        store,
+        source,
+        &bytes,
+        mapping,
+        on_conflict,
+        dry_run,
+        progress,
+    )
+}
+
 /// Imports the tasks of `bytes` (a file of `source`).
 pub fn import(
     store: &Store,
@@ -82,6 +150,7 @@ pub fn import(
     mapping: &Mapping,
     on_conflict: OnConflict,
     dry_run: bool,
+    progress: &mut dyn FnMut(&TransferProgress),
 ) -> Result<ImportReport> {
     let tasks = match source {
         Source::Csv => from_csv(bytes, mapping)?,
@@ -90,7 +159,7 @@ pub fn import(
     let archive = archive(store, tasks)?;
     let open =
         move || -> Result<Box<dyn std::io::Read>> { Ok(Box::new(Cursor::new(archive.clone()))) };
-    crate::import::import(store, &open, on_conflict, dry_run)
+    crate::import::import_with_progress(store, &open, on_conflict, dry_run, progress)
 }
 
 /// A task as read from a file: its fields, its identity in the source.

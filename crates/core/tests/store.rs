@@ -4,6 +4,8 @@
 mod common;
 #[path = "store/insights.rs"]
 mod insights;
+#[path = "store/transfer.rs"]
+mod transfer;
 
 use common::{count, temp_store};
 use flightdeck_core::store::Origin;

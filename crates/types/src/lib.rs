@@ -18,6 +18,7 @@ pub mod schedule;
 pub mod sync;
 pub mod task;
 pub mod time;
+pub mod transfer;
 pub mod validate;
 pub mod workflow;
 pub mod worktree;
@@ -48,6 +49,7 @@ pub use schedule::{
 };
 pub use task::{NewTask, Priority, Task, TaskFilter, TaskPatch, TaskStatus};
 pub use time::{format_span_secs, parse_span_secs, Timestamp};
+pub use transfer::{EntityCounts, ExportSummary, ImportReport, SecretName, TransferProgress};
 pub use validate::FieldError;
 pub use workflow::{
     ApplyOutcome, Approval, AttemptRecord, Checkpoint, Decision, ItemProgress, ParamSpec,

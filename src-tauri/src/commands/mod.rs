@@ -11,4 +11,5 @@ pub mod runs;
 pub mod schedules;
 pub mod sync;
 pub mod tasks;
+pub mod transfer;
 pub mod workflows;

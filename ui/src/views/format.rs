@@ -88,3 +88,18 @@ pub fn clip(text: &str, n: usize) -> String {
     out.push('…');
     out
 }
+
+/// A size as people read it: `512 B`, `1.4 KiB`, `2.0 MiB`, `1.1 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}

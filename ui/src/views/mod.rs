@@ -24,6 +24,7 @@ pub mod task_context;
 pub mod task_detail;
 pub mod task_runs;
 pub mod tasks;
+pub mod transfer;
 pub mod workflows;
 
 use leptos::prelude::*;

@@ -1,10 +1,11 @@
 //! Settings: the theme (saved by the shell beside the workspace), memory search's relevance
-//! floor, and what this window works on.
+//! floor, import and export, and what this window works on.
 
 use flightdeck_types::{Settings, Theme};
 use leptos::prelude::*;
 
 use super::search_settings::SearchSettings;
+use super::transfer::ImportExport;
 use crate::api;
 
 #[component]
@@ -36,6 +37,7 @@ pub fn SettingsView() -> impl IntoView {
                 {move || save.value().get().and_then(Result::err).map(|e| view! { <p class="form-error">{e.message}</p> })}
             </section>
             <SearchSettings />
+            <ImportExport />
             <section class="panel">
                 <h2>"Workspace"</h2>
                 <Transition fallback=|| "Loading…">

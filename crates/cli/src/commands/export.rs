@@ -2,7 +2,7 @@
 //! `flightdeck_core::export`), with a progress line on a terminal; `flightdeck import`: one
 //! brought in (see `flightdeck_core::import`).
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use flightdeck_core::export::{self, ExportOptions, Manifest, SecretName};
@@ -39,11 +39,13 @@ pub fn run(
         since,
     };
     let show = !args.quiet && std::io::stderr().is_terminal();
-    let mut progress = |records: u64, bytes: u64| {
+    let mut progress = |p: &flightdeck_types::TransferProgress| {
         if show {
             eprint!(
-                "\rexporting: {records} records, {} written",
-                human_bytes(bytes)
+                "\rexporting: {} of {} records, {} written",
+                p.records,
+                p.total.unwrap_or(p.records),
+                human_bytes(p.bytes)
             );
         }
     };
@@ -62,38 +64,16 @@ pub fn run(
         eprintln!("{}", summary(&manifest, "standard output", None));
         return Ok(());
     }
-    let path = args.output.clone().unwrap_or_else(|| {
-        let stamp = now.to_rfc3339().replace([':', '-'], "");
-        PathBuf::from(format!(
-            "flightdeck-{workspace}-{}.ndjson.zst",
-            &stamp[..stamp.find('.').unwrap_or(stamp.len())]
-        ))
-    });
-    // Written beside its name and renamed once whole: a failed export leaves no half file.
-    let partial = PathBuf::from(format!("{}.partial", path.display()));
-    let file = std::fs::File::create(&partial)
-        .map_err(|e| CoreError::io(format!("cannot create {}", partial.display()), e))?;
-    let mut writer = std::io::BufWriter::new(file);
-    let written = export::export(store, &options, &mut writer, &mut progress).and_then(|m| {
-        writer
-            .flush()
-            .and_then(|_| writer.get_ref().sync_all())
-            .map_err(|e| CoreError::io(format!("cannot write {}", partial.display()), e))?;
-        std::fs::rename(&partial, &path)
-            .map_err(|e| CoreError::io(format!("cannot write {}", path.display()), e))?;
-        Ok(m)
-    });
+    let path = args
+        .output
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(export::default_file_name(workspace, now)));
+    let written = export::export_to_file(store, &options, &path, &mut progress);
     if show {
         eprintln!();
     }
-    let manifest = match written {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_file(&partial);
-            return Err(e);
-        }
-    };
-    let bytes = std::fs::metadata(&path).map(|m| m.len()).ok();
+    let (manifest, bytes) = written?;
+    let bytes = Some(bytes);
     out.print(&manifest, || {
         summary(&manifest, &path.display().to_string(), bytes)
     });
@@ -129,19 +109,17 @@ fn secret_list(secrets: &[SecretName]) -> String {
 }
 
 pub fn import(store: &Store, args: &ImportArgs, out: &Output) -> Result<(), CoreError> {
-    use flightdeck_core::import::{self, OnConflict};
-    use flightdeck_core::import_tasks::{self, Mapping, Source};
+    use flightdeck_core::import::OnConflict;
+    use flightdeck_core::import_tasks::{self, Mapping};
     let policy = match args.on_conflict.as_str() {
         "overwrite" => OnConflict::Overwrite,
         "newer" => OnConflict::Newer,
         _ => OnConflict::Skip,
     };
     let dry_run = args.dry_run;
-    let path = args.file.clone();
-    let read_error = |e| CoreError::io(format!("cannot read {}", args.file.display()), e);
     let from = match args.from.as_deref() {
         Some(kind) => kind.to_string(),
-        None => detect(&args.file).map_err(read_error)?.to_string(),
+        None => import_tasks::detect(&args.file)?.to_string(),
     };
     let mapping = Mapping {
         columns: pairs("map", &args.map)?,
@@ -170,25 +148,15 @@ pub fn import(store: &Store, args: &ImportArgs, out: &Output) -> Result<(), Core
             ));
         }
     }
-    let report = match from.as_str() {
-        "archive" => {
-            let open = move || -> Result<Box<dyn std::io::Read>, CoreError> {
-                let f = std::fs::File::open(&path)
-                    .map_err(|e| CoreError::io(format!("cannot read {}", path.display()), e))?;
-                Ok(Box::new(std::io::BufReader::new(f)))
-            };
-            import::import(store, &open, policy, dry_run)?
-        }
-        kind => {
-            let source = if kind == "github" {
-                Source::GitHub
-            } else {
-                Source::Csv
-            };
-            let bytes = std::fs::read(&args.file).map_err(read_error)?;
-            import_tasks::import(store, source, &bytes, &mapping, policy, dry_run)?
-        }
-    };
+    let report = import_tasks::import_file(
+        store,
+        &args.file,
+        &from,
+        &mapping,
+        policy,
+        dry_run,
+        &mut |_| {},
+    )?;
     out.print(&report, || {
         let rows: Vec<Vec<String>> = report
             .entities
@@ -225,24 +193,6 @@ pub fn import(store: &Store, args: &ImportArgs, out: &Output) -> Result<(), Core
         text
     });
     Ok(())
-}
-
-/// What a file to import is, from its first bytes: zstd's magic number is an archive, a JSON
-/// list GitHub issues, anything else CSV.
-fn detect(file: &std::path::Path) -> std::io::Result<&'static str> {
-    use std::io::Read;
-    let mut head = Vec::new();
-    std::fs::File::open(file)?
-        .take(4096)
-        .read_to_end(&mut head)?;
-    if head.starts_with(&[0x28, 0xB5, 0x2F, 0xFD]) {
-        return Ok("archive");
-    }
-    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&head);
-    Ok(match text.iter().find(|b| !b.is_ascii_whitespace()) {
-        Some(b'[') => "github",
-        _ => "csv",
-    })
 }
 
 /// `A=B,C=D` values (the flag may be given more than once) as pairs; each needs its `=`.

@@ -57,6 +57,19 @@ pub fn for_each_row(
     Ok(n)
 }
 
+/// How many rows [`for_each_row`] would give.
+pub fn count_rows(conn: &Connection, table: &str, since: Option<(&str, i64)>) -> Result<u64> {
+    let n: i64 = match since {
+        Some((column, at)) => conn.query_row(
+            &format!("SELECT count(*) FROM {table} WHERE {column} >= ?1"),
+            [at],
+            |r| r.get(0),
+        )?,
+        None => conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?,
+    };
+    Ok(n as u64)
+}
+
 /// A column's value as an export writes it.
 pub fn json_of(value: ValueRef<'_>) -> Value {
     match value {
