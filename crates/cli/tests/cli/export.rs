@@ -205,8 +205,30 @@ fn import_brings_an_export_in_once_all_or_nothing() {
         "moved",
         "Imports are all or nothing",
     );
+    // A workflow with two versions and a finished run of it; an archived memory.
+    let flow = a.join("hello.yaml");
+    for greeting in ["hello", "hello again"] {
+        std::fs::write(
+            &flow,
+            format!("name: hello\nsteps:\n  - id: greet\n    shell: echo {greeting}\n"),
+        )
+        .unwrap();
+        ok(a, &["workflow", "apply", flow.to_str().unwrap()]);
+    }
+    ok(a, &["workflow", "start", "hello", "--follow"]);
+    let old = ok(
+        a,
+        &["memory", "add", "The old release train left on Thursdays"],
+    );
+    ok(a, &["memory", "archive", old.trim()]);
     let file = a.join("a.ndjson.zst");
     let manifest = json(a, &["export", "-o", file.to_str().unwrap()]);
+    assert_eq!(
+        manifest["counts"]["workflows"], 2,
+        "every version: {manifest}"
+    );
+    assert_eq!(manifest["counts"]["workflow_runs"], 1);
+    assert_eq!(manifest["counts"]["memories"], 2);
     let file = file.to_str().unwrap();
 
     // A dry run on a workspace that exists: the report, and not a byte written.
@@ -228,7 +250,11 @@ fn import_brings_an_export_in_once_all_or_nothing() {
         serde_json::json!([{"environment": "prod", "name": "API_TOKEN"}])
     );
     assert_eq!(json(b, &["task", "show", &task])["title"], "Move me");
-    assert_eq!(json(b, &["runs", "list"]).as_array().unwrap().len(), 1);
+    assert_eq!(
+        json(b, &["runs", "list"]).as_array().unwrap().len(),
+        2,
+        "the task's run and the workflow step's"
+    );
     let shown = ok(b, &["env", "show", "prod"]);
     assert!(shown.contains("API_TOKEN"), "{shown}");
     // Every row equal, timestamps included (the audit log also holds the import's own rows).
@@ -253,6 +279,26 @@ fn import_brings_an_export_in_once_all_or_nothing() {
     assert_eq!(
         found["hits"][0]["memory"]["content"], "Imports are all or nothing",
         "{found}"
+    );
+    let archived = json(
+        b,
+        &[
+            "memory",
+            "search",
+            "which day did the release train leave",
+            "--archived",
+        ],
+    );
+    assert_eq!(
+        archived["hits"][0]["memory"]["content"], "The old release train left on Thursdays",
+        "the archived memory came archived and findable: {archived}"
+    );
+    assert_eq!(
+        json(b, &["workflow", "versions", "hello"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
     );
 
     // Again: nothing changes, not a byte.
