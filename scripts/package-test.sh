@@ -98,9 +98,13 @@ EOF
 say "cli: task added, memory found by meaning (crsqlite.so and the model were found)"
 
 # The installed app on the fresh home: its desktop entry and icon, then the task board.
-[[ -f /usr/share/applications/flightdeck.desktop ]] || fail "no desktop entry"
-grep -q '^Exec=flightdeck-app$' /usr/share/applications/flightdeck.desktop || fail "the desktop entry does not start flightdeck-app"
-[[ -f /usr/share/icons/hicolor/128x128/apps/flightdeck.png ]] || fail "no icon"
+# (Laid out by Tauri's bundler: the entry and the icons are named after the binary.)
+entry=/usr/share/applications/flightdeck-app.desktop
+[[ -f $entry ]] || fail "no desktop entry"
+grep -q '^Name=Flightdeck$' "$entry" || fail "the desktop entry is not named Flightdeck"
+grep -q '^Exec=flightdeck-app$' "$entry" || fail "the desktop entry does not start flightdeck-app"
+grep -q '^Icon=flightdeck-app$' "$entry" || fail "the desktop entry names another icon"
+[[ -f /usr/share/icons/hicolor/128x128/apps/flightdeck-app.png ]] || fail "no icon"
 (cd "$ROOT" && FLIGHTDECK_APP_BIN=/usr/bin/flightdeck-app scripts/with-keyring.sh \
     cargo test -q -p flightdeck-tests --test app -- --exact the_window_opens_lists_and_creates_tasks) \
     >"$WORK/app-test.log" 2>&1 || fail "the installed app: $(grep -E 'panicked|error' "$WORK/app-test.log" | head -n 3)"

@@ -15,11 +15,11 @@
 #   flightdeck-app          /usr/bin/flightdeck-app (the desktop app, UI embedded), its desktop
 #                           entry and icons; depends on flightdeck-common and WebKitGTK 4.1
 #
-# The app's package is put together here like the others rather than by Tauri's bundler
-# (`cargo tauri build`): the bundler comes with tauri-cli, one more cargo install of several
-# minutes in set-up, to write the same binary, desktop entry and icons into a .deb; its
-# AppImage target is not built at all, since it downloads linuxdeploy from GitHub while it
-# bundles, which an offline build cannot do.
+# The app's package is made by Tauri's own bundler (the tauri-bundler library `cargo tauri
+# build` uses, driven by tools/bundle), so it is laid out as Tauri lays out an app:
+# /usr/bin/flightdeck-app, /usr/share/applications/flightdeck-app.desktop, icons named
+# flightdeck-app.png. Its AppImage target is not built: it downloads linuxdeploy from GitHub
+# while it bundles, which an offline build cannot do.
 #
 # Set-up first (cr-sqlite and the model come from it: `scripts/setup.sh app` or a run of
 # scripts/test.sh); this script builds the binaries in release itself. Each package's Depends
@@ -195,25 +195,29 @@ package_app() {
     cargo fetch
     (cd ui && trunk build --release=true)
     cargo build --release -p flightdeck-app --features custom-protocol
+    # Tauri's bundler (tools/bundle, its own workspace and target dir: about 5 minutes the
+    # first time) makes the .deb from the stripped binary staged here.
+    fd_banner "flightdeck-app: Tauri's bundler"
+    cargo build --release --manifest-path tools/bundle/Cargo.toml \
+        --target-dir "$FD_ROOT/tools/bundle/target"
     local root
     root="$(stage flightdeck-app)"
-    install -Dm0755 "$CARGO_TARGET_DIR/release/flightdeck-app" "$root/usr/bin/flightdeck-app"
-    strip --strip-debug "$root/usr/bin/flightdeck-app"
-    install -Dm0644 scripts/packaging/flightdeck.desktop \
-        "$root/usr/share/applications/flightdeck.desktop"
-    local icons="$root/usr/share/icons/hicolor"
-    install -Dm0644 icons/32x32.png "$icons/32x32/apps/flightdeck.png"
-    install -Dm0644 icons/128x128.png "$icons/128x128/apps/flightdeck.png"
-    install -Dm0644 icons/128x128@2x.png "$icons/256x256/apps/flightdeck.png"
-    install -Dm0644 icons/icon.png "$icons/512x512/apps/flightdeck.png"
-    copyright "$root" flightdeck-app
-    control "$root" flightdeck-app \
-        "$(shlibs "$root" /usr/bin/flightdeck-app), flightdeck-common (= $VERSION)" \
-        "Flightdeck: local-first mission control for AI-agent work (desktop app)
- Tasks and environments, runs of coding agents, shell commands and HTTP calls watched
- live, workflows, schedules, insights, agent memory and sync, offline first." \
-        "Recommends: gnome-keyring, git"
-    build "$root" flightdeck-app
+    install -Dm0755 "$CARGO_TARGET_DIR/release/flightdeck-app" "$root/flightdeck-app"
+    strip --strip-debug "$root/flightdeck-app"
+    copyright "$root/doc" flightdeck-app
+    local deb
+    deb="$("$FD_ROOT/tools/bundle/target/release/flightdeck-bundle" \
+        --staged "$root" --binary flightdeck-app --version "$VERSION" \
+        --depends "$(shlibs "$root" /flightdeck-app), flightdeck-common (= $VERSION)" \
+        --recommends "gnome-keyring, git" \
+        --desktop-template scripts/packaging/flightdeck.desktop \
+        --icon icons/32x32.png --icon icons/128x128.png --icon icons/128x128@2x.png \
+        --icon icons/icon.png \
+        --file "usr/share/doc/flightdeck-app/copyright=$root/doc/usr/share/doc/flightdeck-app/copyright" |
+        tail -n 1)"
+    [[ -f $deb ]] || pkg_fail "Tauri's bundler made no .deb"
+    mv "$deb" "$OUT/flightdeck-app_${VERSION}_${ARCH}.deb"
+    printf 'package: %s\n' "$OUT/flightdeck-app_${VERSION}_${ARCH}.deb"
 }
 
 mkdir -p "$OUT"
