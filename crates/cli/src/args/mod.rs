@@ -500,4 +500,7 @@ pub struct ImportArgs {
     /// GitHub: the issues' repository, OWNER/NAME, when they were listed without `url`
     #[arg(long, value_name = "OWNER/NAME")]
     pub repo: Option<String>,
+    /// No progress line on stderr (there is none when stderr is not a terminal either)
+    #[arg(long)]
+    pub quiet: bool,
 }

@@ -148,6 +148,17 @@ pub fn import(store: &Store, args: &ImportArgs, out: &Output) -> Result<(), Core
             ));
         }
     }
+    let show = !args.quiet && std::io::stderr().is_terminal();
+    let mut progress = |p: &flightdeck_types::TransferProgress| {
+        if show {
+            let line = match p.total {
+                Some(total) => format!("{}: {} of {total} records", p.phase, p.records),
+                None => format!("{}: {} records", p.phase, p.records),
+            };
+            // Padded: a shorter line overwrites all of the one before.
+            eprint!("\r{line:<40}");
+        }
+    };
     let report = import_tasks::import_file(
         store,
         &args.file,
@@ -155,8 +166,12 @@ pub fn import(store: &Store, args: &ImportArgs, out: &Output) -> Result<(), Core
         &mapping,
         policy,
         dry_run,
-        &mut |_| {},
-    )?;
+        &mut progress,
+    );
+    if show {
+        eprintln!();
+    }
+    let report = report?;
     out.print(&report, || {
         let rows: Vec<Vec<String>> = report
             .entities
