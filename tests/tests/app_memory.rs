@@ -298,3 +298,45 @@ fn a_question_with_no_answer_shows_nothing_relevant_until_the_floor_is_lowered_i
         "{signals:?}"
     );
 }
+
+/// A fresh workspace with the model installed: a search says there is nothing to match yet,
+/// not that no model is installed; once a memory is remembered, it is found by meaning and
+/// the note is gone (issue 21, item 4).
+#[test]
+fn a_fresh_workspace_says_there_is_nothing_to_match_yet_not_that_the_model_is_missing() {
+    let data = tempfile::tempdir().unwrap();
+    Store::open_workspace(Some(data.path()), "default").unwrap();
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
+        .unwrap();
+    let search = poll::until("the search box", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=memory-search]")?
+            .into_iter()
+            .next())
+    });
+    ui.type_text(&search, "when is staging wiped").unwrap();
+    let note = poll::until("the keyword-only note", WAIT, || {
+        Ok(texts(ui, "[data-testid=memory-keyword-only]")
+            .into_iter()
+            .next())
+    });
+    assert!(
+        note.starts_with("Nothing to match yet") && !note.contains("no embedding model"),
+        "{note}"
+    );
+
+    ui.type_text(
+        &ui.find("[data-testid=memory-content-input]").unwrap(),
+        STAGING,
+    )
+    .unwrap();
+    ui.click(&ui.find("[data-testid=memory-add]").unwrap())
+        .unwrap();
+    let signals = poll::until("the memory found by meaning", WAIT, || {
+        Ok(texts(ui, "[data-testid=memory-signals]").into_iter().next())
+    });
+    assert!(signals.contains("meaning"), "{signals}");
+    assert!(texts(ui, "[data-testid=memory-keyword-only]").is_empty());
+}

@@ -8,7 +8,9 @@ mod model;
 use common::{exchange, temp_store};
 use flightdeck_core::memory::{self, Budget, Embedder};
 use flightdeck_core::{tasks, Store};
-use flightdeck_types::{MemoryFilter, MemoryScope, NewMemory, NewTask, SearchMode};
+use flightdeck_types::{
+    KeywordOnlyReason, MemoryFilter, MemoryScope, NewMemory, NewTask, SearchMode,
+};
 
 fn e() -> Option<&'static dyn Embedder> {
     Some(model::minilm() as &dyn Embedder)
@@ -182,6 +184,13 @@ fn keyword_signal_is_reported_and_filters_apply() {
 #[test]
 fn without_a_model_search_is_keyword_only_and_says_so() {
     let (_d, store) = temp_store();
+    // A fresh workspace with the model: nothing to match yet, not "no model".
+    let fresh = memory::search(&store, e(), "rate limit", &MemoryFilter::default(), 5).unwrap();
+    assert_eq!(fresh.mode, SearchMode::KeywordOnly);
+    assert_eq!(
+        fresh.keyword_only.as_ref().map(|k| k.reason),
+        Some(KeywordOnlyReason::NothingYet)
+    );
     memory::add(
         &store,
         None,
@@ -191,7 +200,23 @@ fn without_a_model_search_is_keyword_only_and_says_so() {
     memory::add(&store, None, note("Standup is at 9:30.")).unwrap();
     let found = memory::search(&store, None, "rate limit", &MemoryFilter::default(), 5).unwrap();
     assert_eq!(found.mode, SearchMode::KeywordOnly);
+    assert_eq!(
+        found.keyword_only.as_ref().map(|k| k.reason),
+        Some(KeywordOnlyReason::NoModel)
+    );
     assert_eq!(found.hits.len(), 1);
+    // The model installed since: the two memories wait for their vectors, and it says so.
+    let waiting = memory::search(&store, e(), "rate limit", &MemoryFilter::default(), 5).unwrap();
+    let why = waiting.keyword_only.expect("keyword only until indexed");
+    assert_eq!(
+        (why.reason, why.not_indexed),
+        (KeywordOnlyReason::NotIndexed, 2)
+    );
+    assert!(
+        why.explain().contains("2 memories are not indexed"),
+        "{}",
+        why.explain()
+    );
     assert!(found.hits[0].vector_rank.is_none() && found.hits[0].keyword_rank == Some(1));
     // A paraphrase with no shared word finds nothing without a model...
     let none = memory::search(
@@ -214,6 +239,7 @@ fn without_a_model_search_is_keyword_only_and_says_so() {
     )
     .unwrap();
     assert_eq!(found.mode, SearchMode::Hybrid);
+    assert_eq!(found.keyword_only, None);
     assert!(found.hits[0].memory.content.contains("rate limit"));
     assert_eq!(memory::index_pending(&store, e()).unwrap(), 0);
 }

@@ -91,6 +91,54 @@ string_enum! {
     }
 }
 
+string_enum! {
+    /// Why a search could not rank by meaning.
+    KeywordOnlyReason, "reason" {
+        /// No embedding model is installed on this device.
+        NoModel => "no_model",
+        /// The workspace holds no memory yet: there is nothing to match, by any signal.
+        NothingYet => "nothing_yet",
+        /// Memories exist that have no vector yet (pulled by sync, imported, or added before
+        /// the model was installed); `flightdeck memory reindex` embeds them now.
+        NotIndexed => "not_indexed",
+        /// The vectors were made by another model; `flightdeck memory reindex` remakes them.
+        OtherModel => "other_model",
+    }
+}
+
+/// Why a search was keywords only, and how many memories wait for a vector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeywordOnly {
+    pub reason: KeywordOnlyReason,
+    /// Memories without a vector for this device's model.
+    pub not_indexed: u64,
+}
+
+impl KeywordOnly {
+    /// One sentence for a person: what is true and what to do.
+    pub fn explain(&self) -> String {
+        match self.reason {
+            KeywordOnlyReason::NoModel => {
+                "keyword search only: no embedding model is installed".into()
+            }
+            KeywordOnlyReason::NothingYet => {
+                "nothing to match yet: this workspace holds no memory".into()
+            }
+            KeywordOnlyReason::NotIndexed => {
+                format!(
+                "matched by keywords: {} memor{} not indexed by meaning yet (`flightdeck memory \
+                 reindex` indexes them now)",
+                self.not_indexed,
+                if self.not_indexed == 1 { "y is" } else { "ies are" }
+            )
+            }
+            KeywordOnlyReason::OtherModel => "keyword search only: the vectors were made by \
+                 another model (`flightdeck memory reindex` remakes them)"
+                .into(),
+        }
+    }
+}
+
 /// One search hit, with the signals that found it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemoryHit {
@@ -113,6 +161,9 @@ pub struct MemoryHit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MemorySearch {
     pub mode: SearchMode,
+    /// Why the search was keywords only (`None` when it used the model).
+    #[serde(default)]
+    pub keyword_only: Option<KeywordOnly>,
     pub hits: Vec<MemoryHit>,
     /// Hits less relevant than this were dropped.
     #[serde(default)]
@@ -140,6 +191,9 @@ pub struct SimilarRun {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskContext {
     pub mode: SearchMode,
+    /// Why the memories were matched by keywords only (`None` when by meaning too).
+    #[serde(default)]
+    pub keyword_only: Option<KeywordOnly>,
     pub memories: Vec<MemoryHit>,
     pub similar_runs: Vec<SimilarRun>,
 }

@@ -3,7 +3,8 @@
 //! archive one or bring it back. Each hit says which signals found it.
 
 use flightdeck_types::{
-    Memory, MemoryFilter, MemoryHit, MemoryScopeKind, MemorySearch, NewMemory, SearchMode,
+    KeywordOnly, Memory, MemoryFilter, MemoryHit, MemoryScopeKind, MemorySearch, NewMemory,
+    SearchMode,
 };
 use leptos::prelude::*;
 
@@ -18,6 +19,8 @@ const FIELDS: [&str; 4] = ["content", "kind", "importance", "scope"];
 #[derive(Clone)]
 struct Listing {
     mode: Option<SearchMode>,
+    /// Why a search could not rank by meaning, when it could not.
+    keyword_only: Option<KeywordOnly>,
     rows: Vec<(Memory, Option<MemoryHit>)>,
     /// Set when the relevance floor dropped every candidate: what the best came to.
     nothing_relevant: Option<String>,
@@ -39,6 +42,7 @@ async fn load(query: String, filter: MemoryFilter) -> Result<Listing, ApiError> 
         let rows = api::list_memories(filter).await?;
         return Ok(Listing {
             mode: None,
+            keyword_only: None,
             rows: rows.into_iter().map(|m| (m, None)).collect(),
             nothing_relevant: None,
         });
@@ -46,6 +50,7 @@ async fn load(query: String, filter: MemoryFilter) -> Result<Listing, ApiError> 
     let found = api::search_memories(query, filter).await?;
     Ok(Listing {
         mode: Some(found.mode),
+        keyword_only: found.keyword_only.clone(),
         nothing_relevant: nothing_relevant(&found),
         rows: found
             .hits
@@ -98,11 +103,13 @@ pub fn MemoryView() -> impl IntoView {
             {move || failed().map(|e| view! { <p class="form-error" data-testid="memory-action-error">{e.message}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading memories…"</p> }>
                 {move || Suspend::new(async move {
-                    listing.await.map(|Listing { mode, rows, nothing_relevant }| {
-                        let keyword_only = (mode == Some(SearchMode::KeywordOnly)).then(|| view! {
-                            <p class="muted" data-testid="memory-keyword-only">
-                                "Keyword search only: no embedding model is installed, or the index \
-                                 was built with another one (run `flightdeck memory reindex`)."
+                    listing.await.map(|Listing { mode, keyword_only, rows, nothing_relevant }| {
+                        // What is true: no model, nothing yet, memories not indexed yet, or
+                        // another model's vectors.
+                        let keyword_only = keyword_only.map(|why| view! {
+                            <p class="muted" data-testid="memory-keyword-only"
+                                data-reason=why.reason.to_string()>
+                                {super::format::sentence(&why.explain())}
                             </p>
                         });
                         if rows.is_empty() {

@@ -1,7 +1,7 @@
 //! The task detail's context panel: the memories most relevant to the task (searched by its
 //! title and description) and the most similar runs of other tasks, each linking to its run.
 
-use flightdeck_types::{SearchMode, SimilarRun};
+use flightdeck_types::SimilarRun;
 use leptos::prelude::*;
 
 use super::format::clip;
@@ -25,8 +25,11 @@ pub fn TaskContextPanel(task_id: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Finding related memories…"</p> }>
                 {move || Suspend::new(async move {
                     context.await.map(|ctx| {
-                        let keyword_only = (ctx.mode == SearchMode::KeywordOnly).then(|| view! {
-                            <p class="muted">"Matched by keywords only (no embedding model)."</p>
+                        let keyword_only = ctx.keyword_only.as_ref().map(|why| view! {
+                            <p class="muted" data-testid="task-context-keyword-only"
+                                data-reason=why.reason.to_string()>
+                                {super::format::sentence(&why.explain())}
+                            </p>
                         });
                         let memories = if ctx.memories.is_empty() {
                             view! {

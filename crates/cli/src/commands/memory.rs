@@ -7,7 +7,8 @@ use flightdeck_core::memory::embed::find_model_dir;
 use flightdeck_core::memory::{self, Embedder, MiniLm};
 use flightdeck_core::{environments, tasks, CoreError, Store};
 use flightdeck_types::{
-    Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind, NewMemory, SearchMode,
+    KeywordOnly, KeywordOnlyReason, Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind,
+    NewMemory, SearchMode,
 };
 use serde::Serialize;
 
@@ -70,10 +71,13 @@ pub fn run(
             let (found, model, served_by, note) =
                 match memory::serve::ask(&memory::serve::socket_path(store), &request)? {
                     Some(memory::serve::SearchReply::Found { search, model }) => {
-                        let note = (search.mode == SearchMode::KeywordOnly).then(|| {
-                            "keyword-only: the running worker has no embedding model loaded"
-                                .to_string()
-                        });
+                        let note = match &search.keyword_only {
+                            Some(k) if k.reason == KeywordOnlyReason::NoModel => Some(
+                                "keyword-only: the running worker has no embedding model loaded"
+                                    .to_string(),
+                            ),
+                            other => keyword_only_note(other.as_ref()),
+                        };
                         (search, model, "worker", note)
                     }
                     Some(memory::serve::SearchReply::Error { message }) => {
@@ -93,7 +97,7 @@ pub fn run(
                             SearchMode::Hybrid => embedder.as_ref().map(|e| e.name().to_string()),
                             SearchMode::KeywordOnly => None,
                         };
-                        let note = keyword_only_note(found.mode, embedder.as_ref());
+                        let note = keyword_only_note(found.keyword_only.as_ref());
                         (found, model, "this process", note)
                     }
                 };
@@ -101,6 +105,7 @@ pub fn run(
                 mode: found.mode,
                 model,
                 note,
+                keyword_only: found.keyword_only.clone(),
                 served_by,
                 floor: found.floor,
                 below_floor: found.below_floor,
@@ -170,7 +175,10 @@ pub fn run(
                     mode: SearchMode::KeywordOnly,
                     model: None,
                     dimension: None,
-                    note: keyword_only_note(SearchMode::KeywordOnly, None),
+                    note: keyword_only_note(Some(&KeywordOnly {
+                        reason: KeywordOnlyReason::NoModel,
+                        not_indexed: 0,
+                    })),
                 },
             };
             out.print(&view, || {
@@ -202,28 +210,22 @@ fn as_dyn(embedder: &Option<MiniLm>) -> Option<&dyn Embedder> {
     embedder.as_ref().map(|e| e as &dyn Embedder)
 }
 
-fn keyword_only_note(mode: SearchMode, embedder: Option<&MiniLm>) -> Option<String> {
-    match (mode, embedder) {
-        (SearchMode::Hybrid, _) => None,
-        (SearchMode::KeywordOnly, None) => {
-            let env = memory::embed::MODEL_DIR_ENV;
-            Some(match std::env::var_os(env).filter(|d| !d.is_empty()) {
-                Some(dir) => format!(
-                    "keyword-only: no embedding model is installed ({env} is {} and holds no \
-                     model.safetensors)",
-                    Path::new(&dir).display()
-                ),
-                None => format!(
-                    "keyword-only: no embedding model is installed (run scripts/setup.sh or set \
-                     {env})"
-                ),
-            })
-        }
-        (SearchMode::KeywordOnly, Some(e)) => Some(format!(
-            "keyword-only: the vector index is not built with {}; run `flightdeck memory reindex`",
-            e.name()
-        )),
+fn keyword_only_note(found: Option<&KeywordOnly>) -> Option<String> {
+    let found = found?;
+    if found.reason != KeywordOnlyReason::NoModel {
+        return Some(found.explain());
     }
+    let env = memory::embed::MODEL_DIR_ENV;
+    Some(match std::env::var_os(env).filter(|d| !d.is_empty()) {
+        Some(dir) => format!(
+            "keyword-only: no embedding model is installed ({env} is {} and holds no \
+             model.safetensors)",
+            Path::new(&dir).display()
+        ),
+        None => format!(
+            "keyword-only: no embedding model is installed (run scripts/setup.sh or set {env})"
+        ),
+    })
 }
 
 fn positive_limit(limit: usize) -> Result<usize, CoreError> {
@@ -271,6 +273,8 @@ struct SearchView<'a> {
     model: Option<String>,
     /// Why the search was keyword-only, when it was.
     note: Option<String>,
+    /// The same as data: the reason and how many memories wait for a vector.
+    keyword_only: Option<KeywordOnly>,
     /// `worker` (the app or the daemon answered, its model already loaded) or `this process`.
     served_by: &'static str,
     /// Hits less relevant than this were dropped; how many, and the best of them.

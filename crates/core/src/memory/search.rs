@@ -12,7 +12,8 @@
 use std::collections::{HashMap, HashSet};
 
 use flightdeck_types::{
-    MemoryFilter, MemoryHit, MemorySearch, SearchMode, SimilarRun, TaskContext,
+    KeywordOnly, KeywordOnlyReason, MemoryFilter, MemoryHit, MemorySearch, SearchMode, SimilarRun,
+    TaskContext,
 };
 
 use super::embed::{cosine, Embedder};
@@ -41,6 +42,26 @@ fn vectors_usable(store: &Store, embedder: Option<&dyn Embedder>) -> Result<bool
         .is_some_and(|(name, dim)| name == e.name() && dim == e.dimension()))
 }
 
+/// Why a search with `embedder` cannot rank by meaning (`None` when it can): no model here,
+/// no memory at all yet, memories still without a vector, or vectors of another model.
+pub fn keyword_only(store: &Store, embedder: Option<&dyn Embedder>) -> Result<Option<KeywordOnly>> {
+    if vectors_usable(store, embedder)? {
+        return Ok(None);
+    }
+    let (total, not_indexed) =
+        store.read(|c| Ok((rows::count_memories(c)?, rows::stale_count(c, true)?)))?;
+    let reason = match (embedder, super::indexed_model(store)?) {
+        (None, _) => KeywordOnlyReason::NoModel,
+        (Some(_), _) if total == 0 => KeywordOnlyReason::NothingYet,
+        (Some(_), Some(_)) => KeywordOnlyReason::OtherModel,
+        (Some(_), None) => KeywordOnlyReason::NotIndexed,
+    };
+    Ok(Some(KeywordOnly {
+        reason,
+        not_indexed: not_indexed as u64,
+    }))
+}
+
 /// Searches with this device's relevance floor ([`super::relevance_floor`]).
 pub fn search(
     store: &Store,
@@ -62,10 +83,10 @@ pub fn search_with_floor(
     limit: usize,
     floor: f64,
 ) -> Result<MemorySearch> {
-    let mode = if vectors_usable(store, embedder)? {
-        SearchMode::Hybrid
-    } else {
-        SearchMode::KeywordOnly
+    let keyword_only = keyword_only(store, embedder)?;
+    let mode = match keyword_only {
+        None => SearchMode::Hybrid,
+        Some(_) => SearchMode::KeywordOnly,
     };
     let k = (limit * 4).max(50);
     let tokens = rank::tokens(query);
@@ -107,7 +128,9 @@ pub fn search_with_floor(
         query_vec,
         weighted,
     };
-    rank_candidates(store, candidates, filter, limit, floor, mode)
+    let mut found = rank_candidates(store, candidates, filter, limit, floor, mode)?;
+    found.keyword_only = keyword_only;
+    Ok(found)
 }
 
 struct Candidates {
@@ -207,6 +230,7 @@ fn rank_candidates(
     hits.truncate(limit);
     Ok(MemorySearch {
         mode,
+        keyword_only: None,
         hits,
         floor,
         below_floor: below,
@@ -298,6 +322,7 @@ pub fn context_for_text(
     similar.truncate(n);
     Ok(TaskContext {
         mode: found.mode,
+        keyword_only: found.keyword_only,
         memories: found.hits,
         similar_runs: similar,
     })

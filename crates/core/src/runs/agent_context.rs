@@ -378,6 +378,7 @@ mod tests {
         let long = "x".repeat(600);
         let context = TaskContext {
             mode: SearchMode::Hybrid,
+            keyword_only: None,
             memories: (0..5).map(|i| hit(&format!("m{i}"), &long, 0.9)).collect(),
             similar_runs: Vec::new(),
         };
