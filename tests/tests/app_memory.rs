@@ -340,3 +340,52 @@ fn a_fresh_workspace_says_there_is_nothing_to_match_yet_not_that_the_model_is_mi
     assert!(signals.contains("meaning"), "{signals}");
     assert!(texts(ui, "[data-testid=memory-keyword-only]").is_empty());
 }
+
+/// What is typed while a memory saves stays in the box: only the saved text is cleared
+/// (issue 21, item 2).
+#[test]
+fn what_is_typed_while_a_memory_saves_stays_in_the_box() {
+    let data = tempfile::tempdir().unwrap();
+    Store::open_workspace(Some(data.path()), "default").unwrap();
+    let app = App::launch(data.path());
+    let ui = app.session();
+    ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
+        .unwrap();
+    let input = poll::until("the memory box", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=memory-content-input]")?
+            .into_iter()
+            .next())
+    });
+    ui.type_text(&input, STAGING).unwrap();
+    ui.click(&ui.find("[data-testid=memory-add]").unwrap())
+        .unwrap();
+    // At once, while the save (its embedding) runs.
+    ui.type_text(&input, "Second thought").unwrap();
+    poll::until("the saved memory listed", WAIT, || {
+        Ok(texts(ui, "[data-testid=memory-content]")
+            .iter()
+            .any(|c| c == STAGING)
+            .then_some(()))
+    });
+    let left = poll::until("the box after the save", WAIT, || {
+        let value = ui.property(&input, "value")?.unwrap_or_default();
+        Ok((!value.starts_with(STAGING)).then_some(value))
+    });
+    assert_eq!(
+        left.trim(),
+        "Second thought",
+        "what was typed meanwhile stays"
+    );
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let saved: Vec<String> = memory::list(&store, &MemoryFilter::default(), 10)
+        .unwrap()
+        .into_iter()
+        .map(|m| m.content)
+        .collect();
+    assert_eq!(
+        saved,
+        [STAGING],
+        "only what was in the box at Remember is saved"
+    );
+}

@@ -186,6 +186,15 @@ fn MemoryRow(memory: Memory, hit: Option<MemoryHit>, toggle: Toggle) -> impl Int
     }
 }
 
+/// The box's text once `saved` is saved: what was typed after it (the saved text itself, when
+/// the box still starts with it, is gone), or the box as it is when it was rewritten.
+fn left_after(now: &str, saved: &str) -> String {
+    match now.strip_prefix(saved) {
+        Some(rest) => rest.trim_start().to_string(),
+        None => now.to_string(),
+    }
+}
+
 #[component]
 fn NewMemoryForm() -> impl IntoView {
     let add = Action::new_local(|input: &NewMemory| api::add_memory(input.clone()));
@@ -195,10 +204,18 @@ fn NewMemoryForm() -> impl IntoView {
     // A number that does not parse never reaches the engine: said here, beside the field.
     let importance_error = RwSignal::new(None::<String>);
     let error = move || add.value().get().and_then(Result::err);
+    // What the pending save holds: once it is saved, only that is cleared from the box, so
+    // what was typed meanwhile stays.
+    let saving = RwSignal::new(None::<(String, String)>);
     Effect::new(move |_| {
         if let Some(Ok(_)) = add.value().get() {
-            content.set(String::new());
-            importance.set(String::new());
+            if let Some((saved, saved_importance)) = saving.get_untracked() {
+                content.update(|now| *now = left_after(now, &saved));
+                if importance.get_untracked() == saved_importance {
+                    importance.set(String::new());
+                }
+            }
+            saving.set(None);
         }
     });
     let submit = move |ev: leptos::ev::SubmitEvent| {
@@ -218,6 +235,7 @@ fn NewMemoryForm() -> impl IntoView {
         };
         importance_error.set(None);
         let kind = kind.get_untracked();
+        saving.set(Some((content.get_untracked(), text.clone())));
         add.dispatch(NewMemory {
             content: content.get_untracked(),
             kind: (!kind.trim().is_empty()).then(|| kind.trim().to_string()),
