@@ -478,9 +478,18 @@ fn a_failed_run_shows_in_errors_where_it_is_escalated_and_resolved() {
     {
         // Queued before the app starts: the app's worker runs it, and it fails.
         let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+        let task = tasks::create(
+            &store,
+            NewTask {
+                title: "Nightly import".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
         runs::queue(
             &store,
             NewExecution {
+                task_id: Some(task.id),
                 spec: Some(ExecutionSpec::Shell(ShellSpec {
                     line: Some("echo broken >&2; exit 3".into()),
                     ..Default::default()
@@ -509,7 +518,20 @@ fn a_failed_run_shows_in_errors_where_it_is_escalated_and_resolved() {
     let message = first_text(ui, "[data-testid=error-message]")
         .unwrap()
         .unwrap();
-    assert!(message.contains("exit code 3"), "{message}");
+    assert_eq!(message, "shell run failed with exit code 3", "said once");
+    assert_eq!(
+        first_text(ui, "[data-testid=error-task]")
+            .unwrap()
+            .as_deref(),
+        Some("Nightly import"),
+        "the row names its task"
+    );
+    poll::until("the sidebar's count of open errors", WAIT, || {
+        Ok(
+            (first_text(ui, "[data-testid=nav-errors-count]")?.as_deref() == Some("1"))
+                .then_some(()),
+        )
+    });
 
     ui.click(&ui.find("[data-testid=error-escalate]").unwrap())
         .unwrap();
@@ -520,6 +542,12 @@ fn a_failed_run_shows_in_errors_where_it_is_escalated_and_resolved() {
         .unwrap();
     poll::until("the error resolved", WAIT, || {
         Ok((status_of_row()?.as_deref() == Some("resolved")).then_some(()))
+    });
+    poll::until("no count once nothing is open", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=nav-errors-count]")?
+            .is_empty()
+            .then_some(()))
     });
     let store = Store::open_workspace(Some(data.path()), "default").unwrap();
     let records = recovery::list(&store, &ErrorFilter::default()).unwrap();
@@ -540,6 +568,26 @@ fn a_failed_run_shows_in_errors_where_it_is_escalated_and_resolved() {
     );
     poll::until("its stderr line", WAIT, || {
         Ok(texts_contain(ui, "[data-testid=log-line][data-kind=stderr]", "broken").then_some(()))
+    });
+
+    // Retry by hand: the row links to the new run (attempt 2), which opens.
+    ui.click(&ui.find("[data-testid=nav-errors]").unwrap())
+        .unwrap();
+    let retry = poll::until("the Retry button", WAIT, || {
+        Ok(ui.find_all("[data-testid=error-retry]")?.into_iter().next())
+    });
+    ui.click(&retry).unwrap();
+    let link = poll::until("the link to the retry", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=error-retry-run]")?
+            .into_iter()
+            .next())
+    });
+    ui.click(&link).unwrap();
+    poll::until("the retry's page", WAIT, || {
+        Ok(first_text(ui, "[data-testid=run-attempt]")?
+            .filter(|t| t.starts_with("2 of"))
+            .map(|_| ()))
     });
 }
 

@@ -42,6 +42,7 @@ pub fn App() -> impl IntoView {
                                 on:click=move |_| route.set(target.clone())
                             >
                                 {item.label()}
+                                {(item == Route::Errors).then(|| view! { <OpenErrors /> })}
                             </button>
                         }
                     })
@@ -172,4 +173,34 @@ pub fn report_ready() {
             ready.0.set(Some(ms));
         }
     });
+}
+
+/// The sidebar's count of errors still open (not resolved or ignored), live; nothing at zero.
+#[component]
+fn OpenErrors() -> impl IntoView {
+    use flightdeck_types::{ErrorFilter, RecoveryStatus};
+    let live = use_live();
+    let open = LocalResource::new(move || {
+        live.errors.get();
+        async move {
+            api::list_errors(ErrorFilter::default())
+                .await
+                .map(|list| {
+                    list.iter()
+                        .filter(|r| {
+                            !matches!(
+                                r.recovery_status,
+                                RecoveryStatus::Resolved | RecoveryStatus::Ignored
+                            )
+                        })
+                        .count()
+                })
+                .unwrap_or(0)
+        }
+    });
+    move || {
+        open.get()
+            .filter(|n| *n > 0)
+            .map(|n| view! { <span class="nav-count" data-testid="nav-errors-count">{n}</span> })
+    }
 }

@@ -1,7 +1,9 @@
 //! Errors: the record of every failed run and its retries, live, with what a person can do
 //! about one: retry now, resolve, ignore, escalate. Each record links to its latest run.
 
-use flightdeck_types::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
+use std::collections::HashMap;
+
+use flightdeck_types::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity, TaskFilter};
 use leptos::prelude::*;
 
 use super::format::local_time;
@@ -28,6 +30,24 @@ pub fn ErrorsView() -> impl IntoView {
         })
     });
     let failed = move || act.value().get().and_then(Result::err);
+    // Each record names its run's task by title.
+    let titles = LocalResource::new(move || {
+        live.tasks.get();
+        async move {
+            api::list_tasks(TaskFilter {
+                include_archived: true,
+                ..Default::default()
+            })
+            .await
+            .map(|tasks| {
+                tasks
+                    .into_iter()
+                    .map(|t| (t.id, t.title))
+                    .collect::<HashMap<String, String>>()
+            })
+            .unwrap_or_default()
+        }
+    });
     view! {
         <section class="view" data-testid="errors">
             <div class="view-head">
@@ -52,6 +72,7 @@ pub fn ErrorsView() -> impl IntoView {
             {move || for_form(failed(), &[]).map(|m| view! { <p class="form-error" data-testid="error-action-error">{m}</p> })}
             <Transition fallback=|| view! { <p class="loading">"Loading errors…"</p> }>
                 {move || Suspend::new(async move {
+                    let titles = titles.await;
                     errors.await.map(|list| {
                         if list.is_empty() {
                             let filtered = status.get_untracked().is_some() || severity.get_untracked().is_some();
@@ -59,7 +80,10 @@ pub fn ErrorsView() -> impl IntoView {
                         }
                         view! {
                             <ul class="error-list" data-testid="error-list">
-                                {list.into_iter().map(|record| view! { <ErrorRow record=record act=act /> }).collect_view()}
+                                {list.into_iter().map(|record| {
+                                    let task = record.task_id.clone().and_then(|id| titles.get(&id).cloned().map(|t| (id, t)));
+                                    view! { <ErrorRow record=record task=task act=act /> }
+                                }).collect_view()}
                             </ul>
                         }.into_any()
                     })
@@ -92,7 +116,7 @@ fn actions_for(status: RecoveryStatus) -> Vec<ErrorAction> {
 type ErrorActs = Action<(ErrorAction, String), Result<ErrorRecord, crate::api::ApiError>>;
 
 #[component]
-fn ErrorRow(record: ErrorRecord, act: ErrorActs) -> impl IntoView {
+fn ErrorRow(record: ErrorRecord, task: Option<(String, String)>, act: ErrorActs) -> impl IntoView {
     let route = use_route();
     let id = record.id.clone();
     let run = record.execution_id.clone().map(|run_id| {
@@ -101,6 +125,26 @@ fn ErrorRow(record: ErrorRecord, act: ErrorActs) -> impl IntoView {
                 on:click=move |_| route.set(Route::Run(run_id.clone()))>"open the run"</button>
         }
     });
+    let task = task.map(|(task_id, title)| {
+        view! {
+            <button class="button link inline" data-testid="error-task"
+                on:click=move |_| route.set(Route::Task(task_id.clone()))>{title}</button>
+            " · "
+        }
+    });
+    // A retry asked for by hand: its run, one click away.
+    let retry = record
+        .details
+        .get("retry_run_id")
+        .and_then(|v| v.as_str())
+        .map(|run_id| {
+            let run_id = run_id.to_string();
+            view! {
+                " · "
+                <button class="button link inline" data-testid="error-retry-run"
+                    on:click=move |_| route.set(Route::Run(run_id.clone()))>"open the retry"</button>
+            }
+        });
     let retry_at = record
         .next_retry_at
         .map(|t| format!(" · next try {}", local_time(t)));
@@ -112,11 +156,12 @@ fn ErrorRow(record: ErrorRecord, act: ErrorActs) -> impl IntoView {
                 <span class="error-message" data-testid="error-message">{record.message.clone()}</span>
             </div>
             <div class="muted">
+                {task}
                 <span data-testid="error-status">{words(record.recovery_status.as_str())}</span>
                 {format!(" · attempt {} of {}", record.attempts, record.max_attempts)}
                 {retry_at}
                 {format!(" · since {}", local_time(record.created_at))}
-                " · " {run}
+                " · " {run} {retry}
             </div>
             <div class="row">
                 {actions_for(record.recovery_status).into_iter().map(|action| {

@@ -203,8 +203,15 @@ fn failure_message(run: &Execution) -> String {
             None => "failed".to_string(),
         },
     };
+    // The shell executor's own "exited with code N" says nothing the exit code does not.
+    let repeats = |error: &str| {
+        run.exit_code
+            .is_some_and(|code| error == format!("exited with code {code}"))
+    };
     match &run.error {
-        Some(error) if !error.is_empty() => format!("{} run {what}: {error}", run.spec.kind()),
+        Some(error) if !error.is_empty() && !repeats(error) => {
+            format!("{} run {what}: {error}", run.spec.kind())
+        }
         _ => format!("{} run {what}", run.spec.kind()),
     }
 }

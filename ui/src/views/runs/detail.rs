@@ -235,7 +235,7 @@ fn Facts(run: Execution, cancel: RunAction, rerun: RunAction) -> impl IntoView {
                     Some(link) => link.into_any(),
                     None => view! { <span class="muted">"none"</span> }.into_any(),
                 }}</dd>
-                <dt>"Attempt"</dt><dd>{run.attempt} " of " {run.retry_policy.max_attempts}</dd>
+                <dt>"Attempt"</dt><dd data-testid="run-attempt">{run.attempt} " of " {run.retry_policy.max_attempts}</dd>
                 {retry_of}
                 <dt>"Queued"</dt><dd>{local_time(run.queued_at)}</dd>
                 <dt>"Started"</dt><dd>{run.started_at.map(local_time).unwrap_or_else(|| "not yet".into())}</dd>
