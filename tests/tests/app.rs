@@ -13,6 +13,8 @@ use flightdeck_types::{NewTask, TaskFilter};
 mod git;
 #[path = "app/insights.rs"]
 mod insights;
+#[path = "app/runs_view.rs"]
+mod runs_view;
 #[path = "app/time_travel.rs"]
 mod time_travel;
 #[path = "app/transfer.rs"]

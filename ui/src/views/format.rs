@@ -117,3 +117,15 @@ pub fn sentence(text: &str) -> String {
     }
     out
 }
+
+/// The time of day of `t` in local time, to the millisecond (`09:30:05.123`): a log line's.
+pub fn local_clock(t: Timestamp) -> String {
+    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(t.as_millis() as f64));
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        date.get_hours(),
+        date.get_minutes(),
+        date.get_seconds(),
+        date.get_milliseconds()
+    )
+}

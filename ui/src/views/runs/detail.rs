@@ -188,17 +188,31 @@ fn Facts(run: Execution, cancel: RunAction, rerun: RunAction) -> impl IntoView {
     let cancelling = run.cancel_requested_at.is_some();
     let task = run.task_id.clone().map(|task_id| {
         let target = task_id.clone();
+        // The task's title (its id until it is read, or when the task is gone).
+        let title = LocalResource::new(move || {
+            let id = task_id.clone();
+            async move {
+                crate::api::get_task(id.clone())
+                    .await
+                    .map(|t| t.title)
+                    .unwrap_or(id)
+            }
+        });
         view! {
             <button class="button link inline" data-testid="run-task"
-                on:click=move |_| route.set(Route::Task(target.clone()))>"open the task"</button>
+                on:click=move |_| route.set(Route::Task(target.clone()))>
+                {move || title.get().unwrap_or_default()}
+            </button>
         }
     });
+    let attempt = run.attempt;
     let retry_of = run.retry_of.clone().map(|previous| {
         let target = previous.clone();
         view! {
             <dt>"Retries"</dt>
-            <dd><button class="button link inline" on:click=move |_| route.set(Route::Run(target.clone()))>
-                {previous}
+            <dd><button class="button link inline" data-testid="run-retry-of"
+                on:click=move |_| route.set(Route::Run(target.clone()))>
+                {format!("attempt {}", attempt.saturating_sub(1).max(1))}
             </button></dd>
         }
     });

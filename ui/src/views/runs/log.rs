@@ -87,15 +87,27 @@ pub fn RunLog(id: String) -> impl IntoView {
         }
     });
 
+    // Each line's time, when asked for (off by default: the output reads as it was written).
+    let times = RwSignal::new(false);
     view! {
         {move || error.get().map(|e| view! { <p class="form-error">{e.message}</p> })}
+        <label class="muted log-times">
+            <input type="checkbox" data-testid="run-log-times"
+                prop:checked=move || times.get()
+                on:change=move |ev| times.set(event_target_checked(&ev)) />
+            " Times"
+        </label>
         <pre class="log" data-testid="run-log" node_ref=pre>
             <For
-                each=move || lines.with(|map| map.values().cloned().collect::<Vec<_>>())
+                // The runner's own bookkeeping (`process`: the process group it watches) is
+                // not the run's output.
+                each=move || lines.with(|map| {
+                    map.values().filter(|e| e.kind != "process").cloned().collect::<Vec<_>>()
+                })
                 key=|event| event.seq
                 let:event
             >
-                <LogLine event=event />
+                <LogLine event=event times=times />
             </For>
         </pre>
         {move || lines.with(BTreeMap::is_empty).then(|| view! {
@@ -107,16 +119,18 @@ pub fn RunLog(id: String) -> impl IntoView {
 }
 
 #[component]
-fn LogLine(event: ExecutionEvent) -> impl IntoView {
+fn LogLine(event: ExecutionEvent, times: RwSignal<bool>) -> impl IntoView {
     let text = match event.kind.as_str() {
         "stdout" | "stderr" => event.data,
         "status" => format!("── {} ──", event.data.replace('_', " ")),
         kind => format!("[{kind}] {}", event.data),
     };
+    let at = super::super::format::local_clock(event.at);
     view! {
         <div class=format!("log-line log-{}", event.kind) data-testid="log-line"
             data-kind=event.kind.clone() data-seq=event.seq>
-            {text}
+            {move || times.get().then(|| view! { <span class="log-time" data-testid="log-time">{format!("{at} ")}</span> })}
+            <span data-testid="log-text">{text.clone()}</span>
         </div>
     }
 }

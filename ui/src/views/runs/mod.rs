@@ -6,7 +6,9 @@ mod diff_lines;
 pub mod log;
 mod worktree;
 
-use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus};
+use std::collections::HashMap;
+
+use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter};
 use leptos::prelude::*;
 
 use super::format::{clip, local_time, run_duration, spec_summary, status_class, status_label};
@@ -28,6 +30,18 @@ pub fn RunsView() -> impl IntoView {
             ..Default::default()
         })
     });
+    let titles = LocalResource::new(move || {
+        live.tasks.get();
+        async move {
+            api::list_tasks(TaskFilter {
+                include_archived: true,
+                ..Default::default()
+            })
+            .await
+            .map(|tasks| tasks.into_iter().map(|t| (t.id, t.title)).collect())
+            .unwrap_or_default()
+        }
+    });
     view! {
         <section class="view" data-testid="runs">
             <div class="view-head">
@@ -42,17 +56,30 @@ pub fn RunsView() -> impl IntoView {
             </div>
             <Transition fallback=|| view! { <p class="loading">"Loading runs…"</p> }>
                 {move || Suspend::new(async move {
+                    let titles: HashMap<String, String> = titles.await;
                     runs.await.map(|list| {
                         if list.is_empty() {
                             let filtered = status.get_untracked().is_some();
                             return view! { <Empty filtered=filtered /> }.into_any();
                         }
-                        view! { <RunTable runs=list picked=picked /> }.into_any()
+                        view! { <RunTable runs=list picked=picked titles=titles /> }.into_any()
                     })
                 })}
             </Transition>
         </section>
     }
+}
+
+/// What brought a run about, when it was not started by hand: a schedule, a retry.
+fn marks(run: &Execution) -> Vec<&'static str> {
+    let mut marks = Vec::new();
+    if run.schedule_id.is_some() {
+        marks.push("scheduled");
+    }
+    if run.retry_of.is_some() {
+        marks.push("retry");
+    }
+    marks
 }
 
 #[component]
@@ -83,6 +110,9 @@ fn Empty(filtered: bool) -> impl IntoView {
 pub fn RunTable(
     runs: Vec<Execution>,
     #[prop(optional)] picked: Option<RwSignal<Vec<String>>>,
+    /// Task titles by id: with them, a Task column.
+    #[prop(optional)]
+    titles: Option<HashMap<String, String>>,
 ) -> impl IntoView {
     let route = use_route();
     let compare = picked.map(|picked| {
@@ -94,7 +124,7 @@ pub fn RunTable(
         {compare}
         <table class="table runs" data-testid="run-table">
             <thead>
-                <tr>{picked.map(|_| view! { <th></th> })}<th>"Status"</th><th>"Runs"</th><th>"Queued"</th><th>"Took"</th><th>"Attempt"</th></tr>
+                <tr>{picked.map(|_| view! { <th></th> })}<th>"Status"</th>{titles.is_some().then(|| view! { <th>"Task"</th> })}<th>"Runs"</th><th>"Queued"</th><th>"Took"</th><th>"Attempt"</th></tr>
             </thead>
             <tbody>
                 {runs.into_iter().map(|run| {
@@ -108,7 +138,14 @@ pub fn RunTable(
                             <td><span class=status_class(run.status) data-testid="run-status">
                                 {status_label(run.status)}
                             </span></td>
-                            <td class="mono" data-testid="run-what">{clip(&spec_summary(&run.spec), 80)}</td>
+                            {titles.as_ref().map(|titles| {
+                                let title = run.task_id.as_ref().and_then(|id| titles.get(id)).cloned().unwrap_or_default();
+                                view! { <td data-testid="run-task-title">{title}</td> }
+                            })}
+                            <td class="mono" data-testid="run-what">
+                                {clip(&spec_summary(&run.spec), 80)}
+                                {marks(&run).into_iter().map(|m| view! { " " <span class="badge" data-testid="run-mark">{m}</span> }).collect_view()}
+                            </td>
                             <td>{local_time(run.queued_at)}</td>
                             <td>{run_duration(&run).unwrap_or_default()}</td>
                             <td>{run.attempt}</td>
