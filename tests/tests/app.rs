@@ -141,6 +141,62 @@ fn a_task_created_with_a_status_shows_in_that_board_column() {
         )
         .then_some(()))
     });
+
+    // The quick-add keeps its status: the next task goes in the same column (issue 21, 10).
+    let status = ui.find("[data-testid=new-task-status]").unwrap();
+    assert_eq!(
+        ui.property(&status, "value").unwrap().as_deref(),
+        Some("in_progress")
+    );
+    ui.type_text(&input, "Wire the list too").unwrap();
+    ui.click(&ui.find("[data-testid=new-task-submit]").unwrap())
+        .unwrap();
+    poll::until("the second task", WAIT, || {
+        Ok(texts_contain(
+            ui,
+            "[data-testid=task-row] [data-testid=task-title]",
+            "Wire the list too",
+        )
+        .then_some(()))
+    });
+    let store = Store::open_workspace(Some(data.path()), "default").unwrap();
+    let second = tasks::list(&store, &TaskFilter::default())
+        .unwrap()
+        .into_iter()
+        .find(|t| t.title == "Wire the list too")
+        .unwrap();
+    assert_eq!(second.status, flightdeck_types::TaskStatus::InProgress);
+
+    // The list layout survives opening a task and coming back.
+    ui.click(
+        &ui.find("[data-testid=task-row] [data-testid=task-title]")
+            .unwrap(),
+    )
+    .unwrap();
+    poll::until("the task's page", WAIT, || {
+        Ok((!ui.find_all("[data-testid=task-detail]")?.is_empty()).then_some(()))
+    });
+    ui.click(&ui.find("[data-testid=nav-tasks]").unwrap())
+        .unwrap();
+    poll::until("the list again", WAIT, || {
+        Ok((!ui.find_all("[data-testid=task-row]")?.is_empty()).then_some(()))
+    });
+    assert!(ui.find_all("[data-testid=board]").unwrap().is_empty());
+
+    // Esc in the search clears it and leaves it.
+    let search = ui.find("[data-testid=task-search]").unwrap();
+    ui.type_text(&search, "Wire the list").unwrap();
+    poll::until("the search narrows the list", WAIT, || {
+        Ok((ui.find_all("[data-testid=task-row]")?.len() == 1).then_some(()))
+    });
+    ui.type_text(&search, "\u{E00C}").unwrap();
+    poll::until("the search cleared", WAIT, || {
+        Ok((ui.property(&search, "value")?.as_deref() == Some("")
+            && ui.find_all("[data-testid=task-row]")?.len() == 2)
+            .then_some(()))
+    });
+    let focused = ui.find("[data-testid=task-search]:focus").ok();
+    assert!(focused.is_none(), "the search was left");
 }
 
 #[test]

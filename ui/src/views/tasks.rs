@@ -18,13 +18,23 @@ enum Layout {
     List,
 }
 
+thread_local! {
+    /// The layout last chosen, so that it survives opening a task and coming back (the page
+    /// is one thread; the choice lasts as long as the window).
+    static LAST_LAYOUT: std::cell::Cell<Layout> = const { std::cell::Cell::new(Layout::Board) };
+}
+
 #[component]
 pub fn TasksView() -> impl IntoView {
     let live = use_live();
     let (search, set_search) = signal(String::new());
     let (status, set_status) = signal(None::<TaskStatus>);
     let (priority, set_priority) = signal(None::<Priority>);
-    let (layout, set_layout) = signal(Layout::Board);
+    let (layout, set_layout) = signal(LAST_LAYOUT.with(std::cell::Cell::get));
+    Effect::new(move |_| {
+        let chosen = layout.get();
+        LAST_LAYOUT.with(|last| last.set(chosen));
+    });
     let tasks = LocalResource::new(move || {
         live.tasks.get();
         let text = search.get();
@@ -107,6 +117,15 @@ pub fn TasksView() -> impl IntoView {
                     aria-label="Search tasks"
                     prop:value=search
                     on:input=move |ev| set_search.set(event_target_value(&ev))
+                    on:keydown=move |ev| {
+                        // Esc: the search cleared and left, as in a desktop app.
+                        if ev.key() == "Escape" {
+                            set_search.set(String::new());
+                            if let Some(input) = search_input.get() {
+                                let _ = input.blur();
+                            }
+                        }
+                    }
                 />
                 <select
                     class="input"
@@ -224,6 +243,8 @@ fn NewTaskForm(title_input: NodeRef<Input>) -> impl IntoView {
                 class="input"
                 data-testid="new-task-status"
                 aria-label="Status of the new task"
+                // Kept after a task is added: the next one often goes in the same column.
+                prop:value=move || status.get().to_string()
                 on:change=move |ev| {
                     if let Ok(s) = event_target_value(&ev).parse() {
                         set_status.set(s);
