@@ -73,6 +73,7 @@ pub fn run() {
             commands::environments::env_secret_status,
             commands::sync::sync_status,
             commands::sync::join_sync,
+            commands::sync::sync_now,
             commands::sync::list_conflicts,
             commands::sync::restore_conflict,
             commands::sync::list_devices,

@@ -311,6 +311,27 @@ fn a_change_on_another_device_appears_without_a_reload() {
         devices.iter().any(|d| d.site_id == other_site && d.trusted),
         "{devices:?}"
     );
+
+    // Sync now: a round on the spot, and what it did; the last sync in local time, as every
+    // other time in the app (issue 21, item 10).
+    ui.click(&ui.find("[data-testid=sync-now]").unwrap())
+        .unwrap();
+    let said = poll::until("the round's result", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=sync-now-result]")?
+            .into_iter()
+            .next())
+    });
+    assert!(
+        said.starts_with("Pushed ") && said.ends_with("conflicts."),
+        "{said}"
+    );
+    let last = first_text(ui, "[data-testid=sync-last]").unwrap().unwrap();
+    let b = last.as_bytes();
+    assert!(
+        b.len() == 19 && b[4] == b'-' && b[10] == b' ' && b[13] == b':' && !last.contains('Z'),
+        "YYYY-MM-DD HH:MM:SS, local: {last}"
+    );
 }
 
 fn first_text(

@@ -531,3 +531,8 @@ mod insights;
 pub use insights::*;
 mod transfer;
 pub use transfer::*;
+
+/// One sync round now: push what is pending, pull until current.
+pub async fn sync_now() -> Result<flightdeck_types::SyncRound, ApiError> {
+    invoke("sync_now", &()).await
+}

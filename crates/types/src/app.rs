@@ -39,6 +39,14 @@ pub struct EntityChanged {
     pub id: String,
 }
 
+/// What one sync round asked for by hand did (the app's Sync now).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncRound {
+    pub pushed_cells: u64,
+    pub pulled_cells: u64,
+    pub conflicts: u64,
+}
+
 /// Sync as the UI shows it: the payload of the `sync-status` event and of `sync_status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncInfo {

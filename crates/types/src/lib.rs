@@ -25,7 +25,8 @@ pub mod worktree;
 
 pub use app::{
     AppInfo, CommandError, ConflictInfo, DerivedRun, DeviceTrustInfo, EntityChanged, RunEvents,
-    Settings, StartRun, SyncInfo, Theme, WorkerState, WorkflowRunDetail, WorkflowSummary,
+    Settings, StartRun, SyncInfo, SyncRound, Theme, WorkerState, WorkflowRunDetail,
+    WorkflowSummary,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};

@@ -3,7 +3,7 @@
 
 use flightdeck_core::sync::account;
 use flightdeck_core::trust;
-use flightdeck_types::{ConflictInfo, DeviceTrustInfo, SyncInfo, Timestamp};
+use flightdeck_types::{ConflictInfo, DeviceTrustInfo, SyncInfo, SyncRound, Timestamp};
 use tauri::{AppHandle, State};
 
 use crate::error::{from_core, CommandResult};
@@ -31,6 +31,21 @@ pub async fn join_sync(
     crate::sync::start_if_joined(&app)?;
     crate::sync::report(&app);
     crate::sync::info(&state)
+}
+
+/// One sync round now (push what is pending, pull until current), then the status event.
+#[tauri::command]
+pub async fn sync_now(app: AppHandle, state: State<'_, AppState>) -> CommandResult<SyncRound> {
+    let (store, keyring) = (state.store()?.clone(), state.keyring()?.clone());
+    let report = account::sync_now(&store, keyring.as_ref())
+        .await
+        .map_err(from_core)?;
+    crate::sync::report(&app);
+    Ok(SyncRound {
+        pushed_cells: report.pushed_cells as u64,
+        pulled_cells: report.pulled_cells as u64,
+        conflicts: report.conflicts as u64,
+    })
 }
 
 #[tauri::command]

@@ -10,12 +10,15 @@ use crate::live::use_live;
 #[component]
 pub fn SyncView() -> impl IntoView {
     let live = use_live();
+    // Here, not in the status panel: the panel is redrawn at every status event (the round's
+    // own among them), and the round's result must outlive that.
+    let round: SyncRoundAction = Action::new_local(|_: &()| api::sync_now());
     view! {
         <section class="view" data-testid="sync">
             <h1>"Sync"</h1>
             {move || match live.sync.get() {
                 None => view! { <p class="loading">"Reading the sync status…"</p> }.into_any(),
-                Some(info) if info.joined => view! { <Status info=info /> <Devices /> <Conflicts /> }.into_any(),
+                Some(info) if info.joined => view! { <Status info=info round=round /> <Devices /> <Conflicts /> }.into_any(),
                 Some(_) => view! { <JoinForm /> }.into_any(),
             }}
         </section>
@@ -23,7 +26,7 @@ pub fn SyncView() -> impl IntoView {
 }
 
 #[component]
-fn Status(info: SyncInfo) -> impl IntoView {
+fn Status(info: SyncInfo, round: SyncRoundAction) -> impl IntoView {
     let online = match info.online {
         Some(true) => "Online",
         Some(false) => "Offline",
@@ -36,13 +39,37 @@ fn Status(info: SyncInfo) -> impl IntoView {
                 <dt>"Workspace"</dt><dd>{info.workspace_name.unwrap_or_default()}</dd>
                 <dt>"State"</dt><dd data-testid="sync-state">{online}</dd>
                 <dt>"Pending changes"</dt><dd>{info.pending_cells}</dd>
-                <dt>"Last sync"</dt><dd>{info.last_sync_at.map(|t| t.to_string()).unwrap_or_else(|| "never".into())}</dd>
+                <dt>"Last sync"</dt><dd data-testid="sync-last">{info.last_sync_at.map(super::format::local_time).unwrap_or_else(|| "never".into())}</dd>
                 <dt>"This device"</dt><dd>{info.device_id}</dd>
             </dl>
+            <SyncNow round=round />
             {info.last_error.map(|e| view! { <p class="form-error">{e}</p> })}
             {info.newer_version_notice.map(|n| view! { <p class="form-error" data-testid="sync-newer-version">{n}</p> })}
             {info.server_loss_notice.map(|n| view! { <p class="form-error" data-testid="sync-server-loss">{n}</p> })}
         </section>
+    }
+}
+
+type SyncRoundAction = Action<(), Result<flightdeck_types::SyncRound, api::ApiError>>;
+
+/// A round now, and what it did.
+#[component]
+fn SyncNow(round: SyncRoundAction) -> impl IntoView {
+    view! {
+        <div class="form-row">
+            <button class="button" data-testid="sync-now" disabled=move || round.pending().get()
+                on:click=move |_| { round.dispatch(()); }>
+                {move || if round.pending().get() { "Syncing…" } else { "Sync now" }}
+            </button>
+            {move || round.value().get().map(|result| match result {
+                Ok(r) => view! {
+                    <span class="muted" data-testid="sync-now-result">
+                        {format!("Pushed {} cells, pulled {}, {} conflicts.", r.pushed_cells, r.pulled_cells, r.conflicts)}
+                    </span>
+                }.into_any(),
+                Err(e) => view! { <span class="form-error" data-testid="sync-now-error">{e.message}</span> }.into_any(),
+            })}
+        </div>
     }
 }
 
