@@ -192,6 +192,10 @@ fn the_environment_editor_sets_the_repository_base_branch_and_context() {
             .next())
     });
     assert!(error.contains("not a branch name"), "{error}");
+    assert!(
+        ui.find_all("[data-testid=env-saved]").unwrap().is_empty(),
+        "a refused save says nothing was saved"
+    );
     ui.clear(&base).unwrap();
     ui.type_text(&base, "develop").unwrap();
     ui.click(&ui.find("[data-testid=edit-env-context]").unwrap())
@@ -207,4 +211,12 @@ fn the_environment_editor_sets_the_repository_base_branch_and_context() {
     assert_eq!(saved.repository.as_deref(), Some("/srv/web"));
     assert_eq!(saved.base_branch.as_deref(), Some("develop"));
     assert!(!saved.agent_context);
+    // Save says that it saved (issue 21, item 10).
+    poll::until("Saved beside Save", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=env-saved]")?
+            .iter()
+            .any(|t| t == "Saved")
+            .then_some(()))
+    });
 }

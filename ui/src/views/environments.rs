@@ -21,6 +21,23 @@ fn optional(text: String) -> Option<String> {
 pub fn EnvironmentsView() -> impl IntoView {
     let live = use_live();
     let selected = RwSignal::new(None::<String>);
+    // The environment whose form was saved last: kept here because the editor is drawn
+    // anew when the list refreshes after the save, and its "Saved" must outlive that.
+    let saved = RwSignal::new(None::<String>);
+    // Updates live here too, for the same reason: the editor is drawn anew (on the change's
+    // own event) before the update's answer arrives.
+    let update: UpdateAction = Action::new_local(|(id, patch): &(String, EnvironmentPatch)| {
+        api::update_environment(id.clone(), patch.clone())
+    });
+    // Which environment's form save is under way (an action forgets its input once answered).
+    let saving = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(env)) = update.value().get() {
+            if saving.get_untracked().as_deref() == Some(env.id.as_str()) {
+                saved.set(Some(env.id));
+            }
+        }
+    });
     let environments = LocalResource::new(move || {
         live.environments.get();
         api::list_environments()
@@ -59,7 +76,7 @@ pub fn EnvironmentsView() -> impl IntoView {
                                         }
                                     }).collect_view()}
                                 </ul>
-                                {current.map(|env| view! { <EnvironmentEditor env=env /> })}
+                                {current.map(|env| view! { <EnvironmentEditor env=env saved=saved saving=saving update=update /> })}
                             </div>
                         }.into_any()
                     })
@@ -111,13 +128,17 @@ fn NewEnvironmentForm(selected: RwSignal<Option<String>>) -> impl IntoView {
     }
 }
 
+/// An environment's update: its id and the patch.
+type UpdateAction = Action<(String, EnvironmentPatch), Result<Environment, api::ApiError>>;
+
 #[component]
-fn EnvironmentEditor(env: Environment) -> impl IntoView {
+fn EnvironmentEditor(
+    env: Environment,
+    saved: RwSignal<Option<String>>,
+    saving: RwSignal<Option<String>>,
+    update: UpdateAction,
+) -> impl IntoView {
     let id = env.id.clone();
-    let update = Action::new_local({
-        let id = id.clone();
-        move |patch: &EnvironmentPatch| api::update_environment(id.clone(), patch.clone())
-    });
     let set_secret = Action::new_local({
         let id = id.clone();
         move |(var, value): &(String, String)| {
@@ -143,6 +164,12 @@ fn EnvironmentEditor(env: Environment) -> impl IntoView {
     let secret_name = RwSignal::new(String::new());
     let secret_value = RwSignal::new(String::new());
     let error = move || update.value().get().and_then(Result::err);
+    // "Saved" beside Save once the form's own save went through (a variable added or removed
+    // is its own confirmation: it shows in the table).
+    let shown_saved = {
+        let id = id.clone();
+        move || saved.get().as_deref() == Some(id.as_str())
+    };
     let secret_error = move || set_secret.value().get().and_then(Result::err);
     Effect::new(move |_| {
         if let Some(Ok(_)) = set_secret.value().get() {
@@ -158,26 +185,37 @@ fn EnvironmentEditor(env: Environment) -> impl IntoView {
             (new != *old).then_some(new)
         };
         let new_name = name.get_untracked();
-        update.dispatch(EnvironmentPatch {
-            name: (new_name != original.name).then_some(new_name),
-            working_dir: text(working_dir, &original.working_dir),
-            agent_command: text(agent, &original.agent_command),
-            repository: text(repository, &original.repository),
-            setup_script: text(setup, &original.setup_script),
-            base_branch: text(base_branch, &original.base_branch),
-            agent_context: (context.get_untracked() != original.agent_context)
-                .then(|| context.get_untracked()),
-            ..Default::default()
-        });
+        saved.set(None);
+        saving.set(Some(original.id.clone()));
+        update.dispatch((
+            original.id.clone(),
+            EnvironmentPatch {
+                name: (new_name != original.name).then_some(new_name),
+                working_dir: text(working_dir, &original.working_dir),
+                agent_command: text(agent, &original.agent_command),
+                repository: text(repository, &original.repository),
+                setup_script: text(setup, &original.setup_script),
+                base_branch: text(base_branch, &original.base_branch),
+                agent_context: (context.get_untracked() != original.agent_context)
+                    .then(|| context.get_untracked()),
+                ..Default::default()
+            },
+        ));
     };
+    let id_for_vars = id.clone();
     let add_var = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        update.dispatch(EnvironmentPatch {
-            set_vars: BTreeMap::from([(var_name.get_untracked(), var_value.get_untracked())]),
-            ..Default::default()
-        });
+        saving.set(None);
+        update.dispatch((
+            id_for_vars.clone(),
+            EnvironmentPatch {
+                set_vars: BTreeMap::from([(var_name.get_untracked(), var_value.get_untracked())]),
+                ..Default::default()
+            },
+        ));
     };
     let vars: Vec<(String, String)> = env.env_vars.clone().into_iter().collect();
+    let env_id = id.clone();
     view! {
         <div class="panel grow" data-testid="env-editor">
             <form class="editor" on:submit=save>
@@ -222,18 +260,23 @@ fn EnvironmentEditor(env: Environment) -> impl IntoView {
                         on:change=move |ev| context.set(event_target_checked(&ev)) />
                     <span>"Give agent runs a context file (memories and similar runs)"</span>
                 </label>
-                <button class="button primary" type="submit" data-testid="save-env">"Save"</button>
+                <div class="row">
+                    <button class="button primary" type="submit" data-testid="save-env"
+                        disabled=move || update.pending().get()>"Save"</button>
+                    {move || shown_saved().then(|| view! { <span class="saved" data-testid="env-saved">"Saved"</span> })}
+                </div>
             </form>
             <h2>"Variables"</h2>
             <table class="table" data-testid="env-vars">
                 <tbody>
                     {vars.into_iter().map(|(k, v)| {
                         let key = k.clone();
+                        let env_id = env_id.clone();
                         view! {
                             <tr data-testid="env-var">
                                 <td class="mono">{k}</td><td class="mono">{v}</td>
                                 <td><button class="button" on:click=move |_| {
-                                    update.dispatch(EnvironmentPatch { unset_vars: vec![key.clone()], ..Default::default() });
+                                    update.dispatch((env_id.clone(), EnvironmentPatch { unset_vars: vec![key.clone()], ..Default::default() }));
                                 }>"Remove"</button></td>
                             </tr>
                         }
