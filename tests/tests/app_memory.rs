@@ -299,23 +299,31 @@ fn a_question_with_no_answer_shows_nothing_relevant_until_the_floor_is_lowered_i
     );
 }
 
-/// A fresh workspace with the model installed: a search says there is nothing to match yet,
-/// not that no model is installed; once a memory is remembered, it is found by meaning and
-/// the note is gone (issue 21, item 4).
-#[test]
-fn a_fresh_workspace_says_there_is_nothing_to_match_yet_not_that_the_model_is_missing() {
+/// The app on a new, empty workspace, its Memory view open and ready.
+fn fresh_memory_view() -> (tempfile::TempDir, App) {
     let data = tempfile::tempdir().unwrap();
     Store::open_workspace(Some(data.path()), "default").unwrap();
     let app = App::launch(data.path());
     let ui = app.session();
     ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
         .unwrap();
-    let search = poll::until("the search box", WAIT, || {
-        Ok(ui
-            .find_all("[data-testid=memory-search]")?
-            .into_iter()
-            .next())
+    poll::until("the Memory view", WAIT, || {
+        Ok((!ui
+            .find_all("[data-testid=memory-content-input]")?
+            .is_empty())
+        .then_some(()))
     });
+    (data, app)
+}
+
+/// A fresh workspace with the model installed: a search says there is nothing to match yet,
+/// not that no model is installed; once a memory is remembered, it is found by meaning and
+/// the note is gone (issue 21, item 4).
+#[test]
+fn a_fresh_workspace_says_there_is_nothing_to_match_yet_not_that_the_model_is_missing() {
+    let (_data, app) = fresh_memory_view();
+    let ui = app.session();
+    let search = ui.find("[data-testid=memory-search]").unwrap();
     ui.type_text(&search, "when is staging wiped").unwrap();
     let note = poll::until("the keyword-only note", WAIT, || {
         Ok(texts(ui, "[data-testid=memory-keyword-only]")
@@ -345,18 +353,9 @@ fn a_fresh_workspace_says_there_is_nothing_to_match_yet_not_that_the_model_is_mi
 /// (issue 21, item 2).
 #[test]
 fn what_is_typed_while_a_memory_saves_stays_in_the_box() {
-    let data = tempfile::tempdir().unwrap();
-    Store::open_workspace(Some(data.path()), "default").unwrap();
-    let app = App::launch(data.path());
+    let (data, app) = fresh_memory_view();
     let ui = app.session();
-    ui.click(&ui.find("[data-testid=nav-memory]").unwrap())
-        .unwrap();
-    let input = poll::until("the memory box", WAIT, || {
-        Ok(ui
-            .find_all("[data-testid=memory-content-input]")?
-            .into_iter()
-            .next())
-    });
+    let input = ui.find("[data-testid=memory-content-input]").unwrap();
     ui.type_text(&input, STAGING).unwrap();
     ui.click(&ui.find("[data-testid=memory-add]").unwrap())
         .unwrap();

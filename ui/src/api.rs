@@ -536,3 +536,15 @@ pub use transfer::*;
 pub async fn sync_now() -> Result<flightdeck_types::SyncRound, ApiError> {
     invoke("sync_now", &()).await
 }
+
+/// Every task's title by id, archived ones included (for views that name a run's or an
+/// error's task); empty when the tasks cannot be read.
+pub async fn task_titles() -> std::collections::HashMap<String, String> {
+    list_tasks(TaskFilter {
+        include_archived: true,
+        ..Default::default()
+    })
+    .await
+    .map(|tasks| tasks.into_iter().map(|t| (t.id, t.title)).collect())
+    .unwrap_or_default()
+}

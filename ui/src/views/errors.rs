@@ -1,9 +1,7 @@
 //! Errors: the record of every failed run and its retries, live, with what a person can do
 //! about one: retry now, resolve, ignore, escalate. Each record links to its latest run.
 
-use std::collections::HashMap;
-
-use flightdeck_types::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity, TaskFilter};
+use flightdeck_types::{ErrorFilter, ErrorRecord, RecoveryStatus, Severity};
 use leptos::prelude::*;
 
 use super::format::local_time;
@@ -33,20 +31,7 @@ pub fn ErrorsView() -> impl IntoView {
     // Each record names its run's task by title.
     let titles = LocalResource::new(move || {
         live.tasks.get();
-        async move {
-            api::list_tasks(TaskFilter {
-                include_archived: true,
-                ..Default::default()
-            })
-            .await
-            .map(|tasks| {
-                tasks
-                    .into_iter()
-                    .map(|t| (t.id, t.title))
-                    .collect::<HashMap<String, String>>()
-            })
-            .unwrap_or_default()
-        }
+        api::task_titles()
     });
     view! {
         <section class="view" data-testid="errors">

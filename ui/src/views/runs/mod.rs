@@ -8,7 +8,7 @@ mod worktree;
 
 use std::collections::HashMap;
 
-use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus, TaskFilter};
+use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus};
 use leptos::prelude::*;
 
 use super::format::{clip, local_time, run_duration, spec_summary, status_class, status_label};
@@ -32,15 +32,7 @@ pub fn RunsView() -> impl IntoView {
     });
     let titles = LocalResource::new(move || {
         live.tasks.get();
-        async move {
-            api::list_tasks(TaskFilter {
-                include_archived: true,
-                ..Default::default()
-            })
-            .await
-            .map(|tasks| tasks.into_iter().map(|t| (t.id, t.title)).collect())
-            .unwrap_or_default()
-        }
+        api::task_titles()
     });
     view! {
         <section class="view" data-testid="runs">
