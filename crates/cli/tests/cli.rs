@@ -7,6 +7,8 @@ use serde_json::Value;
 mod common;
 #[path = "cli/export.rs"]
 mod export;
+#[path = "cli/import_archive.rs"]
+mod import_archive;
 #[path = "cli/import_tasks.rs"]
 mod import_tasks;
 #[path = "cli/insights.rs"]
