@@ -11,6 +11,8 @@ use flightdeck_core::{environments, tasks, Store};
 use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon, Device, Server};
 use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
 
+#[path = "sync/last_write.rs"]
+mod last_write;
 #[path = "sync/restore.rs"]
 mod restore;
 #[path = "sync/workflows.rs"]
@@ -58,6 +60,15 @@ fn quick_daemons(
         .map(|device| spawn_daemon(device.store.clone(), options.clone(), stop_tx.subscribe()))
         .collect();
     (stop_tx, handles)
+}
+
+/// Waits (polling the clock) until the wall clock has passed the millisecond it reads now, so
+/// that the next write is stamped later than every write before it on any device.
+fn next_millisecond() {
+    let now = flightdeck_core::clock::now_millis();
+    while flightdeck_core::clock::now_millis() <= now {
+        std::thread::yield_now();
+    }
 }
 
 fn title(text: &str) -> TaskPatch {
@@ -151,9 +162,11 @@ async fn offline_edits_converge_and_the_loser_keeps_its_value_in_the_conflict_lo
     sync(&a).await;
     sync(&b).await;
 
-    // Both offline: same column, different columns, and delete against edit.
-    tasks::update(&a.store, &shared.id, title("Zebra")).unwrap();
-    tasks::update(&b.store, &shared.id, title("Apple")).unwrap();
+    // Both offline: same column (A's edit the later), different columns, and delete against
+    // edit.
+    tasks::update(&b.store, &shared.id, title("Zebra")).unwrap();
+    next_millisecond();
+    tasks::update(&a.store, &shared.id, title("Apple")).unwrap();
     tasks::update(
         &b.store,
         &shared.id,
@@ -173,8 +186,8 @@ async fn offline_edits_converge_and_the_loser_keeps_its_value_in_the_conflict_lo
     assert_eq!(all_tasks(&a), all_tasks(&b));
     let merged = tasks::get(&a.store, &shared.id).unwrap();
     assert_eq!(
-        merged.title, "Zebra",
-        "equal versions: the larger value wins"
+        merged.title, "Apple",
+        "the later write wins, not the larger value"
     );
     assert_eq!(
         merged.description, "B's notes",
@@ -188,7 +201,7 @@ async fn offline_edits_converge_and_the_loser_keeps_its_value_in_the_conflict_lo
         .iter()
         .find(|c| {
             c.column == "title"
-                && c.local_value == flightdeck_core::store::SqlValue::Text("Apple".into())
+                && c.local_value == flightdeck_core::store::SqlValue::Text("Zebra".into())
         })
         .expect("B's title is in the log");
     b.store.restore_conflict(lost.id).unwrap();
@@ -196,7 +209,7 @@ async fn offline_edits_converge_and_the_loser_keeps_its_value_in_the_conflict_lo
     sync(&a).await;
     assert_eq!(
         tasks::get(&a.store, &shared.id).unwrap().title,
-        "Apple",
+        "Zebra",
         "the restore propagates"
     );
     assert_eq!(all_tasks(&a), all_tasks(&b));

@@ -1,9 +1,11 @@
 //! DESIGN.md's sync invariant under random histories: any interleaving of offline writes,
 //! deletes, syncs and restarts on three devices ends, once everyone has synced, with every
 //! device and a freshly bootstrapped device holding the same rows and the same cells, equal
-//! to the server's cell state. Real server binary, real Postgres, real stores.
+//! to the server's cell state, and every column of every surviving row holding the value of
+//! the edit made last (wall-clock order: the edits are a millisecond or more apart and every
+//! clock is right). Real server binary, real Postgres, real stores.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use flightdeck_core::sync::account;
 use flightdeck_core::{tasks, Store};
@@ -13,7 +15,7 @@ use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 
 const DEVICES: usize = 3;
-/// Few distinct values, so that concurrent writes often tie on version and compare values.
+/// Few distinct values, so that concurrent edits often write the same value.
 const WORDS: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 
 #[derive(Debug, Clone)]
@@ -44,7 +46,7 @@ fn op() -> impl Strategy<Value = Op> {
     let dev = 0..DEVICES;
     prop_oneof![
         3 => (dev.clone(), 0..WORDS.len()).prop_map(|(dev, word)| Op::Create { dev, word }),
-        5 => (dev.clone(), 0..8usize, 0..3u8, 0..WORDS.len())
+        5 => (dev.clone(), 0..3usize, 0..3u8, 0..WORDS.len())
             .prop_map(|(dev, slot, field, word)| Op::Update { dev, slot, field, word }),
         1 => (dev.clone(), 0..8usize).prop_map(|(dev, slot)| Op::Delete { dev, slot }),
         3 => dev.clone().prop_map(|dev| Op::Sync { dev }),
@@ -114,14 +116,29 @@ async fn server_cells(device: &Device) -> BTreeSet<Cell> {
         .collect()
 }
 
-async fn apply(devices: &mut [Device], op: &Op) {
+/// The value each (task, field) was given last, in the order the edits were made.
+type Latest = HashMap<(String, u8), String>;
+
+/// The three fields the histories edit: title, status, priority.
+fn field_value(task: &Task, field: u8) -> String {
+    match field {
+        0 => task.title.clone(),
+        1 => format!("{:?}", task.status),
+        _ => format!("{:?}", task.priority),
+    }
+}
+
+async fn apply(devices: &mut [Device], op: &Op, latest: &mut Latest) {
     match *op {
         Op::Create { dev, word } => {
             let input = NewTask {
                 title: WORDS[word].into(),
                 ..Default::default()
             };
-            tasks::create(devices[dev].store(), input).unwrap();
+            let task = tasks::create(devices[dev].store(), input).unwrap();
+            for field in 0..3 {
+                latest.insert((task.id.clone(), field), field_value(&task, field));
+            }
         }
         Op::Update {
             dev,
@@ -133,7 +150,8 @@ async fn apply(devices: &mut [Device], op: &Op) {
             if list.is_empty() {
                 return;
             }
-            let id = &list[slot % list.len()].id;
+            let before = &list[slot % list.len()];
+            let id = &before.id;
             let patch = match field {
                 0 => TaskPatch {
                     title: Some(WORDS[word].into()),
@@ -148,7 +166,11 @@ async fn apply(devices: &mut [Device], op: &Op) {
                     ..Default::default()
                 },
             };
-            tasks::update(devices[dev].store(), id, patch).unwrap();
+            let after = tasks::update(devices[dev].store(), id, patch).unwrap();
+            // Setting a field to the value it has writes nothing: no edit.
+            if field_value(&after, field) != field_value(before, field) {
+                latest.insert((id.clone(), field), field_value(&after, field));
+            }
         }
         Op::Delete { dev, slot } => {
             let list = devices[dev].tasks();
@@ -161,22 +183,45 @@ async fn apply(devices: &mut [Device], op: &Op) {
     }
 }
 
-/// Joins `DEVICES` devices, plays `ops` on them, then lets everyone sync twice round-robin:
-/// the first round delivers every push to the server, the second every change to every device.
-async fn play(server: &Server, token: &str, ops: &[Op]) -> Vec<Device> {
+/// Joins `DEVICES` devices, plays `ops` on them (each in a later millisecond than the one
+/// before), then lets everyone sync twice round-robin: the first round delivers every push to
+/// the server, the second every change to every device. Also returns the last value each
+/// field was given.
+async fn play(server: &Server, token: &str, ops: &[Op]) -> (Vec<Device>, Latest) {
     let mut devices = Vec::new();
     for _ in 0..DEVICES {
         devices.push(Device::join(server, token).await);
     }
+    let mut latest = Latest::new();
     for op in ops {
-        apply(&mut devices, op).await;
+        let now = flightdeck_core::clock::now_millis();
+        while flightdeck_core::clock::now_millis() <= now {
+            std::thread::yield_now();
+        }
+        apply(&mut devices, op, &mut latest).await;
     }
     for _ in 0..2 {
         for device in &devices {
             device.sync().await;
         }
     }
-    devices
+    (devices, latest)
+}
+
+/// Every field of every row in `rows` holds the value it was given last.
+fn check_latest(rows: &[Task], latest: &Latest) -> Result<(), TestCaseError> {
+    for task in rows {
+        for field in 0..3 {
+            prop_assert_eq!(
+                Some(&field_value(task, field)),
+                latest.get(&(task.id.clone(), field)),
+                "task {} field {}: the last edit made wins",
+                task.id,
+                field
+            );
+        }
+    }
+    Ok(())
 }
 
 #[test]
@@ -202,11 +247,12 @@ fn random_histories_converge_everywhere() {
             let case = case.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             runtime.block_on(async {
                 let token = new_workspace(&server, &format!("case-{case}")).await;
-                let devices = play(&server, &token, &ops).await;
+                let (devices, latest) = play(&server, &token, &ops).await;
                 let fresh = Device::join(&server, &token).await;
                 fresh.sync().await;
 
                 let rows = devices[0].tasks();
+                check_latest(&rows, &latest)?;
                 let cells = device_cells(&devices[0]);
                 for (i, device) in devices.iter().chain(std::iter::once(&fresh)).enumerate() {
                     prop_assert_eq!(&device.tasks(), &rows);
@@ -321,11 +367,18 @@ fn regression_delete_against_concurrent_updates() {
             word: 1,
         },
     ];
+    play_fixed("regression", &ops);
+}
+
+/// Plays a fixed history on a fresh workspace and checks that every device holds the same
+/// cells and every field the value of the edit made last.
+fn play_fixed(name: &str, ops: &[Op]) {
     let runtime = flightdeck_tests::runtime();
     runtime.block_on(async {
         let server = start_server().await;
-        let token = new_workspace(&server, "regression").await;
-        let devices = play(&server, &token, &ops).await;
+        let token = new_workspace(&server, name).await;
+        let (devices, latest) = play(&server, &token, ops).await;
+        check_latest(&devices[0].tasks(), &latest).unwrap();
         let cells = device_cells(&devices[0]);
         for (i, device) in devices.iter().enumerate() {
             let theirs = device_cells(device);
@@ -337,4 +390,52 @@ fn regression_delete_against_concurrent_updates() {
             );
         }
     });
+}
+
+/// Found by exploring with clocks off: two devices each set a task's status once while
+/// apart; with equal edit counts the larger value used to win, not the later edit.
+#[test]
+fn regression_the_later_of_two_single_edits_wins() {
+    use Op::*;
+    let ops = [
+        Create { dev: 0, word: 0 },
+        Sync { dev: 0 },
+        Sync { dev: 1 },
+        Update {
+            dev: 1,
+            slot: 0,
+            field: 1,
+            word: 1,
+        },
+        Update {
+            dev: 0,
+            slot: 0,
+            field: 1,
+            word: 2,
+        },
+    ];
+    play_fixed("later-single", &ops);
+}
+
+/// The partition: one device sets a title three times while apart, another once,
+/// later; the device that edited more often used to win.
+#[test]
+fn regression_the_later_edit_beats_more_edits() {
+    use Op::*;
+    let update = |dev, word| Update {
+        dev,
+        slot: 0,
+        field: 0,
+        word,
+    };
+    let ops = [
+        Create { dev: 0, word: 0 },
+        Sync { dev: 0 },
+        Sync { dev: 1 },
+        update(0, 1),
+        update(0, 2),
+        update(0, 3),
+        update(1, 2),
+    ];
+    play_fixed("later-beats-more", &ops);
 }

@@ -3,7 +3,9 @@
 //! - `plain`: the same schema and SQL on SQLite without cr-sqlite;
 //! - `raw cr-sqlite`: the same SQL on a connection with cr-sqlite loaded, in hand-made
 //!   transactions (no write path);
-//! - `write path`: the same SQL through `Store::write`.
+//! - `write path`: the same SQL through `Store::write`;
+//! - `unstamped`: the write path with its clock stamp turned off (issue 19: what the hybrid
+//!   logical clock costs a write, against the write path before it).
 //!
 //! Also the full task API (`tasks::create`, which adds validation and an audit row), run
 //! events appended in batches, and the in-process work of one CLI `task add`.
@@ -30,9 +32,15 @@ enum Variant {
     Plain,
     RawCrr,
     WritePath,
+    Unstamped,
 }
 
-const VARIANTS: [Variant; 3] = [Variant::Plain, Variant::RawCrr, Variant::WritePath];
+const VARIANTS: [Variant; 4] = [
+    Variant::Plain,
+    Variant::RawCrr,
+    Variant::WritePath,
+    Variant::Unstamped,
+];
 
 impl Variant {
     fn name(self) -> &'static str {
@@ -40,6 +48,7 @@ impl Variant {
             Variant::Plain => "plain SQLite",
             Variant::RawCrr => "raw cr-sqlite",
             Variant::WritePath => "write path",
+            Variant::Unstamped => "write path, no clock stamp",
         }
     }
 }
@@ -74,6 +83,11 @@ impl Db {
                 Db::Raw(conn)
             }
             Variant::WritePath => Db::Store(Store::open(path).unwrap()),
+            Variant::Unstamped => {
+                let store = Store::open(path).unwrap();
+                store.set_clock_stamps_for_bench(false);
+                Db::Store(store)
+            }
         }
     }
 
@@ -302,31 +316,34 @@ fn main() {
         },
     ];
 
-    println!("| workload | plain SQLite | raw cr-sqlite | write path | cr-sqlite / plain | write path / raw cr-sqlite |");
-    println!("|---|---|---|---|---|---|");
+    println!("| workload | plain SQLite | raw cr-sqlite | write path | no clock stamp | cr-sqlite / plain | write path / raw cr-sqlite | stamped / unstamped |");
+    println!("|---|---|---|---|---|---|---|---|");
     for s in &scenarios {
-        let mut times: [Vec<Duration>; 3] = Default::default();
+        let mut times: [Vec<Duration>; 4] = Default::default();
         for round in 0..rounds {
             for (i, v) in VARIANTS.iter().enumerate() {
                 times[i].push(measure(*v, s, round));
             }
         }
-        let [plain, raw, ours] = times.map(median);
+        let [plain, raw, ours, unstamped] = times.map(median);
         println!(
-            "| {} | {:.1} us | {:.1} us | {:.1} us | {:.2}x | {:.3}x |",
+            "| {} | {:.1} us | {:.1} us | {:.1} us | {:.1} us | {:.2}x | {:.3}x | {:.3}x |",
             s.name,
             us(plain),
             us(raw),
             us(ours),
+            us(unstamped),
             raw.as_secs_f64() / plain.as_secs_f64(),
             ours.as_secs_f64() / raw.as_secs_f64(),
+            ours.as_secs_f64() / unstamped.as_secs_f64(),
         );
         if let Kind::Events = s.kind {
             println!(
-                "|  | {:.0}/s | {:.0}/s | {:.0}/s | | |",
+                "|  | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | | | |",
                 1.0 / plain.as_secs_f64(),
                 1.0 / raw.as_secs_f64(),
-                1.0 / ours.as_secs_f64()
+                1.0 / ours.as_secs_f64(),
+                1.0 / unstamped.as_secs_f64()
             );
         }
     }

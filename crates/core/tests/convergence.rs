@@ -1,5 +1,6 @@
 //! Two independent stores that exchange `crsql_changes` converge, under the rule DESIGN.md
-//! states: per column, higher causal length, then higher column version, then larger value.
+//! states: per column, higher causal length, then higher column version (the hybrid logical
+//! clock of the write: the later write wins), then larger value.
 
 mod common;
 
@@ -70,27 +71,39 @@ fn concurrent_edits_to_different_columns_both_survive() {
     assert_eq!(rows(&a), rows(&b));
 }
 
+/// Waits until the wall clock has passed the millisecond it reads now, so that the next
+/// write, on either store, is stamped later than every write before it.
+fn next_millisecond() {
+    let now = flightdeck_core::clock::now_millis();
+    while flightdeck_core::clock::now_millis() <= now {
+        std::thread::yield_now();
+    }
+}
+
 #[test]
-fn same_column_with_equal_versions_resolves_to_the_larger_value_on_both_sides() {
+fn same_column_the_later_edit_wins_whatever_its_value() {
     let (_da, a, _db, b, task) = shared_task();
-    // One edit each: equal column versions, so the larger value wins ("Zebra" > "Apple").
+    // One edit each: the later one wins on both sides, though "Apple" < "Zebra".
     tasks::update(&a, &task.id, patch_title("Zebra")).unwrap();
+    next_millisecond();
     tasks::update(&b, &task.id, patch_title("Apple")).unwrap();
     exchange(&a, &b);
-    assert_eq!(tasks::get(&a, &task.id).unwrap().title, "Zebra");
-    assert_eq!(tasks::get(&b, &task.id).unwrap().title, "Zebra");
+    assert_eq!(tasks::get(&a, &task.id).unwrap().title, "Apple");
+    assert_eq!(tasks::get(&b, &task.id).unwrap().title, "Apple");
     assert_eq!(rows(&a), rows(&b));
 }
 
 #[test]
-fn same_column_with_a_higher_version_wins_whatever_its_value() {
+fn same_column_the_later_edit_wins_however_often_the_other_side_edited() {
     let (_da, a, _db, b, task) = shared_task();
-    // B edits twice (higher column version) with the smaller value: B's value still wins.
-    tasks::update(&a, &task.id, patch_title("Zebra")).unwrap();
-    tasks::update(&b, &task.id, patch_title("Apple draft")).unwrap();
-    tasks::update(&b, &task.id, patch_title("Apple")).unwrap();
+    // B edits twice, A once and later: A's value wins (a count of edits used to decide).
+    tasks::update(&b, &task.id, patch_title("Zebra draft")).unwrap();
+    tasks::update(&b, &task.id, patch_title("Zebra")).unwrap();
+    next_millisecond();
+    tasks::update(&a, &task.id, patch_title("Apple")).unwrap();
     exchange(&a, &b);
     assert_eq!(tasks::get(&a, &task.id).unwrap().title, "Apple");
+    assert_eq!(tasks::get(&b, &task.id).unwrap().title, "Apple");
     assert_eq!(rows(&a), rows(&b));
 }
 

@@ -141,9 +141,13 @@ fn an_overwritten_unpushed_edit_is_logged_and_can_be_restored() {
     push_all(&a);
     push_all(&b);
 
-    // Both offline: equal versions, so A's larger value wins the merge on B.
-    tasks::update(&a, &task.id, title("Zebra")).unwrap();
+    // Both offline, A's edit the later one: it wins the merge on B.
     tasks::update(&b, &task.id, title("Apple")).unwrap();
+    let now = flightdeck_core::clock::now_millis();
+    while flightdeck_core::clock::now_millis() <= now {
+        std::thread::yield_now();
+    }
+    tasks::update(&a, &task.id, title("Zebra")).unwrap();
     let conflicts = sync::apply_pull(&b, &page_from(&a, 2)).unwrap();
     assert_eq!(tasks::get(&b, &task.id).unwrap().title, "Zebra");
     let title_conflict = conflicts
@@ -265,7 +269,7 @@ fn a_conflict_keeps_its_values_types_and_restore_writes_the_typed_value() {
     sync::apply_pull(&b, &page_from(&a, 1)).unwrap();
     push_all(&a);
     push_all(&b);
-    // B edits first, A later: A's updated_at is the larger value and wins on B.
+    // B edits first, A later: A's edit wins on B, and with it A's updated_at.
     tasks::update(&b, &task.id, title("Apple")).unwrap();
     let b_updated = typed_cell(&b, "updated_at", &task.id).1;
     // (Within B's millisecond the two updated_at would be equal: edit again until not.)

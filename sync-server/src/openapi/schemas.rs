@@ -111,9 +111,12 @@ pub fn schemas() -> Value {
                     val is null)."),
                 field("val", schema("WireValue"), "The column's value at this version (null \
                     for the \"-1\" existence cell)."),
-                field("col_version", int64(), "The cell's version: starts at 1 and grows by \
-                    one on each local write of the cell; for the \"-1\" cell it equals the \
-                    causal length. Within an equal cl the higher col_version wins."),
+                field("col_version", int64(), "The cell's version. Flightdeck sets it to the \
+                    hybrid logical clock of the write (Unix milliseconds shifted left 16 bits, \
+                    plus a counter; never below the cell's previous version + 1), so that the \
+                    later write wins; a plain cr-sqlite peer's write (the previous version + 1) \
+                    is valid too. For the \"-1\" cell it equals the causal length. Within an \
+                    equal cl the higher col_version wins, then the larger value."),
                 field("db_version", int64(), "The origin device's database version \
                     (crsql_db_version()) of the transaction that wrote the cell. With site_id \
                     it names that transaction; a push is sorted by it. Not a server number."),

@@ -90,6 +90,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         merge(&tx, changes)?;
         tx.commit()?;
+        self.hlc.observe(changes);
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::extensions::{find_crsqlite, load_crsqlite, register_sqlite_vec};
 use crate::error::{CoreError, Result};
 
-pub struct CrConn(Connection);
+pub struct CrConn(Connection, super::hlc::Touched);
 
 impl CrConn {
     /// Opens (creating if needed) the database at `path` with both extensions loaded.
@@ -52,7 +52,10 @@ impl CrConn {
         // A sync merge prepares a few statements per table it touches (`fresh_rows`): room
         // for those of every synced table beside the rest, instead of rusqlite's 16.
         conn.set_prepared_statement_cache_capacity(64);
-        let conn = CrConn(conn);
+        // The tables each write touched, for its clock stamp (`hlc`).
+        let touched = super::hlc::Touched::default();
+        super::hlc::watch(&conn, &touched);
+        let conn = CrConn(conn, touched);
         conn.check_extensions()?;
         Ok(conn)
     }
@@ -69,6 +72,11 @@ impl CrConn {
     pub fn site_id(&self) -> Result<String> {
         let bytes: Vec<u8> = self.query_row("SELECT crsql_site_id()", [], |r| r.get(0))?;
         Ok(hex::encode(bytes))
+    }
+
+    /// What notes the tables each statement writes (see `hlc`).
+    pub(crate) fn touched(&self) -> super::hlc::Touched {
+        std::sync::Arc::clone(&self.1)
     }
 
     /// The current cr-sqlite database version (the logical clock of local changes).

@@ -26,6 +26,11 @@ impl KnownSchema {
         Ok(Self { tables })
     }
 
+    /// Whether `table` is a CRR of this schema.
+    pub(crate) fn has_table(&self, table: &str) -> bool {
+        self.tables.contains_key(table)
+    }
+
     /// Whether this schema has the cell's table and column (the existence cell `-1` needs
     /// the table only).
     pub(crate) fn knows(&self, cell: &ChangeRow) -> bool {
@@ -206,6 +211,33 @@ impl super::Store {
         }
         *known = KnownSchema::read(conn)?;
         Ok(cells.iter().all(|c| known.knows(c)))
+    }
+
+    /// Those of `tables` that are CRRs: from the schema read at open, or for a table made
+    /// since (as tests do), from whether cr-sqlite keeps a clock table for it.
+    pub(crate) fn crr_tables_among(
+        &self,
+        conn: &Connection,
+        tables: std::collections::HashSet<String>,
+    ) -> Result<Vec<String>> {
+        let known = self
+            .known_schema
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut crrs = Vec::with_capacity(tables.len());
+        for table in tables {
+            let crr = known.has_table(&table)
+                || (!table.contains("__crsql_")
+                    && conn
+                        .prepare_cached(
+                            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                        )?
+                        .exists([format!("{table}__crsql_clock")])?);
+            if crr {
+                crrs.push(table);
+            }
+        }
+        Ok(crrs)
     }
 
     pub(crate) fn known_schema(&self) -> KnownSchema {

@@ -13,6 +13,7 @@ pub mod extensions;
 mod fresh_rows;
 pub mod heartbeats;
 mod held;
+mod hlc;
 pub mod import;
 pub mod insights;
 mod local_changes;
@@ -55,6 +56,8 @@ pub struct Store {
     vector_cache: crate::memory::VectorCacheSlot,
     /// Write transactions committed through this store (see [`Store::write_count`]).
     writes: std::sync::atomic::AtomicU64,
+    /// The clock that stamps this store's writes (`hlc`).
+    hlc: hlc::Hlc,
 }
 
 impl Store {
@@ -104,7 +107,22 @@ impl Store {
             listeners: Mutex::new(Vec::new()),
             vector_cache: Default::default(),
             writes: Default::default(),
+            hlc: Default::default(),
         })
+    }
+
+    /// Runs this store's clock `skew_ms` milliseconds off the wall clock: a test's device
+    /// whose clock is wrong. Affects only the clock that orders its writes.
+    #[doc(hidden)]
+    pub fn skew_clock_for_tests(&self, skew_ms: i64) {
+        self.hlc.set_skew(skew_ms);
+    }
+
+    /// Turns the clock stamp of this store's writes off or on: only for measuring what it
+    /// costs (the write-path benchmark). Off, concurrent edits merge by edit count again.
+    #[doc(hidden)]
+    pub fn set_clock_stamps_for_bench(&self, on: bool) {
+        self.hlc.set_stamps(on);
     }
 
     pub fn path(&self) -> &Path {

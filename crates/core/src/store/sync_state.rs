@@ -136,6 +136,7 @@ impl Store {
         }
         let changes = &*self.hold_unknown(&tx, changes, now)?;
         super::changes::insert_changes(&tx, changes)?;
+        self.hlc.observe(changes);
         let mut conflicts = Vec::new();
         if !before.is_empty() {
             let after = unacknowledged(&tx, acked)?;

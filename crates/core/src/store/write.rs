@@ -177,6 +177,9 @@ impl Store {
     ) -> Result<(T, Vec<Change>)> {
         Ok({
             let mut conn = self.lock();
+            let touched = conn.touched();
+            // Forget what merges and other transactions wrote before this one.
+            super::hlc::take(&touched);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut writer = Writer {
                 tx,
@@ -188,6 +191,11 @@ impl Store {
             let value = f(&mut writer)?;
             writer.flush_audit()?;
             let Writer { tx, changes, .. } = writer;
+            let tables = super::hlc::take(&touched);
+            if !tables.is_empty() && self.hlc.stamps() {
+                let crrs = self.crr_tables_among(&tx, tables)?;
+                super::hlc::stamp(&tx, &crrs, self.hlc.next())?;
+            }
             tx.commit()?;
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

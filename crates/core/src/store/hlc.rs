@@ -1,0 +1,156 @@
+//! Last write wins: every local write stamps the column versions of the cells it wrote with
+//! a hybrid logical clock, so that cr-sqlite's own rule, "the higher column version wins",
+//! means "the later write wins".
+//!
+//! Why this is safe, read against cr-sqlite 0.16.3 (`rs/core/src/changes_vtab_write.rs` for
+//! the merge, `rs/core/src/triggers.rs` and `local_writes` for the write path):
+//!
+//! - The merge decides a column by causal length first (the row's sentinel clock, column
+//!   `-1`), then the higher `col_version`, then the larger value, and a winning cell's
+//!   version is copied as it is. A local write's triggers set `col_version` to the cell's
+//!   old version + 1 (1 for a new clock row). Here, in the same transaction, just before its
+//!   commit, each such version becomes `max(old + 1, hlc)`: still above every version the
+//!   cell had, whoever wrote it, so a write made after seeing another always wins, whatever
+//!   the clocks say; and between two writes that did not see each other, the later clock
+//!   wins. A tie (the same millisecond and counter on two devices) falls to the larger value,
+//!   as cr-sqlite and the server decide it, the same everywhere (cr-sqlite 0.16 has no site
+//!   id in its rule, so that part of a textbook HLC's tie break cannot be had without
+//!   changing its merge).
+//! - Sentinel clocks (causal lengths: deletes and resurrections) are never touched; nor are
+//!   `db_version` and `seq`, so `crsql_changes`, push cursors and the order of a push are
+//!   what they were.
+//! - `crsql_changes` and [`super::local_changes`] read `col_version` from the clock tables,
+//!   so a push carries the clock; the server's merge (`sync-server/src/merge.rs`, the same
+//!   rule, `bigint` versions) and a pulling device's `fresh_rows` fast path copy it
+//!   unchanged. A plain cr-sqlite peer merging our changes decides the same way.
+//! - Versions written before this (small integers) are below every clock value (a clock is
+//!   about 2^57 today): after the upgrade nothing is rewritten, and the first new write of
+//!   a cell wins against any older one, which is what the order of writes says anyway. A
+//!   device still on the old build keeps counting: its next write of a cell is the version it
+//!   last saw + 1, which beats what it saw (causality still holds) and loses to later clock
+//!   writes from new builds; every device applies the same rule to the same versions, so
+//!   old and new builds converge on one value.
+//!
+//! A clock value is milliseconds since the Unix epoch shifted left by [`LOGICAL_BITS`], plus
+//! a counter: never below the last value this store issued or saw, so its own writes are
+//! ordered even if the wall clock steps back.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+
+use super::changes::{quoted, ChangeRow, SENTINEL};
+use crate::error::Result;
+
+/// Bits of a clock value below the milliseconds: the counter within one millisecond.
+pub(crate) const LOGICAL_BITS: u32 = 16;
+
+/// How far ahead of this device's wall clock another device's clock may be before it is
+/// held back (the max offset of distributed databases' clocks).
+pub(crate) const MAX_OFFSET_MS: i64 = 5 * 60 * 1000;
+
+/// This store's hybrid logical clock.
+#[derive(Debug, Default)]
+pub(crate) struct Hlc {
+    /// The greatest value issued or seen.
+    last: AtomicI64,
+    /// Added to the wall clock (tests: a device whose clock is off).
+    skew_ms: AtomicI64,
+    /// Set to leave writes unstamped: only the write-path benchmark's "before" variant.
+    off: std::sync::atomic::AtomicBool,
+}
+
+impl Hlc {
+    /// Wall-clock milliseconds as this device reads them.
+    pub(crate) fn physical_millis(&self) -> i64 {
+        crate::clock::now_millis() + self.skew_ms.load(Ordering::Relaxed)
+    }
+
+    /// A new value: above every value issued or seen, and at least the wall clock.
+    pub(crate) fn next(&self) -> i64 {
+        let physical = self.physical_millis() << LOGICAL_BITS;
+        let mut last = self.last.load(Ordering::Relaxed);
+        loop {
+            let next = physical.max(last + 1);
+            match self
+                .last
+                .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(actual) => last = actual,
+            }
+        }
+    }
+
+    /// Moves the clock up to the newest column version among `changes`, which this store
+    /// merged, but never beyond [`MAX_OFFSET_MS`] ahead of its own wall clock: a device whose
+    /// clock runs ahead does not drag every later write of this one ahead with it. (Its
+    /// cells keep their versions; a write here after seeing one still beats it, by the
+    /// cell's own old version + 1.)
+    pub(crate) fn observe(&self, changes: &[ChangeRow]) {
+        let newest = changes
+            .iter()
+            .filter(|c| c.cid != SENTINEL)
+            .map(|c| c.col_version)
+            .max();
+        if let Some(newest) = newest {
+            let bound = (self.physical_millis() + MAX_OFFSET_MS + 1) << LOGICAL_BITS;
+            self.last
+                .fetch_max(newest.min(bound - 1), Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn stamps(&self) -> bool {
+        !self.off.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_stamps(&self, on: bool) {
+        self.off.store(!on, Ordering::Relaxed);
+    }
+
+    pub(crate) fn set_skew(&self, skew_ms: i64) {
+        self.skew_ms.store(skew_ms, Ordering::Relaxed);
+    }
+}
+
+/// The tables a transaction wrote rows of, as SQLite's update hook reports them (base tables
+/// and, where they have rowids, cr-sqlite's own tables).
+pub(crate) type Touched = Arc<Mutex<HashSet<String>>>;
+
+/// Has `conn` note every table a statement writes into `touched`.
+pub(crate) fn watch(conn: &Connection, touched: &Touched) {
+    let touched = Arc::clone(touched);
+    conn.update_hook(Some(
+        move |_: rusqlite::hooks::Action, _: &str, table: &str, _: i64| {
+            let mut set = touched.lock().unwrap_or_else(|p| p.into_inner());
+            if !set.contains(table) {
+                set.insert(table.to_string());
+            }
+        },
+    ));
+}
+
+/// Takes what `touched` has noted so far, leaving it empty.
+pub(crate) fn take(touched: &Touched) -> HashSet<String> {
+    std::mem::take(&mut *touched.lock().unwrap_or_else(|p| p.into_inner()))
+}
+
+/// Sets the column version of every cell this transaction wrote locally in `tables` (CRRs)
+/// to at least `version`. Runs inside the write's transaction, before its commit.
+pub(crate) fn stamp(conn: &Connection, tables: &[String], version: i64) -> Result<()> {
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let db_version: i64 = conn.query_row("SELECT crsql_next_db_version()", [], |r| r.get(0))?;
+    for table in tables {
+        conn.prepare_cached(&format!(
+            "UPDATE {} SET col_version = max(col_version, ?1)
+             WHERE db_version = ?2 AND site_id = 0 AND col_name <> '{SENTINEL}'",
+            quoted(&format!("{table}__crsql_clock"))
+        ))?
+        .execute(rusqlite::params![version, db_version])?;
+    }
+    Ok(())
+}

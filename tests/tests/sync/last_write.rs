@@ -1,0 +1,114 @@
+//! Last write wins (issue 19): between two edits of one column the later one wins on every
+//! device and on the server, however often the other device edited, and an edit made after
+//! seeing another wins whatever the clocks say.
+
+use flightdeck_core::store::SqlValue;
+use flightdeck_core::tasks;
+use flightdeck_tests::sync_rig::{server_cells, Device, Server};
+use flightdeck_types::NewTask;
+
+use super::{join, next_millisecond, start_server, sync, title};
+
+/// The title every device, a device joined afterwards, and the server hold for `id`, the
+/// workspace's only task.
+async fn titles_everywhere(server: &Server, devices: &[&Device], id: &str) -> Vec<String> {
+    let late = join(server).await;
+    sync(&late).await;
+    let mut titles: Vec<String> = devices
+        .iter()
+        .copied()
+        .chain(std::iter::once(&late))
+        .map(|d| tasks::get(&d.store, id).unwrap().title)
+        .collect();
+    // The workspace has this one task.
+    let on_server: Vec<String> = server_cells(&late.store)
+        .await
+        .into_iter()
+        .filter(|(table, _, cid, ..)| table == "tasks" && cid == "title")
+        .map(|(.., value, _, _)| value)
+        .collect();
+    assert_eq!(on_server.len(), 1, "one title cell on the server");
+    titles.push(on_server[0].clone());
+    titles
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_later_of_two_offline_edits_wins_however_often_the_other_device_edited() {
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let task = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Shared".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sync(&a).await;
+    sync(&b).await;
+
+    // Both offline: A edits the title three times, B once, later. Before clocks, A's three
+    // edits gave its cell the higher version and A won everywhere.
+    for text in ["A first", "A second", "A third"] {
+        tasks::update(&a.store, &task.id, title(text)).unwrap();
+    }
+    next_millisecond();
+    tasks::update(&b.store, &task.id, title("B, later")).unwrap();
+
+    sync(&b).await;
+    let a_round = sync(&a).await;
+    sync(&b).await;
+
+    let rendered = format!("{:?}", SqlValue::Text("B, later".into()));
+    let everywhere = titles_everywhere(&server, &[&a, &b], &task.id).await;
+    assert_eq!(
+        everywhere[..3],
+        ["B, later", "B, later", "B, later"],
+        "A, B and a device joined afterwards"
+    );
+    assert!(
+        everywhere[3].contains("B, later"),
+        "the server holds {} (expected {rendered})",
+        everywhere[3]
+    );
+    assert!(a_round.conflicts >= 1);
+    let conflicts = a.store.conflicts().unwrap();
+    assert!(
+        conflicts.iter().any(|c| c.column == "title"
+            && c.local_value == SqlValue::Text("A third".into())
+            && c.remote_value == SqlValue::Text("B, later".into())),
+        "A's value is in A's conflict log: {conflicts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_after_seeing_another_wins_on_a_device_whose_clock_is_behind() {
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    b.store.skew_clock_for_tests(-10 * 60 * 1000);
+    let task = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Shared".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    tasks::update(&a.store, &task.id, title("A's edit")).unwrap();
+    sync(&a).await;
+    sync(&b).await;
+    assert_eq!(tasks::get(&b.store, &task.id).unwrap().title, "A's edit");
+
+    // B's clock reads ten minutes before A's edit, but B has seen it.
+    tasks::update(&b.store, &task.id, title("B's, after seeing A's")).unwrap();
+    sync(&b).await;
+    sync(&a).await;
+
+    let everywhere = titles_everywhere(&server, &[&a, &b], &task.id).await;
+    assert_eq!(everywhere[..3], ["B's, after seeing A's"; 3]);
+    assert!(
+        everywhere[3].contains("B's, after seeing A's"),
+        "the server holds {}",
+        everywhere[3]
+    );
+}
