@@ -50,6 +50,7 @@ pub fn info(state: &AppState) -> CommandResult<SyncInfo> {
         unresolved_conflicts: status.unresolved_conflicts,
         newer_version_notice: status.newer_version_notice,
         server_loss_notice: status.server_loss_notice,
+        clock_notice: status.clock_notice,
         worker: live.worker,
     })
 }

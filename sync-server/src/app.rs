@@ -24,6 +24,9 @@ pub struct AppState {
     /// The server epoch (db/epoch.rs), read once per process: a restore of the database
     /// goes with a restart of the server.
     pub epoch: Arc<tokio::sync::OnceCell<String>>,
+    /// How far ahead of this server's clock a pushed cell's version may be (milliseconds;
+    /// `serve --max-clock-offset`).
+    pub max_clock_offset_ms: i64,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
             announcer: Announcer::default(),
             metrics: Arc::default(),
             epoch: Arc::default(),
+            max_clock_offset_ms: flightdeck_types::sync::DEFAULT_MAX_CLOCK_OFFSET_MS,
         }
     }
 }
@@ -67,7 +71,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Adds the server epoch to every response (when the database can be asked for it).
+/// Adds the server epoch (when the database can be asked for it) and the server's clock to
+/// every response.
 async fn stamp_epoch(
     axum::extract::State(state): axum::extract::State<AppState>,
     request: axum::extract::Request,
@@ -88,5 +93,17 @@ async fn stamp_epoch(
             .headers_mut()
             .insert(flightdeck_types::sync::EPOCH_HEADER, value);
     }
+    let now = now_millis();
+    response.headers_mut().insert(
+        flightdeck_types::sync::SERVER_TIME_HEADER,
+        axum::http::HeaderValue::from(now),
+    );
     response
+}
+
+/// This server's wall clock, in Unix milliseconds.
+pub fn now_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

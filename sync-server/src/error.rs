@@ -48,6 +48,8 @@ pub enum ApiError {
     )]
     CursorAhead { after: i64, head: i64 },
     #[error("{0}")]
+    ClockAhead(String),
+    #[error("{0}")]
     Unavailable(String),
     /// A server-side failure; the details are logged, not sent.
     #[error("internal server error")]
@@ -82,6 +84,7 @@ impl ApiError {
             ApiError::DeviceRevoked { .. } => (StatusCode::FORBIDDEN, "device_revoked"),
             ApiError::SiteIdMismatch(_) => (StatusCode::FORBIDDEN, "site_id_mismatch"),
             ApiError::CursorAhead { .. } => (StatusCode::CONFLICT, "cursor_ahead"),
+            ApiError::ClockAhead(_) => (StatusCode::CONFLICT, "clock_ahead"),
             ApiError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

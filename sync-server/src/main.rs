@@ -49,6 +49,13 @@ enum Command {
               value_parser = clap::value_parser!(u64).range(1..=3600),
               env = "FLIGHTDECK_SYNC_HEADER_TIMEOUT")]
         header_timeout: u64,
+        /// Seconds a pushed cell's clock may be ahead of this server's clock; a push with a
+        /// cell further ahead is refused as clock_ahead (Flightdeck devices then stamp with
+        /// the server's time and push again)
+        #[arg(long, default_value_t = flightdeck_types::sync::DEFAULT_MAX_CLOCK_OFFSET_MS as u64 / 1000,
+              value_parser = clap::value_parser!(u64).range(1..=86_400),
+              env = "FLIGHTDECK_SYNC_MAX_CLOCK_OFFSET")]
+        max_clock_offset: u64,
     },
     /// Manage workspaces
     #[command(subcommand)]
@@ -157,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             bind,
             header_timeout,
+            max_clock_offset,
         } => {
             let header_timeout = std::time::Duration::from_secs(header_timeout);
             // Before the address line, which tells scripts and tests that start-up is over.
@@ -167,7 +175,8 @@ async fn main() -> anyhow::Result<()> {
             let addr = listener.local_addr()?;
             // One machine-readable line so that tests and scripts can find a port-0 server.
             println!("listening on {addr}");
-            let state = app::AppState::new(pool);
+            let mut state = app::AppState::new(pool);
+            state.max_clock_offset_ms = max_clock_offset as i64 * 1000;
             let config: tokio_postgres::Config =
                 database_url.parse().context("invalid database url")?;
             tokio::spawn(announce::run_listener(config, state.announcer.clone()));

@@ -57,7 +57,7 @@ impl Variant {
 enum Db {
     Plain(Connection),
     Raw(CrConn),
-    Store(Store),
+    Store(Box<Store>),
 }
 
 impl Db {
@@ -82,11 +82,11 @@ impl Db {
                 migrate(&mut conn, local_migrations()).unwrap();
                 Db::Raw(conn)
             }
-            Variant::WritePath => Db::Store(Store::open(path).unwrap()),
+            Variant::WritePath => Db::Store(Box::new(Store::open(path).unwrap())),
             Variant::Unstamped => {
                 let store = Store::open(path).unwrap();
                 store.set_clock_stamps_for_bench(false);
-                Db::Store(store)
+                Db::Store(Box::new(store))
             }
         }
     }

@@ -70,6 +70,9 @@ pub struct SyncInfo {
     /// device re-synchronised with it.
     #[serde(default)]
     pub server_loss_notice: Option<String>,
+    /// Set while this device's clock is more than 5 minutes off the sync server's.
+    #[serde(default)]
+    pub clock_notice: Option<String>,
     /// Who runs this workspace's queued runs and schedules.
     #[serde(default)]
     pub worker: WorkerState,

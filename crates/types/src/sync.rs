@@ -28,6 +28,20 @@ pub const SCHEMA_HEADER: &str = "x-flightdeck-schema";
 /// it change (or whose pull cursor is refused as `cursor_ahead`) re-synchronises.
 pub const EPOCH_HEADER: &str = "x-flightdeck-server-epoch";
 
+/// The HTTP response header with the server's wall clock when it answered, in Unix
+/// milliseconds: how a device learns how far its own clock is off.
+pub const SERVER_TIME_HEADER: &str = "x-flightdeck-server-time";
+
+/// The largest column version a Flightdeck device writes, relative to the wall clock, is its
+/// hybrid logical clock: Unix milliseconds shifted left by this many bits, plus a counter.
+pub const CLOCK_LOGICAL_BITS: u32 = 16;
+
+/// How far ahead of the server's clock a cell's column version may be (by its milliseconds)
+/// before a push is refused as `clock_ahead`, and how far off a device's clock may be before
+/// the device stamps its writes with the server's time instead: 5 minutes, the default of
+/// `flightdeck-sync-server serve --max-clock-offset`.
+pub const DEFAULT_MAX_CLOCK_OFFSET_MS: i64 = 5 * 60 * 1000;
+
 /// One device of the workspace, as `GET /v1/devices` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {

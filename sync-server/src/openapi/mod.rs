@@ -82,7 +82,11 @@ pub fn document() -> Value {
                 docs/sync-protocol.md of the Flightdeck repository. Every response carries the \
                 header x-flightdeck-server-epoch: an id of the database's history that changes \
                 when the server's database is replaced or restored from a dump; a client that \
-                sees it change must pull again from 0 and push all its changes again."),
+                sees it change must pull again from 0 and push all its changes again. Every \
+                response also carries x-flightdeck-server-time: the server's wall clock when it \
+                answered, in Unix milliseconds, from which a device learns how far its own \
+                clock is off (column versions are hybrid logical clocks: see WireChange.\
+                col_version)."),
         },
         "paths": {
             "/v1/join": { "post": {
@@ -106,6 +110,7 @@ pub fn document() -> Value {
                 "responses": merge(device_errors(), json!({
                     "200": json_body("PushResponse", "Acknowledged; seq is null when nothing changed"),
                     "403": error("device_revoked, site_id_mismatch (a change of another site)"),
+                    "409": error("clock_ahead: a cell's col_version, read as a hybrid logical clock (its milliseconds are col_version >> 16), is further ahead of the server's clock than it allows (serve --max-clock-offset, 5 minutes by default): the device's clock is wrong; stamp the unpushed cells with the server's time (x-flightdeck-server-time) and push again. Nothing of the request was stored"),
                     "413": error("payload_too_large"),
                     "415": error("unsupported_media_type"),
                 })),

@@ -214,7 +214,7 @@ pub fn schemas() -> Value {
             field("code", string(), "A stable machine-readable code: not_found, \
                 method_not_allowed, bad_request, invalid_json, unsupported_media_type, \
                 payload_too_large, protocol_mismatch, upgrade_required, unauthorized, \
-                device_revoked, site_id_mismatch, cursor_ahead, unavailable, internal."),
+                device_revoked, site_id_mismatch, cursor_ahead, clock_ahead, unavailable, internal."),
             field("message", string(), "A sentence for people; not to be parsed."),
         ]),
         "ErrorBody": object("Every error answer's body.", vec![

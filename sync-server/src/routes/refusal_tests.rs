@@ -350,3 +350,48 @@ async fn a_cursor_ahead_of_the_head_is_refused_and_every_answer_carries_the_epoc
     let replaced = crate::db::epoch::current(&**client).await.unwrap();
     assert_ne!(replaced, epoch);
 }
+
+#[tokio::test]
+async fn a_cell_stamped_beyond_the_clock_bound_is_refused_one_within_it_is_taken() {
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let clock = |ms: i64| ms << flightdeck_types::sync::CLOCK_LOGICAL_BITS;
+    let now = crate::app::now_millis();
+    let ahead = change(
+        1,
+        "01",
+        "title",
+        text("from the future"),
+        clock(now + 3_600_000),
+        1,
+        1,
+    );
+    let (status, body) = server.push_raw(&a.device_token, &[ahead]).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("clock_ahead")),
+        "{body}"
+    );
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("tasks.title was written 1 h 0 min ahead")
+            && message.contains("at most 5 min 0 s"),
+        "{message}"
+    );
+    assert!(server.bootstrap(&a.device_token).await.is_empty());
+
+    // A minute ahead is within the bound; a version counted the cr-sqlite way is no clock.
+    let near = change(
+        1,
+        "01",
+        "title",
+        text("a minute ahead"),
+        clock(now + 60_000),
+        2,
+        1,
+    );
+    server.push(&a.device_token, &[near]).await;
+    let counted = change(1, "02", "title", text("counted"), 3, 3, 1);
+    server.push(&a.device_token, &[counted]).await;
+    assert_eq!(server.bootstrap(&a.device_token).await.len(), 2);
+}

@@ -3,6 +3,7 @@
 //! seeing another wins whatever the clocks say.
 
 use flightdeck_core::store::SqlValue;
+use flightdeck_core::sync::account;
 use flightdeck_core::tasks;
 use flightdeck_tests::sync_rig::{server_cells, Device, Server};
 use flightdeck_types::NewTask;
@@ -81,11 +82,12 @@ async fn the_later_of_two_offline_edits_wins_however_often_the_other_device_edit
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_edit_made_after_seeing_another_wins_on_a_device_whose_clock_is_behind() {
+/// B, its clock `behind_ms` behind A's, sees A's edit and then edits: B's edit wins on every
+/// device and the server.
+async fn an_edit_after_seeing_another_wins_with_a_clock_behind(behind_ms: i64) {
     let server = start_server().await;
     let (a, b) = (join(&server).await, join(&server).await);
-    b.store.skew_clock_for_tests(-10 * 60 * 1000);
+    b.store.skew_clock_for_tests(-behind_ms);
     let task = tasks::create(
         &a.store,
         NewTask {
@@ -99,7 +101,7 @@ async fn an_edit_made_after_seeing_another_wins_on_a_device_whose_clock_is_behin
     sync(&b).await;
     assert_eq!(tasks::get(&b.store, &task.id).unwrap().title, "A's edit");
 
-    // B's clock reads ten minutes before A's edit, but B has seen it.
+    // B's clock reads before A's edit, but B has seen it.
     tasks::update(&b.store, &task.id, title("B's, after seeing A's")).unwrap();
     sync(&b).await;
     sync(&a).await;
@@ -111,4 +113,108 @@ async fn an_edit_made_after_seeing_another_wins_on_a_device_whose_clock_is_behin
         "the server holds {}",
         everywhere[3]
     );
+}
+
+/// Within the clock bound nothing corrects B's clock: only causality makes its edit win.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_after_seeing_another_wins_on_a_device_whose_clock_is_4_minutes_behind() {
+    an_edit_after_seeing_another_wins_with_a_clock_behind(4 * 60 * 1000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_after_seeing_another_wins_on_a_device_whose_clock_is_10_minutes_behind() {
+    an_edit_after_seeing_another_wins_with_a_clock_behind(10 * 60 * 1000).await;
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_whose_clock_runs_an_hour_ahead_does_not_win_a_later_edit_and_is_told() {
+    let server = start_server().await;
+    let (a, fast) = (join(&server).await, join(&server).await);
+    fast.store.skew_clock_for_tests(HOUR_MS);
+    let task = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Shared".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sync(&a).await;
+    // The round reads the server's clock: this device's is an hour ahead.
+    sync(&fast).await;
+    let notice = account::status(&fast.store).unwrap().clock_notice;
+    assert!(
+        notice
+            .as_deref()
+            .is_some_and(|n| n.contains("1 h 0 min ahead of the sync server's")),
+        "{notice:?}"
+    );
+    assert_eq!(account::status(&a.store).unwrap().clock_notice, None);
+
+    // Apart: the fast device edits, then A, later. By the fast clock, its edit would be an
+    // hour later than A's and win.
+    tasks::update(&fast.store, &task.id, title("fast clock's edit")).unwrap();
+    next_millisecond();
+    tasks::update(&a.store, &task.id, title("A's edit, later")).unwrap();
+    sync(&fast).await;
+    sync(&a).await;
+    sync(&fast).await;
+
+    let everywhere = titles_everywhere(&server, &[&a, &fast], &task.id).await;
+    assert_eq!(everywhere[..3], ["A's edit, later"; 3]);
+    assert!(
+        everywhere[3].contains("A's edit, later"),
+        "{}",
+        everywhere[3]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn edits_made_after_the_clock_jumped_ahead_are_stamped_anew_when_the_server_refuses_them() {
+    let server = start_server().await;
+    let jumped = join(&server).await;
+    let task = tasks::create(
+        &jumped.store,
+        NewTask {
+            title: "Before the jump".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sync(&jumped).await;
+    // The clock jumps an hour ahead while offline: the device does not know yet.
+    jumped.store.skew_clock_for_tests(HOUR_MS);
+    tasks::update(&jumped.store, &task.id, title("after the jump")).unwrap();
+    let before = flightdeck_core::clock::now_millis();
+    let report = sync(&jumped).await;
+    assert!(report.pushed_cells > 0);
+    assert_eq!(
+        account::status(&jumped.store).unwrap().pending_cells,
+        0,
+        "everything was pushed"
+    );
+    let late = join(&server).await;
+    sync(&late).await;
+    assert_eq!(
+        tasks::get(&late.store, &task.id).unwrap().title,
+        "after the jump"
+    );
+    // What the server holds is stamped with the server's time, not an hour ahead.
+    let stamped = server_cells(&late.store)
+        .await
+        .into_iter()
+        .find(|(table, _, cid, ..)| table == "tasks" && cid == "title")
+        .map(|(.., col_version, _)| col_version >> flightdeck_types::sync::CLOCK_LOGICAL_BITS)
+        .unwrap();
+    let after = flightdeck_core::clock::now_millis();
+    assert!(
+        (before..=after).contains(&stamped),
+        "stamped at {stamped}, pushed between {before} and {after}"
+    );
+    assert!(account::status(&jumped.store)
+        .unwrap()
+        .clock_notice
+        .is_some());
 }

@@ -46,6 +46,7 @@ fn Status(info: SyncInfo, round: SyncRoundAction) -> impl IntoView {
             {info.last_error.map(|e| view! { <p class="form-error">{e}</p> })}
             {info.newer_version_notice.map(|n| view! { <p class="form-error" data-testid="sync-newer-version">{n}</p> })}
             {info.server_loss_notice.map(|n| view! { <p class="form-error" data-testid="sync-server-loss">{n}</p> })}
+            {info.clock_notice.map(|n| view! { <p class="form-error" data-testid="sync-clock">{n}</p> })}
         </section>
     }
 }

@@ -117,6 +117,9 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
                 if let Some(notice) = &status.server_loss_notice {
                     text.push_str(&format!("\nserver:     {notice}"));
                 }
+                if let Some(notice) = &status.clock_notice {
+                    text.push_str(&format!("\nclock:      {notice}"));
+                }
                 text
             });
         }

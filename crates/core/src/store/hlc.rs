@@ -45,11 +45,11 @@ use super::changes::{quoted, ChangeRow, SENTINEL};
 use crate::error::Result;
 
 /// Bits of a clock value below the milliseconds: the counter within one millisecond.
-pub(crate) const LOGICAL_BITS: u32 = 16;
+pub(crate) const LOGICAL_BITS: u32 = flightdeck_types::sync::CLOCK_LOGICAL_BITS;
 
 /// How far ahead of this device's wall clock another device's clock may be before it is
 /// held back (the max offset of distributed databases' clocks).
-pub(crate) const MAX_OFFSET_MS: i64 = 5 * 60 * 1000;
+pub(crate) const MAX_OFFSET_MS: i64 = flightdeck_types::sync::DEFAULT_MAX_CLOCK_OFFSET_MS;
 
 /// This store's hybrid logical clock.
 #[derive(Debug, Default)]
@@ -58,14 +58,52 @@ pub(crate) struct Hlc {
     last: AtomicI64,
     /// Added to the wall clock (tests: a device whose clock is off).
     skew_ms: AtomicI64,
+    /// Taken from the wall clock: how far this device's clock is ahead of the sync server's,
+    /// once that is more than [`MAX_OFFSET_MS`] (else 0). See `sync::clock`.
+    correction_ms: AtomicI64,
     /// Set to leave writes unstamped: only the write-path benchmark's "before" variant.
     off: std::sync::atomic::AtomicBool,
 }
 
 impl Hlc {
-    /// Wall-clock milliseconds as this device reads them.
-    pub(crate) fn physical_millis(&self) -> i64 {
+    /// Wall-clock milliseconds as this device reads them (no correction).
+    pub(crate) fn raw_millis(&self) -> i64 {
         crate::clock::now_millis() + self.skew_ms.load(Ordering::Relaxed)
+    }
+
+    /// Wall-clock milliseconds, corrected to the sync server's when this device's clock is
+    /// known to be off by more than [`MAX_OFFSET_MS`].
+    pub(crate) fn physical_millis(&self) -> i64 {
+        self.raw_millis() - self.correction_ms.load(Ordering::Relaxed)
+    }
+
+    /// Sets the correction from `offset_ms`, how far this device's clock is ahead of the
+    /// server's (negative: behind): applied only beyond [`MAX_OFFSET_MS`]. Returns whether
+    /// a correction is now applied.
+    pub(crate) fn set_offset(&self, offset_ms: i64) -> bool {
+        let correction = if offset_ms.abs() > MAX_OFFSET_MS {
+            offset_ms
+        } else {
+            0
+        };
+        self.correction_ms.store(correction, Ordering::Relaxed);
+        if correction != 0 {
+            // Values issued while the clock ran ahead are not a floor for what comes next:
+            // the cells that carry them are stamped anew before they are pushed.
+            self.last
+                .fetch_min(self.physical_millis() << LOGICAL_BITS, Ordering::Relaxed);
+        }
+        correction != 0
+    }
+
+    pub(crate) fn corrected(&self) -> bool {
+        self.correction_ms.load(Ordering::Relaxed) != 0
+    }
+
+    /// The greatest version a cell written now may carry: [`MAX_OFFSET_MS`] past this
+    /// device's (corrected) clock, the bound the server holds pushes to.
+    pub(crate) fn ahead_limit(&self) -> i64 {
+        ((self.physical_millis() + MAX_OFFSET_MS + 1) << LOGICAL_BITS) - 1
     }
 
     /// A new value: above every value issued or seen, and at least the wall clock.
@@ -153,4 +191,81 @@ pub(crate) fn stamp(conn: &Connection, tables: &[String], version: i64) -> Resul
         .execute(rusqlite::params![version, db_version])?;
     }
     Ok(())
+}
+
+/// Gives every cell of `tables` this device wrote after `after_db_version` (not yet pushed)
+/// whose version is above `limit` the version `version` instead: cells stamped while this
+/// device's clock ran ahead, before it knew. Nobody else has them yet, so nothing diverges.
+/// Returns how many cells it changed.
+pub(crate) fn restamp_ahead(
+    conn: &Connection,
+    tables: &[String],
+    after_db_version: i64,
+    limit: i64,
+    version: i64,
+) -> Result<usize> {
+    let mut changed = 0;
+    for table in tables {
+        changed += conn
+            .prepare_cached(&format!(
+                "UPDATE {} SET col_version = ?1
+                 WHERE db_version > ?2 AND site_id = 0 AND col_name <> '{SENTINEL}'
+                   AND col_version > ?3",
+                quoted(&format!("{table}__crsql_clock"))
+            ))?
+            .execute(rusqlite::params![version, after_db_version, limit])?;
+    }
+    Ok(changed)
+}
+
+/// The sync state key of how far this device's clock was last found ahead of the server's
+/// (milliseconds; negative: behind).
+pub(crate) const CLOCK_OFFSET_KEY: &str = "clock.offset_ms";
+
+impl super::Store {
+    /// Notes the server's clock, `server_ms`, read from a response received when this device's
+    /// wall clock read `received_ms`: how far this device's clock is off. Beyond the bound
+    /// ([`MAX_OFFSET_MS`]) its writes are stamped with the server's time from then on (also
+    /// after a restart: the offset is kept in the sync state when it moves). Returns the
+    /// offset.
+    pub fn note_server_time(&self, server_ms: i64, received_ms: i64) -> Result<i64> {
+        let skew = self.hlc.raw_millis() - crate::clock::now_millis();
+        let offset = received_ms + skew - server_ms;
+        self.hlc.set_offset(offset);
+        let stored = self.clock_offset()?;
+        if stored.is_none_or(|s| (s - offset).abs() > 1000) {
+            self.set_sync_state(&[(CLOCK_OFFSET_KEY, &offset.to_string())])?;
+        }
+        Ok(offset)
+    }
+
+    /// How far this device's clock was last found ahead of the sync server's, if ever.
+    pub fn clock_offset(&self) -> Result<Option<i64>> {
+        Ok(self
+            .sync_state(CLOCK_OFFSET_KEY)?
+            .and_then(|v| v.parse().ok()))
+    }
+
+    /// Whether this device stamps its writes with the server's time (its own clock is off).
+    pub fn clock_corrected(&self) -> bool {
+        self.hlc.corrected()
+    }
+
+    /// Re-stamps this device's cells not yet pushed (after `after_db_version`) whose versions
+    /// are further ahead than the bound allows, with the clock as it reads now: what a device
+    /// does before pushing once it knows its clock ran ahead. Returns how many it changed.
+    pub fn restamp_clocks_ahead(&self, after_db_version: i64) -> Result<usize> {
+        let mut conn = self.lock();
+        let tables: Vec<String> = super::changes::crr_tables(&conn)?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let changed = restamp_ahead(
+            &tx,
+            &tables,
+            after_db_version,
+            self.hlc.ahead_limit(),
+            self.hlc.next(),
+        )?;
+        tx.commit()?;
+        Ok(changed)
+    }
 }

@@ -98,6 +98,10 @@ impl Store {
         let device_id = conn.site_id()?;
         let schema_version = migrations.iter().map(|m| m.version).max().unwrap_or(0);
         let known_schema = Mutex::new(held::KnownSchema::read(&conn)?);
+        let hlc = hlc::Hlc::default();
+        if let Some(offset) = sync_state::get_state(&conn, hlc::CLOCK_OFFSET_KEY)? {
+            hlc.set_offset(offset.parse().unwrap_or(0));
+        }
         Ok(Self {
             conn: Mutex::new(conn),
             path: path.to_path_buf(),
@@ -107,7 +111,7 @@ impl Store {
             listeners: Mutex::new(Vec::new()),
             vector_cache: Default::default(),
             writes: Default::default(),
-            hlc: Default::default(),
+            hlc,
         })
     }
 

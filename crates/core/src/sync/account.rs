@@ -57,7 +57,7 @@ pub async fn join(
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "flightdeck device".into());
-    let response = SyncClient::join(
+    let (response, server_time) = SyncClient::join(
         url,
         &JoinRequest {
             join_token: join_token.to_string(),
@@ -70,6 +70,9 @@ pub async fn join(
         .set(&token_account(store), &response.device_token)
         .err()
         .map(|e| e.to_string());
+    if let Some(time) = server_time {
+        time.note(store)?;
+    }
     // The peers' names, so that `devices trust NAME` and refusals name them from now on.
     store.record_known_devices(&response.peers)?;
     store.set_sync_state(&[
@@ -163,6 +166,9 @@ pub struct SyncStatus {
     /// Set when the server was found restored from an older backup or replaced, and this
     /// device re-synchronised (`sync::server_loss`): what happened and when.
     pub server_loss_notice: Option<String>,
+    /// Set when this device's clock was last found more than the bound (5 minutes) off the
+    /// sync server's: how far, and that its changes are stamped with the server's time.
+    pub clock_notice: Option<String>,
 }
 
 pub fn status(store: &Store) -> Result<SyncStatus> {
@@ -190,5 +196,25 @@ pub fn status(store: &Store) -> Result<SyncStatus> {
         newer_version_notice: super::newer_version_notice(&held),
         held_changes: held,
         server_loss_notice: store.sync_state(super::server_loss::SERVER_LOSS_NOTICE)?,
+        clock_notice: clock_notice(store.clock_offset()?),
     })
+}
+
+/// "this device's clock is 1 h 0 min ahead of the sync server's ...", when the offset is
+/// beyond the bound.
+fn clock_notice(offset_ms: Option<i64>) -> Option<String> {
+    let offset = offset_ms?;
+    if offset.abs() <= flightdeck_types::sync::DEFAULT_MAX_CLOCK_OFFSET_MS {
+        return None;
+    }
+    let secs = (offset.unsigned_abs() + 500) / 1000;
+    let span = match secs {
+        s if s >= 3600 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s => format!("{} min {} s", s / 60, s % 60),
+    };
+    let side = if offset > 0 { "ahead of" } else { "behind" };
+    Some(format!(
+        "this device's clock is {span} {side} the sync server's: its changes are stamped with \
+         the server's time meanwhile; set the clock right (e.g. enable NTP)"
+    ))
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use flightdeck_types::sync::{
     DevicesResponse, ErrorBody, JoinRequest, JoinResponse, PullResponse, PushResponse, WireChange,
-    EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
+    EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER, SERVER_TIME_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -30,6 +30,39 @@ pub struct SyncClient {
     /// The server epoch ([`EPOCH_HEADER`]) of the newest response, shared by the clones a
     /// round makes: the round compares it with the one stored (see `server_loss`).
     epoch: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// The server's clock in the newest response ([`SERVER_TIME_HEADER`]), with this
+    /// device's wall clock when it arrived.
+    server_time: std::sync::Arc<std::sync::Mutex<Option<ServerTime>>>,
+}
+
+/// The server's clock as a response said it, and this device's when the response arrived
+/// (both Unix milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerTime {
+    pub server_ms: i64,
+    pub received_ms: i64,
+}
+
+impl ServerTime {
+    /// Read from a response's headers, if the server sent its clock.
+    fn of(response: &reqwest::Response) -> Option<ServerTime> {
+        let server_ms = response
+            .headers()
+            .get(SERVER_TIME_HEADER)?
+            .to_str()
+            .ok()?
+            .parse()
+            .ok()?;
+        Some(ServerTime {
+            server_ms,
+            received_ms: crate::clock::now_millis(),
+        })
+    }
+
+    /// Tells `store` how far its clock is off (see [`Store::note_server_time`]).
+    pub fn note(self, store: &Store) -> Result<i64> {
+        store.note_server_time(self.server_ms, self.received_ms)
+    }
 }
 
 fn network_error(base: &str, e: reqwest::Error) -> CoreError {
@@ -80,7 +113,13 @@ impl SyncClient {
             token: token.to_string(),
             schema: None,
             epoch: Default::default(),
+            server_time: Default::default(),
         }
+    }
+
+    /// The server's clock in the newest response this client (or a clone) received.
+    pub fn last_server_time(&self) -> Option<ServerTime> {
+        self.server_time.lock().map(|t| *t).unwrap_or_default()
     }
 
     /// The server epoch of the newest response this client (or a clone) received.
@@ -95,6 +134,9 @@ impl SyncClient {
             .and_then(|v| v.to_str().ok());
         if let (Some(epoch), Ok(mut slot)) = (epoch, self.epoch.lock()) {
             *slot = Some(epoch.to_string());
+        }
+        if let (Some(time), Ok(mut slot)) = (ServerTime::of(response), self.server_time.lock()) {
+            *slot = Some(time);
         }
     }
 
@@ -127,8 +169,11 @@ impl SyncClient {
         decode(&self.base, response).await
     }
 
-    /// Trades a join token for this device's own token.
-    pub async fn join(base: &str, request: &JoinRequest) -> Result<JoinResponse> {
+    /// Trades a join token for this device's own token; also returns the server's clock.
+    pub async fn join(
+        base: &str,
+        request: &JoinRequest,
+    ) -> Result<(JoinResponse, Option<ServerTime>)> {
         let base = base.trim_end_matches('/');
         let response = http_client()
             .post(format!("{base}/v1/join"))
@@ -137,7 +182,8 @@ impl SyncClient {
             .send()
             .await
             .map_err(|e| network_error(base, e))?;
-        decode(base, response).await
+        let time = ServerTime::of(&response);
+        Ok((decode(base, response).await?, time))
     }
 
     /// `POST /v1/push` of a body already serialized (see [`push_bodies`]).
@@ -249,6 +295,9 @@ async fn round_inner(store: &Store, client: &SyncClient, kind: Round) -> Result<
     };
     let outcome = outcome.and_then(|()| {
         report.local_cursor = pull_cursor(store)?;
+        if let Some(time) = client.last_server_time() {
+            time.note(store)?;
+        }
         Ok(())
     });
     if report.pulled_memory_cells > 0 {
@@ -278,9 +327,29 @@ pub(super) async fn push_and_pull(
     client: &SyncClient,
     report: &mut SyncReport,
 ) -> Result<()> {
+    if store.clock_corrected() {
+        store.restamp_clocks_ahead(super::push_cursor(store)?)?;
+    }
+    let mut restamped = false;
     while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
         let cursor = pull_cursor(store)?;
-        let response = push_batch(client, &batch.changes).await?;
+        let response = match push_batch(client, &batch.changes).await {
+            // Cells stamped while this device's clock ran ahead, before it knew: the refusal
+            // carries the server's clock; stamp them with it and push again, once.
+            Err(CoreError::Sync { code, .. }) if code == "clock_ahead" && !restamped => {
+                restamped = true;
+                if let Some(time) = client.last_server_time() {
+                    time.note(store)?;
+                }
+                let changed = store.restamp_clocks_ahead(super::push_cursor(store)?)?;
+                tracing::warn!(
+                    changed,
+                    "the server refused changes stamped ahead of its clock; stamped them anew"
+                );
+                continue;
+            }
+            other => other?,
+        };
         report.pushed_cells += batch.changes.len();
         report.server_head = response.head;
         if response.seq == Some(cursor + 1) {
