@@ -11,6 +11,8 @@ use flightdeck_core::{environments, tasks, Store};
 use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon, Device, Server};
 use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
 
+#[path = "sync/builds.rs"]
+mod builds;
 #[path = "sync/last_write.rs"]
 mod last_write;
 #[path = "sync/restore.rs"]

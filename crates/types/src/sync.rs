@@ -32,6 +32,10 @@ pub const EPOCH_HEADER: &str = "x-flightdeck-server-epoch";
 /// milliseconds: how a device learns how far its own clock is off.
 pub const SERVER_TIME_HEADER: &str = "x-flightdeck-server-time";
 
+/// The HTTP request header with the device's wall clock when it sent the request, in Unix
+/// milliseconds: how the server learns, and tells the other devices, whose clock is off.
+pub const CLIENT_TIME_HEADER: &str = "x-flightdeck-client-time";
+
 /// The largest column version a Flightdeck device writes, relative to the wall clock, is its
 /// hybrid logical clock: Unix milliseconds shifted left by this many bits, plus a counter.
 pub const CLOCK_LOGICAL_BITS: u32 = 16;
@@ -53,6 +57,10 @@ pub struct DeviceInfo {
     pub schema_version: Option<i64>,
     pub last_seen_at: Option<String>,
     pub revoked: bool,
+    /// How far its clock was ahead of the server's when it last said (milliseconds;
+    /// negative: behind), if it ever did.
+    #[serde(default)]
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// `GET /v1/devices`: the devices of the caller's workspace.

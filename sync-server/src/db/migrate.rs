@@ -33,6 +33,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_join_token_limits",
         include_str!("../../../migrations/server/0006_join_token_limits.sql"),
     ),
+    (
+        "0007_device_clock_offset",
+        include_str!("../../../migrations/server/0007_device_clock_offset.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two servers starting at once from

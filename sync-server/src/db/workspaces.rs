@@ -18,6 +18,8 @@ pub struct Device {
     pub revoked_at: Option<String>,
     /// The local schema version it last sent.
     pub schema_version: Option<i32>,
+    /// How far its clock was ahead of the server's, as it last said.
+    pub clock_offset_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +41,7 @@ pub struct DeviceSummary {
     pub revoked_at: Option<String>,
     pub pushed_db_version: i64,
     pub schema_version: Option<i32>,
+    pub clock_offset_ms: Option<i64>,
 }
 
 /// A new device's credentials, returned once by [`join`].
@@ -124,7 +127,7 @@ pub async fn join(
     let peers = tx
         .query(
             "SELECT id, name, site_id, created_at::text, last_seen_at::text, revoked_at::text,
-                    pushed_db_version, schema_version
+                    pushed_db_version, schema_version, clock_offset_ms
              FROM devices
              WHERE join_token_hash = $1 AND id <> $2 AND revoked_at IS NULL
              ORDER BY created_at, id",
@@ -152,8 +155,8 @@ pub async fn device_by_token(
 ) -> Result<Option<Device>, DbError> {
     let statement = client
         .prepare_cached(
-            "SELECT id, workspace_id, site_id, revoked_at::text, schema_version FROM devices
-             WHERE token_hash = $1",
+            "SELECT id, workspace_id, site_id, revoked_at::text, schema_version, clock_offset_ms
+             FROM devices WHERE token_hash = $1",
         )
         .await?;
     let row = client
@@ -165,7 +168,23 @@ pub async fn device_by_token(
         site_id: row.get(2),
         revoked_at: row.get(3),
         schema_version: row.get(4),
+        clock_offset_ms: row.get(5),
     }))
+}
+
+/// Records how far a device's clock is ahead of the server's.
+pub async fn record_clock_offset(
+    client: &impl deadpool_postgres::GenericClient,
+    device_id: Uuid,
+    offset_ms: i64,
+) -> Result<(), DbError> {
+    let statement = client
+        .prepare_cached("UPDATE devices SET clock_offset_ms = $2 WHERE id = $1")
+        .await?;
+    client
+        .execute(&statement, &[&device_id, &offset_ms])
+        .await?;
+    Ok(())
 }
 
 /// Records the local schema version a device sent (only when it changed: a device upgrades
@@ -284,7 +303,7 @@ pub async fn list_devices(
     let rows = client
         .query(
             "SELECT id, name, site_id, created_at::text, last_seen_at::text, revoked_at::text,
-                    pushed_db_version, schema_version
+                    pushed_db_version, schema_version, clock_offset_ms
              FROM devices WHERE workspace_id = $1 ORDER BY created_at, id",
             &[&workspace_id],
         )
@@ -293,7 +312,7 @@ pub async fn list_devices(
 }
 
 /// A device from the columns `id, name, site_id, created_at, last_seen_at, revoked_at,
-/// pushed_db_version, schema_version`.
+/// pushed_db_version, schema_version, clock_offset_ms`.
 fn device_summary(row: &tokio_postgres::Row) -> DeviceSummary {
     DeviceSummary {
         id: row.get(0),
@@ -304,6 +323,7 @@ fn device_summary(row: &tokio_postgres::Row) -> DeviceSummary {
         revoked_at: row.get(5),
         pushed_db_version: row.get(6),
         schema_version: row.get(7),
+        clock_offset_ms: row.get(8),
     }
 }
 

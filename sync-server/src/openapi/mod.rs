@@ -5,7 +5,9 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER};
+use flightdeck_types::sync::{
+    CLIENT_TIME_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
+};
 use serde_json::{json, Value};
 
 use crate::app::{AppState, MAX_BODY_BYTES};
@@ -64,6 +66,15 @@ pub fn document() -> Value {
                         older client, still served.",
         "schema": { "type": "integer" },
     });
+    let client_time = json!({
+        "name": CLIENT_TIME_HEADER, "in": "header", "required": false,
+        "description": "The client's wall clock when it sent the request, in Unix \
+                        milliseconds: the server records how far the device's clock is off \
+                        (when that moved by more than a second) and lists it by /v1/devices \
+                        (clock_offset_ms), so that devices can say whose clock is off. Absent: \
+                        nothing recorded.",
+        "schema": { "type": "integer", "format": "int64" },
+    });
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -105,7 +116,7 @@ pub fn document() -> Value {
             "/v1/push": { "post": {
                 "summary": "Push this device's own changes, whole db_versions at a time (one db_version too large for a request comes in consecutive parts)",
                 "security": bearer,
-                "parameters": [protocol, schema_header],
+                "parameters": [protocol, schema_header, client_time],
                 "requestBody": merge(json_body("PushRequest", "Changes sorted by db_version"), json!({"required": true})),
                 "responses": merge(device_errors(), json!({
                     "200": json_body("PushResponse", "Acknowledged; seq is null when nothing changed"),
@@ -121,6 +132,7 @@ pub fn document() -> Value {
                 "parameters": [
                     protocol,
                     schema_header,
+                    client_time,
                     { "name": "after", "in": "query", "required": false,
                       "description": "The pull cursor: the server sequence number this device has applied up to (the `next` of its last applied page; 0 for everything)",
                       "schema": { "type": "integer", "format": "int64", "minimum": 0, "default": 0 } },
@@ -136,7 +148,7 @@ pub fn document() -> Value {
             "/v1/devices": { "get": {
                 "summary": "The devices of the caller's workspace, with the local schema version each last sent",
                 "security": bearer,
-                "parameters": [protocol, schema_header],
+                "parameters": [protocol, schema_header, client_time],
                 "responses": merge(device_errors(), json!({
                     "200": json_body("DevicesResponse", "Every device of the workspace, revoked ones too"),
                 })),

@@ -198,6 +198,10 @@ pub fn schemas() -> Value {
             field("last_seen_at", json!({ "type": "string", "nullable": true }),
                 "When the device last pulled, as Postgres prints a timestamp with time zone, null if never."),
             field("revoked", json!({ "type": "boolean" }), "Whether the device was revoked."),
+            field("clock_offset_ms", json!({ "type": "integer", "format": "int64", "nullable": true }),
+                "How far the device's clock was ahead of the server's (milliseconds; negative: \
+                 behind) by its x-flightdeck-client-time header, as last recorded; null if it \
+                 never sent one."),
         ]),
         "DevicesResponse": object("GET /v1/devices: the devices of the caller's workspace.", vec![
             field("devices", array_of("DeviceInfo"), "Every device, revoked ones too."),

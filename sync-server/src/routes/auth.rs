@@ -6,7 +6,9 @@ use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
-use flightdeck_types::sync::{PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER};
+use flightdeck_types::sync::{
+    CLIENT_TIME_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
+};
 
 use crate::app::AppState;
 use crate::db::workspaces::{self, Device};
@@ -40,6 +42,7 @@ impl FromRequestParts<AppState> for AuthedDevice {
         })?;
         let device = authenticate(state, token).await?;
         record_schema(state, &device, parts).await?;
+        record_clock(state, &device, parts).await?;
         Ok(AuthedDevice(device))
     }
 }
@@ -96,6 +99,30 @@ async fn record_schema(state: &AppState, device: &Device, parts: &Parts) -> Resu
     }
     let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
     workspaces::record_schema_version(&client, device.id, sent).await?;
+    Ok(())
+}
+
+/// How far the client's clock is ahead of this server's (header [`CLIENT_TIME_HEADER`]),
+/// recorded when it moved by more than a second since it was last recorded (so not on every
+/// request). A missing or unreadable header records nothing.
+async fn record_clock(state: &AppState, device: &Device, parts: &Parts) -> Result<(), ApiError> {
+    let Some(sent) = parts
+        .headers
+        .get(CLIENT_TIME_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<i64>().ok())
+    else {
+        return Ok(());
+    };
+    let offset = sent.saturating_sub(crate::app::now_millis());
+    if device
+        .clock_offset_ms
+        .is_some_and(|known| (known - offset).abs() <= 1000)
+    {
+        return Ok(());
+    }
+    let client = state.pool.get().await.map_err(crate::db::DbError::from)?;
+    workspaces::record_clock_offset(&client, device.id, offset).await?;
     Ok(())
 }
 

@@ -37,5 +37,6 @@ pub fn device_info(d: workspaces::DeviceSummary) -> DeviceInfo {
         schema_version: d.schema_version.map(i64::from),
         last_seen_at: d.last_seen_at,
         revoked: d.revoked_at.is_some(),
+        clock_offset_ms: d.clock_offset_ms,
     }
 }

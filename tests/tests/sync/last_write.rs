@@ -152,6 +152,20 @@ async fn a_device_whose_clock_runs_an_hour_ahead_does_not_win_a_later_edit_and_i
         "{notice:?}"
     );
     assert_eq!(account::status(&a.store).unwrap().clock_notice, None);
+    // What `sync status` does when the server answers: read the device list. It names the
+    // fast device.
+    account::refresh_devices(&a.store, &flightdeck_tests::sync_rig::keyring())
+        .await
+        .unwrap();
+    let notice = account::status(&a.store).unwrap().clock_notice;
+    let fast_site = &fast.store.device_id()[..8];
+    assert!(
+        notice.as_deref().is_some_and(|n| n.contains(&format!(
+            "({fast_site})'s clock is 1 h 0 min ahead of the sync server's"
+        ))),
+        "{notice:?}"
+    );
+    assert!(!notice.unwrap().contains("this device's clock"));
 
     // Apart: the fast device edits, then A, later. By the fast clock, its edit would be an
     // hour later than A's and win.

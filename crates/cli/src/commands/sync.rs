@@ -69,8 +69,14 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
             });
         }
         SyncCommand::Status => {
-            let status = account::status(store)?;
             let probe = runtime.block_on(account::probe(store, PROBE_WAIT))?;
+            if matches!(probe, Some(Ok(()))) {
+                // The device list as of now, for the devices whose clocks are off. Best effort:
+                // without it (no token, say, which the status reports) it shows what the last
+                // round read.
+                let _ = runtime.block_on(account::refresh_devices(store, keyring));
+            }
+            let status = account::status(store)?;
             let device_token_problem = match status.joined {
                 true => account::credentials(store, keyring).err().map(|e| {
                     format!(

@@ -56,6 +56,7 @@ impl Store {
     /// Changes with `db_version > after`, in db_version then seq order, so that a caller can
     /// cut the list at transaction boundaries.
     pub fn changes_since(&self, after: i64, origin: Origin) -> Result<Vec<ChangeRow>> {
+        self.stamp_pending_clocks()?;
         self.read(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {CHANGE_COLUMNS} FROM crsql_changes
@@ -88,6 +89,7 @@ impl Store {
     ) -> Result<()> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        super::hlc::stamp_pending(&tx)?;
         merge(&tx, changes)?;
         tx.commit()?;
         self.hlc.observe(changes);

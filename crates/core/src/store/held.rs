@@ -80,6 +80,7 @@ pub(crate) fn merge_now_known(conn: &mut Connection) -> Result<usize> {
     }
     let schema = KnownSchema::read(conn)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    super::hlc::stamp_pending(&tx)?;
     let held: Vec<(i64, ChangeRow)> = tx
         .prepare(
             "SELECT id, table_name, pk, cid, val, col_version, db_version, site_id, cl, seq
@@ -142,20 +143,22 @@ pub(crate) fn held_by_site(conn: &Connection) -> Result<Vec<HeldFrom>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Records the workspace's devices as the server listed them: (site id, name, schema).
-pub(crate) fn record_devices(
-    conn: &mut Connection,
-    devices: &[(Vec<u8>, String, Option<i64>)],
-) -> Result<()> {
+/// A device as the server listed it: site id, name, schema version, clock offset (ms).
+type ListedDevice = (Vec<u8>, String, Option<i64>, Option<i64>);
+
+/// Records the workspace's devices as the server listed them.
+pub(crate) fn record_devices(conn: &mut Connection, devices: &[ListedDevice]) -> Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     {
         let mut upsert = tx.prepare(
-            "INSERT INTO known_devices (site_id, name, schema_version) VALUES (?1, ?2, ?3)
+            "INSERT INTO known_devices (site_id, name, schema_version, clock_offset_ms)
+             VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (site_id) DO UPDATE SET name = excluded.name,
-                 schema_version = excluded.schema_version",
+                 schema_version = excluded.schema_version,
+                 clock_offset_ms = excluded.clock_offset_ms",
         )?;
-        for (site, name, schema) in devices {
-            upsert.execute(params![site, name, schema])?;
+        for (site, name, schema, clock) in devices {
+            upsert.execute(params![site, name, schema, clock])?;
         }
     }
     tx.commit()?;
@@ -186,17 +189,34 @@ impl super::Store {
         &self,
         devices: &[flightdeck_types::sync::DeviceInfo],
     ) -> Result<()> {
-        let devices: Vec<(Vec<u8>, String, Option<i64>)> = devices
+        let devices: Vec<ListedDevice> = devices
             .iter()
             .filter_map(|d| {
                 Some((
                     hex::decode(&d.site_id).ok()?,
                     d.name.clone(),
                     d.schema_version,
+                    d.clock_offset_ms,
                 ))
             })
             .collect();
         record_devices(&mut self.lock(), &devices)
+    }
+
+    /// The other devices whose clocks were more than `bound_ms` off the sync server's when
+    /// the device list was last read: (name, site id hex, offset in milliseconds).
+    pub fn devices_with_clocks_off(&self, bound_ms: i64) -> Result<Vec<(String, String, i64)>> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT name, hex(site_id), clock_offset_ms FROM known_devices
+                 WHERE abs(clock_offset_ms) > ?1 AND site_id <> crsql_site_id()
+                 ORDER BY name, site_id",
+            )?;
+            let rows = stmt.query_map([bound_ms], |r| {
+                Ok((r.get(0)?, r.get::<_, String>(1)?.to_lowercase(), r.get(2)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
     }
 
     /// Whether `cell` is of a table and column this database has; re-reads the schema once

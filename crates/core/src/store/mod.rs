@@ -99,7 +99,16 @@ impl Store {
         let schema_version = migrations.iter().map(|m| m.version).max().unwrap_or(0);
         let known_schema = Mutex::new(held::KnownSchema::read(&conn)?);
         let hlc = hlc::Hlc::default();
-        if let Some(offset) = sync_state::get_state(&conn, hlc::CLOCK_OFFSET_KEY)? {
+        // An older build's schema (tests open stores with older migrations) has nowhere to
+        // note clocks: its writes count versions, as that build did.
+        let has_pending: bool = conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hlc_pending')",
+            [],
+            |r| r.get(0),
+        )?;
+        hlc.set_stamps(has_pending);
+        // (An older build's schema may have no sync state at all.)
+        if let Ok(Some(offset)) = sync_state::get_state(&conn, hlc::CLOCK_OFFSET_KEY) {
             hlc.set_offset(offset.parse().unwrap_or(0));
         }
         Ok(Self {

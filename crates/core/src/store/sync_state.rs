@@ -127,6 +127,8 @@ impl Store {
         let now = crate::clock::now_millis();
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Local cells must carry their clocks before the merge compares them.
+        super::hlc::stamp_pending(&tx)?;
         let before = unacknowledged(&tx, acked)?;
         if before.is_empty() {
             let start: i64 = tx.query_row("SELECT crsql_db_version()", [], |r| r.get(0))?;

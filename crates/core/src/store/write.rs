@@ -192,9 +192,20 @@ impl Store {
             writer.flush_audit()?;
             let Writer { tx, changes, .. } = writer;
             let tables = super::hlc::take(&touched);
-            if !tables.is_empty() && self.hlc.stamps() {
-                let crrs = self.crr_tables_among(&tx, tables)?;
-                super::hlc::stamp(&tx, &crrs, self.hlc.next())?;
+            // The clock of this write, for its cells: stamped on them before they are next
+            // compared or sent (`hlc::stamp_pending`), not here, so a write pays one small
+            // insert instead of a second write of every clock row.
+            if !tables.is_empty()
+                && self.hlc.stamps()
+                && !self.crr_tables_among(&tx, tables)?.is_empty()
+            {
+                super::hlc::note_pending(&tx, self.hlc.next())?;
+                // A device that never syncs never stamps: every so many writes, stamp what
+                // is pending so the list stays short (the cost per cell is the same, batched).
+                let writes = self.writes.load(std::sync::atomic::Ordering::Relaxed);
+                if writes % super::hlc::STAMP_EVERY_WRITES == super::hlc::STAMP_EVERY_WRITES - 1 {
+                    super::hlc::stamp_pending(&tx)?;
+                }
             }
             tx.commit()?;
             self.writes

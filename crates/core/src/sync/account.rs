@@ -90,7 +90,9 @@ pub async fn join(
 /// A client for the server this workspace joined.
 pub fn connect(store: &Store, secrets: &dyn SecretStore) -> Result<SyncClient> {
     let (url, token) = credentials(store, secrets)?;
-    Ok(SyncClient::new(&url, &token).with_schema(store.schema_version()))
+    Ok(SyncClient::new(&url, &token)
+        .with_schema(store.schema_version())
+        .with_clock_skew(store.clock_skew_ms()))
 }
 
 /// The joined server's URL and this device's token.
@@ -133,6 +135,12 @@ pub async fn round_with(store: &Store, client: &SyncClient, kind: Round) -> Resu
     Ok(report)
 }
 
+/// Reads the server's device list again and keeps it locally: what `sync status` does when
+/// the server answers, so that it names the devices whose clocks are off as of now.
+pub async fn refresh_devices(store: &Store, secrets: &dyn SecretStore) -> Result<()> {
+    super::held_names::list_devices(store, &connect(store, secrets)?).await
+}
+
 /// Whether the joined server answers right now: `None` when the workspace has not joined one,
 /// else `Ok` or why not. Needs no token (the server's `/readyz`).
 pub async fn probe(
@@ -167,7 +175,8 @@ pub struct SyncStatus {
     /// device re-synchronised (`sync::server_loss`): what happened and when.
     pub server_loss_notice: Option<String>,
     /// Set when this device's clock was last found more than the bound (5 minutes) off the
-    /// sync server's: how far, and that its changes are stamped with the server's time.
+    /// sync server's (how far, and that its changes are stamped with the server's time), or
+    /// the server's device list said so of another device (named, with its site id).
     pub clock_notice: Option<String>,
 }
 
@@ -196,25 +205,40 @@ pub fn status(store: &Store) -> Result<SyncStatus> {
         newer_version_notice: super::newer_version_notice(&held),
         held_changes: held,
         server_loss_notice: store.sync_state(super::server_loss::SERVER_LOSS_NOTICE)?,
-        clock_notice: clock_notice(store.clock_offset()?),
+        clock_notice: clock_notice(store)?,
     })
 }
 
-/// "this device's clock is 1 h 0 min ahead of the sync server's ...", when the offset is
-/// beyond the bound.
-fn clock_notice(offset_ms: Option<i64>) -> Option<String> {
-    let offset = offset_ms?;
-    if offset.abs() <= flightdeck_types::sync::DEFAULT_MAX_CLOCK_OFFSET_MS {
-        return None;
+/// What is known of clocks that are off, or `None`: this device's, when it was last found
+/// more than the bound off the sync server's, and every other device's the server's device
+/// list said so of.
+fn clock_notice(store: &Store) -> Result<Option<String>> {
+    let bound = flightdeck_types::sync::DEFAULT_MAX_CLOCK_OFFSET_MS;
+    let mut notices = Vec::new();
+    if let Some(offset) = store.clock_offset()?.filter(|o| o.abs() > bound) {
+        notices.push(format!(
+            "this device's clock is {} the sync server's: its changes are stamped with the \
+             server's time meanwhile; set the clock right (e.g. enable NTP)",
+            offset_text(offset)
+        ));
     }
-    let secs = (offset.unsigned_abs() + 500) / 1000;
+    for (name, site, offset) in store.devices_with_clocks_off(bound)? {
+        notices.push(format!(
+            "device {name} ({})'s clock is {} the sync server's (when it last synced)",
+            &site[..site.len().min(8)],
+            offset_text(offset)
+        ));
+    }
+    Ok((!notices.is_empty()).then(|| notices.join("; ")))
+}
+
+/// "1 h 0 min ahead of", "7 min 30 s behind".
+fn offset_text(offset_ms: i64) -> String {
+    let secs = (offset_ms.unsigned_abs() + 500) / 1000;
     let span = match secs {
         s if s >= 3600 => format!("{} h {} min", s / 3600, s % 3600 / 60),
         s => format!("{} min {} s", s / 60, s % 60),
     };
-    let side = if offset > 0 { "ahead of" } else { "behind" };
-    Some(format!(
-        "this device's clock is {span} {side} the sync server's: its changes are stamped with \
-         the server's time meanwhile; set the clock right (e.g. enable NTP)"
-    ))
+    let side = if offset_ms > 0 { "ahead of" } else { "behind" };
+    format!("{span} {side}")
 }

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use flightdeck_types::sync::{
     DevicesResponse, ErrorBody, JoinRequest, JoinResponse, PullResponse, PushResponse, WireChange,
-    EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER, SERVER_TIME_HEADER,
+    CLIENT_TIME_HEADER, EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
+    SERVER_TIME_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -33,6 +34,9 @@ pub struct SyncClient {
     /// The server's clock in the newest response ([`SERVER_TIME_HEADER`]), with this
     /// device's wall clock when it arrived.
     server_time: std::sync::Arc<std::sync::Mutex<Option<ServerTime>>>,
+    /// Added to the wall clock this client tells the server (a test's device whose clock is
+    /// off: the store's skew).
+    clock_skew_ms: i64,
 }
 
 /// The server's clock as a response said it, and this device's when the response arrived
@@ -114,7 +118,15 @@ impl SyncClient {
             schema: None,
             epoch: Default::default(),
             server_time: Default::default(),
+            clock_skew_ms: 0,
         }
+    }
+
+    /// The same client, telling the server a clock `skew_ms` off the wall clock (see
+    /// [`Store::clock_skew_ms`]).
+    pub fn with_clock_skew(mut self, skew_ms: i64) -> Self {
+        self.clock_skew_ms = skew_ms;
+        self
     }
 
     /// The server's clock in the newest response this client (or a clone) received.
@@ -146,7 +158,11 @@ impl SyncClient {
         self
     }
 
+    /// The headers every authenticated request carries: this device's clock, and its local
+    /// schema version when known.
     fn schema_header(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        let now = crate::clock::now_millis() + self.clock_skew_ms;
+        let request = request.header(CLIENT_TIME_HEADER, now.to_string());
         match self.schema {
             Some(version) => request.header(SCHEMA_HEADER, version.to_string()),
             None => request,
