@@ -113,7 +113,8 @@ pub fn schemas() -> Value {
                     for the \"-1\" existence cell)."),
                 field("col_version", int64(), "The cell's version. Flightdeck sets it to the \
                     hybrid logical clock of the write (Unix milliseconds shifted left 16 bits, \
-                    plus a counter; never below the cell's previous version + 1), so that the \
+                    plus a counter shifted left 8 bits, plus the first byte of the writer's \
+                    site id; never below the cell's previous version + 1), so that the \
                     later write wins; a plain cr-sqlite peer's write (the previous version + 1) \
                     is valid too. For the \"-1\" cell it equals the causal length. Within an \
                     equal cl the higher col_version wins, then the larger value."),

@@ -103,6 +103,15 @@ fn a_change_on_another_device_appears_without_a_reload() {
         b.len() == 19 && b[4] == b'-' && b[10] == b' ' && b[13] == b':' && !last.contains('Z'),
         "YYYY-MM-DD HH:MM:SS, local: {last}"
     );
+    // The Conflicts panel says the rule and the clock bound (issue 19).
+    let rule = first_text(ui, "[data-testid=conflict-rule]")
+        .unwrap()
+        .unwrap();
+    assert!(
+        rule.contains("the later change wins on every device")
+            && rule.contains("more than 5 minutes off the server's"),
+        "{rule}"
+    );
 }
 
 #[test]

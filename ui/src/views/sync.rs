@@ -187,7 +187,7 @@ fn Conflicts() -> impl IntoView {
     view! {
         <section class="panel" data-testid="conflicts">
             <h2>"Conflicts"</h2>
-            <p class="muted" data-testid="conflict-rule">"When two devices change the same field, the later change wins on every device (an edit made after seeing another always wins, whatever the clocks say). A change of yours that a later one replaced before the server had it is kept here, to restore."</p>
+            <p class="muted" data-testid="conflict-rule">"When two devices change the same field, the later change wins on every device (an edit made after seeing another always wins, whatever the clocks say). A device whose clock is more than 5 minutes off the server's stamps its changes with the server's time instead, so a clock that runs ahead cannot win every later edit. A change of yours that a later one replaced before the server had it is kept here, to restore."</p>
             {move || restore.value().get().and_then(Result::err).map(|e| view! { <p class="form-error">{e.message}</p> })}
             <Transition fallback=|| "Loading…">
                 {move || Suspend::new(async move {

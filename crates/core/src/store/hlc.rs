@@ -15,10 +15,10 @@
 //!   `max(old + 1, hlc)`: still above every version the
 //!   cell had, whoever wrote it, so a write made after seeing another always wins, whatever
 //!   the clocks say; and between two writes that did not see each other, the later clock
-//!   wins. A tie (the same millisecond and counter on two devices) falls to the larger value,
-//!   as cr-sqlite and the server decide it, the same everywhere (cr-sqlite 0.16 has no site
-//!   id in its rule, so that part of a textbook HLC's tie break cannot be had without
-//!   changing its merge).
+//!   wins. Two devices' writes in the same millisecond with the same counter are ordered by
+//!   the site tag in the lowest bits (the first byte of the site id: cr-sqlite 0.16 has no
+//!   site id in its rule, so the clock carries it); only a tie of that too falls to the
+//!   larger value, as cr-sqlite and the server decide it, the same everywhere.
 //! - Sentinel clocks (causal lengths: deletes and resurrections) are never touched; nor are
 //!   `db_version` and `seq`, so `crsql_changes`, push cursors and the order of a push are
 //!   what they were.
@@ -42,7 +42,7 @@
 //! cells any of them wrote.
 //!
 //! A clock value is milliseconds since the Unix epoch shifted left by [`LOGICAL_BITS`], plus
-//! a counter: never below the last value this store issued or saw, so its own writes are
+//! a counter (8 bits) and the site tag (8 bits): never below the last value this store issued or saw, so its own writes are
 //! ordered even if the wall clock steps back.
 
 use std::collections::HashSet;
@@ -54,8 +54,15 @@ use rusqlite::Connection;
 use super::changes::{quoted, ChangeRow, SENTINEL};
 use crate::error::Result;
 
-/// Bits of a clock value below the milliseconds: the counter within one millisecond.
+/// Bits of a clock value below the milliseconds: the counter within one millisecond, then
+/// the site tag ([`TAG_BITS`]).
 pub(crate) const LOGICAL_BITS: u32 = flightdeck_types::sync::CLOCK_LOGICAL_BITS;
+
+/// The lowest bits of a clock value: the first byte of the writing device's site id, so that
+/// two devices' writes in the same millisecond with the same counter are ordered by site
+/// (the textbook HLC tie break, which cr-sqlite's rule lacks), and only a tie of that too
+/// falls to the value.
+const TAG_BITS: u32 = 8;
 
 /// How far ahead of this device's wall clock another device's clock may be before it is
 /// held back (the max offset of distributed databases' clocks).
@@ -73,6 +80,8 @@ pub(crate) struct Hlc {
     correction_ms: AtomicI64,
     /// Set to leave writes unstamped: only the write-path benchmark's "before" variant.
     off: std::sync::atomic::AtomicBool,
+    /// This device's site tag ([`TAG_BITS`]).
+    tag: AtomicI64,
 }
 
 impl Hlc {
@@ -116,12 +125,21 @@ impl Hlc {
         ((self.physical_millis() + MAX_OFFSET_MS + 1) << LOGICAL_BITS) - 1
     }
 
-    /// A new value: above every value issued or seen, and at least the wall clock.
+    /// Sets the site tag: the first byte of this device's site id.
+    pub(crate) fn set_site(&self, site_id: &[u8]) {
+        let tag = site_id.first().copied().unwrap_or(0);
+        self.tag.store(i64::from(tag), Ordering::Relaxed);
+    }
+
+    /// A new value: above every value issued or seen, and at least the wall clock; its
+    /// lowest bits are this device's site tag.
     pub(crate) fn next(&self) -> i64 {
-        let physical = self.physical_millis() << LOGICAL_BITS;
+        let physical = self.physical_millis() << (LOGICAL_BITS - TAG_BITS);
+        let tag = self.tag.load(Ordering::Relaxed);
         let mut last = self.last.load(Ordering::Relaxed);
         loop {
-            let next = physical.max(last + 1);
+            let slot = physical.max((last >> TAG_BITS) + 1);
+            let next = (slot << TAG_BITS) | tag;
             match self
                 .last
                 .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
@@ -323,5 +341,87 @@ impl super::Store {
         stamp_pending(&tx)?;
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock(site: u8) -> Hlc {
+        let hlc = Hlc::default();
+        hlc.set_site(&[site, 0xaa]);
+        hlc
+    }
+
+    #[test]
+    fn values_rise_carry_the_site_tag_and_read_as_the_wall_clock() {
+        let hlc = clock(0x5c);
+        let before = crate::clock::now_millis();
+        let values: Vec<i64> = (0..10_000).map(|_| hlc.next()).collect();
+        let after = crate::clock::now_millis();
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "strictly rising");
+        assert!(values.iter().all(|v| v & 0xff == 0x5c), "the site tag");
+        let first = values[0] >> LOGICAL_BITS;
+        let last = values[values.len() - 1] >> LOGICAL_BITS;
+        // 256 values a millisecond before the counter borrows from the next one.
+        assert!(
+            first >= before && last <= after + 10_000 / 256 + 1,
+            "{first} {last}"
+        );
+    }
+
+    #[test]
+    fn a_tie_of_millisecond_and_counter_is_ordered_by_site() {
+        let (low, high) = (clock(0x01), clock(0xf0));
+        // Both have seen the same value, ahead of their wall clocks: the next slot is the same.
+        let seen = (crate::clock::now_millis() + 60_000) << LOGICAL_BITS;
+        low.last.store(seen, Ordering::Relaxed);
+        high.last.store(seen, Ordering::Relaxed);
+        let (a, b) = (low.next(), high.next());
+        assert_eq!(a >> TAG_BITS, b >> TAG_BITS, "same millisecond and counter");
+        assert!(b > a, "the higher site wins the tie");
+    }
+
+    #[test]
+    fn a_merged_clock_moves_this_one_but_at_most_the_bound_ahead() {
+        let hlc = clock(7);
+        let cell = |col_version| ChangeRow {
+            table: "tasks".into(),
+            pk: vec![1],
+            cid: "title".into(),
+            val: rusqlite::types::Value::Null,
+            col_version,
+            db_version: 1,
+            site_id: vec![2],
+            cl: 1,
+            seq: 0,
+        };
+        let now = crate::clock::now_millis();
+        let near = (now + 60_000) << LOGICAL_BITS;
+        hlc.observe(&[cell(near)]);
+        assert!(hlc.next() > near, "a write after seeing it is later");
+        let far = (now + 3_600_000) << LOGICAL_BITS;
+        hlc.observe(&[cell(far)]);
+        let next = hlc.next() >> LOGICAL_BITS;
+        assert!(
+            next <= crate::clock::now_millis() + MAX_OFFSET_MS + 1,
+            "{next}"
+        );
+    }
+
+    #[test]
+    fn a_clock_found_an_hour_ahead_reads_the_servers_time() {
+        let hlc = clock(9);
+        hlc.set_skew(3_600_000);
+        let ahead = hlc.next() >> LOGICAL_BITS;
+        assert!(ahead >= crate::clock::now_millis() + 3_599_000);
+        assert!(hlc.set_offset(3_600_000), "beyond the bound: corrected");
+        let corrected = hlc.next() >> LOGICAL_BITS;
+        assert!(
+            (corrected - crate::clock::now_millis()).abs() < 1_000,
+            "{corrected}"
+        );
+        assert!(!hlc.set_offset(60_000), "within the bound: no correction");
     }
 }

@@ -107,6 +107,7 @@ impl Store {
             |r| r.get(0),
         )?;
         hlc.set_stamps(has_pending);
+        hlc.set_site(&hex::decode(&device_id).unwrap_or_default());
         // (An older build's schema may have no sync state at all.)
         if let Ok(Some(offset)) = sync_state::get_state(&conn, hlc::CLOCK_OFFSET_KEY) {
             hlc.set_offset(offset.parse().unwrap_or(0));
