@@ -235,10 +235,14 @@ pub(crate) fn stamp_pending(conn: &Connection) -> Result<()> {
         return Ok(());
     }
     for table in super::changes::crr_tables(conn)? {
+        // Written so that SQLite walks the pending list and seeks each db_version in the
+        // clock table's index (`UPDATE ... FROM hlc_pending` scanned the whole clock table).
         conn.prepare_cached(&format!(
-            "UPDATE {} AS c SET col_version = max(c.col_version, p.hlc)
-             FROM hlc_pending AS p
-             WHERE c.db_version = p.db_version AND c.site_id = 0 AND c.col_name <> '{SENTINEL}'",
+            "UPDATE {} AS c
+             SET col_version = max(c.col_version,
+                 (SELECT p.hlc FROM hlc_pending AS p WHERE p.db_version = c.db_version))
+             WHERE c.db_version IN (SELECT db_version FROM hlc_pending)
+               AND c.site_id = 0 AND c.col_name <> '{SENTINEL}'",
             quoted(&format!("{table}__crsql_clock"))
         ))?
         .execute([])?;
