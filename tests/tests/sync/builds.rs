@@ -7,7 +7,6 @@ use flightdeck_core::store::{local_migrations, migrate::migrate, CrConn};
 use flightdeck_core::sync::{account, wire};
 use flightdeck_core::tasks;
 use flightdeck_tests::sync_rig::{device_cells, keyring, server_cells};
-use flightdeck_types::NewTask;
 
 use super::{join, next_millisecond, start_server, sync, title};
 
@@ -18,14 +17,7 @@ async fn an_old_build_and_a_new_one_converge_and_a_plain_cr_sqlite_peer_agrees()
     // The build before clocks: the same write path with its stamp off, so each write of a
     // cell counts its version up by one.
     old.store.set_clock_stamps_for_bench(false);
-    let task = tasks::create(
-        &old.store,
-        NewTask {
-            title: "Made on the old build".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let task = super::last_write::new_task(&old, "Made on the old build");
     sync(&old).await;
     sync(&new).await;
 

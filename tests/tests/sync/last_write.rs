@@ -10,6 +10,31 @@ use flightdeck_types::NewTask;
 
 use super::{join, next_millisecond, start_server, sync, title};
 
+/// A task titled `title`, made on `device`.
+pub(super) fn new_task(device: &Device, title: &str) -> flightdeck_types::Task {
+    let input = NewTask {
+        title: title.into(),
+        ..Default::default()
+    };
+    tasks::create(&device.store, input).unwrap()
+}
+
+/// Checks that `devices`, a device joined afterwards and the server all hold `expected` as
+/// the title of `id`, the workspace's only task.
+async fn assert_title_everywhere(server: &Server, devices: &[&Device], id: &str, expected: &str) {
+    let everywhere = titles_everywhere(server, devices, id).await;
+    let (on_devices, on_server) = everywhere.split_at(everywhere.len() - 1);
+    assert!(
+        on_devices.iter().all(|t| t == expected),
+        "devices, then one joined afterwards: {on_devices:?} (expected {expected})"
+    );
+    assert!(
+        on_server[0].contains(expected),
+        "the server holds {} (expected {expected})",
+        on_server[0]
+    );
+}
+
 /// The title every device, a device joined afterwards, and the server hold for `id`, the
 /// workspace's only task.
 async fn titles_everywhere(server: &Server, devices: &[&Device], id: &str) -> Vec<String> {
@@ -37,14 +62,7 @@ async fn titles_everywhere(server: &Server, devices: &[&Device], id: &str) -> Ve
 async fn the_later_of_two_offline_edits_wins_however_often_the_other_device_edited() {
     let server = start_server().await;
     let (a, b) = (join(&server).await, join(&server).await);
-    let task = tasks::create(
-        &a.store,
-        NewTask {
-            title: "Shared".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let task = new_task(&a, "Shared");
     sync(&a).await;
     sync(&b).await;
 
@@ -60,18 +78,7 @@ async fn the_later_of_two_offline_edits_wins_however_often_the_other_device_edit
     let a_round = sync(&a).await;
     sync(&b).await;
 
-    let rendered = format!("{:?}", SqlValue::Text("B, later".into()));
-    let everywhere = titles_everywhere(&server, &[&a, &b], &task.id).await;
-    assert_eq!(
-        everywhere[..3],
-        ["B, later", "B, later", "B, later"],
-        "A, B and a device joined afterwards"
-    );
-    assert!(
-        everywhere[3].contains("B, later"),
-        "the server holds {} (expected {rendered})",
-        everywhere[3]
-    );
+    assert_title_everywhere(&server, &[&a, &b], &task.id, "B, later").await;
     assert!(a_round.conflicts >= 1);
     let conflicts = a.store.conflicts().unwrap();
     assert!(
@@ -88,14 +95,7 @@ async fn an_edit_after_seeing_another_wins_with_a_clock_behind(behind_ms: i64) {
     let server = start_server().await;
     let (a, b) = (join(&server).await, join(&server).await);
     b.store.skew_clock_for_tests(-behind_ms);
-    let task = tasks::create(
-        &a.store,
-        NewTask {
-            title: "Shared".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let task = new_task(&a, "Shared");
     tasks::update(&a.store, &task.id, title("A's edit")).unwrap();
     sync(&a).await;
     sync(&b).await;
@@ -106,13 +106,7 @@ async fn an_edit_after_seeing_another_wins_with_a_clock_behind(behind_ms: i64) {
     sync(&b).await;
     sync(&a).await;
 
-    let everywhere = titles_everywhere(&server, &[&a, &b], &task.id).await;
-    assert_eq!(everywhere[..3], ["B's, after seeing A's"; 3]);
-    assert!(
-        everywhere[3].contains("B's, after seeing A's"),
-        "the server holds {}",
-        everywhere[3]
-    );
+    assert_title_everywhere(&server, &[&a, &b], &task.id, "B's, after seeing A's").await;
 }
 
 /// Within the clock bound nothing corrects B's clock: only causality makes its edit win.
@@ -133,14 +127,7 @@ async fn a_device_whose_clock_runs_an_hour_ahead_does_not_win_a_later_edit_and_i
     let server = start_server().await;
     let (a, fast) = (join(&server).await, join(&server).await);
     fast.store.skew_clock_for_tests(HOUR_MS);
-    let task = tasks::create(
-        &a.store,
-        NewTask {
-            title: "Shared".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let task = new_task(&a, "Shared");
     sync(&a).await;
     // The round reads the server's clock: this device's is an hour ahead.
     sync(&fast).await;
@@ -176,27 +163,14 @@ async fn a_device_whose_clock_runs_an_hour_ahead_does_not_win_a_later_edit_and_i
     sync(&a).await;
     sync(&fast).await;
 
-    let everywhere = titles_everywhere(&server, &[&a, &fast], &task.id).await;
-    assert_eq!(everywhere[..3], ["A's edit, later"; 3]);
-    assert!(
-        everywhere[3].contains("A's edit, later"),
-        "{}",
-        everywhere[3]
-    );
+    assert_title_everywhere(&server, &[&a, &fast], &task.id, "A's edit, later").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn edits_made_after_the_clock_jumped_ahead_are_stamped_anew_when_the_server_refuses_them() {
     let server = start_server().await;
     let jumped = join(&server).await;
-    let task = tasks::create(
-        &jumped.store,
-        NewTask {
-            title: "Before the jump".into(),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let task = new_task(&jumped, "Before the jump");
     sync(&jumped).await;
     // The clock jumps an hour ahead while offline: the device does not know yet.
     jumped.store.skew_clock_for_tests(HOUR_MS);

@@ -56,8 +56,7 @@ impl Store {
     /// Changes with `db_version > after`, in db_version then seq order, so that a caller can
     /// cut the list at transaction boundaries.
     pub fn changes_since(&self, after: i64, origin: Origin) -> Result<Vec<ChangeRow>> {
-        self.stamp_pending_clocks()?;
-        self.read(|conn| {
+        self.read_stamped(|conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {CHANGE_COLUMNS} FROM crsql_changes
                  WHERE db_version > ?1 AND (?2 = 0 OR site_id = crsql_site_id())

@@ -337,14 +337,18 @@ impl super::Store {
 }
 
 impl super::Store {
-    /// Stamps the local cells still carrying counted versions with their writes' clocks (see
-    /// [`stamp_pending`]), in a transaction of its own; nothing to do costs one read.
-    pub(crate) fn stamp_pending_clocks(&self) -> Result<()> {
+    /// Runs `f` on the database with every local cell stamped with its write's clock (see
+    /// [`stamp_pending`]): the stamp and `f` share one write transaction, so no write of this
+    /// or another process can slip a cell with a counted version in between (a push that
+    /// read one would send a version the cell then loses to its own stamp). For reads of
+    /// versions that leave the device: a push, `changes_since`.
+    pub(crate) fn read_stamped<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         stamp_pending(&tx)?;
+        let value = f(&tx)?;
         tx.commit()?;
-        Ok(())
+        Ok(value)
     }
 }
 

@@ -83,8 +83,9 @@ pub(crate) fn set_state(conn: &Connection, key: &str, value: &str) -> Result<()>
 impl Store {
     /// This device's own changes after `db_version`, whole transactions only: at least one
     /// transaction, then more while the total stays under `max_cells`.
+    /// Their versions are the clocks of their writes (stamped first, see `hlc`).
     pub fn local_changes_after(&self, db_version: i64, max_cells: usize) -> Result<Vec<ChangeRow>> {
-        self.read(|conn| super::local_changes::after(conn, db_version, max_cells))
+        self.read_stamped(|conn| super::local_changes::after(conn, db_version, max_cells))
     }
 
     /// Whether this device has changes after `db_version` (cheap: no `crsql_changes` query).

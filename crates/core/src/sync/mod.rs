@@ -52,8 +52,6 @@ pub fn pull_cursor(store: &Store) -> Result<i64> {
 /// The next batch to push (whole transactions, about `max_cells`), or `None` when the
 /// server has everything.
 pub fn outgoing(store: &Store, max_cells: usize) -> Result<Option<Outgoing>> {
-    // Local cells carry their writes' clocks before they are read for a push.
-    store.stamp_pending_clocks()?;
     let changes = store.local_changes_after(push_cursor(store)?, max_cells)?;
     let Some(last) = changes.last() else {
         return Ok(None);
