@@ -83,15 +83,19 @@ fn bearer_token(parts: &Parts) -> Option<&str> {
         .map(str::trim)
 }
 
+/// A request header holding a number, if present and readable.
+fn header_number<T: std::str::FromStr>(parts: &Parts, name: &str) -> Option<T> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse().ok())
+}
+
 /// The client's local schema version (header [`SCHEMA_HEADER`]), recorded when it changed. A
 /// missing or unreadable header is an older client: served, nothing recorded.
 async fn record_schema(state: &AppState, device: &Device, parts: &Parts) -> Result<(), ApiError> {
-    let Some(sent) = parts
-        .headers
-        .get(SCHEMA_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<i32>().ok())
-    else {
+    let Some(sent) = header_number::<i32>(parts, SCHEMA_HEADER) else {
         return Ok(());
     };
     if device.schema_version == Some(sent) {
@@ -106,12 +110,7 @@ async fn record_schema(state: &AppState, device: &Device, parts: &Parts) -> Resu
 /// recorded when it moved by more than a second since it was last recorded (so not on every
 /// request). A missing or unreadable header records nothing.
 async fn record_clock(state: &AppState, device: &Device, parts: &Parts) -> Result<(), ApiError> {
-    let Some(sent) = parts
-        .headers
-        .get(CLIENT_TIME_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.trim().parse::<i64>().ok())
-    else {
+    let Some(sent) = header_number::<i64>(parts, CLIENT_TIME_HEADER) else {
         return Ok(());
     };
     let offset = sent.saturating_sub(crate::app::now_millis());
