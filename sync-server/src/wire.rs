@@ -1,7 +1,7 @@
 //! Between the wire protocol and the merge's types: hex decoding and the checks on what a
-//! client sends, each failing with a message for a 400.
+//! client sends, each failing with a message for a 4xx.
 
-use flightdeck_types::sync::{WireChange, WireValue};
+use flightdeck_types::sync::{clock_span, WireChange, WireValue, CLOCK_LOGICAL_BITS};
 
 use crate::merge::{Change, Value};
 
@@ -111,6 +111,32 @@ pub fn change_from_wire(change: &WireChange) -> Result<RowChange, String> {
             crsql_seq: change.seq,
         },
     })
+}
+
+/// Refuses cells whose column version, read as a hybrid logical clock, is more than
+/// `max_offset_ms` ahead of `now_ms` (this server's clock): such a device's clock is wrong,
+/// and its cells would win every later edit until the world caught up. Versions counted the
+/// cr-sqlite way (small integers) read as 1970 and always pass; causal lengths are not
+/// clocks. The message names the furthest cell and how far ahead it is.
+pub fn check_clocks(changes: &[WireChange], now_ms: i64, max_offset_ms: i64) -> Result<(), String> {
+    let ahead = changes
+        .iter()
+        .filter(|c| c.cid != crate::merge::SENTINEL_CID)
+        .map(|c| (c, (c.col_version >> CLOCK_LOGICAL_BITS) - now_ms))
+        .max_by_key(|(_, ahead)| *ahead);
+    match ahead {
+        Some((change, ahead)) if ahead > max_offset_ms => Err(format!(
+            "{}.{} was written {} ahead of this server's clock (at most {} is allowed): the \
+             pushing device's clock is wrong; set it right (Flightdeck devices stamp their \
+             changes with the server's time from the x-flightdeck-server-time header and push \
+             again on their own)",
+            change.table,
+            change.cid,
+            clock_span(ahead),
+            clock_span(max_offset_ms)
+        )),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

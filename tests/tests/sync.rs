@@ -64,15 +64,6 @@ fn quick_daemons(
     (stop_tx, handles)
 }
 
-/// Waits (polling the clock) until the wall clock has passed the millisecond it reads now, so
-/// that the next write is stamped later than every write before it on any device.
-fn next_millisecond() {
-    let now = flightdeck_core::clock::now_millis();
-    while flightdeck_core::clock::now_millis() <= now {
-        std::thread::yield_now();
-    }
-}
-
 fn title(text: &str) -> TaskPatch {
     TaskPatch {
         title: Some(text.into()),
@@ -167,7 +158,7 @@ async fn offline_edits_converge_and_the_loser_keeps_its_value_in_the_conflict_lo
     // Both offline: same column (A's edit the later), different columns, and delete against
     // edit.
     tasks::update(&b.store, &shared.id, title("Zebra")).unwrap();
-    next_millisecond();
+    flightdeck_core::clock::next_millisecond();
     tasks::update(&a.store, &shared.id, title("Apple")).unwrap();
     tasks::update(
         &b.store,

@@ -194,10 +194,7 @@ async fn play(server: &Server, token: &str, ops: &[Op]) -> (Vec<Device>, Latest)
     }
     let mut latest = Latest::new();
     for op in ops {
-        let now = flightdeck_core::clock::now_millis();
-        while flightdeck_core::clock::now_millis() <= now {
-            std::thread::yield_now();
-        }
+        flightdeck_core::clock::next_millisecond();
         apply(&mut devices, op, &mut latest).await;
     }
     for _ in 0..2 {

@@ -71,21 +71,12 @@ fn concurrent_edits_to_different_columns_both_survive() {
     assert_eq!(rows(&a), rows(&b));
 }
 
-/// Waits until the wall clock has passed the millisecond it reads now, so that the next
-/// write, on either store, is stamped later than every write before it.
-fn next_millisecond() {
-    let now = flightdeck_core::clock::now_millis();
-    while flightdeck_core::clock::now_millis() <= now {
-        std::thread::yield_now();
-    }
-}
-
 #[test]
 fn same_column_the_later_edit_wins_whatever_its_value() {
     let (_da, a, _db, b, task) = shared_task();
     // One edit each: the later one wins on both sides, though "Apple" < "Zebra".
     tasks::update(&a, &task.id, patch_title("Zebra")).unwrap();
-    next_millisecond();
+    flightdeck_core::clock::next_millisecond();
     tasks::update(&b, &task.id, patch_title("Apple")).unwrap();
     exchange(&a, &b);
     assert_eq!(tasks::get(&a, &task.id).unwrap().title, "Apple");
@@ -99,7 +90,7 @@ fn same_column_the_later_edit_wins_however_often_the_other_side_edited() {
     // B edits twice, A once and later: A's value wins (a count of edits used to decide).
     tasks::update(&b, &task.id, patch_title("Zebra draft")).unwrap();
     tasks::update(&b, &task.id, patch_title("Zebra")).unwrap();
-    next_millisecond();
+    flightdeck_core::clock::next_millisecond();
     tasks::update(&a, &task.id, patch_title("Apple")).unwrap();
     exchange(&a, &b);
     assert_eq!(tasks::get(&a, &task.id).unwrap().title, "Apple");

@@ -143,10 +143,7 @@ fn an_overwritten_unpushed_edit_is_logged_and_can_be_restored() {
 
     // Both offline, A's edit the later one: it wins the merge on B.
     tasks::update(&b, &task.id, title("Apple")).unwrap();
-    let now = flightdeck_core::clock::now_millis();
-    while flightdeck_core::clock::now_millis() <= now {
-        std::thread::yield_now();
-    }
+    flightdeck_core::clock::next_millisecond();
     tasks::update(&a, &task.id, title("Zebra")).unwrap();
     let conflicts = sync::apply_pull(&b, &page_from(&a, 2)).unwrap();
     assert_eq!(tasks::get(&b, &task.id).unwrap().title, "Zebra");

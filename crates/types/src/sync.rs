@@ -46,6 +46,18 @@ pub const CLOCK_LOGICAL_BITS: u32 = 16;
 /// `flightdeck-sync-server serve --max-clock-offset`.
 pub const DEFAULT_MAX_CLOCK_OFFSET_MS: i64 = 5 * 60 * 1000;
 
+/// A clock offset of `ms` milliseconds (its size; the sign is the caller's to say), to the
+/// nearest second: "1 h 0 min", "5 min 0 s", "12 s". The server's `clock_ahead` refusal and a
+/// device's `sync status` say offsets this way.
+pub fn clock_span(ms: i64) -> String {
+    let secs = (ms.unsigned_abs() + 500) / 1000;
+    match secs {
+        s if s >= 3600 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{} min {} s", s / 60, s % 60),
+        s => format!("{s} s"),
+    }
+}
+
 /// One device of the workspace, as `GET /v1/devices` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeviceInfo {

@@ -51,7 +51,12 @@ async fn push(
         previous_db_version = change.change.db_version;
         changes.push(change);
     }
-    refuse_clocks_ahead(&request.changes, state.max_clock_offset_ms)?;
+    crate::wire::check_clocks(
+        &request.changes,
+        crate::app::now_millis(),
+        state.max_clock_offset_ms,
+    )
+    .map_err(ApiError::ClockAhead)?;
     let mut client = state.pool.get().await.map_err(DbError::from)?;
     let response = cells::apply_push(&mut client, device.workspace_id, device.id, &changes).await?;
     Metrics::add(&state.metrics.pushes, 1);
@@ -96,48 +101,4 @@ async fn pull(
     Metrics::add(&state.metrics.pulls, 1);
     Metrics::add(&state.metrics.cells_out, response.changes.len());
     Ok(Json(response))
-}
-
-/// Refuses a push with a cell whose column version, read as a hybrid logical clock, is more
-/// than `max_offset_ms` ahead of this server's clock: such a device's clock is wrong, and its
-/// cells would win every later edit until the world caught up. Versions counted the cr-sqlite
-/// way (small integers) read as 1970 and always pass; causal lengths are not clocks.
-fn refuse_clocks_ahead(
-    changes: &[flightdeck_types::sync::WireChange],
-    max_offset_ms: i64,
-) -> Result<(), ApiError> {
-    let now = crate::app::now_millis();
-    let ahead = changes
-        .iter()
-        .filter(|c| c.cid != crate::merge::SENTINEL_CID)
-        .map(|c| {
-            (
-                c,
-                (c.col_version >> flightdeck_types::sync::CLOCK_LOGICAL_BITS) - now,
-            )
-        })
-        .max_by_key(|(_, ahead)| *ahead);
-    match ahead {
-        Some((change, ahead)) if ahead > max_offset_ms => Err(ApiError::ClockAhead(format!(
-            "{}.{} was written {} ahead of this server's clock (at most {} is allowed): the \
-             pushing device's clock is wrong; set it right (Flightdeck devices stamp their \
-             changes with the server's time from the x-flightdeck-server-time header and push \
-             again on their own)",
-            change.table,
-            change.cid,
-            span(ahead),
-            span(max_offset_ms)
-        ))),
-        _ => Ok(()),
-    }
-}
-
-/// "1 h 0 min", "5 min 0 s", "12 s": a clock offset, readable (to the nearest second).
-fn span(ms: i64) -> String {
-    let secs = (ms + 500) / 1000;
-    match secs {
-        s if s >= 3600 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        s if s >= 60 => format!("{} min {} s", s / 60, s % 60),
-        s => format!("{s} s"),
-    }
 }

@@ -8,7 +8,7 @@ use flightdeck_core::sync::{account, wire};
 use flightdeck_core::tasks;
 use flightdeck_tests::sync_rig::{device_cells, keyring, server_cells};
 
-use super::{join, next_millisecond, start_server, sync, title};
+use super::{join, start_server, sync, title};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_old_build_and_a_new_one_converge_and_a_plain_cr_sqlite_peer_agrees() {
@@ -25,7 +25,7 @@ async fn an_old_build_and_a_new_one_converge_and_a_plain_cr_sqlite_peer_agrees()
     for text in ["old 1", "old 2", "old 3"] {
         tasks::update(&old.store, &task.id, title(text)).unwrap();
     }
-    next_millisecond();
+    flightdeck_core::clock::next_millisecond();
     tasks::update(&new.store, &task.id, title("new, later")).unwrap();
     sync(&old).await;
     sync(&new).await;

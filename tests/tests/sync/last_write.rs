@@ -8,7 +8,7 @@ use flightdeck_core::tasks;
 use flightdeck_tests::sync_rig::{server_cells, Device, Server};
 use flightdeck_types::NewTask;
 
-use super::{join, next_millisecond, start_server, sync, title};
+use super::{join, start_server, sync, title};
 
 /// A task titled `title`, made on `device`.
 pub(super) fn new_task(device: &Device, title: &str) -> flightdeck_types::Task {
@@ -71,7 +71,7 @@ async fn the_later_of_two_offline_edits_wins_however_often_the_other_device_edit
     for text in ["A first", "A second", "A third"] {
         tasks::update(&a.store, &task.id, title(text)).unwrap();
     }
-    next_millisecond();
+    flightdeck_core::clock::next_millisecond();
     tasks::update(&b.store, &task.id, title("B, later")).unwrap();
 
     sync(&b).await;
@@ -157,7 +157,7 @@ async fn a_device_whose_clock_runs_an_hour_ahead_does_not_win_a_later_edit_and_i
     // Apart: the fast device edits, then A, later. By the fast clock, its edit would be an
     // hour later than A's and win.
     tasks::update(&fast.store, &task.id, title("fast clock's edit")).unwrap();
-    next_millisecond();
+    flightdeck_core::clock::next_millisecond();
     tasks::update(&a.store, &task.id, title("A's edit, later")).unwrap();
     sync(&fast).await;
     sync(&a).await;

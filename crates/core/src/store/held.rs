@@ -233,31 +233,28 @@ impl super::Store {
         Ok(cells.iter().all(|c| known.knows(c)))
     }
 
-    /// Those of `tables` that are CRRs: from the schema read at open, or for a table made
-    /// since (as tests do), from whether cr-sqlite keeps a clock table for it.
-    pub(crate) fn crr_tables_among(
+    /// Whether any of `tables` is a CRR: by the schema read at open, or for a table made
+    /// since (as tests do), by whether cr-sqlite keeps a clock table for it.
+    pub(crate) fn touches_crr(
         &self,
         conn: &Connection,
-        tables: std::collections::HashSet<String>,
-    ) -> Result<Vec<String>> {
+        tables: &std::collections::HashSet<String>,
+    ) -> Result<bool> {
         let known = self
             .known_schema
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let mut crrs = Vec::with_capacity(tables.len());
-        for table in tables {
-            let crr = known.has_table(&table)
-                || (!table.contains("__crsql_")
-                    && conn
-                        .prepare_cached(
-                            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-                        )?
-                        .exists([format!("{table}__crsql_clock")])?);
-            if crr {
-                crrs.push(table);
+        if tables.iter().any(|t| known.has_table(t)) {
+            return Ok(true);
+        }
+        let mut clock_table =
+            conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+        for table in tables.iter().filter(|t| !t.contains("__crsql_")) {
+            if clock_table.exists([format!("{table}__crsql_clock")])? {
+                return Ok(true);
             }
         }
-        Ok(crrs)
+        Ok(false)
     }
 
     pub(crate) fn known_schema(&self) -> KnownSchema {

@@ -334,9 +334,25 @@ impl super::Store {
         tx.commit()?;
         Ok(changed)
     }
-}
 
-impl super::Store {
+    /// Notes the clock of the write transaction in progress on `tx`, which wrote rows of
+    /// `tables`, when any of them is a CRR: its cells are stamped with it before they are
+    /// next compared or sent ([`stamp_pending`]), not here, so a write pays one small insert
+    /// instead of a second write of every clock row.
+    pub(crate) fn note_write_clock(&self, tx: &Connection, tables: &HashSet<String>) -> Result<()> {
+        if tables.is_empty() || !self.hlc.stamps() || !self.touches_crr(tx, tables)? {
+            return Ok(());
+        }
+        note_pending(tx, self.hlc.next())?;
+        // A device that never syncs never stamps: every so many writes, stamp what is pending
+        // so the list stays short (the cost per cell is the same, batched).
+        let writes = self.write_count();
+        if writes % STAMP_EVERY_WRITES == STAMP_EVERY_WRITES - 1 {
+            stamp_pending(tx)?;
+        }
+        Ok(())
+    }
+
     /// Runs `f` on the database with every local cell stamped with its write's clock (see
     /// [`stamp_pending`]): the stamp and `f` share one write transaction, so no write of this
     /// or another process can slip a cell with a counted version in between (a push that

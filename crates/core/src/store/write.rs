@@ -191,22 +191,7 @@ impl Store {
             let value = f(&mut writer)?;
             writer.flush_audit()?;
             let Writer { tx, changes, .. } = writer;
-            let tables = super::hlc::take(&touched);
-            // The clock of this write, for its cells: stamped on them before they are next
-            // compared or sent (`hlc::stamp_pending`), not here, so a write pays one small
-            // insert instead of a second write of every clock row.
-            if !tables.is_empty()
-                && self.hlc.stamps()
-                && !self.crr_tables_among(&tx, tables)?.is_empty()
-            {
-                super::hlc::note_pending(&tx, self.hlc.next())?;
-                // A device that never syncs never stamps: every so many writes, stamp what
-                // is pending so the list stays short (the cost per cell is the same, batched).
-                let writes = self.writes.load(std::sync::atomic::Ordering::Relaxed);
-                if writes % super::hlc::STAMP_EVERY_WRITES == super::hlc::STAMP_EVERY_WRITES - 1 {
-                    super::hlc::stamp_pending(&tx)?;
-                }
-            }
+            self.note_write_clock(&tx, &super::hlc::take(&touched))?;
             tx.commit()?;
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);

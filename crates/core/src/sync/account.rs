@@ -138,7 +138,7 @@ pub async fn round_with(store: &Store, client: &SyncClient, kind: Round) -> Resu
 /// Reads the server's device list again and keeps it locally: what `sync status` does when
 /// the server answers, so that it names the devices whose clocks are off as of now.
 pub async fn refresh_devices(store: &Store, secrets: &dyn SecretStore) -> Result<()> {
-    super::held_names::list_devices(store, &connect(store, secrets)?).await
+    super::device_list::list_devices(store, &connect(store, secrets)?).await
 }
 
 /// Whether the joined server answers right now: `None` when the workspace has not joined one,
@@ -234,11 +234,6 @@ fn clock_notice(store: &Store) -> Result<Option<String>> {
 
 /// "1 h 0 min ahead of", "7 min 30 s behind".
 fn offset_text(offset_ms: i64) -> String {
-    let secs = (offset_ms.unsigned_abs() + 500) / 1000;
-    let span = match secs {
-        s if s >= 3600 => format!("{} h {} min", s / 3600, s % 3600 / 60),
-        s => format!("{} min {} s", s / 60, s % 60),
-    };
     let side = if offset_ms > 0 { "ahead of" } else { "behind" };
-    format!("{span} {side}")
+    format!("{} {side}", flightdeck_types::sync::clock_span(offset_ms))
 }

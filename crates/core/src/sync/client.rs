@@ -319,7 +319,7 @@ async fn round_inner(store: &Store, client: &SyncClient, kind: Round) -> Result<
     if report.pulled_memory_cells > 0 {
         report.memories_indexed = index_pulled_memories(store);
     }
-    super::held_names::name_senders(store, client).await;
+    super::device_list::refresh_after_round(store, client).await;
     outcome.map(|()| report)
 }
 

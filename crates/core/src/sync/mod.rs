@@ -7,12 +7,12 @@ pub mod announcements;
 mod backoff;
 pub mod client;
 pub mod daemon;
-mod held_names;
+mod device_list;
 pub mod push_bodies;
 pub mod server_loss;
 pub mod wire;
 
-pub use held_names::newer_version_notice;
+pub use device_list::newer_version_notice;
 
 use flightdeck_types::sync::{PullResponse, WireChange};
 

@@ -15,13 +15,13 @@ const LISTED_AT: &str = "devices.listed_at";
 
 /// Stores the device list when some held cell's device is unnamed or the list is old. A
 /// failure is logged, never fails the round: the list only names things.
-pub(crate) async fn name_senders(store: &Store, client: &SyncClient) {
-    if let Err(e) = try_name_senders(store, client).await {
+pub(crate) async fn refresh_after_round(store: &Store, client: &SyncClient) {
+    if let Err(e) = try_refresh(store, client).await {
         tracing::warn!(error = %e, "could not read the server's device list");
     }
 }
 
-async fn try_name_senders(store: &Store, client: &SyncClient) -> Result<()> {
+async fn try_refresh(store: &Store, client: &SyncClient) -> Result<()> {
     let now = crate::clock::now_millis();
     let listed_at: Option<i64> = store.sync_state(LISTED_AT)?.and_then(|v| v.parse().ok());
     let fresh = listed_at.is_some_and(|at| (0..REFRESH_MS).contains(&(now - at)));
