@@ -1,6 +1,8 @@
 //! The store opens with the real extensions, and its one write path captures changes,
 //! writes audit rows, rolls back on error and notifies subscribers.
 
+#[path = "store/clocks.rs"]
+mod clocks;
 mod common;
 #[path = "store/insights.rs"]
 mod insights;

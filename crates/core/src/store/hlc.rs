@@ -9,7 +9,9 @@
 //!   `-1`), then the higher `col_version`, then the larger value, and a winning cell's
 //!   version is copied as it is. A local write's triggers set `col_version` to the cell's
 //!   old version + 1 (1 for a new clock row). The write path notes the transaction's clock in
-//!   `hlc_pending` (one row, in the same transaction), and before anything compares or sends
+//!   `hlc_pending` (one row, in the same transaction; once per millisecond per store: later
+//!   writes in that millisecond take the note's clock plus a counter step per db_version,
+//!   see [`stamp_pending`]), and before anything compares or sends
 //!   versions (a merge, a push, a read of changes; and every [`STAMP_EVERY_WRITES`] writes,
 //!   so the list stays short on a device that never syncs) each such version becomes
 //!   `max(old + 1, hlc)`: still above every version the
@@ -37,7 +39,9 @@
 //! Stamping later rather than in the write itself: a write then pays one small insert, not a
 //! second write of every clock row it made (measured: 1.07 to 1.19x the write path without
 //! clocks when each write re-wrote its clock rows, against 1.00 to 1.15x this way; see
-//! BENCHMARKS.md). Several processes share a database (the app, the daemon, the CLI, an MCP
+//! BENCHMARKS.md); and only the first write of a millisecond pays even that (the note's row
+//! is one more page in its commit), so a store writing all the time pays it once per
+//! millisecond, not once per transaction. Several processes share a database (the app, the daemon, the CLI, an MCP
 //! server): the notes are in the database, so whichever of them merges or pushes stamps the
 //! cells any of them wrote.
 //!
@@ -49,7 +53,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::changes::{quoted, ChangeRow, SENTINEL};
 use crate::error::Result;
@@ -82,6 +86,10 @@ pub(crate) struct Hlc {
     off: std::sync::atomic::AtomicBool,
     /// This device's site tag ([`TAG_BITS`]).
     tag: AtomicI64,
+    /// The clock of this store's last committed note in `hlc_pending` (0: none yet)
+    /// and the wall-clock millisecond it was taken in: see [`Hlc::shares_note`].
+    noted: AtomicI64,
+    noted_wall: AtomicI64,
 }
 
 impl Hlc {
@@ -168,6 +176,22 @@ impl Hlc {
         }
     }
 
+    /// Whether a write whose clock is `value`, taken when the wall clock read `wall_ms`, can
+    /// go without a note of its own: this store noted a committed write in the same
+    /// millisecond. Its cells are then stamped from the newest note at or below their
+    /// db_version, a counter step per db_version above it ([`stamp_pending`]): the clock of
+    /// a write in that millisecond, as a hybrid clock reads one.
+    pub(crate) fn shares_note(&self, value: i64, wall_ms: i64) -> bool {
+        self.noted_wall.load(Ordering::Relaxed) == wall_ms
+            && self.noted.load(Ordering::Relaxed) >> LOGICAL_BITS == value >> LOGICAL_BITS
+    }
+
+    /// Remembers a note of `value`, taken at `wall_ms`, once its transaction committed.
+    pub(crate) fn set_noted(&self, value: i64, wall_ms: i64) {
+        self.noted.store(value, Ordering::Relaxed);
+        self.noted_wall.store(wall_ms, Ordering::Relaxed);
+    }
+
     pub(crate) fn stamps(&self) -> bool {
         !self.off.load(Ordering::Relaxed)
     }
@@ -217,39 +241,67 @@ pub(crate) fn note_pending(conn: &Connection, version: i64) -> Result<()> {
     Ok(())
 }
 
-/// Stamps every local cell of the CRRs written by a transaction noted in
-/// `hlc_pending` with that transaction's clock (at least its counted version: `max(old + 1,
-/// clock)`), and empties the list. Runs inside the caller's transaction, before anything that
+/// Stamps every local cell of the CRRs written since the last stamp with the clock of its
+/// write: the newest note in `hlc_pending` at or below the cell's db_version, plus one counter
+/// step per db_version above that note (writes in the same millisecond as a note share it:
+/// [`Hlc::shares_note`]), and never below the version cr-sqlite counted (`max(old + 1,
+/// clock)`). Keeps the newest note, for the writes still to come in its millisecond, and
+/// records how far it stamped. Runs inside the caller's transaction, before anything that
 /// compares or sends column versions: a merge, a push, a read of changes.
+///
+/// Stamping twice changes nothing: a cell's clock depends only on its db_version and the notes
+/// at or below it, and a note is always written at a db_version above every committed one.
 pub(crate) fn stamp_pending(conn: &Connection) -> Result<()> {
-    // A schema before migration 0028 (a store opened with an older build's migrations) has
+    // A schema before migration 0029 (a store opened with an older build's migrations) has
     // no clocks to stamp.
-    let pending: bool = conn
-        .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hlc_pending')
-                    AND EXISTS (SELECT 1 FROM hlc_pending)",
-        )
-        .or_else(|_| conn.prepare_cached("SELECT 0"))?
-        .query_row([], |r| r.get(0))?;
-    if !pending {
+    if !has_clock_notes(conn)? {
         return Ok(());
     }
+    // Cells at or below `through` are stamped already; none: nothing was written since.
+    let through: Option<i64> = conn
+        .prepare_cached(
+            "SELECT through FROM (
+                 SELECT coalesce(max(stamped_through), min(db_version) - 1) AS through
+                 FROM hlc_pending)
+             WHERE crsql_db_version() > through",
+        )?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let Some(through) = through else {
+        return Ok(());
+    };
+    let clock = format!(
+        "(SELECT p.hlc + ((c.db_version - p.db_version) << {TAG_BITS}) FROM hlc_pending AS p
+          WHERE p.db_version <= c.db_version ORDER BY p.db_version DESC LIMIT 1)"
+    );
     for table in super::changes::crr_tables(conn)? {
-        // Written so that SQLite walks the pending list and seeks each db_version in the
-        // clock table's index (`UPDATE ... FROM hlc_pending` scanned the whole clock table).
+        // Walks the clock table's db_version index from `through` up; a cell no note is at or
+        // below (none, or only an older build's counted writes) compares with NULL and stays.
         conn.prepare_cached(&format!(
-            "UPDATE {} AS c
-             SET col_version = max(c.col_version,
-                 (SELECT p.hlc FROM hlc_pending AS p WHERE p.db_version = c.db_version))
-             WHERE c.db_version IN (SELECT db_version FROM hlc_pending)
-               AND c.site_id = 0 AND c.col_name <> '{SENTINEL}'",
+            "UPDATE {} AS c SET col_version = {clock}
+             WHERE c.db_version > ?1 AND c.site_id = 0 AND c.col_name <> '{SENTINEL}'
+               AND c.col_version < {clock}",
             quoted(&format!("{table}__crsql_clock"))
         ))?
-        .execute([])?;
+        .execute([through])?;
     }
-    conn.prepare_cached("DELETE FROM hlc_pending")?
+    conn.prepare_cached(
+        "DELETE FROM hlc_pending WHERE db_version < (SELECT max(db_version) FROM hlc_pending)",
+    )?
+    .execute([])?;
+    conn.prepare_cached("UPDATE hlc_pending SET stamped_through = crsql_db_version()")?
         .execute([])?;
     Ok(())
+}
+
+/// Whether the schema has the clock notes this build writes (migrations 0028 and 0029).
+pub(crate) fn has_clock_notes(conn: &Connection) -> Result<bool> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info('hlc_pending')
+                            WHERE name = 'stamped_through')",
+        )?
+        .query_row([], |r| r.get(0))?)
 }
 
 /// Gives every cell of `tables` this device wrote after `after_db_version` (not yet pushed)
@@ -339,18 +391,33 @@ impl super::Store {
     /// `tables`, when any of them is a CRR: its cells are stamped with it before they are
     /// next compared or sent ([`stamp_pending`]), not here, so a write pays one small insert
     /// instead of a second write of every clock row.
-    pub(crate) fn note_write_clock(&self, tx: &Connection, tables: &HashSet<String>) -> Result<()> {
+    ///
+    /// A write in the same millisecond as this store's last committed note shares that note
+    /// ([`Hlc::shares_note`]): then a write costs no page at all. Returns the note written,
+    /// for [`Hlc::set_noted`] once the transaction commits (a note rolled back is no note).
+    pub(crate) fn note_write_clock(
+        &self,
+        tx: &Connection,
+        tables: &HashSet<String>,
+    ) -> Result<Option<(i64, i64)>> {
         if tables.is_empty() || !self.hlc.stamps() || !self.touches_crr(tx, tables)? {
-            return Ok(());
+            return Ok(None);
         }
-        note_pending(tx, self.hlc.next())?;
+        let wall = self.hlc.physical_millis();
+        let value = self.hlc.next();
+        let noted = if self.hlc.shares_note(value, wall) {
+            None
+        } else {
+            note_pending(tx, value)?;
+            Some((value, wall))
+        };
         // A device that never syncs never stamps: every so many writes, stamp what is pending
         // so the list stays short (the cost per cell is the same, batched).
         let writes = self.write_count();
         if writes % STAMP_EVERY_WRITES == STAMP_EVERY_WRITES - 1 {
             stamp_pending(tx)?;
         }
-        Ok(())
+        Ok(noted)
     }
 
     /// Runs `f` on the database with every local cell stamped with its write's clock (see

@@ -101,12 +101,7 @@ impl Store {
         let hlc = hlc::Hlc::default();
         // An older build's schema (tests open stores with older migrations) has nowhere to
         // note clocks: its writes count versions, as that build did.
-        let has_pending: bool = conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'hlc_pending')",
-            [],
-            |r| r.get(0),
-        )?;
-        hlc.set_stamps(has_pending);
+        hlc.set_stamps(hlc::has_clock_notes(&conn)?);
         hlc.set_site(&hex::decode(&device_id).unwrap_or_default());
         // (An older build's schema may have no sync state at all.)
         if let Ok(Some(offset)) = sync_state::get_state(&conn, hlc::CLOCK_OFFSET_KEY) {

@@ -191,8 +191,11 @@ impl Store {
             let value = f(&mut writer)?;
             writer.flush_audit()?;
             let Writer { tx, changes, .. } = writer;
-            self.note_write_clock(&tx, &super::hlc::take(&touched))?;
+            let noted = self.note_write_clock(&tx, &super::hlc::take(&touched))?;
             tx.commit()?;
+            if let Some((clock, wall_ms)) = noted {
+                self.hlc.set_noted(clock, wall_ms);
+            }
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             (value, changes)

@@ -1,0 +1,148 @@
+//! The clock a write's cells are stamped with (store/hlc.rs): a write shares the note of the
+//! store's last write in the same millisecond, and every cell still gets the clock of its own
+//! write, rising with each write, whichever store on the file wrote it.
+
+use std::collections::HashMap;
+
+use flightdeck_core::clock::now_millis;
+use flightdeck_core::store::Origin;
+use flightdeck_core::{tasks, Store};
+use flightdeck_types::NewTask;
+
+use super::common::{count, temp_store};
+
+/// Bits of a clock value below its milliseconds.
+const LOGICAL_BITS: u32 = flightdeck_types::sync::CLOCK_LOGICAL_BITS;
+
+/// A task created by `store`, with the wall-clock milliseconds read just before and after.
+fn create_timed(store: &Store, title: &str) -> (String, i64, i64) {
+    let before = now_millis();
+    let task = tasks::create(
+        store,
+        NewTask {
+            title: title.into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    (task.id, before, now_millis())
+}
+
+/// Each task's title cell: (column version, db_version), read after a stamp.
+fn title_clocks(store: &Store) -> HashMap<String, (i64, i64)> {
+    store.changes_since(0, Origin::Local).unwrap();
+    store
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT t.id, c.col_version, c.db_version FROM tasks__crsql_clock AS c
+                 JOIN tasks__crsql_pks AS k ON k.__crsql_key = c.key
+                 JOIN tasks AS t ON t.id = k.id
+                 WHERE c.col_name = 'title'",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?))))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+/// Every write's cells carry a clock read within the write, and (`rising`) later writes carry
+/// higher clocks.
+fn assert_clocks_of_their_writes(
+    writes: &[(String, i64, i64)],
+    clocks: &HashMap<String, (i64, i64)>,
+    rising: bool,
+) {
+    let mut previous = 0;
+    for (id, before, after) in writes {
+        let (clock, _) = clocks[id];
+        let millis = clock >> LOGICAL_BITS;
+        assert!(
+            (*before..=*after).contains(&millis),
+            "the write between {before} and {after} ms is stamped {millis} ms ({clock})"
+        );
+        assert!(
+            !rising || clock > previous,
+            "clocks rise with the writes: {clock} after {previous}"
+        );
+        previous = clock;
+    }
+}
+
+fn notes(store: &Store) -> i64 {
+    count(store, "SELECT count(*) FROM hlc_pending")
+}
+
+#[test]
+fn writes_in_one_millisecond_share_a_note_and_each_gets_the_clock_of_its_own_write() {
+    let (_dir, store) = temp_store();
+    // Write until two writes fell in one millisecond (a write takes well under one).
+    let mut writes = Vec::new();
+    while writes.len() < 2 || notes(&store) == writes.len() as i64 {
+        assert!(writes.len() < 10_000, "no two writes in one millisecond");
+        writes.push(create_timed(&store, &format!("task {}", writes.len())));
+    }
+    // A few more, some in later milliseconds.
+    for i in 0..20 {
+        writes.push(create_timed(&store, &format!("more {i}")));
+    }
+    assert!(notes(&store) < writes.len() as i64);
+
+    let clocks = title_clocks(&store);
+    assert_clocks_of_their_writes(&writes, &clocks, true);
+    // The newest note stays for the writes still to come in its millisecond.
+    assert_eq!(notes(&store), 1);
+    // Stamping again changes nothing.
+    assert_eq!(title_clocks(&store), clocks);
+
+    // A write after the stamp, in the millisecond of the kept note or a later one.
+    writes.push(create_timed(&store, "after the stamp"));
+    let clocks = title_clocks(&store);
+    assert_clocks_of_their_writes(&writes, &clocks, true);
+}
+
+#[test]
+fn two_stores_on_one_file_writing_in_turn_each_get_their_own_clocks() {
+    let (dir, one) = temp_store();
+    // Another process's store on the same file (the daemon beside the CLI).
+    let two = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    let (mut by_one, mut by_two) = (Vec::new(), Vec::new());
+    for i in 0..60 {
+        if i % 3 == 0 {
+            by_two.push(create_timed(&two, &format!("task {i}")));
+        } else {
+            by_one.push(create_timed(&one, &format!("task {i}")));
+        }
+    }
+    // Either store stamps what both wrote. Each write's clock is of its millisecond; their
+    // order among different cells within one millisecond is not kept (a write sharing its
+    // store's note takes the newest note below it, which may be the other store's): last
+    // write wins compares the versions of one cell, and a cell's next version is always
+    // above its last.
+    let clocks = title_clocks(&two);
+    assert_clocks_of_their_writes(&by_one, &clocks, false);
+    assert_clocks_of_their_writes(&by_two, &clocks, false);
+    assert_eq!(title_clocks(&one), clocks);
+
+    // One cell written by both in turn: each version above the one before.
+    let (id, _, _) = by_one[0].clone();
+    let mut previous = clocks[&id].0;
+    for i in 0..30 {
+        let store = if i % 2 == 0 { &one } else { &two };
+        let before = now_millis();
+        tasks::update(store, &id, title(&format!("edit {i}"))).unwrap();
+        let after = now_millis();
+        let (clock, _) = title_clocks(store)[&id];
+        assert!(clock > previous, "edit {i}: {clock} after {previous}");
+        assert!((before..=after).contains(&(clock >> LOGICAL_BITS)));
+        previous = clock;
+    }
+}
+
+fn title(text: &str) -> flightdeck_types::TaskPatch {
+    flightdeck_types::TaskPatch {
+        title: Some(text.into()),
+        ..Default::default()
+    }
+}
