@@ -20,6 +20,8 @@ mod insights;
 mod live;
 #[path = "app/runs_view.rs"]
 mod runs_view;
+#[path = "app/task_actions.rs"]
+mod task_actions;
 #[path = "app/time_travel.rs"]
 mod time_travel;
 #[path = "app/transfer.rs"]

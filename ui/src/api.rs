@@ -115,6 +115,22 @@ pub async fn update_task(id: String, patch: TaskPatch) -> Result<Task, ApiError>
     .await
 }
 
+#[derive(Serialize)]
+struct ArchiveArgs<'a> {
+    id: &'a str,
+    archived: bool,
+}
+
+/// Archives a task, or with `archived == false` brings it back.
+pub async fn archive_task(id: String, archived: bool) -> Result<Task, ApiError> {
+    invoke("archive_task", &ArchiveArgs { id: &id, archived }).await
+}
+
+/// Deletes a task for good.
+pub async fn delete_task(id: String) -> Result<Task, ApiError> {
+    invoke("delete_task", &IdArgs { id: &id }).await
+}
+
 pub async fn list_environments() -> Result<Vec<Environment>, ApiError> {
     invoke("list_environments", &()).await
 }

@@ -10,7 +10,8 @@
 //! Also the full task API (`tasks::create`, which adds validation and an audit row), run
 //! events appended in batches, and the in-process work of one CLI `task add`.
 //!
-//! Run: `cargo bench -p flightdeck-core --bench write_path` (add `-- --quick` for a smoke run).
+//! Run: `cargo bench -p flightdeck-core --bench write_path` (add `-- --quick` for a smoke run;
+//! `FLIGHTDECK_BENCH_ONLY=TEXT` runs only the workloads whose names contain TEXT).
 //! Each figure is the median over rounds; the three variants run interleaved in each round.
 
 use std::path::Path;
@@ -336,9 +337,11 @@ fn main() {
         },
     ];
 
+    // `FLIGHTDECK_BENCH_ONLY=TEXT`: only the workloads whose names contain TEXT.
+    let only = std::env::var("FLIGHTDECK_BENCH_ONLY").unwrap_or_default();
     println!("| workload | plain SQLite | raw cr-sqlite | write path | no clock stamp | cr-sqlite / plain | write path / raw cr-sqlite | stamped / unstamped |");
     println!("|---|---|---|---|---|---|---|---|");
-    for s in &scenarios {
+    for s in scenarios.iter().filter(|s| s.name.contains(&only)) {
         let mut times: [Vec<Duration>; 4] = Default::default();
         for round in 0..rounds {
             for (i, v) in VARIANTS.iter().enumerate() {

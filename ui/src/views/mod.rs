@@ -20,6 +20,7 @@ pub mod schedules;
 pub mod search_settings;
 pub mod settings;
 pub mod sync;
+pub mod task_actions;
 pub mod task_context;
 pub mod task_detail;
 pub mod task_runs;

@@ -14,6 +14,7 @@ use crate::live::use_live;
 pub fn TaskDetailView(id: String) -> impl IntoView {
     let live = use_live();
     let route = use_route();
+    let just_archived = RwSignal::new(false);
     let task = LocalResource::new({
         let id = id.clone();
         move || {
@@ -33,7 +34,10 @@ pub fn TaskDetailView(id: String) -> impl IntoView {
             <Transition fallback=|| view! { <p class="loading">"Loading the task…"</p> }>
                 {move || Suspend::new(async move {
                     let envs = environments.await.unwrap_or_default();
-                    task.await.map(|task| view! { <TaskEditor task=task environments=envs /> })
+                    task.await.map(|task| view! {
+                        <super::task_actions::TaskActions task=task.clone() just_archived=just_archived />
+                        <TaskEditor task=task environments=envs />
+                    })
                 })}
             </Transition>
             <super::insights::TaskFigures task_id=id.clone() />

@@ -1,0 +1,83 @@
+//! A task's archive and delete, as the CLI has them (issue 21, item 9): archiving says so with
+//! an Undo beside it; deleting, which cannot be undone, asks first.
+
+use flightdeck_types::Task;
+use leptos::prelude::*;
+
+use super::{use_route, Route};
+use crate::api;
+
+/// `just_archived` lives with the task's page, not here: the page redraws the task after each
+/// change, and the Undo must outlive that.
+#[component]
+pub fn TaskActions(task: Task, just_archived: RwSignal<bool>) -> impl IntoView {
+    let route = use_route();
+    let confirming = RwSignal::new(false);
+    let archive = Action::new_local({
+        let id = task.id.clone();
+        move |to: &bool| api::archive_task(id.clone(), *to)
+    });
+    let delete = Action::new_local({
+        let id = task.id.clone();
+        move |_: &()| api::delete_task(id.clone())
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(task)) = archive.value().get() {
+            just_archived.set(task.archived);
+        }
+        if let Some(Ok(_)) = delete.value().get() {
+            route.set(Route::Tasks);
+        }
+    });
+    let failed = move || {
+        let archive_error = archive.value().get().and_then(Result::err);
+        archive_error.or_else(|| delete.value().get().and_then(Result::err))
+    };
+    let busy = move || archive.pending().get() || delete.pending().get();
+    let archived = task.archived;
+    let title = task.title.clone();
+    view! {
+        <div class="row task-actions" data-testid="task-actions">
+            {if archived {
+                view! {
+                    <span class="badge" data-testid="task-archived">"Archived"</span>
+                    {move || if just_archived.get() {
+                        view! {
+                            <span class="notice" data-testid="archived-notice">"Archived: hidden from the board and lists."</span>
+                            <button class="button" data-testid="undo-archive" disabled=busy
+                                on:click=move |_| { archive.dispatch(false); }>"Undo"</button>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <button class="button" data-testid="unarchive-task" disabled=busy
+                                on:click=move |_| { archive.dispatch(false); }>"Unarchive"</button>
+                        }.into_any()
+                    }}
+                }.into_any()
+            } else {
+                view! {
+                    <button class="button" data-testid="archive-task" disabled=busy
+                        title="Hide it from the board and lists; Undo or Unarchive brings it back"
+                        on:click=move |_| { archive.dispatch(true); }>"Archive"</button>
+                }.into_any()
+            }}
+            {move || if confirming.get() {
+                view! {
+                    <span class="confirm" data-testid="confirm-delete-prompt">
+                        {format!("Delete “{title}” for good, on every synced device? This cannot be undone.")}
+                    </span>
+                    <button class="button danger" data-testid="confirm-delete" disabled=busy
+                        on:click=move |_| { delete.dispatch(()); }>"Delete"</button>
+                    <button class="button" data-testid="cancel-delete"
+                        on:click=move |_| confirming.set(false)>"Cancel"</button>
+                }.into_any()
+            } else {
+                view! {
+                    <button class="button danger" data-testid="delete-task"
+                        on:click=move |_| confirming.set(true)>"Delete…"</button>
+                }.into_any()
+            }}
+            {move || failed().map(|e| view! { <p class="form-error" data-testid="task-action-error">{e.message}</p> })}
+        </div>
+    }
+}
