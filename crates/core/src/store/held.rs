@@ -257,6 +257,36 @@ impl super::Store {
         Ok(false)
     }
 
+    /// The CRRs of this schema among `tables`, when every table among them that is a CRR is
+    /// one this store knows (else `None`: a table made since the store opened).
+    pub(crate) fn known_crrs_among<'t>(
+        &self,
+        conn: &Connection,
+        tables: &'t std::collections::HashSet<String>,
+    ) -> Result<Option<Vec<&'t str>>> {
+        let mut crrs = Vec::new();
+        {
+            let known = self
+                .known_schema
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for table in tables.iter().filter(|t| !t.contains("__crsql_")) {
+                if known.has_table(table) {
+                    crrs.push(table.as_str());
+                }
+            }
+        }
+        let unknown: std::collections::HashSet<String> = tables
+            .iter()
+            .filter(|t| !t.contains("__crsql_") && !crrs.contains(&t.as_str()))
+            .cloned()
+            .collect();
+        if !unknown.is_empty() && self.touches_crr(conn, &unknown)? {
+            return Ok(None);
+        }
+        Ok(Some(crrs))
+    }
+
     pub(crate) fn known_schema(&self) -> KnownSchema {
         self.known_schema
             .lock()

@@ -8,10 +8,9 @@
 //! - The merge decides a column by causal length first (the row's sentinel clock, column
 //!   `-1`), then the higher `col_version`, then the larger value, and a winning cell's
 //!   version is copied as it is. A local write's triggers set `col_version` to the cell's
-//!   old version + 1 (1 for a new clock row). The write path notes the transaction's clock in
-//!   `hlc_pending` (one row, in the same transaction; once per millisecond per store: later
-//!   writes in that millisecond take the note's clock plus a counter step per db_version,
-//!   see [`stamp_pending`]), and before anything compares or sends
+//!   old version + 1 (1 for a new clock row). The write path stamps a small write's cells
+//!   itself, in the same transaction, or notes the transaction's clock in `hlc_pending`
+//!   (below), and before anything compares or sends
 //!   versions (a merge, a push, a read of changes; and every [`STAMP_EVERY_WRITES`] writes,
 //!   so the list stays short on a device that never syncs) each such version becomes
 //!   `max(old + 1, hlc)`: still above every version the
@@ -36,18 +35,29 @@
 //!   writes from new builds; every device applies the same rule to the same versions, so
 //!   old and new builds converge on one value.
 //!
-//! Stamping later rather than in the write itself: a write then pays one small insert, not a
-//! second write of every clock row it made (measured: 1.07 to 1.19x the write path without
-//! clocks when each write re-wrote its clock rows, against 1.00 to 1.15x this way; see
-//! BENCHMARKS.md); and only the first write of a millisecond pays even that (the note's row
-//! is one more page in its commit), so a store writing all the time pays it once per
-//! millisecond, not once per transaction. Several processes share a database (the app, the daemon, the CLI, an MCP
-//! server): the notes are in the database, so whichever of them merges or pushes stamps the
-//! cells any of them wrote.
+//! When a write's cells get their clock, by what the write costs (BENCHMARKS.md, "Last write
+//! wins"):
+//!
+//! - A small write (up to [`STAMP_IN_WRITE_CHANGES`] changed rows, cr-sqlite's clock rows
+//!   included: one entity and its audit row) alone in its millisecond stamps its own cells
+//!   before it commits: its clock rows are pages its commit writes anyway.
+//! - A larger write, or the second one of a store in one millisecond, notes its clock in
+//!   `hlc_pending`: one small row, one more page, instead of a second write of every clock
+//!   row (re-writing them all measured 1.07 to 1.19x the write path without clocks).
+//! - Later writes of that store in the same millisecond share the note and write nothing.
+//!
+//! Noted cells are stamped when something next compares or sends them. Several processes
+//! share a database (the app, the daemon, the CLI, an MCP server): the notes are in the
+//! database, so whichever of them merges or pushes stamps the cells any of them wrote.
 //!
 //! A clock value is milliseconds since the Unix epoch shifted left by [`LOGICAL_BITS`], plus
-//! a counter (8 bits) and the site tag (8 bits): never below the last value this store issued or saw, so its own writes are
-//! ordered even if the wall clock steps back.
+//! a counter (8 bits) and the site tag (8 bits). A store's clock never issues a value below
+//! the last one it issued or saw, so its own writes are ordered even if the wall clock steps
+//! back. A write sharing a note takes the newest note at or below its db_version plus a
+//! counter step per db_version above it: the note's millisecond, which may be another
+//! process's note. Writes of different cells within one millisecond are then not ordered
+//! among themselves, which last write wins never asks (it compares versions of one cell),
+//! and each cell's version still rises with every write of it.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -90,6 +100,8 @@ pub(crate) struct Hlc {
     /// and the wall-clock millisecond it was taken in: see [`Hlc::shares_note`].
     noted: AtomicI64,
     noted_wall: AtomicI64,
+    /// The wall-clock millisecond of this store's last write to a CRR.
+    last_write_wall: AtomicI64,
 }
 
 impl Hlc {
@@ -186,6 +198,12 @@ impl Hlc {
             && self.noted.load(Ordering::Relaxed) >> LOGICAL_BITS == value >> LOGICAL_BITS
     }
 
+    /// Notes that a write happened at `wall_ms`; returns whether this store wrote in that
+    /// same millisecond before (so more writes may follow in it).
+    pub(crate) fn wrote_at(&self, wall_ms: i64) -> bool {
+        self.last_write_wall.swap(wall_ms, Ordering::Relaxed) == wall_ms
+    }
+
     /// Remembers a note of `value`, taken at `wall_ms`, once its transaction committed.
     pub(crate) fn set_noted(&self, value: i64, wall_ms: i64) {
         self.noted.store(value, Ordering::Relaxed);
@@ -238,6 +256,30 @@ pub(crate) fn note_pending(conn: &Connection, version: i64) -> Result<()> {
         "INSERT OR REPLACE INTO hlc_pending (db_version, hlc) VALUES (crsql_next_db_version(), ?1)",
     )?
     .execute([version])?;
+    Ok(())
+}
+
+/// Rows a write transaction may have changed (SQLite's count: its own rows and the clock
+/// rows cr-sqlite wrote for them) for it to stamp its cells itself, in the write, rather than
+/// note its clock: its clock rows are pages its commit writes anyway, where a note is one
+/// more. One task created with its audit row is about 20.
+pub(crate) const STAMP_IN_WRITE_CHANGES: u64 = 32;
+
+/// Stamps the cells of `tables` (CRRs) that the write transaction in progress on `conn`
+/// wrote with its clock, `clock` (`max(old + 1, clock)`, as [`stamp_pending`] would).
+pub(crate) fn stamp_write(conn: &Connection, tables: &[&str], clock: i64) -> Result<()> {
+    let version: i64 = conn
+        .prepare_cached("SELECT crsql_next_db_version()")?
+        .query_row([], |r| r.get(0))?;
+    for table in tables {
+        conn.prepare_cached(&format!(
+            "UPDATE {} SET col_version = ?1
+             WHERE db_version = ?2 AND site_id = 0 AND col_name <> '{SENTINEL}'
+               AND col_version < ?1",
+            quoted(&format!("{table}__crsql_clock"))
+        ))?
+        .execute([clock, version])?;
+    }
     Ok(())
 }
 
@@ -399,13 +441,25 @@ impl super::Store {
         &self,
         tx: &Connection,
         tables: &HashSet<String>,
+        changes: u64,
     ) -> Result<Option<(i64, i64)>> {
         if tables.is_empty() || !self.hlc.stamps() || !self.touches_crr(tx, tables)? {
             return Ok(None);
         }
         let wall = self.hlc.physical_millis();
         let value = self.hlc.next();
+        let busy = self.hlc.wrote_at(wall);
+        // A small write alone in its millisecond stamps its own cells; a large one, or one
+        // that more may follow in the same millisecond, notes its clock for them to share.
+        let alone = if changes <= STAMP_IN_WRITE_CHANGES && !busy {
+            self.known_crrs_among(tx, tables)?
+        } else {
+            None
+        };
         let noted = if self.hlc.shares_note(value, wall) {
+            None
+        } else if let Some(crrs) = alone {
+            stamp_write(tx, &crrs, value)?;
             None
         } else {
             note_pending(tx, value)?;

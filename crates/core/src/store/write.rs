@@ -181,6 +181,7 @@ impl Store {
             // Forget what merges and other transactions wrote before this one.
             super::hlc::take(&touched);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let changes_before = tx.total_changes();
             let mut writer = Writer {
                 tx,
                 device_id: &self.device_id,
@@ -191,7 +192,8 @@ impl Store {
             let value = f(&mut writer)?;
             writer.flush_audit()?;
             let Writer { tx, changes, .. } = writer;
-            let noted = self.note_write_clock(&tx, &super::hlc::take(&touched))?;
+            let changed = tx.total_changes() - changes_before;
+            let noted = self.note_write_clock(&tx, &super::hlc::take(&touched), changed)?;
             tx.commit()?;
             if let Some((clock, wall_ms)) = noted {
                 self.hlc.set_noted(clock, wall_ms);

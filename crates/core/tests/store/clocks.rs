@@ -74,20 +74,76 @@ fn notes(store: &Store) -> i64 {
     count(store, "SELECT count(*) FROM hlc_pending")
 }
 
+/// Each task's title cell's column version as it is, without stamping first.
+fn raw_title_clocks(store: &Store) -> HashMap<String, i64> {
+    store
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT t.id, c.col_version FROM tasks__crsql_clock AS c
+                 JOIN tasks__crsql_pks AS k ON k.__crsql_key = c.key
+                 JOIN tasks AS t ON t.id = k.id
+                 WHERE c.col_name = 'title'",
+            )?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })
+        .unwrap()
+}
+
+/// A task inserted by one small write (one row), with the wall clock around it.
+fn insert_timed(store: &Store, n: usize) -> (String, i64, i64) {
+    let id = format!("0190a000-0000-7000-8000-{n:012}");
+    let before = now_millis();
+    store
+        .write(|w| {
+            w.execute(
+                "INSERT INTO tasks (id, title) VALUES (?1, ?2)",
+                [id.as_str(), &format!("task {n}")],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    (id, before, now_millis())
+}
+
+/// A column version at or above this is a clock; below, a count cr-sqlite kept.
+const CLOCK_FLOOR: i64 = 1 << 40;
+
 #[test]
-fn writes_in_one_millisecond_share_a_note_and_each_gets_the_clock_of_its_own_write() {
+fn each_write_gets_the_clock_of_its_own_write_alone_noted_or_sharing_a_note() {
     let (_dir, store) = temp_store();
-    // Write until two writes fell in one millisecond (a write takes well under one).
+    // Bursts of small writes until every path was taken: a write alone in its millisecond
+    // stamps its cells in the write; the second of a millisecond notes its clock; the ones
+    // after it share that note (their cells stay counted until the next stamp).
     let mut writes = Vec::new();
-    while writes.len() < 2 || notes(&store) == writes.len() as i64 {
-        assert!(writes.len() < 10_000, "no two writes in one millisecond");
-        writes.push(create_timed(&store, &format!("task {}", writes.len())));
+    let (mut alone, mut shared) = (0, 0);
+    while alone == 0 || shared == 0 {
+        assert!(writes.len() < 5_000, "no write shared a note: {writes:?}");
+        flightdeck_core::clock::next_millisecond();
+        flightdeck_core::clock::next_millisecond();
+        for _ in 0..30 {
+            writes.push(insert_timed(&store, writes.len()));
+        }
+        let raw = raw_title_clocks(&store);
+        alone = raw.values().filter(|v| **v >= CLOCK_FLOOR).count();
+        let counted = raw.values().filter(|v| **v < CLOCK_FLOOR).count() as i64;
+        shared = counted - notes(&store);
+        eprintln!(
+            "burst: alone {alone} counted {counted} notes {}",
+            notes(&store)
+        );
     }
-    // A few more, some in later milliseconds.
-    for i in 0..20 {
-        writes.push(create_timed(&store, &format!("more {i}")));
+    // The first write of each burst was alone, and its cells carry its clock already.
+    let raw = raw_title_clocks(&store);
+    for (id, before, after) in writes.iter().step_by(30) {
+        let millis = raw[id] >> LOGICAL_BITS;
+        assert!(
+            (*before..=*after).contains(&millis),
+            "{id}: {millis} not in {before}..={after}"
+        );
     }
-    assert!(notes(&store) < writes.len() as i64);
 
     let clocks = title_clocks(&store);
     assert_clocks_of_their_writes(&writes, &clocks, true);
@@ -96,8 +152,10 @@ fn writes_in_one_millisecond_share_a_note_and_each_gets_the_clock_of_its_own_wri
     // Stamping again changes nothing.
     assert_eq!(title_clocks(&store), clocks);
 
-    // A write after the stamp, in the millisecond of the kept note or a later one.
-    writes.push(create_timed(&store, "after the stamp"));
+    // Writes after the stamp, in the millisecond of the kept note or a later one.
+    for _ in 0..10 {
+        writes.push(insert_timed(&store, writes.len()));
+    }
     let clocks = title_clocks(&store);
     assert_clocks_of_their_writes(&writes, &clocks, true);
 }
