@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_device_clock_offset",
         include_str!("../../../migrations/server/0007_device_clock_offset.sql"),
     ),
+    (
+        "0008_cells_without_row_check",
+        include_str!("../../../migrations/server/0008_cells_without_row_check.sql"),
+    ),
 ];
 
 /// An arbitrary constant: the advisory lock that keeps two servers starting at once from
