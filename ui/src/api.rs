@@ -131,6 +131,17 @@ pub async fn delete_task(id: String) -> Result<Task, ApiError> {
     invoke("delete_task", &IdArgs { id: &id }).await
 }
 
+#[derive(Serialize)]
+struct DeleteEnvArgs<'a> {
+    id: &'a str,
+    force: bool,
+}
+
+/// Deletes an environment; while tasks use it, refused unless `force` (which clears theirs).
+pub async fn delete_environment(id: String, force: bool) -> Result<Environment, ApiError> {
+    invoke("delete_environment", &DeleteEnvArgs { id: &id, force }).await
+}
+
 pub async fn list_environments() -> Result<Vec<Environment>, ApiError> {
     invoke("list_environments", &()).await
 }

@@ -308,8 +308,9 @@ pub fn delete(
         let users = crate::tasks::count_using_environment(w, &env.id)?;
         if users > 0 && !force {
             return Err(CoreError::Refused(format!(
-                "environment `{}` is used by {users} task(s); pass --force to delete it and \
-                 clear their environment",
+                "environment `{}` is used by {users} task(s); delete it with force (`env rm \
+                 --force`, or the app's \"Delete anyway\") to delete it and clear their \
+                 environment",
                 env.name
             )));
         }

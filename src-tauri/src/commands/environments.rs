@@ -34,9 +34,13 @@ pub fn update_environment(
 }
 
 #[tauri::command]
-pub fn delete_environment(state: State<'_, AppState>, id: String) -> CommandResult<Environment> {
+pub fn delete_environment(
+    state: State<'_, AppState>,
+    id: String,
+    force: bool,
+) -> CommandResult<Environment> {
     let (store, keyring) = (state.store()?, state.keyring()?);
-    environments::delete(store, keyring.as_ref(), &id, false).map_err(from_core)
+    environments::delete(store, keyring.as_ref(), &id, force).map_err(from_core)
 }
 
 #[tauri::command]

@@ -139,6 +139,7 @@ fn EnvironmentEditor(
     update: UpdateAction,
 ) -> impl IntoView {
     let id = env.id.clone();
+    let (delete_id, delete_name) = (env.id.clone(), env.name.clone());
     let set_secret = Action::new_local({
         let id = id.clone();
         move |(var, value): &(String, String)| {
@@ -326,6 +327,7 @@ fn EnvironmentEditor(
                 <button class="button" type="submit" data-testid="secret-save">"Save secret"</button>
             </form>
             {move || for_form(secret_error(), &["secret_var"]).map(|m| view! { <p class="form-error">{m}</p> })}
+            <super::environment_delete::EnvironmentDelete id=delete_id name=delete_name />
         </div>
     }
 }
