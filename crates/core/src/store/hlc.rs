@@ -268,17 +268,16 @@ pub(crate) const STAMP_IN_WRITE_CHANGES: u64 = 32;
 /// Stamps the cells of `tables` (CRRs) that the write transaction in progress on `conn`
 /// wrote with its clock, `clock` (`max(old + 1, clock)`, as [`stamp_pending`] would).
 pub(crate) fn stamp_write(conn: &Connection, tables: &[&str], clock: i64) -> Result<()> {
-    let version: i64 = conn
-        .prepare_cached("SELECT crsql_next_db_version()")?
-        .query_row([], |r| r.get(0))?;
     for table in tables {
+        // `crsql_next_db_version()` is this transaction's db_version once it wrote a CRR
+        // (SQLite seeks it once in the clock table's db_version index).
         conn.prepare_cached(&format!(
             "UPDATE {} SET col_version = ?1
-             WHERE db_version = ?2 AND site_id = 0 AND col_name <> '{SENTINEL}'
-               AND col_version < ?1",
+             WHERE db_version = crsql_next_db_version() AND site_id = 0
+               AND col_name <> '{SENTINEL}' AND col_version < ?1",
             quoted(&format!("{table}__crsql_clock"))
         ))?
-        .execute([clock, version])?;
+        .execute([clock])?;
     }
     Ok(())
 }
