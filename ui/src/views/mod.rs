@@ -9,6 +9,7 @@
 //! tables they show (so engine events refetch them), write with `Action`s, and show form
 //! errors beside their field with [`forms::FieldError`].
 
+pub mod confirm;
 pub mod environment_delete;
 pub mod environments;
 pub mod errors;

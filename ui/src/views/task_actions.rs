@@ -12,7 +12,6 @@ use crate::api;
 #[component]
 pub fn TaskActions(task: Task, just_archived: RwSignal<bool>) -> impl IntoView {
     let route = use_route();
-    let confirming = RwSignal::new(false);
     let archive = Action::new_local({
         let id = task.id.clone();
         move |to: &bool| api::archive_task(id.clone(), *to)
@@ -61,22 +60,9 @@ pub fn TaskActions(task: Task, just_archived: RwSignal<bool>) -> impl IntoView {
                         on:click=move |_| { archive.dispatch(true); }>"Archive"</button>
                 }.into_any()
             }}
-            {move || if confirming.get() {
-                view! {
-                    <span class="confirm" data-testid="confirm-delete-prompt">
-                        {format!("Delete “{title}” for good, on every synced device? This cannot be undone.")}
-                    </span>
-                    <button class="button danger" data-testid="confirm-delete" disabled=busy
-                        on:click=move |_| { delete.dispatch(()); }>"Delete"</button>
-                    <button class="button" data-testid="cancel-delete"
-                        on:click=move |_| confirming.set(false)>"Cancel"</button>
-                }.into_any()
-            } else {
-                view! {
-                    <button class="button danger" data-testid="delete-task"
-                        on:click=move |_| confirming.set(true)>"Delete…"</button>
-                }.into_any()
-            }}
+            <super::confirm::ConfirmDelete label="Delete…" testid="delete-task" scope=""
+                question=format!("Delete “{title}” for good, on every synced device? This cannot be undone.")
+                pending=Signal::derive(busy) on_confirm=Callback::new(move |()| { delete.dispatch(()); }) />
             {move || failed().map(|e| view! { <p class="form-error" data-testid="task-action-error">{e.message}</p> })}
         </div>
     }

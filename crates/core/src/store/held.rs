@@ -233,58 +233,35 @@ impl super::Store {
         Ok(cells.iter().all(|c| known.knows(c)))
     }
 
-    /// Whether any of `tables` is a CRR: by the schema read at open, or for a table made
-    /// since (as tests do), by whether cr-sqlite keeps a clock table for it.
-    pub(crate) fn touches_crr(
-        &self,
-        conn: &Connection,
-        tables: &std::collections::HashSet<String>,
-    ) -> Result<bool> {
-        let known = self
-            .known_schema
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if tables.iter().any(|t| known.has_table(t)) {
-            return Ok(true);
-        }
-        let mut clock_table =
-            conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
-        for table in tables.iter().filter(|t| !t.contains("__crsql_")) {
-            if clock_table.exists([format!("{table}__crsql_clock")])? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-
-    /// The CRRs of this schema among `tables`, when every table among them that is a CRR is
-    /// one this store knows (else `None`: a table made since the store opened).
-    pub(crate) fn known_crrs_among<'t>(
+    /// The CRRs among `tables` (what a write touched) that the schema read at open knows, and
+    /// whether any other among them is a CRR too: a table made since (as tests do), found by
+    /// whether cr-sqlite keeps a clock table for it.
+    pub(crate) fn crrs_among<'t>(
         &self,
         conn: &Connection,
         tables: &'t std::collections::HashSet<String>,
-    ) -> Result<Option<Vec<&'t str>>> {
-        let mut crrs = Vec::new();
-        {
-            let known = self
+    ) -> Result<(Vec<&'t str>, bool)> {
+        let (known, others): (Vec<&str>, Vec<&str>) = {
+            let schema = self
                 .known_schema
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            for table in tables.iter().filter(|t| !t.contains("__crsql_")) {
-                if known.has_table(table) {
-                    crrs.push(table.as_str());
-                }
+            tables
+                .iter()
+                .map(String::as_str)
+                .filter(|t| !t.contains("__crsql_"))
+                .partition(|t| schema.has_table(t))
+        };
+        let mut clock_table =
+            conn.prepare_cached("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?;
+        let mut unknown_crr = false;
+        for table in others {
+            if clock_table.exists([format!("{table}__crsql_clock")])? {
+                unknown_crr = true;
+                break;
             }
         }
-        let unknown: std::collections::HashSet<String> = tables
-            .iter()
-            .filter(|t| !t.contains("__crsql_") && !crrs.contains(&t.as_str()))
-            .cloned()
-            .collect();
-        if !unknown.is_empty() && self.touches_crr(conn, &unknown)? {
-            return Ok(None);
-        }
-        Ok(Some(crrs))
+        Ok((known, unknown_crr))
     }
 
     pub(crate) fn known_schema(&self) -> KnownSchema {

@@ -428,36 +428,35 @@ impl super::Store {
         Ok(changed)
     }
 
-    /// Notes the clock of the write transaction in progress on `tx`, which wrote rows of
-    /// `tables`, when any of them is a CRR: its cells are stamped with it before they are
-    /// next compared or sent ([`stamp_pending`]), not here, so a write pays one small insert
-    /// instead of a second write of every clock row.
-    ///
-    /// A write in the same millisecond as this store's last committed note shares that note
-    /// ([`Hlc::shares_note`]): then a write costs no page at all. Returns the note written,
-    /// for [`Hlc::set_noted`] once the transaction commits (a note rolled back is no note).
+    /// Gives the write transaction in progress on `tx`, which changed `changes` rows of
+    /// `tables`, its clock when any of them is a CRR, in one of the three ways the module
+    /// comment lists: its cells stamped here ([`stamp_write`]), its clock noted for
+    /// [`stamp_pending`], or a share of this store's note of the same millisecond
+    /// ([`Hlc::shares_note`]). Returns the note written, for [`Hlc::set_noted`] once the
+    /// transaction commits (a note rolled back is no note).
     pub(crate) fn note_write_clock(
         &self,
         tx: &Connection,
         tables: &HashSet<String>,
         changes: u64,
     ) -> Result<Option<(i64, i64)>> {
-        if tables.is_empty() || !self.hlc.stamps() || !self.touches_crr(tx, tables)? {
+        if tables.is_empty() || !self.hlc.stamps() {
+            return Ok(None);
+        }
+        let (crrs, unknown_crr) = self.crrs_among(tx, tables)?;
+        if crrs.is_empty() && !unknown_crr {
             return Ok(None);
         }
         let wall = self.hlc.physical_millis();
         let value = self.hlc.next();
         let busy = self.hlc.wrote_at(wall);
         // A small write alone in its millisecond stamps its own cells; a large one, or one
-        // that more may follow in the same millisecond, notes its clock for them to share.
-        let alone = if changes <= STAMP_IN_WRITE_CHANGES && !busy {
-            self.known_crrs_among(tx, tables)?
-        } else {
-            None
-        };
+        // that more may follow in the same millisecond, notes its clock for them to share (so
+        // does one that wrote a CRR made since the store opened).
+        let alone = changes <= STAMP_IN_WRITE_CHANGES && !busy && !unknown_crr;
         let noted = if self.hlc.shares_note(value, wall) {
             None
-        } else if let Some(crrs) = alone {
+        } else if alone {
             stamp_write(tx, &crrs, value)?;
             None
         } else {
