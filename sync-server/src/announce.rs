@@ -15,6 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use flightdeck_types::sync::{Announcement, WireChange, MAX_ANNOUNCED_BYTES};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
@@ -31,6 +32,25 @@ pub const LISTENER_APPLICATION_NAME: &str = "flightdeck-sync-listener";
 /// Revocations a socket may fall behind by before it is closed anyway (see `revocations`).
 const REVOCATION_BACKLOG: usize = 64;
 
+/// A workspace's newest head as this process knows it, and when a push made here set it with
+/// few cells, its announcement with those cells, serialized once for every socket.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Head {
+    pub head: i64,
+    /// The `/v1/ws` text frame `{"head", "after", "changes"}` of the push numbered `head`.
+    pub frame: Option<Arc<str>>,
+}
+
+impl Head {
+    /// The text frame to send: the one with cells, or `{"head": N}`.
+    pub fn frame(&self) -> Result<Arc<str>, serde_json::Error> {
+        match &self.frame {
+            Some(frame) => Ok(frame.clone()),
+            None => Ok(serde_json::to_string(&Announcement::head(self.head))?.into()),
+        }
+    }
+}
+
 /// The per-workspace head channels of one server process, and its revocations.
 #[derive(Clone)]
 pub struct Announcer {
@@ -42,7 +62,7 @@ pub struct Announcer {
 #[derive(Default)]
 struct Followed {
     /// One head channel per workspace with a socket open here.
-    heads: HashMap<Uuid, watch::Sender<i64>>,
+    heads: HashMap<Uuid, watch::Sender<Head>>,
     /// The devices with a socket open here, and how many each has.
     devices: HashMap<Uuid, usize>,
 }
@@ -66,7 +86,7 @@ pub enum Notice {
 /// A socket's view of its workspace's head. Dropping it forgets the workspace once no other
 /// socket of this process follows it.
 pub struct Subscription {
-    receiver: Option<watch::Receiver<i64>>,
+    receiver: Option<watch::Receiver<Head>>,
     workspace_id: Uuid,
     device_id: Uuid,
     announcer: Announcer,
@@ -74,7 +94,7 @@ pub struct Subscription {
 
 impl Subscription {
     /// The channel to wait on (`changed()`, then `borrow_and_update()`).
-    pub fn receiver(&mut self) -> &mut watch::Receiver<i64> {
+    pub fn receiver(&mut self) -> &mut watch::Receiver<Head> {
         self.receiver
             .as_mut()
             .expect("the receiver is only taken on drop")
@@ -117,7 +137,7 @@ impl Announcer {
         let receiver = followed
             .heads
             .entry(workspace_id)
-            .or_insert_with(|| watch::channel(0).0)
+            .or_insert_with(|| watch::channel(Head::default()).0)
             .subscribe();
         *followed.devices.entry(device_id).or_default() += 1;
         drop(followed);
@@ -132,13 +152,39 @@ impl Announcer {
     /// Raises a workspace's head (never lowers it: notifications may arrive out of order).
     /// Ignored when no socket of this process follows the workspace.
     pub fn publish(&self, workspace_id: Uuid, head: i64) {
+        self.raise(workspace_id, Head { head, frame: None });
+    }
+
+    /// Announces the push numbered `head` that this process applied, with the cells it wrote
+    /// when they are few and small: a socket that is exactly one push behind then applies
+    /// them without a pull. Over [`MAX_ANNOUNCED_BYTES`] of JSON, the head alone.
+    pub fn publish_push(&self, workspace_id: Uuid, head: i64, changes: Option<Vec<WireChange>>) {
+        if !self.lock().heads.contains_key(&workspace_id) {
+            return; // nobody here listens: skip the serialization
+        }
+        let frame = changes.and_then(|changes| {
+            let announcement = Announcement {
+                head,
+                after: Some(head - 1),
+                changes: Some(changes),
+            };
+            let text = serde_json::to_string(&announcement).ok()?;
+            (text.len() <= MAX_ANNOUNCED_BYTES).then(|| Arc::from(text))
+        });
+        self.raise(workspace_id, Head { head, frame });
+    }
+
+    /// Raises a workspace's head; at an equal head, a frame with cells replaces one without
+    /// (the NOTIFY of a push made here may arrive before the push's own publish).
+    fn raise(&self, workspace_id: Uuid, new: Head) {
         if let Some(sender) = self.lock().heads.get(&workspace_id) {
             sender.send_if_modified(|current| {
-                let newer = head > *current;
-                if newer {
-                    *current = head;
+                let better = new.head > current.head
+                    || (new.head == current.head && current.frame.is_none() && new.frame.is_some());
+                if better {
+                    *current = new;
                 }
-                newer
+                better
             });
         }
     }
@@ -302,7 +348,7 @@ mod tests {
         announcer.publish(workspace, 6);
         // A slow receiver sees only the newest head.
         assert!(first.receiver().has_changed().unwrap());
-        assert_eq!(*first.receiver().borrow_and_update(), 7);
+        assert_eq!(first.receiver().borrow_and_update().head, 7);
         announcer.publish(workspace, 7);
         assert!(!first.receiver().has_changed().unwrap());
 

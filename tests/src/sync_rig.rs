@@ -181,6 +181,11 @@ impl Instance {
 /// `flightdeck_sync_connected_sockets` of the server process at `addr` (its `/metrics`,
 /// asked directly, not through a balancer).
 pub async fn connected_sockets(addr: &str) -> Result<i64, String> {
+    Ok(metric(addr, "flightdeck_sync_connected_sockets").await? as i64)
+}
+
+/// The value of the unlabelled metric `name` in the `/metrics` of the server process at `addr`.
+pub async fn metric(addr: &str, name: &str) -> Result<f64, String> {
     let url = format!("http://{addr}/metrics");
     let text = tokio::task::spawn_blocking(move || {
         ureq::get(&url)
@@ -191,12 +196,13 @@ pub async fn connected_sockets(addr: &str) -> Result<i64, String> {
     })
     .await
     .map_err(|e| e.to_string())??;
+    let prefix = format!("{name} ");
     text.lines()
-        .find_map(|line| line.strip_prefix("flightdeck_sync_connected_sockets "))
-        .ok_or_else(|| format!("no socket gauge in {addr}/metrics"))?
+        .find_map(|line| line.strip_prefix(&prefix))
+        .ok_or_else(|| format!("no {name} in {addr}/metrics"))?
         .trim()
         .parse()
-        .map_err(|e| format!("{e}"))
+        .map_err(|e| format!("{name}: {e}"))
 }
 
 /// Spawns `serve --bind bind` and waits for the address it prints.

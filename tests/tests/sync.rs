@@ -3,12 +3,15 @@
 //! overwritten local values in the conflict log, and a late device bootstraps from the
 //! server's compacted state.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use flightdeck_core::store::{local_migrations, Migration, Origin, SqlValue};
 use flightdeck_core::sync::{account, daemon};
 use flightdeck_core::{environments, tasks, Store};
-use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon, Device, Server};
+use flightdeck_tests::sync_rig::{
+    keyring, metric, server_binary, spawn_daemon, spawn_daemon_observed, Device, Rounds, Server,
+};
 use flightdeck_types::{NewEnvironment, NewTask, Task, TaskFilter, TaskPatch, TaskStatus};
 
 #[path = "sync/builds.rs"]
@@ -276,6 +279,75 @@ async fn daemons_carry_a_change_without_anyone_syncing_by_hand() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    stop_tx.send(()).unwrap();
+    for handle in handles {
+        handle.await.unwrap().unwrap();
+    }
+}
+
+/// Issue 20: a small change reaches a device whose daemon listens through the announcement
+/// alone, which carries its cells: nobody pulls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_change_rides_in_the_announcement_and_nobody_pulls() {
+    let server = start_server().await;
+    let addr = server.url.trim_start_matches("http://").to_string();
+    let (a, b) = (join(&server).await, join(&server).await);
+    // No scheduled pulls during the test: only the first round's and announcements'.
+    let options = daemon::DaemonOptions {
+        pull_interval: Duration::from_secs(3600),
+        ..Default::default()
+    };
+    let (stop_tx, _) = tokio::sync::broadcast::channel::<()>(1);
+    let rounds = [Arc::new(Rounds::default()), Arc::new(Rounds::default())];
+    let handles: Vec<_> = [&a, &b]
+        .iter()
+        .zip(&rounds)
+        .map(|(device, rounds)| {
+            spawn_daemon_observed(
+                device.store.clone(),
+                options.clone(),
+                stop_tx.subscribe(),
+                rounds.clone(),
+            )
+        })
+        .collect();
+    // Both daemons have done their first round and hold their sockets open.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while rounds.iter().any(|r| r.counts().0 == 0)
+        || metric(&addr, "flightdeck_sync_connected_sockets").await != Ok(2.0)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the daemons never settled"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pulls = metric(&addr, "flightdeck_sync_pulls_total").await.unwrap();
+
+    let task = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Announced".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    while tasks::get(&b.store, &task.id).is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the task never reached B"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        metric(&addr, "flightdeck_sync_pulls_total").await.unwrap(),
+        pulls,
+        "B applied the announced cells without pulling (and A's push needed no pull)"
+    );
+    assert_eq!(
+        flightdeck_core::sync::pull_cursor(&b.store).unwrap(),
+        flightdeck_core::sync::pull_cursor(&a.store).unwrap()
+    );
     stop_tx.send(()).unwrap();
     for handle in handles {
         handle.await.unwrap().unwrap();

@@ -182,12 +182,39 @@ pub struct PullResponse {
     pub head: i64,
 }
 
-/// What the WebSocket `/v1/ws` announces: a new sequence number in the workspace.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the WebSocket `/v1/ws` announces: a new sequence number in the workspace, and for a
+/// small push, the cells it wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Announcement {
     /// The workspace's newest server sequence number: pull when it is above the pull cursor.
     pub head: i64,
+    /// With `changes`: the sequence number just before `head`. A client whose pull cursor is
+    /// exactly `after` may apply `changes` as the pull page `(after, head]` and move its
+    /// cursor to `head` without pulling; any other client pulls as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<i64>,
+    /// The cells the push numbered `head` wrote, as a pull would return them, when they are
+    /// few and small (at most [`MAX_ANNOUNCED_CELLS`] cells and [`MAX_ANNOUNCED_BYTES`] of
+    /// JSON); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changes: Option<Vec<WireChange>>,
 }
+
+impl Announcement {
+    /// An announcement of `head` alone.
+    pub fn head(head: i64) -> Self {
+        Self {
+            head,
+            after: None,
+            changes: None,
+        }
+    }
+}
+
+/// The most cells an announcement carries; a larger push is announced by its head alone.
+pub const MAX_ANNOUNCED_CELLS: usize = 64;
+/// The most bytes of JSON an announcement with cells may take.
+pub const MAX_ANNOUNCED_BYTES: usize = 32 * 1024;
 
 /// Every error body of the server: `{"error": {"code", "message"}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use flightdeck_types::sync::{PullResponse, PushResponse, WireChange};
+use flightdeck_types::sync::{PullResponse, PushResponse, WireChange, MAX_ANNOUNCED_CELLS};
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -30,6 +30,16 @@ struct TouchedRow {
 
 type RowKey = (String, Vec<u8>);
 
+/// What a push did: the answer for the device, and the cells it wrote when they are few
+/// enough to ride in the push's announcement.
+pub struct Applied {
+    pub response: PushResponse,
+    /// The cells stamped with `response.seq`, as a pull of that sequence would return them
+    /// (in pull order), when there are at most [`MAX_ANNOUNCED_CELLS`]; `None` otherwise and
+    /// when the push changed nothing.
+    pub announced: Option<Vec<WireChange>>,
+}
+
 /// Applies one push in one transaction. Pushes to a workspace serialize on its row lock; a
 /// push that changes anything gets the next sequence number, stamped on every cell it changed,
 /// and is announced with NOTIFY when the transaction commits.
@@ -38,7 +48,7 @@ pub async fn apply_push(
     workspace_id: Uuid,
     device_id: Uuid,
     changes: &[RowChange],
-) -> Result<PushResponse, DbError> {
+) -> Result<Applied, DbError> {
     let tx = client.transaction().await?;
     let (head, mut rows) = lock_and_load(&tx, workspace_id, changes).await?;
     for row_change in changes {
@@ -99,11 +109,54 @@ pub async fn apply_push(
     };
     let ((), acknowledged) = tokio::try_join!(write, acknowledge)?;
     tx.commit().await?;
-    Ok(PushResponse {
-        acknowledged_db_version: pushed_db_version.unwrap_or(acknowledged),
-        seq,
-        head: seq.unwrap_or(head),
+    Ok(Applied {
+        announced: seq.and_then(|_| written_changes(&rows)),
+        response: PushResponse {
+            acknowledged_db_version: pushed_db_version.unwrap_or(acknowledged),
+            seq,
+            head: seq.unwrap_or(head),
+        },
     })
+}
+
+/// The cells a push wrote, in pull order, or `None` when there are more than
+/// [`MAX_ANNOUNCED_CELLS`].
+fn written_changes(rows: &HashMap<RowKey, TouchedRow>) -> Option<Vec<WireChange>> {
+    let mut written = Vec::new();
+    for ((tbl, pk), row) in rows.iter().filter(|(_, row)| row.changed) {
+        for cid in &row.written_cids {
+            if let Some(cell) = row.state.cells.get(cid) {
+                if written.len() == MAX_ANNOUNCED_CELLS {
+                    return None;
+                }
+                written.push((tbl, pk, cid, cell, row.state.cl));
+            }
+        }
+    }
+    written.sort_by(|a, b| {
+        (a.3.db_version, a.3.crsql_seq, a.0, a.1, a.2).cmp(&(
+            b.3.db_version,
+            b.3.crsql_seq,
+            b.0,
+            b.1,
+            b.2,
+        ))
+    });
+    let changes = written
+        .into_iter()
+        .map(|(tbl, pk, cid, cell, cl)| WireChange {
+            table: tbl.clone(),
+            pk: hex::encode(pk),
+            cid: cid.clone(),
+            val: value_to_wire(&cell.value),
+            col_version: cell.col_version,
+            db_version: cell.db_version,
+            site_id: hex::encode(&cell.site_id),
+            cl,
+            seq: cell.crsql_seq,
+        })
+        .collect();
+    Some(changes)
 }
 
 /// Takes the workspace's lock and loads the stored state of every row the push touches: the

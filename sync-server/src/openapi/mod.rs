@@ -159,7 +159,9 @@ pub fn document() -> Value {
                     the token query parameter. After the upgrade the server sends text frames \
                     {\"head\": N} (schema Announcement): the current head at once, then every \
                     newer head (intermediate heads may be skipped for a slow socket, never the \
-                    newest). The server pings every 20 s and closes a socket silent for 40 s. \
+                    newest). The announcement of a small push (at most 64 cells, 32 KiB) also \
+                    carries its cells and the head before it (`after`): a client whose pull \
+                    cursor equals `after` applies them instead of pulling. The server pings every 20 s and closes a socket silent for 40 s. \
                     Frames from the client are ignored; a close frame ends the socket. \
                     Revoking the device closes its open sockets with code 4403.",
                 "security": [{ "deviceToken": [] }, { "deviceTokenQuery": [] }],

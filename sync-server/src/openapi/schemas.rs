@@ -23,6 +23,14 @@ fn field(name: &'static str, schema: Value, description: &'static str) -> Field 
     }
 }
 
+/// A property that may be absent.
+fn optional(name: &'static str, schema: Value, description: &'static str) -> Field {
+    Field {
+        required: false,
+        ..field(name, schema, description)
+    }
+}
+
 /// An object schema from its fields, in order.
 fn object(description: &str, fields: Vec<Field>) -> Value {
     let mut properties = serde_json::Map::new();
@@ -210,6 +218,13 @@ pub fn schemas() -> Value {
         "Announcement": object("A /v1/ws text frame.", vec![
             field("head", int64(), "The workspace's newest server sequence number. Pull \
                 when it is above your pull cursor."),
+            optional("after", int64(), "Present with `changes`: the sequence number just \
+                before `head`. Only a client whose pull cursor is exactly `after` may apply \
+                `changes` in place of pulling, as the page (after, head], moving its cursor \
+                to `head` in the same local transaction; any other client pulls as usual."),
+            optional("changes", array_of("WireChange"), "The cells of the push numbered \
+                `head`, as a pull would return them, when it wrote at most 64 cells and they \
+                fit in 32 KiB of JSON; absent otherwise (then pull)."),
         ]),
         "Health": object("/healthz and /readyz.", vec![
             field("status", string(), "ok (/healthz) or ready (/readyz)."),

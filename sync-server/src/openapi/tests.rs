@@ -190,7 +190,7 @@ fn refs_resolve_and_schemas_match_the_wire_types() {
         (
             "PushRequest",
             serde_json::to_value(PushRequest {
-                changes: vec![change],
+                changes: vec![change.clone()],
             })
             .unwrap(),
         ),
@@ -216,7 +216,12 @@ fn refs_resolve_and_schemas_match_the_wire_types() {
         ),
         (
             "Announcement",
-            serde_json::to_value(Announcement { head: 1 }).unwrap(),
+            serde_json::to_value(Announcement {
+                head: 2,
+                after: Some(1),
+                changes: Some(vec![change]),
+            })
+            .unwrap(),
         ),
         (
             "PushResponse",

@@ -58,12 +58,18 @@ async fn push(
     )
     .map_err(ApiError::ClockAhead)?;
     let mut client = state.pool.get().await.map_err(DbError::from)?;
-    let response = cells::apply_push(&mut client, device.workspace_id, device.id, &changes).await?;
+    let applied = cells::apply_push(&mut client, device.workspace_id, device.id, &changes).await?;
     Metrics::add(&state.metrics.pushes, 1);
     Metrics::add(&state.metrics.cells_in, changes.len());
-    // This process's sockets hear at once; the others' through NOTIFY (and so do these, again:
-    // a head is only ever raised, so the repeat is ignored).
-    state.announcer.publish(device.workspace_id, response.head);
+    let response = applied.response;
+    // This process's sockets hear at once, with the cells of a small push; the others' through
+    // NOTIFY (and so do these, again: a head is only ever raised, so the repeat is ignored).
+    match response.seq {
+        Some(seq) => state
+            .announcer
+            .publish_push(device.workspace_id, seq, applied.announced),
+        None => state.announcer.publish(device.workspace_id, response.head),
+    }
     Ok(Json(response))
 }
 

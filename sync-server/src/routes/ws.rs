@@ -16,12 +16,11 @@ use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use flightdeck_types::sync::Announcement;
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::announce::Subscription;
+use crate::announce::{Head, Subscription};
 use crate::app::AppState;
 use crate::db::{workspaces, DbError};
 use crate::error::ApiError;
@@ -91,8 +90,8 @@ async fn serve_socket(
     let mut socket = socket;
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     let mut last_heard = Instant::now();
-    let head = *subscription.receiver().borrow_and_update();
-    if send_head(&mut socket, head, &metrics).await.is_err() {
+    let head = subscription.receiver().borrow_and_update().clone();
+    if send_head(&mut socket, &head, &metrics).await.is_err() {
         return;
     }
     loop {
@@ -101,8 +100,8 @@ async fn serve_socket(
                 if changed.is_err() {
                     break;
                 }
-                let head = *subscription.receiver().borrow_and_update();
-                if send_head(&mut socket, head, &metrics).await.is_err() {
+                let head = subscription.receiver().borrow_and_update().clone();
+                if send_head(&mut socket, &head, &metrics).await.is_err() {
                     break;
                 }
             }
@@ -167,9 +166,9 @@ async fn send_close(socket: &mut WebSocket, code: u16, reason: &'static str) {
 }
 
 /// Sends one announcement; an error means the socket is gone or stuck.
-async fn send_head(socket: &mut WebSocket, head: i64, metrics: &Metrics) -> Result<(), ()> {
-    let text = serde_json::to_string(&Announcement { head }).map_err(|_| ())?;
-    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await {
+async fn send_head(socket: &mut WebSocket, head: &Head, metrics: &Metrics) -> Result<(), ()> {
+    let text = head.frame().map_err(|_| ())?;
+    match tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text((&*text).into()))).await {
         Ok(Ok(())) => {
             Metrics::add(&metrics.announcements, 1);
             Ok(())

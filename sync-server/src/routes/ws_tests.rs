@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use flightdeck_types::sync::{Announcement, JoinResponse, PROTOCOL_HEADER};
+use flightdeck_types::sync::{Announcement, JoinResponse, MAX_ANNOUNCED_CELLS, PROTOCOL_HEADER};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tokio::net::TcpStream;
@@ -52,11 +52,16 @@ async fn connect(addr: SocketAddr, token: &str) -> Result<Socket, tungstenite::E
 
 /// The next announced head, skipping control frames.
 async fn next_head(socket: &mut Socket) -> i64 {
+    next_announcement(socket).await.head
+}
+
+/// The next announcement, skipping control frames.
+async fn next_announcement(socket: &mut Socket) -> Announcement {
     let read = async {
         loop {
             match socket.next().await {
                 Some(Ok(Message::Text(text))) => {
-                    return serde_json::from_str::<Announcement>(&text).unwrap().head;
+                    return serde_json::from_str::<Announcement>(&text).unwrap();
                 }
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected an announcement, got {other:?}"),
@@ -121,6 +126,47 @@ async fn pushes_are_announced_to_the_workspace_and_only_to_it() {
         )
         .await;
     assert_eq!(next_head(&mut stranger_socket).await, 1);
+}
+
+/// Pushes through the process that serves the sockets are announced with their cells when
+/// they are few: exactly the page a pull of that one sequence number returns.
+#[tokio::test]
+async fn a_small_push_is_announced_with_its_cells_and_a_large_one_by_its_head() {
+    let (server, join_token) = server_with_workspace().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(server.state.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let a = server.join(&join_token, 1).await;
+    let b = server.join(&join_token, 2).await;
+    let mut socket = connect(addr, &b.device_token).await.unwrap();
+    assert_eq!(next_announcement(&mut socket).await, Announcement::head(0));
+
+    let small = [
+        change(1, "01", "title", text("x"), 1, 1, 1),
+        change(1, "01", "status", text("todo"), 1, 1, 1),
+    ];
+    server.push(&a.device_token, &small).await;
+    let announced = next_announcement(&mut socket).await;
+    let page = server.pull(&b.device_token, 0, 1000).await;
+    assert_eq!((announced.head, announced.after), (1, Some(0)));
+    assert_eq!(announced.changes.as_ref(), Some(&page.changes));
+    assert_eq!(page.changes.len(), 2);
+
+    let large: Vec<_> = (0..=MAX_ANNOUNCED_CELLS)
+        .map(|i| change(1, &format!("{:02x}", i + 2), "title", text("y"), 1, 2, 1))
+        .collect();
+    server.push(&a.device_token, &large).await;
+    assert_eq!(next_announcement(&mut socket).await, Announcement::head(2));
+
+    // A row's later write: only the cell it changed, at its new version.
+    let update = [change(1, "01", "title", text("z"), 2, 3, 1)];
+    server.push(&a.device_token, &update).await;
+    let announced = next_announcement(&mut socket).await;
+    let page = server.pull(&b.device_token, 2, 1000).await;
+    assert_eq!((announced.head, announced.after), (3, Some(2)));
+    assert_eq!(announced.changes.as_ref(), Some(&page.changes));
+    assert_eq!(page.changes.len(), 1);
 }
 
 #[tokio::test]

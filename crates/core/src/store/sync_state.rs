@@ -118,16 +118,25 @@ impl Store {
     /// up to the database version the apply starts from: no local change is skipped (the write
     /// lock is held), and the next page's conflict check scans only what changed since, not
     /// every merged row again (which made a bootstrap quadratic).
+    ///
+    /// With `from`, the page applies only onto that cursor: when the value stored under
+    /// `cursor_key` is another (absent counts as `0`), nothing is written and the answer is
+    /// `None`.
     pub fn apply_remote(
         &self,
         changes: &[ChangeRow],
         (acked_key, acked): (&str, i64),
         cursor_key: &str,
-        cursor: &str,
-    ) -> Result<Vec<ConflictRow>> {
+        (from, cursor): (Option<&str>, &str),
+    ) -> Result<Option<Vec<ConflictRow>>> {
         let now = crate::clock::now_millis();
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(from) = from {
+            if get_state(&tx, cursor_key)?.as_deref().unwrap_or("0") != from {
+                return Ok(None);
+            }
+        }
         // Local cells must carry their clocks before the merge compares them.
         super::hlc::stamp_pending(&tx)?;
         let before = unacknowledged(&tx, acked)?;
@@ -185,7 +194,7 @@ impl Store {
         }
         set_state(&tx, cursor_key, cursor)?;
         tx.commit()?;
-        Ok(conflicts)
+        Ok(Some(conflicts))
     }
 
     /// The conflict log, newest first.

@@ -1,7 +1,9 @@
 //! The server's real-time announcements: a WebSocket to `/v1/ws` that carries the workspace's
-//! newest sequence number (`{"head": N}`) as it moves. Reconnects with backoff forever; the
-//! latest head and whether the socket is up are published on a watch channel.
+//! newest sequence number (`{"head": N}`) as it moves, and with a small push's number, its
+//! cells. Reconnects with backoff forever; the latest head, the latest announcement with cells
+//! and whether the socket is up are published on a watch channel.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use flightdeck_types::sync::{Announcement, PROTOCOL_HEADER, PROTOCOL_VERSION};
@@ -14,10 +16,30 @@ use tokio_tungstenite::tungstenite::Message;
 use super::backoff::Backoff;
 
 /// What the watcher knows: the newest head announced, and whether the socket is connected.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Heard {
     pub head: Option<i64>,
     pub connected: bool,
+    /// The announcement of `head` when it carried its push's cells (see
+    /// [`apply_announced`](super::client::apply_announced)).
+    pub with_changes: Option<Arc<Announcement>>,
+}
+
+impl Heard {
+    /// Takes in one announcement: heads only rise, and the cells kept are those of the newest
+    /// head (none when the newest head came without them).
+    pub fn hear(&mut self, announcement: Announcement) {
+        if self.head.is_some_and(|old| announcement.head < old) {
+            return;
+        }
+        if self.head != Some(announcement.head) || announcement.changes.is_some() {
+            self.with_changes = announcement
+                .changes
+                .is_some()
+                .then(|| Arc::new(announcement.clone()));
+        }
+        self.head = Some(announcement.head);
+    }
 }
 
 /// `http(s)://host/...` -> `ws(s)://host/.../v1/ws`.
@@ -79,9 +101,7 @@ async fn listen_once(
         match message.map_err(|e| e.to_string())? {
             Message::Text(text) => {
                 if let Ok(a) = serde_json::from_str::<Announcement>(text.as_str()) {
-                    heard.send_modify(|h| {
-                        h.head = Some(h.head.map_or(a.head, |old| old.max(a.head)))
-                    });
+                    heard.send_modify(|h| h.hear(a));
                 }
             }
             Message::Close(_) => return Ok(()),
@@ -96,7 +116,36 @@ async fn listen_once(
 
 #[cfg(test)]
 mod tests {
-    use super::socket_url;
+    use super::{socket_url, Heard};
+    use flightdeck_types::sync::Announcement;
+
+    fn with_changes(head: i64) -> Announcement {
+        Announcement {
+            head,
+            after: Some(head - 1),
+            changes: Some(vec![]),
+        }
+    }
+
+    #[test]
+    fn heads_only_rise_and_the_cells_kept_are_the_newest_heads() {
+        let mut heard = Heard::default();
+        heard.hear(with_changes(3));
+        assert_eq!(heard.head, Some(3));
+        assert_eq!(heard.with_changes.as_deref(), Some(&with_changes(3)));
+        // An older one, with cells or not, changes nothing.
+        heard.hear(with_changes(2));
+        heard.hear(Announcement::head(1));
+        assert_eq!(heard.head, Some(3));
+        assert_eq!(heard.with_changes.as_deref(), Some(&with_changes(3)));
+        // The same head again without cells keeps them; a newer head without drops them.
+        heard.hear(Announcement::head(3));
+        assert_eq!(heard.with_changes.as_deref(), Some(&with_changes(3)));
+        heard.hear(Announcement::head(4));
+        assert_eq!((heard.head, heard.with_changes.is_none()), (Some(4), true));
+        heard.hear(with_changes(4));
+        assert_eq!(heard.with_changes.as_deref(), Some(&with_changes(4)));
+    }
 
     #[test]
     fn socket_urls() {

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use flightdeck_types::sync::{
-    DevicesResponse, ErrorBody, JoinRequest, JoinResponse, PullResponse, PushResponse, WireChange,
-    CLIENT_TIME_HEADER, EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION, SCHEMA_HEADER,
-    SERVER_TIME_HEADER,
+    Announcement, DevicesResponse, ErrorBody, JoinRequest, JoinResponse, PullResponse,
+    PushResponse, WireChange, CLIENT_TIME_HEADER, EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION,
+    SCHEMA_HEADER, SERVER_TIME_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -321,6 +321,40 @@ async fn round_inner(store: &Store, client: &SyncClient, kind: Round) -> Result<
     }
     super::device_list::refresh_after_round(store, client).await;
     outcome.map(|()| report)
+}
+
+/// Applies the cells an announcement carried (a push the server numbered `head`), as the
+/// pull page `(after, head]`, when this device's pull cursor is exactly `after`: the change
+/// arrives without a pull's round trip. `None`, with nothing written, when the announcement
+/// carries no cells or the cursor is elsewhere (then pull as usual). An announcement lost,
+/// repeated or out of order is therefore harmless: only the next one after the cursor applies.
+pub fn apply_announced(store: &Store, announcement: &Announcement) -> Result<Option<SyncReport>> {
+    let (Some(after), Some(changes)) = (announcement.after, &announcement.changes) else {
+        return Ok(None);
+    };
+    if pull_cursor(store)? != after {
+        return Ok(None);
+    }
+    let rows = changes
+        .iter()
+        .cloned()
+        .map(super::wire::from_wire)
+        .collect::<Result<Vec<_>>>()?;
+    let Some(conflicts) = super::apply_rows_onto(store, &rows, after, announcement.head)? else {
+        return Ok(None);
+    };
+    let mut report = SyncReport {
+        pulled_cells: rows.len(),
+        conflicts: conflicts.len(),
+        server_head: announcement.head,
+        local_cursor: announcement.head,
+        pulled_memory_cells: rows.iter().filter(|c| c.table == "memories").count(),
+        ..SyncReport::default()
+    };
+    if report.pulled_memory_cells > 0 {
+        report.memories_indexed = index_pulled_memories(store);
+    }
+    Ok(Some(report))
 }
 
 /// Indexes pulled memories with the built-in model, off the async worker thread when the

@@ -9,7 +9,7 @@ use std::time::Duration;
 use super::account::{credentials, round_with};
 use super::announcements::{watch_server, Heard};
 use super::backoff::Backoff;
-use super::client::{Round, SyncClient, SyncReport};
+use super::client::{apply_announced, Round, SyncClient, SyncReport};
 use super::{has_pending, pull_cursor};
 use crate::error::Result;
 use crate::secrets::SecretStore;
@@ -102,7 +102,10 @@ pub async fn run(
         if retry_at.is_some_and(|at| now < at) {
             continue;
         }
-        let announced = heard.borrow_and_update().head;
+        let (announced, with_changes) = {
+            let heard = heard.borrow_and_update();
+            (heard.head, heard.with_changes.clone())
+        };
         let remote_ahead = match (announced, pull_cursor(store)) {
             (Some(head), Ok(cursor)) => head > cursor,
             _ => false,
@@ -116,6 +119,18 @@ pub async fn run(
         } else {
             Round::PullOnly
         };
+        // The newest push came with its cells and this device is one push behind: apply them
+        // and skip the pull. Otherwise (or if that fails) the pull below catches up.
+        if let (Round::PullOnly, Some(announcement)) = (kind, with_changes) {
+            match apply_announced(store, &announcement) {
+                Ok(Some(report)) => {
+                    on_round(&Ok(report));
+                    continue;
+                }
+                Ok(None) => {}
+                Err(e) => tracing::debug!(error = %e, "announced changes not applied; pulling"),
+            }
+        }
         let result = round_with(store, &client, kind).await;
         if result.is_ok() && kind == Round::PushAndPull {
             // A local write during the round left a wake-up behind that sets this again.

@@ -100,10 +100,27 @@ pub fn apply_pull(store: &Store, page: &PullResponse) -> Result<Vec<ConflictRow>
 
 /// [`apply_pull`] for a page already decoded from the wire, ending at cursor `next`.
 pub(crate) fn apply_rows(store: &Store, rows: &[ChangeRow], next: i64) -> Result<Vec<ConflictRow>> {
+    let applied = store.apply_remote(
+        rows,
+        (PUSH_CURSOR, push_cursor(store)?),
+        PULL_CURSOR,
+        (None, &next.to_string()),
+    )?;
+    Ok(applied.unwrap_or_default())
+}
+
+/// Applies the page `(after, next]` only if the pull cursor is exactly `after`, moving it to
+/// `next`; `None` (and nothing written) when the cursor is elsewhere.
+pub(crate) fn apply_rows_onto(
+    store: &Store,
+    rows: &[ChangeRow],
+    after: i64,
+    next: i64,
+) -> Result<Option<Vec<ConflictRow>>> {
     store.apply_remote(
         rows,
         (PUSH_CURSOR, push_cursor(store)?),
         PULL_CURSOR,
-        &next.to_string(),
+        (Some(&after.to_string()), &next.to_string()),
     )
 }
