@@ -11,7 +11,7 @@
 //! A revocation made while the listener was away is found by its catch-up, which asks the
 //! database about every device with a socket open here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -65,6 +65,9 @@ struct Followed {
     heads: HashMap<Uuid, watch::Sender<Head>>,
     /// The devices with a socket open here, and how many each has.
     devices: HashMap<Uuid, usize>,
+    /// Pushes this process is committing, by workspace and sequence number: their heads are
+    /// published by the push itself, with its cells (see [`Announcer::expect_push`]).
+    pushing: HashSet<(Uuid, i64)>,
 }
 
 impl Default for Announcer {
@@ -73,6 +76,18 @@ impl Default for Announcer {
             followed: Arc::default(),
             revocations: broadcast::channel(REVOCATION_BACKLOG).0,
         }
+    }
+}
+
+/// A push this process announces itself (see [`Announcer::expect_push`]).
+pub struct ExpectedPush {
+    announcer: Announcer,
+    key: (Uuid, i64),
+}
+
+impl Drop for ExpectedPush {
+    fn drop(&mut self) {
+        self.announcer.lock().pushing.remove(&self.key);
     }
 }
 
@@ -151,8 +166,24 @@ impl Announcer {
 
     /// Raises a workspace's head (never lowers it: notifications may arrive out of order).
     /// Ignored when no socket of this process follows the workspace.
+    /// A head that a push of this process is committing is left to that push (its NOTIFY may
+    /// arrive first, and would announce it without its cells).
     pub fn publish(&self, workspace_id: Uuid, head: i64) {
+        if self.lock().pushing.contains(&(workspace_id, head)) {
+            return;
+        }
         self.raise(workspace_id, Head { head, frame: None });
+    }
+
+    /// Marks the push numbered `seq` as this process's to announce, until the guard drops:
+    /// take it before the push commits, publish with [`publish_push`](Self::publish_push)
+    /// after, then drop it.
+    pub fn expect_push(&self, workspace_id: Uuid, seq: i64) -> ExpectedPush {
+        self.lock().pushing.insert((workspace_id, seq));
+        ExpectedPush {
+            announcer: self.clone(),
+            key: (workspace_id, seq),
+        }
     }
 
     /// Announces the push numbered `head` that this process applied, with the cells it wrote
@@ -356,6 +387,25 @@ mod tests {
         assert_eq!(announcer.active_workspaces(), vec![workspace]);
         drop(second);
         assert!(announcer.active_workspaces().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_push_in_flight_is_announced_by_the_push_not_by_its_notify() {
+        let announcer = Announcer::default();
+        let workspace = Uuid::now_v7();
+        let mut socket = announcer.subscribe(workspace, Uuid::now_v7());
+        let expected = announcer.expect_push(workspace, 1);
+        announcer.publish(workspace, 1); // its NOTIFY, come back before the push's publish
+        assert!(!socket.receiver().has_changed().unwrap());
+        announcer.publish_push(workspace, 1, Some(vec![]));
+        drop(expected);
+        let head = socket.receiver().borrow_and_update().clone();
+        assert_eq!(head.head, 1);
+        let frame: Announcement = serde_json::from_str(&head.frame().unwrap()).unwrap();
+        assert_eq!((frame.after, frame.changes), (Some(0), Some(vec![])));
+        // Other heads, and this one once the push is done, go through as before.
+        announcer.publish(workspace, 2);
+        assert_eq!(socket.receiver().borrow_and_update().head, 2);
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   on, or applies, the server's WebSocket announcement); once
 //!   straight to one server, once through nginx (docs/deploy/nginx.conf) over three server
 //!   processes on the same database, round-robin (skipped when nginx is not installed);
-//! - server ingest: A pushes N freshly created tasks, cells per second;
+//! - server ingest: A pushes N freshly created tasks, cells per second; beside it, Postgres
+//!   itself: a `COPY` of the server's cells into a table without indexes, on the same database;
 //! - bootstrap: a new device joins and pulls everything, against the same cells applied
 //!   straight into a store without a server, through cr-sqlite's own merge (the raw rate)
 //!   and through the store's (its fast path for new rows); and the pull alone, applying
@@ -169,11 +170,18 @@ async fn ingest_and_bootstrap(server: &Server, n: usize) {
     let start = Instant::now();
     let pushed = account::sync_now(&a.store, &keyring).await.unwrap();
     let push_time = start.elapsed();
+    let ingest_rate = pushed.pushed_cells as f64 / push_time.as_secs_f64();
     println!(
-        "| server ingest ({n} tasks) | {} cells in {:.2} s | {:.0} cells/s | |",
+        "| server ingest ({n} tasks) | {} cells in {:.2} s | {ingest_rate:.0} cells/s | |",
         pushed.pushed_cells,
         push_time.as_secs_f64(),
-        pushed.pushed_cells as f64 / push_time.as_secs_f64()
+    );
+    let (copied, copy_time) = copy_peer(&server.database_url).await;
+    let copy_rate = copied as f64 / copy_time.as_secs_f64();
+    println!(
+        "| peer: Postgres `COPY` of the server's cells into an unindexed table | {copied} cells in {:.2} s | {copy_rate:.0} cells/s | ingest / COPY = {:.3} |",
+        copy_time.as_secs_f64(),
+        ingest_rate / copy_rate,
     );
 
     let late = join(server).await;
@@ -229,6 +237,50 @@ async fn ingest_and_bootstrap(server: &Server, n: usize) {
         local_time.as_secs_f64(),
         pull_time.as_secs_f64(),
     );
+}
+
+/// The floor for the server's ingest: every row of the server's `cells` table (the pushed
+/// cells and the propagation samples) copied with `COPY ... FROM STDIN (FORMAT binary)` into a
+/// table of the same columns with no index, key or trigger, on the same database. Only the
+/// copy in is timed; the rows are read out first.
+async fn copy_peer(database_url: &str) -> (u64, Duration) {
+    use futures_util::{SinkExt, TryStreamExt};
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .batch_execute("DROP TABLE IF EXISTS copy_peer; CREATE TABLE copy_peer (LIKE cells)")
+        .await
+        .unwrap();
+    let rows: Vec<_> = client
+        .copy_out("COPY cells TO STDOUT (FORMAT binary)")
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    // Sent in chunks of about 1 MiB (the copy out gives one chunk a row).
+    let mut chunks = vec![Vec::new()];
+    for row in rows {
+        if chunks.last().unwrap().len() > 1 << 20 {
+            chunks.push(Vec::new());
+        }
+        chunks.last_mut().unwrap().extend_from_slice(&row);
+    }
+    let start = Instant::now();
+    let sink = client
+        .copy_in("COPY copy_peer FROM STDIN (FORMAT binary)")
+        .await
+        .unwrap();
+    futures_util::pin_mut!(sink);
+    for chunk in chunks {
+        sink.send(std::io::Cursor::new(chunk)).await.unwrap();
+    }
+    let copied = sink.finish().await.unwrap();
+    let elapsed = start.elapsed();
+    client.batch_execute("DROP TABLE copy_peer").await.unwrap();
+    (copied, elapsed)
 }
 
 fn main() {

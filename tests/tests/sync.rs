@@ -346,7 +346,8 @@ async fn a_small_change_rides_in_the_announcement_and_nobody_pulls() {
     );
     assert_eq!(
         flightdeck_core::sync::pull_cursor(&b.store).unwrap(),
-        flightdeck_core::sync::pull_cursor(&a.store).unwrap()
+        1,
+        "B's cursor moved to the announced head"
     );
     stop_tx.send(()).unwrap();
     for handle in handles {
@@ -475,6 +476,57 @@ async fn a_transaction_larger_than_the_request_limit_is_pushed_in_parts() {
         );
     }
     // Nothing is left to push, and a second round sends nothing again.
+    assert_eq!(sync(&a).await.pushed_cells, 0);
+}
+
+/// Many transactions, more than one push batch of them: each batch is read while the one
+/// before is on the wire, and every cell arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_many_batches_is_pushed_whole() {
+    use flightdeck_core::sync::client::PUSH_BATCH_CELLS;
+
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let template = tasks::create(
+        &a.store,
+        NewTask {
+            title: "Template".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut written = Vec::new();
+    for round in 0..24 {
+        let tasks: Vec<Task> = (0..100)
+            .map(|n| Task {
+                id: flightdeck_core::ids::new_id(),
+                title: format!("Backlog {round}-{n}"),
+                ..template.clone()
+            })
+            .collect();
+        a.store
+            .write(|w| {
+                for task in &tasks {
+                    flightdeck_core::store::tasks::insert(w, task)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        written.extend(tasks);
+    }
+    let local_cells = a.store.changes_since(0, Origin::Any).unwrap().len();
+    assert!(local_cells > 3 * PUSH_BATCH_CELLS, "{local_cells} cells");
+
+    let pushed = sync(&a).await;
+    assert_eq!(pushed.pushed_cells, local_cells, "every cell once");
+    assert!(pushed.server_head >= 3, "in several batches: {pushed:?}");
+    sync(&b).await;
+    let on_b = all_tasks(&b);
+    assert_eq!(on_b.len(), written.len() + 1);
+    for task in &written {
+        let got = on_b.iter().find(|t| t.id == task.id).expect("every task");
+        assert_eq!(got.title, task.title);
+    }
     assert_eq!(sync(&a).await.pushed_cells, 0);
 }
 

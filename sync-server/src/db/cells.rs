@@ -43,11 +43,15 @@ pub struct Applied {
 /// Applies one push in one transaction. Pushes to a workspace serialize on its row lock; a
 /// push that changes anything gets the next sequence number, stamped on every cell it changed,
 /// and is announced with NOTIFY when the transaction commits.
+///
+/// `before_commit` is told the push's sequence number just before it commits, if it changed
+/// anything.
 pub async fn apply_push(
     client: &mut deadpool_postgres::Object,
     workspace_id: Uuid,
     device_id: Uuid,
     changes: &[RowChange],
+    before_commit: impl FnOnce(i64),
 ) -> Result<Applied, DbError> {
     let tx = client.transaction().await?;
     let (head, mut rows) = lock_and_load(&tx, workspace_id, changes).await?;
@@ -108,6 +112,9 @@ pub async fn apply_push(
         Ok::<i64, DbError>(row.get(0))
     };
     let ((), acknowledged) = tokio::try_join!(write, acknowledge)?;
+    if let Some(seq) = seq {
+        before_commit(seq);
+    }
     tx.commit().await?;
     Ok(Applied {
         announced: seq.and_then(|_| written_changes(&rows)),
@@ -250,16 +257,23 @@ async fn write_rows(
             }
         }
     }
-    let mut cells = CellColumns::default();
+    // Cells this workspace never had are inserted plainly; the others replace the stored ones.
+    // (Pushes to a workspace hold its lock, so no other push adds a cell meanwhile.)
+    let (mut new_cells, mut stored_cells) = (CellColumns::default(), CellColumns::default());
     for ((tbl, pk), row) in &changed {
         for cid in &row.written_cids {
             if let Some(cell) = row.state.cells.get(cid) {
-                cells.push(tbl, pk, cid, cell, row.state.cl);
+                let columns = if row.stored_cids.contains(cid) {
+                    &mut stored_cells
+                } else {
+                    &mut new_cells
+                };
+                columns.push(tbl, pk, cid, cell, row.state.cl);
             }
         }
     }
 
-    let (upsert_rows, delete_cells, upsert_cells) = tokio::try_join!(
+    let (upsert_rows, delete_cells, insert_cells, upsert_cells) = tokio::try_join!(
         tx.prepare_cached(
             "INSERT INTO rows (workspace_id, tbl, pk, cl)
              SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::int8[])
@@ -275,6 +289,13 @@ async fn write_rows(
                                 val_bytes, col_version, db_version, site_id, cl, crsql_seq, seq)
              SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
                  $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
+                 $12::int8[], $13::int8[]) AS k",
+        ),
+        tx.prepare_cached(
+            "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real,
+                                val_bytes, col_version, db_version, site_id, cl, crsql_seq, seq)
+             SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
+                 $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
                  $12::int8[], $13::int8[]) AS k
              ON CONFLICT (workspace_id, tbl, pk, cid) DO UPDATE SET
                  val_type = EXCLUDED.val_type, val_int = EXCLUDED.val_int,
@@ -284,8 +305,9 @@ async fn write_rows(
                  seq = EXCLUDED.seq",
         ),
     )?;
-    // The three statements touch disjoint data (the dropped cids are not among the written
-    // ones), so they are pipelined on the connection instead of waiting on each other.
+    // The statements touch disjoint data (the dropped cids are not among the written ones,
+    // the new cells not among the stored), so they are pipelined on the connection instead of
+    // waiting on each other.
     let delete = async {
         if dropped.0.is_empty() {
             return Ok(0);
@@ -298,7 +320,28 @@ async fn write_rows(
     };
     type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
     let row_params: [Param; 4] = [&workspace_id, &tbls, &pks, &cls];
-    let cell_params: [Param; 14] = [
+    tokio::try_join!(
+        tx.execute(&upsert_rows, &row_params),
+        delete,
+        write_cells(tx, &insert_cells, workspace_id, seq, &new_cells),
+        write_cells(tx, &upsert_cells, workspace_id, seq, &stored_cells),
+    )?;
+    Ok(())
+}
+
+/// Runs `statement` (an insert of cells from `unnest`) over `cells`, if there are any.
+async fn write_cells(
+    tx: &deadpool_postgres::Transaction<'_>,
+    statement: &tokio_postgres::Statement,
+    workspace_id: Uuid,
+    seq: i64,
+    cells: &CellColumns<'_>,
+) -> Result<u64, tokio_postgres::Error> {
+    if cells.tbl.is_empty() {
+        return Ok(0);
+    }
+    type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
+    let params: [Param; 14] = [
         &workspace_id,
         &cells.tbl,
         &cells.pk,
@@ -314,12 +357,7 @@ async fn write_rows(
         &cells.crsql_seq,
         &seq,
     ];
-    tokio::try_join!(
-        tx.execute(&upsert_rows, &row_params),
-        delete,
-        tx.execute(&upsert_cells, &cell_params),
-    )?;
-    Ok(())
+    tx.execute(statement, &params).await
 }
 
 /// Cells laid out as columns, for one `unnest` insert.

@@ -58,7 +58,17 @@ async fn push(
     )
     .map_err(ApiError::ClockAhead)?;
     let mut client = state.pool.get().await.map_err(DbError::from)?;
-    let applied = cells::apply_push(&mut client, device.workspace_id, device.id, &changes).await?;
+    // The push's own announcement carries its cells: its NOTIFY, which may come back first,
+    // is not announced here meanwhile.
+    let mut expected = None;
+    let applied = cells::apply_push(
+        &mut client,
+        device.workspace_id,
+        device.id,
+        &changes,
+        |seq| expected = Some(state.announcer.expect_push(device.workspace_id, seq)),
+    )
+    .await?;
     Metrics::add(&state.metrics.pushes, 1);
     Metrics::add(&state.metrics.cells_in, changes.len());
     let response = applied.response;
@@ -70,6 +80,7 @@ async fn push(
             .publish_push(device.workspace_id, seq, applied.announced),
         None => state.announcer.publish(device.workspace_id, response.head),
     }
+    drop(expected);
     Ok(Json(response))
 }
 

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::push_bodies::push_bodies;
-use super::{acknowledge, acknowledge_next, outgoing, pull_cursor};
+use super::{acknowledge, acknowledge_next, outgoing, outgoing_after, pull_cursor};
 use crate::error::{CoreError, Result};
 use crate::store::{ChangeRow, Store};
 
@@ -357,15 +357,21 @@ pub fn apply_announced(store: &Store, announcement: &Announcement) -> Result<Opt
     Ok(Some(report))
 }
 
+/// Runs blocking work (a store read, embedding) so that the runtime's other tasks (a request
+/// in flight) go on meanwhile: on a multi-threaded runtime, in place of the worker thread;
+/// elsewhere, simply inline.
+fn off_the_worker<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(work),
+        _ => work(),
+    }
+}
+
 /// Indexes pulled memories with the built-in model, off the async worker thread when the
 /// runtime has others (embedding is CPU work that can take a while). A failure is logged and
 /// never fails the round: the rows are safely stored, and the next index pass catches up.
 pub(crate) fn index_pulled_memories(store: &Store) -> usize {
-    let index = || crate::memory::index_pending_default(store);
-    let indexed = match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(index),
-        _ => index(),
-    };
+    let indexed = off_the_worker(|| crate::memory::index_pending_default(store));
     indexed.unwrap_or_else(|e| {
         tracing::warn!(error = %e, "could not index the memories this sync pulled");
         0
@@ -381,9 +387,19 @@ pub(super) async fn push_and_pull(
         store.restamp_clocks_ahead(super::push_cursor(store)?)?;
     }
     let mut restamped = false;
-    while let Some(batch) = outgoing(store, PUSH_BATCH_CELLS)? {
+    let mut next = outgoing(store, PUSH_BATCH_CELLS)?;
+    while let Some(batch) = next.take() {
         let cursor = pull_cursor(store)?;
-        let response = match push_batch(client, &batch.changes).await {
+        // A full batch may have more behind it: the next one is read from the store while
+        // this one is on the wire and the server merges it (used only if this one is
+        // acknowledged).
+        let full = batch.changes.len() >= PUSH_BATCH_CELLS;
+        let (pushed, following) = tokio::join!(push_batch(client, &batch.changes), async {
+            full.then(|| {
+                off_the_worker(|| outgoing_after(store, batch.last_db_version, PUSH_BATCH_CELLS))
+            })
+        });
+        let response = match pushed {
             // Cells stamped while this device's clock ran ahead, before it knew: the refusal
             // carries the server's clock; stamp them with it and push again, once.
             Err(CoreError::Sync { code, .. }) if code == "clock_ahead" && !restamped => {
@@ -396,6 +412,7 @@ pub(super) async fn push_and_pull(
                     changed,
                     "the server refused changes stamped ahead of its clock; stamped them anew"
                 );
+                next = outgoing(store, PUSH_BATCH_CELLS)?;
                 continue;
             }
             other => other?,
@@ -410,9 +427,7 @@ pub(super) async fn push_and_pull(
         }
         // A batch short of the limit was everything pending when it was read. A write since
         // wakes the daemon again (or its poll finds it), so no second scan is needed here.
-        if batch.changes.len() < PUSH_BATCH_CELLS {
-            break;
-        }
+        next = following.transpose()?.flatten();
     }
     if report.pushed_cells == 0 || report.server_head > pull_cursor(store)? {
         pull_until_current(store, client, report).await?;

@@ -52,7 +52,16 @@ pub fn pull_cursor(store: &Store) -> Result<i64> {
 /// The next batch to push (whole transactions, about `max_cells`), or `None` when the
 /// server has everything.
 pub fn outgoing(store: &Store, max_cells: usize) -> Result<Option<Outgoing>> {
-    let changes = store.local_changes_after(push_cursor(store)?, max_cells)?;
+    outgoing_after(store, push_cursor(store)?, max_cells)
+}
+
+/// The batch after local `db_version` (whole transactions, about `max_cells`), or `None`.
+pub(crate) fn outgoing_after(
+    store: &Store,
+    db_version: i64,
+    max_cells: usize,
+) -> Result<Option<Outgoing>> {
+    let changes = store.local_changes_after(db_version, max_cells)?;
     let Some(last) = changes.last() else {
         return Ok(None);
     };
