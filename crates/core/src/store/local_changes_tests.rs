@@ -29,7 +29,7 @@ fn ours(s: &Store, db_version: i64, max_cells: usize) -> Vec<ChangeRow> {
 /// `max_cells` must end on a transaction boundary.
 #[test]
 fn local_changes_read_like_crsql_changes() {
-    let mut compared = 0;
+    let (mut compared, mut by_rows) = (0, 0);
     for seed in 0..8u64 {
         let mut rng = StdRng::seed_from_u64(seed);
         let dir = tempfile::tempdir().unwrap();
@@ -54,6 +54,27 @@ fn local_changes_read_like_crsql_changes() {
                 "seed {seed} step {step}"
             );
             compared += expected.len();
+            // The same cells, looked up by row: about half the rows, and one that is not there.
+            let rows: std::collections::BTreeSet<(&str, &[u8])> = expected
+                .iter()
+                .filter(|c| c.pk.len() % 2 == step % 2 || rng.random_bool(0.5))
+                .map(|c| (c.table.as_str(), c.pk.as_slice()))
+                .chain([
+                    ("tasks", &[1u8, 0x0b, 42][..]),
+                    ("no_such_table", &[1u8][..]),
+                ])
+                .collect();
+            let mut by_row = s
+                .read(|c| after_among(c, after_version, rows.iter().copied()))
+                .unwrap();
+            by_row.sort_by_key(|c| (c.db_version, c.seq));
+            let wanted: Vec<_> = expected
+                .iter()
+                .filter(|c| rows.contains(&(c.table.as_str(), c.pk.as_slice())))
+                .cloned()
+                .collect();
+            assert_eq!(by_row, wanted, "seed {seed} step {step}: by row");
+            by_rows += wanted.len();
             let cut = ours(s, after_version, 3);
             assert!(expected.starts_with(&cut), "seed {seed} step {step}");
             if let Some(last) = cut.last() {
@@ -63,4 +84,5 @@ fn local_changes_read_like_crsql_changes() {
         }
     }
     assert!(compared > 1_000, "only {compared} cells compared");
+    assert!(by_rows > 300, "only {by_rows} cells compared by row");
 }

@@ -2,7 +2,7 @@
 //! merging pulled changes with the conflict check and the cursor in one transaction, the
 //! sync key/value state, and the conflict log.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::types::Value;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -52,15 +52,20 @@ fn local_change_after(conn: &Connection, db_version: i64) -> Result<bool> {
         .query_row([db_version], |r| r.get(0))?)
 }
 
-/// This device's cells changed after `acked` (not yet acknowledged by the server), by key.
-fn unacknowledged(conn: &Connection, acked: i64) -> Result<HashMap<CellKey, Value>> {
-    if !local_change_after(conn, acked)? {
-        return Ok(HashMap::new());
-    }
-    Ok(super::local_changes::after(conn, acked, usize::MAX)?
-        .into_iter()
-        .map(|c| ((c.table, c.pk, c.cid), c.val))
-        .collect())
+/// This device's cells of `rows` changed after `acked` (not yet acknowledged by the server),
+/// by key. Only the rows a page touches can lose a local value to it, so a device with many
+/// changes still to push does not read them all for every page it pulls.
+fn unacknowledged(
+    conn: &Connection,
+    acked: i64,
+    rows: &BTreeSet<(&str, &[u8])>,
+) -> Result<HashMap<CellKey, Value>> {
+    Ok(
+        super::local_changes::after_among(conn, acked, rows.iter().copied())?
+            .into_iter()
+            .map(|c| ((c.table, c.pk, c.cid), c.val))
+            .collect(),
+    )
 }
 
 pub(crate) fn get_state(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -139,19 +144,26 @@ impl Store {
         }
         // Local cells must carry their clocks before the merge compares them.
         super::hlc::stamp_pending(&tx)?;
-        let before = unacknowledged(&tx, acked)?;
-        if before.is_empty() {
+        let pending = local_change_after(&tx, acked)?;
+        let rows: BTreeSet<(&str, &[u8])> = changes
+            .iter()
+            .map(|c| (c.table.as_str(), c.pk.as_slice()))
+            .collect();
+        let before = if pending {
+            unacknowledged(&tx, acked, &rows)?
+        } else {
             let start: i64 = tx.query_row("SELECT crsql_db_version()", [], |r| r.get(0))?;
             if start > acked {
                 set_state(&tx, acked_key, &start.to_string())?;
             }
-        }
+            HashMap::new()
+        };
         let changes = &*self.hold_unknown(&tx, changes, now)?;
         super::changes::insert_changes(&tx, changes)?;
         self.hlc.observe(changes);
         let mut conflicts = Vec::new();
         if !before.is_empty() {
-            let after = unacknowledged(&tx, acked)?;
+            let after = unacknowledged(&tx, acked, &rows)?;
             let incoming: HashMap<(&str, &[u8]), &ChangeRow> = changes
                 .iter()
                 .map(|c| ((c.table.as_str(), c.pk.as_slice()), c))
