@@ -269,14 +269,14 @@ fn a_conflict_keeps_its_values_types_and_restore_writes_the_typed_value() {
     // B edits first, A later: A's edit wins on B, and with it A's updated_at.
     tasks::update(&b, &task.id, title("Apple")).unwrap();
     let b_updated = typed_cell(&b, "updated_at", &task.id).1;
-    // (Within B's millisecond the two updated_at would be equal: edit again until not.)
-    let a_updated = (0..)
-        .find_map(|i| {
-            tasks::update(&a, &task.id, title(&format!("Zebra {i}"))).unwrap();
-            let updated = typed_cell(&a, "updated_at", &task.id).1;
-            (updated != b_updated).then_some(updated)
-        })
-        .unwrap();
+    // A's edit in a later millisecond than B's. (B's updated_at is read before its write
+    // commits and takes its clock, which may be a millisecond later: A's editing until its
+    // updated_at differed still let both writes take the same millisecond's clock, and the
+    // site tag then picked B's in about 1 run of 5.)
+    flightdeck_core::clock::next_millisecond();
+    tasks::update(&a, &task.id, title("Zebra")).unwrap();
+    let a_updated = typed_cell(&a, "updated_at", &task.id).1;
+    assert_ne!(a_updated, b_updated);
     let conflicts = sync::apply_pull(&b, &page_from(&a, 2)).unwrap();
     let updated = conflicts
         .iter()
