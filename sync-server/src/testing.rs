@@ -202,7 +202,7 @@ async fn start_cluster() -> Cluster {
         trap '' INT
         "$PG_POSTGRES" -D "$PG_DIR/data" -k "$PG_DIR" -p "$PG_PORT" -c listen_addresses= \
             -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
-            -c max_connections=200 >"$PG_DIR/postgres.log" 2>&1 &
+            -c max_connections=200 -c shared_buffers=1GB >"$PG_DIR/postgres.log" 2>&1 &
         pid=$!
         cat >/dev/null
         kill -QUIT "$pid" 2>/dev/null

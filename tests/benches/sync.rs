@@ -5,7 +5,8 @@
 //!   on, or applies, the server's WebSocket announcement); once
 //!   straight to one server, once through nginx (docs/deploy/nginx.conf) over three server
 //!   processes on the same database, round-robin (skipped when nginx is not installed);
-//! - server ingest: A pushes N freshly created tasks, cells per second; beside it, Postgres
+//! - server ingest: A pushes N freshly created tasks, cells per second (and 10 devices push
+//!   N/10 tasks each, at once); beside it, Postgres
 //!   itself: a `COPY` of the server's cells into a table without indexes, on the same database;
 //! - bootstrap: a new device joins and pulls everything, against the same cells applied
 //!   straight into a store without a server, through cr-sqlite's own merge (the raw rate)
@@ -133,7 +134,12 @@ async fn propagation(url: &str, join_token: &str, route: &str, samples: usize) {
 
 /// N tasks written in large local transactions (set-up, not measured).
 fn fill(store: &Store, n: usize) {
-    let mut done = 0;
+    fill_range(store, 0..n);
+}
+
+/// The tasks numbered `range` (their ids follow the number), as [`fill`] writes them.
+fn fill_range(store: &Store, range: std::ops::Range<usize>) {
+    let (mut done, n) = (range.start, range.end);
     while done < n {
         // 500 tasks (4,000 cells) per transaction: a transaction is never split across pushes,
         // so one must fit in the server's 8 MiB request limit.
@@ -283,6 +289,37 @@ async fn copy_peer(database_url: &str) -> (u64, Duration) {
     (copied, elapsed)
 }
 
+/// `devices` devices, each with `per_device` new tasks of its own, push at once: the
+/// workspace's pushes serialize on its lock, so this is the server's ingest under contention.
+async fn concurrent_ingest(server: &Server, devices: usize, per_device: usize) {
+    let mut joined = Vec::new();
+    for d in 0..devices {
+        let device = join(server).await;
+        // Numbered after the single device's tasks, so that every task is new.
+        let first = (d + 1) * 1_000_000_000;
+        fill_range(&device.store, first..first + per_device);
+        joined.push(device);
+    }
+    let start = Instant::now();
+    let pushes: Vec<_> = joined
+        .iter()
+        .map(|device| {
+            let store = device.store.clone();
+            tokio::spawn(async move { account::sync_now(&store, &keyring()).await.unwrap() })
+        })
+        .collect();
+    let mut cells = 0;
+    for push in pushes {
+        cells += push.await.unwrap().pushed_cells;
+    }
+    let elapsed = start.elapsed();
+    println!(
+        "| server ingest, {devices} devices at once ({per_device} tasks each) | {cells} cells in {:.2} s | {:.0} cells/s | |",
+        elapsed.as_secs_f64(),
+        cells as f64 / elapsed.as_secs_f64()
+    );
+}
+
 fn main() {
     let tasks_n = env_number("FLIGHTDECK_BENCH_TASKS", 100_000);
     let samples = env_number("FLIGHTDECK_BENCH_SAMPLES", 200);
@@ -306,5 +343,6 @@ fn main() {
             ),
         }
         ingest_and_bootstrap(&server, tasks_n).await;
+        concurrent_ingest(&server, 10, tasks_n / 10).await;
     });
 }

@@ -479,16 +479,11 @@ async fn a_transaction_larger_than_the_request_limit_is_pushed_in_parts() {
     assert_eq!(sync(&a).await.pushed_cells, 0);
 }
 
-/// Many transactions, more than one push batch of them: each batch is read while the one
-/// before is on the wire, and every cell arrives, once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_backlog_of_many_batches_is_pushed_whole() {
-    use flightdeck_core::sync::client::PUSH_BATCH_CELLS;
-
-    let server = start_server().await;
-    let (a, b) = (join(&server).await, join(&server).await);
+/// A template task and 2,400 copies of it in 24 transactions (more than three push batches);
+/// returns the copies.
+fn write_backlog(device: &Device) -> Vec<Task> {
     let template = tasks::create(
-        &a.store,
+        &device.store,
         NewTask {
             title: "Template".into(),
             ..Default::default()
@@ -504,7 +499,8 @@ async fn a_backlog_of_many_batches_is_pushed_whole() {
                 ..template.clone()
             })
             .collect();
-        a.store
+        device
+            .store
             .write(|w| {
                 for task in &tasks {
                     flightdeck_core::store::tasks::insert(w, task)?;
@@ -514,6 +510,69 @@ async fn a_backlog_of_many_batches_is_pushed_whole() {
             .unwrap();
         written.extend(tasks);
     }
+    written
+}
+
+/// A backlog pushed after another device pushed: the other's change is pulled against the
+/// still unacknowledged local values (so the edit it beat is in the conflict log) before the
+/// push is acknowledged, and every cell arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_pushed_behind_another_device_is_acknowledged_after_pulling_its_change() {
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let shared = tasks::create(
+        &b.store,
+        NewTask {
+            title: "Shared".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    sync(&b).await;
+    sync(&a).await;
+    tasks::update(&a.store, &shared.id, title("A's edit")).unwrap();
+    let written = write_backlog(&a);
+    flightdeck_core::clock::next_millisecond();
+    tasks::update(&b.store, &shared.id, title("B's later edit")).unwrap();
+    sync(&b).await;
+
+    let round = sync(&a).await;
+    assert!(round.pushed_cells > 3 * flightdeck_core::sync::client::PUSH_BATCH_CELLS);
+    assert!(round.pulled_cells > 0, "B's edit is pulled: {round:?}");
+    assert!(
+        round.conflicts >= 1,
+        "A's edit, overwritten, is logged: {round:?}"
+    );
+    assert!(a
+        .store
+        .conflicts()
+        .unwrap()
+        .iter()
+        .any(|c| c.column == "title" && format!("{:?}", c.local_value).contains("A's edit")));
+    assert_eq!(
+        tasks::get(&a.store, &shared.id).unwrap().title,
+        "B's later edit"
+    );
+    assert_eq!(round.local_cursor, round.server_head);
+    assert_eq!(
+        sync(&a).await.pushed_cells,
+        0,
+        "the whole push was acknowledged"
+    );
+    sync(&b).await;
+    assert_eq!(all_tasks(&b).len(), written.len() + 2);
+    assert_eq!(all_tasks(&a), all_tasks(&b));
+}
+
+/// Many transactions, more than one push batch of them: each batch is read while the one
+/// before is on the wire, and every cell arrives, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_of_many_batches_is_pushed_whole() {
+    use flightdeck_core::sync::client::PUSH_BATCH_CELLS;
+
+    let server = start_server().await;
+    let (a, b) = (join(&server).await, join(&server).await);
+    let written = write_backlog(&a);
     let local_cells = a.store.changes_since(0, Origin::Any).unwrap().len();
     assert!(local_cells > 3 * PUSH_BATCH_CELLS, "{local_cells} cells");
 
