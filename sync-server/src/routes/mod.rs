@@ -11,6 +11,8 @@ pub mod join;
 #[cfg(test)]
 mod join_token_tests;
 #[cfg(test)]
+mod merge_tests;
+#[cfg(test)]
 mod refusal_tests;
 pub mod sync;
 #[cfg(test)]
