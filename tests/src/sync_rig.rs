@@ -230,8 +230,9 @@ async fn serve(binary: &PathBuf, database_url: &str, bind: &str) -> (Child, Stri
 }
 
 async fn new_workspace(binary: &PathBuf, database_url: &str, name: &str) -> String {
+    // Enough uses for every device a test or bench joins (the sockets bench: 1,001).
     let out = Command::new(binary)
-        .args(["workspace", "create", name, "--uses", "1000"])
+        .args(["workspace", "create", name, "--uses", "5000"])
         .env("DATABASE_URL", database_url)
         .output()
         .await
