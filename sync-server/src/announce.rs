@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use flightdeck_types::sync::{Announcement, WireChange, MAX_ANNOUNCED_BYTES};
+use flightdeck_types::sync::{Announcement, PushResponse, WireChange, MAX_ANNOUNCED_BYTES};
 use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
@@ -183,6 +183,21 @@ impl Announcer {
         ExpectedPush {
             announcer: self.clone(),
             key: (workspace_id, seq),
+        }
+    }
+
+    /// Announces a push this process applied, with the cells of a small one (`changes`); a
+    /// push that changed nothing announces the head it found. The NOTIFY of the same push
+    /// repeats it for these sockets, ignored: a head is only ever raised.
+    pub fn publish_applied(
+        &self,
+        workspace_id: Uuid,
+        response: &PushResponse,
+        changes: Option<Vec<WireChange>>,
+    ) {
+        match response.seq {
+            Some(seq) => self.publish_push(workspace_id, seq, changes),
+            None => self.publish(workspace_id, response.head),
         }
     }
 

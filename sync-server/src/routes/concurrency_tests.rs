@@ -18,18 +18,6 @@ const PUSHERS: usize = 16;
 const PUSHES_EACH: usize = 8;
 const SHARED_ROWS: [&str; 4] = ["0a", "0b", "0c", "0d"];
 
-/// xorshift64*: the seed is printed, so a failing round can be replayed.
-struct Random(u64);
-
-impl Random {
-    fn below(&mut self, bound: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound
-    }
-}
-
 fn seed() -> u64 {
     if let Ok(seed) = std::env::var("FLIGHTDECK_STRESS_SEED") {
         return seed.parse().expect("FLIGHTDECK_STRESS_SEED is a number");

@@ -11,23 +11,11 @@ use super::test_support::*;
 use crate::merge::{merge, RowState, Value};
 use crate::wire::change_from_wire;
 
-/// A small seedable generator (xorshift64*).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) % n
-    }
-}
-
 /// (table, pk, cid) -> (value, col_version, db_version, site_id, cl, seq).
 type Cells = BTreeMap<(String, Vec<u8>, String), (Value, i64, i64, Vec<u8>, i64, i64)>;
 
 /// One push of 1 to 12 random changes by device `d` (site byte `d + 1`), as one transaction.
-fn random_push(rng: &mut Rng, d: usize, db_version: i64) -> Vec<WireChange> {
+fn random_push(rng: &mut Random, d: usize, db_version: i64) -> Vec<WireChange> {
     let words = ["alpha", "bravo", "charlie"];
     (0..1 + rng.below(12))
         .map(|seq| {
@@ -59,7 +47,7 @@ async fn pushes_merge_exactly_like_the_per_cell_rule_on_random_histories() {
         for d in 0..3u8 {
             devices.push(server.join(&join_token, d + 1).await);
         }
-        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
+        let mut rng = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
         let mut reference: HashMap<(String, Vec<u8>), RowState> = HashMap::new();
         let mut db_versions = [0i64; 3];
         for _ in 0..60 {

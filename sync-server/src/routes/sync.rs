@@ -71,17 +71,12 @@ async fn push(
     .await?;
     Metrics::add(&state.metrics.pushes, 1);
     Metrics::add(&state.metrics.cells_in, changes.len());
-    let response = applied.response;
-    // This process's sockets hear at once, with the cells of a small push; the others' through
-    // NOTIFY (and so do these, again: a head is only ever raised, so the repeat is ignored).
-    match response.seq {
-        Some(seq) => state
-            .announcer
-            .publish_push(device.workspace_id, seq, applied.announced),
-        None => state.announcer.publish(device.workspace_id, response.head),
-    }
+    // This process's sockets hear at once; the others' through NOTIFY.
+    state
+        .announcer
+        .publish_applied(device.workspace_id, &applied.response, applied.announced);
     drop(expected);
-    Ok(Json(response))
+    Ok(Json(applied.response))
 }
 
 #[derive(Debug, Deserialize)]

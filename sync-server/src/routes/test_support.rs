@@ -32,6 +32,19 @@ pub async fn server_with_workspace() -> (TestServer, String) {
     (server, join_token)
 }
 
+/// A small seedable generator (xorshift64*), so that a failing random case can be replayed
+/// from its seed. The seed must not be 0.
+pub struct Random(pub u64);
+
+impl Random {
+    pub fn below(&mut self, bound: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % bound
+    }
+}
+
 pub fn site(byte: u8) -> String {
     hex::encode([byte; 16])
 }
