@@ -11,6 +11,8 @@ use flightdeck_types::{NewTask, TaskFilter};
 // The Workflows view (its own file, to keep this one short; the same test binary).
 #[path = "app/environment_delete.rs"]
 mod environment_delete;
+#[path = "app/environment_secrets.rs"]
+mod environment_secrets;
 #[path = "app/errors.rs"]
 mod errors;
 #[path = "../../crates/core/tests/common/git.rs"]

@@ -1,6 +1,7 @@
 //! Environments: where runs execute. Create and edit them, their plain variables, and their
 //! secret variables, whose values go to the OS keyring through the shell and are never shown
-//! back (the view only learns whether each is set on this device).
+//! back (the view only learns whether each is set on this device). A secret is removed after
+//! asking, from the environment and from this device's keyring (`env secret rm`).
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,18 @@ use crate::api;
 use crate::live::use_live;
 
 const FIELDS: [&str; 4] = ["name", "working_dir", "repository", "agent_command"];
+
+/// The editor's fields that show their own errors; any other error (a secret's removal
+/// refused, say) shows under the variables.
+const FORM_FIELDS: [&str; 7] = [
+    "name",
+    "working_dir",
+    "agent_command",
+    "repository",
+    "base_branch",
+    "setup_script",
+    "var",
+];
 
 fn optional(text: String) -> Option<String> {
     (!text.trim().is_empty()).then_some(text)
@@ -217,6 +230,7 @@ fn EnvironmentEditor(
     };
     let vars: Vec<(String, String)> = env.env_vars.clone().into_iter().collect();
     let env_id = id.clone();
+    let (secret_env_id, env_name) = (id.clone(), env.name.clone());
     view! {
         <div class="panel grow" data-testid="env-editor">
             <form class="editor" on:submit=save>
@@ -294,24 +308,40 @@ fn EnvironmentEditor(
                     prop:value=var_value on:input=move |ev| var_value.set(event_target_value(&ev)) />
                 <button class="button" type="submit" data-testid="var-add">"Set variable"</button>
             </form>
-            {move || for_form(error(), &["name", "working_dir", "agent_command", "repository", "base_branch", "setup_script", "var"]).map(|m| view! { <p class="form-error">{m}</p> })}
+            {move || for_form(error(), &FORM_FIELDS).map(|m| view! { <p class="form-error">{m}</p> })}
             <h2>"Secrets"</h2>
             <p class="empty-hint">"Values are kept in this device's keyring and never shown again."</p>
             <Transition fallback=|| "…">
-                {move || Suspend::new(async move {
+                {move || {
+                    let (secret_env_id, env_name) = (secret_env_id.clone(), env_name.clone());
+                    Suspend::new(async move {
                     secrets.await.map(|map| view! {
                         <ul class="secret-list">
-                            {map.into_iter().map(|(var, present)| view! {
-                                <li data-testid="secret-var">
-                                    <span class="mono">{var}</span>
-                                    <span class=if present { "badge ok" } else { "badge warn" }>
-                                        {if present { "set on this device" } else { "no value on this device" }}
-                                    </span>
-                                </li>
+                            {map.into_iter().map(|(var, present)| {
+                                let env_id = secret_env_id.clone();
+                                let question = format!("Remove the secret {var} from “{env_name}” on every synced device, and its value from this device's keyring? This cannot be undone.");
+                                let removed = var.clone();
+                                view! {
+                                    <li data-testid="secret-var">
+                                        <span class="mono">{var}</span>
+                                        <span class=if present { "badge ok" } else { "badge warn" }>
+                                            {if present { "set on this device" } else { "no value on this device" }}
+                                        </span>
+                                        <super::confirm::ConfirmDelete label="Remove…" testid="remove-secret" scope="secret-"
+                                            question=question pending=update.pending().into()
+                                            on_confirm=Callback::new(move |()| {
+                                                saving.set(None);
+                                                update.dispatch((env_id.clone(), EnvironmentPatch {
+                                                    remove_secret_vars: vec![removed.clone()],
+                                                    ..Default::default()
+                                                }));
+                                            }) />
+                                    </li>
+                                }
                             }).collect_view()}
                         </ul>
                     })
-                })}
+                })}}
             </Transition>
             <form class="new-task" on:submit=move |ev: leptos::ev::SubmitEvent| {
                 ev.prevent_default();
