@@ -111,6 +111,7 @@ pub fn run() {
             commands::memory::search_memories,
             commands::memory::list_memories,
             commands::memory::add_memory,
+            commands::memory::update_memory,
             commands::memory::archive_memory,
             commands::memory::unarchive_memory,
             commands::memory::task_context,

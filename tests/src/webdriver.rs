@@ -95,7 +95,18 @@ impl Session {
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
+    /// Clicks `element` as a person would: scrolled to the middle of its scroll container
+    /// first (WebKit's driver leaves an element that shows only its edge where it is, and then
+    /// finds its centre under whatever covers it).
     pub fn click(&self, element: &Element) -> Result<(), String> {
+        call(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({
+                "script": "arguments[0].scrollIntoView({block: 'center', inline: 'nearest'});",
+                "args": [{ ELEMENT_KEY: element.0 }],
+            })),
+        )?;
         call(
             "POST",
             &self.url(&format!("/element/{}/click", element.0)),
@@ -152,6 +163,16 @@ impl Session {
         let v = call("GET", &self.url("/screenshot"), None)?;
         let data = v.as_str().ok_or_else(|| format!("no screenshot in {v}"))?;
         base64_decode(data)
+    }
+
+    /// Runs `script` (a function body; `return` gives the answer) in the window, and answers
+    /// what it returned.
+    pub fn execute(&self, script: &str) -> Result<Value, String> {
+        call(
+            "POST",
+            &self.url("/execute/sync"),
+            Some(json!({ "script": script, "args": [] })),
+        )
     }
 
     /// The first element matching `css`, or an error naming the selector.

@@ -10,6 +10,10 @@ use flightdeck_tests::poll;
 use flightdeck_tests::webdriver::Session;
 use flightdeck_types::{MemoryFilter, NewMemory, NewTask};
 
+// A memory's scope picked and a memory edited.
+#[path = "app_memory/edit.rs"]
+mod edit;
+
 const WAIT: Duration = Duration::from_secs(20);
 
 const STAGING: &str = "The staging database is wiped and reloaded every night at 02:00 UTC";

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 
 use flightdeck_types::{
     AppInfo, ConflictInfo, DeviceTrustInfo, Environment, EnvironmentPatch, ErrorFilter,
-    ErrorRecord, Execution, ExecutionEvent, ExecutionFilter, Memory, MemoryFilter, MemorySearch,
-    MergeOutcome, NewEnvironment, NewMemory, NewSchedule, NewTask, RunDiff, Schedule,
+    ErrorRecord, Execution, ExecutionEvent, ExecutionFilter, Memory, MemoryFilter, MemoryPatch,
+    MemorySearch, MergeOutcome, NewEnvironment, NewMemory, NewSchedule, NewTask, RunDiff, Schedule,
     SchedulePatch, Settings, StartRun, SyncInfo, Task, TaskContext, TaskFilter, TaskPatch,
     Timestamp, WorktreeRecord,
 };
@@ -530,6 +530,24 @@ pub async fn list_memories(filter: MemoryFilter) -> Result<Vec<Memory>, ApiError
 
 pub async fn add_memory(input: NewMemory) -> Result<Memory, ApiError> {
     invoke("add_memory", &InputArgs { input: &input }).await
+}
+
+#[derive(Serialize)]
+struct MemoryPatchArgs<'a> {
+    id: &'a str,
+    patch: &'a MemoryPatch,
+}
+
+/// Edits a memory: each field the patch gives replaces the memory's.
+pub async fn update_memory(id: String, patch: MemoryPatch) -> Result<Memory, ApiError> {
+    invoke(
+        "update_memory",
+        &MemoryPatchArgs {
+            id: &id,
+            patch: &patch,
+        },
+    )
+    .await
 }
 
 /// Archives a memory, or with `archived == false` brings it back.

@@ -7,6 +7,8 @@ use std::process::Output;
 use serde_json::Value;
 
 mod common;
+#[path = "memory/edit.rs"]
+mod edit;
 #[path = "memory/mcp.rs"]
 mod mcp;
 

@@ -2,6 +2,9 @@
 //! and size control, capture from runs, context for a task, and sync between two stores.
 
 mod common;
+// A memory edited: its new text indexed, its scope moved.
+#[path = "memory_search/edit.rs"]
+mod edit;
 #[path = "common/memory.rs"]
 mod model;
 

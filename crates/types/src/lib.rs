@@ -36,8 +36,8 @@ pub use insights::{
     FAILURE_RUNS_LISTED,
 };
 pub use memory::{
-    KeywordOnly, KeywordOnlyReason, Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind,
-    MemorySearch, NewMemory, SearchMode, SimilarRun, TaskContext,
+    KeywordOnly, KeywordOnlyReason, Memory, MemoryFilter, MemoryHit, MemoryPatch, MemoryScope,
+    MemoryScopeKind, MemorySearch, NewMemory, SearchMode, SimilarRun, TaskContext,
 };
 pub use recovery::{ErrorFilter, ErrorKind, ErrorRecord, RecoveryStatus, Severity};
 pub use replay::{ReplayLine, ReplayMark, ReplayState, ReplayStep, RunComparison, StepComparison};

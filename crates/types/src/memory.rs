@@ -74,6 +74,26 @@ pub struct NewMemory {
     pub source_execution_id: Option<String>,
 }
 
+/// A memory's edit: each given field replaces the memory's (`memory edit`, the app's Edit).
+/// A task or environment scope names it by id (or, for an environment, by name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct MemoryPatch {
+    pub content: Option<String>,
+    pub kind: Option<String>,
+    pub scope: Option<MemoryScope>,
+    pub importance: Option<f64>,
+}
+
+impl MemoryPatch {
+    pub fn is_empty(&self) -> bool {
+        self.content.is_none()
+            && self.kind.is_none()
+            && self.scope.is_none()
+            && self.importance.is_none()
+    }
+}
+
 /// Conditions for listing and searching; every given one must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]

@@ -1,10 +1,10 @@
-//! Memory commands: search by meaning and keywords, browse, add, archive and restore, and the
+//! Memory commands: search by meaning and keywords, browse, add, edit, archive and restore, and the
 //! context of a task. They run on a blocking thread, not Tauri's main thread: the first one
 //! loads the embedding model (about a second), and a search embeds its query.
 
 use flightdeck_core::memory::{self, embed::shared_default};
 use flightdeck_core::{CoreError, Store};
-use flightdeck_types::{Memory, MemoryFilter, MemorySearch, NewMemory, TaskContext};
+use flightdeck_types::{Memory, MemoryFilter, MemoryPatch, MemorySearch, NewMemory, TaskContext};
 use tauri::State;
 
 use crate::error::{from_core, shell_error, CommandResult};
@@ -54,6 +54,19 @@ pub async fn list_memories(
 #[tauri::command]
 pub async fn add_memory(state: State<'_, AppState>, input: NewMemory) -> CommandResult<Memory> {
     off_main(&state, move |s| memory::add(s, shared_default(), input)).await
+}
+
+/// Edits a memory's text, kind, scope or importance (`memory edit`).
+#[tauri::command]
+pub async fn update_memory(
+    state: State<'_, AppState>,
+    id: String,
+    patch: MemoryPatch,
+) -> CommandResult<Memory> {
+    off_main(&state, move |s| {
+        memory::update(s, shared_default(), &id, patch)
+    })
+    .await
 }
 
 #[tauri::command]

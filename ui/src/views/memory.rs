@@ -1,15 +1,17 @@
 //! Memory: what agents and people recorded, searched by meaning and keywords. Search (or
 //! browse, newest first, when the box is empty), filter by kind and archived, add a memory,
-//! archive one or bring it back. Each hit says which signals found it.
+//! edit one (text, kind, importance, scope), archive one or bring it back. Each hit says
+//! which signals found it.
 
 use flightdeck_types::{
-    KeywordOnly, Memory, MemoryFilter, MemoryHit, MemoryScopeKind, MemorySearch, NewMemory,
-    SearchMode,
+    KeywordOnly, Memory, MemoryFilter, MemoryHit, MemoryPatch, MemoryScopeKind, MemorySearch,
+    NewMemory, SearchMode,
 };
 use leptos::prelude::*;
 
 use super::format::local_time;
 use super::forms::{for_field, for_form, FieldError};
+use super::memory_edit::{parse_scope_value, MemoryEditor, ScopePicker, UpdateAction};
 use crate::api::{self, ApiError};
 use crate::live::use_live;
 
@@ -79,6 +81,19 @@ pub fn MemoryView() -> impl IntoView {
         };
         load(query.get(), filter)
     });
+    // The memory whose editor is open, and its edit: both live here, as the rows are drawn
+    // anew whenever a memory changes (the edit's own change included).
+    let editing = RwSignal::new(None::<String>);
+    let update: UpdateAction = Action::new_local(|(id, patch): &(String, MemoryPatch)| {
+        api::update_memory(id.clone(), patch.clone())
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(saved)) = update.value().get() {
+            if editing.get_untracked().as_deref() == Some(saved.id.as_str()) {
+                editing.set(None);
+            }
+        }
+    });
     let failed = move || toggle.value().get().and_then(Result::err);
     view! {
         <section class="view" data-testid="memory">
@@ -122,7 +137,7 @@ pub fn MemoryView() -> impl IntoView {
                             {keyword_only}
                             <ul class="memory-list" data-testid="memory-list">
                                 {rows.into_iter().map(|(memory, hit)| view! {
-                                    <MemoryRow memory=memory hit=hit toggle=toggle />
+                                    <MemoryRow memory=memory hit=hit toggle=toggle editing=editing update=update />
                                 }).collect_view()}
                             </ul>
                         }.into_any()
@@ -161,9 +176,29 @@ pub fn signals(hit: &MemoryHit) -> String {
 }
 
 #[component]
-fn MemoryRow(memory: Memory, hit: Option<MemoryHit>, toggle: Toggle) -> impl IntoView {
+fn MemoryRow(
+    memory: Memory,
+    hit: Option<MemoryHit>,
+    toggle: Toggle,
+    editing: RwSignal<Option<String>>,
+    update: UpdateAction,
+) -> impl IntoView {
     let id = memory.id.clone();
     let archive = !memory.archived;
+    let open = {
+        let id = memory.id.clone();
+        move || editing.get().as_deref() == Some(id.as_str())
+    };
+    let edit_id = memory.id.clone();
+    let edited = memory.clone();
+    let editor = move || {
+        open().then(|| {
+            view! {
+                <MemoryEditor memory=edited.clone() update=update
+                    on_cancel=Callback::new(move |()| editing.set(None)) />
+            }
+        })
+    };
     view! {
         <li class="memory-row" data-testid="memory-row" data-id=memory.id.clone()
             data-archived=memory.archived.to_string()>
@@ -175,7 +210,13 @@ fn MemoryRow(memory: Memory, hit: Option<MemoryHit>, toggle: Toggle) -> impl Int
                     local_time(memory.created_at))}
                 {hit.map(|hit| view! { <span data-testid="memory-signals">{format!(" · {}", signals(&hit))}</span> })}
             </div>
+            {editor}
             <div class="row">
+                <button class="button" data-testid="memory-edit"
+                    on:click=move |_| {
+                        update.value().set(None);
+                        editing.set(Some(edit_id.clone()));
+                    }>"Edit"</button>
                 <button class="button" data-testid=if archive { "memory-archive" } else { "memory-restore" }
                     disabled=move || toggle.pending().get()
                     on:click=move |_| { toggle.dispatch((id.clone(), archive)); }>
@@ -201,6 +242,8 @@ fn NewMemoryForm() -> impl IntoView {
     let content = RwSignal::new(String::new());
     let kind = RwSignal::new(String::new());
     let importance = RwSignal::new(String::new());
+    // Kept after a save, as the kind is: the next memory likely belongs to the same place.
+    let scope = RwSignal::new("global".to_string());
     // A number that does not parse never reaches the engine: said here, beside the field.
     let importance_error = RwSignal::new(None::<String>);
     let error = move || add.value().get().and_then(Result::err);
@@ -240,6 +283,7 @@ fn NewMemoryForm() -> impl IntoView {
             content: content.get_untracked(),
             kind: (!kind.trim().is_empty()).then(|| kind.trim().to_string()),
             importance: parsed,
+            scope: parse_scope_value(&scope.get_untracked()),
             ..Default::default()
         });
     };
@@ -269,6 +313,10 @@ fn NewMemoryForm() -> impl IntoView {
                     aria-label="Importance from 0 to 1" prop:value=importance
                     on:input=move |ev| importance.set(event_target_value(&ev)) />
                 <FieldError testid="importance" message=importance_message />
+            </div>
+            <div class="field">
+                <ScopePicker value=scope testid="memory-scope-input" />
+                <FieldError testid="scope" message=beside("scope") />
             </div>
             <button class="button primary" type="submit" data-testid="memory-add"
                 disabled=move || add.pending().get()>"Remember"</button>

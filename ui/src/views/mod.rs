@@ -17,6 +17,7 @@ pub mod format;
 pub mod forms;
 pub mod insights;
 pub mod memory;
+mod memory_edit;
 pub mod runs;
 pub mod schedules;
 pub mod search_settings;

@@ -55,6 +55,23 @@ pub enum MemoryCommand {
     },
     /// Show one memory
     Show { id: String },
+    /// Change a memory's text, kind, scope or importance; what is not given stays. A new text
+    /// is indexed again (by meaning too when the model is installed)
+    Edit {
+        id: String,
+        /// The new text
+        #[arg(long, value_name = "TEXT")]
+        content: Option<String>,
+        /// The new kind (note, fact, lesson...)
+        #[arg(long, value_name = "KIND")]
+        kind: Option<String>,
+        /// The new scope: `global`, `task:ID` or `env:NAME|ID`
+        #[arg(long, value_name = "SCOPE")]
+        scope: Option<String>,
+        /// The new importance, 0.0 to 1.0
+        #[arg(long, value_name = "N", allow_negative_numbers = true)]
+        importance: Option<f64>,
+    },
     /// Archive a memory: hidden from default lists and searches, kept and findable with
     /// --archived
     Archive { id: String },

@@ -7,8 +7,8 @@ use flightdeck_core::memory::embed::find_model_dir;
 use flightdeck_core::memory::{self, Embedder, MiniLm};
 use flightdeck_core::{environments, tasks, CoreError, Store};
 use flightdeck_types::{
-    KeywordOnly, KeywordOnlyReason, Memory, MemoryFilter, MemoryHit, MemoryScope, MemoryScopeKind,
-    NewMemory, SearchMode,
+    KeywordOnly, KeywordOnlyReason, Memory, MemoryFilter, MemoryHit, MemoryPatch, MemoryScope,
+    MemoryScopeKind, NewMemory, SearchMode,
 };
 use serde::Serialize;
 
@@ -130,6 +130,30 @@ pub fn run(
         MemoryCommand::Show { id } => {
             let found = memory::get(store, id)?;
             out.print(&found, || render_one(&found));
+        }
+        MemoryCommand::Edit {
+            id,
+            content,
+            kind,
+            scope,
+            importance,
+        } => {
+            let patch = MemoryPatch {
+                content: content.clone(),
+                kind: kind.clone(),
+                scope: scope
+                    .as_deref()
+                    .map(|s| parse_scope(store, s))
+                    .transpose()?,
+                importance: *importance,
+            };
+            // The model is loaded only for a new text: nothing else changes the vector.
+            let embedder = match content {
+                Some(_) => load_embedder(data_dir)?,
+                None => None,
+            };
+            let edited = memory::update(store, as_dyn(&embedder), id, patch)?;
+            out.print(&edited, || format!("edited {}", edited.id));
         }
         MemoryCommand::Archive { id } => {
             let archived = memory::archive(store, id)?;

@@ -11,6 +11,7 @@
 mod bert;
 mod budget;
 mod capture;
+mod edit;
 pub mod embed;
 pub mod rank;
 mod search;
@@ -28,6 +29,7 @@ pub use capture::{
     capture_from_file, capture_from_output, capture_run, is_memory_line, CaptureReport,
     RunMemories, MAX_FILE_BYTES, MAX_PER_RUN, MEMORY_FILE_ENV,
 };
+pub use edit::{resolve_scope, update};
 pub use embed::{Embedder, HttpEmbedder, HttpEmbedderConfig, MiniLm};
 pub use search::{context_for_task, context_for_text, fts_query, search, search_with_floor};
 pub use vectors::nearest as nearest_vectors;

@@ -107,6 +107,34 @@ pub fn matching(conn: &Connection, ids: &[String], filter: &MemoryFilter) -> Res
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// Writes a memory's editable fields (content, kind, scope, importance) and `updated_at`;
+/// cr-sqlite marks only the columns whose values changed, so a concurrent edit of another
+/// field on another device survives the merge.
+pub fn update_fields(conn: &Connection, m: &Memory) -> Result<()> {
+    let n = conn
+        .prepare_cached(
+            "UPDATE memories SET content = ?2, kind = ?3, scope_kind = ?4, scope_id = ?5,
+                 importance = ?6, updated_at = ?7
+             WHERE id = ?1",
+        )?
+        .execute(params![
+            m.id,
+            m.content,
+            m.kind,
+            m.scope.kind.as_str(),
+            m.scope.id,
+            m.importance,
+            m.updated_at.as_millis(),
+        ])?;
+    if n == 0 {
+        return Err(CoreError::NotFound {
+            kind: "memory",
+            key: m.id.clone(),
+        });
+    }
+    Ok(())
+}
+
 pub fn set_archived(
     conn: &Connection,
     id: &str,
