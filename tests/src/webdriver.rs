@@ -175,6 +175,19 @@ impl Session {
         )
     }
 
+    /// Resizes the window to `width` x `height` (its outer size, as the window manager sees
+    /// it) and answers the size of the page's viewport once the page reports it changed.
+    pub fn set_window_size(&self, width: u32, height: u32) -> Result<(u32, u32), String> {
+        call(
+            "POST",
+            &self.url("/window/rect"),
+            Some(json!({ "width": width, "height": height })),
+        )?;
+        let v = self.execute("return [window.innerWidth, window.innerHeight];")?;
+        let size = |i: usize| v[i].as_u64().unwrap_or(0) as u32;
+        Ok((size(0), size(1)))
+    }
+
     /// The first element matching `css`, or an error naming the selector.
     pub fn find(&self, css: &str) -> Result<Element, String> {
         self.find_all(css)?

@@ -20,6 +20,8 @@ mod git;
 #[path = "app/insights.rs"]
 mod insights;
 // What other devices and processes write, on screen without a reload.
+#[path = "app/layout.rs"]
+mod layout;
 #[path = "app/live.rs"]
 mod live;
 #[path = "app/runs_view.rs"]

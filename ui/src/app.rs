@@ -24,10 +24,27 @@ pub fn App() -> impl IntoView {
             theme.set(saved);
         }
     });
+    // The sidebar: folded or not by hand (`Some`), else by the window's width (style.css
+    // folds it under NARROW_PX, where it opens as a drawer over the view).
+    let nav_open = RwSignal::new(None::<bool>);
+    let narrow = || {
+        window()
+            .inner_width()
+            .ok()
+            .and_then(|w| w.as_f64())
+            .unwrap_or(1200.0)
+            < NARROW_PX
+    };
+    let toggle_nav = Callback::new(move |()| {
+        let open = nav_open.get_untracked().unwrap_or_else(|| !narrow());
+        nav_open.set(Some(!open));
+    });
     view! {
         <div class="shell" data-testid="app-root" data-theme=move || theme.get().as_str()
+            class:nav-open=move || nav_open.get() == Some(true)
+            class:nav-closed=move || nav_open.get() == Some(false)
             data-ready-ms=move || ready.0.get().map(|ms| ms.to_string())>
-            <Header />
+            <Header toggle_nav=toggle_nav />
             <nav class="nav">
                 {Route::NAV
                     .into_iter()
@@ -39,7 +56,13 @@ pub fn App() -> impl IntoView {
                                 class="nav-item"
                                 data-testid=testid
                                 class:active=move || route.get().section() == item
-                                on:click=move |_| route.set(target.clone())
+                                on:click=move |_| {
+                                    route.set(target.clone());
+                                    // A drawer closes once a view is picked from it.
+                                    if narrow() {
+                                        nav_open.set(None);
+                                    }
+                                }
                             >
                                 {item.label()}
                                 {(item == Route::Errors).then(|| view! { <OpenErrors /> })}
@@ -58,11 +81,19 @@ pub fn App() -> impl IntoView {
     }
 }
 
+/// Under this window width the sidebar is folded unless opened by hand (style.css says the
+/// same in its `max-width: 959px` rules).
+const NARROW_PX: f64 = 960.0;
+
 #[component]
-fn Header() -> impl IntoView {
+fn Header(toggle_nav: Callback<()>) -> impl IntoView {
     view! {
         <header class="header">
-            <span class="app-name">"Flightdeck"</span>
+            <span class="header-start">
+                <button class="nav-toggle" data-testid="nav-toggle" title="Show or hide the sidebar"
+                    aria-label="Show or hide the sidebar" on:click=move |_| toggle_nav.run(())>"☰"</button>
+                <span class="app-name">"Flightdeck"</span>
+            </span>
             <SyncIndicator />
         </header>
     }

@@ -64,6 +64,7 @@ pub fn SchedulesView() -> impl IntoView {
                             }.into_any();
                         }
                         view! {
+                            <div class="table-scroll">
                             <table class="table" data-testid="schedule-table">
                                 <thead><tr>
                                     <th>"Name"</th><th>"When"</th><th>"Next"</th><th>"Runs"</th>
@@ -73,6 +74,7 @@ pub fn SchedulesView() -> impl IntoView {
                                     {list.into_iter().map(|s| view! { <ScheduleRow schedule=s actions=actions /> }).collect_view()}
                                 </tbody>
                             </table>
+                            </div>
                         }.into_any()
                     })
                 })}
