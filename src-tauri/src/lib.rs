@@ -74,6 +74,7 @@ pub fn run() {
             commands::sync::sync_status,
             commands::sync::join_sync,
             commands::sync::sync_now,
+            commands::sync::leave_sync,
             commands::sync::list_conflicts,
             commands::sync::restore_conflict,
             commands::sync::list_devices,

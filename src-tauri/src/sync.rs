@@ -99,6 +99,15 @@ pub fn stop_standalone(app: &AppHandle) {
     drop(stopped);
 }
 
+/// After a leave: the app's own background sync stops, and the worker's (which stops by
+/// itself at its next round) no longer counts, so that joining again starts the app's.
+pub fn stop_after_leaving(app: &AppHandle) {
+    stop_standalone(app);
+    let state = app.state::<AppState>();
+    state.worker_syncs.store(false, Ordering::SeqCst);
+    set_live(app, None, None);
+}
+
 fn spawn(app: AppHandle, store: Arc<Store>, keyring: Arc<OsKeyring>) -> Daemon {
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
     let thread = std::thread::spawn(move || {

@@ -10,7 +10,7 @@
 //!
 //! The second form starts a real sync server (throwaway Postgres), seeds a workspace and
 //! saves screenshots of the board, environments, sync, memory, an agent run's diff (real git)
-//! and the dark theme into `docs`.
+//! and the dark theme into `docs`, then the board at 800x600 and 1920x1080 in both themes.
 
 use std::path::Path;
 use std::time::Duration;
@@ -318,6 +318,30 @@ fn screenshots(dir: &Path) {
     click("[data-testid=nav-tasks]");
     wait("[data-testid=task-card]");
     shot("screenshot-dark.png");
+    // The smallest window the app is made for and a large one, in both themes (issue 21,
+    // item 6). On the small one the sidebar is folded: the ☰ button opens it as a drawer.
+    let go = |nav: &str| {
+        let item = format!("[data-testid=nav-{nav}]");
+        let shown = format!(
+            "const r = document.querySelector('{item}').getBoundingClientRect(); \
+             return r.width > 0;"
+        );
+        if !ui.execute(&shown).unwrap().as_bool().unwrap_or(false) {
+            click("[data-testid=nav-toggle]");
+        }
+        click(&item);
+    };
+    for (width, height) in [(800, 600), (1920, 1080)] {
+        ui.set_window_size(width, height).unwrap();
+        for theme in ["light", "dark"] {
+            go("settings");
+            wait(&format!("[data-testid=theme-{theme}]"));
+            click(&format!("[data-testid=theme-{theme}]"));
+            go("tasks");
+            wait("[data-testid=task-card]");
+            shot(&format!("screenshot-{width}x{height}-{theme}.png"));
+        }
+    }
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -26,6 +26,8 @@ mod layout;
 mod live;
 #[path = "app/runs_view.rs"]
 mod runs_view;
+#[path = "app/schedule_preview.rs"]
+mod schedule_preview;
 #[path = "app/task_actions.rs"]
 mod task_actions;
 #[path = "app/time_travel.rs"]

@@ -9,6 +9,8 @@ mod adopt;
 mod headless;
 #[path = "cli_sync/import.rs"]
 mod import;
+#[path = "cli_sync/leave.rs"]
+mod leave;
 #[path = "cli_sync/mcp.rs"]
 mod mcp;
 #[path = "cli_sync/telemetry.rs"]

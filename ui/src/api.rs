@@ -582,6 +582,11 @@ pub async fn sync_now() -> Result<flightdeck_types::SyncRound, ApiError> {
     invoke("sync_now", &()).await
 }
 
+/// Leaves the sync server; this device's data stays.
+pub async fn leave_sync() -> Result<flightdeck_types::SyncLeft, ApiError> {
+    invoke("leave_sync", &()).await
+}
+
 /// Every task's title by id, archived ones included (for views that name a run's or an
 /// error's task); empty when the tasks cannot be read.
 pub async fn task_titles() -> std::collections::HashMap<String, String> {

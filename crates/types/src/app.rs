@@ -47,6 +47,19 @@ pub struct SyncRound {
     pub conflicts: u64,
 }
 
+/// What leaving the sync server did (the app's Leave, `flightdeck sync leave`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncLeft {
+    pub server_url: String,
+    /// Why the server could not be told (the token then works there until its admin revokes
+    /// the device); `None` when the server revoked it.
+    pub server_error: Option<String>,
+    /// The server's id for this device, for that admin.
+    pub device_id: Option<String>,
+    /// Local changes the server never had: they stay on this device.
+    pub unpushed_cells: u64,
+}
+
 /// Sync as the UI shows it: the payload of the `sync-status` event and of `sync_status`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncInfo {

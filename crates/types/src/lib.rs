@@ -25,7 +25,7 @@ pub mod worktree;
 
 pub use app::{
     AppInfo, CommandError, ConflictInfo, DerivedRun, DeviceTrustInfo, EntityChanged, RunEvents,
-    Settings, StartRun, SyncInfo, SyncRound, Theme, WorkerState, WorkflowRunDetail,
+    Settings, StartRun, SyncInfo, SyncLeft, SyncRound, Theme, WorkerState, WorkflowRunDetail,
     WorkflowSummary,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};

@@ -81,6 +81,12 @@ pub struct DevicesResponse {
     pub devices: Vec<DeviceInfo>,
 }
 
+/// `POST /v1/leave`: the calling device left its workspace; its token is revoked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaveResponse {
+    pub device_id: String,
+}
+
 /// A SQLite value, tagged so that text and blobs stay apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]

@@ -1,9 +1,9 @@
-//! Sync commands: status, joining a server (which starts background sync), and the conflict
-//! log with restore.
+//! Sync commands: status, joining a server (which starts background sync), leaving it (which
+//! stops it), and the conflict log with restore.
 
 use flightdeck_core::sync::account;
 use flightdeck_core::trust;
-use flightdeck_types::{ConflictInfo, DeviceTrustInfo, SyncInfo, SyncRound, Timestamp};
+use flightdeck_types::{ConflictInfo, DeviceTrustInfo, SyncInfo, SyncLeft, SyncRound, Timestamp};
 use tauri::{AppHandle, State};
 
 use crate::error::{from_core, CommandResult};
@@ -31,6 +31,24 @@ pub async fn join_sync(
     crate::sync::start_if_joined(&app)?;
     crate::sync::report(&app);
     crate::sync::info(&state)
+}
+
+/// Leaves the sync server (`flightdeck sync leave`): the server revokes this device's token,
+/// the app's background sync stops (the worker's stops at its next round), the data stays.
+#[tauri::command]
+pub async fn leave_sync(app: AppHandle, state: State<'_, AppState>) -> CommandResult<SyncLeft> {
+    let (store, keyring) = (state.store()?.clone(), state.keyring()?.clone());
+    let left = account::leave(&store, keyring.as_ref())
+        .await
+        .map_err(from_core)?;
+    crate::sync::stop_after_leaving(&app);
+    crate::sync::report(&app);
+    Ok(SyncLeft {
+        server_url: left.server_url,
+        server_error: left.server_error,
+        device_id: left.device_id,
+        unpushed_cells: left.unpushed_cells as u64,
+    })
 }
 
 /// One sync round now (push what is pending, pull until current), then the status event.

@@ -153,6 +153,19 @@ pub fn document() -> Value {
                     "200": json_body("DevicesResponse", "Every device of the workspace, revoked ones too"),
                 })),
             }},
+            "/v1/leave": { "post": {
+                "summary": "The calling device leaves its workspace",
+                "description": "Revokes the caller's device token (as the admin command `device \
+                    revoke` does) and closes its open sockets: every later request with the \
+                    token is refused with 403 device_revoked. The workspace's data and its other \
+                    devices are untouched; the device may join again with a join token \
+                    (`flightdeck sync leave` calls this, then forgets the server locally).",
+                "security": bearer,
+                "parameters": [protocol, schema_header, client_time],
+                "responses": merge(device_errors(), json!({
+                    "200": json_body("LeaveResponse", "The device left; its token no longer works"),
+                })),
+            }},
             "/v1/ws": { "get": {
                 "summary": "WebSocket announcing the workspace's head",
                 "description": "Authenticated before the upgrade, by the Authorization header or \

@@ -215,6 +215,9 @@ pub fn schemas() -> Value {
         "DevicesResponse": object("GET /v1/devices: the devices of the caller's workspace.", vec![
             field("devices", array_of("DeviceInfo"), "Every device, revoked ones too."),
         ]),
+        "LeaveResponse": object("POST /v1/leave: the device that left.", vec![
+            field("device_id", string(), "The server's id for the device, now revoked."),
+        ]),
         "Announcement": object("A /v1/ws text frame.", vec![
             field("head", int64(), "The workspace's newest server sequence number. Pull \
                 when it is above your pull cursor."),

@@ -310,3 +310,46 @@ async fn devices_are_listed_to_their_workspace_with_the_schema_version_they_sent
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"]["code"], "unauthorized");
 }
+
+#[tokio::test]
+async fn a_device_that_leaves_is_revoked_and_the_others_keep_syncing() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use flightdeck_types::sync::{DevicesResponse, LeaveResponse};
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let b = server.join(&join_token, 2).await;
+    let request = |method: &str, path: &str, token: &str| {
+        Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (status, body) = server
+        .send(request("POST", "/v1/leave", &a.device_token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let left: LeaveResponse = serde_json::from_value(body).unwrap();
+    assert_eq!(left.device_id, a.device_id);
+
+    // Its token no longer works, for anything, leaving again included.
+    for (method, path) in [("GET", "/v1/devices"), ("POST", "/v1/leave")] {
+        let (status, body) = server.send(request(method, path, &a.device_token)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "device_revoked", "{body}");
+    }
+    // The other device still works and sees it revoked.
+    let (status, body) = server
+        .send(request("GET", "/v1/devices", &b.device_token))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let listed: DevicesResponse = serde_json::from_value(body).unwrap();
+    let revoked: Vec<(String, bool)> = listed
+        .devices
+        .iter()
+        .map(|d| (d.site_id.clone(), d.revoked))
+        .collect();
+    assert_eq!(revoked, vec![(site(1), true), (site(2), false)]);
+}

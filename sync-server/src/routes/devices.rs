@@ -1,10 +1,12 @@
 //! `GET /v1/devices`: the devices of the caller's workspace, with the local schema version
 //! each last sent, so that a device holding changes from a newer build can name that device.
+//! `POST /v1/leave`: the calling device leaves: its token is revoked (as `device revoke`
+//! does), its open sockets closed.
 
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use flightdeck_types::sync::{DeviceInfo, DevicesResponse};
+use flightdeck_types::sync::{DeviceInfo, DevicesResponse, LeaveResponse};
 
 use crate::app::AppState;
 use crate::db::{workspaces, DbError};
@@ -12,7 +14,22 @@ use crate::error::ApiError;
 use crate::routes::auth::AuthedDevice;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/v1/devices", get(devices))
+    Router::new()
+        .route("/v1/devices", get(devices))
+        .route("/v1/leave", post(leave))
+}
+
+async fn leave(
+    State(state): State<AppState>,
+    AuthedDevice(device): AuthedDevice,
+) -> Result<Json<LeaveResponse>, ApiError> {
+    let client = state.pool.get().await.map_err(DbError::from)?;
+    // The extractor refused a revoked device already; a leave racing another one finds the
+    // device revoked here, which is what it asked for.
+    workspaces::revoke_device(&**client, device.id).await?;
+    Ok(Json(LeaveResponse {
+        device_id: device.id.to_string(),
+    }))
 }
 
 async fn devices(

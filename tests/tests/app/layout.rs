@@ -3,7 +3,8 @@
 //! outside a table that scrolls itself), no select too narrow to show its choice, no button
 //! with clipped text, every board column on screen, one height for inputs and selects; the
 //! sidebar folds away on a small window and comes back as a drawer, and folds and unfolds on
-//! a large one. In the dark theme a placeholder is clearly dimmer than a value (item 10).
+//! a large one. In the dark theme a placeholder is clearly dimmer than a value, and an
+//! environment's variables line up with the input row that adds one (item 10).
 
 use flightdeck_core::{environments, memory, runs, schedules, tasks, Store};
 use flightdeck_tests::app::App;
@@ -59,6 +60,20 @@ const heights = [...content.querySelectorAll('input.input, select.input')]
     .filter(h => h > 0);
 if (heights.length && Math.max(...heights) - Math.min(...heights) > 1)
     out.push('inputs and selects differ in height: ' + Math.min(...heights) + ' to ' + Math.max(...heights));
+// An environment's variables: each column's text starts where the text typed into the input
+// row below it does.
+const textStart = el => { const c = getComputedStyle(el); return el.getBoundingClientRect().left
+    + parseFloat(c.borderLeftWidth) + parseFloat(c.paddingLeft); };
+const variable = content.querySelector('[data-testid=env-var]');
+if (variable) {
+    const inputs = ['var-name', 'var-value'].map(t => content.querySelector('[data-testid=' + t + ']'));
+    inputs.forEach((input, i) => {
+        const cell = variable.children[i];
+        if (!input || Math.abs(textStart(cell) - textStart(input)) > 1)
+            out.push('variable column ' + i + ' does not line up with its input: '
+                + Math.round(textStart(cell)) + ' vs ' + (input ? Math.round(textStart(input)) : 'none'));
+    });
+}
 for (const col of content.querySelectorAll('[data-testid=board-column]')) {
     const r = col.getBoundingClientRect();
     if (r.left < box.left - 1 || r.right > box.right + 1 || r.width < 120)

@@ -1,6 +1,6 @@
 //! What is written elsewhere shows in the real app without a reload: a task synced from
-//! another device through the real sync server (and the Sync view's devices, trust and Sync
-//! now), and a run another process on the same database queues and runs.
+//! another device through the real sync server (and the Sync view's devices, trust, Sync now
+//! and Leave), and a run another process on the same database queues and runs.
 
 use flightdeck_core::{tasks, Store};
 use flightdeck_tests::app::App;
@@ -112,6 +112,33 @@ fn a_change_on_another_device_appears_without_a_reload() {
             && rule.contains("more than 5 minutes off the server's"),
         "{rule}"
     );
+
+    // Leave… asks first (Cancel keeps the sync), then leaves: it says so, the join form is
+    // back, and the engine no longer joined (that the daemon stops: the CLI's leave test).
+    ui.click(&ui.find("[data-testid=sync-leave]").unwrap())
+        .unwrap();
+    let question = poll::until("the question", WAIT, || {
+        first_text(ui, "[data-testid=confirm-sync-delete-prompt]")
+    });
+    assert!(question.contains(&server.url), "{question}");
+    ui.click(&ui.find("[data-testid=cancel-sync-delete]").unwrap())
+        .unwrap();
+    assert!(account::status(&store).unwrap().joined);
+    ui.click(&ui.find("[data-testid=sync-leave]").unwrap())
+        .unwrap();
+    ui.click(&ui.find("[data-testid=confirm-sync-delete]").unwrap())
+        .unwrap();
+    let left = poll::until("the leave's answer", WAIT, || {
+        first_text(ui, "[data-testid=sync-left]")
+    });
+    assert!(
+        left.contains(&server.url) && left.contains("no longer syncs"),
+        "{left}"
+    );
+    poll::until("the join form back", WAIT, || {
+        Ok((!ui.find_all("[data-testid=join-form]")?.is_empty()).then_some(()))
+    });
+    assert!(!account::status(&store).unwrap().joined);
 }
 
 #[test]

@@ -17,7 +17,11 @@ pub fn ConfirmDelete(
     /// Shown after Delete and Cancel while the question stands.
     #[prop(optional, into)]
     extra: Option<ViewFn>,
+    /// The confirming button's label when not "Delete" (say, "Leave").
+    #[prop(optional)]
+    confirm: Option<&'static str>,
 ) -> impl IntoView {
+    let confirm = confirm.unwrap_or("Delete");
     let confirming = RwSignal::new(false);
     move || {
         if confirming.get() {
@@ -25,7 +29,7 @@ pub fn ConfirmDelete(
             view! {
                 <span class="confirm" data-testid=format!("confirm-{scope}delete-prompt")>{question.clone()}</span>
                 <button class="button danger" data-testid=format!("confirm-{scope}delete")
-                    disabled=move || pending.get() on:click=move |_| on_confirm.run(())>"Delete"</button>
+                    disabled=move || pending.get() on:click=move |_| on_confirm.run(())>{confirm}</button>
                 <button class="button" data-testid=format!("cancel-{scope}delete")
                     on:click=move |_| confirming.set(false)>"Cancel"</button>
                 {extra.map(|extra| extra.run())}

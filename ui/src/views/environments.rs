@@ -282,31 +282,43 @@ fn EnvironmentEditor(
                 </div>
             </form>
             <h2>"Variables"</h2>
-            <table class="table" data-testid="env-vars">
-                <tbody>
-                    {vars.into_iter().map(|(k, v)| {
-                        let key = k.clone();
-                        let env_id = env_id.clone();
-                        view! {
-                            <tr data-testid="env-var">
-                                <td class="mono">{k}</td><td class="mono">{v}</td>
-                                <td><button class="button" on:click=move |_| {
-                                    update.dispatch((env_id.clone(), EnvironmentPatch { unset_vars: vec![key.clone()], ..Default::default() }));
-                                }>"Remove"</button></td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-            <form class="new-task" on:submit=add_var>
-                <div class="field">
-                    <input class="input mono" data-testid="var-name" placeholder="NAME"
-                        prop:value=var_name on:input=move |ev| var_name.set(event_target_value(&ev)) />
-                    <FieldError testid="var" message=Signal::derive(move || for_field(error(), "var")) />
-                </div>
-                <input class="input mono grow" data-testid="var-value" placeholder="value"
-                    prop:value=var_value on:input=move |ev| var_value.set(event_target_value(&ev)) />
-                <button class="button" type="submit" data-testid="var-add">"Set variable"</button>
+            // The row that adds a variable is the table's last, so that its inputs line up
+            // with the name and value columns above them.
+            <form on:submit=add_var>
+                <table class="table vars" data-testid="env-vars">
+                    <tbody>
+                        {vars.into_iter().map(|(k, v)| {
+                            let key = k.clone();
+                            let env_id = env_id.clone();
+                            view! {
+                                <tr data-testid="env-var">
+                                    <td class="mono">{k}</td><td class="mono">{v}</td>
+                                    <td class="actions"><button class="button" type="button" on:click=move |_| {
+                                        update.dispatch((env_id.clone(), EnvironmentPatch { unset_vars: vec![key.clone()], ..Default::default() }));
+                                    }>"Remove"</button></td>
+                                </tr>
+                            }
+                        }).collect_view()}
+                    </tbody>
+                    <tfoot>
+                        <tr>
+                            <td>
+                                <input class="input mono" data-testid="var-name" placeholder="NAME"
+                                    aria-label="Variable name"
+                                    prop:value=var_name on:input=move |ev| var_name.set(event_target_value(&ev)) />
+                                <FieldError testid="var" message=Signal::derive(move || for_field(error(), "var")) />
+                            </td>
+                            <td>
+                                <input class="input mono" data-testid="var-value" placeholder="value"
+                                    aria-label="Variable value"
+                                    prop:value=var_value on:input=move |ev| var_value.set(event_target_value(&ev)) />
+                            </td>
+                            <td class="actions">
+                                <button class="button" type="submit" data-testid="var-add">"Set variable"</button>
+                            </td>
+                        </tr>
+                    </tfoot>
+                </table>
             </form>
             {move || for_form(error(), &FORM_FIELDS).map(|m| view! { <p class="form-error">{m}</p> })}
             <h2>"Secrets"</h2>

@@ -1,4 +1,5 @@
-//! Sync: the live status, joining a server, and the conflict log with restore.
+//! Sync: the live status, joining a server, leaving it (after asking), and the conflict log
+//! with restore.
 
 use flightdeck_types::SyncInfo;
 use leptos::prelude::*;
@@ -13,20 +14,73 @@ pub fn SyncView() -> impl IntoView {
     // Here, not in the status panel: the panel is redrawn at every status event (the round's
     // own among them), and the round's result must outlive that.
     let round: SyncRoundAction = Action::new_local(|_: &()| api::sync_now());
+    // Here too: the leave's answer is shown over the join form that replaces the status.
+    let leave: LeaveAction = Action::new_local(|_: &()| api::leave_sync());
     view! {
         <section class="view" data-testid="sync">
             <h1>"Sync"</h1>
+            {move || leave.value().get().and_then(Result::ok).map(|left| view! { <Left left=left /> })}
             {move || match live.sync.get() {
                 None => view! { <p class="loading">"Reading the sync status…"</p> }.into_any(),
-                Some(info) if info.joined => view! { <Status info=info round=round /> <Devices /> <Conflicts /> }.into_any(),
+                Some(info) if info.joined => view! { <Status info=info round=round leave=leave /> <Devices /> <Conflicts /> }.into_any(),
                 Some(_) => view! { <JoinForm /> }.into_any(),
             }}
         </section>
     }
 }
 
+type LeaveAction = Action<(), Result<flightdeck_types::SyncLeft, api::ApiError>>;
+
+/// What the leave did: the server told or not, and what stayed only here.
 #[component]
-fn Status(info: SyncInfo, round: SyncRoundAction) -> impl IntoView {
+fn Left(left: flightdeck_types::SyncLeft) -> impl IntoView {
+    let mut text = format!(
+        "Left {}: this device no longer syncs; its data stays here.",
+        left.server_url
+    );
+    if left.unpushed_cells > 0 {
+        text.push_str(&format!(
+            " {} changes never reached the server and stay only on this device.",
+            left.unpushed_cells
+        ));
+    }
+    let warning = left.server_error.map(|e| {
+        format!(
+            "The server could not be told ({e}); its token for this device works there until \
+             its admin revokes device {}.",
+            left.device_id.unwrap_or_else(|| "(unknown)".into())
+        )
+    });
+    view! {
+        <p class="notice" data-testid="sync-left">{text}</p>
+        {warning.map(|w| view! { <p class="form-error" data-testid="sync-left-warning">{w}</p> })}
+    }
+}
+
+/// Leave…, then the question: what stays and what stops.
+#[component]
+fn Leave(server: String, pending: usize, leave: LeaveAction) -> impl IntoView {
+    let mut question = format!(
+        "Leave {server}? This device stops syncing and forgets the server; its data stays here."
+    );
+    if pending > 0 {
+        question.push_str(&format!(
+            " {pending} changes not pushed yet will stay only on this device."
+        ));
+    }
+    view! {
+        <super::confirm::ConfirmDelete label="Leave…" testid="sync-leave" scope="sync-" confirm="Leave"
+            question=question pending=leave.pending().into()
+            on_confirm=Callback::new(move |()| { leave.dispatch(()); }) />
+        {move || leave.value().get().and_then(Result::err).map(|e| view! {
+            <span class="form-error" data-testid="sync-leave-error">{e.message}</span>
+        })}
+    }
+}
+
+#[component]
+fn Status(info: SyncInfo, round: SyncRoundAction, leave: LeaveAction) -> impl IntoView {
+    let server = info.server_url.clone().unwrap_or_default();
     let online = match info.online {
         Some(true) => "Online",
         Some(false) => "Offline",
@@ -42,7 +96,10 @@ fn Status(info: SyncInfo, round: SyncRoundAction) -> impl IntoView {
                 <dt>"Last sync"</dt><dd data-testid="sync-last">{info.last_sync_at.map(super::format::local_time).unwrap_or_else(|| "never".into())}</dd>
                 <dt>"This device"</dt><dd>{info.device_id}</dd>
             </dl>
-            <SyncNow round=round />
+            <div class="form-row">
+                <SyncNow round=round />
+                <Leave server=server pending=info.pending_cells leave=leave />
+            </div>
             {info.last_error.map(|e| view! { <p class="form-error">{e}</p> })}
             {info.newer_version_notice.map(|n| view! { <p class="form-error" data-testid="sync-newer-version">{n}</p> })}
             {info.server_loss_notice.map(|n| view! { <p class="form-error" data-testid="sync-server-loss">{n}</p> })}

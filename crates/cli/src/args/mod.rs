@@ -160,6 +160,10 @@ pub enum SyncCommand {
     },
     /// Push pending changes and pull until current
     Now,
+    /// Stop syncing: the server revokes this device's token, and this device forgets the
+    /// server, its workspace and its cursors. The local data stays; changes never pushed stay
+    /// only here. Joining again (any server) pushes everything
+    Leave,
     /// Show the server, pending changes, last sync and cursors
     Status,
     /// List values that remote changes overwrote before the server had them

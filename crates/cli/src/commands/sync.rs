@@ -68,6 +68,29 @@ pub fn run(store: &Store, cmd: &SyncCommand, out: &Output) -> Result<(), CoreErr
                 text
             });
         }
+        SyncCommand::Leave => {
+            let left = runtime.block_on(account::leave(store, keyring))?;
+            if let Some(problem) = &left.server_error {
+                eprintln!(
+                    "warning: the server could not be told ({problem}); this device's token \
+                     works there until its admin runs `flightdeck-sync-server device revoke {}`",
+                    left.device_id.as_deref().unwrap_or("ID")
+                );
+            }
+            out.print(&left, || {
+                let mut text = format!(
+                    "left {}; this device no longer syncs (its data stays here)",
+                    left.server_url
+                );
+                if left.unpushed_cells > 0 {
+                    text.push_str(&format!(
+                        "; {} changes never reached the server and stay only here",
+                        left.unpushed_cells
+                    ));
+                }
+                text
+            });
+        }
         SyncCommand::Status => {
             let probe = runtime.block_on(account::probe(store, PROBE_WAIT))?;
             if matches!(probe, Some(Ok(()))) {

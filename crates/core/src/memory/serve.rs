@@ -1,8 +1,8 @@
-//! Memory search as a local service: the worker (the app or `flightdeck daemon`), which has
-//! the embedding model loaded, answers searches on a Unix socket beside the database, so that
-//! `flightdeck memory search` does not load the model (most of a cold search's time) when a
-//! worker runs. One JSON request line, one JSON reply line. The socket lives in the person's
-//! own data directory and is created mode 0600.
+//! Memory search as a local service: the worker (the app or `flightdeck daemon`), which keeps
+//! the embedding model once its first search loaded it, answers searches on a Unix socket
+//! beside the database, so that `flightdeck memory search` does not load the model (most of a
+//! cold search's time) when a worker runs. One JSON request line, one JSON reply line. The
+//! socket lives in the person's own data directory and is created mode 0600.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -55,8 +55,9 @@ pub async fn serve(store: Arc<Store>, stop: impl std::future::Future<Output = ()
         .map_err(|e| CoreError::io(format!("cannot listen on {}", path.display()), e))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .map_err(|e| CoreError::io(format!("cannot restrict {}", path.display()), e))?;
-    // Loaded now, in the background, so that the first search does not wait for it.
-    tokio::task::spawn_blocking(super::embed::shared_default);
+    // The model is not loaded here but by the first search (about 0.3 s once, on a release
+    // build): held from the start it is about 100 MB of an app that may never search
+    // (BENCHMARKS.md, desktop app idle memory).
     tokio::pin!(stop);
     loop {
         tokio::select! {

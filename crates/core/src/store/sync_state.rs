@@ -114,6 +114,17 @@ impl Store {
         Ok(())
     }
 
+    /// Removes sync state values, all in one transaction (absent ones are no error).
+    pub fn clear_sync_state(&self, keys: &[&str]) -> Result<()> {
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for key in keys {
+            tx.execute("DELETE FROM sync_state WHERE key = ?1", [key])?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Merges a page of remote changes and records `cursor` under `cursor_key`, in one
     /// transaction: a crash loses nothing and repeats nothing. Local values that the server had
     /// not acknowledged (`acked` is the push cursor) and that the merge overwrote go to the

@@ -87,6 +87,80 @@ pub async fn join(
     })
 }
 
+/// How long a leave waits for the server to revoke this device's token before it leaves
+/// locally anyway.
+const LEAVE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What a leave did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Left {
+    pub server_url: String,
+    pub workspace_name: Option<String>,
+    /// Why the server could not be told (its token then still works there until the admin
+    /// revokes the device); `None` when it revoked the token.
+    pub server_error: Option<String>,
+    /// The server's id for this device, for that admin (`device revoke ID`).
+    pub device_id: Option<String>,
+    /// Local changes the server never acknowledged: they stay on this device only.
+    pub unpushed_cells: usize,
+}
+
+/// Leaves the server this workspace joined: asks it to revoke this device's token (`POST
+/// /v1/leave`; a server that cannot be reached within [`LEAVE_WAIT`] is said in the answer),
+/// deletes the token from the keyring, and forgets the server, the workspace and both cursors
+/// here, so that no sync runs from now on (a running daemon stops at its next round). The
+/// local data stays as it is: joining again, here or elsewhere, pushes all of it.
+pub async fn leave(store: &Store, secrets: &dyn SecretStore) -> Result<Left> {
+    let status = status(store)?;
+    let Some(server_url) = status.server_url else {
+        return Err(CoreError::Refused(
+            "this workspace has not joined a sync server; there is nothing to leave".into(),
+        ));
+    };
+    let told = match connect(store, secrets) {
+        Ok(client) => match tokio::time::timeout(LEAVE_WAIT, client.leave()).await {
+            Ok(Ok(_)) => None,
+            // Revoked already (an earlier leave whose local half failed, or the admin).
+            Ok(Err(CoreError::Sync { code, .. })) if code == "device_revoked" => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!(
+                "{server_url} did not answer within {} s",
+                LEAVE_WAIT.as_secs()
+            )),
+        },
+        Err(e) => Some(e.to_string()),
+    };
+    let device_id = store.sync_state(DEVICE_ID)?;
+    // The token first: if the keyring refuses, nothing is forgotten and leaving again works.
+    secrets.delete(&token_account(store))?;
+    store.clear_sync_state(&[
+        SERVER_URL,
+        WORKSPACE_ID,
+        WORKSPACE_NAME,
+        DEVICE_ID,
+        LAST_SYNC_AT,
+        SERVER_HEAD,
+        super::PUSH_CURSOR,
+        super::PULL_CURSOR,
+        super::server_loss::SERVER_EPOCH,
+        super::server_loss::SERVER_LOSS_NOTICE,
+        super::device_list::LISTED_AT,
+    ])?;
+    Ok(Left {
+        server_url,
+        workspace_name: status.workspace_name,
+        server_error: told,
+        device_id,
+        unpushed_cells: status.pending_cells,
+    })
+}
+
+/// Whether this workspace still syncs with `url` (a daemon started for it stops once it does
+/// not: the workspace left, or left and joined another server).
+pub(crate) fn still_joined(store: &Store, url: &str) -> Result<bool> {
+    Ok(store.sync_state(SERVER_URL)?.as_deref() == Some(url))
+}
+
 /// A client for the server this workspace joined.
 pub fn connect(store: &Store, secrets: &dyn SecretStore) -> Result<SyncClient> {
     let (url, token) = credentials(store, secrets)?;

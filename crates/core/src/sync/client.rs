@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use flightdeck_types::sync::{
-    Announcement, DevicesResponse, ErrorBody, JoinRequest, JoinResponse, PullResponse,
-    PushResponse, WireChange, CLIENT_TIME_HEADER, EPOCH_HEADER, PROTOCOL_HEADER, PROTOCOL_VERSION,
-    SCHEMA_HEADER, SERVER_TIME_HEADER,
+    Announcement, DevicesResponse, ErrorBody, JoinRequest, JoinResponse, LeaveResponse,
+    PullResponse, PushResponse, WireChange, CLIENT_TIME_HEADER, EPOCH_HEADER, PROTOCOL_HEADER,
+    PROTOCOL_VERSION, SCHEMA_HEADER, SERVER_TIME_HEADER,
 };
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -182,6 +182,21 @@ impl SyncClient {
             .await
             .map_err(|e| network_error(&self.base, e))?;
         self.note_epoch(&response);
+        decode(&self.base, response).await
+    }
+
+    /// `POST /v1/leave`: this device leaves its workspace; the server revokes its token.
+    pub async fn leave(&self) -> Result<LeaveResponse> {
+        let request = self
+            .http
+            .post(format!("{}/v1/leave", self.base))
+            .bearer_auth(&self.token)
+            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
+        let response = self
+            .schema_header(request)
+            .send()
+            .await
+            .map_err(|e| network_error(&self.base, e))?;
         decode(&self.base, response).await
     }
 

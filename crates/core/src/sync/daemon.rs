@@ -6,7 +6,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use super::account::{credentials, round_with};
+use super::account::{credentials, round_with, still_joined};
 use super::announcements::{watch_server, Heard};
 use super::backoff::Backoff;
 use super::client::{apply_announced, Round, SyncClient, SyncReport};
@@ -39,7 +39,8 @@ impl Default for DaemonOptions {
     }
 }
 
-/// Runs until `shutdown` completes, calling `on_round` after every sync attempt.
+/// Runs until `shutdown` completes, or the workspace leaves the server, calling `on_round`
+/// after every sync attempt.
 pub async fn run(
     store: &Store,
     secrets: &dyn SecretStore,
@@ -49,6 +50,7 @@ pub async fn run(
 ) -> Result<()> {
     tokio::pin!(shutdown);
     let (url, token) = credentials(store, secrets)?;
+    let joined = url.clone();
     // Memories a previous process pulled but did not get to index (it stopped between the
     // apply and the index update); cheap when there are none.
     super::client::index_pulled_memories(store);
@@ -113,6 +115,13 @@ pub async fn run(
         let scheduled = now >= next_pull || retry_at.is_some();
         if !(remote_ahead || scheduled || maybe_pending) {
             continue;
+        }
+        // The workspace left this server (`sync leave`, in this process or another): stop,
+        // before anything is sent with the old token or applied from the old server.
+        match still_joined(store, &joined) {
+            Ok(true) => {}
+            Ok(false) => break Ok(()),
+            Err(e) => break Err(e),
         }
         let kind = if maybe_pending || scheduled {
             Round::PushAndPull

@@ -11,7 +11,7 @@ use crate::store::Store;
 const REFRESH_MS: i64 = 10 * 60 * 1000;
 
 /// The sync state key of when the device list was last read (Unix milliseconds).
-const LISTED_AT: &str = "devices.listed_at";
+pub(crate) const LISTED_AT: &str = "devices.listed_at";
 
 /// Stores the device list when some held cell's device is unnamed or the list is old. A
 /// failure is logged, never fails the round: the list only names things.

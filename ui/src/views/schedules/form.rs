@@ -144,7 +144,11 @@ pub fn NewScheduleForm() -> impl IntoView {
     let add = Action::new_local(|input: &NewSchedule| api::add_schedule(input.clone()));
     let (local_error, set_local_error) = signal(None::<ApiError>);
     let tasks = LocalResource::new(|| api::list_tasks(TaskFilter::default()));
+    // Bumped once the first previewed time has passed, so the preview moves on as the
+    // schedule would fire rather than keep listing times gone by.
+    let passed = RwSignal::new(0u64);
     let preview = LocalResource::new(move || {
+        passed.track();
         let built = draft.build();
         async move {
             match built {
@@ -152,6 +156,28 @@ pub fn NewScheduleForm() -> impl IntoView {
                 Err(e) => Err(e),
             }
         }
+    });
+    let pending_refresh = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |_| {
+        let first = match preview.get() {
+            Some(Ok(times)) => times.first().copied(),
+            _ => None,
+        };
+        if let Some(handle) = pending_refresh.get_value() {
+            handle.clear();
+        }
+        let Some(first) = first else {
+            pending_refresh.set_value(None);
+            return;
+        };
+        // A little after it passed; at most a day ahead (a browser timer fires at once past
+        // about 24 days).
+        let wait = (first.as_millis() - js_sys::Date::now() as i64 + 250).clamp(0, 86_400_000);
+        let handle = set_timeout_with_handle(
+            move || passed.update(|n| *n += 1),
+            std::time::Duration::from_millis(wait as u64),
+        );
+        pending_refresh.set_value(handle.ok());
     });
     let error = move || {
         local_error
