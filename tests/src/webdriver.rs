@@ -175,6 +175,28 @@ impl Session {
         )
     }
 
+    /// Presses `chord` as one gesture to whatever has the focus: each key down in order, then
+    /// up in reverse (`["\u{E009}", "k"]` is Ctrl+K; WebDriver's codes for the special keys:
+    /// Control `\u{E009}`, Escape `\u{E00C}`, Enter `\u{E007}`, ArrowDown `\u{E015}`).
+    pub fn press(&self, chord: &[&str]) -> Result<(), String> {
+        let mut actions: Vec<Value> = chord
+            .iter()
+            .map(|k| json!({ "type": "keyDown", "value": k }))
+            .collect();
+        actions.extend(
+            chord
+                .iter()
+                .rev()
+                .map(|k| json!({ "type": "keyUp", "value": k })),
+        );
+        call(
+            "POST",
+            &self.url("/actions"),
+            Some(json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })),
+        )?;
+        Ok(())
+    }
+
     /// Resizes the window to `width` x `height` (its outer size, as the window manager sees
     /// it) and answers the size of the page's viewport once the page reports it changed.
     pub fn set_window_size(&self, width: u32, height: u32) -> Result<(u32, u32), String> {

@@ -9,6 +9,8 @@ use flightdeck_tests::poll;
 use flightdeck_types::{NewTask, TaskFilter};
 
 // The Workflows view (its own file, to keep this one short; the same test binary).
+#[path = "app/desktop.rs"]
+mod desktop;
 #[path = "app/environment_delete.rs"]
 mod environment_delete;
 #[path = "app/environment_secrets.rs"]

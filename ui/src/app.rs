@@ -18,6 +18,12 @@ pub fn App() -> impl IntoView {
     provide_context(theme);
     let ready = ReadyMs(RwSignal::new(None), StoredValue::new(false));
     provide_context(ready);
+    crate::toasts::provide_toasts();
+    let overlays = crate::palette::Overlays {
+        palette: RwSignal::new(false),
+        help: RwSignal::new(false),
+    };
+    crate::palette::install_shortcuts(route, overlays);
     // The saved theme, once at start; Settings saves changes.
     leptos::task::spawn_local(async move {
         if let Ok(Settings { theme: saved }) = api::get_settings().await {
@@ -77,6 +83,9 @@ pub fn App() -> impl IntoView {
                 </ErrorBoundary>
             </main>
             <StatusBar />
+            <crate::palette::Palette overlays=overlays />
+            <crate::palette::ShortcutHelp overlays=overlays />
+            <crate::toasts::ToastStack />
         </div>
     }
 }

@@ -3,6 +3,8 @@
 mod api;
 mod app;
 mod live;
+mod palette;
+mod toasts;
 mod views;
 
 fn main() {

@@ -60,6 +60,35 @@ fn a_task_is_archived_with_undo_and_deleted_only_after_asking() {
         .then_some(()))
     });
 
+    // Archived again: a toast says so, and its Undo works after leaving the task's page.
+    ui.click(&ui.find("[data-testid=archive-task]").unwrap())
+        .unwrap();
+    let said = poll::until("the toast", WAIT, || {
+        Ok(ui.texts("[data-testid=toast-text]")?.into_iter().next())
+    });
+    assert!(
+        said.contains("Archived") && said.contains("Retire the old build"),
+        "{said}"
+    );
+    poll::until("archived", WAIT, || {
+        Ok(archived(data.path(), &task.id)?.then_some(()))
+    });
+    ui.click(&ui.find("[data-testid=nav-tasks]").unwrap())
+        .unwrap();
+    ui.click(&ui.find("[data-testid=toast-undo]").unwrap())
+        .unwrap();
+    poll::until("unarchived by the toast", WAIT, || {
+        Ok((!archived(data.path(), &task.id)?).then_some(()))
+    });
+    let card = format!("[data-testid=task-card][data-id='{}']", task.id);
+    let card = poll::until("the task back on the board", WAIT, || {
+        Ok(ui.find_all(&card)?.into_iter().next())
+    });
+    ui.click(&card).unwrap();
+    poll::until("its page again", WAIT, || {
+        Ok((!ui.find_all("[data-testid=archive-task]")?.is_empty()).then_some(()))
+    });
+
     // Delete asks first; Cancel keeps the task.
     ui.click(&ui.find("[data-testid=delete-task]").unwrap())
         .unwrap();

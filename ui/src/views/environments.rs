@@ -123,7 +123,7 @@ fn NewEnvironmentForm(selected: RwSignal<Option<String>>) -> impl IntoView {
     view! {
         <form class="new-task" data-testid="new-env-form" on:submit=submit>
             <div class="field grow">
-                <input class="input" data-testid="new-env-name" placeholder="Name, e.g. backend"
+                <input class="input" data-testid="new-env-name" data-shortcut="new" placeholder="Name, e.g. backend"
                     aria-label="Environment name"
                     prop:value=name on:input=move |ev| name.set(event_target_value(&ev)) />
                 <FieldError testid="name" message=Signal::derive(move || for_field(error(), "name")) />

@@ -100,7 +100,7 @@ pub fn MemoryView() -> impl IntoView {
             <div class="view-head">
                 <h1>"Memory"</h1>
                 <div class="filters tight">
-                    <input class="input" type="search" data-testid="memory-search"
+                    <input class="input" type="search" data-testid="memory-search" data-shortcut="search"
                         placeholder="Search by meaning or keywords" aria-label="Search memories"
                         prop:value=query on:input=move |ev| query.set(event_target_value(&ev)) />
                     <input class="input" data-testid="memory-filter-kind" placeholder="Any kind"
@@ -296,7 +296,7 @@ fn NewMemoryForm() -> impl IntoView {
     view! {
         <form class="new-task" data-testid="new-memory-form" on:submit=submit>
             <div class="field grow">
-                <textarea class="input" data-testid="memory-content-input" rows="2"
+                <textarea class="input" data-testid="memory-content-input" data-shortcut="new" rows="2"
                     placeholder="What to remember, e.g. the staging database resets at 02:00 UTC"
                     aria-label="Memory content"
                     prop:value=content on:input=move |ev| content.set(event_target_value(&ev))></textarea>

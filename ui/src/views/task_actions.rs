@@ -1,5 +1,6 @@
 //! A task's archive and delete, as the CLI has them (issue 21, item 9): archiving says so with
-//! an Undo beside it; deleting, which cannot be undone, asks first.
+//! an Undo beside it and in a toast (which Ctrl+Z also takes back); deleting, which cannot be
+//! undone, asks first.
 
 use flightdeck_types::Task;
 use leptos::prelude::*;
@@ -20,9 +21,19 @@ pub fn TaskActions(task: Task, just_archived: RwSignal<bool>) -> impl IntoView {
         let id = task.id.clone();
         move |_: &()| api::delete_task(id.clone())
     });
+    let toasts = crate::toasts::use_toasts();
     Effect::new(move |_| {
         if let Some(Ok(task)) = archive.value().get() {
             just_archived.set(task.archived);
+            if task.archived {
+                let id = task.id.clone();
+                toasts.with_undo(format!("Archived “{}”.", task.title), move || {
+                    let id = id.clone();
+                    leptos::task::spawn_local(async move {
+                        let _ = api::archive_task(id, false).await;
+                    });
+                });
+            }
         }
         if let Some(Ok(_)) = delete.value().get() {
             route.set(Route::Tasks);

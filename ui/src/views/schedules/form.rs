@@ -223,7 +223,7 @@ pub fn NewScheduleForm() -> impl IntoView {
             <div class="row">
                 <label class="field">
                     <span class="label">"Name"</span>
-                    <input class="input" data-testid="schedule-name-input" placeholder="Nightly tests"
+                    <input class="input" data-testid="schedule-name-input" data-shortcut="new" placeholder="Nightly tests"
                         prop:value=draft.name on:input=move |ev| draft.name.set(event_target_value(&ev)) />
                     <FieldError testid="name" message=beside("name") />
                 </label>
