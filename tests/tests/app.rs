@@ -17,6 +17,8 @@ mod environment_delete;
 mod environment_secrets;
 #[path = "app/errors.rs"]
 mod errors;
+#[path = "app/filters.rs"]
+mod filters;
 #[path = "../../crates/core/tests/common/git.rs"]
 mod git;
 #[path = "app/insights.rs"]

@@ -103,6 +103,24 @@ fn a_foreground_run_streams_its_output_and_sets_the_exit_code() {
     assert_eq!(runs[1]["status"], "succeeded");
     let logs = ok(d, &["runs", "logs", runs[0]["id"].as_str().unwrap()]);
     assert!(logs.contains("partial"), "{logs}");
+    // Filtered by executor and environment (the task has none).
+    let count = |args: &[&str]| {
+        let mut all = vec!["runs", "list", "--task", &id];
+        all.extend_from_slice(args);
+        json(d, &all).as_array().unwrap().len()
+    };
+    assert_eq!(count(&["--executor", "shell"]), 2);
+    assert_eq!(count(&["--executor", "http"]), 0);
+    ok(d, &["env", "add", "web"]);
+    assert_eq!(count(&["--env", "web"]), 0);
+    let unknown = flightdeck(d, &["runs", "list", "--env", "nope"]);
+    assert_eq!(unknown.code, 1, "{}", unknown.stderr);
+    assert_eq!(
+        unknown.stderr.trim().lines().count(),
+        1,
+        "{}",
+        unknown.stderr
+    );
 
     // A non-zero exit is a medium error that waits for a person.
     let errors = json(d, &["errors", "list"]);

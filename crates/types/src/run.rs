@@ -248,6 +248,12 @@ pub struct ExecutionFilter {
     /// The steps' runs of one workflow run.
     #[serde(default)]
     pub workflow_run_id: Option<String>,
+    /// Runs in this environment (by id).
+    #[serde(default)]
+    pub environment_id: Option<String>,
+    /// Runs of this executor.
+    #[serde(default)]
+    pub executor: Option<ExecutorKind>,
     /// Newest first; 100 when absent.
     #[serde(default)]
     pub limit: Option<u32>,

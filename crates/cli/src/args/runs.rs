@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand};
 use flightdeck_types::{
-    ErrorKind, ExecutionStatus, Isolation, MisfirePolicy, OverlapPolicy, RecoveryStatus, Severity,
+    ErrorKind, ExecutionStatus, ExecutorKind, Isolation, MisfirePolicy, OverlapPolicy,
+    RecoveryStatus, Severity,
 };
 
 /// What to run. With none of --shell, --http, --agent-thread or --workflow, the task's environment's agent
@@ -77,6 +78,12 @@ pub enum RunsCommand {
         schedule: Option<String>,
         #[arg(long, short)]
         status: Option<ExecutionStatus>,
+        /// Only runs in this environment (name or id)
+        #[arg(long, value_name = "NAME|ID")]
+        env: Option<String>,
+        /// Only runs of this executor: shell, http, agent_thread or workflow
+        #[arg(long, value_name = "EXECUTOR")]
+        executor: Option<ExecutorKind>,
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },

@@ -231,12 +231,20 @@ pub fn run(store: &Store, cmd: &RunsCommand, out: &Output) -> Result<(), CoreErr
             task,
             schedule,
             status,
+            env,
+            executor,
             limit,
         } => {
+            let environment_id = env
+                .as_deref()
+                .map(|key| flightdeck_core::environments::get(store, key).map(|e| e.id))
+                .transpose()?;
             let filter = ExecutionFilter {
                 task_id: task.clone(),
                 schedule_id: schedule.clone(),
                 status: *status,
+                environment_id,
+                executor: *executor,
                 limit: Some(*limit),
                 ..ExecutionFilter::default()
             };

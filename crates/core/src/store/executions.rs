@@ -105,6 +105,8 @@ pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution
         "SELECT {COLUMNS} FROM executions
          WHERE (?1 IS NULL OR task_id = ?1) AND (?2 IS NULL OR schedule_id = ?2)
            AND (?3 IS NULL OR status = ?3) AND (?5 IS NULL OR workflow_run_id = ?5)
+           AND (?6 IS NULL OR environment_id = ?6)
+           AND (?7 IS NULL OR json_extract(spec, '$.executor') = ?7)
          ORDER BY queued_at DESC, id DESC LIMIT ?4"
     ))?;
     let rows = stmt.query_map(
@@ -114,6 +116,8 @@ pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution
             filter.status.map(ExecutionStatus::as_str),
             filter.limit.unwrap_or(100),
             filter.workflow_run_id,
+            filter.environment_id,
+            filter.executor.map(|e| e.as_str()),
         ],
         from_row,
     )?;

@@ -1,5 +1,6 @@
 //! Runs: every run, newest first, with its status (live: rows follow `entity-changed` for
-//! `executions`), filtered by status; a row opens the run's detail with its live log.
+//! `executions`), filtered by task, environment, status and executor (as `runs list` is); a
+//! row opens the run's detail with its live log.
 
 pub mod detail;
 mod diff_lines;
@@ -8,7 +9,7 @@ mod worktree;
 
 use std::collections::HashMap;
 
-use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus};
+use flightdeck_types::{Execution, ExecutionFilter, ExecutionStatus, ExecutorKind, TaskFilter};
 use leptos::prelude::*;
 
 use super::format::{clip, local_time, run_duration, spec_summary, status_class, status_label};
@@ -21,15 +22,44 @@ use crate::live::use_live;
 pub fn RunsView() -> impl IntoView {
     let live = use_live();
     let (status, set_status) = signal(None::<ExecutionStatus>);
+    let (task, set_task) = signal(None::<String>);
+    let (environment, set_environment) = signal(None::<String>);
+    let (executor, set_executor) = signal(None::<ExecutorKind>);
     // Runs ticked for Compare (kept while the list redraws).
     let picked = RwSignal::new(Vec::<String>::new());
     let runs = LocalResource::new(move || {
         live.runs.get();
         api::list_runs(ExecutionFilter {
             status: status.get(),
+            task_id: task.get(),
+            environment_id: environment.get(),
+            executor: executor.get(),
             ..Default::default()
         })
     });
+    // The filters' choices: every task (archived ones too: their runs are listed) and
+    // environment.
+    let choices = LocalResource::new(move || {
+        live.tasks.get();
+        live.environments.get();
+        async {
+            let tasks = api::list_tasks(TaskFilter {
+                include_archived: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_default();
+            let envs = api::list_environments().await.unwrap_or_default();
+            (
+                tasks
+                    .into_iter()
+                    .map(|t| (t.id, t.title))
+                    .collect::<Vec<_>>(),
+                envs.into_iter().map(|e| (e.id, e.name)).collect::<Vec<_>>(),
+            )
+        }
+    });
+    let some = |text: String| (!text.is_empty()).then_some(text);
     let titles = LocalResource::new(move || {
         live.tasks.get();
         api::task_titles()
@@ -38,11 +68,43 @@ pub fn RunsView() -> impl IntoView {
         <section class="view" data-testid="runs">
             <div class="view-head">
                 <h1>"Runs"</h1>
-                <select class="input narrow" data-testid="filter-run-status" aria-label="Status"
+            </div>
+            <div class="filters tight" data-testid="run-filters">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        let (tasks, envs) = choices.await;
+                        view! {
+                            <select class="input" data-testid="filter-run-task" aria-label="Task"
+                                on:change=move |ev| set_task.set(some(event_target_value(&ev)))>
+                                <option value="">"Any task"</option>
+                                {tasks.into_iter().map(|(id, title)| {
+                                    let selected = task.get_untracked().as_deref() == Some(id.as_str());
+                                    view! { <option value=id selected=selected>{title}</option> }
+                                }).collect_view()}
+                            </select>
+                            <select class="input" data-testid="filter-run-env" aria-label="Environment"
+                                on:change=move |ev| set_environment.set(some(event_target_value(&ev)))>
+                                <option value="">"Any environment"</option>
+                                {envs.into_iter().map(|(id, name)| {
+                                    let selected = environment.get_untracked().as_deref() == Some(id.as_str());
+                                    view! { <option value=id selected=selected>{name}</option> }
+                                }).collect_view()}
+                            </select>
+                        }
+                    })}
+                </Transition>
+                <select class="input" data-testid="filter-run-status" aria-label="Status"
                     on:change=move |ev| set_status.set(event_target_value(&ev).parse().ok())>
                     <option value="">"Any status"</option>
                     {ExecutionStatus::ALL.iter().map(|s| view! {
                         <option value=s.as_str()>{status_label(*s)}</option>
+                    }).collect_view()}
+                </select>
+                <select class="input" data-testid="filter-run-executor" aria-label="Executor"
+                    on:change=move |ev| set_executor.set(event_target_value(&ev).parse().ok())>
+                    <option value="">"Any executor"</option>
+                    {ExecutorKind::ALL.iter().map(|k| view! {
+                        <option value=k.as_str()>{k.as_str().replace('_', " ")}</option>
                     }).collect_view()}
                 </select>
             </div>
@@ -51,7 +113,10 @@ pub fn RunsView() -> impl IntoView {
                     let titles: HashMap<String, String> = titles.await;
                     runs.await.map(|list| {
                         if list.is_empty() {
-                            let filtered = status.get_untracked().is_some();
+                            let filtered = status.get_untracked().is_some()
+                                || task.get_untracked().is_some()
+                                || environment.get_untracked().is_some()
+                                || executor.get_untracked().is_some();
                             return view! { <Empty filtered=filtered /> }.into_any();
                         }
                         view! { <RunTable runs=list picked=picked titles=titles /> }.into_any()
@@ -78,8 +143,8 @@ fn marks(run: &Execution) -> Vec<&'static str> {
 fn Empty(filtered: bool) -> impl IntoView {
     let (title, hint) = if filtered {
         (
-            "No run has this status",
-            "Pick another status, or any status, to see more runs.",
+            "No run matches",
+            "Set a filter back to Any to see more runs.",
         )
     } else {
         (
