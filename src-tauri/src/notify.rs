@@ -5,13 +5,23 @@
 use std::collections::HashSet;
 
 use flightdeck_core::{recovery, tasks, Store};
-use flightdeck_types::{Execution, ExecutionSpec, ExecutionStatus, Timestamp};
-use tauri::AppHandle;
+use flightdeck_types::{AppNotice, Execution, ExecutionSpec, ExecutionStatus, Timestamp};
+use tauri::{AppHandle, Emitter};
 use tauri_plugin_notification::NotificationExt;
+
+/// The UI's event for the same news: shown there as a toast.
+pub const NOTICE_EVENT: &str = "notice";
 
 pub fn notify(app: &AppHandle, title: &str, body: &str) {
     if let Err(e) = app.notification().builder().title(title).body(body).show() {
         tracing::warn!(error = %e, title, "could not show a notification");
+    }
+    let notice = AppNotice {
+        title: title.to_string(),
+        body: body.to_string(),
+    };
+    if let Err(e) = app.emit(NOTICE_EVENT, &notice) {
+        tracing::warn!(error = %e, "could not emit a notice");
     }
 }
 

@@ -365,6 +365,14 @@ fn a_shell_run_started_in_the_app_streams_its_log_while_it_runs() {
     });
     let done = runs::get(&store, &run.id).unwrap();
     assert_eq!(done.status, ExecutionStatus::Succeeded, "{done:?}");
+    // The run's end is also told in a toast (a background event, as the desktop notification).
+    let told = poll::until("the run's toast", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=toast-text]")?
+            .into_iter()
+            .find(|t| t.starts_with("Run succeeded")))
+    });
+    assert!(told.contains("Stream a log"), "{told}");
     let lines = ui
         .texts("[data-testid=run-log] [data-testid=log-line][data-kind=stdout]")
         .unwrap();

@@ -3,7 +3,7 @@
 //! tables they show, so a change refetches exactly them; a run's log view appends the
 //! `run-events` of its run. Nothing polls.
 
-use flightdeck_types::{EntityChanged, RunEvents, SyncInfo, TransferProgress};
+use flightdeck_types::{AppNotice, EntityChanged, RunEvents, SyncInfo, TransferProgress};
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 
@@ -36,6 +36,8 @@ pub struct Live {
     pub run_events: RwSignal<Option<RunEvents>>,
     /// How far the import or export under way is (Settings shows it as a progress bar).
     pub transfer: RwSignal<Option<TransferProgress>>,
+    /// The newest notice (a run ended, an error escalated...), shown as a toast.
+    pub notice: RwSignal<Option<AppNotice>>,
 }
 
 impl Live {
@@ -92,6 +94,7 @@ pub fn provide_live() -> Live {
         sync: RwSignal::new(None),
         run_events: RwSignal::new(None),
         transfer: RwSignal::new(None),
+        notice: RwSignal::new(None),
     };
     provide_context(live);
     let on_change = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
@@ -109,6 +112,11 @@ pub fn provide_live() -> Live {
             live.run_events.set(Some(batch));
         }
     });
+    let on_notice = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+        if let Some(notice) = payload::<AppNotice>(&event) {
+            live.notice.set(Some(notice));
+        }
+    });
     let on_transfer = Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
         if let Some(progress) = payload::<TransferProgress>(&event) {
             live.transfer.set(Some(progress));
@@ -119,6 +127,7 @@ pub fn provide_live() -> Live {
         ("sync-status", &on_sync),
         ("run-events", &on_run_events),
         ("transfer-progress", &on_transfer),
+        ("notice", &on_notice),
     ] {
         if let Err(e) = tauri_listen(name, handler) {
             web_log(&format!("no live updates ({name}): {e:?}"));
@@ -129,6 +138,7 @@ pub fn provide_live() -> Live {
     on_sync.forget();
     on_run_events.forget();
     on_transfer.forget();
+    on_notice.forget();
     // The status at start; events keep it current from then on.
     leptos::task::spawn_local(async move {
         if let Ok(info) = crate::api::sync_status().await {

@@ -1,4 +1,5 @@
-//! Toasts: a line at the bottom right for a finished action or a background event, gone after
+//! Toasts: a line at the bottom right for a finished action or a background event (the shell's
+//! notices: a run ended, an error escalated, a sync conflict), gone after
 //! a few seconds, with Undo where the action allows it (archive, a status change). Ctrl+Z
 //! undoes the newest toast that offers it.
 
@@ -90,6 +91,13 @@ pub fn use_toasts() -> Toasts {
 #[component]
 pub fn ToastStack() -> impl IntoView {
     let toasts = use_toasts();
+    // Background events (the shell's notices: a run ended, an error escalated) as toasts too.
+    let live = crate::live::use_live();
+    Effect::new(move |_| {
+        if let Some(notice) = live.notice.get() {
+            toasts.say(format!("{}: {}", notice.title, notice.body));
+        }
+    });
     view! {
         <div class="toasts" aria-live="polite">
             <For each=move || toasts.list.get() key=|t| t.id let:toast>

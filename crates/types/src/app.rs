@@ -47,6 +47,15 @@ pub struct SyncRound {
     pub conflicts: u64,
 }
 
+/// Something that happened while the person may look elsewhere (a run ended, an error was
+/// escalated, a sync conflict): the `notice` event, shown as a desktop notification and as a
+/// toast in the app.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppNotice {
+    pub title: String,
+    pub body: String,
+}
+
 /// What leaving the sync server did (the app's Leave, `flightdeck sync leave`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncLeft {

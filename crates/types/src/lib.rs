@@ -24,9 +24,9 @@ pub mod workflow;
 pub mod worktree;
 
 pub use app::{
-    AppInfo, CommandError, ConflictInfo, DerivedRun, DeviceTrustInfo, EntityChanged, RunEvents,
-    Settings, StartRun, SyncInfo, SyncLeft, SyncRound, Theme, WorkerState, WorkflowRunDetail,
-    WorkflowSummary,
+    AppInfo, AppNotice, CommandError, ConflictInfo, DerivedRun, DeviceTrustInfo, EntityChanged,
+    RunEvents, Settings, StartRun, SyncInfo, SyncLeft, SyncRound, Theme, WorkerState,
+    WorkflowRunDetail, WorkflowSummary,
 };
 pub use audit::{AuditAction, AuditEntry, AuditFilter, EntityKind, FieldChange};
 pub use environment::{Environment, EnvironmentPatch, NewEnvironment};

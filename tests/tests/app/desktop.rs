@@ -226,4 +226,34 @@ fn the_palette_shortcuts_and_dragging_cards_work_in_every_view() {
     poll::until("the task back in todo by Ctrl+Z", WAIT, || {
         Ok((status_of(data.path(), &task.id)? == TaskStatus::Todo).then_some(()))
     });
+
+    // On the task's page, a status saved is told in a toast with Undo too.
+    wait_for(
+        ui,
+        "[data-testid=board-column][data-status=todo] [data-testid=task-card]",
+    );
+    ui.click(&ui.find(&card).unwrap()).unwrap();
+    let option = "[data-testid=edit-status] option[value=in_progress]";
+    wait_for(ui, option);
+    ui.click(&ui.find(option).unwrap()).unwrap();
+    ui.click(&ui.find("[data-testid=save-task]").unwrap())
+        .unwrap();
+    poll::until("the task in progress", WAIT, || {
+        Ok((status_of(data.path(), &task.id)? == TaskStatus::InProgress).then_some(()))
+    });
+    let said = poll::until("the status toast", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=toast-text]")?
+            .into_iter()
+            .find(|t| t.contains("in progress")))
+    });
+    assert!(
+        said.starts_with("Moved “Fix the flaky login test”"),
+        "{said}"
+    );
+    let undo = ui.find_all("[data-testid=toast-undo]").unwrap();
+    ui.click(undo.last().unwrap()).unwrap();
+    poll::until("the task back in todo from its page", WAIT, || {
+        Ok((status_of(data.path(), &task.id)? == TaskStatus::Todo).then_some(()))
+    });
 }

@@ -113,6 +113,32 @@ fn a_change_on_another_device_appears_without_a_reload() {
         "{rule}"
     );
 
+    // The palette's Sync now: a round, told in a toast.
+    ui.press(&["\u{E009}", "k"]).unwrap();
+    let input = poll::until("the palette", WAIT, || {
+        Ok(ui
+            .find_all("[data-testid=palette-input]")?
+            .into_iter()
+            .next())
+    });
+    ui.type_text(&input, "sync now").unwrap();
+    // (Read from the page: WebKit's driver gives no text for the label's ellipsis box.)
+    poll::until("the Sync now entry first", WAIT, || {
+        let first = ui.execute(
+            "const e = document.querySelector('[data-testid=palette-entry] .palette-label'); \
+             return e && e.textContent;",
+        )?;
+        Ok((first.as_str() == Some("Sync now")).then_some(()))
+    });
+    ui.press(&["\u{E007}"]).unwrap();
+    let told = poll::until("the round's toast", WAIT, || {
+        Ok(ui
+            .texts("[data-testid=toast-text]")?
+            .into_iter()
+            .find(|t| t.starts_with("Synced: pushed ")))
+    });
+    assert!(told.ends_with("conflicts."), "{told}");
+
     // Leave… asks first (Cancel keeps the sync), then leaves: it says so, the join form is
     // back, and the engine no longer joined (that the daemon stops: the CLI's leave test).
     ui.click(&ui.find("[data-testid=sync-leave]").unwrap())

@@ -59,8 +59,32 @@ const FIELDS: [&str; 6] = [
 #[component]
 fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> impl IntoView {
     let id = task.id.clone();
-    let save =
-        Action::new_local(move |patch: &TaskPatch| api::update_task(id.clone(), patch.clone()));
+    // A status changed by Save is told in a toast whose Undo puts the old one back (from the
+    // save itself: the editor is drawn anew as the change comes back, maybe before its answer).
+    let toasts = crate::toasts::use_toasts();
+    let from = task.status;
+    let save = Action::new_local(move |patch: &TaskPatch| {
+        let (id, patch) = (id.clone(), patch.clone());
+        async move {
+            let saved = api::update_task(id.clone(), patch.clone()).await;
+            if let (Ok(task), Some(_)) = (&saved, patch.status) {
+                let undo = TaskPatch {
+                    status: Some(from),
+                    ..Default::default()
+                };
+                toasts.with_undo(
+                    format!("Moved “{}” to {}.", task.title, label(task.status)),
+                    move || {
+                        let (id, undo) = (id.clone(), undo.clone());
+                        leptos::task::spawn_local(async move {
+                            let _ = api::update_task(id, undo).await;
+                        });
+                    },
+                );
+            }
+            saved
+        }
+    });
     let title = RwSignal::new(task.title.clone());
     let description = RwSignal::new(task.description.clone());
     let status = RwSignal::new(task.status);
