@@ -95,10 +95,10 @@ impl Session {
         Ok(v.as_str().unwrap_or_default().to_string())
     }
 
-    /// Clicks `element` as a person would: scrolled to the middle of its scroll container
-    /// first (WebKit's driver leaves an element that shows only its edge where it is, and then
-    /// finds its centre under whatever covers it).
-    pub fn click(&self, element: &Element) -> Result<(), String> {
+    /// Scrolls `element` to the middle of its scroll container, as a person would before
+    /// using it (WebKit's driver leaves an element that shows only its edge where it is, and
+    /// then finds its centre under whatever covers it).
+    fn scroll_into_view(&self, element: &Element) -> Result<(), String> {
         call(
             "POST",
             &self.url("/execute/sync"),
@@ -107,6 +107,12 @@ impl Session {
                 "args": [{ ELEMENT_KEY: element.0 }],
             })),
         )?;
+        Ok(())
+    }
+
+    /// Clicks `element`, scrolled into view first.
+    pub fn click(&self, element: &Element) -> Result<(), String> {
+        self.scroll_into_view(element)?;
         call(
             "POST",
             &self.url(&format!("/element/{}/click", element.0)),
@@ -115,7 +121,9 @@ impl Session {
         Ok(())
     }
 
+    /// Types into `element`, scrolled into view first.
     pub fn type_text(&self, element: &Element, text: &str) -> Result<(), String> {
+        self.scroll_into_view(element)?;
         call(
             "POST",
             &self.url(&format!("/element/{}/value", element.0)),
@@ -145,6 +153,7 @@ impl Session {
 
     /// Empties an input (fires `input`/`change` as a person clearing it would).
     pub fn clear(&self, element: &Element) -> Result<(), String> {
+        self.scroll_into_view(element)?;
         call(
             "POST",
             &self.url(&format!("/element/{}/clear", element.0)),

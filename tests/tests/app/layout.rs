@@ -1,9 +1,9 @@
 //! The app from 800x600 up to 1920x1080 (issue 21, item 6): every view with its data, checked
 //! in the window's own layout: nothing scrolls sideways, no control sits outside the view (or
 //! outside a table that scrolls itself), no select too narrow to show its choice, no button
-//! with clipped text, every board column on screen, one height for inputs and selects; the
-//! sidebar folds away on a small window and comes back as a drawer, and folds and unfolds on
-//! a large one. In the dark theme a placeholder is clearly dimmer than a value, and an
+//! with clipped text, every board column on screen, one height for inputs and selects, the
+//! view's title its largest text (the type scale's hierarchy); the sidebar folds away on a
+//! small window and comes back as a drawer, and folds and unfolds on a large one. In the dark theme a placeholder is clearly dimmer than a value, and an
 //! environment's variables line up with the input row that adds one (item 10).
 
 use flightdeck_core::{environments, memory, runs, schedules, tasks, Store};
@@ -73,6 +73,21 @@ if (variable) {
             out.push('variable column ' + i + ' does not line up with its input: '
                 + Math.round(textStart(cell)) + ' vs ' + (input ? Math.round(textStart(input)) : 'none'));
     });
+}
+// Hierarchy: the view's title is its largest text, well above the body's size.
+const title = content.querySelector('.view h1');
+if (title) {
+    const size = parseFloat(getComputedStyle(title).fontSize);
+    const base = parseFloat(getComputedStyle(content).fontSize);
+    if (size < 1.4 * base) out.push('the title is barely above the text: ' + size + ' vs ' + base);
+    for (const el of content.querySelectorAll('.view *')) {
+        if (el === title || title.contains(el)) continue;
+        const text = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        const r = el.getBoundingClientRect();
+        if (!text || r.width === 0) continue;
+        if (parseFloat(getComputedStyle(el).fontSize) >= size)
+            out.push(name(el) + ' is as large as the title: ' + getComputedStyle(el).fontSize);
+    }
 }
 for (const col of content.querySelectorAll('[data-testid=board-column]')) {
     const r = col.getBoundingClientRect();
