@@ -169,11 +169,13 @@ impl SyncClient {
         }
     }
 
-    /// `GET /v1/devices`: the devices of this workspace.
-    pub async fn devices(&self) -> Result<DevicesResponse> {
-        let request = self
-            .http
-            .get(format!("{}/v1/devices", self.base))
+    /// Sends `request` as this device, with the protocol and schema headers, and reads its
+    /// answer.
+    async fn send_as_device<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T> {
+        let request = request
             .bearer_auth(&self.token)
             .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
         let response = self
@@ -185,19 +187,16 @@ impl SyncClient {
         decode(&self.base, response).await
     }
 
+    /// `GET /v1/devices`: the devices of this workspace.
+    pub async fn devices(&self) -> Result<DevicesResponse> {
+        let url = format!("{}/v1/devices", self.base);
+        self.send_as_device(self.http.get(url)).await
+    }
+
     /// `POST /v1/leave`: this device leaves its workspace; the server revokes its token.
     pub async fn leave(&self) -> Result<LeaveResponse> {
-        let request = self
-            .http
-            .post(format!("{}/v1/leave", self.base))
-            .bearer_auth(&self.token)
-            .header(PROTOCOL_HEADER, PROTOCOL_VERSION.to_string());
-        let response = self
-            .schema_header(request)
-            .send()
-            .await
-            .map_err(|e| network_error(&self.base, e))?;
-        decode(&self.base, response).await
+        let url = format!("{}/v1/leave", self.base);
+        self.send_as_device(self.http.post(url)).await
     }
 
     /// Trades a join token for this device's own token; also returns the server's clock.
