@@ -63,6 +63,10 @@ enum Act {
     Go(Route),
     /// Go, then focus the field `css` once the view shows it.
     GoFocus(Route, &'static str),
+    /// Go, then click the row `css` (an environment: its editor opens).
+    GoClick(Route, String),
+    /// Go, then bring the row `css` into view, marked for a moment (a schedule).
+    GoShow(Route, String),
     SearchMemory(String),
     SyncNow,
 }
@@ -138,10 +142,20 @@ async fn records() -> Vec<Entry> {
         entries.push(entry("Run", label, Act::Go(Route::Run(r.id))));
     }
     for s in api::list_schedules().await.unwrap_or_default() {
-        entries.push(entry("Schedule", s.name, Act::Go(Route::Schedules)));
+        let row = format!("[data-testid=schedule-row][data-id='{}']", s.id);
+        entries.push(entry(
+            "Schedule",
+            s.name,
+            Act::GoShow(Route::Schedules, row),
+        ));
     }
     for e in api::list_environments().await.unwrap_or_default() {
-        entries.push(entry("Environment", e.name, Act::Go(Route::Environments)));
+        let row = format!("[data-testid=env-row][data-id='{}']", e.id);
+        entries.push(entry(
+            "Environment",
+            e.name,
+            Act::GoClick(Route::Environments, row),
+        ));
     }
     let memories = api::list_memories(MemoryFilter::default())
         .await
@@ -235,6 +249,21 @@ fn act(route: RwSignal<Route>, toasts: crate::toasts::Toasts, act: Act) {
         Act::GoFocus(to, css) => {
             route.set(to);
             focus_when_shown(css);
+        }
+        Act::GoClick(to, css) => {
+            route.set(to);
+            when_shown(css, |e| e.click(), 40);
+        }
+        Act::GoShow(to, css) => {
+            route.set(to);
+            when_shown(
+                css,
+                |e| {
+                    e.scroll_into_view();
+                    let _ = e.class_list().add_1("found");
+                },
+                40,
+            );
         }
         Act::SearchMemory(text) => {
             route.set(Route::Memory);

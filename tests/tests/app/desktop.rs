@@ -4,7 +4,7 @@
 //! to another column changes the task's status with a toast whose Undo (or Ctrl+Z) takes it
 //! back.
 
-use flightdeck_core::{environments, memory, runs, tasks, Store};
+use flightdeck_core::{environments, memory, runs, schedules, tasks, Store};
 use flightdeck_tests::app::App;
 use flightdeck_tests::poll;
 use flightdeck_tests::webdriver::Session;
@@ -113,6 +113,13 @@ fn the_palette_shortcuts_and_dragging_cards_work_in_every_view() {
             ..Default::default()
         };
         memory::add(&store, None, note).unwrap();
+        let schedule = serde_json::json!({
+            "name": "nightly audit",
+            "kind": "cron",
+            "cron_expr": "0 2 * * *",
+            "spec": { "executor": "shell", "line": "echo audit" },
+        });
+        schedules::add(&store, serde_json::from_value(schedule).unwrap()).unwrap();
         task
     };
     let app = App::launch(data.path());
@@ -142,6 +149,18 @@ fn the_palette_shortcuts_and_dragging_cards_work_in_every_view() {
     poll::until("the new task's title focused", WAIT, || {
         Ok((focused(ui) == "new-task-title").then_some(()))
     });
+    // An environment opens in its editor; a schedule is shown, marked, in its list.
+    palette(ui, "backend");
+    poll::until("the environment's editor", WAIT, || {
+        let name = ui.find_all("[data-testid=edit-env-name]")?;
+        let value = match name.first() {
+            Some(input) => ui.property(input, "value")?,
+            None => None,
+        };
+        Ok((value.as_deref() == Some("backend")).then_some(()))
+    });
+    palette(ui, "nightly audit");
+    wait_for(ui, "[data-testid=schedule-row].found");
     ui.press(&[ESCAPE]).unwrap();
     palette(ui, "staging database");
     wait_for(ui, "[data-testid=memory]");

@@ -81,7 +81,7 @@ pub fn EnvironmentsView() -> impl IntoView {
                                         let id = env.id.clone();
                                         let active = selected.get_untracked().as_deref() == Some(env.id.as_str());
                                         view! {
-                                            <li class="env-row" class:active=active data-testid="env-row"
+                                            <li class="env-row" class:active=active data-testid="env-row" data-id=env.id.clone()
                                                 on:click=move |_| selected.set(Some(id.clone()))>
                                                 <span class="env-name" data-testid="env-name">{env.name}</span>
                                                 <span class="muted">{env.working_dir.unwrap_or_default()}</span>
