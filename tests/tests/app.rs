@@ -477,4 +477,25 @@ fn the_schedule_form_previews_fire_times_and_shows_a_bad_cron_beside_the_field()
         let next = first_text(ui, "[data-testid=schedule-next]").unwrap();
         assert_eq!(next.as_deref() == Some("paused"), !want, "{next:?}");
     }
+
+    // Delete… asks first (issue 21, item 9: destructive actions ask); Cancel keeps it.
+    ui.click(&ui.find("[data-testid=schedule-delete]").unwrap())
+        .unwrap();
+    let question = poll::until("the question", WAIT, || {
+        first_text(ui, "[data-testid=confirm-schedule-delete-prompt]")
+    });
+    assert!(question.contains("Nightly build"), "{question}");
+    ui.click(&ui.find("[data-testid=cancel-schedule-delete]").unwrap())
+        .unwrap();
+    assert_eq!(schedules::list(&store).unwrap().len(), 1);
+    ui.click(&ui.find("[data-testid=schedule-delete]").unwrap())
+        .unwrap();
+    ui.click(&ui.find("[data-testid=confirm-schedule-delete]").unwrap())
+        .unwrap();
+    poll::until("the schedule deleted", WAIT, || {
+        Ok(schedules::list(&store)
+            .map_err(|e| e.to_string())?
+            .is_empty()
+            .then_some(()))
+    });
 }

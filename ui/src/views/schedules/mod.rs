@@ -177,6 +177,8 @@ fn ScheduleRow(schedule: Schedule, actions: Actions) -> impl IntoView {
         }
     };
     let (id1, id2, id3) = (id.clone(), id.clone(), id.clone());
+    let question =
+        format!("Delete the schedule “{name}” on every synced device? Its past runs stay.");
     view! {
         <tr data-testid="schedule-row" data-id=schedule.id.clone()
             data-enabled=schedule.enabled.to_string()>
@@ -203,8 +205,9 @@ fn ScheduleRow(schedule: Schedule, actions: Actions) -> impl IntoView {
                     on:click=move |_| { actions.act.dispatch((pause_or_resume, id1.clone())); }>{label}</button>
                 <button class="button" data-testid="schedule-trigger"
                     on:click=move |_| { actions.trigger.dispatch(id2.clone()); }>"Run now"</button>
-                <button class="button danger" data-testid="schedule-delete"
-                    on:click=move |_| { actions.act.dispatch((ScheduleAction::Delete, id3.clone())); }>"Delete"</button>
+                <super::confirm::ConfirmDelete label="Delete…" testid="schedule-delete" scope="schedule-"
+                    question=question pending=actions.act.pending().into()
+                    on_confirm=Callback::new(move |()| { actions.act.dispatch((ScheduleAction::Delete, id3.clone())); }) />
             </td>
         </tr>
     }
