@@ -19,6 +19,7 @@ pub mod insights;
 mod local_changes;
 pub mod locks;
 pub mod memories;
+pub mod memory_index;
 pub mod migrate;
 mod run_steps;
 pub mod schedules;
