@@ -284,7 +284,7 @@ fn act(route: RwSignal<Route>, toasts: crate::toasts::Toasts, act: Act) {
 }
 
 /// Whether a key press is typing into a field (shortcuts other than Ctrl+K leave it alone).
-fn typing(ev: &web_sys::KeyboardEvent) -> bool {
+pub fn typing(ev: &web_sys::KeyboardEvent) -> bool {
     ev.target()
         .and_then(|t| js_sys::Reflect::get(&t, &"tagName".into()).ok())
         .and_then(|tag| tag.as_string())

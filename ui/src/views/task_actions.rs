@@ -2,11 +2,43 @@
 //! an Undo beside it and in a toast (which Ctrl+Z also takes back); deleting, which cannot be
 //! undone, asks first.
 
-use flightdeck_types::Task;
+use flightdeck_types::{Task, TaskPatch, TaskStatus};
 use leptos::prelude::*;
 
 use super::{use_route, Route};
-use crate::api;
+use crate::api::{self, ApiError};
+
+/// One change to a task that the app makes, and that a toast's Undo makes again in reverse:
+/// the board's drag, a status saved, a bulk action, an archive.
+#[derive(Clone, Copy)]
+pub enum TaskChange {
+    Status(TaskStatus),
+    Archived(bool),
+}
+
+impl TaskChange {
+    /// Makes the change through the engine.
+    pub async fn apply(self, id: String) -> Result<Task, ApiError> {
+        match self {
+            TaskChange::Status(status) => {
+                let patch = TaskPatch {
+                    status: Some(status),
+                    ..Default::default()
+                };
+                api::update_task(id, patch).await
+            }
+            TaskChange::Archived(archived) => api::archive_task(id, archived).await,
+        }
+    }
+
+    /// Makes the change in the background, as an Undo does (the task's own change event shows
+    /// the result).
+    pub fn spawn(self, id: String) {
+        leptos::task::spawn_local(async move {
+            let _ = self.apply(id).await;
+        });
+    }
+}
 
 /// `just_archived` lives with the task's page, not here: the page redraws the task after each
 /// change, and the Undo must outlive that.
@@ -28,10 +60,7 @@ pub fn TaskActions(task: Task, just_archived: RwSignal<bool>) -> impl IntoView {
             if task.archived {
                 let id = task.id.clone();
                 toasts.with_undo(format!("Archived “{}”.", task.title), move || {
-                    let id = id.clone();
-                    leptos::task::spawn_local(async move {
-                        let _ = api::archive_task(id, false).await;
-                    });
+                    TaskChange::Archived(false).spawn(id.clone())
                 });
             }
         }

@@ -3,9 +3,10 @@
 
 use std::collections::HashMap;
 
-use flightdeck_types::{ExecutionFilter, ExecutionStatus, Task, TaskPatch, TaskStatus};
+use flightdeck_types::{ExecutionFilter, ExecutionStatus, Task, TaskStatus};
 use leptos::prelude::*;
 
+use super::task_actions::TaskChange;
 use super::tasks::label;
 use super::{use_route, Route};
 use crate::api;
@@ -57,19 +58,10 @@ fn move_task(task: &Task, to: TaskStatus) {
     let toasts = crate::toasts::use_toasts();
     let (id, from, title) = (task.id.clone(), task.status, task.title.clone());
     leptos::task::spawn_local(async move {
-        let patch = |status| TaskPatch {
-            status: Some(status),
-            ..Default::default()
-        };
-        match api::update_task(id.clone(), patch(to)).await {
+        match TaskChange::Status(to).apply(id.clone()).await {
             Ok(_) => toasts.with_undo(
                 format!("Moved “{title}” to {}.", label(to)),
-                move || {
-                    let (id, patch) = (id.clone(), patch(from));
-                    leptos::task::spawn_local(async move {
-                        let _ = api::update_task(id, patch).await;
-                    });
-                },
+                move || TaskChange::Status(from).spawn(id.clone()),
             ),
             Err(e) => toasts.say(format!("“{title}” was not moved: {}", e.message)),
         }

@@ -5,6 +5,7 @@ use flightdeck_types::{format_span_secs, parse_span_secs, Priority, Task, TaskPa
 use leptos::prelude::*;
 
 use super::forms::{for_field, for_form, FieldError};
+use super::task_actions::TaskChange;
 use super::tasks::label;
 use super::{use_route, Route};
 use crate::api;
@@ -68,18 +69,9 @@ fn TaskEditor(task: Task, environments: Vec<flightdeck_types::Environment>) -> i
         async move {
             let saved = api::update_task(id.clone(), patch.clone()).await;
             if let (Ok(task), Some(_)) = (&saved, patch.status) {
-                let undo = TaskPatch {
-                    status: Some(from),
-                    ..Default::default()
-                };
                 toasts.with_undo(
                     format!("Moved “{}” to {}.", task.title, label(task.status)),
-                    move || {
-                        let (id, undo) = (id.clone(), undo.clone());
-                        leptos::task::spawn_local(async move {
-                            let _ = api::update_task(id, undo).await;
-                        });
-                    },
+                    move || TaskChange::Status(from).spawn(id.clone()),
                 );
             }
             saved

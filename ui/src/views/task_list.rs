@@ -3,25 +3,25 @@
 
 use std::collections::HashSet;
 
-use flightdeck_types::{Task, TaskPatch, TaskStatus};
+use flightdeck_types::{Task, TaskStatus};
 use leptos::prelude::*;
 
+use super::task_actions::TaskChange;
 use super::tasks::label;
 use super::{use_route, Route};
-use crate::api::{self, ApiError};
 
 /// Applies `change` to every task of `tasks` (one write each, through the engine), then says so
 /// in a toast whose Undo applies `undo` to each task as it was.
 fn bulk(
     tasks: Vec<Task>,
     what: String,
-    change: impl Fn(&Task) -> BulkChange + 'static,
-    undo: impl Fn(&Task) -> BulkChange + Send + Sync + 'static,
+    change: impl Fn(&Task) -> TaskChange + 'static,
+    undo: impl Fn(&Task) -> TaskChange + Send + Sync + 'static,
 ) {
     let toasts = crate::toasts::use_toasts();
-    let changes: Vec<(String, BulkChange)> =
+    let changes: Vec<(String, TaskChange)> =
         tasks.iter().map(|t| (t.id.clone(), change(t))).collect();
-    let undos: Vec<(String, BulkChange)> = tasks.iter().map(|t| (t.id.clone(), undo(t))).collect();
+    let undos: Vec<(String, TaskChange)> = tasks.iter().map(|t| (t.id.clone(), undo(t))).collect();
     leptos::task::spawn_local(async move {
         let mut failed = Vec::new();
         for (id, change) in changes {
@@ -35,35 +35,11 @@ fn bulk(
         }
         toasts.with_undo(what, move || {
             let undos = undos.clone();
-            leptos::task::spawn_local(async move {
-                for (id, change) in undos {
-                    let _ = change.apply(id).await;
-                }
-            });
+            for (id, change) in undos.clone() {
+                change.spawn(id);
+            }
         });
     });
-}
-
-/// One task's part of a bulk action.
-#[derive(Clone)]
-enum BulkChange {
-    Status(TaskStatus),
-    Archived(bool),
-}
-
-impl BulkChange {
-    async fn apply(self, id: String) -> Result<Task, ApiError> {
-        match self {
-            BulkChange::Status(status) => {
-                let patch = TaskPatch {
-                    status: Some(status),
-                    ..Default::default()
-                };
-                api::update_task(id, patch).await
-            }
-            BulkChange::Archived(archived) => api::archive_task(id, archived).await,
-        }
-    }
 }
 
 /// The list's bulk bar: how many are ticked, a status for all of them, Archive, Clear.
@@ -87,8 +63,8 @@ fn BulkBar(tasks: StoredValue<Vec<Task>>, ticked: RwSignal<HashSet<String>>) -> 
         bulk(
             chosen,
             what,
-            move |_| BulkChange::Status(status),
-            |t| BulkChange::Status(t.status),
+            move |_| TaskChange::Status(status),
+            |t| TaskChange::Status(t.status),
         );
         ticked.set(HashSet::new());
     };
@@ -98,8 +74,8 @@ fn BulkBar(tasks: StoredValue<Vec<Task>>, ticked: RwSignal<HashSet<String>>) -> 
         bulk(
             chosen,
             what,
-            |_| BulkChange::Archived(true),
-            |_| BulkChange::Archived(false),
+            |_| TaskChange::Archived(true),
+            |_| TaskChange::Archived(false),
         );
         ticked.set(HashSet::new());
     };

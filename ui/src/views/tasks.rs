@@ -55,12 +55,7 @@ pub fn TasksView() -> impl IntoView {
     // The view's own shortcut, ignored while typing in a field (`n` and `/` are every view's:
     // `palette::install_shortcuts`).
     let handle = window_event_listener(leptos::ev::keydown, move |ev| {
-        let typing = ev
-            .target()
-            .and_then(|t| js_sys::Reflect::get(&t, &"tagName".into()).ok())
-            .and_then(|tag| tag.as_string())
-            .is_some_and(|tag| matches!(tag.as_str(), "INPUT" | "TEXTAREA" | "SELECT"));
-        if typing || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
+        if crate::palette::typing(&ev) || ev.ctrl_key() || ev.meta_key() || ev.alt_key() {
             return;
         }
         if ev.key() == "b" {
