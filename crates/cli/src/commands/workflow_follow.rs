@@ -31,7 +31,8 @@ pub fn follow(store: &Store, run_id: &str, out: &Output) -> Result<WorkflowRun, 
     let mut cursor = Cursor::default();
     // Changes this process commits (its own worker's): the run's end is seen when it is
     // written, not up to a poll later. Other processes' are seen at the next poll.
-    let changes = store.subscribe();
+    let id = run_id.to_string();
+    let changes = store.subscribe_to(move |c| c.table == "workflow_runs" && c.id == id);
     loop {
         // The status is read before the logs, so that a final run's logs are complete.
         let run = workflows::get_run(store, run_id)?;

@@ -108,7 +108,11 @@ impl Runner {
 
     async fn run(self, stop: Arc<Notify>) -> Result<()> {
         let wake = Arc::new(Notify::new());
-        forward_changes(&self.store, wake.clone(), |c| c.table == "executions");
+        // Not runs moving from one status to another: a claim is this loop's own doing, and a
+        // run's end wakes it when its task gives the slot back (below).
+        forward_changes(&self.store, wake.clone(), |c| {
+            c.table == "executions" && c.action != flightdeck_types::AuditAction::Transition
+        });
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
         let step_slots = Arc::new(Semaphore::new(self.config.step_concurrency.max(1)));
         let in_flight: Arc<Mutex<HashSet<String>>> = Arc::default();
@@ -210,13 +214,10 @@ impl Runner {
         if run.status.is_final() {
             return Ok(None); // cancelled while queued; claim already ended it
         }
-        let first_seq = {
-            let store = self.store.clone();
-            let id = run.id.clone();
-            tokio::task::spawn_blocking(move || store.read(|c| executions::next_event_seq(c, &id)))
-                .await
-                .expect("reads do not panic")?
-        };
+        // The sink numbers each batch after the run's last event in the batch's own write
+        // (another process may add events too): numbering from 0 costs no read here, which
+        // a chain's every step paid for on its path.
+        let first_seq = 0;
         let environment = self.environment_of(&run)?;
         let secret_env = match &environment {
             Some(env) => shell::secret_values(env, self.secrets.as_ref()),
@@ -433,15 +434,13 @@ pub(crate) fn forward_changes(
     wake: Arc<Notify>,
     wanted: impl Fn(&crate::store::Change) -> bool + Send + 'static,
 ) {
-    let changes = store.subscribe();
+    let changes = store.subscribe_to(wanted);
     let weak = Arc::downgrade(&wake);
     drop(wake);
     std::thread::spawn(move || {
-        while let Ok(change) = changes.recv() {
+        while changes.recv().is_ok() {
             let Some(wake) = weak.upgrade() else { break };
-            if wanted(&change) {
-                wake.notify_one();
-            }
+            wake.notify_one();
         }
     });
 }

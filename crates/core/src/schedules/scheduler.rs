@@ -176,17 +176,18 @@ impl Scheduler {
     /// most 30 s), waking early when a schedule changes.
     pub async fn run(self: Arc<Self>, mut stop: tokio::sync::watch::Receiver<bool>) -> Result<()> {
         let (wake_tx, mut wake_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
-        let changes = self.store.subscribe();
+        let changes = self
+            .store
+            .subscribe_to(|c| c.table == "schedules" && c.action != AuditAction::Transition);
         // The store's subscription is a blocking channel: a thread forwards schedule changes
         // (not the scheduler's own fires, which are `transition`s) until the loop is gone.
         std::thread::spawn(move || loop {
             match changes.recv_timeout(Duration::from_secs(1)) {
-                Ok(c) if c.table == "schedules" && c.action != AuditAction::Transition => {
+                Ok(_) => {
                     if wake_tx.send(()).is_err() {
                         return;
                     }
                 }
-                Ok(_) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) if wake_tx.is_closed() => return,
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,

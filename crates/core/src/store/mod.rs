@@ -44,6 +44,12 @@ pub use write::{Change, Writer};
 
 use crate::error::{CoreError, Result};
 
+/// A subscriber: which changes it asked for, and where they go.
+struct Listener {
+    wanted: Box<dyn Fn(&Change) -> bool + Send>,
+    tx: mpsc::Sender<Change>,
+}
+
 pub struct Store {
     conn: Mutex<CrConn>,
     path: PathBuf,
@@ -52,7 +58,7 @@ pub struct Store {
     schema_version: u32,
     /// The CRR tables and columns, to hold pulled cells this schema lacks (`held`).
     known_schema: Mutex<held::KnownSchema>,
-    listeners: Mutex<Vec<mpsc::Sender<Change>>>,
+    listeners: Mutex<Vec<Listener>>,
     /// The in-memory copy of the memory vectors that vector search scans.
     vector_cache: crate::memory::VectorCacheSlot,
     /// Write transactions committed through this store (see [`Store::write_count`]).
@@ -172,11 +178,24 @@ impl Store {
 
     /// Receives every committed change from now on, until the receiver is dropped.
     pub fn subscribe(&self) -> mpsc::Receiver<Change> {
+        self.subscribe_to(|_| true)
+    }
+
+    /// As [`Store::subscribe`], only the changes `wanted` accepts: the others are not sent,
+    /// so they do not wake the subscriber's thread (a workflow step's end makes about ten
+    /// changes, and each woke every subscriber of the process).
+    pub fn subscribe_to(
+        &self,
+        wanted: impl Fn(&Change) -> bool + Send + 'static,
+    ) -> mpsc::Receiver<Change> {
         let (tx, rx) = mpsc::channel();
         self.listeners
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(tx);
+            .push(Listener {
+                wanted: Box::new(wanted),
+                tx,
+            });
         rx
     }
 
@@ -200,6 +219,11 @@ impl Store {
             .listeners
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        listeners.retain(|tx| changes.iter().all(|c| tx.send(c.clone()).is_ok()));
+        listeners.retain(|l| {
+            changes
+                .iter()
+                .filter(|c| (l.wanted)(c))
+                .all(|c| l.tx.send(c.clone()).is_ok())
+        });
     }
 }

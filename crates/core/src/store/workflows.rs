@@ -236,18 +236,27 @@ pub fn save_run_state(
 ) -> Result<()> {
     let all = run_steps::held_in_cell(conn, &r.id)?;
     conn.prepare_cached(
-        "UPDATE workflow_runs SET status = ?2, checkpoint = ?3, error = ?4, started_at = ?5,
-             finished_at = ?6, updated_at = ?7
-         WHERE id = ?1",
+        "UPDATE workflow_runs SET checkpoint = ?2, error = ?3, updated_at = ?4 WHERE id = ?1",
+    )?
+    .execute(params![
+        r.id,
+        head_text(&r.checkpoint),
+        r.error,
+        r.updated_at.as_millis(),
+    ])?;
+    // The indexed columns only when they changed: most boundaries (a step ended, the next
+    // started) leave them as they were, and an UPDATE that sets a column rewrites the entries
+    // of every index holding it (here two: by status, and the insights' covering index).
+    conn.prepare_cached(
+        "UPDATE workflow_runs SET status = ?2, started_at = ?3, finished_at = ?4
+         WHERE id = ?1
+           AND (status IS NOT ?2 OR started_at IS NOT ?3 OR finished_at IS NOT ?4)",
     )?
     .execute(params![
         r.id,
         r.status.as_str(),
-        head_text(&r.checkpoint),
-        r.error,
         r.started_at.map(Timestamp::as_millis),
         r.finished_at.map(Timestamp::as_millis),
-        r.updated_at.as_millis(),
     ])?;
     run_steps::save(conn, r, moved.filter(|_| !all))
 }

@@ -108,7 +108,8 @@ pub struct SinkTotals {
 pub const LAST_LINE_MAX: usize = 64 * 1024;
 
 impl EventSink {
-    /// Starts the writer task; events get numbers from `first_seq` on. Every event's data is
+    /// Starts the writer task; events get numbers from `first_seq` on, each batch moved up
+    /// past the run's last stored event when it is written. Every event's data is
     /// masked with `mask` before anything else looks at it (the output cap, `memory:` lines,
     /// a step's last line) and before it is written.
     pub fn start(
