@@ -146,7 +146,7 @@ pub fn start(store: Arc<Store>, args: &RunArgs, out: &Output) -> Result<(), Core
 /// Runs `queued` here (or leaves it to the worker running) and prints its log until it ends;
 /// the run's failure is the command's.
 fn follow_queued(store: Arc<Store>, queued: Execution, out: &Output) -> Result<(), CoreError> {
-    let runtime = super::runtime()?;
+    let runtime = super::follower_runtime()?;
     let worker = super::worker::LocalWorker::try_start(&store, &runtime, "flightdeck run")?;
     {
         let (store, id) = (store.clone(), queued.id.clone());

@@ -326,7 +326,7 @@ fn follow_here(
     cancel_on_ctrl_c: bool,
     out: &Output,
 ) -> Result<(), CoreError> {
-    let runtime = super::runtime()?;
+    let runtime = super::follower_runtime()?;
     if out.is_json() {
         // JSON Lines from the first line: the run's id first, so a script can approve it.
         out.line(&serde_json::json!({
