@@ -111,3 +111,34 @@ fn runs_waiting_for_approval_cost_no_writes() {
     assert_eq!(done.status, WorkflowRunStatus::Succeeded);
     assert_eq!(done.checkpoint.steps["after"].status, StepStatus::Succeeded);
 }
+
+#[test]
+fn a_step_that_needs_no_slot_moves_while_the_slots_are_full() {
+    use flightdeck_core::workflows::driver;
+    use flightdeck_types::StepStatus;
+    // No runner: `a` takes the one slot and stays there, and nothing moves the run but the
+    // ticks below.
+    let rig = WfRig::idle();
+    // `b` is skipped by its `when` and `c` for want of `b`, neither needing a slot: at the
+    // boundary that starts `a`, not at some later one.
+    rig.apply(
+        "name: full\nconcurrency: 1\nsteps:\n  - id: a\n    shell: sleep 60\n  - id: b\n    when: 'false'\n    shell: 'true'\n  - id: c\n    needs: b\n    shell: 'true'\n",
+    );
+    let run = rig.start_run("full", &[]);
+    let mut steps = flightdeck_core::workflows::get_run(&rig.store, &run.id)
+        .unwrap()
+        .checkpoint
+        .steps;
+    let mut ticks = 0;
+    while steps["a"].status == StepStatus::Pending && ticks < 3 {
+        driver::tick(&rig.store).unwrap();
+        ticks += 1;
+        steps = flightdeck_core::workflows::get_run(&rig.store, &run.id)
+            .unwrap()
+            .checkpoint
+            .steps;
+    }
+    assert_eq!(steps["a"].status, StepStatus::Running, "a never started");
+    assert_eq!(steps["b"].status, StepStatus::Skipped);
+    assert_eq!(steps["c"].status, StepStatus::Skipped);
+}

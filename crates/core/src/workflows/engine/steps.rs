@@ -181,6 +181,7 @@ pub(super) fn start_ready_steps(
     loop {
         let mut changed = false;
         let failed_run = failed || blocking_failure(run, def).is_some();
+        let quiet = !failed_run && nothing_starts_without_a_slot(run, def);
         changed |= fanout::settle(w, run, def, failed_run)?;
         // Step runs: a fan-out step's own entry runs nothing (its items do).
         let mut running = run
@@ -314,12 +315,38 @@ pub(super) fn start_ready_steps(
             // A step that started (or waits for approval) lets no other step start; one that
             // ended at once (its run could not be made) may: only then walk again. A chain's
             // boundary walks its steps once, not twice.
-            changed |= run.checkpoint.steps[&step.id].status.is_final();
+            let ended = run.checkpoint.steps[&step.id].status.is_final();
+            changed |= ended;
+            // Every slot taken and no step able to move without one: the rest of the walk
+            // would only pass them by (a chain's boundary at step k stops there, instead of
+            // looking at every step after it).
+            if quiet && !ended && running >= def.concurrency {
+                break;
+            }
         }
         if !changed {
             return Ok(());
         }
     }
+}
+
+/// Whether no pending step of `run` can move without a slot: one moves so only when it is
+/// skipped (a need that did not pass, or a `when` that does not hold), fails (its `when`
+/// cannot be evaluated), fans out (`foreach`) or waits for a person (an approval). Without a
+/// `when`, a `foreach`, an approval or a fork's edited fields in the definition, and with
+/// every ended step succeeded, none can.
+fn nothing_starts_without_a_slot(run: &WorkflowRun, def: &WorkflowDefinition) -> bool {
+    run.checkpoint.overrides.is_empty()
+        && !def.steps.iter().any(|s| {
+            s.when.is_some()
+                || s.foreach.is_some()
+                || matches!(s.action, StepAction::Approval { .. })
+        })
+        && run
+            .checkpoint
+            .steps
+            .values()
+            .all(|s| !s.status.is_final() || s.status == StepStatus::Succeeded)
 }
 
 /// What a step's templates see now: the run's context, and for a handler how the run
