@@ -2,8 +2,10 @@
 //! `true`, run by Flightdeck (`flightdeck workflow start --follow`, the release CLI, its own
 //! start included) and by DBOS (PyPI `dbos` 3.4, a durable-workflow library whose steps are
 //! checkpointed in Postgres; timed inside Python from the workflow's call to its result, so
-//! the interpreter's start is not counted), on a throwaway Postgres cluster. Beside them: N
-//! bare spawns of `true`, the floor both stand on.
+//! the interpreter's start is not counted; one Python process, kept warm, runs every DBOS
+//! sample), on a throwaway Postgres cluster. The two take turns, one sample each, so that a
+//! drift of the machine falls on both. Beside them: N bare spawns of `true`, the floor both
+//! stand on.
 //!
 //! Set up once (a virtual environment under the target dir, from PyPI), then:
 //!   cargo build --release -p flightdeck-cli
@@ -35,8 +37,10 @@ def chain(n: int) -> int:
     return n
 
 DBOS.launch()
-n, samples = int(sys.argv[1]), int(sys.argv[2])
-for _ in range(samples):
+print("ready", flush=True)
+# One chain of N steps per line read ("N"), its time printed; the process stays warm between.
+for line in sys.stdin:
+    n = int(line)
     t = time.perf_counter()
     chain(n)
     print(f"ms {(time.perf_counter() - t) * 1000:.3f}", flush=True)
@@ -99,25 +103,57 @@ fn sqlalchemy_url(conninfo: &str) -> String {
     )
 }
 
-fn dbos_chain(python: &Path, url: &str, steps: usize, samples: usize) -> Vec<f64> {
-    let script = std::env::temp_dir().join("flightdeck-bench-dbos-chain.py");
-    std::fs::write(&script, DBOS_CHAIN).unwrap();
-    let out = Command::new(python)
-        .arg(&script)
-        .arg(steps.to_string())
-        .arg(samples.to_string())
-        .env("DBOS_URL", url)
-        .output()
-        .expect("the DBOS chain runs");
-    assert!(
-        out.status.success(),
-        "DBOS chain failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| l.strip_prefix("ms ")?.parse().ok())
-        .collect()
+/// The DBOS side: one Python process, kept warm, that runs a chain each time it is asked.
+struct Dbos {
+    child: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+}
+
+impl Dbos {
+    fn start(python: &Path, url: &str) -> Dbos {
+        let script = std::env::temp_dir().join("flightdeck-bench-dbos-chain.py");
+        std::fs::write(&script, DBOS_CHAIN).unwrap();
+        let mut child = Command::new(python)
+            .arg(&script)
+            .env("DBOS_URL", url)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("the DBOS chain starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut dbos = Dbos {
+            child,
+            lines: std::io::BufRead::lines(std::io::BufReader::new(stdout)),
+        };
+        assert_eq!(dbos.next_line(), "ready", "DBOS did not launch");
+        dbos
+    }
+
+    fn next_line(&mut self) -> String {
+        match self.lines.next() {
+            Some(Ok(line)) => line,
+            other => panic!("the DBOS chain stopped: {other:?} (its stderr is above)"),
+        }
+    }
+
+    /// One chain of `steps` steps, timed inside Python.
+    fn sample(&mut self, steps: usize) -> f64 {
+        use std::io::Write;
+        let stdin = self.child.stdin.as_mut().unwrap();
+        writeln!(stdin, "{steps}").unwrap();
+        stdin.flush().unwrap();
+        let line = self.next_line();
+        line.strip_prefix("ms ")
+            .and_then(|ms| ms.parse().ok())
+            .unwrap_or_else(|| panic!("DBOS answered {line:?}"))
+    }
+}
+
+impl Drop for Dbos {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
 }
 
 fn chain_file(dir: &Path, steps: usize) -> PathBuf {
@@ -134,14 +170,12 @@ fn chain_file(dir: &Path, steps: usize) -> PathBuf {
     path
 }
 
-fn flightdeck_chain(data: &Path, steps: usize, samples: usize) -> Vec<f64> {
-    let cli = release_cli_binary();
-    let file = chain_file(data, steps);
-    let applied = Command::new(&cli)
+fn apply_chain(data: &Path, steps: usize) {
+    let applied = Command::new(release_cli_binary())
         .arg("--data-dir")
         .arg(data)
         .args(["workflow", "apply"])
-        .arg(&file)
+        .arg(chain_file(data, steps))
         .output()
         .unwrap();
     assert!(
@@ -149,24 +183,24 @@ fn flightdeck_chain(data: &Path, steps: usize, samples: usize) -> Vec<f64> {
         "{}",
         String::from_utf8_lossy(&applied.stderr)
     );
-    (0..samples)
-        .map(|_| {
-            let started = Instant::now();
-            let out = Command::new(&cli)
-                .arg("--data-dir")
-                .arg(data)
-                .args(["workflow", "start", &format!("chain{steps}"), "--follow"])
-                .output()
-                .unwrap();
-            let took = started.elapsed();
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            took.as_secs_f64() * 1000.0
-        })
-        .collect()
+}
+
+/// One `flightdeck workflow start chainN --follow`, timed from outside.
+fn flightdeck_sample(data: &Path, steps: usize) -> f64 {
+    let started = Instant::now();
+    let out = Command::new(release_cli_binary())
+        .arg("--data-dir")
+        .arg(data)
+        .args(["workflow", "start", &format!("chain{steps}"), "--follow"])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took.as_secs_f64() * 1000.0
 }
 
 fn bare_spawns(n: usize) -> f64 {
@@ -193,10 +227,20 @@ fn main() {
     let database = runtime.block_on(flightdeck_tests::pg::fresh_database());
     let url = sqlalchemy_url(&database.url);
     let data = tempfile::tempdir().unwrap();
-    println!("chain of N steps spawning `true`; median of {samples} (all samples in ms)");
+    let mut dbos = Dbos::start(&python, &url);
+    println!(
+        "chain of N steps spawning `true`; the two take turns, one sample each, after one \
+         unmeasured warm-up each; median of {samples} (all samples in ms)"
+    );
     for steps in lengths {
-        let ours = flightdeck_chain(data.path(), steps, samples);
-        let peer = dbos_chain(&python, &url, steps, samples);
+        apply_chain(data.path(), steps);
+        flightdeck_sample(data.path(), steps);
+        dbos.sample(steps);
+        let (mut ours, mut peer) = (Vec::new(), Vec::new());
+        for _ in 0..samples {
+            ours.push(flightdeck_sample(data.path(), steps));
+            peer.push(dbos.sample(steps));
+        }
         let floor = bare_spawns(steps);
         let (o, p) = (median(ours.clone()), median(peer.clone()));
         println!(
