@@ -403,6 +403,10 @@ impl Runner {
     /// An agent run's context file (see [`agent_context::prepare`]), with a `context` event
     /// saying what went in it or why there is none.
     async fn give_context(&self, run: &Execution, sink: &EventSink) -> Option<PathBuf> {
+        // Only an agent's run gets a context: any other costs no hand-off to a thread.
+        if !matches!(&run.spec, ExecutionSpec::Shell(s) if s.agent_prompt.is_some()) {
+            return None;
+        }
         let store = self.store.clone();
         let run = run.clone();
         let (file, event) =
