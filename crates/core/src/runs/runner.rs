@@ -139,13 +139,21 @@ impl Runner {
             } else {
                 step_slots.available_permits() as u32
             };
-            let claimed = if free > 0 || free_steps > 0 {
+            // The claim and the next wake-up's time in one trip to a blocking thread: neither
+            // read holds up this runtime's workers (a chain's every step wakes this loop).
+            let (claimed, wait) = {
                 let store = this.store.clone();
-                tokio::task::spawn_blocking(move || claim(&store, free, free_steps))
-                    .await
-                    .expect("claiming does not panic")?
-            } else {
-                Vec::new()
+                let idle_poll = this.config.idle_poll;
+                tokio::task::spawn_blocking(move || -> Result<_> {
+                    let claimed = if free > 0 || free_steps > 0 {
+                        claim(&store, free, free_steps)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok((claimed, next_wait(&store, idle_poll)?))
+                })
+                .await
+                .expect("claiming does not panic")?
             };
             for run in claimed {
                 // Never more claimed than free, so these do not wait.
@@ -182,7 +190,6 @@ impl Runner {
                 });
             }
             while tasks.try_join_next().is_some() {}
-            let wait = this.next_wait()?;
             tokio::select! {
                 _ = stop.notified() => {
                     this.stopping.store(true, Ordering::SeqCst);
@@ -194,18 +201,6 @@ impl Runner {
         }
         while tasks.join_next().await.is_some() {}
         Ok(())
-    }
-
-    /// Until the next not_before, capped by the idle poll.
-    fn next_wait(&self) -> Result<Duration> {
-        let now = crate::clock::now();
-        let next = self
-            .store
-            .read(|c| executions::next_not_before(c, self.store.device_id(), now))?;
-        let until = next
-            .map(|t| Duration::from_millis((t - now.as_millis()).max(0) as u64))
-            .unwrap_or(self.config.idle_poll);
-        Ok(until.min(self.config.idle_poll))
     }
 
     /// Executes `run` and records its end; returns the run that end claimed for the same
@@ -428,6 +423,16 @@ impl Runner {
             Err(e) => Err(e),
         }
     }
+}
+
+/// Until the next run's not_before on this device, capped by `idle_poll`.
+fn next_wait(store: &Store, idle_poll: Duration) -> Result<Duration> {
+    let now = crate::clock::now();
+    let next = store.read(|c| executions::next_not_before(c, store.device_id(), now))?;
+    let until = next
+        .map(|t| Duration::from_millis((t - now.as_millis()).max(0) as u64))
+        .unwrap_or(idle_poll);
+    Ok(until.min(idle_poll))
 }
 
 /// Wakes `wake` when a committed change `wanted` accepts, from a thread (subscribers are std
