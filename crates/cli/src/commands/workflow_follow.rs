@@ -73,12 +73,12 @@ fn wait_for_end_or_poll(
     loop {
         let left = poll.saturating_duration_since(std::time::Instant::now());
         match changes.recv_timeout(left) {
-            Ok(change) if change.table == "workflow_runs" && change.id == run_id => {
+            // The subscription carries only this run's row (see `follow`).
+            Ok(_) => {
                 if workflows::status_of(store, run_id)?.is_final() {
                     return Ok(());
                 }
             }
-            Ok(_) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => return Ok(()),
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
                 std::thread::sleep(left);

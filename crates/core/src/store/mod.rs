@@ -182,7 +182,7 @@ impl Store {
     }
 
     /// As [`Store::subscribe`], only the changes `wanted` accepts: the others are not sent,
-    /// so they do not wake the subscriber's thread (a workflow step's end makes about ten
+    /// so they do not wake the subscriber's thread (a workflow step's end makes several
     /// changes, and each woke every subscriber of the process).
     pub fn subscribe_to(
         &self,
