@@ -204,6 +204,21 @@ pub fn events(
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The filter and order of [`claimable`]'s two reads, after `SELECT {COLUMNS} FROM executions`:
+/// plain runs, then workflow steps. Both walk `executions_queue` (migration 0031) in claim
+/// order and stop at their LIMIT; a plan that read every queued run and sorted them is what
+/// made each step's end slow behind a long queue (the test below checks the plan).
+const CLAIM_PLAIN: &str = "WHERE status = 'queued' AND device_id = ?1
+       AND (not_before IS NULL OR not_before <= ?2) AND workflow_run_id IS NULL
+     ORDER BY queued_at, id LIMIT ?3";
+const CLAIM_STEPS: &str = "WHERE status = 'queued' AND device_id = ?1
+       AND (not_before IS NULL OR not_before <= ?2) AND workflow_run_id IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM workflow_runs r
+                       WHERE r.id = executions.workflow_run_id AND r.control = 'pause')
+       AND EXISTS (SELECT 1 FROM workflow_runs r
+                   WHERE r.id = executions.workflow_run_id AND r.device_id = ?1)
+     ORDER BY queued_at, id LIMIT ?3";
+
 /// Queued runs of `device_id` that may start at `now` (not_before passed), oldest first:
 /// plain runs, at most `limit` (the runner's free plain slots), then workflow steps, at most
 /// `step_limit` (its free step slots; a step of a paused or cancelled workflow run waits).
@@ -214,26 +229,13 @@ pub fn claimable(
     limit: u32,
     step_limit: u32,
 ) -> Result<Vec<Execution>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM executions
-         WHERE status = 'queued' AND device_id = ?1 AND (not_before IS NULL OR not_before <= ?2)
-           AND workflow_run_id IS NULL
-         ORDER BY queued_at, id LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(params![device_id, now.as_millis(), limit], from_row)?;
-    let mut ready: Vec<Execution> = rows.collect::<rusqlite::Result<_>>()?;
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM executions
-         WHERE status = 'queued' AND device_id = ?1 AND (not_before IS NULL OR not_before <= ?2)
-           AND workflow_run_id IS NOT NULL
-           AND NOT EXISTS (SELECT 1 FROM workflow_runs r
-                           WHERE r.id = executions.workflow_run_id AND r.control = 'pause')
-           AND EXISTS (SELECT 1 FROM workflow_runs r
-                       WHERE r.id = executions.workflow_run_id AND r.device_id = ?1)
-         ORDER BY queued_at, id LIMIT ?3"
-    ))?;
-    let rows = stmt.query_map(params![device_id, now.as_millis(), step_limit], from_row)?;
-    ready.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+    let mut ready = Vec::new();
+    for (filter, limit) in [(CLAIM_PLAIN, limit), (CLAIM_STEPS, step_limit)] {
+        let mut stmt =
+            conn.prepare_cached(&format!("SELECT {COLUMNS} FROM executions {filter}"))?;
+        let rows = stmt.query_map(params![device_id, now.as_millis(), limit], from_row)?;
+        ready.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+    }
     Ok(ready)
 }
 
@@ -365,4 +367,34 @@ pub fn queued_on(conn: &Connection, device_id: &str) -> Result<i64> {
             "SELECT count(*) FROM executions WHERE status = 'queued' AND device_id = ?1",
         )?
         .query_row([device_id], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The claim's plans walk the queue index in order: no read of every queued run, no sort.
+    #[test]
+    fn the_claim_walks_the_queue_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = super::super::test_histories::store(&dir, "plan");
+        for filter in [CLAIM_PLAIN, CLAIM_STEPS] {
+            let plan: Vec<String> = store
+                .read(|c| {
+                    let sql =
+                        format!("EXPLAIN QUERY PLAN SELECT {COLUMNS} FROM executions {filter}");
+                    let mut stmt = c.prepare(&sql)?;
+                    let rows =
+                        stmt.query_map(params!["device", 0, 1], |r| r.get::<_, String>(3))?;
+                    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+                })
+                .unwrap();
+            let plan = plan.join("\n");
+            assert!(
+                plan.contains("SEARCH executions USING INDEX executions_queue"),
+                "{plan}"
+            );
+            assert!(!plan.contains("TEMP B-TREE"), "{plan}");
+        }
+    }
 }
