@@ -100,6 +100,22 @@ pub fn find(conn: &Connection, id: &str) -> Result<Execution> {
         })
 }
 
+/// Run `id`'s status alone: what the workflow engine asks of each running step at a
+/// boundary, where reading the whole row (its spec and result parsed) for every step of a
+/// wide fan-out cost more than the boundary's own work.
+pub fn status(conn: &Connection, id: &str) -> Result<ExecutionStatus> {
+    let status: String = conn
+        .prepare_cached("SELECT status FROM executions WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| CoreError::NotFound {
+            kind: "run",
+            key: id.to_string(),
+        })?;
+    // As `from_row` reads it: a status this build does not know came from a newer peer.
+    Ok(status.parse().unwrap_or(ExecutionStatus::Failed))
+}
+
 pub fn list(conn: &Connection, filter: &ExecutionFilter) -> Result<Vec<Execution>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM executions

@@ -381,7 +381,7 @@ pub fn is_waiting(c: &rusqlite::Connection, run_id: &str) -> Result<bool> {
                 return Ok(false)
             }
             (StepStatus::Running, Some(exec))
-                if crate::store::executions::find(c, exec)?.status.is_final() =>
+                if crate::store::executions::status(c, exec)?.is_final() =>
             {
                 return Ok(false)
             }

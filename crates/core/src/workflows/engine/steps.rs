@@ -33,10 +33,11 @@ pub(super) fn reconcile_steps(
                 let Some(exec_id) = &state.execution_id else {
                     continue;
                 };
-                let exec = executions::find(w, exec_id)?;
-                if !exec.status.is_final() {
+                // The status first: most running steps of a wide fan-out are still running.
+                if !executions::status(w, exec_id)?.is_final() {
                     continue;
                 }
+                let exec = executions::find(w, exec_id)?;
                 let mut new = state.clone();
                 new.outputs = outputs_of(&exec);
                 new.error = exec.error.clone();
