@@ -358,20 +358,22 @@ steps:
     (took, most as usize, cap)
 }
 
-/// Write transactions per second of `runs` runs waiting for approval, the driver and the
-/// runner running, over `secs` seconds (issue 32: a run waiting for a person costs nothing).
-fn idle_writes(runs: usize, secs: u64) -> (u64, f64) {
+/// Write transactions per second of `runs` runs that only wait, the driver and the runner
+/// running, over `secs` seconds (issue 32: a run waiting for a person, or for a long step,
+/// costs nothing): runs of `yaml`'s workflow `name`, measured once each is `waiting`.
+fn idle_writes(
+    yaml: &str,
+    name: &str,
+    waiting: WorkflowRunStatus,
+    runs: usize,
+    secs: u64,
+) -> (u64, f64) {
     let (_dir, store) = new_store();
-    workflows::apply(
-        &store,
-        "name: gate\nsteps:\n  - id: ask\n    kind: approval\n",
-        Format::Yaml,
-    )
-    .unwrap();
+    workflows::apply(&store, yaml, Format::Yaml).unwrap();
     let worker = Worker::start(&store, 4);
-    let ids: Vec<String> = (0..runs).map(|_| start(&store, "gate")).collect();
+    let ids: Vec<String> = (0..runs).map(|_| start(&store, name)).collect();
     for id in &ids {
-        while workflows::get_run(&store, id).unwrap().status != WorkflowRunStatus::WaitingApproval {
+        while workflows::get_run(&store, id).unwrap().status != waiting {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -380,6 +382,19 @@ fn idle_writes(runs: usize, secs: u64) -> (u64, f64) {
     let writes = store.write_count() - before;
     drop(worker);
     (writes, writes as f64 / secs as f64)
+}
+
+/// [`idle_writes`] of 100 runs waiting for approval, then of 20 runs whose one step sleeps
+/// (as many running as the device's step cap lets, the rest queued), each printed.
+fn print_idle_writes() {
+    let gate = "name: gate\nsteps:\n  - id: ask\n    kind: approval\n";
+    let (writes, rate) = idle_writes(gate, "gate", WorkflowRunStatus::WaitingApproval, 100, 10);
+    println!("100 runs waiting for approval, 10 s: {writes} write transactions ({rate:.1}/s)");
+    let long = "name: long\nsteps:\n  - id: build\n    shell: 'sleep 30'\n";
+    let (writes, rate) = idle_writes(long, "long", WorkflowRunStatus::Running, 20, 10);
+    println!(
+        "20 runs whose step sleeps 30 s, 10 s of it: {writes} write transactions ({rate:.1}/s)"
+    );
 }
 
 /// Time travel (issue 33): replay of a 10,000-event plain run at random instants and its
@@ -476,8 +491,7 @@ fn main() {
         return;
     }
     if std::env::var("FLIGHTDECK_BENCH_IDLE_ONLY").is_ok() {
-        let (writes, rate) = idle_writes(100, 10);
-        println!("100 runs waiting for approval, 10 s: {writes} write transactions ({rate:.1}/s)");
+        print_idle_writes();
         return;
     }
     for n in [10, 100, 200] {
@@ -507,8 +521,7 @@ fn main() {
     if std::env::var("FLIGHTDECK_BENCH_CHAIN_ONLY").is_ok() {
         return;
     }
-    let (writes, rate) = idle_writes(100, 10);
-    println!("100 runs waiting for approval, 10 s: {writes} write transactions ({rate:.1}/s)");
+    print_idle_writes();
     let (took, most, cap) = foreach_runs(20, 100);
     println!(
         "20 runs of a 100-wide foreach at once: {:.0} ms for 2000 steps; at most {most} steps \

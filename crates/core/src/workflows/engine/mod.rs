@@ -293,8 +293,10 @@ fn advance_run(
         start_ready_steps(w, run, def, failed)?;
     }
 
-    if !cancel {
-        close_normal_steps(w, run, def)?;
+    if !cancel && close_normal_steps(w, run, def)? {
+        // The steps it closed may be what a handler (`if: always` / `if: failure`) needs:
+        // it starts in this move, not at the driver's next look.
+        start_ready_steps(w, run, def, true)?;
     }
     settle_status(w, run, def, cancel, timed_out)?;
     if run.started_at.is_none() && run.status != WorkflowRunStatus::Queued {
@@ -350,8 +352,12 @@ fn control_children(w: &mut Writer<'_>, run: &WorkflowRun, to: RunControl) -> Re
 }
 
 /// Whether run `run_id` is only waiting, so that moving it on would change nothing: waiting
-/// for approvals none of which has been given, or paused with none of its steps' runs ended;
-/// either way with no control change and no cancelled parent to act on.
+/// for approvals none of which has been given, running steps none of whose runs ended, or
+/// paused with none of its steps' runs ended; in each case with no deadline passed, no control
+/// change and no cancelled parent to act on. (A running run's other moves all follow one of
+/// these: a pending step starts when a step it needs ends, or a slot frees as one ends.) The
+/// driver's safety-net poll skips such a run: a run whose steps take an hour costs no write
+/// transaction four times a second while they do.
 pub fn is_waiting(c: &rusqlite::Connection, run_id: &str) -> Result<bool> {
     let run = sql::find_run(c, run_id)?;
     if let Some(parent) = &run.parent_execution_id {
@@ -362,6 +368,7 @@ pub fn is_waiting(c: &rusqlite::Connection, run_id: &str) -> Result<bool> {
     let waiting = matches!(
         (run.status, run.control),
         (WorkflowRunStatus::WaitingApproval, RunControl::Run)
+            | (WorkflowRunStatus::Running, RunControl::Run)
             | (WorkflowRunStatus::Paused, RunControl::Pause)
     );
     if !waiting {
@@ -457,15 +464,17 @@ fn skip_failure_handlers(
 }
 
 /// After a failure: the ordinary steps that have not started never will; each ends
-/// `cancelled`, with a boundary of its own, saying which step failed.
+/// `cancelled`, with a boundary of its own, saying which step failed. Returns whether it
+/// ended any.
 fn close_normal_steps(
     w: &Writer<'_>,
     run: &mut WorkflowRun,
     def: &WorkflowDefinition,
-) -> Result<()> {
+) -> Result<bool> {
     let Some(failed) = blocking_failure(run, def).map(String::from) else {
-        return Ok(());
+        return Ok(false);
     };
+    let mut closed = false;
     for step in def.steps.iter().filter(|s| s.run_if.is_none()) {
         let Some(state) = run.checkpoint.steps.get(&step.id) else {
             continue;
@@ -482,8 +491,9 @@ fn close_normal_steps(
         new.finished_at = Some(w.now());
         run.checkpoint.set_step(step.id.clone(), new);
         boundary(w, run, Some(&step.id), "cancelled")?;
+        closed = true;
     }
-    Ok(())
+    Ok(closed)
 }
 
 /// Sets the run's status from its steps: final once nothing runs and either every step is
