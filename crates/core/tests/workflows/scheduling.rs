@@ -113,6 +113,47 @@ fn runs_waiting_for_approval_cost_no_writes() {
 }
 
 #[test]
+fn runs_waiting_on_their_running_steps_cost_no_writes() {
+    use flightdeck_core::workflows::driver;
+    use flightdeck_types::StepStatus;
+    let rig = WfRig::start();
+    let done = rig.path("done");
+    rig.apply(&format!(
+        "name: long\nsteps:\n  - id: build\n    shell: 'for i in $(seq 200); do [ -f {} ] && exit 0; sleep 0.05; done; exit 1'\n  - id: after\n    needs: build\n    shell: echo done\n",
+        done.display()
+    ));
+    let started: Vec<String> = (0..3).map(|_| rig.start_run("long", &[]).id).collect();
+    // Each step's run is running and has written its process record: nothing is left to
+    // write until a step ends.
+    for id in &started {
+        until("the step's process record", || {
+            let step = rig.step_runs(id).pop()?;
+            let events = runs::events(&rig.store, &step.id, 0, 100).unwrap();
+            events.iter().any(|e| e.kind == "process").then_some(())
+        });
+    }
+    let before = rig.store.write_count();
+    for _ in 0..3 {
+        driver::tick(&rig.store).unwrap();
+    }
+    assert_eq!(
+        rig.store.write_count(),
+        before,
+        "ticks over 3 runs waiting on their steps wrote"
+    );
+    // A step's end still moves its run on.
+    std::fs::write(&done, "").unwrap();
+    for id in &started {
+        let finished = rig.finished(id);
+        assert_eq!(finished.status, WorkflowRunStatus::Succeeded);
+        assert_eq!(
+            finished.checkpoint.steps["after"].status,
+            StepStatus::Succeeded
+        );
+    }
+}
+
+#[test]
 fn a_step_that_needs_no_slot_moves_while_the_slots_are_full() {
     use flightdeck_core::workflows::driver;
     use flightdeck_types::StepStatus;
@@ -125,19 +166,18 @@ fn a_step_that_needs_no_slot_moves_while_the_slots_are_full() {
         "name: full\nconcurrency: 1\nsteps:\n  - id: a\n    shell: sleep 60\n  - id: b\n    when: 'false'\n    shell: 'true'\n  - id: c\n    needs: b\n    shell: 'true'\n",
     );
     let run = rig.start_run("full", &[]);
-    let mut steps = flightdeck_core::workflows::get_run(&rig.store, &run.id)
-        .unwrap()
-        .checkpoint
-        .steps;
-    let mut ticks = 0;
-    while steps["a"].status == StepStatus::Pending && ticks < 3 {
-        driver::tick(&rig.store).unwrap();
-        ticks += 1;
-        steps = flightdeck_core::workflows::get_run(&rig.store, &run.id)
+    let steps = || {
+        flightdeck_core::workflows::get_run(&rig.store, &run.id)
             .unwrap()
             .checkpoint
-            .steps;
+            .steps
+    };
+    let mut ticks = 0;
+    while steps()["a"].status == StepStatus::Pending && ticks < 3 {
+        driver::tick(&rig.store).unwrap();
+        ticks += 1;
     }
+    let steps = steps();
     assert_eq!(steps["a"].status, StepStatus::Running, "a never started");
     assert_eq!(steps["b"].status, StepStatus::Skipped);
     assert_eq!(steps["c"].status, StepStatus::Skipped);
