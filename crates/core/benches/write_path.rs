@@ -5,7 +5,9 @@
 //!   transactions (no write path);
 //! - `write path`: the same SQL through `Store::write`;
 //! - `unstamped`: the write path with its clock stamp turned off (issue 19: what the hybrid
-//!   logical clock costs a write, against the write path before it).
+//!   logical clock costs a write, against the write path before it);
+//! - `after the fact`: the write path as it runs on a stock cr-sqlite build (no local clock:
+//!   the write stamps its cells itself with an `UPDATE`, or notes its clock for later).
 //!
 //! Also the full task API (`tasks::create`, which adds validation and an audit row), run
 //! events appended in batches, and the in-process work of one CLI `task add`.
@@ -36,13 +38,15 @@ enum Variant {
     RawCrr,
     WritePath,
     Unstamped,
+    AfterTheFact,
 }
 
-const VARIANTS: [Variant; 4] = [
+const VARIANTS: [Variant; 5] = [
     Variant::Plain,
     Variant::RawCrr,
     Variant::WritePath,
     Variant::Unstamped,
+    Variant::AfterTheFact,
 ];
 
 impl Variant {
@@ -52,6 +56,7 @@ impl Variant {
             Variant::RawCrr => "raw cr-sqlite",
             Variant::WritePath => "write path",
             Variant::Unstamped => "write path, no clock stamp",
+            Variant::AfterTheFact => "write path, stamped after the fact",
         }
     }
 }
@@ -89,6 +94,11 @@ impl Db {
             Variant::Unstamped => {
                 let store = Store::open(path).unwrap();
                 store.set_clock_stamps_for_bench(false);
+                Db::Store(Box::new(store))
+            }
+            Variant::AfterTheFact => {
+                let store = Store::open(path).unwrap();
+                store.set_local_clock_for_bench(false);
                 Db::Store(Box::new(store))
             }
         }
@@ -341,48 +351,53 @@ fn main() {
 
     // `FLIGHTDECK_BENCH_ONLY=TEXT`: only the workloads whose names contain TEXT.
     let only = std::env::var("FLIGHTDECK_BENCH_ONLY").unwrap_or_default();
-    println!("| workload | plain SQLite | raw cr-sqlite | write path | no clock stamp | cr-sqlite / plain | write path / raw cr-sqlite | stamped / unstamped |");
-    println!("|---|---|---|---|---|---|---|---|");
+    println!("| workload | plain SQLite | raw cr-sqlite | write path | no clock stamp | stamped after the fact | cr-sqlite / plain | write path / raw cr-sqlite | stamped / unstamped | after the fact / unstamped |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for s in scenarios.iter().filter(|s| s.name.contains(&only)) {
-        let mut times: [Vec<Duration>; 4] = Default::default();
+        let mut times: [Vec<Duration>; 5] = Default::default();
         for round in 0..rounds {
-            // The write path and its unstamped twin take turns going first: a drift of the
-            // machine within a round then falls on each as often.
-            let mut order = [0, 1, 2, 3];
-            if round % 2 == 1 {
-                order.swap(2, 3);
-            }
+            // The write path's three variants take turns going first: a drift of the machine
+            // within a round then falls on each as often.
+            let mut order = [0, 1, 2, 3, 4];
+            order[2..].rotate_left(round % 3);
             for i in order {
                 times[i].push(measure(VARIANTS[i], s, round));
             }
         }
-        // Stamped / unstamped as the median of each round's pair, not of the two medians.
-        let mut pairs: Vec<f64> = times[2]
-            .iter()
-            .zip(&times[3])
-            .map(|(ours, unstamped)| ours.as_secs_f64() / unstamped.as_secs_f64())
-            .collect();
-        pairs.sort_by(f64::total_cmp);
-        let stamped_ratio = pairs[pairs.len() / 2];
-        let [plain, raw, ours, unstamped] = times.map(median);
+        // Each ratio to the unstamped twin is the median of each round's pair, not of the two
+        // medians.
+        let paired = |ours: &[Duration]| {
+            let mut pairs: Vec<f64> = ours
+                .iter()
+                .zip(&times[3])
+                .map(|(ours, unstamped)| ours.as_secs_f64() / unstamped.as_secs_f64())
+                .collect();
+            pairs.sort_by(f64::total_cmp);
+            pairs[pairs.len() / 2]
+        };
+        let (stamped_ratio, after_ratio) = (paired(&times[2]), paired(&times[4]));
+        let [plain, raw, ours, unstamped, after] = times.map(median);
         println!(
-            "| {} | {:.1} us | {:.1} us | {:.1} us | {:.1} us | {:.2}x | {:.3}x | {:.3}x |",
+            "| {} | {:.1} us | {:.1} us | {:.1} us | {:.1} us | {:.1} us | {:.2}x | {:.3}x | {:.3}x | {:.3}x |",
             s.name,
             us(plain),
             us(raw),
             us(ours),
             us(unstamped),
+            us(after),
             raw.as_secs_f64() / plain.as_secs_f64(),
             ours.as_secs_f64() / raw.as_secs_f64(),
             stamped_ratio,
+            after_ratio,
         );
         if let Kind::Events = s.kind {
             println!(
-                "|  | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | | | |",
+                "|  | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | | | | |",
                 1.0 / plain.as_secs_f64(),
                 1.0 / raw.as_secs_f64(),
                 1.0 / ours.as_secs_f64(),
-                1.0 / unstamped.as_secs_f64()
+                1.0 / unstamped.as_secs_f64(),
+                1.0 / after.as_secs_f64()
             );
         }
     }

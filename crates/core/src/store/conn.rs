@@ -10,7 +10,9 @@ use rusqlite::{Connection, OpenFlags};
 use super::extensions::{find_crsqlite, load_crsqlite, register_sqlite_vec};
 use crate::error::{CoreError, Result};
 
-pub struct CrConn(Connection, super::hlc::Touched);
+/// The connection, what notes the tables each write touched (only where the loaded cr-sqlite
+/// lacks Flightdeck's local clock: see `hlc`), and whether it has it.
+pub struct CrConn(Connection, super::hlc::Touched, bool);
 
 impl CrConn {
     /// Opens (creating if needed) the database at `path` with both extensions loaded.
@@ -52,10 +54,18 @@ impl CrConn {
         // A sync merge prepares a few statements per table it touches (`fresh_rows`): room
         // for those of every synced table beside the rest, instead of rusqlite's 16.
         conn.set_prepared_statement_cache_capacity(64);
-        // The tables each write touched, for its clock stamp (`hlc`).
-        let touched = super::hlc::Touched::default();
-        super::hlc::watch(&conn, &touched);
-        let conn = CrConn(conn, touched);
+        // cr-sqlite built with Flightdeck's patch gives a local write's cells the write's
+        // clock itself (`hlc`); another build needs the tables each write touched noted, for
+        // the write path to stamp them.
+        let local_clock = super::hlc::has_local_clock(&conn);
+        if !local_clock {
+            tracing::warn!(
+                "this cr-sqlite build lacks Flightdeck's local clock (scripts/setup.sh builds \
+                 it); writes are stamped after the fact"
+            );
+        }
+        let mut conn = CrConn(conn, super::hlc::Touched::default(), true);
+        conn.use_local_clock(local_clock);
         conn.check_extensions()?;
         Ok(conn)
     }
@@ -77,6 +87,26 @@ impl CrConn {
     /// What notes the tables each statement writes (see `hlc`).
     pub(crate) fn touched(&self) -> super::hlc::Touched {
         std::sync::Arc::clone(&self.1)
+    }
+
+    /// Whether the loaded cr-sqlite takes a write's clock as its cells' column versions
+    /// (`crsql_set_local_clock`, Flightdeck's patch).
+    pub(crate) fn local_clock(&self) -> bool {
+        self.2
+    }
+
+    /// Uses the local clock (`on`, where cr-sqlite has it) or notes the tables each write
+    /// touches for its stamp. Returns whether the local clock is in use.
+    pub(crate) fn use_local_clock(&mut self, on: bool) -> bool {
+        let local = on && super::hlc::has_local_clock(&self.0);
+        if local {
+            self.0
+                .update_hook(None::<fn(rusqlite::hooks::Action, &str, &str, i64)>);
+        } else {
+            super::hlc::watch(&self.0, &self.1);
+        }
+        self.2 = local;
+        local
     }
 
     /// The current cr-sqlite database version (the logical clock of local changes).

@@ -7,13 +7,20 @@
 //!
 //! - The merge decides a column by causal length first (the row's sentinel clock, column
 //!   `-1`), then the higher `col_version`, then the larger value, and a winning cell's
-//!   version is copied as it is. A local write's triggers set `col_version` to the cell's
-//!   old version + 1 (1 for a new clock row). The write path stamps a small write's cells
-//!   itself, in the same transaction, or notes the transaction's clock in `hlc_pending`
-//!   (below), and before anything compares or sends
+//!   version is copied as it is. A stock build's local-write triggers set `col_version` to
+//!   the cell's old version + 1 (1 for a new clock row). Flightdeck builds cr-sqlite with a
+//!   patch (`scripts/patches/crsqlite-0.16.3-local-clock.patch`): `crsql_set_local_clock(v)`
+//!   sets a clock for the transaction in progress (cleared at its commit or rollback, so
+//!   no other transaction inherits it), and the one statement that writes a non-sentinel
+//!   column's clock row on a local write sets `max(old + 1, v)` instead (`old + 1` when no
+//!   clock is set). The write path sets its clock as each write transaction begins
+//!   ([`super::Store::set_local_clock`]), so each cell carries its write's clock from the
+//!   moment it is written, for no more than one statement a transaction. On a stock build
+//!   the write path stamps a small write's cells itself, in the same transaction, or notes
+//!   the transaction's clock in `hlc_pending` (below), and before anything compares or sends
 //!   versions (a merge, a push, a read of changes; and every [`STAMP_EVERY_WRITES`] writes,
 //!   so the list stays short on a device that never syncs) each such version becomes
-//!   `max(old + 1, hlc)`: still above every version the
+//!   `max(old + 1, hlc)`. Either way every version is `max(old + 1, hlc)`: still above every version the
 //!   cell had, whoever wrote it, so a write made after seeing another always wins, whatever
 //!   the clocks say; and between two writes that did not see each other, the later clock
 //!   wins. Two devices' writes in the same millisecond with the same counter are ordered by
@@ -35,8 +42,12 @@
 //!   writes from new builds; every device applies the same rule to the same versions, so
 //!   old and new builds converge on one value.
 //!
-//! When a write's cells get their clock, by what the write costs (BENCHMARKS.md, "Last write
-//! wins"):
+//! The patch changes no merge, no sentinel and no `crsql_changes` read: a peer with a stock
+//! build merges our versions by the same rule, and cells written with and without it order
+//! the same way. A database moves between builds as it is.
+//!
+//! On a stock build, when a write's cells get their clock, by what the write costs
+//! (BENCHMARKS.md, "Last write wins"):
 //!
 //! - A small write (up to [`STAMP_IN_WRITE_CHANGES`] changed rows, cr-sqlite's clock rows
 //!   included: one entity and its audit row) alone in its millisecond stamps its own cells
@@ -282,6 +293,13 @@ pub(crate) fn stamp_write(conn: &Connection, tables: &[&str], clock: i64) -> Res
     Ok(())
 }
 
+/// Whether the cr-sqlite loaded on `conn` has Flightdeck's local clock
+/// (`scripts/patches/crsqlite-0.16.3-local-clock.patch`).
+pub(crate) fn has_local_clock(conn: &Connection) -> bool {
+    conn.query_row("SELECT crsql_local_clock()", [], |_| Ok(()))
+        .is_ok()
+}
+
 /// Stamps every local cell of the CRRs written since the last stamp with the clock of its
 /// write: the newest note in `hlc_pending` at or below the cell's db_version, plus one counter
 /// step per db_version above that note (writes in the same millisecond as a note share it:
@@ -426,6 +444,20 @@ impl super::Store {
         )?;
         tx.commit()?;
         Ok(changed)
+    }
+
+    /// Gives the write transaction just begun on `tx` this store's next clock value as the
+    /// column version of every cell it writes (cr-sqlite's own statement sets
+    /// `max(old + 1, clock)`), where the loaded cr-sqlite can (`local_clock`) and stamps are
+    /// on. The clock is cleared at the transaction's commit or rollback. Returns whether it
+    /// was set: if not, [`Self::note_write_clock`] gives the write its clock before commit.
+    pub(crate) fn set_local_clock(&self, tx: &Connection, local_clock: bool) -> Result<bool> {
+        if !local_clock || !self.hlc.stamps() {
+            return Ok(false);
+        }
+        tx.prepare_cached("SELECT crsql_set_local_clock(?1)")?
+            .query_row([self.hlc.next()], |_| Ok(()))?;
+        Ok(true)
     }
 
     /// Gives the write transaction in progress on `tx`, which changed `changes` rows of

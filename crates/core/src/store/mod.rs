@@ -141,6 +141,15 @@ impl Store {
         self.hlc.set_stamps(on);
     }
 
+    /// Has this store's writes give their cells the clock through cr-sqlite's own statement
+    /// (on, where the loaded cr-sqlite has Flightdeck's local clock) or stamp them after the
+    /// fact (off: what a stock cr-sqlite build gets). Only for tests and the write-path
+    /// benchmark, which compare the two. Returns whether the local clock is now in use.
+    #[doc(hidden)]
+    pub fn set_local_clock_for_bench(&self, on: bool) -> bool {
+        self.lock().use_local_clock(on)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -178,9 +178,11 @@ impl Store {
         Ok({
             let mut conn = self.lock();
             let touched = conn.touched();
+            let local_clock = conn.local_clock();
             // Forget what merges and other transactions wrote before this one.
             super::hlc::take(&touched);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let clocked = self.set_local_clock(&tx, local_clock)?;
             let changes_before = tx.total_changes();
             let mut writer = Writer {
                 tx,
@@ -193,7 +195,11 @@ impl Store {
             writer.flush_audit()?;
             let Writer { tx, changes, .. } = writer;
             let changed = tx.total_changes() - changes_before;
-            let noted = self.note_write_clock(&tx, &super::hlc::take(&touched), changed)?;
+            let noted = if clocked {
+                None
+            } else {
+                self.note_write_clock(&tx, &super::hlc::take(&touched), changed)?
+            };
             tx.commit()?;
             if let Some((clock, wall_ms)) = noted {
                 self.hlc.set_noted(clock, wall_ms);

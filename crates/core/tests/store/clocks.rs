@@ -1,6 +1,8 @@
-//! The clock a write's cells are stamped with (store/hlc.rs): a write shares the note of the
-//! store's last write in the same millisecond, and every cell still gets the clock of its own
-//! write, rising with each write, whichever store on the file wrote it.
+//! The clock a write's cells are stamped with (store/hlc.rs): with Flightdeck's cr-sqlite
+//! (its local clock) each write's cells carry its clock as they are written; with a stock
+//! build a write shares the note of the store's last write in the same millisecond, and every
+//! cell still gets the clock of its own write, rising with each write, whichever store on the
+//! file wrote it.
 
 use std::collections::HashMap;
 
@@ -112,8 +114,76 @@ fn insert_timed(store: &Store, n: usize) -> (String, i64, i64) {
 const CLOCK_FLOOR: i64 = 1 << 40;
 
 #[test]
+fn with_the_local_clock_each_write_carries_its_clock_as_written_and_notes_nothing() {
+    let (_dir, store) = temp_store();
+    assert!(
+        store.set_local_clock_for_bench(true),
+        "the cr-sqlite under test lacks the local clock: run scripts/setup.sh"
+    );
+    let mut writes = Vec::new();
+    for burst in 0..20 {
+        flightdeck_core::clock::next_millisecond();
+        for _ in 0..burst {
+            writes.push(insert_timed(&store, writes.len()));
+        }
+    }
+    // Read raw, with no stamp before: the versions cr-sqlite wrote are the writes' clocks.
+    let raw: HashMap<String, (i64, i64)> = raw_title_clocks(&store)
+        .into_iter()
+        .map(|(id, clock)| (id, (clock, 0)))
+        .collect();
+    assert_clocks_of_their_writes(&writes, &raw, true);
+    assert_eq!(notes(&store), 0, "no write noted its clock");
+    // A stamp changes nothing.
+    let stamped = title_clocks(&store);
+    for (id, (clock, _)) in &raw {
+        assert_eq!(stamped[id].0, *clock, "{id}");
+    }
+
+    // An edit of a cell: its version is its write's clock, above the one before.
+    let (id, _, _) = writes[0].clone();
+    let before = now_millis();
+    tasks::update(&store, &id, title("edited")).unwrap();
+    let after = now_millis();
+    let clock = raw_title_clocks(&store)[&id];
+    assert!(clock > raw[&id].0);
+    assert!((before..=after).contains(&(clock >> LOGICAL_BITS)));
+
+    // The clock belongs to its transaction: cleared at commit and at rollback, so a
+    // transaction that sets none (here: stamps off) writes counted versions, not a stale clock.
+    let local_clock = |store: &Store| -> i64 {
+        store
+            .write(|w| Ok(w.query_row("SELECT crsql_local_clock()", [], |r| r.get(0))?))
+            .unwrap()
+    };
+    assert!(local_clock(&store) > clock, "a write sets its clock");
+    let failed = store.write(|w| {
+        w.execute("UPDATE tasks SET title = 'lost' WHERE id = ?1", [&id])?;
+        Err::<(), _>(flightdeck_core::CoreError::NotFound {
+            kind: "test",
+            key: "rolled back".into(),
+        })
+    });
+    assert!(failed.is_err());
+    store.set_clock_stamps_for_bench(false);
+    assert_eq!(local_clock(&store), 0, "cleared at rollback");
+    tasks::update(&store, &id, title("counted")).unwrap();
+    assert_eq!(
+        raw_title_clocks(&store)[&id],
+        clock + 1,
+        "counted, as cr-sqlite counts"
+    );
+    store.set_clock_stamps_for_bench(true);
+    tasks::update(&store, &id, title("clocked")).unwrap();
+    store.set_clock_stamps_for_bench(false);
+    assert_eq!(local_clock(&store), 0, "cleared at commit");
+}
+
+#[test]
 fn each_write_gets_the_clock_of_its_own_write_alone_noted_or_sharing_a_note() {
     let (_dir, store) = temp_store();
+    // A stock cr-sqlite build: the write path stamps cells itself or notes their clock.
+    assert!(!store.set_local_clock_for_bench(false));
     // Bursts of small writes until every path was taken: a write alone in its millisecond
     // stamps its cells in the write; the second of a millisecond notes its clock; the ones
     // after it share that note (their cells stay counted until the next stamp).
@@ -163,8 +233,10 @@ fn each_write_gets_the_clock_of_its_own_write_alone_noted_or_sharing_a_note() {
 #[test]
 fn two_stores_on_one_file_writing_in_turn_each_get_their_own_clocks() {
     let (dir, one) = temp_store();
-    // Another process's store on the same file (the daemon beside the CLI).
+    // Another process's store on the same file (the daemon beside the CLI), on a stock
+    // cr-sqlite build: one store notes clocks, the other writes them as it goes.
     let two = Store::open(&dir.path().join("flightdeck.db")).unwrap();
+    assert!(!two.set_local_clock_for_bench(false));
     let (mut by_one, mut by_two) = (Vec::new(), Vec::new());
     for i in 0..60 {
         if i % 3 == 0 {
