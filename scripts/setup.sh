@@ -55,8 +55,8 @@ FD_APT_PACKAGES=(
     libxdo-dev
     # app e2e under Xvfb
     xvfb xauth xdotool imagemagick webkit2gtk-driver
-    # cr-sqlite's Rust part (bindgen)
-    libclang-dev
+    # cr-sqlite's Rust part (bindgen), and applying our patch to it
+    libclang-dev patch
     # OS keyring in headless tests
     dbus dbus-x11 gnome-keyring libsecret-tools keyutils
     # the sync server's tests start throwaway clusters from these binaries
