@@ -57,15 +57,16 @@ impl CrConn {
         // cr-sqlite built with Flightdeck's patch gives a local write's cells the write's
         // clock itself (`hlc`); another build needs the tables each write touched noted, for
         // the write path to stamp them.
-        let local_clock = super::hlc::has_local_clock(&conn);
-        if !local_clock {
-            tracing::warn!(
-                "this cr-sqlite build lacks Flightdeck's local clock (scripts/setup.sh builds \
-                 it); writes are stamped after the fact"
-            );
+        let mut conn = CrConn(conn, super::hlc::Touched::default(), false);
+        if !conn.use_local_clock(true) {
+            static WARNED: std::sync::Once = std::sync::Once::new();
+            WARNED.call_once(|| {
+                tracing::warn!(
+                    "this cr-sqlite build lacks Flightdeck's local clock (scripts/setup.sh \
+                     builds it); writes are stamped after the fact"
+                )
+            });
         }
-        let mut conn = CrConn(conn, super::hlc::Touched::default(), true);
-        conn.use_local_clock(local_clock);
         conn.check_extensions()?;
         Ok(conn)
     }
