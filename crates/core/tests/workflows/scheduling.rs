@@ -88,7 +88,7 @@ fn all_workflow_runs_together_never_exceed_the_step_cap() {
 
 #[test]
 fn runs_waiting_for_approval_cost_no_writes() {
-    use flightdeck_core::workflows::{self, driver};
+    use flightdeck_core::workflows;
     use flightdeck_types::StepStatus;
     let rig = WfRig::start();
     rig.apply("name: gate\nsteps:\n  - id: ask\n    kind: approval\n  - id: after\n    needs: ask\n    shell: echo done\n");
@@ -96,15 +96,7 @@ fn runs_waiting_for_approval_cost_no_writes() {
     for id in &started {
         rig.wait_status(id, WorkflowRunStatus::WaitingApproval);
     }
-    let before = rig.store.write_count();
-    for _ in 0..3 {
-        driver::tick(&rig.store).unwrap();
-    }
-    assert_eq!(
-        rig.store.write_count(),
-        before,
-        "ticks over 100 waiting runs wrote"
-    );
+    assert_ticks_write_nothing(&rig, "ticks over 100 waiting runs wrote");
     // An approval still moves its run on.
     workflows::approve(&rig.store, &started[0], "ask", None).unwrap();
     let done = rig.finished(&started[0]);
@@ -114,7 +106,6 @@ fn runs_waiting_for_approval_cost_no_writes() {
 
 #[test]
 fn runs_waiting_on_their_running_steps_cost_no_writes() {
-    use flightdeck_core::workflows::driver;
     use flightdeck_types::StepStatus;
     let rig = WfRig::start();
     let done = rig.path("done");
@@ -132,15 +123,7 @@ fn runs_waiting_on_their_running_steps_cost_no_writes() {
             events.iter().any(|e| e.kind == "process").then_some(())
         });
     }
-    let before = rig.store.write_count();
-    for _ in 0..3 {
-        driver::tick(&rig.store).unwrap();
-    }
-    assert_eq!(
-        rig.store.write_count(),
-        before,
-        "ticks over 3 runs waiting on their steps wrote"
-    );
+    assert_ticks_write_nothing(&rig, "ticks over 3 runs waiting on their steps wrote");
     // A step's end still moves its run on.
     std::fs::write(&done, "").unwrap();
     for id in &started {
@@ -181,4 +164,14 @@ fn a_step_that_needs_no_slot_moves_while_the_slots_are_full() {
     assert_eq!(steps["a"].status, StepStatus::Running, "a never started");
     assert_eq!(steps["b"].status, StepStatus::Skipped);
     assert_eq!(steps["c"].status, StepStatus::Skipped);
+}
+
+/// Three looks of the driver over the rig's live runs write nothing (`why`: the message if
+/// they do).
+fn assert_ticks_write_nothing(rig: &WfRig, why: &str) {
+    let before = rig.store.write_count();
+    for _ in 0..3 {
+        flightdeck_core::workflows::driver::tick(&rig.store).unwrap();
+    }
+    assert_eq!(rig.store.write_count(), before, "{why}");
 }
