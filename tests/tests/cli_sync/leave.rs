@@ -9,8 +9,10 @@ use std::time::Duration;
 use flightdeck_core::secrets::SecretStore;
 use flightdeck_core::sync::client::SyncClient;
 use flightdeck_core::sync::daemon::DaemonOptions;
-use flightdeck_core::Store;
-use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon, Server};
+use flightdeck_core::{tasks, Store};
+use flightdeck_tests::poll::until_async;
+use flightdeck_tests::sync_rig::{keyring, server_binary, spawn_daemon_observed, Rounds, Server};
+use flightdeck_types::NewTask;
 
 use super::{flightdeck, json};
 
@@ -32,22 +34,40 @@ async fn leaving_revokes_the_token_forgets_the_server_and_keeps_the_data() {
     }
     json(a, &["task", "add", "Pushed before leaving"]);
     json(a, &["sync", "now"]);
-    let kept = json(a, &["task", "add", "Written, never pushed"]);
     let token = token_of(a).expect("the device token in the keyring");
 
-    // A daemon syncing the workspace in another process stops once it leaves.
+    // A daemon syncing the workspace in another process stops once it leaves. It runs its
+    // first round, then no other until something in its own process writes (it would push
+    // the task below before the leave counts it, as it did under load with a 200 ms pull).
     let store = Arc::new(Store::open_workspace(Some(a), "default").unwrap());
     let (_stop, stop_rx) = tokio::sync::broadcast::channel(1);
     let options = DaemonOptions {
-        pull_interval: Duration::from_millis(200),
+        pull_interval: Duration::from_secs(3600),
+        local_poll: Duration::from_secs(3600),
         ..Default::default()
     };
-    let daemon = spawn_daemon(store, options, stop_rx);
+    let rounds = Arc::<Rounds>::default();
+    let daemon = spawn_daemon_observed(store.clone(), options, stop_rx, rounds.clone());
+    until_async("the daemon's first round", Duration::from_secs(20), || {
+        Ok((rounds.counts().0 > 0).then_some(()))
+    })
+    .await;
+    let kept = json(a, &["task", "add", "Written, never pushed"]);
 
     let left = json(a, &["sync", "leave"]);
     assert_eq!(left["server_url"], server.url.as_str(), "{left}");
     assert_eq!(left["server_error"], serde_json::Value::Null, "{left}");
     assert!(left["unpushed_cells"].as_u64().unwrap() > 0, "{left}");
+    // A write in the daemon's process brings its next round now: it finds the workspace
+    // left, and stops without sending anything.
+    tasks::create(
+        &store,
+        NewTask {
+            title: "Written after leaving".into(),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let stopped = tokio::time::timeout(Duration::from_secs(20), daemon)
         .await
         .expect("the daemon stops after the leave")
