@@ -134,6 +134,8 @@ pub fn export(
     }});
     write_line(&mut zstd, &header)?;
     let mut records = 0u64;
+    // History on its way to the synced tables (`store/staged.rs`) is exported with them.
+    store.flush_staged()?;
     store.read(|c| {
         // One snapshot for every table: rows written meanwhile are in none or all of them.
         let tx = c.unchecked_transaction()?;

@@ -6,6 +6,8 @@ mod clocks;
 mod common;
 #[path = "store/insights.rs"]
 mod insights;
+#[path = "store/staged.rs"]
+mod staged;
 #[path = "store/transfer.rs"]
 mod transfer;
 

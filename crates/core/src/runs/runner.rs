@@ -515,6 +515,11 @@ fn finish(
     };
     crate::failpoint::hit("step-exited", run.step_id.as_deref());
     let (recorded, next) = store.write(|w| {
+        if then_claim.is_some() {
+            // The history this write records waits for the next write when it claims a run:
+            // the process record made while that run's command starts (`store/staged.rs`).
+            w.stage_history();
+        }
         let old = executions::find(w, &run.id)?;
         let mut result = result;
         let file = (file_text.as_deref(), file_error);
@@ -533,6 +538,10 @@ fn finish(
             Some((limit, step_limit)) => claim_in(w, limit, step_limit)?.pop(),
             None => None,
         };
+        if next.is_none() {
+            // No write of this process follows at once: the history goes where it belongs now.
+            w.flush_staged()?;
+        }
         Ok((recorded, next))
     })?;
     if let Some(path) = &memory_file {

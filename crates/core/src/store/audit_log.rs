@@ -1,4 +1,5 @@
-//! SQL for the audit log (rows are written by the write path, `store/write.rs`).
+//! SQL for the audit log (rows are written by the write path, `store/write.rs`; a write that
+//! stages its history puts them in `staged_audit_log` first, which readers read too).
 
 use flightdeck_types::{AuditEntry, Timestamp};
 use rusqlite::{params, Connection, Row};
@@ -37,8 +38,9 @@ fn entry((id, entity, entity_id, action, changes, device_id, at): Raw) -> Result
 /// Audit rows, newest first, optionally about one entity.
 pub fn list(conn: &Connection, entity_id: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
     let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_log
-         WHERE (?1 IS NULL OR entity_id = ?1)
+        "SELECT {COLUMNS} FROM audit_log WHERE (?1 IS NULL OR entity_id = ?1)
+         UNION ALL
+         SELECT {COLUMNS} FROM staged_audit_log WHERE (?1 IS NULL OR entity_id = ?1)
          ORDER BY at DESC, id DESC LIMIT ?2"
     ))?;
     let rows = stmt.query_map(params![entity_id, limit], raw)?;
@@ -55,6 +57,9 @@ pub fn after(
 ) -> Result<Vec<AuditEntry>> {
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM audit_log
+         WHERE entity = ?1 AND (?2 IS NULL OR entity_id = ?2) AND at > ?3
+         UNION ALL
+         SELECT {COLUMNS} FROM staged_audit_log
          WHERE entity = ?1 AND (?2 IS NULL OR entity_id = ?2) AND at > ?3
          ORDER BY at DESC, id DESC"
     ))?;

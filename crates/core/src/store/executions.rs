@@ -6,6 +6,7 @@ use flightdeck_types::{
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use super::Writer;
 use crate::error::{CoreError, Result};
 
 const COLUMNS: &str = "id, task_id, environment_id, schedule_id, workflow_run_id, retry_of, \
@@ -174,19 +175,27 @@ pub fn request_cancel(conn: &Connection, id: &str, at: Timestamp) -> Result<()> 
 }
 
 /// The next free event number of a run (events of one run are written by one device only).
+/// Staged events (`store/staged.rs`) count.
 pub fn next_event_seq(conn: &Connection, execution_id: &str) -> Result<i64> {
     Ok(conn
         .prepare_cached(
-            "SELECT coalesce(max(seq), 0) + 1 FROM execution_events WHERE execution_id = ?1",
+            "SELECT coalesce(max(seq), 0) + 1 FROM (
+                 SELECT max(seq) AS seq FROM execution_events WHERE execution_id = ?1
+                 UNION ALL
+                 SELECT max(seq) FROM staged_execution_events WHERE execution_id = ?1)",
         )?
         .query_row([execution_id], |r| r.get(0))?)
 }
 
-pub fn insert_event(conn: &Connection, event: &ExecutionEvent) -> Result<()> {
-    conn.prepare_cached(
+/// Appends an event, to the staging table when the write stages its history.
+pub fn insert_event(w: &Writer<'_>, event: &ExecutionEvent) -> Result<()> {
+    w.prepare_cached(if w.staging() {
+        "INSERT INTO staged_execution_events (execution_id, seq, at, kind, data)
+         VALUES (?1, ?2, ?3, ?4, ?5)"
+    } else {
         "INSERT INTO execution_events (execution_id, seq, at, kind, data)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?
+         VALUES (?1, ?2, ?3, ?4, ?5)"
+    })?
     .execute(params![
         event.execution_id,
         event.seq,
@@ -206,7 +215,11 @@ pub fn events(
 ) -> Result<Vec<ExecutionEvent>> {
     let mut stmt = conn.prepare_cached(
         "SELECT execution_id, seq, at, kind, data FROM execution_events
-         WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+         WHERE execution_id = ?1 AND seq > ?2
+         UNION ALL
+         SELECT execution_id, seq, at, kind, data FROM staged_execution_events
+         WHERE execution_id = ?1 AND seq > ?2
+         ORDER BY seq LIMIT ?3",
     )?;
     let rows = stmt.query_map(params![execution_id, after_seq, limit], |r| {
         Ok(ExecutionEvent {
@@ -331,7 +344,11 @@ pub fn last_event_of_kind(
     Ok(conn
         .query_row(
             "SELECT execution_id, seq, at, kind, data FROM execution_events
-             WHERE execution_id = ?1 AND kind = ?2 ORDER BY seq DESC LIMIT 1",
+             WHERE execution_id = ?1 AND kind = ?2
+             UNION ALL
+             SELECT execution_id, seq, at, kind, data FROM staged_execution_events
+             WHERE execution_id = ?1 AND kind = ?2
+             ORDER BY seq DESC LIMIT 1",
             params![execution_id, kind],
             |r| {
                 Ok(ExecutionEvent {

@@ -293,7 +293,10 @@ pub fn task_history(
 /// The last `n` output lines (stdout and stderr) a run recorded, oldest first.
 pub fn last_lines(conn: &Connection, execution_id: &str, n: usize) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT data FROM execution_events
+        "SELECT data, seq FROM execution_events
+         WHERE execution_id = ?1 AND kind IN ('stdout', 'stderr')
+         UNION ALL
+         SELECT data, seq FROM staged_execution_events
          WHERE execution_id = ?1 AND kind IN ('stdout', 'stderr')
          ORDER BY seq DESC LIMIT ?2",
     )?;

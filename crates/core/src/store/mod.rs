@@ -23,6 +23,7 @@ pub mod memory_index;
 pub mod migrate;
 mod run_steps;
 pub mod schedules;
+pub mod staged;
 pub(crate) mod sync_state;
 pub mod tasks;
 #[cfg(test)]
@@ -65,6 +66,11 @@ pub struct Store {
     writes: std::sync::atomic::AtomicU64,
     /// The clock that stamps this store's writes (`hlc`).
     hlc: hlc::Hlc,
+    /// Whether this database has the staging tables for history (`staged`), and whether
+    /// rows may wait there: true at open (a crash may have left some), then whether the
+    /// last write left any. The next write moves them.
+    can_stage: bool,
+    staged: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -105,6 +111,7 @@ impl Store {
         let device_id = conn.site_id()?;
         let schema_version = migrations.iter().map(|m| m.version).max().unwrap_or(0);
         let known_schema = Mutex::new(held::KnownSchema::read(&conn)?);
+        let can_stage = staged::present(&conn)?;
         let hlc = hlc::Hlc::default();
         // An older build's schema (tests open stores with older migrations) has nowhere to
         // note clocks: its writes count versions, as that build did.
@@ -124,6 +131,8 @@ impl Store {
             vector_cache: Default::default(),
             writes: Default::default(),
             hlc,
+            can_stage,
+            staged: can_stage.into(),
         })
     }
 
@@ -148,6 +157,17 @@ impl Store {
     #[doc(hidden)]
     pub fn set_local_clock_for_bench(&self, on: bool) -> bool {
         self.lock().use_local_clock(on)
+    }
+
+    /// Moves every staged history row (`staged`, this process's or another's) into the synced
+    /// tables now: for readers that read the synced tables whole (export).
+    pub fn flush_staged(&self) -> Result<()> {
+        if self.can_stage {
+            self.staged
+                .store(true, std::sync::atomic::Ordering::Release);
+            self.write(|_| Ok(()))?;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {

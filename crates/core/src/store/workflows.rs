@@ -10,6 +10,7 @@ use flightdeck_types::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::run_steps;
+use super::Writer;
 use crate::error::{CoreError, Result};
 
 fn text_err(i: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
@@ -403,12 +404,17 @@ pub fn approval(conn: &Connection, run_id: &str, step_id: &str) -> Result<Option
         .optional()?)
 }
 
-pub fn insert_snapshot(conn: &Connection, s: &Snapshot) -> Result<()> {
-    conn.prepare_cached(
+/// Records a boundary's snapshot, to the staging table when the write stages its history.
+pub fn insert_snapshot(w: &Writer<'_>, s: &Snapshot) -> Result<()> {
+    w.prepare_cached(if w.staging() {
+        "INSERT INTO staged_execution_snapshots (id, execution_id, workflow_run_id, step_index,
+             label, inputs, outputs, state, started_at, finished_at, step_id, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    } else {
         "INSERT INTO execution_snapshots (id, execution_id, workflow_run_id, step_index, label,
              inputs, outputs, state, started_at, finished_at, step_id, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    })?
     .execute(params![
         s.id,
         s.execution_id,
@@ -430,7 +436,12 @@ pub fn snapshots(conn: &Connection, run_id: &str) -> Result<Vec<Snapshot>> {
     let mut stmt = conn.prepare_cached(
         "SELECT id, execution_id, workflow_run_id, step_index, step_id, label, inputs, outputs,
              state, started_at, finished_at, recorded_at
-         FROM execution_snapshots WHERE workflow_run_id = ?1 ORDER BY step_index",
+         FROM execution_snapshots WHERE workflow_run_id = ?1
+         UNION ALL
+         SELECT id, execution_id, workflow_run_id, step_index, step_id, label, inputs, outputs,
+             state, started_at, finished_at, recorded_at
+         FROM staged_execution_snapshots WHERE workflow_run_id = ?1
+         ORDER BY step_index",
     )?;
     let rows = stmt.query_map([run_id], |r| {
         let json = |i: usize| -> rusqlite::Result<serde_json::Value> {

@@ -36,6 +36,9 @@ pub struct Writer<'a> {
     now: Timestamp,
     audit: Vec<PendingAudit>,
     changes: Vec<Change>,
+    /// Whether this store can stage history (`staged`), and whether this write does.
+    can_stage: bool,
+    staging: bool,
 }
 
 impl<'a> Writer<'a> {
@@ -68,6 +71,29 @@ impl<'a> Writer<'a> {
             action,
             changes,
         });
+    }
+
+    /// Puts the history this write records from now on (events, audit rows, snapshots) into
+    /// the staging tables, for the store's next write to move into the synced ones (see
+    /// `store/staged.rs`). For a write after which this process writes again at once: the
+    /// end of a step that claimed the next one. [`Writer::flush_staged`] undoes it.
+    pub fn stage_history(&mut self) {
+        self.staging = self.can_stage;
+    }
+
+    /// Moves what this write staged into the synced tables now, and stages nothing more.
+    pub fn flush_staged(&mut self) -> Result<()> {
+        if self.staging {
+            self.flush_audit()?;
+            super::staged::flush(&self.tx)?;
+            self.staging = false;
+        }
+        Ok(())
+    }
+
+    /// Whether this write's history goes to the staging tables.
+    pub(crate) fn staging(&self) -> bool {
+        self.staging
     }
 
     /// Records a change that is not audited (e.g. a run's event), for subscribers only.
@@ -115,11 +141,14 @@ impl<'a> Writer<'a> {
         if self.audit.is_empty() {
             return Ok(());
         }
-        let mut insert = self.tx.prepare_cached(
+        let mut insert = self.tx.prepare_cached(if self.staging {
+            "INSERT INTO staged_audit_log (id, entity, entity_id, action, changes, device_id, at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        } else {
             "INSERT INTO audit_log (id, entity, entity_id, action, changes, device_id, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        for entry in &self.audit {
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        })?;
+        for entry in self.audit.drain(..) {
             let changes =
                 serde_json::to_string(&entry.changes).expect("JSON values always serialize");
             insert.execute(params![
@@ -183,16 +212,25 @@ impl Store {
             super::hlc::take(&touched);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let clocked = self.set_local_clock(&tx, local_clock)?;
+            // What an earlier write staged moves first, under this write's clock (the flag is
+            // only cleared once this write commits).
             let changes_before = tx.total_changes();
+            let staged_before = self.staged.load(std::sync::atomic::Ordering::Acquire);
+            if staged_before {
+                super::staged::flush(&tx)?;
+            }
             let mut writer = Writer {
                 tx,
                 device_id: &self.device_id,
                 now: crate::clock::now(),
                 audit: Vec::new(),
                 changes: Vec::new(),
+                can_stage: self.can_stage,
+                staging: false,
             };
             let value = f(&mut writer)?;
             writer.flush_audit()?;
+            let staged_now = writer.staging;
             let Writer { tx, changes, .. } = writer;
             let changed = tx.total_changes() - changes_before;
             let noted = if clocked {
@@ -201,6 +239,10 @@ impl Store {
                 self.note_write_clock(&tx, &super::hlc::take(&touched), changed)?
             };
             tx.commit()?;
+            if staged_before != staged_now {
+                self.staged
+                    .store(staged_now, std::sync::atomic::Ordering::Release);
+            }
             if let Some((clock, wall_ms)) = noted {
                 self.hlc.set_noted(clock, wall_ms);
             }

@@ -116,6 +116,18 @@ impl WfRig {
         })
     }
 
+    /// Waits for run `id` to end, and checks that it succeeded.
+    pub fn succeeded(&self, id: &str) -> WorkflowRun {
+        let done = self.finished(id);
+        assert_eq!(
+            done.status,
+            WorkflowRunStatus::Succeeded,
+            "{:?}",
+            done.error
+        );
+        done
+    }
+
     /// Every step run of a workflow run, oldest first.
     pub fn step_runs(&self, run_id: &str) -> Vec<Execution> {
         let mut found = runs::list(

@@ -26,13 +26,7 @@ fn a_boundary_writes_only_the_rows_of_the_steps_that_moved() {
     let rig = WfRig::start();
     rig.apply(&chain("chain", 40));
     let run = rig.start_run("chain", &[]);
-    let done = rig.finished(&run.id);
-    assert_eq!(
-        done.status,
-        WorkflowRunStatus::Succeeded,
-        "{:?}",
-        done.error
-    );
+    let done = rig.succeeded(&run.id);
     assert_eq!(done.checkpoint.steps.len(), 40);
     assert!(done
         .checkpoint
@@ -219,4 +213,73 @@ fn steps_read_again_see_another_process_and_a_rollback() {
     edit(&rig.store, "never", false);
     assert_eq!(error_of_b(&rig.store).as_deref(), Some("there"));
     assert_eq!(error_of_b(&other).as_deref(), Some("there"));
+}
+
+/// The database version that wrote column `col` of the row of `table` keyed `key = value`
+/// (cr-sqlite's clock and key tables).
+fn written_in(rig: &WfRig, table: &str, col: &str, key: &str) -> i64 {
+    count(
+        &rig.store,
+        &format!(
+            "SELECT c.db_version FROM {table}__crsql_clock c
+             JOIN {table}__crsql_pks p ON p.__crsql_key = c.key
+             WHERE {key} AND c.col_name = '{col}'"
+        ),
+    )
+}
+
+/// A step's end that claims the next step stages the step's history (its status events,
+/// audit rows and snapshots: `store/staged.rs`), and the next write, the process record made
+/// while the next step's command runs, moves it into the synced tables; the last step's end,
+/// which claims nothing, moves its own. Nothing stays staged.
+#[test]
+fn a_chain_step_s_history_moves_in_the_write_after_its_end() {
+    let rig = WfRig::start();
+    rig.apply(&chain("staged", 3));
+    let run = rig.start_run("staged", &[]);
+    rig.succeeded(&run.id);
+    let staged = rig
+        .store
+        .read(flightdeck_core::store::staged::count)
+        .unwrap();
+    assert_eq!(staged, 0, "nothing is left staged once the run ended");
+    for (step, claims_next) in [("s0", true), ("s1", true), ("s2", false)] {
+        let exec = rig.step_run(&run.id, step);
+        let ended = written_in(
+            &rig,
+            "executions",
+            "status",
+            &format!("p.id = '{}'", exec.id),
+        );
+        let seq = count(
+            &rig.store,
+            &format!(
+                "SELECT seq FROM execution_events
+                 WHERE execution_id = '{}' AND kind = 'status' AND data = 'succeeded'",
+                exec.id
+            ),
+        );
+        let event = written_in(
+            &rig,
+            "execution_events",
+            "data",
+            &format!("p.execution_id = '{}' AND p.seq = {seq}", exec.id),
+        );
+        let audited = count(
+            &rig.store,
+            &format!(
+                "SELECT count(*) FROM audit_log WHERE entity_id = '{}' AND action = 'transition'",
+                exec.id
+            ),
+        );
+        assert_eq!(audited, 2, "{step}: queued -> running -> succeeded");
+        if claims_next {
+            assert!(
+                event > ended,
+                "{step}: its end's event was moved by a later write ({event} vs {ended})"
+            );
+        } else {
+            assert_eq!(event, ended, "{step}: the last end moved its own history");
+        }
+    }
 }
