@@ -2,8 +2,9 @@
 //! 1. engine overhead per step: the write that ends a step's run and moves the workflow on
 //!    (checkpoint, snapshots, the next step queued), against the same write for a plain run that queues the next plain run; no process
 //!    runs, so the step's own work is excluded; p50 over a 200-step chain;
-//! 2. a 100-step chain of `true` shell steps end to end through the real runner and driver,
-//!    beside 100 plain `true` runs one after another (runner concurrency 1);
+//! 2. a 100- and a 1000-step chain of `true` shell steps end to end through the real runner
+//!    and driver, beside as many plain `true` runs one after another (runner concurrency 1),
+//!    in `FLIGHTDECK_BENCH_SAMPLES` pairs (3): the overhead per step is the pairs' median;
 //! 3. a 100-wide fan-out then fan-in at concurrency 8: time and the most steps running at once.
 //!
 //! Run: `scripts/with-keyring.sh cargo bench -p flightdeck-core --bench workflows`.
@@ -504,18 +505,40 @@ fn main() {
     if std::env::var("FLIGHTDECK_BENCH_OVERHEAD_ONLY").is_ok() {
         return;
     }
+    // One chain and its plain runs are one sample; a machine's drift falls on both halves of a
+    // pair, and the overhead is the median of the pairs (`FLIGHTDECK_BENCH_SAMPLES`, 3).
+    let samples: usize = std::env::var("FLIGHTDECK_BENCH_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
     for n in [100, 1000] {
-        let (workflow, alone) = chain_end_to_end(n);
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let pairs: Vec<(f64, f64)> = (0..samples.max(1))
+            .map(|_| {
+                let (workflow, alone) = chain_end_to_end(n);
+                (ms(workflow), ms(alone))
+            })
+            .collect();
+        let mut overheads: Vec<f64> = pairs.iter().map(|(w, a)| (w - a) / n as f64).collect();
+        overheads.sort_by(|x, y| x.partial_cmp(y).unwrap());
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(|x, y| x.partial_cmp(y).unwrap());
+            percentile(&v, 0.5)
+        };
+        let workflow = median(pairs.iter().map(|p| p.0).collect());
+        let alone = median(pairs.iter().map(|p| p.1).collect());
         println!(
-            "{n}-step chain of `true`, end to end: {:.0} ms ({:.2} ms per step); the same {n} \
-             runs without a workflow, one at a time: {:.0} ms; ratio {:.2}; overhead per step \
-             {:.2} ms",
-            ms(workflow),
-            ms(workflow) / n as f64,
-            ms(alone),
-            workflow.as_secs_f64() / alone.as_secs_f64(),
-            (ms(workflow) - ms(alone)) / n as f64
+            "{n}-step chain of `true`, end to end: {workflow:.0} ms ({:.2} ms per step); the same \
+             {n} runs without a workflow, one at a time: {alone:.0} ms (medians); overhead per \
+             step, median of {} pairs: {:.2} ms (all: {})",
+            workflow / n as f64,
+            overheads.len(),
+            percentile(&overheads, 0.5),
+            overheads
+                .iter()
+                .map(|o| format!("{o:.2}"))
+                .collect::<Vec<_>>()
+                .join(" / ")
         );
     }
     if std::env::var("FLIGHTDECK_BENCH_CHAIN_ONLY").is_ok() {
