@@ -20,6 +20,7 @@ use crate::store::{workflows as sql, Writer};
 mod clock;
 mod control;
 pub mod fanout;
+mod index;
 mod parents;
 mod steps;
 
@@ -227,7 +228,7 @@ pub(crate) fn status_boundary(
 /// this does nothing.
 pub fn advance_in(w: &mut Writer<'_>, run_id: &str) -> Result<Effects> {
     let (mut run, def) = take(w, run_id)?;
-    let effects = advance_run(w, &mut run, &def)?;
+    let effects = advance_run(w, &mut run, &def, &index::of(&def))?;
     sql::keep_steps(w, &run.id, std::mem::take(&mut run.checkpoint.steps));
     Ok(effects)
 }
@@ -236,6 +237,7 @@ fn advance_run(
     w: &mut Writer<'_>,
     run: &mut WorkflowRun,
     def: &WorkflowDefinition,
+    index: &index::StepIndex,
 ) -> Result<Effects> {
     let mut effects = Effects::default();
     if run.status.is_final() || run.device_id.as_deref() != Some(w.device_id()) {
@@ -272,7 +274,7 @@ fn advance_run(
     if cancel {
         cancel_steps(w, run, def, &mut effects)?;
         // Cleanup and notification (`if: always`, `if: failure`) run after a cancel too.
-        start_ready_steps(w, run, def, true)?;
+        start_ready_steps(w, run, def, index, true)?;
     } else if run.control == RunControl::Pause {
         if run.status != WorkflowRunStatus::Paused {
             run.status = WorkflowRunStatus::Paused;
@@ -290,13 +292,13 @@ fn advance_run(
         }
         // After a failure only handler steps start (see `start_ready_steps`).
         let failed = blocking_failure(run, def).is_some();
-        start_ready_steps(w, run, def, failed)?;
+        start_ready_steps(w, run, def, index, failed)?;
     }
 
     if !cancel && close_normal_steps(w, run, def)? {
         // The steps it closed may be what a handler (`if: always` / `if: failure`) needs:
         // it starts in this move, not at the driver's next look.
-        start_ready_steps(w, run, def, true)?;
+        start_ready_steps(w, run, def, index, true)?;
     }
     settle_status(w, run, def, cancel, timed_out)?;
     if run.started_at.is_none() && run.status != WorkflowRunStatus::Queued {

@@ -8,6 +8,7 @@ use flightdeck_types::{
 };
 use serde_json::Value;
 
+use super::index::StepIndex;
 use super::{attempt_boundary, blocking_failure, boundary, fanout};
 use crate::error::{CoreError, Result};
 use crate::store::{executions, workflows as sql, Writer};
@@ -177,6 +178,7 @@ pub(super) fn start_ready_steps(
     w: &mut Writer<'_>,
     run: &mut WorkflowRun,
     def: &WorkflowDefinition,
+    index: &StepIndex,
     failed: bool,
 ) -> Result<()> {
     loop {
@@ -191,7 +193,27 @@ pub(super) fn start_ready_steps(
             .values()
             .filter(|s| s.status == StepStatus::Running && s.execution_id.is_some())
             .count() as u32;
-        for step in &def.steps {
+        // Every step's status, read again after any step was looked at whole below.
+        let mut statuses = index.statuses(&run.checkpoint.steps);
+        let mut stale = false;
+        for (position, step) in def.steps.iter().enumerate() {
+            if std::mem::take(&mut stale) {
+                statuses = index.statuses(&run.checkpoint.steps);
+            }
+            // Only a pending step whose needs all ended, or a running fan-out, can move here:
+            // the others are passed by on their status alone (a fork's edited step is always
+            // looked at whole, as its edits may change what it needs).
+            if !run.checkpoint.overrides.contains_key(&step.id) {
+                let may_move = match statuses[position] {
+                    Some(StepStatus::Pending) => !index.needs_unmet(position, &statuses),
+                    Some(StepStatus::Running) => step.foreach.is_some(),
+                    _ => false,
+                };
+                if !may_move {
+                    continue;
+                }
+            }
+            stale = true;
             // A fork's edited inputs stand in for the definition's fields.
             let edited;
             let step = match run.checkpoint.overrides.get(&step.id) {
