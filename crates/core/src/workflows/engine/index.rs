@@ -1,7 +1,7 @@
 //! A definition's steps by position, so that a boundary's walk over them (`start_ready_steps`)
 //! reads every step's status in one pass over the checkpoint instead of looking each step and
-//! each of its needs up by name: at 1,000 steps those lookups were most of what a boundary of
-//! a chain cost (0.27 ms of 0.65 against 0.13 of 0.22 at 100 steps), and grew with it.
+//! each of its needs up by name: starting the ready steps was 0.40 ms of a 1,000-step chain's
+//! 0.65 ms boundary against 0.13 of 0.22 at 100 steps, and grew with the chain.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
