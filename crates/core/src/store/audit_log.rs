@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, Row};
 
 use crate::error::{CoreError, Result};
 
-const COLUMNS: &str = "id, entity, entity_id, action, changes, device_id, at";
+pub(super) const COLUMNS: &str = "id, entity, entity_id, action, changes, device_id, at";
 
 type Raw = (String, String, String, String, String, String, i64);
 

@@ -374,7 +374,8 @@ pub fn retry_of(conn: &Connection, id: &str) -> Result<Option<Execution>> {
 }
 
 /// Runs that ended before `cutoff` (ms) and still have events other than a `pruned` mark,
-/// at most `limit` (retention).
+/// at most `limit` (retention). Staged events are not looked at: they are a step's newest,
+/// and the write that prunes moves them first.
 pub fn ended_with_history(conn: &Connection, cutoff: i64, limit: usize) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT e.id FROM executions e

@@ -501,7 +501,8 @@ pub fn made_from(conn: &Connection, id: &str) -> Result<Vec<(String, Option<Stri
 }
 
 /// Workflow runs that ended before `cutoff` (ms) and still have snapshots other than a
-/// `pruned` one, at most `limit` (retention).
+/// `pruned` one, at most `limit` (retention). Staged snapshots are not looked at, as for
+/// events ([`super::executions::ended_with_history`]).
 pub fn ended_with_snapshots(conn: &Connection, cutoff: i64, limit: usize) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached(
         "SELECT r.id FROM workflow_runs r

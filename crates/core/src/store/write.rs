@@ -212,9 +212,9 @@ impl Store {
             super::hlc::take(&touched);
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let clocked = self.set_local_clock(&tx, local_clock)?;
+            let changes_before = tx.total_changes();
             // What an earlier write staged moves first, under this write's clock (the flag is
             // only cleared once this write commits).
-            let changes_before = tx.total_changes();
             let staged_before = self.staged.load(std::sync::atomic::Ordering::Acquire);
             if staged_before {
                 super::staged::flush(&tx)?;
