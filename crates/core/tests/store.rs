@@ -187,3 +187,46 @@ fn data_survives_reopen_and_the_device_id_is_stable() {
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Every 8th commit has the store's own thread ask the kernel to start writing the WAL out
+/// (`store/writeback.rs`): none before the 8th, one after it, another after the 16th.
+#[test]
+fn every_eighth_commit_starts_the_wal_s_writeback() {
+    let (_dir, store) = temp_store();
+    let write = || {
+        tasks::create(
+            &store,
+            NewTask {
+                title: "one more page".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    };
+    let started = |at_least: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while store.wal_writebacks() < at_least {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no WAL writeback started after {} commits",
+                store.write_count()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    };
+    assert!(
+        store.write_count() < 7,
+        "opening wrote {}",
+        store.write_count()
+    );
+    while store.write_count() < 7 {
+        write();
+    }
+    assert_eq!(store.wal_writebacks(), 0, "none before the 8th commit");
+    write();
+    started(1);
+    for _ in 0..8 {
+        write();
+    }
+    started(2);
+}

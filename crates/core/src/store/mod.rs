@@ -31,6 +31,7 @@ mod test_histories;
 pub mod trust;
 pub mod workflows;
 mod write;
+mod writeback;
 
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Mutex, MutexGuard};
@@ -71,6 +72,8 @@ pub struct Store {
     /// last write left any. The next write moves them.
     can_stage: bool,
     staged: std::sync::atomic::AtomicBool,
+    /// Starts the WAL's writeback every few commits (`writeback`).
+    writeback: writeback::Writeback,
 }
 
 impl Store {
@@ -78,6 +81,13 @@ impl Store {
     /// workflow run should cost none).
     pub fn write_count(&self) -> u64 {
         self.writes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many times this store has had the kernel start writing its WAL out (see
+    /// `store/writeback.rs`; for tests).
+    #[doc(hidden)]
+    pub fn wal_writebacks(&self) -> u64 {
+        self.writeback.started()
     }
 
     /// Opens the store of `workspace` under `data_dir` (the default data dir when `None`).
@@ -133,6 +143,7 @@ impl Store {
             hlc,
             can_stage,
             staged: can_stage.into(),
+            writeback: writeback::Writeback::new(path),
         })
     }
 

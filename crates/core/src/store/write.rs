@@ -248,6 +248,7 @@ impl Store {
             }
             self.writes
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.writeback.committed();
             (value, changes)
         })
     }
