@@ -25,14 +25,16 @@ pub fn diff<T: Serialize>(old: Option<&T>, new: Option<&T>) -> BTreeMap<String, 
         if key == "id" || NOISE.contains(&key.as_str()) || changes.contains_key(key) {
             continue;
         }
-        let before = old.get(key).cloned().unwrap_or(Value::Null);
-        let after = new.get(key).cloned().unwrap_or(Value::Null);
+        // Compared in place: only a field that changed is copied (a run's spec and result,
+        // the largest fields, seldom change, and every run's claim and end diff it).
+        let before = old.get(key).unwrap_or(&Value::Null);
+        let after = new.get(key).unwrap_or(&Value::Null);
         if before != after {
             changes.insert(
                 key.clone(),
                 FieldChange {
-                    old: before,
-                    new: after,
+                    old: before.clone(),
+                    new: after.clone(),
                 },
             );
         }
