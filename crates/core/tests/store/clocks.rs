@@ -276,3 +276,74 @@ fn title(text: &str) -> flightdeck_types::TaskPatch {
         ..Default::default()
     }
 }
+
+/// An inserted row's clock rows (Flightdeck's cr-sqlite writes them in one statement, not one
+/// per column): one per column, in the table's column order, each at the write's version and
+/// clock, with the write's other cells (its audit row's) numbered after them, so that no two
+/// cells of one write share a `seq` (sync pages by `(db_version, seq)`).
+#[test]
+fn an_inserted_row_s_cells_follow_its_columns_with_one_seq_each() {
+    let (_dir, store) = temp_store();
+    let (id, _, _) = create_timed(&store, "numbered");
+    let changes = store.changes_since(0, Origin::Local).unwrap();
+    let columns: Vec<String> = store
+        .read(|c| {
+            let mut stmt =
+                c.prepare("SELECT name FROM pragma_table_info('tasks') WHERE pk = 0 ORDER BY cid")?;
+            let names = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(names)
+        })
+        .unwrap();
+    let key = store
+        .read(|c| {
+            Ok(c.query_row("SELECT crsql_pack_columns(?1)", [&id], |r| {
+                r.get::<_, Vec<u8>>(0)
+            })?)
+        })
+        .unwrap();
+    let task: Vec<_> = changes
+        .iter()
+        .filter(|c| c.table == "tasks" && c.pk == key)
+        .collect();
+    assert_eq!(
+        task.iter().map(|c| c.cid.clone()).collect::<Vec<_>>(),
+        columns,
+        "one cell per column, in column order (by seq)"
+    );
+    let version = task[0].db_version;
+    let first = task[0].seq;
+    for (i, cell) in task.iter().enumerate() {
+        assert_eq!(
+            cell.db_version, version,
+            "{}: one write, one version",
+            cell.cid
+        );
+        assert_eq!(cell.seq, first + i as i64, "{}: the next seq", cell.cid);
+        assert_eq!(
+            cell.col_version, task[0].col_version,
+            "{}: the write's clock",
+            cell.cid
+        );
+    }
+    let mut seqs: Vec<i64> = changes
+        .iter()
+        .filter(|c| c.db_version == version)
+        .map(|c| c.seq)
+        .collect();
+    let cells = seqs.len();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(
+        seqs.len(),
+        cells,
+        "no two cells of the write share a seq: {seqs:?}"
+    );
+    assert!(
+        changes
+            .iter()
+            .any(|c| c.table == "audit_log" && c.db_version == version),
+        "the audit row's cells are in the same write"
+    );
+}
