@@ -189,20 +189,14 @@ pub fn next_event_seq(conn: &Connection, execution_id: &str) -> Result<i64> {
 
 /// Appends an event, to the staging table when the write stages its history.
 pub fn insert_event(w: &Writer<'_>, event: &ExecutionEvent) -> Result<()> {
-    w.prepare_cached(if w.staging() {
-        "INSERT INTO staged_execution_events (execution_id, seq, at, kind, data)
-         VALUES (?1, ?2, ?3, ?4, ?5)"
-    } else {
-        "INSERT INTO execution_events (execution_id, seq, at, kind, data)
-         VALUES (?1, ?2, ?3, ?4, ?5)"
-    })?
-    .execute(params![
-        event.execution_id,
-        event.seq,
-        event.at.as_millis(),
-        event.kind,
-        event.data
-    ])?;
+    w.prepare_cached(&super::staged::insert_sql("execution_events", w.staging()))?
+        .execute(params![
+            event.execution_id,
+            event.seq,
+            event.at.as_millis(),
+            event.kind,
+            event.data
+        ])?;
     Ok(())
 }
 

@@ -32,6 +32,22 @@ const TABLES: [(&str, &str, &str); 3] = [
     ("audit_log", "staged_audit_log", super::audit_log::COLUMNS),
 ];
 
+/// The `INSERT` of one row into history table `synced` (one of [`TABLES`]), or into its
+/// staging twin when `staging`: the column list is the one the two tables share, in its
+/// order, bound as `?1`, `?2`, ...
+pub(super) fn insert_sql(synced: &str, staging: bool) -> String {
+    let (_, twin, columns) = TABLES
+        .iter()
+        .find(|(table, _, _)| *table == synced)
+        .expect("a history table");
+    let table = if staging { twin } else { synced };
+    let values = (1..=columns.split(',').count())
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("INSERT INTO {table} ({columns}) VALUES ({values})")
+}
+
 /// Whether this database has the staging tables (a store opened with an older migration set,
 /// as tests do, has not: its writes never stage).
 pub(crate) fn present(conn: &Connection) -> Result<bool> {

@@ -406,15 +406,10 @@ pub fn approval(conn: &Connection, run_id: &str, step_id: &str) -> Result<Option
 
 /// Records a boundary's snapshot, to the staging table when the write stages its history.
 pub fn insert_snapshot(w: &Writer<'_>, s: &Snapshot) -> Result<()> {
-    w.prepare_cached(if w.staging() {
-        "INSERT INTO staged_execution_snapshots (id, execution_id, workflow_run_id, step_index,
-             label, inputs, outputs, state, started_at, finished_at, step_id, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    } else {
-        "INSERT INTO execution_snapshots (id, execution_id, workflow_run_id, step_index, label,
-             inputs, outputs, state, started_at, finished_at, step_id, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    })?
+    w.prepare_cached(&super::staged::insert_sql(
+        "execution_snapshots",
+        w.staging(),
+    ))?
     .execute(params![
         s.id,
         s.execution_id,

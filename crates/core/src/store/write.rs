@@ -141,13 +141,9 @@ impl<'a> Writer<'a> {
         if self.audit.is_empty() {
             return Ok(());
         }
-        let mut insert = self.tx.prepare_cached(if self.staging {
-            "INSERT INTO staged_audit_log (id, entity, entity_id, action, changes, device_id, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        } else {
-            "INSERT INTO audit_log (id, entity, entity_id, action, changes, device_id, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        })?;
+        let mut insert = self
+            .tx
+            .prepare_cached(&super::staged::insert_sql("audit_log", self.staging))?;
         for entry in self.audit.drain(..) {
             let changes =
                 serde_json::to_string(&entry.changes).expect("JSON values always serialize");
