@@ -249,18 +249,23 @@ steps:
     let run = workflows::get_run(&store, &run_id).unwrap();
     assert_eq!(run.status, WorkflowRunStatus::Paused, "{run:?}");
 
-    let resume = poll::until("the Resume button", WAIT, || {
+    // A control is disabled while the action before it is still answering, and a click on a
+    // disabled button does nothing: wait for each one enabled, not merely shown.
+    let resume = poll::until("the Resume button enabled", WAIT, || {
         Ok(ui
-            .find_all("[data-testid=workflow-resume]")?
+            .find_all("[data-testid=workflow-resume]:not([disabled])")?
             .into_iter()
             .next())
     });
     ui.click(&resume).unwrap();
     wait_status(ui, "[data-testid=workflow-run-status]", "running");
 
-    let cancel = poll::until("the Pause button back", WAIT, || {
+    let cancel = poll::until("the Pause button back and Cancel enabled", WAIT, || {
         Ok((!ui.find_all("[data-testid=workflow-pause]")?.is_empty())
-            .then(|| ui.find("[data-testid=workflow-cancel]").ok())
+            .then(|| {
+                ui.find("[data-testid=workflow-cancel]:not([disabled])")
+                    .ok()
+            })
             .flatten())
     });
     ui.click(&cancel).unwrap();
