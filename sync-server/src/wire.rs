@@ -5,15 +5,15 @@ use flightdeck_types::sync::{clock_span, WireChange, WireValue, CLOCK_LOGICAL_BI
 
 use crate::merge::{Change, Value};
 
-/// The longest table or column name accepted. cr-sqlite allows 2,048 bytes, but a cell's
-/// table, pk and column all go into the server's btree keys (`rows_pkey`, `cells_pkey`,
-/// `cells_in_pull_order`), whose entries Postgres caps at 2,704 bytes; Postgres itself caps
-/// identifiers at 63. 128 is far above any real schema's names.
+/// The longest table or column name accepted. cr-sqlite allows 2,048 bytes, but a row's
+/// table and pk go into the server's btree key (`entities_pkey`), whose entries Postgres caps
+/// at 2,704 bytes; Postgres itself caps identifiers at 63. 128 is far above any real schema's
+/// names.
 pub const MAX_NAME_BYTES: usize = 128;
-/// The longest packed primary key accepted. The widest index entry, `cells_in_pull_order`'s
-/// (workspace_id 16 + seq, db_version, crsql_seq 24 + table and column 2 x (128 + 4) + pk
-/// (2,048 + 4) + the tuple's header and alignment, under 40), stays below Postgres' 2,704-byte
-/// btree limit. A Flightdeck key (one or two ids) packs to under 100 bytes.
+/// The longest packed primary key accepted. The widest index entry, `entities_pkey`'s
+/// (workspace_id 16 + table (128 + 4) + pk (2,048 + 4) + the tuple's header and alignment,
+/// under 40), stays below Postgres' 2,704-byte btree limit (as did the wider per-cell keys
+/// before migration 0009). A Flightdeck key (one or two ids) packs to under 100 bytes.
 pub const MAX_PK_BYTES: usize = 2048;
 /// cr-sqlite's site ids are 16 bytes.
 pub const SITE_ID_BYTES: usize = 16;

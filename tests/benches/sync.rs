@@ -26,6 +26,7 @@ use flightdeck_core::sync::{account, daemon};
 use flightdeck_core::{tasks, Store};
 use flightdeck_tests::balancer::{self, Balancer};
 use flightdeck_tests::sync_rig::{keyring, server_binary, Device, Server};
+use flightdeck_types::sync::WireValue;
 use flightdeck_types::NewTask;
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -182,7 +183,7 @@ async fn ingest_and_bootstrap(server: &Server, n: usize) {
         pushed.pushed_cells,
         push_time.as_secs_f64(),
     );
-    let (copied, copy_time) = copy_peer(&server.database_url).await;
+    let (copied, copy_time) = copy_peer(&server.database_url, &a.store).await;
     let copy_rate = copied as f64 / copy_time.as_secs_f64();
     println!(
         "| peer: Postgres `COPY` of the server's cells into an unindexed table | {copied} cells in {:.2} s | {copy_rate:.0} cells/s | ingest / COPY = {:.3} |",
@@ -245,35 +246,79 @@ async fn ingest_and_bootstrap(server: &Server, n: usize) {
     );
 }
 
-/// The floor for the server's ingest: every row of the server's `cells` table (the pushed
-/// cells and the propagation samples) copied with `COPY ... FROM STDIN (FORMAT binary)` into a
-/// table of the same columns with no index, key or trigger, on the same database. Only the
-/// copy in is timed; the rows are read out first.
-async fn copy_peer(database_url: &str) -> (u64, Duration) {
-    use futures_util::{SinkExt, TryStreamExt};
+/// The floor for the server's ingest: every cell the server holds (the pushed cells and the
+/// propagation samples), pulled through the API, copied with `COPY ... FROM STDIN (FORMAT
+/// binary)` into a table of one row a cell (the server's layout before migration 0009) with no
+/// index, key or trigger, on the same database. Only the copy in is timed; the cells are
+/// pulled and encoded first.
+async fn copy_peer(database_url: &str, store: &Store) -> (u64, Duration) {
+    use futures_util::SinkExt;
     let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
         .await
         .unwrap();
     tokio::spawn(connection);
     client
-        .batch_execute("DROP TABLE IF EXISTS copy_peer; CREATE TABLE copy_peer (LIKE cells)")
+        .batch_execute(
+            "DROP TABLE IF EXISTS copy_peer;
+             CREATE TABLE copy_peer (workspace_id uuid, tbl text, pk bytea, cid text,
+                 val_type smallint, val_int bigint, val_real double precision, val_bytes bytea,
+                 col_version bigint, db_version bigint, site_id bytea, cl bigint,
+                 crsql_seq bigint, seq bigint)",
+        )
         .await
         .unwrap();
-    let rows: Vec<_> = client
-        .copy_out("COPY cells TO STDOUT (FORMAT binary)")
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    // Sent in chunks of about 1 MiB (the copy out gives one chunk a row).
-    let mut chunks = vec![Vec::new()];
-    for row in rows {
-        if chunks.last().unwrap().len() > 1 << 20 {
-            chunks.push(Vec::new());
+    let api = account::connect(store, &keyring()).unwrap();
+    let workspace = 1u128.to_be_bytes(); // a uuid, as binary COPY takes it
+                                         // Binary COPY: a signature, flags and extension length, then per row its field count and
+                                         // each field as a length and its bytes (-1 for null), all big-endian; -1 ends the data.
+    let mut chunks = vec![b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0".to_vec()];
+    let mut after = 0;
+    loop {
+        let page = api.pull(after, 10_000).await.unwrap();
+        for change in &page.changes {
+            if chunks.last().unwrap().len() > 1 << 20 {
+                chunks.push(Vec::new());
+            }
+            let out = chunks.last_mut().unwrap();
+            let field = |out: &mut Vec<u8>, bytes: Option<&[u8]>| match bytes {
+                Some(bytes) => {
+                    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                    out.extend_from_slice(bytes);
+                }
+                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+            };
+            let (val_type, int, real, bytes): (i16, _, _, Option<Vec<u8>>) = match &change.val {
+                WireValue::Null => (0, None, None, None),
+                WireValue::Integer(i) => (1, Some(*i), None, None),
+                WireValue::Real(r) => (2, None, Some(*r), None),
+                WireValue::Text(t) => (3, None, None, Some(t.as_bytes().to_vec())),
+                WireValue::Blob(b) => (4, None, None, Some(hex::decode(b).unwrap())),
+            };
+            out.extend_from_slice(&14i16.to_be_bytes());
+            field(out, Some(&workspace));
+            field(out, Some(change.table.as_bytes()));
+            field(out, Some(&hex::decode(&change.pk).unwrap()));
+            field(out, Some(change.cid.as_bytes()));
+            field(out, Some(&val_type.to_be_bytes()));
+            field(out, int.map(i64::to_be_bytes).as_ref().map(|b| &b[..]));
+            field(out, real.map(f64::to_be_bytes).as_ref().map(|b| &b[..]));
+            field(out, bytes.as_deref());
+            field(out, Some(&change.col_version.to_be_bytes()));
+            field(out, Some(&change.db_version.to_be_bytes()));
+            field(out, Some(&hex::decode(&change.site_id).unwrap()));
+            field(out, Some(&change.cl.to_be_bytes()));
+            field(out, Some(&change.seq.to_be_bytes()));
+            field(out, Some(&page.next.to_be_bytes()));
         }
-        chunks.last_mut().unwrap().extend_from_slice(&row);
+        if page.next >= page.head {
+            break;
+        }
+        after = page.next;
     }
+    chunks
+        .last_mut()
+        .unwrap()
+        .extend_from_slice(&(-1i16).to_be_bytes());
     let start = Instant::now();
     let sink = client
         .copy_in("COPY copy_peer FROM STDIN (FORMAT binary)")

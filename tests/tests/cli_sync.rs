@@ -285,7 +285,7 @@ async fn a_secret_printed_by_a_run_reaches_neither_the_logs_nor_the_server() {
         async move {
             client
                 .query_one(
-                    "SELECT count(*) FROM cells WHERE position($1::bytea IN val_bytes) > 0",
+                    "SELECT count(*) FROM entities WHERE position($1::bytea IN cells) > 0",
                     &[&needle.into_bytes()],
                 )
                 .await

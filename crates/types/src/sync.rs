@@ -179,7 +179,8 @@ pub struct PushResponse {
 /// `GET /v1/pull?after=SEQ&limit=N`: the current winning cells changed after `after`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullResponse {
-    /// The current winning cells stamped after `after`, in whole server sequence numbers.
+    /// The current winning cells of every row changed after `after` (all of such a row's cells,
+    /// those written before `after` too), in whole server sequence numbers.
     pub changes: Vec<WireChange>,
     /// The highest server sequence number in the page (`after` when empty): the cursor to ask
     /// with next, to store only once `changes` are applied, in the same local transaction.
@@ -199,7 +200,8 @@ pub struct Announcement {
     /// cursor to `head` without pulling; any other client pulls as usual.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<i64>,
-    /// The cells the push numbered `head` wrote, as a pull would return them, when they are
+    /// The cells the push numbered `head` wrote, in pull order (a pull of that sequence returns
+    /// them with the rest of their rows' cells, which a client at `after` holds), when they are
     /// few and small (at most [`MAX_ANNOUNCED_CELLS`] cells and [`MAX_ANNOUNCED_BYTES`] of
     /// JSON); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]

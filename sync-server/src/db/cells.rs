@@ -3,11 +3,10 @@
 use std::collections::{BTreeSet, HashMap};
 
 use flightdeck_types::sync::{PullResponse, PushResponse, WireChange, MAX_ANNOUNCED_CELLS};
-use tokio_postgres::Row;
 use uuid::Uuid;
 
-use super::DbError;
-use crate::merge::{merge, Cell, Decision, RowState, Value, SENTINEL_CID};
+use super::{cell_blob, DbError};
+use crate::merge::{merge, Cell, Decision, RowState, SENTINEL_CID};
 use crate::wire::{value_to_wire, RowChange};
 
 /// The Postgres channel that carries `<workspace_id>:<head>` for each new sequence number (and
@@ -21,9 +20,9 @@ pub const REVOKED_PREFIX: &str = "revoked:";
 #[derive(Default)]
 struct TouchedRow {
     state: RowState,
-    /// The cids stored before this push (to know which ones a delete or resurrect dropped).
-    stored_cids: BTreeSet<String>,
-    /// The cids this push wrote.
+    /// Whether the server held the row before this push.
+    stored: bool,
+    /// The cids this push wrote (what its announcement carries).
     written_cids: BTreeSet<String>,
     changed: bool,
 }
@@ -41,7 +40,7 @@ pub struct Applied {
 }
 
 /// Applies one push in one transaction. Pushes to a workspace serialize on its row lock; a
-/// push that changes anything gets the next sequence number, stamped on every cell it changed,
+/// push that changes anything gets the next sequence number, stamped on every row it changed,
 /// and is announced with NOTIFY when the transaction commits.
 ///
 /// `before_commit` is told the push's sequence number just before it commits, if it changed
@@ -136,25 +135,36 @@ fn written_changes(rows: &HashMap<RowKey, TouchedRow>) -> Option<Vec<WireChange>
                 if written.len() == MAX_ANNOUNCED_CELLS {
                     return None;
                 }
-                written.push((tbl, pk, cid, cell, row.state.cl));
+                written.push((
+                    0,
+                    tbl.as_str(),
+                    pk.as_slice(),
+                    cid.as_str(),
+                    cell,
+                    row.state.cl,
+                ));
             }
         }
     }
-    written.sort_by(|a, b| {
-        (a.3.db_version, a.3.crsql_seq, a.0, a.1, a.2).cmp(&(
-            b.3.db_version,
-            b.3.crsql_seq,
-            b.0,
-            b.1,
-            b.2,
-        ))
-    });
-    let changes = written
+    Some(in_pull_order(written))
+}
+
+/// A cell on its way out: its row's sequence number, table, pk, cid, the cell, its row's cl.
+type Outgoing<'a> = (i64, &'a str, &'a [u8], &'a str, &'a Cell, i64);
+
+/// The cells as a pull sends them: ordered by their row's sequence number, then
+/// (db_version, crsql_seq, table, pk, cid), the order the devices wrote them in.
+fn in_pull_order(mut cells: Vec<Outgoing<'_>>) -> Vec<WireChange> {
+    fn key<'a>(c: &Outgoing<'a>) -> (i64, i64, i64, &'a str, &'a [u8], &'a str) {
+        (c.0, c.4.db_version, c.4.crsql_seq, c.1, c.2, c.3)
+    }
+    cells.sort_unstable_by(|a, b| key(a).cmp(&key(b)));
+    cells
         .into_iter()
-        .map(|(tbl, pk, cid, cell, cl)| WireChange {
-            table: tbl.clone(),
+        .map(|(_, tbl, pk, cid, cell, cl)| WireChange {
+            table: tbl.to_string(),
             pk: hex::encode(pk),
-            cid: cid.clone(),
+            cid: cid.to_string(),
             val: value_to_wire(&cell.value),
             col_version: cell.col_version,
             db_version: cell.db_version,
@@ -162,20 +172,19 @@ fn written_changes(rows: &HashMap<RowKey, TouchedRow>) -> Option<Vec<WireChange>
             cl,
             seq: cell.crsql_seq,
         })
-        .collect();
-    Some(changes)
+        .collect()
 }
 
 /// Takes the workspace's lock and loads the stored state of every row the push touches: the
-/// head, then the rows and their cells, in one round trip.
+/// head, then the rows with their cells, in one round trip.
 ///
-/// The loads must reach Postgres after the lock statement: under READ COMMITTED each statement
+/// The load must reach Postgres after the lock statement: under READ COMMITTED each statement
 /// reads the snapshot taken when it starts, so a load that starts before the lock is held can
 /// read a state that the push holding the lock is about to replace, and this push's merge then
 /// writes a lower version back over an acknowledged one. A connection runs statements in the
 /// order they were sent, and tokio-postgres sends a query when its future is first polled; so
 /// every statement is prepared first (a cold statement cache would otherwise put a Parse round
-/// trip before the lock's query but not necessarily before the loads), and `biased` polls the
+/// trip before the lock's query but not necessarily before the load), and `biased` polls the
 /// queries in the order written. The stress test in routes/concurrency_tests.rs lost an update
 /// within 3 rounds in 3 of 3 runs when the lock and the loads were prepared side by side.
 async fn lock_and_load(
@@ -189,236 +198,119 @@ async fn lock_and_load(
         .collect();
     let tbls: Vec<&str> = keys.iter().map(|(tbl, _)| *tbl).collect();
     let pks: Vec<&[u8]> = keys.iter().map(|(_, pk)| *pk).collect();
-    let (lock_stmt, row_stmt, cell_stmt) = tokio::try_join!(
+    let (lock_stmt, row_stmt) = tokio::try_join!(
         tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1 FOR UPDATE"),
         tx.prepare_cached(
-            "SELECT r.tbl, r.pk, r.cl FROM rows r
-             JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON r.tbl = k.tbl AND r.pk = k.pk
-             WHERE r.workspace_id = $1",
-        ),
-        tx.prepare_cached(
-            "SELECT c.tbl, c.pk, c.cid, c.val_type, c.val_int, c.val_real, c.val_bytes,
-                    c.col_version, c.db_version, c.site_id, c.crsql_seq
-             FROM cells c
-             JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON c.tbl = k.tbl AND c.pk = k.pk
-             WHERE c.workspace_id = $1",
+            "SELECT e.tbl, e.pk, e.cl, e.cells FROM entities e
+             JOIN unnest($2::text[], $3::bytea[]) AS k(tbl, pk) ON e.tbl = k.tbl AND e.pk = k.pk
+             WHERE e.workspace_id = $1",
         ),
     )?;
     let lock_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&workspace_id];
     let params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] = [&workspace_id, &tbls, &pks];
-    let (head, stored_rows, stored_cells) = tokio::try_join!(
+    let (head, stored_rows) = tokio::try_join!(
         biased;
         tx.query_one(&lock_stmt, &lock_params),
         tx.query(&row_stmt, &params),
-        tx.query(&cell_stmt, &params),
     )?;
     let head: i64 = head.get(0);
-    let mut rows: HashMap<RowKey, TouchedRow> = HashMap::new();
+    let mut rows: HashMap<RowKey, TouchedRow> = HashMap::with_capacity(keys.len());
     for row in stored_rows {
         let touched = rows.entry((row.get(0), row.get(1))).or_default();
+        touched.stored = true;
         touched.state.cl = row.get(2);
-    }
-    for row in stored_cells {
-        let touched = rows.entry((row.get(0), row.get(1))).or_default();
-        let cid: String = row.get(2);
-        let cell = Cell {
-            value: value_from_columns(&row, 3)?,
-            col_version: row.get(7),
-            db_version: row.get(8),
-            site_id: row.get(9),
-            crsql_seq: row.get(10),
-        };
-        touched.stored_cids.insert(cid.clone());
-        touched.state.cells.insert(cid, cell);
+        touched.state.cells = cell_blob::decode(row.get(3))
+            .map_err(DbError::Schema)?
+            .into_iter()
+            .collect();
     }
     Ok((head, rows))
 }
 
-/// Writes the changed rows: their causal lengths, the cells they dropped and the cells they
-/// took, each stamped with `seq`.
+/// Writes the changed rows, each with all its cells, stamped with `seq`: rows this workspace
+/// never had are inserted plainly, the others replace the stored ones. (Pushes to a workspace
+/// hold its lock, so no other push adds a row meanwhile.)
 async fn write_rows(
     tx: &deadpool_postgres::Transaction<'_>,
     workspace_id: Uuid,
     seq: i64,
     rows: &HashMap<RowKey, TouchedRow>,
 ) -> Result<(), DbError> {
-    let changed: Vec<(&RowKey, &TouchedRow)> = rows.iter().filter(|(_, r)| r.changed).collect();
-
-    let tbls: Vec<&str> = changed.iter().map(|((tbl, _), _)| tbl.as_str()).collect();
-    let pks: Vec<&[u8]> = changed.iter().map(|((_, pk), _)| pk.as_slice()).collect();
-    let cls: Vec<i64> = changed.iter().map(|(_, row)| row.state.cl).collect();
-    let mut dropped: (Vec<&str>, Vec<&[u8]>, Vec<&str>) = Default::default();
-    for ((tbl, pk), row) in &changed {
-        for cid in row.stored_cids.iter() {
-            if !row.state.cells.contains_key(cid) {
-                dropped.0.push(tbl);
-                dropped.1.push(pk);
-                dropped.2.push(cid);
-            }
-        }
+    let (mut new_rows, mut stored_rows) = (EntityColumns::default(), EntityColumns::default());
+    for ((tbl, pk), row) in rows.iter().filter(|(_, row)| row.changed) {
+        let columns = if row.stored {
+            &mut stored_rows
+        } else {
+            &mut new_rows
+        };
+        columns.tbl.push(tbl);
+        columns.pk.push(pk);
+        columns.cl.push(row.state.cl);
+        columns.ncells.push(row.state.cells.len() as i32);
+        columns.cells.push(cell_blob::encode(&row.state.cells));
     }
-    // Cells this workspace never had are inserted plainly; the others replace the stored ones.
-    // (Pushes to a workspace hold its lock, so no other push adds a cell meanwhile.)
-    let (mut new_cells, mut stored_cells) = (CellColumns::default(), CellColumns::default());
-    for ((tbl, pk), row) in &changed {
-        for cid in &row.written_cids {
-            if let Some(cell) = row.state.cells.get(cid) {
-                let columns = if row.stored_cids.contains(cid) {
-                    &mut stored_cells
-                } else {
-                    &mut new_cells
-                };
-                columns.push(tbl, pk, cid, cell, row.state.cl);
-            }
-        }
-    }
-
-    let (upsert_rows, delete_cells, insert_cells, upsert_cells) = tokio::try_join!(
+    let (insert, upsert) = tokio::try_join!(
         tx.prepare_cached(
-            "INSERT INTO rows (workspace_id, tbl, pk, cl)
-             SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::int8[])
-             ON CONFLICT (workspace_id, tbl, pk) DO UPDATE SET cl = EXCLUDED.cl",
+            "INSERT INTO entities (workspace_id, tbl, pk, cl, ncells, cells, seq)
+             SELECT $1, k.*, $7 FROM unnest($2::text[], $3::bytea[], $4::int8[], $5::int4[],
+                 $6::bytea[]) AS k",
         ),
         tx.prepare_cached(
-            "DELETE FROM cells c
-             USING unnest($2::text[], $3::bytea[], $4::text[]) AS k(tbl, pk, cid)
-             WHERE c.workspace_id = $1 AND c.tbl = k.tbl AND c.pk = k.pk AND c.cid = k.cid",
-        ),
-        tx.prepare_cached(
-            "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real,
-                                val_bytes, col_version, db_version, site_id, cl, crsql_seq, seq)
-             SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
-                 $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
-                 $12::int8[], $13::int8[]) AS k",
-        ),
-        tx.prepare_cached(
-            "INSERT INTO cells (workspace_id, tbl, pk, cid, val_type, val_int, val_real,
-                                val_bytes, col_version, db_version, site_id, cl, crsql_seq, seq)
-             SELECT $1, k.*, $14 FROM unnest($2::text[], $3::bytea[], $4::text[], $5::int2[],
-                 $6::int8[], $7::float8[], $8::bytea[], $9::int8[], $10::int8[], $11::bytea[],
-                 $12::int8[], $13::int8[]) AS k
-             ON CONFLICT (workspace_id, tbl, pk, cid) DO UPDATE SET
-                 val_type = EXCLUDED.val_type, val_int = EXCLUDED.val_int,
-                 val_real = EXCLUDED.val_real, val_bytes = EXCLUDED.val_bytes,
-                 col_version = EXCLUDED.col_version, db_version = EXCLUDED.db_version,
-                 site_id = EXCLUDED.site_id, cl = EXCLUDED.cl, crsql_seq = EXCLUDED.crsql_seq,
+            "INSERT INTO entities (workspace_id, tbl, pk, cl, ncells, cells, seq)
+             SELECT $1, k.*, $7 FROM unnest($2::text[], $3::bytea[], $4::int8[], $5::int4[],
+                 $6::bytea[]) AS k
+             ON CONFLICT (workspace_id, tbl, pk) DO UPDATE SET
+                 cl = EXCLUDED.cl, ncells = EXCLUDED.ncells, cells = EXCLUDED.cells,
                  seq = EXCLUDED.seq",
         ),
     )?;
-    // The statements touch disjoint data (the dropped cids are not among the written ones,
-    // the new cells not among the stored), so they are pipelined on the connection instead of
-    // waiting on each other.
-    let delete = async {
-        if dropped.0.is_empty() {
-            return Ok(0);
-        }
-        tx.execute(
-            &delete_cells,
-            &[&workspace_id, &dropped.0, &dropped.1, &dropped.2],
-        )
-        .await
-    };
-    type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
-    let row_params: [Param; 4] = [&workspace_id, &tbls, &pks, &cls];
+    // The two statements touch disjoint rows, so they are pipelined on the connection
+    // instead of waiting on each other.
     tokio::try_join!(
-        tx.execute(&upsert_rows, &row_params),
-        delete,
-        write_cells(tx, &insert_cells, workspace_id, seq, &new_cells),
-        write_cells(tx, &upsert_cells, workspace_id, seq, &stored_cells),
+        write_entities(tx, &insert, workspace_id, seq, &new_rows),
+        write_entities(tx, &upsert, workspace_id, seq, &stored_rows),
     )?;
     Ok(())
 }
 
-/// Runs `statement` (an insert of cells from `unnest`) over `cells`, if there are any.
-async fn write_cells(
+/// Runs `statement` (an insert of rows from `unnest`) over `rows`, if there are any.
+async fn write_entities(
     tx: &deadpool_postgres::Transaction<'_>,
     statement: &tokio_postgres::Statement,
     workspace_id: Uuid,
     seq: i64,
-    cells: &CellColumns<'_>,
+    rows: &EntityColumns<'_>,
 ) -> Result<u64, tokio_postgres::Error> {
-    if cells.tbl.is_empty() {
+    if rows.tbl.is_empty() {
         return Ok(0);
     }
     type Param<'p> = &'p (dyn tokio_postgres::types::ToSql + Sync);
-    let params: [Param; 14] = [
+    let params: [Param; 7] = [
         &workspace_id,
-        &cells.tbl,
-        &cells.pk,
-        &cells.cid,
-        &cells.val_type,
-        &cells.val_int,
-        &cells.val_real,
-        &cells.val_bytes,
-        &cells.col_version,
-        &cells.db_version,
-        &cells.site_id,
-        &cells.cl,
-        &cells.crsql_seq,
+        &rows.tbl,
+        &rows.pk,
+        &rows.cl,
+        &rows.ncells,
+        &rows.cells,
         &seq,
     ];
     tx.execute(statement, &params).await
 }
 
-/// Cells laid out as columns, for one `unnest` insert.
+/// Rows laid out as columns, for one `unnest` insert.
 #[derive(Default)]
-struct CellColumns<'a> {
+struct EntityColumns<'a> {
     tbl: Vec<&'a str>,
     pk: Vec<&'a [u8]>,
-    cid: Vec<&'a str>,
-    val_type: Vec<i16>,
-    val_int: Vec<Option<i64>>,
-    val_real: Vec<Option<f64>>,
-    val_bytes: Vec<Option<&'a [u8]>>,
-    col_version: Vec<i64>,
-    db_version: Vec<i64>,
-    site_id: Vec<&'a [u8]>,
     cl: Vec<i64>,
-    crsql_seq: Vec<i64>,
+    ncells: Vec<i32>,
+    cells: Vec<Vec<u8>>,
 }
 
-impl<'a> CellColumns<'a> {
-    fn push(&mut self, tbl: &'a str, pk: &'a [u8], cid: &'a str, cell: &'a Cell, cl: i64) {
-        let (val_type, val_int, val_real, val_bytes) = match &cell.value {
-            Value::Null => (0, None, None, None),
-            Value::Integer(int) => (1, Some(*int), None, None),
-            Value::Real(real) => (2, None, Some(*real), None),
-            Value::Text(text) => (3, None, None, Some(text.as_bytes())),
-            Value::Blob(bytes) => (4, None, None, Some(bytes.as_slice())),
-        };
-        self.tbl.push(tbl);
-        self.pk.push(pk);
-        self.cid.push(cid);
-        self.val_type.push(val_type);
-        self.val_int.push(val_int);
-        self.val_real.push(val_real);
-        self.val_bytes.push(val_bytes);
-        self.col_version.push(cell.col_version);
-        self.db_version.push(cell.db_version);
-        self.site_id.push(&cell.site_id);
-        self.cl.push(cl);
-        self.crsql_seq.push(cell.crsql_seq);
-    }
-}
-
-/// Reads the typed pair `val_type, val_int, val_real, val_bytes` starting at column `first`.
-fn value_from_columns(row: &Row, first: usize) -> Result<Value, DbError> {
-    let val_type: i16 = row.get(first);
-    Ok(match val_type {
-        0 => Value::Null,
-        1 => Value::Integer(row.get(first + 1)),
-        2 => Value::Real(row.get(first + 2)),
-        3 => Value::Text(
-            String::from_utf8(row.get(first + 3))
-                .map_err(|_| DbError::Schema("a stored text value is not UTF-8".into()))?,
-        ),
-        4 => Value::Blob(row.get(first + 3)),
-        other => return Err(DbError::Schema(format!("unknown stored val_type {other}"))),
-    })
-}
-
-/// The cells changed after `after`, in whole sequence numbers: sequences are taken until the
-/// page holds at least `limit` cells, and always at least one.
+/// The cells of the rows changed after `after` (every cell of such a row, also those an
+/// earlier push wrote: the server keeps a row's cells together, see migration 0009), in whole
+/// sequence numbers: sequences are taken until the page holds at least `limit` cells, and
+/// always at least one.
 pub async fn pull(
     client: &mut deadpool_postgres::Object,
     workspace_id: Uuid,
@@ -432,53 +324,58 @@ pub async fn pull(
         .read_only(true)
         .start()
         .await?;
-    // Until ANALYZE has seen a workspace's cells, the planner takes `workspace_id = $1` to
-    // match 0.5% of them when one workspace may hold them all, and picks a bitmap scan that
-    // reads and sorts every cell after `after` for each page: on 900,000 cells, 430 ms for
-    // the page-end lookup and 52 ms for the page, against 6 and 10 ms walking
-    // cells_in_pull_order, which stops at the page's end (EXPLAIN ANALYZE, BENCHMARKS.md).
+    // Until ANALYZE has seen a workspace's rows, the planner takes `workspace_id = $1` to
+    // match 0.5% of them when one workspace may hold them all, and may pick a bitmap scan that
+    // reads and sorts every row after `after` for each page, where a walk down
+    // entities_in_pull_order stops at the page's end (EXPLAIN ANALYZE, BENCHMARKS.md).
     let no_bitmap = tx.batch_execute("SET LOCAL enable_bitmapscan = off");
     let head_stmt = tx.prepare_cached("SELECT head FROM workspaces WHERE id = $1");
-    // The page ends with the whole sequence of its limit-th cell.
+    // The page ends with the whole sequence of its limit-th cell: the running count of cells
+    // along the index, read until it reaches the limit.
     let page_stmt = tx.prepare_cached(
-        "SELECT tbl, pk, cid, val_type, val_int, val_real, val_bytes, col_version,
-                db_version, site_id, cl, crsql_seq, seq
-         FROM cells
+        "SELECT tbl, pk, cl, seq, cells
+         FROM entities
          WHERE workspace_id = $1 AND seq > $2 AND seq <= COALESCE(
-             (SELECT seq FROM cells WHERE workspace_id = $1 AND seq > $2
-              ORDER BY seq OFFSET $3 LIMIT 1),
+             (SELECT seq FROM (
+                 SELECT seq, sum(ncells) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto
+                 FROM entities WHERE workspace_id = $1 AND seq > $2
+              ) AS counted WHERE upto >= $3 LIMIT 1),
              9223372036854775807) -- i64::MAX: the rest, when fewer than the limit remain
-         ORDER BY seq, db_version, crsql_seq, tbl, pk, cid",
+         ORDER BY seq",
     );
     let ((), head_stmt, page_stmt) = tokio::try_join!(no_bitmap, head_stmt, page_stmt)?;
     // Statements on one connection run in the order sent, so the setting holds for the page
     // query, and both queries go out at once.
-    let offset = limit - 1;
     let head_params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&workspace_id];
     let page_params: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
-        [&workspace_id, &after, &offset];
+        [&workspace_id, &after, &limit];
     let (head, rows) = tokio::try_join!(
         tx.query_one(&head_stmt, &head_params),
         tx.query(&page_stmt, &page_params),
     )?;
     let head: i64 = head.get(0);
     tx.commit().await?;
-    let mut changes = Vec::with_capacity(rows.len());
+    let mut decoded = Vec::with_capacity(rows.len());
     let mut next = after;
     for row in &rows {
-        changes.push(WireChange {
-            table: row.get(0),
-            pk: hex::encode(row.get::<_, &[u8]>(1)),
-            cid: row.get(2),
-            val: value_to_wire(&value_from_columns(row, 3)?),
-            col_version: row.get(7),
-            db_version: row.get(8),
-            site_id: hex::encode(row.get::<_, &[u8]>(9)),
-            cl: row.get(10),
-            seq: row.get(11),
-        });
-        next = row.get(12);
+        let seq: i64 = row.get(3);
+        let cells = cell_blob::decode(row.get(4)).map_err(DbError::Schema)?;
+        decoded.push((
+            seq,
+            row.get::<_, &str>(0),
+            row.get::<_, &[u8]>(1),
+            cells,
+            row.get(2),
+        ));
+        next = seq;
     }
+    let mut page = Vec::with_capacity(rows.len() * 8);
+    for (seq, tbl, pk, cells, cl) in &decoded {
+        for (cid, cell) in cells {
+            page.push((*seq, *tbl, *pk, cid.as_str(), cell, *cl));
+        }
+    }
+    let changes = in_pull_order(page);
     Ok(PullResponse {
         changes,
         next,

@@ -8,13 +8,19 @@ use sha2::{Digest, Sha256};
 use super::DbError;
 
 /// The epoch of the database `client` is connected to: 16 hex digits from the random id
-/// made by migration 0005 and the OIDs of the cells table and of the database, both new
-/// whenever a restore recreates them.
+/// made by migration 0005 and the OIDs of the cell store and of the database, both new
+/// whenever a restore recreates them. The cell store's OID is that of the `cells` table up to
+/// migration 0009, which recorded it beside the OID of the `entities` table it made: while
+/// `entities` is that table, the old number stands, so the epoch did not change with the
+/// migration; a restore recreates `entities`, and its new OID changes the epoch.
 pub async fn current(client: &impl tokio_postgres::GenericClient) -> Result<String, DbError> {
     let row = client
         .query_one(
             "SELECT (SELECT id::text FROM server_identity ORDER BY created_at LIMIT 1),
-                    'cells'::regclass::oid::int8,
+                    COALESCE((SELECT cells_oid FROM server_identity
+                              WHERE entities_oid = 'entities'::regclass::oid::int8
+                              ORDER BY created_at LIMIT 1),
+                             'entities'::regclass::oid::int8),
                     (SELECT oid::int8 FROM pg_database WHERE datname = current_database())",
             &[],
         )

@@ -2,6 +2,7 @@
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
+pub mod cell_blob;
 pub mod cells;
 pub mod epoch;
 pub mod join_tokens;

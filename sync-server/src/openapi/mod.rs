@@ -127,7 +127,7 @@ pub fn document() -> Value {
                 })),
             }},
             "/v1/pull": { "get": {
-                "summary": "The winning cells changed after a sequence number, in whole sequences",
+                "summary": "The winning cells of the rows changed after a sequence number, in whole sequences",
                 "security": bearer,
                 "parameters": [
                     protocol,

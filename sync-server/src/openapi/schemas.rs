@@ -177,18 +177,19 @@ pub fn schemas() -> Value {
                 a cut transaction are still to be sent."),
             field("seq", json!({ "type": "integer", "format": "int64", "nullable": true }),
                 "The server sequence number this push was given (the new head), stamped on \
-                 every cell it changed; null when no cell changed the server's state (a \
+                 every row it changed; null when no cell changed the server's state (a \
                  repeated push, or every cell lost the merge)."),
             field("head", int64(), "The workspace's newest server sequence number after \
                 this push. If it is more than one past your pull cursor, others pushed \
                 meanwhile: pull."),
         ]),
         "PullResponse": object("GET /v1/pull: one page of the workspace's cells.", vec![
-            field("changes", array_of("WireChange"), "The current winning cells whose \
-                server sequence number is above `after`, in whole sequence numbers, ordered \
-                by server sequence, then db_version, seq, table, pk, cid. A cell overwritten \
-                later appears only at its newest sequence; a deleted row keeps only its \
-                \"-1\" cell."),
+            field("changes", array_of("WireChange"), "The current winning cells of every \
+                row whose server sequence number (that of the last push that changed it) is \
+                above `after`, all of the row's cells, in whole sequence numbers, ordered by \
+                the row's server sequence, then db_version, seq, table, pk, cid. A row \
+                changed again later appears only at its newest sequence; a deleted row keeps \
+                only its \"-1\" cell."),
             field("next", int64(), "The highest server sequence number in this page (or \
                 `after` when the page is empty): the `after` of the next request. Store it as \
                 the pull cursor only once `changes` are applied, in the same local \
@@ -225,8 +226,9 @@ pub fn schemas() -> Value {
                 before `head`. Only a client whose pull cursor is exactly `after` may apply \
                 `changes` in place of pulling, as the page (after, head], moving its cursor \
                 to `head` in the same local transaction; any other client pulls as usual."),
-            optional("changes", array_of("WireChange"), "The cells of the push numbered \
-                `head`, as a pull would return them, when it wrote at most 64 cells and they \
+            optional("changes", array_of("WireChange"), "The cells the push numbered \
+                `head` wrote, in pull order (a pull of that sequence returns them with the \
+                rest of their rows' cells, which a client at `after` already holds), when it wrote at most 64 cells and they \
                 fit in 32 KiB of JSON; absent otherwise (then pull)."),
         ]),
         "Health": object("/healthz and /readyz.", vec![

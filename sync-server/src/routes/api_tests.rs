@@ -198,6 +198,56 @@ async fn pages_never_split_a_sequence_number() {
     assert_eq!((third.changes.len(), third.next), (1, 2));
 }
 
+/// The server keeps a row's cells together: a pull returns every cell of each row changed
+/// after its cursor, also the cells an earlier sequence wrote, so that paging by rows never
+/// leaves a cell behind (a page cut between a row's two writes would otherwise lose the
+/// first one).
+#[tokio::test]
+async fn a_pull_returns_the_whole_row_of_each_row_changed_after_the_cursor() {
+    let (server, join_token) = server_with_workspace().await;
+    let a = server.join(&join_token, 1).await;
+    let b = server.join(&join_token, 2).await;
+    let pushes = [
+        change(1, "01", "title", text("first"), 1, 1, 1),
+        change(1, "02", "title", text("other"), 1, 2, 1),
+        change(1, "01", "status", text("done"), 1, 3, 1),
+    ];
+    for push in &pushes {
+        server
+            .push(&a.device_token, std::slice::from_ref(push))
+            .await;
+    }
+    // One sequence a page: row 01 changed last at 3, so the page of 1 leaves it for later
+    // and the page of 3 has both its cells.
+    let mut pulled = Vec::new();
+    let mut cursor = 0;
+    let mut pages = Vec::new();
+    loop {
+        let page = server.pull(&b.device_token, cursor, 1).await;
+        if page.changes.is_empty() {
+            break;
+        }
+        pages.push((page.next, page.changes.len()));
+        pulled.extend(page.changes);
+        cursor = page.next;
+    }
+    assert_eq!(pages, [(2, 1), (3, 2)]);
+    let mut got: Vec<_> = pulled
+        .iter()
+        .map(|c| (c.pk.clone(), c.cid.clone()))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [("01", "status"), ("01", "title"), ("02", "title")]
+            .map(|(pk, cid)| (pk.to_string(), cid.to_string()))
+    );
+    // From the cursor after 02's push: row 01 whole, its first cell included.
+    let later = server.pull(&b.device_token, 2, 100).await;
+    let cells: Vec<_> = later.changes.iter().map(|c| c.cid.as_str()).collect();
+    assert_eq!(cells, ["title", "status"], "in write order (db_version)");
+}
+
 #[tokio::test]
 async fn metrics_count_pushes_pulls_cells_and_device_lag() {
     let (server, join_token) = server_with_workspace().await;

@@ -129,7 +129,7 @@ async fn pushes_are_announced_to_the_workspace_and_only_to_it() {
 }
 
 /// Pushes through the process that serves the sockets are announced with their cells when
-/// they are few: exactly the page a pull of that one sequence number returns.
+/// they are few: for new rows exactly the page a pull of that one sequence number returns.
 #[tokio::test]
 async fn a_small_push_is_announced_with_its_cells_and_a_large_one_by_its_head() {
     let (server, join_token) = server_with_workspace().await;
@@ -159,14 +159,27 @@ async fn a_small_push_is_announced_with_its_cells_and_a_large_one_by_its_head() 
     server.push(&a.device_token, &large).await;
     assert_eq!(next_announcement(&mut socket).await, Announcement::head(2));
 
-    // A row's later write: only the cell it changed, at its new version.
+    // A row's later write: the announcement carries only the cell it changed, at its new
+    // version; a pull of that sequence returns the whole row (the server keeps a row's cells
+    // together), whose other cell a device at the announcement's `after` already holds.
     let update = [change(1, "01", "title", text("z"), 2, 3, 1)];
     server.push(&a.device_token, &update).await;
     let announced = next_announcement(&mut socket).await;
     let page = server.pull(&b.device_token, 2, 1000).await;
     assert_eq!((announced.head, announced.after), (3, Some(2)));
-    assert_eq!(announced.changes.as_ref(), Some(&page.changes));
-    assert_eq!(page.changes.len(), 1);
+    let announced = announced.changes.unwrap();
+    assert_eq!(announced.len(), 1);
+    assert_eq!(
+        (announced[0].cid.as_str(), announced[0].col_version),
+        ("title", 2)
+    );
+    assert_eq!(page.changes.len(), 2);
+    assert!(page.changes.contains(&announced[0]), "{:?}", page.changes);
+    assert!(
+        page.changes.iter().any(|c| c.cid == "status"),
+        "{:?}",
+        page.changes
+    );
 }
 
 #[tokio::test]
