@@ -26,7 +26,7 @@ use flightdeck_core::sync::{account, daemon};
 use flightdeck_core::{tasks, Store};
 use flightdeck_tests::balancer::{self, Balancer};
 use flightdeck_tests::sync_rig::{keyring, server_binary, Device, Server};
-use flightdeck_types::sync::WireValue;
+use flightdeck_types::sync::{WireChange, WireValue};
 use flightdeck_types::NewTask;
 
 fn env_number(name: &str, default: usize) -> usize {
@@ -268,9 +268,8 @@ async fn copy_peer(database_url: &str, store: &Store) -> (u64, Duration) {
         .await
         .unwrap();
     let api = account::connect(store, &keyring()).unwrap();
-    let workspace = 1u128.to_be_bytes(); // a uuid, as binary COPY takes it
-                                         // Binary COPY: a signature, flags and extension length, then per row its field count and
-                                         // each field as a length and its bytes (-1 for null), all big-endian; -1 ends the data.
+    // Binary COPY: a signature, flags and extension length, then the rows ([`copy_row`]);
+    // -1 ends the data.
     let mut chunks = vec![b"PGCOPY\n\xff\r\n\0\0\0\0\0\0\0\0\0".to_vec()];
     let mut after = 0;
     loop {
@@ -279,36 +278,7 @@ async fn copy_peer(database_url: &str, store: &Store) -> (u64, Duration) {
             if chunks.last().unwrap().len() > 1 << 20 {
                 chunks.push(Vec::new());
             }
-            let out = chunks.last_mut().unwrap();
-            let field = |out: &mut Vec<u8>, bytes: Option<&[u8]>| match bytes {
-                Some(bytes) => {
-                    out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
-                    out.extend_from_slice(bytes);
-                }
-                None => out.extend_from_slice(&(-1i32).to_be_bytes()),
-            };
-            let (val_type, int, real, bytes): (i16, _, _, Option<Vec<u8>>) = match &change.val {
-                WireValue::Null => (0, None, None, None),
-                WireValue::Integer(i) => (1, Some(*i), None, None),
-                WireValue::Real(r) => (2, None, Some(*r), None),
-                WireValue::Text(t) => (3, None, None, Some(t.as_bytes().to_vec())),
-                WireValue::Blob(b) => (4, None, None, Some(hex::decode(b).unwrap())),
-            };
-            out.extend_from_slice(&14i16.to_be_bytes());
-            field(out, Some(&workspace));
-            field(out, Some(change.table.as_bytes()));
-            field(out, Some(&hex::decode(&change.pk).unwrap()));
-            field(out, Some(change.cid.as_bytes()));
-            field(out, Some(&val_type.to_be_bytes()));
-            field(out, int.map(i64::to_be_bytes).as_ref().map(|b| &b[..]));
-            field(out, real.map(f64::to_be_bytes).as_ref().map(|b| &b[..]));
-            field(out, bytes.as_deref());
-            field(out, Some(&change.col_version.to_be_bytes()));
-            field(out, Some(&change.db_version.to_be_bytes()));
-            field(out, Some(&hex::decode(&change.site_id).unwrap()));
-            field(out, Some(&change.cl.to_be_bytes()));
-            field(out, Some(&change.seq.to_be_bytes()));
-            field(out, Some(&page.next.to_be_bytes()));
+            copy_row(chunks.last_mut().unwrap(), change, page.next);
         }
         if page.next >= page.head {
             break;
@@ -332,6 +302,42 @@ async fn copy_peer(database_url: &str, store: &Store) -> (u64, Duration) {
     let elapsed = start.elapsed();
     client.batch_execute("DROP TABLE copy_peer").await.unwrap();
     (copied, elapsed)
+}
+
+/// One cell as a row of `copy_peer` in binary COPY: its field count, then each field as a
+/// big-endian length and its bytes (-1 for null). The workspace id is a constant.
+fn copy_row(out: &mut Vec<u8>, change: &WireChange, seq: i64) {
+    fn field(out: &mut Vec<u8>, bytes: Option<&[u8]>) {
+        match bytes {
+            Some(bytes) => {
+                out.extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+                out.extend_from_slice(bytes);
+            }
+            None => out.extend_from_slice(&(-1i32).to_be_bytes()),
+        }
+    }
+    let (val_type, int, real, bytes): (i16, _, _, Option<Vec<u8>>) = match &change.val {
+        WireValue::Null => (0, None, None, None),
+        WireValue::Integer(i) => (1, Some(*i), None, None),
+        WireValue::Real(r) => (2, None, Some(*r), None),
+        WireValue::Text(t) => (3, None, None, Some(t.as_bytes().to_vec())),
+        WireValue::Blob(b) => (4, None, None, Some(hex::decode(b).unwrap())),
+    };
+    out.extend_from_slice(&14i16.to_be_bytes());
+    field(out, Some(&1u128.to_be_bytes()));
+    field(out, Some(change.table.as_bytes()));
+    field(out, Some(&hex::decode(&change.pk).unwrap()));
+    field(out, Some(change.cid.as_bytes()));
+    field(out, Some(&val_type.to_be_bytes()));
+    field(out, int.map(i64::to_be_bytes).as_ref().map(|b| &b[..]));
+    field(out, real.map(f64::to_be_bytes).as_ref().map(|b| &b[..]));
+    field(out, bytes.as_deref());
+    field(out, Some(&change.col_version.to_be_bytes()));
+    field(out, Some(&change.db_version.to_be_bytes()));
+    field(out, Some(&hex::decode(&change.site_id).unwrap()));
+    field(out, Some(&change.cl.to_be_bytes()));
+    field(out, Some(&change.seq.to_be_bytes()));
+    field(out, Some(&seq.to_be_bytes()));
 }
 
 /// `devices` devices, each with `per_device` new tasks of its own, push at once: the

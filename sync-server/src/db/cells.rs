@@ -33,9 +33,9 @@ type RowKey = (String, Vec<u8>);
 /// enough to ride in the push's announcement.
 pub struct Applied {
     pub response: PushResponse,
-    /// The cells stamped with `response.seq`, as a pull of that sequence would return them
-    /// (in pull order), when there are at most [`MAX_ANNOUNCED_CELLS`]; `None` otherwise and
-    /// when the push changed nothing.
+    /// The cells this push wrote, in pull order (a pull of `response.seq` returns them with
+    /// the rest of their rows' cells), when there are at most [`MAX_ANNOUNCED_CELLS`]; `None`
+    /// otherwise and when the push changed nothing.
     pub announced: Option<Vec<WireChange>>,
 }
 
